@@ -1,0 +1,3 @@
+"""rollbot: phased feature-flag rollouts, sign-offs, rollbacks and incidents from Slack."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""Who did something and through which door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Via(StrEnum):
+    """The door a change came through; recorded on every audit event."""
+
+    SLACK = "slack"
+    SHELL = "shell"
+    API = "api"
+    SCHEDULER = "scheduler"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person (Slack user id, shell name, API token holder) or rollbot itself."""
+
+    id: str
+    via: Via
+
+    @property
+    def mention(self) -> str:
+        """How to name the actor in a chat message."""
+        if self.via is Via.SLACK and self.id.startswith(("U", "W")):
+            return f"<@{self.id}>"
+        return self.id
+
+
+SCHEDULER = Actor("rollbot", Via.SCHEDULER)

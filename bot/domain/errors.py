@@ -1,0 +1,31 @@
+"""Errors a user can fix: each carries what is wrong and what would be right."""
+
+from __future__ import annotations
+
+
+class RollbotError(Exception):
+    """A refusal caused by the user's input or the current state; nothing was changed.
+
+    `message` says what is wrong, `hint` what would be right. Adapters show both
+    (in Slack as an ephemeral reply).
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class NotFound(RollbotError):
+    """Something named by the user (flag, plan, rollout) does not exist."""
+
+
+class InvalidTransition(RollbotError):
+    """The rollout's current state does not allow the requested change."""
+
+
+class Conflict(RollbotError):
+    """Someone else changed the same thing at the same moment; their change won."""

@@ -1,0 +1,186 @@
+"""Migration plans: phases of percentage steps with bake times, read from YAML.
+
+A plan is validated completely before use; every problem is reported with its key path
+and a hint, so `rollbot plan check` can list them all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain.durations import parse_duration
+from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+
+
+class Step(BaseModel):
+    """One percentage step: set the flag to `percentage`, then bake for `bake`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    percentage: int = Field(ge=0, le=100)
+    bake: str | None = None
+    auto_advance: bool = True
+    permanent: bool = False
+
+    @field_validator("bake")
+    @classmethod
+    def _bake_is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def bake_time(self) -> timedelta | None:
+        """How long the step must run before it may advance, if it has a bake time."""
+        return parse_duration(self.bake) if self.bake else None
+
+
+class Phase(BaseModel):
+    """A phase of the plan (Staging, Limited Beta, ...) made of one or more steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1)
+    when: str | None = None
+    tasks: list[str] = Field(default_factory=list)
+    success_criteria: list[str] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+
+
+class Plan(BaseModel):
+    """A whole migration plan for one feature flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str = Field(min_length=1)
+    flag: str | None = None
+    description: str | None = None
+    phases: list[Phase] = Field(min_length=1)
+
+    @field_validator("flag")
+    @classmethod
+    def _flag_key(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_flag_key(value):
+            raise ValueError(f"{value!r} is not a valid flag key: {FLAG_KEY_HINT}")
+        return value
+
+    def steps(self) -> list[PlannedStep]:
+        """All steps in order, each with its phase and position."""
+        out: list[PlannedStep] = []
+        for phase in self.phases:
+            for i, step in enumerate(phase.steps):
+                out.append(PlannedStep(len(out), phase, step, i == 0))
+        return out
+
+    def step(self, index: int) -> PlannedStep:
+        """The step at a flat index (0 is the first step of the first phase)."""
+        return self.steps()[index]
+
+    @property
+    def last_index(self) -> int:
+        """Index of the final step; reaching it completes the rollout."""
+        return sum(len(p.steps) for p in self.phases) - 1
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step with its place in the plan."""
+
+    index: int
+    phase: Phase
+    step: Step
+    first_in_phase: bool
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One thing wrong with a plan: where (key path), what, and how to fix it."""
+
+    path: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+_HINTS = {
+    "missing": "add this key",
+    "extra_forbidden": "remove it or check its spelling",
+    "greater_than_equal": "percentages run from 0 to 100",
+    "less_than_equal": "percentages run from 0 to 100",
+    "too_short": "list at least one entry",
+    "string_pattern_mismatch": "use lower-case letters, digits and '-'",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def validate_plan(data: Any) -> tuple[Plan | None, list[PlanProblem]]:
+    """Validate parsed YAML as a plan; return the plan (if usable) and every problem found."""
+    if not isinstance(data, dict):
+        return None, [PlanProblem("(top level)", "a plan must be a mapping", "see config/plans/")]
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            PlanProblem(_path(err["loc"]), err["msg"], _HINTS.get(err["type"], ""))
+            for err in exc.errors()
+        ]
+        return None, problems
+    problems = _semantic_problems(plan)
+    return (None if problems else plan), problems
+
+
+def _semantic_problems(plan: Plan) -> list[PlanProblem]:
+    problems: list[PlanProblem] = []
+    seen: dict[str, int] = {}
+    for i, phase in enumerate(plan.phases):
+        if phase.id in seen:
+            problems.append(
+                PlanProblem(
+                    f"phases.{i}.id",
+                    f"phase id {phase.id!r} is used twice (also phases.{seen[phase.id]})",
+                    "give every phase its own id",
+                )
+            )
+        seen.setdefault(phase.id, i)
+    previous = -1
+    for planned in plan.steps():
+        loc = f"phases.{plan.phases.index(planned.phase)}.steps.{planned.phase.steps.index(planned.step)}"
+        pct = planned.step.percentage
+        if pct < previous:
+            problems.append(
+                PlanProblem(
+                    f"{loc}.percentage",
+                    f"{pct}% is lower than the step before it ({previous}%)",
+                    "a rollout only moves up; roll back to go down",
+                )
+            )
+        previous = max(previous, pct)
+        last = planned.index == plan.last_index
+        if planned.step.permanent and not last:
+            problems.append(
+                PlanProblem(f"{loc}.permanent", "only the last step can be permanent",
+                            "move it to the end of the plan")
+            )
+        if last and planned.step.bake:
+            problems.append(
+                PlanProblem(f"{loc}.bake", "the last step completes the rollout, so it has no "
+                            "bake time", "remove bake, or add a final step after it")
+            )
+    return problems

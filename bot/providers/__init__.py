@@ -1,0 +1,1 @@
+"""One small interface per outside system, each with real implementations."""

@@ -1,0 +1,1 @@
+"""Flag providers: where a rollout's percentage is actually set."""

@@ -1,0 +1,50 @@
+"""The built-in flag store: flags in rollbot's own database, served at /flags."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.domain.actor import Actor
+from bot.domain.flag import FlagChange, FlagDocument, apply_change
+from bot.services.clock import Clock
+from bot.store import audit, flags
+from bot.store.database import Database
+
+
+class BuiltinFlagProvider:
+    """Flags kept in the `flag` table; every change is audited with before and after."""
+
+    name = "builtin"
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def get(self, key: str) -> FlagDocument | None:
+        """The stored document, or None."""
+        with self.db.session() as session:
+            row = flags.get(session, key)
+            return flags.to_document(row) if row else None
+
+    def apply(
+        self, key: str, change: FlagChange, actor: Actor, session: Session | None = None
+    ) -> FlagDocument:
+        """Apply the change with its audit event, in the caller's transaction if given."""
+        if session is not None:
+            return self._apply(session, key, change, actor)
+        with self.db.session() as own:
+            return self._apply(own, key, change, actor)
+
+    def _apply(self, session: Session, key: str, change: FlagChange, actor: Actor) -> FlagDocument:
+        now = self.clock.now()
+        row = flags.get(session, key, for_update=True)
+        before = flags.to_document(row) if row else None
+        after = apply_change(before or FlagDocument(), change)
+        flags.put(session, key, after, now)
+        audit.record(
+            session, actor=actor, at=now,
+            action="flag.created" if before is None else "flag.changed",
+            subject_type="flag", subject_id=key,
+            before=before.model_dump() if before else None, after=after.model_dump(),
+        )
+        return after

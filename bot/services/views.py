@@ -1,0 +1,130 @@
+"""What a rollout looks like to people: the data behind its card, shared by Slack and shell."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain import rollout as machine
+from bot.domain.durations import format_duration
+from bot.domain.plan import Plan
+from bot.domain.rollout import RolloutSnapshot, RolloutState
+from bot.store.models import RolloutRow
+
+ACTION_ADVANCE = "rollout_advance"
+ACTION_PAUSE = "rollout_pause"
+ACTION_RESUME = "rollout_resume"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button on the card: label, action id and the value it carries."""
+
+    label: str
+    action_id: str
+    value: str
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """Everything the card shows, computed once from the stored rollout and the plan."""
+
+    id: int
+    flag_key: str
+    plan_name: str
+    plan_title: str
+    state: RolloutState
+    phase_name: str
+    phase_number: int
+    phase_count: int
+    step_name: str
+    step_number: int
+    step_count: int
+    percentage: int
+    started_by: str
+    started_at: datetime
+    next_step: str | None
+    next_percentage: int | None
+    due_at: datetime | None
+    auto_advance: bool
+    waiting_for: str
+    channel_id: str | None
+    message_ts: str | None
+    version: int
+    buttons: list[Button] = field(default_factory=list)
+
+    def button_value(self) -> str:
+        """The value buttons carry: which rollout and which step they were pressed on."""
+        return json.dumps({"rollout": self.id, "step": self.step_number - 1})
+
+
+def snapshot_of(row: RolloutRow) -> RolloutSnapshot:
+    """The domain's view of a stored rollout."""
+    return RolloutSnapshot(
+        state=RolloutState(row.state), step_index=row.step_index, percentage=row.percentage,
+        step_started_at=row.step_started_at, step_due_at=row.step_due_at,
+        paused_remaining_s=row.paused_remaining_s,
+    )
+
+
+def plan_of(row: RolloutRow) -> Plan:
+    """The plan as it was when the rollout started (kept with the rollout)."""
+    return Plan.model_validate(row.plan)
+
+
+def describe_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> str:
+    """One line saying what the rollout is waiting for."""
+    if snap.state is RolloutState.COMPLETED:
+        return "Complete: the feature is fully on."
+    if snap.state is RolloutState.ROLLED_BACK:
+        return "Rolled back."
+    if snap.state is RolloutState.PAUSED:
+        left = snap.paused_remaining_s
+        rest = f" ({format_duration_s(left)} of bake time left)" if left else ""
+        return f"Paused{rest}. Resume to continue."
+    step = plan.step(snap.step_index).step
+    if snap.step_due_at is None:
+        return "Waiting for someone to advance it."
+    if snap.step_due_at > now:
+        left = format_duration(snap.step_due_at - now)
+        how = "advances by itself" if step.auto_advance else "ready to advance by hand"
+        return f"Baking: {how} in {left}."
+    if step.auto_advance:
+        return "Bake time passed: advancing now."
+    return "Bake time passed: waiting for someone to advance it."
+
+
+def format_duration_s(seconds: int) -> str:
+    """A number of seconds as a short duration."""
+    return format_duration(timedelta(seconds=seconds))
+
+
+def build_view(row: RolloutRow, now: datetime) -> RolloutView:
+    """The card data for a stored rollout at time `now`."""
+    assert row.id is not None
+    plan = plan_of(row)
+    snap = snapshot_of(row)
+    planned = plan.step(snap.step_index)
+    nxt = machine.next_step(plan, snap)
+    view = RolloutView(
+        id=row.id, flag_key=row.flag_key, plan_name=plan.name, plan_title=plan.title,
+        state=snap.state, phase_name=planned.phase.name,
+        phase_number=plan.phases.index(planned.phase) + 1, phase_count=len(plan.phases),
+        step_name=planned.step.name, step_number=snap.step_index + 1,
+        step_count=plan.last_index + 1, percentage=snap.percentage, started_by=row.started_by,
+        started_at=row.started_at, next_step=nxt.step.name if nxt else None,
+        next_percentage=nxt.step.percentage if nxt else None, due_at=snap.step_due_at,
+        auto_advance=planned.step.auto_advance, waiting_for=describe_wait(plan, snap, now),
+        channel_id=row.channel_id, message_ts=row.message_ts, version=row.version,
+    )
+    buttons: list[Button] = []
+    value = view.button_value()
+    if snap.state is RolloutState.RUNNING and nxt is not None:
+        buttons.append(Button(f"Advance to {nxt.step.percentage}%", ACTION_ADVANCE, value,
+                              "primary"))
+        buttons.append(Button("Pause", ACTION_PAUSE, value))
+    elif snap.state is RolloutState.PAUSED:
+        buttons.append(Button("Resume", ACTION_RESUME, value, "primary"))
+    return RolloutView(**{**view.__dict__, "buttons": buttons})

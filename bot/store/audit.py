@@ -1,0 +1,44 @@
+"""The audit trail: every state change with actor, time, before, after and door."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.domain.actor import Actor
+from bot.store.models import AuditRow
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: str | None = None,
+) -> AuditRow:
+    """Add one audit event to the session (it commits with the change it describes)."""
+    row = AuditRow(
+        at=at, actor=actor.id, via=actor.via.value, action=action, subject_type=subject_type,
+        subject_id=subject_id, before=before, after=after, detail=detail,
+    )
+    session.add(row)
+    return row
+
+
+def events(
+    session: Session, subject_id: str | None = None, action: str | None = None
+) -> list[AuditRow]:
+    """Audit events, oldest first, optionally for one subject or one kind of action."""
+    query = select(AuditRow)
+    if subject_id is not None:
+        query = query.where(AuditRow.subject_id == subject_id)
+    if action is not None:
+        query = query.where(AuditRow.action == action)
+    return list(session.exec(query.order_by(col(AuditRow.id))))

@@ -1,0 +1,81 @@
+"""Repository of rollouts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
+from bot.store.models import RolloutRow
+
+
+def active_for_flag(session: Session, flag_key: str, for_update: bool = False) -> RolloutRow | None:
+    """The running or paused rollout of a flag, locked when `for_update`."""
+    query = select(RolloutRow).where(RolloutRow.active_flag_key == flag_key)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def latest_for_flag(session: Session, flag_key: str) -> RolloutRow | None:
+    """The newest rollout of a flag, active or not."""
+    query = (select(RolloutRow).where(RolloutRow.flag_key == flag_key)
+             .order_by(col(RolloutRow.id).desc()))
+    return session.exec(query).first()
+
+
+def by_id(session: Session, rollout_id: int, for_update: bool = False) -> RolloutRow | None:
+    """A rollout by id."""
+    query = select(RolloutRow).where(RolloutRow.id == rollout_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def active(session: Session) -> list[RolloutRow]:
+    """Every running or paused rollout, oldest first."""
+    query = (select(RolloutRow).where(col(RolloutRow.active_flag_key).is_not(None))
+             .order_by(col(RolloutRow.id)))
+    return list(session.exec(query))
+
+
+def recent(session: Session, limit: int = 20) -> list[RolloutRow]:
+    """The newest rollouts, active or finished."""
+    return list(session.exec(select(RolloutRow).order_by(col(RolloutRow.id).desc()).limit(limit)))
+
+
+def due_ids(session: Session, now: datetime) -> list[int]:
+    """Running rollouts whose current step's bake time has passed."""
+    query = (
+        select(RolloutRow.id)
+        .where(RolloutRow.state == RolloutState.RUNNING.value)
+        .where(col(RolloutRow.step_due_at).is_not(None))
+        .where(col(RolloutRow.step_due_at) <= now)
+        .order_by(col(RolloutRow.step_due_at))
+    )
+    return [i for i in session.exec(query) if i is not None]
+
+
+def claim(session: Session, rollout_id: int, skip_locked: bool) -> RolloutRow | None:
+    """Lock one rollout for this transaction; on PostgreSQL skip it if another replica has it."""
+    query = select(RolloutRow).where(RolloutRow.id == rollout_id)
+    query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
+    return session.exec(query).first()
+
+
+def apply_snapshot(row: RolloutRow, snap: RolloutSnapshot, now: datetime) -> None:
+    """Write a new state into the row and bump its version."""
+    row.state = snap.state.value
+    row.step_index = snap.step_index
+    row.percentage = snap.percentage
+    row.step_started_at = snap.step_started_at
+    row.step_due_at = snap.step_due_at
+    row.paused_remaining_s = snap.paused_remaining_s
+    row.updated_at = now
+    row.version += 1
+    if snap.state in ACTIVE_STATES:
+        row.active_flag_key = row.flag_key
+    else:
+        row.active_flag_key = None
+        row.finished_at = row.finished_at or now
