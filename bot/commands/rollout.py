@@ -1,0 +1,110 @@
+"""`/rollout`: start, status, list, advance, pause, resume, set, help."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from bot.commands.reply import Reply, refusal
+from bot.domain.actor import Actor
+from bot.domain.errors import RollbotError
+from bot.services.rollouts import RolloutService
+from bot.services.views import RolloutView
+
+USAGE = """*Usage:* `/rollout <subcommand>`
+• `/rollout start <flag> [plan]` — start a phased rollout of a flag
+• `/rollout status [<flag>]` — where a rollout stands (all active ones without a flag)
+• `/rollout list` — active and recent rollouts
+• `/rollout advance <flag>` — move to the next step now
+• `/rollout pause <flag>` / `/rollout resume <flag>` — hold and continue
+• `/rollout set <flag> <percent> [--force]` — set the percentage by hand (lowering needs --force)
+• `/rollout help` — this help"""
+
+SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")
+
+
+def summary_line(v: RolloutView) -> str:
+    """One line about a rollout, for lists."""
+    return (f"• `{v.flag_key}` — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
+            f"{v.phase_name} (step {v.step_number}/{v.step_count}) — {v.waiting_for}")
+
+
+def run_rollout(text: str, actor: Actor, service: RolloutService,
+                channel_id: str | None = None) -> Reply:
+    """Run `/rollout <text>` for `actor`; never raises for bad input."""
+    words = text.split()
+    if not words or words[0].lower() in ("help", "-h", "--help"):
+        return Reply(USAGE)
+    sub, args = words[0].lower(), words[1:]
+    if sub not in SUBCOMMANDS:
+        return refusal(f"`{sub}` is not a /rollout subcommand.",
+                       "Subcommands: " + ", ".join(f"`{s}`" for s in SUBCOMMANDS) + ".", USAGE)
+    try:
+        return _dispatch(sub, args, actor, service, channel_id)
+    except RollbotError as exc:
+        return refusal(exc.message, exc.hint)
+
+
+def _need_flag(sub: str, args: list[str], most: int = 1) -> str:
+    if not args:
+        raise RollbotError(f"`/rollout {sub}` needs a flag key.",
+                           f"Example: `/rollout {sub} realtime-features`.")
+    if len(args) > most:
+        extra = " ".join(args[most:])
+        raise RollbotError(f"Unexpected `{extra}` after `/rollout {sub} {args[0]}`.",
+                           "See `/rollout help`.")
+    return args[0]
+
+
+def _dispatch(sub: str, args: list[str], actor: Actor, service: RolloutService,
+              channel_id: str | None) -> Reply:
+    if sub == "start":
+        flag = _need_flag(sub, args, most=2)
+        outcome = service.start(flag, args[1] if len(args) > 1 else None, actor, channel_id)
+        return Reply(f"Started: {outcome.event}", [outcome.view])
+    if sub == "status":
+        if args:
+            view = service.status(_need_flag(sub, args))
+            return Reply(summary_line(view), [view])
+        views = service.active()
+        if not views:
+            return Reply("No rollout is in progress. Start one with `/rollout start <flag>`.")
+        return Reply("\n".join(summary_line(v) for v in views), views)
+    if sub == "list":
+        if args:
+            raise RollbotError("`/rollout list` takes no arguments.", "Try `/rollout list`.")
+        views = service.recent()
+        if not views:
+            return Reply("No rollouts yet. Start one with `/rollout start <flag>`.")
+        lines = ["*Rollouts* (newest first):"]
+        for v in views:
+            lines.append(summary_line(v) + f" — started {v.started_at.astimezone(UTC):%Y-%m-%d}")
+        return Reply("\n".join(lines))
+    if sub in ("advance", "pause", "resume"):
+        flag = _need_flag(sub, args)
+        action = {"advance": service.advance, "pause": service.pause,
+                  "resume": service.resume}[sub]
+        outcome = action(flag, actor)
+        return Reply(outcome.event, [outcome.view])
+    if sub == "set":
+        return _set(args, actor, service)
+    return Reply(USAGE)
+
+
+def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
+    force = "--force" in args
+    rest = [a for a in args if a != "--force"]
+    if len(rest) != 2:
+        raise RollbotError("`/rollout set` needs a flag key and a percentage.",
+                           "Example: `/rollout set realtime-features 25` "
+                           "(add `--force` to lower it).")
+    flag, raw = rest
+    number = raw.rstrip("%")
+    if not number.isdigit():
+        raise RollbotError(f"`{raw}` is not a number.",
+                           "Give a whole percentage from 0 to 100, e.g. `25`.")
+    percentage = int(number)
+    if percentage > 100:
+        raise RollbotError(f"{percentage}% is more than 100%.",
+                           "Give a whole percentage from 0 to 100.")
+    outcome = service.set_percentage(flag, percentage, actor, force=force)
+    return Reply(outcome.event, [outcome.view])

@@ -1,0 +1,47 @@
+"""Wiring: builds the services from settings, for every adapter (serve, shell, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.durations import parse_duration
+from bot.providers.flags.base import FlagProvider
+from bot.providers.flags.builtin import BuiltinFlagProvider
+from bot.services.clock import Clock, SystemClock
+from bot.services.notify import NullNotifier, RolloutNotifier
+from bot.services.plans import PlanCatalog
+from bot.services.requests import RequestLedger
+from bot.services.rollouts import RolloutService
+from bot.settings import Settings
+from bot.store.database import Database
+
+
+@dataclass
+class Rollbot:
+    """Everything a running rollbot has; adapters take what they need from it."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    plans: PlanCatalog
+    flags: FlagProvider
+    rollouts: RolloutService
+    requests: RequestLedger
+
+    def set_notifier(self, notifier: RolloutNotifier) -> None:
+        """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
+        self.rollouts.notifier = notifier
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
+    """Open the database (migrating it), read the plans and build the services."""
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    plans = PlanCatalog(settings.plans_dir)
+    flags = BuiltinFlagProvider(db, clock)
+    cfg = settings.config.rollouts
+    rollouts = RolloutService(
+        db, plans, flags, NullNotifier(), clock, default_plan=cfg.default_plan,
+        advance_guard=parse_duration(cfg.advance_guard),
+    )
+    return Rollbot(settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock))

@@ -1,0 +1,345 @@
+"""Rollout use cases: start, advance, pause, resume, set a percentage, advance due steps.
+
+Every change runs in one transaction that locks the rollout row (FOR UPDATE on PostgreSQL,
+BEGIN IMMEDIATE on SQLite), sets the flag through the provider in that same transaction and
+writes its audit event, so a change happens entirely or not at all, and two changes to one
+rollout never interleave. Chat notification follows the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.domain import rollout as machine
+from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
+from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
+from bot.domain.plan import Plan
+from bot.domain.rollout import RolloutSnapshot
+from bot.providers.flags.base import FlagProvider
+from bot.services import notify
+from bot.services.clock import Clock
+from bot.services.notify import RolloutNotifier
+from bot.services.plans import PlanCatalog
+from bot.services.views import RolloutView, build_view, plan_of, snapshot_of
+from bot.store import audit, rollouts
+from bot.store.database import Database
+from bot.store.models import RolloutRow
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change did: the rollout as it is now, and a sentence for its thread."""
+
+    view: RolloutView
+    event: str
+
+
+def _snapshot_dict(snap: RolloutSnapshot) -> dict[str, Any]:
+    return {
+        "state": snap.state.value, "step": snap.step_index, "percentage": snap.percentage,
+        "due_at": snap.step_due_at.isoformat() if snap.step_due_at else None,
+    }
+
+
+class RolloutService:
+    """Runs plans against flags."""
+
+    def __init__(
+        self, db: Database, plans: PlanCatalog, flags: FlagProvider, notifier: RolloutNotifier,
+        clock: Clock, default_plan: str | None = None,
+        advance_guard: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.db = db
+        self.plans = plans
+        self.flags = flags
+        self.notifier = notifier
+        self.clock = clock
+        self.default_plan = default_plan
+        self.advance_guard = advance_guard
+
+    # -- reading -------------------------------------------------------------------------
+
+    def status(self, flag_key: str) -> RolloutView:
+        """The flag's active rollout, or its latest one."""
+        with self.db.session() as s:
+            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
+            if row is None:
+                raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
+            return build_view(row, self.clock.now())
+
+    def active(self) -> list[RolloutView]:
+        """Every running or paused rollout."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            return [build_view(r, now) for r in rollouts.active(s)]
+
+    def recent(self, limit: int = 20) -> list[RolloutView]:
+        """The newest rollouts, active or finished."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            return [build_view(r, now) for r in rollouts.recent(s, limit)]
+
+    def view(self, rollout_id: int) -> RolloutView:
+        """One rollout by id."""
+        with self.db.session() as s:
+            row = rollouts.by_id(s, rollout_id)
+            if row is None:
+                raise NotFound(f"Rollout {rollout_id} does not exist.")
+            return build_view(row, self.clock.now())
+
+    def _known_hint(self, s: Session) -> str:
+        keys = sorted({r.flag_key for r in rollouts.recent(s, 50)})
+        if not keys:
+            return "No rollouts yet: start one with `/rollout start <flag> [plan]`."
+        return "Rollouts exist for: " + ", ".join(f"`{k}`" for k in keys) + "."
+
+    # -- changing ------------------------------------------------------------------------
+
+    def start(
+        self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
+    ) -> Outcome:
+        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
+        if not is_valid_flag_key(flag_key):
+            raise RollbotError(f"`{flag_key}` is not a valid flag key.", FLAG_KEY_HINT + ".")
+        plan = self._choose_plan(flag_key, plan_name)
+        now = self.clock.now()
+        snap = machine.start(plan, now)
+        try:
+            with self.db.session() as s:
+                existing = rollouts.active_for_flag(s, flag_key, for_update=True)
+                if existing is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` already has a rollout in progress "
+                        f"(step {existing.step_index + 1}, {existing.percentage}%).",
+                        f"See it with `/rollout status {flag_key}`.",
+                    )
+                row = RolloutRow(
+                    flag_key=flag_key, plan_name=plan.name, plan=plan.model_dump(mode="json"),
+                    state=snap.state.value, started_by=actor.id, started_at=now,
+                    step_started_at=now, updated_at=now, channel_id=channel_id, version=0,
+                )
+                rollouts.apply_snapshot(row, snap, now)
+                s.add(row)
+                self._set_flag(s, flag_key, snap, actor, initial=True)
+                s.flush()
+                audit.record(s, actor=actor, at=now, action="rollout.started",
+                             subject_type="rollout", subject_id=flag_key, before=None,
+                             after={**_snapshot_dict(snap), "plan": plan.name})
+                view = build_view(row, now)
+        except IntegrityError:
+            raise Conflict(f"`{flag_key}` was just started by someone else.",
+                           f"See it with `/rollout status {flag_key}`.") from None
+        step = plan.step(0)
+        outcome = Outcome(view, f"{actor.mention} started the rollout of `{flag_key}` with plan "
+                          f"*{plan.title}*: {step.phase.name}, {step.step.name} "
+                          f"({snap.percentage}%).")
+        return self._announce(outcome)
+
+    def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Move to the next step now.
+
+        `expected_step` is the step the person saw (a button carries it): if the rollout has
+        moved since, the request is stale and changes nothing. Without it (a typed command),
+        an advance made by someone else moments ago is not repeated.
+        """
+        now = self.clock.now()
+
+        def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
+            if expected_step is None and at - snap.step_started_at < self.advance_guard \
+                    and snap.step_index > 0:
+                raise Conflict(
+                    f"`{flag_key}` moved to step {snap.step_index + 1} ({snap.percentage}%) "
+                    f"{int((at - snap.step_started_at).total_seconds())} s ago.",
+                    "If you mean to go one step further, run the command again in "
+                    f"{int(self.advance_guard.total_seconds())} s or press the card's button.",
+                )
+            return machine.advance(plan, snap, at)
+
+        return self._change(flag_key, actor, "rollout.advanced", transform, now, expected_step)
+
+    def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Hold the rollout where it is."""
+        return self._change(flag_key, actor, "rollout.paused",
+                            lambda _p, s, at: machine.pause(s, at), self.clock.now(),
+                            expected_step)
+
+    def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Continue a paused rollout."""
+        return self._change(flag_key, actor, "rollout.resumed",
+                            lambda _p, s, at: machine.resume(s, at), self.clock.now(),
+                            expected_step)
+
+    def set_percentage(self, flag_key: str, percentage: int, actor: Actor,
+                       force: bool = False) -> Outcome:
+        """Set the percentage by hand; lowering it needs `force`."""
+        return self._change(flag_key, actor, "rollout.percentage_set",
+                            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
+                            self.clock.now(), None)
+
+    def flag_for_rollout(self, rollout_id: int) -> str:
+        """The flag key of a rollout (buttons carry rollout ids)."""
+        return self.view(rollout_id).flag_key
+
+    def advance_due(self) -> list[Outcome]:
+        """Advance every rollout whose bake time has passed; each step once, even with
+        several replicas running this at the same moment."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            candidates = rollouts.due_ids(s, now)
+        done: list[Outcome] = []
+        for rollout_id in candidates:
+            try:
+                outcome = self._advance_due_one(rollout_id, now)
+            except RollbotError as exc:
+                log.warning("scheduled advance of rollout %s refused: %s", rollout_id, exc)
+                continue
+            if outcome is not None:
+                done.append(self._announce(outcome))
+        return done
+
+    def _advance_due_one(self, rollout_id: int, now: datetime) -> Outcome | None:
+        with self.db.session() as s:
+            row = rollouts.claim(s, rollout_id, skip_locked=self.db.is_postgres)
+            if row is None:
+                return None  # another replica holds it right now
+            plan, before = plan_of(row), snapshot_of(row)
+            if not machine.is_due(plan, before, now):
+                return None  # already advanced (by a person or another replica)
+            after = machine.advance(plan, before, now)
+            return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
+
+    def _change(self, flag_key: str, actor: Actor, action: str, transform: Transform,
+                now: datetime, expected_step: int | None) -> Outcome:
+        with self.db.session() as s:
+            row = rollouts.active_for_flag(s, flag_key, for_update=True)
+            if row is None:
+                latest = rollouts.latest_for_flag(s, flag_key)
+                if latest is not None:
+                    raise InvalidTransition(
+                        f"The rollout of `{flag_key}` is {latest.state.replace('_', ' ')}; "
+                        "there is nothing to change.",
+                        f"Start a new one with `/rollout start {flag_key}`.")
+                raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
+            if expected_step is not None and row.step_index != expected_step:
+                raise Conflict(
+                    f"That button is out of date: `{flag_key}` has moved on to step "
+                    f"{row.step_index + 1} ({row.percentage}%) since.",
+                    "Nothing was changed; look at the card's current state.")
+            plan, before = plan_of(row), snapshot_of(row)
+            after = transform(plan, before, now)
+            outcome = self._commit(s, row, plan, before, after, actor, action, now)
+        return self._announce(outcome)
+
+    def _commit(self, s: Session, row: RolloutRow, plan: Plan, before: RolloutSnapshot,
+                after: RolloutSnapshot, actor: Actor, action: str, now: datetime) -> Outcome:
+        rollouts.apply_snapshot(row, after, now)
+        s.add(row)
+        if after.percentage != before.percentage or after.state != before.state:
+            self._set_flag(s, row.flag_key, after, actor)
+        audit.record(s, actor=actor, at=now, action=action, subject_type="rollout",
+                     subject_id=row.flag_key, before=_snapshot_dict(before),
+                     after=_snapshot_dict(after))
+        s.flush()
+        return Outcome(build_view(row, now), _describe(action, plan, before, after, actor))
+
+    def _set_flag(self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor,
+                  initial: bool = False) -> None:
+        fields = machine.flag_fields(snap)
+        if initial:
+            fields = {**fields, "monitoring_enabled": True}
+        try:
+            self.flags.apply(key, FlagChange.model_validate(fields), actor, session=s)
+        except RollbotError:
+            raise
+        except Exception as exc:
+            raise RollbotError(
+                f"The flag provider ({self.flags.name}) refused the change: {exc}",
+                "Nothing was changed; try again, or check the provider.") from exc
+
+    def _choose_plan(self, flag_key: str, plan_name: str | None) -> Plan:
+        if plan_name:
+            return self.plans.get(plan_name)
+        plan = self.plans.for_flag(flag_key)
+        if plan is not None:
+            return plan
+        if self.default_plan:
+            return self.plans.get(self.default_plan)
+        known = ", ".join(sorted(self.plans.plans)) or "none"
+        raise NotFound(f"No plan is written for `{flag_key}` and no default plan is set.",
+                       f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).")
+
+    # -- telling people ------------------------------------------------------------------
+
+    def _announce(self, outcome: Outcome) -> Outcome:
+        """Show the card and post the event; failures go to the outbox, never undo."""
+        view = outcome.view
+        try:
+            location = self.notifier.show_card(view)
+            if location and (location.channel_id, location.message_ts) != (
+                    view.channel_id, view.message_ts):
+                self._remember_card(view.id, location)
+                view = self.view(view.id)
+            self.notifier.post_event(view, outcome.event)
+        except Exception as exc:
+            log.warning("could not notify for rollout %s: %s", view.id, exc)
+            notify.queue(self.db, "rollout", {"rollout_id": view.id, "text": outcome.event},
+                         str(exc), self.clock.now())
+        return Outcome(view, outcome.event)
+
+    def _remember_card(self, rollout_id: int, location: notify.CardLocation) -> None:
+        with self.db.session() as s:
+            row = rollouts.by_id(s, rollout_id, for_update=True)
+            if row is not None:
+                row.channel_id, row.message_ts = location.channel_id, location.message_ts
+                s.add(row)
+
+    def deliver_pending(self) -> int:
+        """Retry notifications that failed before; return how many got through."""
+        delivered = 0
+        for item in notify.due_outbox(self.db, self.clock.now()):
+            assert item.id is not None
+            try:
+                view = self.view(int(item.payload["rollout_id"]))
+                location = self.notifier.show_card(view)
+                if location and view.message_ts is None:
+                    self._remember_card(view.id, location)
+                    view = self.view(view.id)
+                self.notifier.post_event(view, str(item.payload["text"]))
+            except Exception as exc:
+                notify.mark_outbox(self.db, item.id, self.clock.now(), str(exc))
+                continue
+            notify.mark_outbox(self.db, item.id, self.clock.now(), None)
+            delivered += 1
+        return delivered
+
+
+def _describe(action: str, plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot,
+              actor: Actor) -> str:
+    who = actor.mention
+    if action == "rollout.advanced":
+        step = plan.step(after.step_index)
+        how = "bake time passed, advanced" if actor is SCHEDULER else f"{who} advanced"
+        text = (f"{how} from {before.percentage}% to {after.percentage}%: "
+                f"{step.phase.name}, {step.step.name}.")
+        if after.state is machine.RolloutState.COMPLETED:
+            text += " The rollout is complete."
+        return text
+    if action == "rollout.paused":
+        return f"{who} paused the rollout at {after.percentage}%."
+    if action == "rollout.resumed":
+        return f"{who} resumed the rollout at {after.percentage}%."
+    if action == "rollout.percentage_set":
+        return f"{who} set the percentage from {before.percentage}% to {after.percentage}%."
+    return f"{who}: {action}"

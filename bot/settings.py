@@ -1,0 +1,190 @@
+"""Configuration: the YAML file plus the environment, validated once at start.
+
+Every problem is reported with the file, the key path and a hint, never as a traceback.
+Secrets only ever come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain.durations import parse_duration
+from bot.domain.plan import PlanProblem
+from bot.services.plans import FileProblem, read_yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_CANDIDATES = ("config/rollbot.yaml", "config/rollbot.example.yaml")
+
+
+class SlackConfig(BaseModel):
+    """Slack options that are not secrets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rollout_channel: str | None = None
+
+
+class FlagsConfig(BaseModel):
+    """Which flag provider sets percentages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = "builtin"
+
+    @field_validator("provider")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value != "builtin":
+            raise ValueError(f"unknown flag provider {value!r}; available: builtin")
+        return value
+
+
+class RolloutsConfig(BaseModel):
+    """Rollout behaviour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plans_dir: str = "plans"
+    default_plan: str | None = None
+    advance_guard: str = "30s"
+
+    @field_validator("advance_guard")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class SchedulerConfig(BaseModel):
+    """How often due work is looked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tick_seconds: int = Field(default=15, ge=1, le=3600)
+
+
+class WebConfig(BaseModel):
+    """The HTTP server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+
+
+class ConfigFile(BaseModel):
+    """The whole YAML config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = None
+    rollouts: RolloutsConfig = Field(default_factory=RolloutsConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+
+@dataclass
+class Settings:
+    """Validated config and environment together."""
+
+    config_path: Path
+    config: ConfigFile
+    database_url: str
+    plans_dir: Path
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    api_token: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slack_http(self) -> bool:
+        """True when Slack can be served over HTTP."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """True when Socket Mode should be used."""
+        return bool(self.slack_bot_token and self.slack_app_token)
+
+
+class ConfigError(Exception):
+    """The config is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling (see config/rollbot.example.yaml)",
+    "missing": "add this key",
+    "int_parsing": "write a whole number",
+    "greater_than_equal": "use a larger number",
+    "less_than_equal": "use a smaller number",
+}
+
+
+def find_config(env: dict[str, str]) -> Path:
+    """ROLLBOT_CONFIG, else config/rollbot.yaml, else the shipped example config."""
+    if env.get("ROLLBOT_CONFIG"):
+        return Path(env["ROLLBOT_CONFIG"])
+    for base in (Path.cwd(), REPO_ROOT):
+        for candidate in DEFAULT_CONFIG_CANDIDATES:
+            if (base / candidate).is_file():
+                return base / candidate
+    return REPO_ROOT / DEFAULT_CONFIG_CANDIDATES[1]
+
+
+def load_settings(env: dict[str, str] | None = None, config_path: Path | None = None) -> Settings:
+    """Read and validate the config and environment; raise ConfigError listing all problems."""
+    env = dict(os.environ if env is None else env)
+    path = config_path or find_config(env)
+    data, syntax = read_yaml(path)
+    where = str(path)
+    if syntax:
+        raise ConfigError([FileProblem(where, p) for p in syntax])
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError([FileProblem(where, PlanProblem("(top level)",
+                                                          "the config must be a mapping"))])
+    try:
+        config = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([
+            FileProblem(where, PlanProblem(".".join(str(p) for p in err["loc"]) or "(top level)",
+                                           err["msg"], _HINTS.get(err["type"], "")))
+            for err in exc.errors()
+        ]) from None
+    problems: list[FileProblem] = []
+    plans_dir = (path.parent / config.rollouts.plans_dir).resolve()
+    if not plans_dir.is_dir():
+        problems.append(FileProblem(where, PlanProblem(
+            "rollouts.plans_dir", f"{plans_dir} is not a directory",
+            "point it at the folder holding plan YAML files (relative to the config file)")))
+    url = env.get("DATABASE_URL") or config.database_url or "sqlite:///rollbot.db"
+    if not url.startswith(("sqlite", "postgres")):
+        problems.append(FileProblem("DATABASE_URL" if env.get("DATABASE_URL") else where,
+                                    PlanProblem("database_url", f"unsupported database {url.split(':')[0]!r}",
+                                                "use sqlite:///path.db or postgresql://...")))
+    api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
+    if not api_url.endswith("/"):
+        api_url += "/"  # WebClient joins method names onto it
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        config_path=path, config=config, database_url=url, plans_dir=plans_dir,
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None, slack_api_url=api_url,
+        api_token=env.get("ROLLBOT_API_TOKEN") or None, env=env,
+    )
+
+
