@@ -1,0 +1,190 @@
+"""The `rollbot` command: serve, shell, config check, plan check, db upgrade."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from bot.container import Rollbot, build
+from bot.services.plans import PlanCatalog, load_plan_file
+from bot.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
+plan_app = typer.Typer(help="Plan commands.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(plan_app, name="plan")
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file (default: ROLLBOT_CONFIG, "
+                              "config/rollbot.yaml, config/rollbot.example.yaml).")]
+
+
+def _settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config_path=config)
+    except ConfigError as exc:
+        typer.echo("rollbot cannot start: the configuration has problems:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _plans_or_exit(settings: Settings) -> None:
+    catalog = PlanCatalog(settings.plans_dir)
+    if catalog.problems:
+        typer.echo("rollbot cannot start: plan files have problems:", err=True)
+        for problem in catalog.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2)
+
+
+def _web_server(rollbot: Rollbot, host: str, port: int, with_slack: bool) -> uvicorn.Server:
+    from bot.web.app import create_app
+
+    slack_app = None
+    if with_slack:
+        from bot.slack.app import build_slack_app
+
+        slack_app = build_slack_app(rollbot)
+    config = uvicorn.Config(create_app(rollbot, slack_app), host=host, port=port,
+                            log_level="warning")
+    return uvicorn.Server(config)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default from config, 3000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve Slack (HTTP or Socket Mode), the flag API, health and metrics."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings_or_exit(config)
+    _plans_or_exit(settings)
+    rollbot = build(settings)
+    from bot.scheduler import start_scheduler, stop_scheduler
+
+    web = settings.config.web
+    host, port = host or web.host, web.port if port is None else port
+    if settings.slack_socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.slack.app import build_slack_app
+
+        handler = SocketModeHandler(build_slack_app(rollbot), settings.slack_app_token)
+        handler.connect()
+        typer.echo("Slack: connected in Socket Mode.")
+        server = _web_server(rollbot, host, port, with_slack=False)
+    elif settings.slack_http:
+        typer.echo(f"Slack: serving events at http://{host}:{port}/slack/events")
+        server = _web_server(rollbot, host, port, with_slack=True)
+    else:
+        typer.echo("Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
+                   "serve it over HTTP (plus SLACK_APP_TOKEN for Socket Mode). Serving the "
+                   "flag API and health only; try `rollbot shell` to drive rollouts locally.")
+        server = _web_server(rollbot, host, port, with_slack=False)
+    scheduler = start_scheduler(rollbot)
+    typer.echo(f"rollbot listening on http://{host}:{port} (database: "
+               f"{rollbot.db.engine.dialect.name})")
+    try:
+        server.run()
+    finally:
+        stop_scheduler(scheduler)
+        rollbot.db.dispose()
+
+
+@app.command()
+def shell(
+    user: Annotated[str, typer.Option(help="Who you are at the start (switch with `as NAME`).")]
+    = "you",
+    port: Annotated[int | None, typer.Option(help="Port of the web server (flags, health); "
+                                             "0 picks a free one.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the whole bot with this terminal as its chat (no Slack needed)."""
+    logging.basicConfig(level=logging.WARNING)
+    settings = _settings_or_exit(config)
+    _plans_or_exit(settings)
+    rollbot = build(settings)
+    from bot.scheduler import start_scheduler, stop_scheduler
+    from bot.shell.repl import Shell
+
+    web = settings.config.web
+    server = _web_server(rollbot, web.host, web.port if port is None else port, with_slack=False)
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    scheduler = start_scheduler(rollbot)
+    try:
+        code = Shell(rollbot, sys.stdin, sys.stdout, user=user).run()
+    finally:
+        server.should_exit = True
+        stop_scheduler(scheduler)
+        thread.join(timeout=5)
+        rollbot.db.dispose()
+    raise typer.Exit(code)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the config and every plan it points at; print every problem."""
+    try:
+        settings = load_settings(config_path=config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem))
+        typer.echo(f"{len(exc.problems)} problem(s) found.")
+        raise typer.Exit(1) from None
+    catalog = PlanCatalog(settings.plans_dir)
+    for problem in catalog.problems:
+        typer.echo(str(problem))
+    default = settings.config.rollouts.default_plan
+    missing_default = default is not None and default not in catalog.plans
+    if missing_default:
+        typer.echo(f"{settings.config_path}: rollouts.default_plan: no plan named {default!r} "
+                   f"(hint: plans found: {', '.join(sorted(catalog.plans)) or 'none'})")
+    if catalog.problems or missing_default:
+        raise typer.Exit(1)
+    typer.echo(f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
+               f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
+               f" Slack {'HTTP' if settings.slack_http else 'not configured'})")
+
+
+@plan_app.command("check")
+def plan_check(files: Annotated[list[Path], typer.Argument(help="Plan YAML file(s).")]) -> None:
+    """Validate plan files; print every problem with its key path and a hint."""
+    failed = False
+    for path in files:
+        plan, problems = load_plan_file(path)
+        for problem in problems:
+            typer.echo(str(problem))
+        if plan is not None:
+            percentages = " -> ".join(f"{s.step.percentage}%" for s in plan.steps())
+            typer.echo(f"{path}: OK: {plan.title} ({len(plan.phases)} phases: {percentages})")
+        else:
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply database migrations (rollbot also does this on start)."""
+    from bot.store.database import Database
+
+    settings = _settings_or_exit(config)
+    Database(settings.database_url).dispose()
+    typer.echo("Database is up to date.")
+
+
+def main() -> None:
+    """Entry point of the `rollbot` console script."""
+    app()

@@ -1,0 +1,59 @@
+"""Scheduled work: APScheduler wakes the process up; rollbot's own tables say what is due.
+
+The jobs live in APScheduler's SQLAlchemy job store (in rollbot's database), so they survive
+a restart. Two replicas would both run them (APScheduler does not coordinate stores), which is
+why a job only *looks for* due work: each piece is claimed with a row lock in the services,
+so it runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.container import Rollbot
+from bot.store.db import normalize_url
+
+log = logging.getLogger(__name__)
+
+_running: Rollbot | None = None
+
+ROLLOUT_TICK = "rollout-tick"
+
+
+def rollout_tick() -> None:
+    """Advance rollouts whose bake time passed and retry undelivered notifications."""
+    if _running is None:
+        return
+    try:
+        for outcome in _running.rollouts.advance_due():
+            log.info("advanced %s: %s", outcome.view.flag_key, outcome.event)
+        _running.rollouts.deliver_pending()
+    except Exception:
+        # A failing tick must not kill the scheduler; the next tick tries again.
+        log.exception("rollout tick failed")
+
+
+def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
+    """Start the background scheduler for this rollbot (jobs persisted in its database)."""
+    global _running
+    _running = rollbot
+    store = SQLAlchemyJobStore(url=normalize_url(rollbot.settings.database_url),
+                               tablename="apscheduler_jobs")
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+    scheduler.add_job(
+        "bot.scheduler:rollout_tick", "interval", id=ROLLOUT_TICK, replace_existing=True,
+        seconds=rollbot.settings.config.scheduler.tick_seconds, coalesce=True,
+        max_instances=1, misfire_grace_time=60,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def stop_scheduler(scheduler: BackgroundScheduler) -> None:
+    """Stop the scheduler, letting a running tick finish."""
+    global _running
+    scheduler.shutdown(wait=True)
+    _running = None

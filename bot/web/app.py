@@ -1,0 +1,64 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.container import Rollbot
+from bot.web.flags import flag_routes
+
+
+def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
+    """The web app; `/slack/events` is served when a Bolt app is given."""
+    registry = CollectorRegistry()
+    active = Gauge("rollbot_rollouts_active", "Running or paused rollouts", registry=registry)
+    percentage = Gauge("rollbot_rollout_percentage", "Current percentage of active rollouts",
+                       ["flag"], registry=registry)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        try:
+            with rollbot.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok", "database": rollbot.db.engine.dialect.name,
+                             "slack": slack_app is not None})
+
+    async def metrics(_request: Request) -> Response:
+        views = rollbot.rollouts.active()
+        active.set(len(views))
+        percentage.clear()
+        for v in views:
+            percentage.labels(flag=v.flag_key).set(v.percentage)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *flag_routes(rollbot),
+    ]
+    if slack_app is not None:
+        from slack_bolt.adapter.starlette import SlackRequestHandler
+
+        handler = SlackRequestHandler(slack_app)
+
+        async def slack_events(request: Request) -> Response:
+            response: Response = await handler.handle(request)
+            return response
+
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    else:
+        async def slack_disabled(_request: Request) -> PlainTextResponse:
+            return PlainTextResponse(
+                "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+                "(and SLACK_APP_TOKEN for Socket Mode) and restart rollbot.", 503)
+
+        routes.append(Route("/slack/events", slack_disabled, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -1,0 +1,84 @@
+"""The built-in flag API: GET/POST /flags/{key} and GET /flags/{key}/evaluate."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.bucketing import evaluate
+from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key, parse_flag_change
+
+
+def _bad_key(key: str) -> JSONResponse | None:
+    if is_valid_flag_key(key):
+        return None
+    return JSONResponse({"error": f"invalid flag key {key!r}: {FLAG_KEY_HINT}"}, 400)
+
+
+def _authorized(request: Request, token: str | None) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if token is None or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def flag_routes(rollbot: Rollbot) -> list[Route]:
+    """Routes of the flag API, bound to a running rollbot."""
+
+    async def get_flag(request: Request) -> JSONResponse:
+        key = request.path_params["key"]
+        if (bad := _bad_key(key)) is not None:
+            return bad
+        doc = rollbot.flags.get(key)
+        if doc is None:
+            return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
+        return JSONResponse(doc.model_dump())
+
+    async def post_flag(request: Request) -> JSONResponse:
+        key = request.path_params["key"]
+        if not _authorized(request, rollbot.settings.api_token):
+            hint = ("set ROLLBOT_API_TOKEN on the server to enable writes"
+                    if rollbot.settings.api_token is None
+                    else "send Authorization: Bearer <ROLLBOT_API_TOKEN>")
+            return JSONResponse({"error": "unauthorized", "hint": hint}, 401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        if (bad := _bad_key(key)) is not None:
+            return bad
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return JSONResponse({"error": f"body: not valid JSON ({exc})"}, 422)
+        try:
+            change = parse_flag_change(body)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        doc = rollbot.flags.apply(key, change, Actor("api", Via.API))
+        return JSONResponse(doc.model_dump())
+
+    async def evaluate_flag(request: Request) -> JSONResponse:
+        key = request.path_params["key"]
+        if (bad := _bad_key(key)) is not None:
+            return bad
+        user_id = request.query_params.get("userId")
+        if not user_id:
+            return JSONResponse({"error": "userId: required query parameter"}, 422)
+        doc = rollbot.flags.get(key)
+        if doc is None:
+            return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
+        segments = request.query_params.getlist("segment")
+        enabled, reason = evaluate(doc, key, user_id, segments)
+        return JSONResponse({"flag": key, "userId": user_id, "enabled": enabled,
+                             "reason": reason})
+
+    return [
+        Route("/flags/{key}", get_flag, methods=["GET"]),
+        Route("/flags/{key}", post_flag, methods=["POST"]),
+        Route("/flags/{key}/evaluate", evaluate_flag, methods=["GET"]),
+    ]
