@@ -24,8 +24,14 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Config file (default: ROLLBOT_CONFIG, "
-                              "config/rollbot.yaml, config/rollbot.example.yaml).")]
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: ROLLBOT_CONFIG, "
+        "config/rollbot.yaml, config/rollbot.example.yaml).",
+    ),
+]
 
 
 def _settings_or_exit(config: Path | None) -> Settings:
@@ -55,8 +61,9 @@ def _web_server(rollbot: Rollbot, host: str, port: int, with_slack: bool) -> uvi
         from bot.slack.app import build_slack_app
 
         slack_app = build_slack_app(rollbot)
-    config = uvicorn.Config(create_app(rollbot, slack_app), host=host, port=port,
-                            log_level="warning")
+    config = uvicorn.Config(
+        create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
+    )
     return uvicorn.Server(config)
 
 
@@ -67,7 +74,9 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve Slack (HTTP or Socket Mode), the flag API, health and metrics."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings_or_exit(config)
     _plans_or_exit(settings)
     rollbot = build(settings)
@@ -81,20 +90,23 @@ def serve(
         from bot.slack.app import build_slack_app
 
         handler = SocketModeHandler(build_slack_app(rollbot), settings.slack_app_token)
-        handler.connect()
+        handler.connect()  # type: ignore[no-untyped-call]
         typer.echo("Slack: connected in Socket Mode.")
         server = _web_server(rollbot, host, port, with_slack=False)
     elif settings.slack_http:
         typer.echo(f"Slack: serving events at http://{host}:{port}/slack/events")
         server = _web_server(rollbot, host, port, with_slack=True)
     else:
-        typer.echo("Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
-                   "serve it over HTTP (plus SLACK_APP_TOKEN for Socket Mode). Serving the "
-                   "flag API and health only; try `rollbot shell` to drive rollouts locally.")
+        typer.echo(
+            "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
+            "serve it over HTTP (plus SLACK_APP_TOKEN for Socket Mode). Serving the "
+            "flag API and health only; try `rollbot shell` to drive rollouts locally."
+        )
         server = _web_server(rollbot, host, port, with_slack=False)
     scheduler = start_scheduler(rollbot)
-    typer.echo(f"rollbot listening on http://{host}:{port} (database: "
-               f"{rollbot.db.engine.dialect.name})")
+    typer.echo(
+        f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
+    )
     try:
         server.run()
     finally:
@@ -104,10 +116,12 @@ def serve(
 
 @app.command()
 def shell(
-    user: Annotated[str, typer.Option(help="Who you are at the start (switch with `as NAME`).")]
-    = "you",
-    port: Annotated[int | None, typer.Option(help="Port of the web server (flags, health); "
-                                             "0 picks a free one.")] = None,
+    user: Annotated[
+        str, typer.Option(help="Who you are at the start (switch with `as NAME`).")
+    ] = "you",
+    port: Annotated[
+        int | None, typer.Option(help="Port of the web server (flags, health); 0 picks a free one.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the whole bot with this terminal as its chat (no Slack needed)."""
@@ -149,13 +163,17 @@ def config_check(config: ConfigOption = None) -> None:
     default = settings.config.rollouts.default_plan
     missing_default = default is not None and default not in catalog.plans
     if missing_default:
-        typer.echo(f"{settings.config_path}: rollouts.default_plan: no plan named {default!r} "
-                   f"(hint: plans found: {', '.join(sorted(catalog.plans)) or 'none'})")
+        typer.echo(
+            f"{settings.config_path}: rollouts.default_plan: no plan named {default!r} "
+            f"(hint: plans found: {', '.join(sorted(catalog.plans)) or 'none'})"
+        )
     if catalog.problems or missing_default:
         raise typer.Exit(1)
-    typer.echo(f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
-               f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
-               f" Slack {'HTTP' if settings.slack_http else 'not configured'})")
+    typer.echo(
+        f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
+        f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
+        f" Slack {'HTTP' if settings.slack_http else 'not configured'})"
+    )
 
 
 @plan_app.command("check")

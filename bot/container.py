@@ -41,7 +41,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
     flags = BuiltinFlagProvider(db, clock)
     cfg = settings.config.rollouts
     rollouts = RolloutService(
-        db, plans, flags, NullNotifier(), clock, default_plan=cfg.default_plan,
+        db,
+        plans,
+        flags,
+        NullNotifier(),
+        clock,
+        default_plan=cfg.default_plan,
         advance_guard=parse_duration(cfg.advance_guard),
     )
     return Rollbot(settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock))

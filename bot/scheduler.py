@@ -40,13 +40,19 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     """Start the background scheduler for this rollbot (jobs persisted in its database)."""
     global _running
     _running = rollbot
-    store = SQLAlchemyJobStore(url=normalize_url(rollbot.settings.database_url),
-                               tablename="apscheduler_jobs")
+    store = SQLAlchemyJobStore(
+        url=normalize_url(rollbot.settings.database_url), tablename="apscheduler_jobs"
+    )
     scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
     scheduler.add_job(
-        "bot.scheduler:rollout_tick", "interval", id=ROLLOUT_TICK, replace_existing=True,
-        seconds=rollbot.settings.config.scheduler.tick_seconds, coalesce=True,
-        max_instances=1, misfire_grace_time=60,
+        "bot.scheduler:rollout_tick",
+        "interval",
+        id=ROLLOUT_TICK,
+        replace_existing=True,
+        seconds=rollbot.settings.config.scheduler.tick_seconds,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
     )
     scheduler.start()
     return scheduler

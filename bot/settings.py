@@ -153,38 +153,64 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
         raise ConfigError([FileProblem(where, p) for p in syntax])
     data = data or {}
     if not isinstance(data, dict):
-        raise ConfigError([FileProblem(where, PlanProblem("(top level)",
-                                                          "the config must be a mapping"))])
+        raise ConfigError(
+            [FileProblem(where, PlanProblem("(top level)", "the config must be a mapping"))]
+        )
     try:
         config = ConfigFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([
-            FileProblem(where, PlanProblem(".".join(str(p) for p in err["loc"]) or "(top level)",
-                                           err["msg"], _HINTS.get(err["type"], "")))
-            for err in exc.errors()
-        ]) from None
+        raise ConfigError(
+            [
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        ".".join(str(p) for p in err["loc"]) or "(top level)",
+                        err["msg"],
+                        _HINTS.get(err["type"], ""),
+                    ),
+                )
+                for err in exc.errors()
+            ]
+        ) from None
     problems: list[FileProblem] = []
     plans_dir = (path.parent / config.rollouts.plans_dir).resolve()
     if not plans_dir.is_dir():
-        problems.append(FileProblem(where, PlanProblem(
-            "rollouts.plans_dir", f"{plans_dir} is not a directory",
-            "point it at the folder holding plan YAML files (relative to the config file)")))
+        problems.append(
+            FileProblem(
+                where,
+                PlanProblem(
+                    "rollouts.plans_dir",
+                    f"{plans_dir} is not a directory",
+                    "point it at the folder holding plan YAML files (relative to the config file)",
+                ),
+            )
+        )
     url = env.get("DATABASE_URL") or config.database_url or "sqlite:///rollbot.db"
     if not url.startswith(("sqlite", "postgres")):
-        problems.append(FileProblem("DATABASE_URL" if env.get("DATABASE_URL") else where,
-                                    PlanProblem("database_url", f"unsupported database {url.split(':')[0]!r}",
-                                                "use sqlite:///path.db or postgresql://...")))
+        problems.append(
+            FileProblem(
+                "DATABASE_URL" if env.get("DATABASE_URL") else where,
+                PlanProblem(
+                    "database_url",
+                    f"unsupported database {url.split(':')[0]!r}",
+                    "use sqlite:///path.db or postgresql://...",
+                ),
+            )
+        )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it
     if problems:
         raise ConfigError(problems)
     return Settings(
-        config_path=path, config=config, database_url=url, plans_dir=plans_dir,
+        config_path=path,
+        config=config,
+        database_url=url,
+        plans_dir=plans_dir,
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-        slack_app_token=env.get("SLACK_APP_TOKEN") or None, slack_api_url=api_url,
-        api_token=env.get("ROLLBOT_API_TOKEN") or None, env=env,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+        slack_api_url=api_url,
+        api_token=env.get("ROLLBOT_API_TOKEN") or None,
+        env=env,
     )
-
-

@@ -24,20 +24,26 @@ SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "
 
 def summary_line(v: RolloutView) -> str:
     """One line about a rollout, for lists."""
-    return (f"• `{v.flag_key}` — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
-            f"{v.phase_name} (step {v.step_number}/{v.step_count}) — {v.waiting_for}")
+    return (
+        f"• `{v.flag_key}` — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
+        f"{v.phase_name} (step {v.step_number}/{v.step_count}) — {v.waiting_for}"
+    )
 
 
-def run_rollout(text: str, actor: Actor, service: RolloutService,
-                channel_id: str | None = None) -> Reply:
+def run_rollout(
+    text: str, actor: Actor, service: RolloutService, channel_id: str | None = None
+) -> Reply:
     """Run `/rollout <text>` for `actor`; never raises for bad input."""
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help"):
         return Reply(USAGE)
     sub, args = words[0].lower(), words[1:]
     if sub not in SUBCOMMANDS:
-        return refusal(f"`{sub}` is not a /rollout subcommand.",
-                       "Subcommands: " + ", ".join(f"`{s}`" for s in SUBCOMMANDS) + ".", USAGE)
+        return refusal(
+            f"`{sub}` is not a /rollout subcommand.",
+            "Subcommands: " + ", ".join(f"`{s}`" for s in SUBCOMMANDS) + ".",
+            USAGE,
+        )
     try:
         return _dispatch(sub, args, actor, service, channel_id)
     except RollbotError as exc:
@@ -46,17 +52,20 @@ def run_rollout(text: str, actor: Actor, service: RolloutService,
 
 def _need_flag(sub: str, args: list[str], most: int = 1) -> str:
     if not args:
-        raise RollbotError(f"`/rollout {sub}` needs a flag key.",
-                           f"Example: `/rollout {sub} realtime-features`.")
+        raise RollbotError(
+            f"`/rollout {sub}` needs a flag key.", f"Example: `/rollout {sub} realtime-features`."
+        )
     if len(args) > most:
         extra = " ".join(args[most:])
-        raise RollbotError(f"Unexpected `{extra}` after `/rollout {sub} {args[0]}`.",
-                           "See `/rollout help`.")
+        raise RollbotError(
+            f"Unexpected `{extra}` after `/rollout {sub} {args[0]}`.", "See `/rollout help`."
+        )
     return args[0]
 
 
-def _dispatch(sub: str, args: list[str], actor: Actor, service: RolloutService,
-              channel_id: str | None) -> Reply:
+def _dispatch(
+    sub: str, args: list[str], actor: Actor, service: RolloutService, channel_id: str | None
+) -> Reply:
     if sub == "start":
         flag = _need_flag(sub, args, most=2)
         outcome = service.start(flag, args[1] if len(args) > 1 else None, actor, channel_id)
@@ -81,8 +90,7 @@ def _dispatch(sub: str, args: list[str], actor: Actor, service: RolloutService,
         return Reply("\n".join(lines))
     if sub in ("advance", "pause", "resume"):
         flag = _need_flag(sub, args)
-        action = {"advance": service.advance, "pause": service.pause,
-                  "resume": service.resume}[sub]
+        action = {"advance": service.advance, "pause": service.pause, "resume": service.resume}[sub]
         outcome = action(flag, actor)
         return Reply(outcome.event, [outcome.view])
     if sub == "set":
@@ -94,17 +102,20 @@ def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
     force = "--force" in args
     rest = [a for a in args if a != "--force"]
     if len(rest) != 2:
-        raise RollbotError("`/rollout set` needs a flag key and a percentage.",
-                           "Example: `/rollout set realtime-features 25` "
-                           "(add `--force` to lower it).")
+        raise RollbotError(
+            "`/rollout set` needs a flag key and a percentage.",
+            "Example: `/rollout set realtime-features 25` (add `--force` to lower it).",
+        )
     flag, raw = rest
     number = raw.rstrip("%")
     if not number.isdigit():
-        raise RollbotError(f"`{raw}` is not a number.",
-                           "Give a whole percentage from 0 to 100, e.g. `25`.")
+        raise RollbotError(
+            f"`{raw}` is not a number.", "Give a whole percentage from 0 to 100, e.g. `25`."
+        )
     percentage = int(number)
     if percentage > 100:
-        raise RollbotError(f"{percentage}% is more than 100%.",
-                           "Give a whole percentage from 0 to 100.")
+        raise RollbotError(
+            f"{percentage}% is more than 100%.", "Give a whole percentage from 0 to 100."
+        )
     outcome = service.set_percentage(flag, percentage, actor, force=force)
     return Reply(outcome.event, [outcome.view])

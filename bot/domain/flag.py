@@ -51,7 +51,7 @@ def parse_flag_change(body: Any) -> FlagChange:
     Raises ValueError whose message names each wrong field and why.
     """
     if not isinstance(body, dict):
-        raise ValueError("body: expected a JSON object with flag fields, e.g. {\"enabled\": false}")
+        raise ValueError('body: expected a JSON object with flag fields, e.g. {"enabled": false}')
     try:
         return FlagChange.model_validate(body)
     except ValidationError as exc:

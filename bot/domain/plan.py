@@ -160,8 +160,13 @@ def _semantic_problems(plan: Plan) -> list[PlanProblem]:
             )
         seen.setdefault(phase.id, i)
     previous = -1
+    locations = [
+        f"phases.{p}.steps.{s}"
+        for p, phase in enumerate(plan.phases)
+        for s in range(len(phase.steps))
+    ]
     for planned in plan.steps():
-        loc = f"phases.{plan.phases.index(planned.phase)}.steps.{planned.phase.steps.index(planned.step)}"
+        loc = locations[planned.index]
         pct = planned.step.percentage
         if pct < previous:
             problems.append(
@@ -175,12 +180,18 @@ def _semantic_problems(plan: Plan) -> list[PlanProblem]:
         last = planned.index == plan.last_index
         if planned.step.permanent and not last:
             problems.append(
-                PlanProblem(f"{loc}.permanent", "only the last step can be permanent",
-                            "move it to the end of the plan")
+                PlanProblem(
+                    f"{loc}.permanent",
+                    "only the last step can be permanent",
+                    "move it to the end of the plan",
+                )
             )
         if last and planned.step.bake:
             problems.append(
-                PlanProblem(f"{loc}.bake", "the last step completes the rollout, so it has no "
-                            "bake time", "remove bake, or add a final step after it")
+                PlanProblem(
+                    f"{loc}.bake",
+                    "the last step completes the rollout, so it has no bake time",
+                    "remove bake, or add a final step after it",
+                )
             )
     return problems

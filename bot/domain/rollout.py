@@ -90,7 +90,9 @@ def pause(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     """Hold the rollout; the rest of the bake time is kept for when it resumes."""
     _require_active(snap, "pause")
     if snap.state is RolloutState.PAUSED:
-        raise InvalidTransition("This rollout is already paused.", "Resume it with `/rollout resume <flag>`.")
+        raise InvalidTransition(
+            "This rollout is already paused.", "Resume it with `/rollout resume <flag>`."
+        )
     remaining = None
     if snap.step_due_at is not None:
         remaining = max(0, int((snap.step_due_at - now).total_seconds()))
@@ -101,7 +103,9 @@ def resume(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     """Continue a paused rollout; the bake clock picks up where it stopped."""
     _require_active(snap, "resume")
     if snap.state is not RolloutState.PAUSED:
-        raise InvalidTransition("This rollout is not paused.", "Pause it with `/rollout pause <flag>`.")
+        raise InvalidTransition(
+            "This rollout is not paused.", "Pause it with `/rollout pause <flag>`."
+        )
     due = None
     if snap.paused_remaining_s is not None:
         due = now + timedelta(seconds=snap.paused_remaining_s)

@@ -63,8 +63,16 @@ def backoff(attempts: int) -> timedelta:
 def queue(db: Database, kind: str, payload: dict[str, object], error: str, now: datetime) -> None:
     """Keep an undelivered notification for a later attempt."""
     with db.session() as session:
-        session.add(OutboxRow(kind=kind, payload=payload, attempts=1, last_error=error[:500],
-                              next_attempt_at=now + backoff(1), created_at=now))
+        session.add(
+            OutboxRow(
+                kind=kind,
+                payload=payload,
+                attempts=1,
+                last_error=error[:500],
+                next_attempt_at=now + backoff(1),
+                created_at=now,
+            )
+        )
 
 
 def due_outbox(db: Database, now: datetime, limit: int = 50) -> list[OutboxRow]:
@@ -94,6 +102,10 @@ def mark_outbox(db: Database, row_id: int, now: datetime, error: str | None) -> 
             row.last_error = error[:500]
             row.next_attempt_at = now + backoff(row.attempts)
             if row.attempts >= MAX_ATTEMPTS:
-                log.error("giving up on notification %s after %s attempts: %s",
-                          row_id, row.attempts, error)
+                log.error(
+                    "giving up on notification %s after %s attempts: %s",
+                    row_id,
+                    row.attempts,
+                    error,
+                )
         session.add(row)

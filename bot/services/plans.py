@@ -62,8 +62,16 @@ class PlanCatalog:
         plans: dict[str, Plan] = {}
         problems: list[FileProblem] = []
         if not self.directory.is_dir():
-            problems.append(FileProblem(str(self.directory), PlanProblem(
-                "(directory)", "plans directory does not exist", "set plans_dir in the config")))
+            problems.append(
+                FileProblem(
+                    str(self.directory),
+                    PlanProblem(
+                        "(directory)",
+                        "plans directory does not exist",
+                        "set plans_dir in the config",
+                    ),
+                )
+            )
         else:
             files = sorted([*self.directory.glob("*.yaml"), *self.directory.glob("*.yml")])
             for path in files:
@@ -72,9 +80,16 @@ class PlanCatalog:
                 if plan is None:
                     continue
                 if plan.name in plans:
-                    problems.append(FileProblem(str(path), PlanProblem(
-                        "name", f"plan name {plan.name!r} is used by another file",
-                        "give every plan its own name")))
+                    problems.append(
+                        FileProblem(
+                            str(path),
+                            PlanProblem(
+                                "name",
+                                f"plan name {plan.name!r} is used by another file",
+                                "give every plan its own name",
+                            ),
+                        )
+                    )
                     continue
                 plans[plan.name] = plan
         self.plans, self.problems = plans, problems
@@ -85,8 +100,7 @@ class PlanCatalog:
             return self.plans[name]
         except KeyError:
             known = ", ".join(sorted(self.plans)) or "none"
-            raise NotFound(f"There is no plan called `{name}`.",
-                           f"Known plans: {known}.") from None
+            raise NotFound(f"There is no plan called `{name}`.", f"Known plans: {known}.") from None
 
     def for_flag(self, flag_key: str) -> Plan | None:
         """The plan written for this flag (its `flag:` key or its name), if exactly one."""

@@ -48,7 +48,9 @@ class Outcome:
 
 def _snapshot_dict(snap: RolloutSnapshot) -> dict[str, Any]:
     return {
-        "state": snap.state.value, "step": snap.step_index, "percentage": snap.percentage,
+        "state": snap.state.value,
+        "step": snap.step_index,
+        "percentage": snap.percentage,
         "due_at": snap.step_due_at.isoformat() if snap.step_due_at else None,
     }
 
@@ -57,8 +59,13 @@ class RolloutService:
     """Runs plans against flags."""
 
     def __init__(
-        self, db: Database, plans: PlanCatalog, flags: FlagProvider, notifier: RolloutNotifier,
-        clock: Clock, default_plan: str | None = None,
+        self,
+        db: Database,
+        plans: PlanCatalog,
+        flags: FlagProvider,
+        notifier: RolloutNotifier,
+        clock: Clock,
+        default_plan: str | None = None,
         advance_guard: timedelta = timedelta(seconds=30),
     ) -> None:
         self.db = db
@@ -126,25 +133,44 @@ class RolloutService:
                         f"See it with `/rollout status {flag_key}`.",
                     )
                 row = RolloutRow(
-                    flag_key=flag_key, plan_name=plan.name, plan=plan.model_dump(mode="json"),
-                    state=snap.state.value, started_by=actor.id, started_at=now,
-                    step_started_at=now, updated_at=now, channel_id=channel_id, version=0,
+                    flag_key=flag_key,
+                    plan_name=plan.name,
+                    plan=plan.model_dump(mode="json"),
+                    state=snap.state.value,
+                    started_by=actor.id,
+                    started_at=now,
+                    step_started_at=now,
+                    updated_at=now,
+                    channel_id=channel_id,
+                    version=0,
                 )
                 rollouts.apply_snapshot(row, snap, now)
                 s.add(row)
                 self._set_flag(s, flag_key, snap, actor, initial=True)
                 s.flush()
-                audit.record(s, actor=actor, at=now, action="rollout.started",
-                             subject_type="rollout", subject_id=flag_key, before=None,
-                             after={**_snapshot_dict(snap), "plan": plan.name})
+                audit.record(
+                    s,
+                    actor=actor,
+                    at=now,
+                    action="rollout.started",
+                    subject_type="rollout",
+                    subject_id=flag_key,
+                    before=None,
+                    after={**_snapshot_dict(snap), "plan": plan.name},
+                )
                 view = build_view(row, now)
         except IntegrityError:
-            raise Conflict(f"`{flag_key}` was just started by someone else.",
-                           f"See it with `/rollout status {flag_key}`.") from None
+            raise Conflict(
+                f"`{flag_key}` was just started by someone else.",
+                f"See it with `/rollout status {flag_key}`.",
+            ) from None
         step = plan.step(0)
-        outcome = Outcome(view, f"{actor.mention} started the rollout of `{flag_key}` with plan "
-                          f"*{plan.title}*: {step.phase.name}, {step.step.name} "
-                          f"({snap.percentage}%).")
+        outcome = Outcome(
+            view,
+            f"{actor.mention} started the rollout of `{flag_key}` with plan "
+            f"*{plan.title}*: {step.phase.name}, {step.step.name} "
+            f"({snap.percentage}%).",
+        )
         return self._announce(outcome)
 
     def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
@@ -157,8 +183,11 @@ class RolloutService:
         now = self.clock.now()
 
         def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
-            if expected_step is None and at - snap.step_started_at < self.advance_guard \
-                    and snap.step_index > 0:
+            if (
+                expected_step is None
+                and at - snap.step_started_at < self.advance_guard
+                and snap.step_index > 0
+            ):
                 raise Conflict(
                     f"`{flag_key}` moved to step {snap.step_index + 1} ({snap.percentage}%) "
                     f"{int((at - snap.step_started_at).total_seconds())} s ago.",
@@ -171,22 +200,38 @@ class RolloutService:
 
     def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Hold the rollout where it is."""
-        return self._change(flag_key, actor, "rollout.paused",
-                            lambda _p, s, at: machine.pause(s, at), self.clock.now(),
-                            expected_step)
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.paused",
+            lambda _p, s, at: machine.pause(s, at),
+            self.clock.now(),
+            expected_step,
+        )
 
     def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Continue a paused rollout."""
-        return self._change(flag_key, actor, "rollout.resumed",
-                            lambda _p, s, at: machine.resume(s, at), self.clock.now(),
-                            expected_step)
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.resumed",
+            lambda _p, s, at: machine.resume(s, at),
+            self.clock.now(),
+            expected_step,
+        )
 
-    def set_percentage(self, flag_key: str, percentage: int, actor: Actor,
-                       force: bool = False) -> Outcome:
+    def set_percentage(
+        self, flag_key: str, percentage: int, actor: Actor, force: bool = False
+    ) -> Outcome:
         """Set the percentage by hand; lowering it needs `force`."""
-        return self._change(flag_key, actor, "rollout.percentage_set",
-                            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
-                            self.clock.now(), None)
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.percentage_set",
+            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
+            self.clock.now(),
+            None,
+        )
 
     def flag_for_rollout(self, rollout_id: int) -> str:
         """The flag key of a rollout (buttons carry rollout ids)."""
@@ -220,8 +265,15 @@ class RolloutService:
             after = machine.advance(plan, before, now)
             return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
 
-    def _change(self, flag_key: str, actor: Actor, action: str, transform: Transform,
-                now: datetime, expected_step: int | None) -> Outcome:
+    def _change(
+        self,
+        flag_key: str,
+        actor: Actor,
+        action: str,
+        transform: Transform,
+        now: datetime,
+        expected_step: int | None,
+    ) -> Outcome:
         with self.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key, for_update=True)
             if row is None:
@@ -230,32 +282,51 @@ class RolloutService:
                     raise InvalidTransition(
                         f"The rollout of `{flag_key}` is {latest.state.replace('_', ' ')}; "
                         "there is nothing to change.",
-                        f"Start a new one with `/rollout start {flag_key}`.")
+                        f"Start a new one with `/rollout start {flag_key}`.",
+                    )
                 raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
             if expected_step is not None and row.step_index != expected_step:
                 raise Conflict(
                     f"That button is out of date: `{flag_key}` has moved on to step "
                     f"{row.step_index + 1} ({row.percentage}%) since.",
-                    "Nothing was changed; look at the card's current state.")
+                    "Nothing was changed; look at the card's current state.",
+                )
             plan, before = plan_of(row), snapshot_of(row)
             after = transform(plan, before, now)
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self._announce(outcome)
 
-    def _commit(self, s: Session, row: RolloutRow, plan: Plan, before: RolloutSnapshot,
-                after: RolloutSnapshot, actor: Actor, action: str, now: datetime) -> Outcome:
+    def _commit(
+        self,
+        s: Session,
+        row: RolloutRow,
+        plan: Plan,
+        before: RolloutSnapshot,
+        after: RolloutSnapshot,
+        actor: Actor,
+        action: str,
+        now: datetime,
+    ) -> Outcome:
         rollouts.apply_snapshot(row, after, now)
         s.add(row)
         if after.percentage != before.percentage or after.state != before.state:
             self._set_flag(s, row.flag_key, after, actor)
-        audit.record(s, actor=actor, at=now, action=action, subject_type="rollout",
-                     subject_id=row.flag_key, before=_snapshot_dict(before),
-                     after=_snapshot_dict(after))
+        audit.record(
+            s,
+            actor=actor,
+            at=now,
+            action=action,
+            subject_type="rollout",
+            subject_id=row.flag_key,
+            before=_snapshot_dict(before),
+            after=_snapshot_dict(after),
+        )
         s.flush()
         return Outcome(build_view(row, now), _describe(action, plan, before, after, actor))
 
-    def _set_flag(self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor,
-                  initial: bool = False) -> None:
+    def _set_flag(
+        self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
+    ) -> None:
         fields = machine.flag_fields(snap)
         if initial:
             fields = {**fields, "monitoring_enabled": True}
@@ -266,7 +337,8 @@ class RolloutService:
         except Exception as exc:
             raise RollbotError(
                 f"The flag provider ({self.flags.name}) refused the change: {exc}",
-                "Nothing was changed; try again, or check the provider.") from exc
+                "Nothing was changed; try again, or check the provider.",
+            ) from exc
 
     def _choose_plan(self, flag_key: str, plan_name: str | None) -> Plan:
         if plan_name:
@@ -277,8 +349,10 @@ class RolloutService:
         if self.default_plan:
             return self.plans.get(self.default_plan)
         known = ", ".join(sorted(self.plans.plans)) or "none"
-        raise NotFound(f"No plan is written for `{flag_key}` and no default plan is set.",
-                       f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).")
+        raise NotFound(
+            f"No plan is written for `{flag_key}` and no default plan is set.",
+            f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).",
+        )
 
     # -- telling people ------------------------------------------------------------------
 
@@ -288,14 +362,21 @@ class RolloutService:
         try:
             location = self.notifier.show_card(view)
             if location and (location.channel_id, location.message_ts) != (
-                    view.channel_id, view.message_ts):
+                view.channel_id,
+                view.message_ts,
+            ):
                 self._remember_card(view.id, location)
                 view = self.view(view.id)
             self.notifier.post_event(view, outcome.event)
         except Exception as exc:
             log.warning("could not notify for rollout %s: %s", view.id, exc)
-            notify.queue(self.db, "rollout", {"rollout_id": view.id, "text": outcome.event},
-                         str(exc), self.clock.now())
+            notify.queue(
+                self.db,
+                "rollout",
+                {"rollout_id": view.id, "text": outcome.event},
+                str(exc),
+                self.clock.now(),
+            )
         return Outcome(view, outcome.event)
 
     def _remember_card(self, rollout_id: int, location: notify.CardLocation) -> None:
@@ -325,14 +406,17 @@ class RolloutService:
         return delivered
 
 
-def _describe(action: str, plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot,
-              actor: Actor) -> str:
+def _describe(
+    action: str, plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot, actor: Actor
+) -> str:
     who = actor.mention
     if action == "rollout.advanced":
         step = plan.step(after.step_index)
         how = "bake time passed, advanced" if actor is SCHEDULER else f"{who} advanced"
-        text = (f"{how} from {before.percentage}% to {after.percentage}%: "
-                f"{step.phase.name}, {step.step.name}.")
+        text = (
+            f"{how} from {before.percentage}% to {after.percentage}%: "
+            f"{step.phase.name}, {step.step.name}."
+        )
         if after.state is machine.RolloutState.COMPLETED:
             text += " The rollout is complete."
         return text

@@ -63,8 +63,11 @@ class RolloutView:
 def snapshot_of(row: RolloutRow) -> RolloutSnapshot:
     """The domain's view of a stored rollout."""
     return RolloutSnapshot(
-        state=RolloutState(row.state), step_index=row.step_index, percentage=row.percentage,
-        step_started_at=row.step_started_at, step_due_at=row.step_due_at,
+        state=RolloutState(row.state),
+        step_index=row.step_index,
+        percentage=row.percentage,
+        step_started_at=row.step_started_at,
+        step_due_at=row.step_due_at,
         paused_remaining_s=row.paused_remaining_s,
     )
 
@@ -88,9 +91,9 @@ def describe_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> str:
     if snap.step_due_at is None:
         return "Waiting for someone to advance it."
     if snap.step_due_at > now:
-        left = format_duration(snap.step_due_at - now)
+        remaining = format_duration(snap.step_due_at - now)
         how = "advances by itself" if step.auto_advance else "ready to advance by hand"
-        return f"Baking: {how} in {left}."
+        return f"Baking: {how} in {remaining}."
     if step.auto_advance:
         return "Bake time passed: advancing now."
     return "Bake time passed: waiting for someone to advance it."
@@ -109,21 +112,35 @@ def build_view(row: RolloutRow, now: datetime) -> RolloutView:
     planned = plan.step(snap.step_index)
     nxt = machine.next_step(plan, snap)
     view = RolloutView(
-        id=row.id, flag_key=row.flag_key, plan_name=plan.name, plan_title=plan.title,
-        state=snap.state, phase_name=planned.phase.name,
-        phase_number=plan.phases.index(planned.phase) + 1, phase_count=len(plan.phases),
-        step_name=planned.step.name, step_number=snap.step_index + 1,
-        step_count=plan.last_index + 1, percentage=snap.percentage, started_by=row.started_by,
-        started_at=row.started_at, next_step=nxt.step.name if nxt else None,
-        next_percentage=nxt.step.percentage if nxt else None, due_at=snap.step_due_at,
-        auto_advance=planned.step.auto_advance, waiting_for=describe_wait(plan, snap, now),
-        channel_id=row.channel_id, message_ts=row.message_ts, version=row.version,
+        id=row.id,
+        flag_key=row.flag_key,
+        plan_name=plan.name,
+        plan_title=plan.title,
+        state=snap.state,
+        phase_name=planned.phase.name,
+        phase_number=plan.phases.index(planned.phase) + 1,
+        phase_count=len(plan.phases),
+        step_name=planned.step.name,
+        step_number=snap.step_index + 1,
+        step_count=plan.last_index + 1,
+        percentage=snap.percentage,
+        started_by=row.started_by,
+        started_at=row.started_at,
+        next_step=nxt.step.name if nxt else None,
+        next_percentage=nxt.step.percentage if nxt else None,
+        due_at=snap.step_due_at,
+        auto_advance=planned.step.auto_advance,
+        waiting_for=describe_wait(plan, snap, now),
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        version=row.version,
     )
     buttons: list[Button] = []
     value = view.button_value()
     if snap.state is RolloutState.RUNNING and nxt is not None:
-        buttons.append(Button(f"Advance to {nxt.step.percentage}%", ACTION_ADVANCE, value,
-                              "primary"))
+        buttons.append(
+            Button(f"Advance to {nxt.step.percentage}%", ACTION_ADVANCE, value, "primary")
+        )
         buttons.append(Button("Pause", ACTION_PAUSE, value))
     elif snap.state is RolloutState.PAUSED:
         buttons.append(Button("Resume", ACTION_RESUME, value, "primary"))

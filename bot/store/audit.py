@@ -25,8 +25,15 @@ def record(
 ) -> AuditRow:
     """Add one audit event to the session (it commits with the change it describes)."""
     row = AuditRow(
-        at=at, actor=actor.id, via=actor.via.value, action=action, subject_type=subject_type,
-        subject_id=subject_id, before=before, after=after, detail=detail,
+        at=at,
+        actor=actor.id,
+        via=actor.via.value,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+        detail=detail,
     )
     session.add(row)
     return row

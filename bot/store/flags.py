@@ -13,8 +13,10 @@ from bot.store.models import FlagRow
 def to_document(row: FlagRow) -> FlagDocument:
     """The public flag document of a stored flag."""
     return FlagDocument(
-        enabled=row.enabled, rollout_percentage=row.rollout_percentage,
-        user_segments=list(row.user_segments), fallback_enabled=row.fallback_enabled,
+        enabled=row.enabled,
+        rollout_percentage=row.rollout_percentage,
+        user_segments=list(row.user_segments),
+        fallback_enabled=row.fallback_enabled,
         monitoring_enabled=row.monitoring_enabled,
     )
 

@@ -20,8 +20,11 @@ def active_for_flag(session: Session, flag_key: str, for_update: bool = False) -
 
 def latest_for_flag(session: Session, flag_key: str) -> RolloutRow | None:
     """The newest rollout of a flag, active or not."""
-    query = (select(RolloutRow).where(RolloutRow.flag_key == flag_key)
-             .order_by(col(RolloutRow.id).desc()))
+    query = (
+        select(RolloutRow)
+        .where(RolloutRow.flag_key == flag_key)
+        .order_by(col(RolloutRow.id).desc())
+    )
     return session.exec(query).first()
 
 
@@ -35,8 +38,11 @@ def by_id(session: Session, rollout_id: int, for_update: bool = False) -> Rollou
 
 def active(session: Session) -> list[RolloutRow]:
     """Every running or paused rollout, oldest first."""
-    query = (select(RolloutRow).where(col(RolloutRow.active_flag_key).is_not(None))
-             .order_by(col(RolloutRow.id)))
+    query = (
+        select(RolloutRow)
+        .where(col(RolloutRow.active_flag_key).is_not(None))
+        .order_by(col(RolloutRow.id))
+    )
     return list(session.exec(query))
 
 

@@ -19,8 +19,12 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
     """The web app; `/slack/events` is served when a Bolt app is given."""
     registry = CollectorRegistry()
     active = Gauge("rollbot_rollouts_active", "Running or paused rollouts", registry=registry)
-    percentage = Gauge("rollbot_rollout_percentage", "Current percentage of active rollouts",
-                       ["flag"], registry=registry)
+    percentage = Gauge(
+        "rollbot_rollout_percentage",
+        "Current percentage of active rollouts",
+        ["flag"],
+        registry=registry,
+    )
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
@@ -28,8 +32,13 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "error", "database": type(exc).__name__}, 503)
-        return JSONResponse({"status": "ok", "database": rollbot.db.engine.dialect.name,
-                             "slack": slack_app is not None})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": rollbot.db.engine.dialect.name,
+                "slack": slack_app is not None,
+            }
+        )
 
     async def metrics(_request: Request) -> Response:
         views = rollbot.rollouts.active()
@@ -55,10 +64,13 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     else:
+
         async def slack_disabled(_request: Request) -> PlainTextResponse:
             return PlainTextResponse(
                 "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-                "(and SLACK_APP_TOKEN for Socket Mode) and restart rollbot.", 503)
+                "(and SLACK_APP_TOKEN for Socket Mode) and restart rollbot.",
+                503,
+            )
 
         routes.append(Route("/slack/events", slack_disabled, methods=["POST"]))
     return Starlette(routes=routes)

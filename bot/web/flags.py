@@ -44,11 +44,14 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
     async def post_flag(request: Request) -> JSONResponse:
         key = request.path_params["key"]
         if not _authorized(request, rollbot.settings.api_token):
-            hint = ("set ROLLBOT_API_TOKEN on the server to enable writes"
-                    if rollbot.settings.api_token is None
-                    else "send Authorization: Bearer <ROLLBOT_API_TOKEN>")
-            return JSONResponse({"error": "unauthorized", "hint": hint}, 401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            hint = (
+                "set ROLLBOT_API_TOKEN on the server to enable writes"
+                if rollbot.settings.api_token is None
+                else "send Authorization: Bearer <ROLLBOT_API_TOKEN>"
+            )
+            return JSONResponse(
+                {"error": "unauthorized", "hint": hint}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
         if (bad := _bad_key(key)) is not None:
             return bad
         try:
@@ -74,8 +77,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         segments = request.query_params.getlist("segment")
         enabled, reason = evaluate(doc, key, user_id, segments)
-        return JSONResponse({"flag": key, "userId": user_id, "enabled": enabled,
-                             "reason": reason})
+        return JSONResponse({"flag": key, "userId": user_id, "enabled": enabled, "reason": reason})
 
     return [
         Route("/flags/{key}", get_flag, methods=["GET"]),

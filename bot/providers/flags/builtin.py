@@ -42,9 +42,13 @@ class BuiltinFlagProvider:
         after = apply_change(before or FlagDocument(), change)
         flags.put(session, key, after, now)
         audit.record(
-            session, actor=actor, at=now,
+            session,
+            actor=actor,
+            at=now,
             action="flag.created" if before is None else "flag.changed",
-            subject_type="flag", subject_id=key,
-            before=before.model_dump() if before else None, after=after.model_dump(),
+            subject_type="flag",
+            subject_id=key,
+            before=before.model_dump() if before else None,
+            after=after.model_dump(),
         )
         return after

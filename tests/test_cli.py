@@ -1,0 +1,153 @@
+"""The `rollbot` command as a user runs it: real subprocesses, real files, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+PLANS = REPO / "config" / "plans"
+
+
+def run(
+    args: list[str], tmp_path: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
+    full_env.update({"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli_main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=full_env,
+        timeout=60,
+    )
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "rollbot.yaml"
+    path.write_text(body)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_config_check_accepts_the_shipped_config(tmp_path: Path) -> None:
+    result = run(
+        ["config", "check", "--config", str(REPO / "config/rollbot.example.yaml")], tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout and "realtime-features" in result.stdout
+
+
+def test_config_check_lists_every_problem_with_location_and_hint(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        f"rollouts:\n  plans_dir: {PLANS}\n  advance_guard: soon\n"
+        "scheduler:\n  tick_secnds: 5\nweb:\n  port: 99999\n",
+    )
+    result = run(["config", "check", "--config", str(cfg)], tmp_path)
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"{cfg}: rollouts.advance_guard:" in out
+    assert "scheduler.tick_secnds" in out and "check its spelling" in out
+    assert "web.port" in out
+    assert "3 problem(s)" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_serve_refuses_an_invalid_config_without_a_traceback(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "flags:\n  provider: launchdarkly\n")
+    result = run(["serve", "--config", str(cfg)], tmp_path)
+    assert result.returncode == 2
+    assert "flags.provider" in result.stderr and "launchdarkly" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_check_reports_yaml_errors_with_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntitle: [unclosed\n")
+    result = run(["plan", "check", str(bad)], tmp_path)
+    assert result.returncode == 1
+    assert f"{bad}: line " in result.stdout and "invalid YAML" in result.stdout
+
+
+def test_plan_check_accepts_the_shipped_plan(tmp_path: Path) -> None:
+    result = run(["plan", "check", str(PLANS / "realtime-features.yaml")], tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "0% -> 5% -> 25% -> 50% -> 75% -> 100% -> 100%" in result.stdout
+
+
+def test_serve_without_slack_serves_flags_and_says_how_to_connect(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "ROLLBOT_API_TOKEN": "t0k"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli_main", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "rollbot serve did not come up"
+            time.sleep(0.2)
+        # The seed's curl, as written: form content type, JSON body.
+        r = httpx.post(
+            f"{base}/flags/realtime-features",
+            content='{"enabled": false}',
+            headers={
+                "Authorization": "Bearer t0k",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        assert r.status_code == 200 and r.json()["enabled"] is False
+        assert httpx.post(f"{base}/slack/events").status_code == 503
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Slack is not connected" in out and "SLACK_BOT_TOKEN" in out
+    assert "t0k" not in out
+
+
+def test_shell_runs_a_rollout_from_stdin(tmp_path: Path) -> None:
+    script = (
+        "\n".join(
+            [
+                "/rollout start realtime-features",
+                "press advance",
+                "as bob",
+                "/rollout set realtime-features 2",
+                "/rollout status realtime-features",
+                "quit",
+            ]
+        )
+        + "\n"
+    )
+    result = run(["shell", "--port", "0"], tmp_path, stdin=script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Phase 1: Staging Deployment" in out
+    assert "5%" in out and "Phase 2: Limited Beta" in out
+    assert "--force" in out  # lowering from 5% to 2% needs it
+    assert "Traceback" not in out + result.stderr
