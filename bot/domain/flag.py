@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # What Unleash accepts in a feature name, so flags carry over between the two unchanged.
 FLAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
@@ -39,6 +39,17 @@ class FlagChange(BaseModel):
     user_segments: list[str] | None = None
     fallback_enabled: bool | None = None
     monitoring_enabled: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [k for k, v in data.items() if v is None and k in cls.model_fields]
+            if nulls:
+                raise ValueError(
+                    f"{', '.join(nulls)}: null is not a value; leave the field out to keep it"
+                )
+        return data
 
     def fields(self) -> dict[str, Any]:
         """The fields this change sets, without the ones it leaves alone."""

@@ -183,6 +183,7 @@ class RolloutService:
         now = self.clock.now()
 
         def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
+            after = machine.advance(plan, snap, at)  # refuses paused or finished first
             if (
                 expected_step is None
                 and at - snap.step_started_at < self.advance_guard
@@ -194,7 +195,7 @@ class RolloutService:
                     "If you mean to go one step further, run the command again in "
                     f"{int(self.advance_guard.total_seconds())} s or press the card's button.",
                 )
-            return machine.advance(plan, snap, at)
+            return after
 
         return self._change(flag_key, actor, "rollout.advanced", transform, now, expected_step)
 
@@ -361,10 +362,7 @@ class RolloutService:
         view = outcome.view
         try:
             location = self.notifier.show_card(view)
-            if location and (location.channel_id, location.message_ts) != (
-                view.channel_id,
-                view.message_ts,
-            ):
+            if location and view.message_ts is None:
                 self._remember_card(view.id, location)
                 view = self.view(view.id)
             self.notifier.post_event(view, outcome.event)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from bot.domain.flag import FlagDocument
@@ -43,6 +45,32 @@ def put(session: Session, key: str, doc: FlagDocument, now: datetime) -> FlagRow
     row.version += 1
     session.add(row)
     return row
+
+
+def ensure(session: Session, key: str, now: datetime) -> bool:
+    """Insert the flag with the document's defaults unless it exists; True if inserted."""
+    defaults = FlagDocument()
+    values = {
+        "key": key,
+        "enabled": defaults.enabled,
+        "rollout_percentage": defaults.rollout_percentage,
+        "user_segments": [],
+        "fallback_enabled": defaults.fallback_enabled,
+        "monitoring_enabled": defaults.monitoring_enabled,
+        "created_at": now,
+        "updated_at": now,
+        "version": 0,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    statement = (
+        insert(FlagRow)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(FlagRow.key))
+    )
+    return session.execute(statement).first() is not None
 
 
 def all_keys(session: Session) -> list[str]:

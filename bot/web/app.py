@@ -7,6 +7,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -26,10 +27,13 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         registry=registry,
     )
 
+    def ping() -> None:
+        with rollbot.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     async def healthz(_request: Request) -> JSONResponse:
         try:
-            with rollbot.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            await run_in_threadpool(ping)
         except Exception as exc:
             return JSONResponse({"status": "error", "database": type(exc).__name__}, 503)
         return JSONResponse(
@@ -41,7 +45,7 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         )
 
     async def metrics(_request: Request) -> Response:
-        views = rollbot.rollouts.active()
+        views = await run_in_threadpool(rollbot.rollouts.active)
         active.set(len(views))
         percentage.clear()
         for v in views:
@@ -54,12 +58,16 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         *flag_routes(rollbot),
     ]
     if slack_app is not None:
-        from slack_bolt.adapter.starlette import SlackRequestHandler
-
-        handler = SlackRequestHandler(slack_app)
+        from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
         async def slack_events(request: Request) -> Response:
-            response: Response = await handler.handle(request)
+            # Bolt's App is synchronous: dispatch in the thread pool so one request waiting
+            # for its ack never stalls the others (or /healthz and /flags).
+            body = await request.body()
+            bolt_response = await run_in_threadpool(
+                slack_app.dispatch, to_bolt_request(request, body)
+            )
+            response: Response = to_starlette_response(bolt_response)
             return response
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

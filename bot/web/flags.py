@@ -1,10 +1,14 @@
-"""The built-in flag API: GET/POST /flags/{key} and GET /flags/{key}/evaluate."""
+"""The built-in flag API: GET/POST /flags/{key} and GET /flags/{key}/evaluate.
+
+Database and provider calls run in the thread pool so they never block the event loop.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,7 +40,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         key = request.path_params["key"]
         if (bad := _bad_key(key)) is not None:
             return bad
-        doc = rollbot.flags.get(key)
+        doc = await run_in_threadpool(rollbot.flags.get, key)
         if doc is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         return JSONResponse(doc.model_dump())
@@ -62,7 +66,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
             change = parse_flag_change(body)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 422)
-        doc = rollbot.flags.apply(key, change, Actor("api", Via.API))
+        doc = await run_in_threadpool(rollbot.flags.apply, key, change, Actor("api", Via.API))
         return JSONResponse(doc.model_dump())
 
     async def evaluate_flag(request: Request) -> JSONResponse:
@@ -72,7 +76,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         user_id = request.query_params.get("userId")
         if not user_id:
             return JSONResponse({"error": "userId: required query parameter"}, 422)
-        doc = rollbot.flags.get(key)
+        doc = await run_in_threadpool(rollbot.flags.get, key)
         if doc is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         segments = request.query_params.getlist("segment")

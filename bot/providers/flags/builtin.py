@@ -37,15 +37,19 @@ class BuiltinFlagProvider:
 
     def _apply(self, session: Session, key: str, change: FlagChange, actor: Actor) -> FlagDocument:
         now = self.clock.now()
+        # Create-if-missing first, so the locking read below always has a row to lock and two
+        # writers creating the same flag queue instead of colliding on the primary key.
+        created = flags.ensure(session, key, now)
         row = flags.get(session, key, for_update=True)
-        before = flags.to_document(row) if row else None
-        after = apply_change(before or FlagDocument(), change)
+        assert row is not None
+        before = None if created else flags.to_document(row)
+        after = apply_change(flags.to_document(row), change)
         flags.put(session, key, after, now)
         audit.record(
             session,
             actor=actor,
             at=now,
-            action="flag.created" if before is None else "flag.changed",
+            action="flag.created" if created else "flag.changed",
             subject_type="flag",
             subject_id=key,
             before=before.model_dump() if before else None,
