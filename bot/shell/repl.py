@@ -1,0 +1,331 @@
+"""The shell: type the Slack commands and press the card buttons in a terminal.
+
+One line is one input. Slash commands run the same code as in Slack (`run_rollout`, the
+same service methods behind the buttons), as the person named with `as <name>`. Cards and
+thread events are printed by the `ShellNotifier`, also when the scheduler moves a rollout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.commands.reply import Reply
+from bot.commands.rollout import run_rollout
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.errors import RollbotError
+from bot.domain.flag import is_valid_flag_key
+from bot.services.rollouts import Outcome
+from bot.services.views import (
+    ACTION_ADVANCE,
+    ACTION_PAUSE,
+    ACTION_RESUME,
+    Button,
+    RolloutView,
+)
+from bot.shell.notifier import SHELL_CHANNEL, ShellNotifier
+from bot.shell.render import plain_text, render_buttons, render_card, render_reply
+
+log = logging.getLogger(__name__)
+
+NOT_YET = ("/rollback", "/approve", "/incident")
+QUIT = ("quit", "exit", "/quit", "/exit")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
+
+HELP = """You are in the rollbot shell: the same commands and buttons as in Slack.
+
+  /rollout <subcommand>       run a rollout command (`/rollout help` lists them), e.g.
+                                /rollout start realtime-features
+                                /rollout status realtime-features
+  press <button> [<flag>]     press a button on the latest card shown (or on that flag's
+                                card); the start of its label is enough, any case, e.g.
+                                press advance      press pause realtime-features
+  cards                       show the cards of the rollouts in progress
+  as <name>                   act as someone else (recorded in the audit trail)
+  whoami                      who you are acting as
+  help                        this help
+  quit, exit                  leave (end of input does too)
+
+  /rollback, /approve and /incident are not available yet in this version."""
+
+USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Shell:
+    """A terminal chat for one rollbot: `Shell(rollbot, stdin, stdout, user).run()`.
+
+    Creating it installs its `ShellNotifier` on the rollbot, so every card and event
+    (including those of the scheduler thread) prints on `stdout`.
+    """
+
+    def __init__(self, rollbot: Rollbot, stdin: TextIO, stdout: TextIO, user: str = "you") -> None:
+        self.rollbot = rollbot
+        self.stdin = stdin
+        self.stdout = stdout
+        self.user = user
+        self.notifier = ShellNotifier(stdout, on_view=self._remember, on_event=self._heard)
+        self._lock = self.notifier.lock  # one lock for output and for what the shell knows
+        self._views: dict[str, RolloutView] = {}  # latest view of each flag
+        self._latest: str | None = None  # flag of the card shown last
+        self._shown: set[int] = set()  # rollouts whose card printed during the current input
+        self._events: list[str] = []  # events printed during the current input
+        rollbot.set_notifier(self.notifier)
+
+    @property
+    def actor(self) -> Actor:
+        """Who the shell's changes are made by."""
+        return Actor(self.user, Via.SHELL)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Read and run lines until end of input or `quit`; return the exit code.
+
+        0 when the input ends or on `quit`/`exit`; 130 on Ctrl-C. Bad input never ends it.
+        """
+        interactive = _isatty(self.stdin)
+        use_input = interactive and self.stdin is sys.stdin and self.stdout is sys.stdout
+        if use_input:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401  (line editing and history for input())
+        if interactive:
+            self.say("rollbot shell: type `help` for what you can do, `quit` to leave.")
+        while True:
+            prompt = f"rollbot (as {self.user})> "
+            try:
+                if use_input:
+                    try:
+                        line = input(prompt) + "\n"
+                    except EOFError:
+                        line = ""
+                else:
+                    if interactive:
+                        with self._lock:
+                            self.stdout.write(prompt)
+                            self.stdout.flush()
+                    line = self.stdin.readline()
+                if not line:
+                    if interactive:
+                        self.say("")
+                    return 0
+                if not self.execute(line):
+                    return 0
+            except KeyboardInterrupt:
+                self.say("")
+                return 130
+
+    def execute(self, line: str) -> bool:
+        """Run one input line; False when it asks to leave. Never raises for bad input."""
+        text = line.strip()
+        if not text:
+            return True
+        word, _, rest = text.partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word in QUIT:
+            return False
+        with self._lock:
+            self._shown.clear()
+            self._events.clear()
+        try:
+            self._dispatch(word, rest, text)
+        except RollbotError as exc:
+            self._refuse(exc)
+        except Exception as exc:
+            log.debug("shell input %r failed", text, exc_info=True)
+            self.say(f"error: {type(exc).__name__}: {exc} (nothing else happened; carry on)")
+        return True
+
+    def _dispatch(self, word: str, rest: str, text: str) -> None:
+        if word in ("help", "/help", "?"):
+            self.say(HELP)
+        elif word == "/rollout":
+            self._rollout(rest)
+        elif word in NOT_YET:
+            self.say(
+                f"{word} is not available yet in this version of rollbot; nothing was done. "
+                "Type `help` for what you can do."
+            )
+        elif word in ("as", "/as"):
+            self._switch(rest)
+        elif word in ("whoami", "/whoami"):
+            self.say(f"You are {self.user}.")
+        elif word in ("press", "/press"):
+            self._press(rest)
+        elif word in ("cards", "/cards"):
+            self._cards()
+        elif "/" + word in (*NOT_YET, "/rollout"):
+            self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
+        else:
+            self.say(f"Unknown input `{text}`. Type `help` for what you can do.")
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _rollout(self, rest: str) -> None:
+        reply = run_rollout(rest, self.actor, self.rollbot.rollouts, channel_id=SHELL_CHANNEL)
+        with self._lock:
+            shown, events = set(self._shown), list(self._events)
+        for view in reply.views:
+            self._remember(view)
+        text = render_reply(reply)
+        if text and not self._repeats(reply, text, events):
+            self.say(text)
+        for view in reply.views:
+            if view.id not in shown:
+                self.say(render_card(view))
+
+    def _switch(self, rest: str) -> None:
+        if not rest:
+            self.say(f"Usage: as <name>. You are {self.user}.")
+        elif not NAME_PATTERN.match(rest):
+            self.say(
+                f"`{rest}` cannot be a name: use one word of letters, digits, '.', '_', '-', "
+                f"'@' or '+' (at most 64). You are still {self.user}."
+            )
+        else:
+            self.user = rest
+            self.say(f"You are now {rest}.")
+
+    def _cards(self) -> None:
+        views = self.rollbot.rollouts.active()
+        if not views:
+            self.say("No rollout is in progress. Start one with `/rollout start <flag>`.")
+            return
+        for view in views:
+            self._remember(view)
+            self.say(render_card(view))
+
+    def _press(self, rest: str) -> None:
+        words = rest.split()
+        if not words:
+            self.say(USAGE_PRESS + self._buttons_hint())
+            return
+        view, label = self._card_for(words)
+        if view is None:
+            return
+        button = self._find_button(view, label)
+        if button is None:
+            return
+        value = json.loads(button.value)
+        service = self.rollbot.rollouts
+        actions: dict[str, Callable[[str, Actor, int | None], Outcome]] = {
+            ACTION_ADVANCE: service.advance,
+            ACTION_PAUSE: service.pause,
+            ACTION_RESUME: service.resume,
+        }
+        action = actions.get(button.action_id)
+        if action is None:
+            self.say(f"The [{button.label}] button does nothing in the shell yet.")
+            return
+        flag_key = service.flag_for_rollout(int(value["rollout"]))
+        self.say(f"{self.user} pressed [{button.label}] on the `{flag_key}` card.")
+        action(flag_key, self.actor, int(value["step"]))
+
+    def _card_for(self, words: list[str]) -> tuple[RolloutView | None, str]:
+        """The card a `press` means, and the label typed (None when there is no card)."""
+        with self._lock:
+            views, latest = dict(self._views), self._latest
+        flag: str | None = None
+        label = " ".join(words)
+        if len(words) > 1:
+            last = words[-1]
+            on_latest = latest is not None and bool(_matching(views[latest], label))
+            if last in views or (is_valid_flag_key(last) and not on_latest):
+                flag, label = last, " ".join(words[:-1])
+        if flag is None:
+            if latest is None:
+                self.say(
+                    "No card has been shown yet, so there is no button to press. "
+                    "Start a rollout with `/rollout start <flag>`, or show the cards of the "
+                    "rollouts in progress with `cards`."
+                )
+                return None, label
+            return views[latest], label
+        if flag in views:
+            return views[flag], label
+        view = self.rollbot.rollouts.status(flag)  # NotFound says which flags have rollouts
+        self._remember(view)
+        return view, label
+
+    def _find_button(self, view: RolloutView, label: str) -> Button | None:
+        if not view.buttons:
+            self.say(
+                f"The `{view.flag_key}` card has no buttons: the rollout is "
+                f"{view.state.value.replace('_', ' ')}."
+            )
+            return None
+        found = _matching(view, label)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = " ".join(f"[{b.label}]" for b in found)
+            self.say(f"`{label}` matches several buttons: {names}. Type more of the label.")
+        else:
+            self.say(
+                f"The `{view.flag_key}` card has no button `{label}`. "
+                f"Its buttons: {render_buttons(view)}."
+            )
+        return None
+
+    # -- what the shell knows --------------------------------------------------------------
+
+    def _remember(self, view: RolloutView) -> None:
+        """Keep the newest view of each flag (called from any thread)."""
+        with self._lock:
+            known = self._views.get(view.flag_key)
+            if known is None or (view.id, view.version) >= (known.id, known.version):
+                self._views[view.flag_key] = view
+            self._latest = view.flag_key
+            self._shown.add(view.id)
+
+    def _heard(self, view: RolloutView, text: str) -> None:
+        with self._lock:
+            self._events.append(plain_text(text))
+
+    def _buttons_hint(self) -> str:
+        with self._lock:
+            view = self._views.get(self._latest) if self._latest else None
+        if view is None or not view.buttons:
+            return ""
+        return f" Buttons on the `{view.flag_key}` card: {render_buttons(view)}."
+
+    # -- output --------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """Print a line (or several) without interleaving with the scheduler's output."""
+        self.notifier.write(text)
+
+    def _refuse(self, exc: RollbotError) -> None:
+        lines = [f"! {plain_text(exc.message)}"]
+        if exc.hint:
+            lines.append(f"  {plain_text(exc.hint)}")
+        self.say("\n".join(lines))
+
+    @staticmethod
+    def _repeats(reply: Reply, text: str, events: list[str]) -> bool:
+        """True when the reply only repeats events the thread just printed."""
+        if reply.error or not events:
+            return False
+        lines = [line for line in text.splitlines() if line.strip()]
+        return all(any(line.endswith(event) for event in events) for line in lines)
+
+
+def _matching(view: RolloutView, label: str) -> list[Button]:
+    """The buttons `label` names: an exact label (any case), else those it begins."""
+    typed = label.strip().strip("[]").strip().lower()
+    if not typed:
+        return []
+    exact = [b for b in view.buttons if b.label.lower() == typed]
+    return exact or [b for b in view.buttons if b.label.lower().startswith(typed)]
