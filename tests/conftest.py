@@ -1,0 +1,86 @@
+"""Shared fixtures: a database per backend (SQLite file, fresh PostgreSQL database), a
+manual clock, settings pointing at the shipped plans, and a built Rollbot.
+
+Tests that take `database_url` (directly or through `settings`/`rollbot`) run once per
+backend. PostgreSQL tests are skipped, with the reason, when the server is not reachable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.container import Rollbot, build
+from bot.services.clock import ManualClock
+from bot.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLANS_DIR = REPO_ROOT / "config" / "plans"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+API_TOKEN = "test-token"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a uniquely named PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rollbot.db'}"
+        return
+    import psycopg
+
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
+    name = f"rollbot_test_{uuid.uuid4().hex}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock the test moves by hand."""
+    return ManualClock()
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    """Build settings for a database URL, with the shipped plans and a test API token."""
+
+    def make(url: str, extra_yaml: str = "", api_token: str | None = API_TOKEN) -> Settings:
+        config = tmp_path / f"rollbot-{uuid.uuid4().hex[:8]}.yaml"
+        config.write_text(
+            "rollouts:\n"
+            f"  plans_dir: {PLANS_DIR}\n"
+            "  default_plan: realtime-features\n" + extra_yaml,
+            encoding="utf-8",
+        )
+        env = {"DATABASE_URL": url}
+        if api_token is not None:
+            env["ROLLBOT_API_TOKEN"] = api_token
+        return load_settings(env=env, config_path=config)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings], database_url: str) -> Settings:
+    """Settings on the test's database."""
+    return settings_factory(database_url)
+
+
+@pytest.fixture
+def rollbot(settings: Settings, clock: ManualClock) -> Iterator[Rollbot]:
+    """A built Rollbot (database migrated), disposed after the test."""
+    bot = build(settings, clock)
+    try:
+        yield bot
+    finally:
+        bot.db.dispose()

@@ -1,0 +1,49 @@
+"""Schema migrations on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+
+from bot.store.database import Database
+from bot.store.db import upgrade
+
+TABLES = {"flag", "rollout", "audit_event", "processed_request", "outbox", "alembic_version"}
+
+
+def _revision(db: Database) -> list[str]:
+    with db.engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+
+def test_migrations_apply_and_reapply(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        assert set(inspect(db.engine).get_table_names()) >= TABLES
+        assert _revision(db) == ["0001"]
+        upgrade(db.engine)  # again: nothing to do
+        upgrade(db.engine)
+        assert _revision(db) == ["0001"]
+    finally:
+        db.dispose()
+    again = Database(database_url)  # a second process opening the same database
+    try:
+        assert _revision(again) == ["0001"]
+        assert set(inspect(again.engine).get_table_names()) >= TABLES
+    finally:
+        again.dispose()
+
+
+def test_no_migration_when_asked_not_to(database_url: str) -> None:
+    db = Database(database_url, migrate=False)
+    try:
+        assert "rollout" not in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_dialect_is_detected(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        assert db.is_postgres == database_url.startswith("postgresql")
+    finally:
+        db.dispose()
