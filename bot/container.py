@@ -9,6 +9,7 @@ from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.builtin import BuiltinFlagProvider
 from bot.services.clock import Clock, SystemClock
 from bot.services.notify import NullNotifier, RolloutNotifier
+from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
 from bot.services.rollouts import RolloutService
@@ -27,6 +28,7 @@ class Rollbot:
     flags: FlagProvider
     rollouts: RolloutService
     requests: RequestLedger
+    permissions: Permissions
 
     def set_notifier(self, notifier: RolloutNotifier) -> None:
         """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
@@ -40,6 +42,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
     plans = PlanCatalog(settings.plans_dir)
     flags = BuiltinFlagProvider(db, clock)
     cfg = settings.config.rollouts
+    permissions = Permissions(settings.config.role_directory())
     rollouts = RolloutService(
         db,
         plans,
@@ -48,5 +51,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         clock,
         default_plan=cfg.default_plan,
         advance_guard=parse_duration(cfg.advance_guard),
+        permissions=permissions,
     )
-    return Rollbot(settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock))
+    return Rollbot(
+        settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock), permissions
+    )

@@ -10,10 +10,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.durations import parse_duration
 from bot.domain.plan import PlanProblem
+from bot.domain.roles import ACTIONS, Role, RoleDirectory
 from bot.services.plans import FileProblem, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +84,17 @@ class WebConfig(BaseModel):
     port: int = Field(default=3000, ge=0, le=65535)
 
 
+class RoleConfig(BaseModel):
+    """A named role and who holds it (Slack user ids and/or a Slack user group id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    members: list[str] = Field(default_factory=list)
+    usergroup: str | None = None
+    backups: list[str] = Field(default_factory=list)
+
+
 class ConfigFile(BaseModel):
     """The whole YAML config."""
 
@@ -87,6 +106,33 @@ class ConfigFile(BaseModel):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _permissions_name_known_roles(self) -> ConfigFile:
+        for action, role_ids in self.permissions.items():
+            if action not in ACTIONS:
+                raise ValueError(
+                    f"permissions: unknown action {action!r}; actions: {', '.join(ACTIONS)}"
+                )
+            for role_id in role_ids:
+                if role_id not in self.roles:
+                    known = ", ".join(sorted(self.roles)) or "none defined"
+                    raise ValueError(
+                        f"permissions.{action}: unknown role {role_id!r} (roles: {known})"
+                    )
+        return self
+
+    def role_directory(self) -> RoleDirectory:
+        """The roles and permissions as the domain sees them."""
+        return RoleDirectory(
+            roles={
+                rid: Role(rid, r.name, tuple(r.members), r.usergroup, tuple(r.backups))
+                for rid, r in self.roles.items()
+            },
+            permissions={a: tuple(ids) for a, ids in self.permissions.items()},
+        )
 
 
 @dataclass
@@ -129,6 +175,7 @@ _HINTS = {
     "int_parsing": "write a whole number",
     "greater_than_equal": "use a larger number",
     "less_than_equal": "use a smaller number",
+    "value_error": "see the roles and permissions sections of config/rollbot.example.yaml",
 }
 
 
@@ -165,7 +212,7 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     where,
                     PlanProblem(
                         ".".join(str(p) for p in err["loc"]) or "(top level)",
-                        err["msg"],
+                        err["msg"].removeprefix("Value error, "),
                         _HINTS.get(err["type"], ""),
                     ),
                 )

@@ -15,11 +15,18 @@ REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "config" / "plans"
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
 def run(
     args: list[str], tmp_path: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
     full_env.update({"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", **(env or {})})
+    # The checkout under test, not whichever checkout `pip install -e` last pointed at.
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     return subprocess.run(
         [sys.executable, "-m", "bot.cli_main", *args],
         input=stdin,

@@ -22,11 +22,13 @@ from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
 from bot.domain.plan import Plan
+from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot
 from bot.providers.flags.base import FlagProvider
 from bot.services import notify
 from bot.services.clock import Clock
 from bot.services.notify import RolloutNotifier
+from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.views import RolloutView, build_view, plan_of, snapshot_of
 from bot.store import audit, rollouts
@@ -67,6 +69,7 @@ class RolloutService:
         clock: Clock,
         default_plan: str | None = None,
         advance_guard: timedelta = timedelta(seconds=30),
+        permissions: Permissions | None = None,
     ) -> None:
         self.db = db
         self.plans = plans
@@ -75,6 +78,7 @@ class RolloutService:
         self.clock = clock
         self.default_plan = default_plan
         self.advance_guard = advance_guard
+        self.permissions = permissions or Permissions(RoleDirectory())
 
     # -- reading -------------------------------------------------------------------------
 
@@ -118,6 +122,7 @@ class RolloutService:
         self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
     ) -> Outcome:
         """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
+        self.permissions.require(actor, "start", "Starting a rollout")
         if not is_valid_flag_key(flag_key):
             raise RollbotError(f"`{flag_key}` is not a valid flag key.", FLAG_KEY_HINT + ".")
         plan = self._choose_plan(flag_key, plan_name)
@@ -180,6 +185,7 @@ class RolloutService:
         moved since, the request is stale and changes nothing. Without it (a typed command),
         an advance made by someone else moments ago is not repeated.
         """
+        self.permissions.require(actor, "advance", "Advancing a rollout")
         now = self.clock.now()
 
         def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
@@ -201,6 +207,7 @@ class RolloutService:
 
     def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Hold the rollout where it is."""
+        self.permissions.require(actor, "pause", "Pausing a rollout")
         return self._change(
             flag_key,
             actor,
@@ -212,6 +219,7 @@ class RolloutService:
 
     def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Continue a paused rollout."""
+        self.permissions.require(actor, "resume", "Resuming a rollout")
         return self._change(
             flag_key,
             actor,
@@ -225,6 +233,7 @@ class RolloutService:
         self, flag_key: str, percentage: int, actor: Actor, force: bool = False
     ) -> Outcome:
         """Set the percentage by hand; lowering it needs `force`."""
+        self.permissions.require(actor, "set", "Setting a rollout's percentage")
         return self._change(
             flag_key,
             actor,
