@@ -27,6 +27,7 @@ from bot.domain.rollout import RolloutSnapshot
 from bot.providers.flags.base import FlagProvider
 from bot.services import notify
 from bot.services.clock import Clock
+from bot.services.holds import AdvanceHold
 from bot.services.notify import RolloutNotifier
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
@@ -79,6 +80,7 @@ class RolloutService:
         self.default_plan = default_plan
         self.advance_guard = advance_guard
         self.permissions = permissions or Permissions(RoleDirectory())
+        self.holds: list[AdvanceHold] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -272,6 +274,8 @@ class RolloutService:
             plan, before = plan_of(row), snapshot_of(row)
             if not machine.is_due(plan, before, now):
                 return None  # already advanced (by a person or another replica)
+            if self.held(s, row, plan, before, now, automatic=True) is not None:
+                return None  # waits; the hold's owner shows why on the card
             after = machine.advance(plan, before, now)
             return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
 
@@ -303,8 +307,31 @@ class RolloutService:
                 )
             plan, before = plan_of(row), snapshot_of(row)
             after = transform(plan, before, now)
+            if action == "rollout.advanced":
+                reason = self.held(s, row, plan, before, now, automatic=False)
+                if reason is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
+                        f"See `/rollout status {flag_key}`.",
+                    )
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self._announce(outcome)
+
+    def held(
+        self,
+        s: Session,
+        row: RolloutRow,
+        plan: Plan,
+        snap: RolloutSnapshot,
+        at: datetime,
+        automatic: bool,
+    ) -> str | None:
+        """The first reason any registered hold gives for keeping the current step."""
+        for hold in self.holds:
+            reason = hold.hold(s, row, plan, snap, at, automatic)
+            if reason is not None:
+                return reason
+        return None
 
     def _commit(
         self,

@@ -419,3 +419,34 @@ def test_unknown_plan_and_bad_key_are_refused(rollbot: Rollbot) -> None:
     assert "Unleash" in bad.value.hint
     assert rollbot.rollouts.active() == []
     assert rollbot.flags.get("other") is None
+
+
+class _HoldEverything:
+    """A hold that keeps every rollout where it is, for manual or automatic advances."""
+
+    def __init__(self, automatic_only: bool) -> None:
+        self.automatic_only = automatic_only
+
+    def hold(self, session, row, plan, snapshot, at, automatic):  # type: ignore[no-untyped-def]
+        if self.automatic_only and not automatic:
+            return None
+        return "the test holds it"
+
+
+def test_a_hold_stops_manual_and_scheduled_advances(rollbot: Rollbot, clock: ManualClock) -> None:
+    rollbot.rollouts.start("held", "realtime-features", ALICE)
+    rollbot.rollouts.holds.append(_HoldEverything(automatic_only=False))
+    with pytest.raises(InvalidTransition, match="the test holds it"):
+        rollbot.rollouts.advance("held", ALICE)
+    assert rollbot.rollouts.status("held").step_number == 1
+
+
+def test_an_automatic_only_hold_lets_a_person_advance_but_not_the_scheduler(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    rollbot.rollouts.start("held", "realtime-features", ALICE)
+    rollbot.rollouts.advance("held", ALICE)
+    rollbot.rollouts.holds.append(_HoldEverything(automatic_only=True))
+    clock.advance(timedelta(days=30))
+    assert rollbot.rollouts.advance_due() == []
+    assert rollbot.rollouts.status("held").step_number == 2

@@ -1,0 +1,34 @@
+"""Things that can hold a rollout at its current step: sign-off gates, checklists, success
+criteria. Each feature adds its own `AdvanceHold` to `RolloutService.holds`; the service asks
+all of them, inside the rollout's locked transaction, before any advance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from bot.domain.plan import Plan
+from bot.domain.rollout import RolloutSnapshot
+from bot.store.models import RolloutRow
+
+
+class AdvanceHold(Protocol):
+    """Says why a rollout may not leave its current step yet, or None when it may."""
+
+    def hold(
+        self,
+        session: Session,
+        row: RolloutRow,
+        plan: Plan,
+        snapshot: RolloutSnapshot,
+        at: datetime,
+        automatic: bool,
+    ) -> str | None:
+        """The reason (Slack mrkdwn, one sentence) the step is held, or None.
+
+        `automatic` is True when the scheduler advances after a bake time, False when a
+        person asks; a hold may apply to both (a gate) or only to automatic advances.
+        """
+        ...
