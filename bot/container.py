@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
-from bot.providers.flags.builtin import BuiltinFlagProvider
+from bot.providers.flags.select import build_flag_provider
 from bot.services.clock import Clock, SystemClock
 from bot.services.notify import NullNotifier, RolloutNotifier
 from bot.services.permissions import Permissions
@@ -40,7 +40,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     plans = PlanCatalog(settings.plans_dir)
-    flags = BuiltinFlagProvider(db, clock)
+    flags = build_flag_provider(settings, db, clock)  # flags.provider: builtin|http|unleash
     cfg = settings.config.rollouts
     permissions = Permissions(settings.config.role_directory())
     rollouts = RolloutService(

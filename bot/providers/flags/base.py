@@ -7,11 +7,16 @@ from typing import Protocol
 from sqlmodel import Session
 
 from bot.domain.actor import Actor
+from bot.domain.errors import RollbotError
 from bot.domain.flag import FlagChange, FlagDocument
 
 
-class FlagProviderError(Exception):
-    """The flag system refused or could not be reached; the change did not happen."""
+class FlagProviderError(RollbotError):
+    """The flag system refused or could not be reached; the change did not happen.
+
+    A RollbotError, so adapters show its message and hint, and a rollout change that set the
+    flag inside its transaction rolls back with it.
+    """
 
 
 class FlagProvider(Protocol):
