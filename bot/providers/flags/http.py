@@ -88,11 +88,15 @@ class HttpFlagProvider:
         return after
 
     def _document(self, response: httpx.Response, what: str) -> FlagDocument:
-        """Read a flag document, ignoring fields rollbot does not know (a remote may add some)."""
+        """Read a flag document: `enabled` and `rollout_percentage` must be there; fields rollbot
+        does not know are ignored (a remote may add some)."""
         try:
             body = response.json()
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
+            missing = [k for k in ("enabled", "rollout_percentage") if k not in body]
+            if missing:  # e.g. a proxy's or another service's JSON page
+                raise ValueError(f"no {' or '.join(missing)}")
             return FlagDocument.model_validate(
                 {k: v for k, v in body.items() if k in FlagDocument.model_fields}
             )

@@ -1,0 +1,210 @@
+"""The unleash provider against the in-memory contract fake: fast checks of the mapping, the
+order of calls, undo on partial failure, and refusals that send nothing.
+
+The same behaviour against a real Unleash server is in test_unleash_provider.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.domain.actor import Actor, Via
+from bot.domain.flag import FlagChange, FlagDocument
+from bot.providers.flags.base import FlagProviderError
+from bot.providers.flags.unleash import UnleashFlagProvider
+from bot.services.clock import ManualClock
+from bot.store import audit
+from bot.store.database import Database
+from tests.fakes.unleash_api import FakeUnleash
+
+TOKEN = "*:*.fake-admin-secret"
+ALICE = Actor("U0ALICE", Via.SLACK)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'rollbot.db'}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def fake() -> FakeUnleash:
+    return FakeUnleash(token=TOKEN)
+
+
+def provider(db: Database, fake: FakeUnleash, token: str = TOKEN) -> UnleashFlagProvider:
+    return UnleashFlagProvider(
+        db, ManualClock(), "http://unleash.test", token, "UNLEASH_TOKEN",
+        environment="development", transport=fake.transport(), sleep=lambda _s: None,
+    )  # fmt: skip
+
+
+def change(**fields: object) -> FlagChange:
+    return FlagChange.model_validate(fields)
+
+
+def ours(fake: FakeUnleash, flag: str) -> dict[str, object]:
+    strategies = fake.env(flag)["strategies"]
+    assert len(strategies) == 1, strategies
+    return dict(strategies[0])
+
+
+def test_missing_flag_is_created_with_a_string_rollout_and_turned_on_last(
+    db: Database, fake: FakeUnleash
+) -> None:
+    doc = provider(db, fake).apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    assert doc == FlagDocument(enabled=True, rollout_percentage=5)
+    strategy = ours(fake, "f1")
+    assert strategy["name"] == "flexibleRollout"
+    assert strategy["parameters"] == {"rollout": "5", "stickiness": "default", "groupId": "f1"}
+    assert fake.env("f1")["enabled"] is True
+    assert fake.env("f1", "production")["enabled"] is False  # only the configured environment
+    writes = [c for c in fake.calls if not c.startswith("GET")]
+    assert writes == [
+        "POST /api/admin/projects/default/features",
+        "POST /api/admin/projects/default/features/f1/environments/development/strategies",
+        "POST /api/admin/projects/default/features/f1/environments/development/on",
+    ]
+    with db.session() as s:
+        (event,) = audit.events(s, subject_id="f1")
+    assert (event.action, event.actor, event.before, event.detail) == (
+        "flag.created", "U0ALICE", None, "provider=unleash",
+    )  # fmt: skip
+    assert event.after is not None and event.after["rollout_percentage"] == 5
+
+
+def test_raising_the_percentage_puts_the_same_strategy(db: Database, fake: FakeUnleash) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    first_id = ours(fake, "f1")["id"]
+    fake.calls.clear()
+    p.apply("f1", change(rollout_percentage=25), ALICE)
+    assert ours(fake, "f1")["id"] == first_id
+    assert ours(fake, "f1")["parameters"] == {
+        "rollout": "25", "stickiness": "default", "groupId": "f1",
+    }  # fmt: skip
+    assert [c for c in fake.calls if not c.startswith("GET")] == [
+        "PUT /api/admin/projects/default/features/f1/environments/development/strategies/"
+        f"{first_id}"
+    ]
+    assert p.get("f1") == FlagDocument(enabled=True, rollout_percentage=25)
+
+
+def test_disabling_turns_the_environment_off_before_touching_the_strategy(
+    db: Database, fake: FakeUnleash
+) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=True, rollout_percentage=50), ALICE)
+    fake.calls.clear()
+    p.apply("f1", change(enabled=False, rollout_percentage=0), ALICE)
+    writes = [c.split("/")[-1] for c in fake.calls if not c.startswith("GET")]
+    assert writes[0] == "off"
+    assert fake.env("f1")["enabled"] is False
+    assert ours(fake, "f1")["parameters"]["rollout"] == "0"  # type: ignore[index]
+
+
+def test_user_segments_become_an_in_constraint_and_read_back(
+    db: Database, fake: FakeUnleash
+) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=True, rollout_percentage=5, user_segments=["beta"]), ALICE)
+    assert ours(fake, "f1")["constraints"] == [
+        {"contextName": "segment", "operator": "IN", "values": ["beta"],
+         "caseInsensitive": False, "inverted": False},
+    ]  # fmt: skip
+    assert p.get("f1") == FlagDocument(enabled=True, rollout_percentage=5, user_segments=["beta"])
+    p.apply("f1", change(user_segments=[]), ALICE)
+    assert ours(fake, "f1")["constraints"] == []
+
+
+@pytest.mark.parametrize("bad", [-1, 101, 150])
+def test_out_of_range_is_refused_before_any_call(
+    db: Database, fake: FakeUnleash, bad: int
+) -> None:
+    # model_construct skips FlagChange's own validation: the provider must still refuse.
+    with pytest.raises(FlagProviderError, match="out of range"):
+        provider(db, fake).apply("f1", FlagChange.model_construct(rollout_percentage=bad), ALICE)
+    assert fake.calls == []
+
+
+def test_a_failed_switch_on_undoes_the_strategy_change(db: Database, fake: FakeUnleash) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=False, rollout_percentage=0), ALICE)
+    fake.fail["POST /environments/development/on"] = [400]
+    with pytest.raises(FlagProviderError) as caught:
+        p.apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    assert "400" in str(caught.value) and "were undone" in str(caught.value)
+    assert ours(fake, "f1")["parameters"]["rollout"] == "0"  # type: ignore[index]
+    assert fake.env("f1")["enabled"] is False
+    with db.session() as s:
+        assert [e.action for e in audit.events(s, subject_id="f1")] == ["flag.created"]
+
+
+def test_a_failed_first_strategy_post_is_reported_and_leaves_the_flag_off(
+    db: Database, fake: FakeUnleash
+) -> None:
+    # 500 on a create is not retried: the strategy may exist, and a repeat would add another.
+    fake.fail["POST /environments/development/strategies"] = [500, 500]
+    with pytest.raises(FlagProviderError, match="500"):
+        provider(db, fake).apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    assert fake.calls.count(
+        "POST /api/admin/projects/default/features/f1/environments/development/strategies"
+    ) == 1
+    assert fake.env("f1")["enabled"] is False
+
+
+def test_5xx_on_a_put_is_retried_then_succeeds(db: Database, fake: FakeUnleash) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    fake.fail["PUT "] = [503, 500]  # every PUT path; two failures, the third attempt works
+    p.apply("f1", change(rollout_percentage=25), ALICE)
+    assert ours(fake, "f1")["parameters"]["rollout"] == "25"  # type: ignore[index]
+
+
+def test_a_bad_token_is_a_clear_error_that_never_shows_the_token(
+    db: Database, fake: FakeUnleash
+) -> None:
+    with pytest.raises(FlagProviderError) as caught:
+        provider(db, fake, token="wrong-secret").apply("f1", change(enabled=True), ALICE)
+    text = str(caught.value)
+    assert "401" in text and "UNLEASH_TOKEN" in text
+    assert "wrong-secret" not in text and TOKEN not in text
+
+
+def test_an_unconditional_default_strategy_is_refused_when_enabling(
+    db: Database, fake: FakeUnleash
+) -> None:
+    fake.add_feature("f1")
+    fake.env("f1")["strategies"].append(
+        {"id": "s0", "name": "default", "parameters": {}, "constraints": [], "disabled": False}
+    )
+    with pytest.raises(FlagProviderError, match="default"):
+        provider(db, fake).apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    assert [c for c in fake.calls if not c.startswith("GET")] == []
+
+
+def test_get_reports_an_unknown_environment_by_name(db: Database, fake: FakeUnleash) -> None:
+    fake.add_feature("f1")
+    p = UnleashFlagProvider(
+        db, ManualClock(), "http://unleash.test", TOKEN, "UNLEASH_TOKEN",
+        environment="staging", transport=fake.transport(),
+    )  # fmt: skip
+    with pytest.raises(FlagProviderError, match=r"no environment 'staging'.*development"):
+        p.get("f1")
+    assert provider(db, fake).get("missing") is None
+
+
+def test_a_hand_typed_out_of_range_rollout_reads_back_clamped(
+    db: Database, fake: FakeUnleash
+) -> None:
+    fake.add_feature("f1")
+    fake.env("f1")["strategies"].append(
+        {"id": "s1", "name": "flexibleRollout", "constraints": [],
+         "parameters": {"rollout": "150", "groupId": "f1", "stickiness": "default"}}
+    )  # fmt: skip
+    doc = provider(db, fake).get("f1")
+    assert doc is not None and doc.rollout_percentage == 100
