@@ -1,0 +1,286 @@
+"""The unleash provider against a real Unleash server (npm `unleash-server`), started once per
+test session from tests/unleash/launch.mjs on 127.0.0.1 with its own fresh PostgreSQL
+database. Rollouts run in a local rollbot whose `flags.provider` is unleash; every check
+reads Unleash back through its Admin API (and its playground, which evaluates flags the way
+Unleash's SDKs do).
+
+Skipped, saying why, only when node or npm is missing. The install is cached outside the
+clone by tests/unleash/install.sh (which .ci/run also calls).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.container import Rollbot, build
+from bot.domain.actor import Actor, Via
+from bot.domain.bucketing import evaluate
+from bot.domain.errors import RollbotError
+from bot.domain.flag import FlagChange, FlagDocument
+from bot.providers.flags.base import FlagProviderError
+from bot.services.clock import ManualClock
+from bot.settings import load_settings
+from bot.store import audit
+from tests.conftest import PLANS_DIR, POSTGRES_ADMIN_URL
+
+HERE = Path(__file__).resolve().parent.parent / "unleash"
+ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
+ENV = "development"
+ALICE = Actor("U0ALICE", Via.SLACK)
+
+
+@dataclass
+class UnleashServer:
+    """A running Unleash and an admin client to read it back."""
+
+    base_url: str
+    admin: httpx.Client
+
+    def feature(self, key: str) -> dict[str, Any] | None:
+        response = self.admin.get(f"/api/admin/projects/default/features/{key}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def env(self, key: str, name: str = ENV) -> dict[str, Any]:
+        feature = self.feature(key)
+        assert feature is not None, f"{key} does not exist in Unleash"
+        return next(e for e in feature["environments"] if e["name"] == name)
+
+    def strategy(self, key: str) -> dict[str, Any]:
+        (strategy,) = self.env(key)["strategies"]
+        return dict(strategy)
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The launcher's first stdout line (its address), or "" if it died or took too long."""
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if selector.select(timeout):
+            return proc.stdout.readline()
+        return ""
+    finally:
+        selector.close()
+
+
+@pytest.fixture(scope="session")
+def unleash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnleashServer]:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the real-Unleash tests need them")
+    install = subprocess.run(
+        ["bash", str(HERE / "install.sh")], capture_output=True, text=True, timeout=900
+    )
+    assert install.returncode == 0, f"installing unleash-server failed:\n{install.stderr[-3000:]}"
+    install_dir = install.stdout.strip().splitlines()[-1]
+
+    import psycopg
+
+    name = f"unleash_test_{uuid.uuid4().hex}"
+    admin_db = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    admin_db.execute(f'CREATE DATABASE "{name}"')
+    log_path = tmp_path_factory.mktemp("unleash") / "unleash.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            ["node", str(HERE / "launch.mjs"), install_dir],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={
+                **os.environ,
+                "UNLEASH_TEST_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+                "INIT_ADMIN_API_TOKENS": ADMIN_TOKEN,
+            },
+        )
+    client: httpx.Client | None = None
+    try:
+        line = _read_line(proc, timeout=120)
+        assert line, f"Unleash did not start:\n{log_path.read_text()[-3000:]}"
+        address = httpx.Response(200, content=line).json()
+        base_url = f"http://{address['host']}:{address['port']}"
+        client = httpx.Client(base_url=base_url, headers={"Authorization": ADMIN_TOKEN}, timeout=10)
+        deadline = time.monotonic() + 60
+        while True:  # listening is not the same as ready: wait for /health
+            try:
+                if client.get("/health").json().get("health") == "GOOD":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "Unleash /health never said GOOD"
+            time.sleep(0.2)
+        yield UnleashServer(base_url, client)
+    finally:
+        if client is not None:
+            client.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        admin_db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_db.close()
+
+
+@pytest.fixture
+def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Rollbot]]:
+    """Build a rollbot (SQLite) whose flag provider is this Unleash."""
+    built: list[Rollbot] = []
+
+    def make(token: str = ADMIN_TOKEN) -> Rollbot:
+        config = tmp_path / f"rollbot-{len(built)}.yaml"
+        config.write_text(
+            f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+            "flags:\n  provider: unleash\n  unleash:\n"
+            f"    base_url: {unleash.base_url}\n    token_env: UNLEASH_ADMIN_TOKEN\n"
+            f"    project: default\n    environment: {ENV}\n    attempts: 2\n",
+            encoding="utf-8",
+        )
+        settings = load_settings(
+            env={
+                "DATABASE_URL": f"sqlite:///{tmp_path}/rollbot-{len(built)}.db",
+                "UNLEASH_ADMIN_TOKEN": token,
+            },
+            config_path=config,
+        )
+        bot = build(settings, ManualClock())
+        built.append(bot)
+        return bot
+
+    yield make
+    for bot in built:
+        bot.db.dispose()
+
+
+def new_flag() -> str:
+    return f"rt-{uuid.uuid4().hex[:10]}"
+
+
+def test_moving_from_5_to_25_percent_sets_the_strategy_rollout_in_unleash(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    bot, flag = local(), new_flag()
+    bot.rollouts.start(flag, None, ALICE)
+    assert unleash.env(flag)["enabled"] is False
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+    bot.rollouts.advance(flag, ALICE, expected_step=0)
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "5"
+    assert unleash.env(flag)["enabled"] is True
+    bot.rollouts.advance(flag, ALICE, expected_step=1)
+    strategy = unleash.strategy(flag)
+    assert strategy["name"] == "flexibleRollout"
+    assert strategy["parameters"] == {"rollout": "25", "stickiness": "default", "groupId": flag}
+    assert unleash.env(flag)["enabled"] is True
+    assert unleash.env(flag, "production")["enabled"] is False  # only the configured one
+    assert bot.flags.get(flag) == FlagDocument(enabled=True, rollout_percentage=25)
+    with bot.db.session() as s:
+        last = audit.events(s, subject_id=flag, action="flag.changed")[-1]
+    assert (last.actor, last.detail) == ("U0ALICE", "provider=unleash")
+    assert (last.before or {})["rollout_percentage"] == 5
+    assert (last.after or {})["rollout_percentage"] == 25
+
+
+def test_unleash_buckets_users_as_rollbot_does(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    bot, flag = local(), new_flag()
+    bot.flags.apply(flag, FlagChange(enabled=True, rollout_percentage=25), ALICE)
+    users = [f"user-{i}" for i in range(200)]
+    response = unleash.admin.post(
+        "/api/admin/playground/advanced",
+        json={"projects": ["default"], "environments": [ENV],
+              "context": {"appName": "rollbot-test", "userId": ",".join(users)}},
+    )  # fmt: skip
+    response.raise_for_status()
+    (feature,) = [f for f in response.json()["features"] if f["name"] == flag]
+    by_unleash = {r["context"]["userId"]: r["isEnabled"] for r in feature["environments"][ENV]}
+    doc = FlagDocument(enabled=True, rollout_percentage=25)
+    by_rollbot = {u: evaluate(doc, flag, u)[0] for u in users}
+    assert by_unleash == by_rollbot
+    assert 20 < sum(by_rollbot.values()) < 80  # a real split, not all or nothing
+
+
+def test_disabling_turns_the_environment_off(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    bot, flag = local(), new_flag()
+    bot.rollouts.start(flag, None, ALICE)
+    bot.rollouts.advance(flag, ALICE, expected_step=0)
+    assert unleash.env(flag)["enabled"] is True
+    bot.rollouts.set_percentage(flag, 0, ALICE, force=True)
+    assert unleash.env(flag)["enabled"] is False
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+
+
+def test_out_of_range_is_refused_before_anything_reaches_unleash(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    bot, flag = local(), new_flag()
+    sent: list[str] = []
+    bot.flags.remote.client.event_hooks["request"].append(  # type: ignore[attr-defined]
+        lambda r: sent.append(f"{r.method} {r.url.path}")
+    )
+    for bad in (150, 101, -5):
+        with pytest.raises(FlagProviderError, match="out of range"):
+            bot.flags.apply(flag, FlagChange.model_construct(rollout_percentage=bad), ALICE)
+    bot.rollouts.start(flag, None, ALICE)
+    sent.clear()
+    with pytest.raises(RollbotError, match="not a percentage"):
+        bot.rollouts.set_percentage(flag, 150, ALICE)
+    assert sent == []
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+
+
+def test_a_bad_token_is_a_clear_error_and_the_rollout_is_unchanged(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    flag = new_flag()
+    good = local()
+    good.rollouts.start(flag, None, ALICE)
+    good.rollouts.advance(flag, ALICE, expected_step=0)
+    bad = local(token="*:*.not-the-admin-token")
+    with pytest.raises(RollbotError) as caught:
+        bad.rollouts.start(new_flag(), None, ALICE)
+    text = str(caught.value)
+    assert "401" in text and "UNLEASH_ADMIN_TOKEN" in text
+    assert "not-the-admin-token" not in text
+    assert bad.rollouts.active() == []
+    # The same refusal in the middle of a rollout leaves both rollbot and Unleash at 5%.
+    good.flags.remote.client.headers["Authorization"] = "*:*.revoked"  # type: ignore[attr-defined]
+    with pytest.raises(RollbotError, match="401"):
+        good.rollouts.advance(flag, ALICE, expected_step=1)
+    assert good.rollouts.status(flag).percentage == 5
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "5"
+    with good.db.session() as s:
+        assert [e.action for e in audit.events(s, subject_id=flag)][-1] == "rollout.advanced"
+
+
+def test_user_segments_map_to_a_constraint(
+    local: Callable[..., Rollbot], unleash: UnleashServer
+) -> None:
+    bot, flag = local(), new_flag()
+    bot.flags.apply(
+        flag, FlagChange(enabled=True, rollout_percentage=10, user_segments=["beta"]), ALICE
+    )
+    (constraint,) = unleash.strategy(flag)["constraints"]
+    assert (constraint["contextName"], constraint["operator"], constraint["values"]) == (
+        "segment", "IN", ["beta"],
+    )  # fmt: skip
+    assert bot.flags.get(flag) == FlagDocument(
+        enabled=True, rollout_percentage=10, user_segments=["beta"]
+    )
