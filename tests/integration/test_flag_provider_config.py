@@ -110,3 +110,24 @@ def test_config_check_reports_the_missing_token_variable(tmp_path: Path) -> None
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "abc-secret" not in ok.stdout + ok.stderr
+
+
+def test_the_example_configs_commented_flag_providers_are_valid() -> None:
+    import yaml
+
+    from bot.settings import FlagsConfig
+
+    example = (PLANS_DIR.parent / "rollbot.example.yaml").read_text(encoding="utf-8")
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in example.splitlines():
+        if line.startswith("  #   provider: "):
+            current = blocks.setdefault(line.split(": ", 1)[1].strip(), [])
+        if current is not None and line.startswith("  #   "):
+            current.append(line.removeprefix("  #   "))
+        elif current is not None:
+            current = None
+    assert set(blocks) == {"http", "unleash"}
+    for provider, lines in blocks.items():
+        flags = FlagsConfig.model_validate(yaml.safe_load("\n".join(lines)))
+        assert flags.provider == provider and flags.remote() is not None
