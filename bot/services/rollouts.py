@@ -367,6 +367,9 @@ class RolloutService:
         fields = machine.flag_fields(snap)
         if initial:
             fields = {**fields, "monitoring_enabled": True}
+        # Write pending rows first: a database error (e.g. a rollout started at the same
+        # moment) then surfaces as itself, before a remote flag system has been changed.
+        s.flush()
         try:
             self.flags.apply(key, FlagChange.model_validate(fields), actor, session=s)
         except RollbotError:

@@ -226,3 +226,48 @@ def test_an_answer_that_is_not_a_flag_document_is_named_as_such(tmp_path: Path) 
             provider_bad.get(FLAG)
     finally:
         db.dispose()
+
+
+def test_two_simultaneous_starts_change_the_remote_flag_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The loser of a start race fails on rollbot's own database before it calls the remote
+    API, and says who won (not "the flag provider refused")."""
+    from bot.domain.errors import Conflict, InvalidTransition
+    from tests.integration.test_rollout_service import run_together
+
+    posts: list[bytes] = []
+
+    def flag_api(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.3)  # a slow remote: both starts are inside their transactions together
+        if request.method == "POST":
+            posts.append(request.content)
+            return httpx.Response(200, json={"enabled": False, "rollout_percentage": 0})
+        return httpx.Response(404, json={"error": "no such flag"})
+
+    config = tmp_path / "race.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+        "flags:\n  provider: http\n  http:\n    base_url: http://flags.test\n"
+        "    token_env: FLAGS_API_TOKEN\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(
+        env={"DATABASE_URL": database_url, "FLAGS_API_TOKEN": REMOTE_TOKEN}, config_path=config
+    )
+    bot = build(settings, ManualClock())
+    bot.flags.remote.client._transport = httpx.MockTransport(flag_api)  # type: ignore[attr-defined]
+    try:
+        results = run_together(
+            lambda: bot.rollouts.start(FLAG, None, ALICE),
+            lambda: bot.rollouts.start(FLAG, None, Actor("U0BOB", Via.SLACK)),
+        )
+        kinds = sorted(kind for kind, _ in results)
+        assert kinds == ["error", "ok"], results
+        error = next(v for k, v in results if k == "error")
+        assert isinstance(error, Conflict | InvalidTransition), error
+        assert "flag provider" not in str(error)
+        assert len(posts) == 1
+        assert len(bot.rollouts.active()) == 1
+    finally:
+        bot.db.dispose()
