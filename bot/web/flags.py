@@ -17,6 +17,7 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.bucketing import evaluate
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key, parse_flag_change
+from bot.providers.flags.base import FlagProviderError
 
 
 def _bad_key(key: str) -> JSONResponse | None:
@@ -33,6 +34,11 @@ def _authorized(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def _upstream_failed(exc: FlagProviderError) -> JSONResponse:
+    # A remote flag provider (http, unleash) failed: a gateway error, with its message.
+    return JSONResponse({"error": exc.message, "hint": exc.hint}, 502)
+
+
 def flag_routes(rollbot: Rollbot) -> list[Route]:
     """Routes of the flag API, bound to a running rollbot."""
 
@@ -40,7 +46,10 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         key = request.path_params["key"]
         if (bad := _bad_key(key)) is not None:
             return bad
-        doc = await run_in_threadpool(rollbot.flags.get, key)
+        try:
+            doc = await run_in_threadpool(rollbot.flags.get, key)
+        except FlagProviderError as exc:
+            return _upstream_failed(exc)
         if doc is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         return JSONResponse(doc.model_dump())
@@ -66,7 +75,10 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
             change = parse_flag_change(body)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 422)
-        doc = await run_in_threadpool(rollbot.flags.apply, key, change, Actor("api", Via.API))
+        try:
+            doc = await run_in_threadpool(rollbot.flags.apply, key, change, Actor("api", Via.API))
+        except FlagProviderError as exc:
+            return _upstream_failed(exc)
         return JSONResponse(doc.model_dump())
 
     async def evaluate_flag(request: Request) -> JSONResponse:
@@ -76,7 +88,10 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         user_id = request.query_params.get("userId")
         if not user_id:
             return JSONResponse({"error": "userId: required query parameter"}, 422)
-        doc = await run_in_threadpool(rollbot.flags.get, key)
+        try:
+            doc = await run_in_threadpool(rollbot.flags.get, key)
+        except FlagProviderError as exc:
+            return _upstream_failed(exc)
         if doc is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         segments = request.query_params.getlist("segment")

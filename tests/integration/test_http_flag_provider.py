@@ -85,7 +85,11 @@ def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
             encoding="utf-8",
         )
         settings: Settings = load_settings(
-            env={"DATABASE_URL": f"sqlite:///{tmp_path}/local.db", "FLAGS_API_TOKEN": token},
+            env={
+                "DATABASE_URL": f"sqlite:///{tmp_path}/local.db",
+                "FLAGS_API_TOKEN": token,
+                "ROLLBOT_API_TOKEN": "local-api-token",
+            },
             config_path=config,
         )
         bot = build(settings, ManualClock())
@@ -271,3 +275,25 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
         assert len(bot.rollouts.active()) == 1
     finally:
         bot.db.dispose()
+
+
+def test_rollbots_flag_api_answers_502_when_its_remote_provider_fails(
+    local_factory: Callable[..., Rollbot],
+) -> None:
+    from starlette.testclient import TestClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    local = local_factory(f"http://127.0.0.1:{port}")
+    local.flags.remote.sleep = lambda _s: None  # type: ignore[attr-defined]
+    with TestClient(create_app(local)) as client:
+        for response in (
+            client.get(f"/flags/{FLAG}"),
+            client.get(f"/flags/{FLAG}/evaluate?userId=u1"),
+            client.post(f"/flags/{FLAG}", json={"enabled": True},
+                        headers={"Authorization": "Bearer local-api-token"}),
+        ):  # fmt: skip
+            assert response.status_code == 502, response.text
+            assert "could not connect" in response.json()["error"]
+            assert REMOTE_TOKEN not in response.text
