@@ -284,3 +284,46 @@ def test_user_segments_map_to_a_constraint(
     assert bot.flags.get(flag) == FlagDocument(
         enabled=True, rollout_percentage=10, user_segments=["beta"]
     )
+
+
+class FailSwitchOn(httpx.BaseTransport):
+    """Forwards to the real Unleash, except that turning an environment on answers 500."""
+
+    def __init__(self) -> None:
+        self.real = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith(f"/environments/{ENV}/on"):
+            return httpx.Response(500, json={"message": "injected: switch failed"})
+        return self.real.handle_request(request)
+
+
+def test_a_failed_switch_on_puts_the_strategy_back_in_unleash(
+    tmp_path: Path, unleash: UnleashServer
+) -> None:
+    from bot.providers.flags.unleash import UnleashFlagProvider
+    from bot.store.database import Database
+
+    db, flag = Database(f"sqlite:///{tmp_path}/undo.db"), new_flag()
+    args = (db, ManualClock(), unleash.base_url, ADMIN_TOKEN, "UNLEASH_ADMIN_TOKEN")
+    try:
+        UnleashFlagProvider(*args, environment=ENV).apply(
+            flag, FlagChange(enabled=False, rollout_percentage=0, user_segments=["beta"]), ALICE
+        )
+        before = unleash.strategy(flag)
+        failing = UnleashFlagProvider(
+            *args, environment=ENV, transport=FailSwitchOn(), attempts=2, sleep=lambda _s: None
+        )
+        with pytest.raises(FlagProviderError, match=r"500.*were undone"):
+            failing.apply(flag, FlagChange(enabled=True, rollout_percentage=5), ALICE)
+        # A new flag: its strategy is created, then deleted again when the switch fails.
+        other = new_flag()
+        with pytest.raises(FlagProviderError, match="were undone"):
+            failing.apply(other, FlagChange(enabled=True, rollout_percentage=5), ALICE)
+    finally:
+        db.dispose()
+    after = unleash.strategy(flag)
+    assert after["parameters"]["rollout"] == "0"
+    assert (after["id"], after["constraints"]) == (before["id"], before["constraints"])
+    assert unleash.env(flag)["enabled"] is False
+    assert unleash.env(other)["enabled"] is False and unleash.env(other)["strategies"] == []
