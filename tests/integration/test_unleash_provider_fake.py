@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.domain.actor import Actor, Via
@@ -208,3 +209,26 @@ def test_a_hand_typed_out_of_range_rollout_reads_back_clamped(
     )  # fmt: skip
     doc = provider(db, fake).get("f1")
     assert doc is not None and doc.rollout_percentage == 100
+
+
+def test_timeouts_are_retried_only_for_requests_safe_to_repeat() -> None:
+    from bot.providers.flags.remote import RemoteClient
+
+    seen: list[str] = []
+
+    def hangs(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = RemoteClient(
+        "Unleash", "http://unleash.test", {"Authorization": TOKEN}, "UNLEASH_TOKEN", TOKEN,
+        attempts=3, transport=httpx.MockTransport(hangs), sleep=lambda _s: None,
+    )  # fmt: skip
+    with pytest.raises(FlagProviderError, match=r"no answer within the timeout.*after 3 attempt"):
+        client.request("GET", "/x")
+    assert seen == ["GET"] * 3
+    seen.clear()
+    with pytest.raises(FlagProviderError, match=r"after 1 attempt"):
+        client.request("POST", "/x", json={}, safe_to_repeat=False)
+    assert seen == ["POST"]
+    client.close()

@@ -105,12 +105,14 @@ class RemoteClient:
         expected = set(expect)
         what = f"{method} {self.base_url}{path}"
         last: str = ""
+        tried = 0
         for attempt in range(1, self.attempts + 1):
+            tried = attempt
             if attempt > 1:
                 self.sleep(self.backoff * 2 ** (attempt - 2))
             try:
                 response = self.client.request(method, path, json=json)
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 last = f"could not connect ({_reason(exc)})"
                 continue  # nothing arrived: always safe to try again
             except httpx.TimeoutException as exc:
@@ -133,8 +135,8 @@ class RemoteClient:
             raise self._scrub(self._refused(what, response))
         raise self._scrub(
             FlagProviderError(
-                f"The {self.system} flag API did not take the change: {what} {last}, "
-                f"after {self.attempts} attempt(s).",
+                f"The {self.system} flag API could not be used: {what} {last}, "
+                f"after {tried} attempt(s).",
                 f"Nothing was changed in rollbot; check that {self.base_url} is up, "
                 "then try again.",
             )

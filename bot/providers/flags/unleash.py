@@ -197,14 +197,13 @@ class UnleashFlagProvider:
         return after
 
     def _create(self, key: str) -> None:
-        response = self.remote.request(
+        self.remote.request(
             "POST",
             f"/api/admin/projects/{quote(self.project, safe='')}/features",
             json={"name": key, "type": "release", "description": "Rolled out by rollbot."},
             expect=(200, 201, 409),  # 409: created meanwhile by someone else; use theirs
             safe_to_repeat=True,  # a repeat answers 409, which is handled
         )
-        del response
 
     def _refuse_unbounded(self, key: str, env: Json) -> None:
         """Unleash ORs strategies: an unconditional `default` strategy beside ours would show
