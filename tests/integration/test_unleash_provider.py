@@ -39,6 +39,9 @@ HERE = Path(__file__).resolve().parent.parent / "unleash"
 ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
 ENV = "development"
 ALICE = Actor("U0ALICE", Via.SLACK)
+# The first test also waits for the session's Unleash: an install on a cold cache (npm) and
+# its start with migrations can outlast the suite's 120 s default.
+pytestmark = pytest.mark.timeout(600)
 
 
 @dataclass
