@@ -232,3 +232,16 @@ def test_timeouts_are_retried_only_for_requests_safe_to_repeat() -> None:
         client.request("POST", "/x", json={}, safe_to_repeat=False)
     assert seen == ["POST"]
     client.close()
+
+
+def test_an_unknown_project_is_named_with_a_hint(db: Database, fake: FakeUnleash) -> None:
+    p = UnleashFlagProvider(
+        db, ManualClock(), "http://unleash.test", TOKEN, "UNLEASH_TOKEN",
+        project="payments", environment="development", transport=fake.transport(),
+    )  # fmt: skip
+    with pytest.raises(FlagProviderError) as caught:
+        p.apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
+    assert "404" in caught.value.message and "payments does not exist" in caught.value.message
+    assert "project" in caught.value.hint
+    with db.session() as s:
+        assert audit.events(s, subject_id="f1") == []
