@@ -156,6 +156,11 @@ class PagerDutyPager:
             raise PagingError(
                 f"PagerDuty: {doing} failed: {type(exc).__name__}: {self._scrub(str(exc))}"
             ) from None
+        except Exception as exc:
+            # Callers handle PagingError only; anything else is a bug here or in the package,
+            # so its text is not trusted to be free of secrets (the traceback is logged).
+            log.exception("PagerDuty: %s failed unexpectedly", doing)
+            raise PagingError(f"PagerDuty: {doing} failed: {type(exc).__name__}") from None
 
     def _detail(self, response: httpx2.Response) -> str:
         """PagerDuty's own error text (REST `error.message`, Events `message`/`errors`)."""
