@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from bot.domain.durations import parse_duration
+from bot.domain.plan import PlanProblem
+from bot.services.plans import FileProblem
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXAMPLE = "see the statuspage and paging sections of config/rollbot.example.yaml"
@@ -206,3 +208,20 @@ def missing_env(
             ("paging.pagerduty.webhook_secret_env", pd.webhook_secret_env),
         ]
     return [(path, name) for path, name in wanted if name is not None and not env.get(name)]
+
+
+def env_problems(
+    where: str, statuspage: StatusPageConfig, paging: PagingConfig, env: dict[str, str]
+) -> list[FileProblem]:
+    """`missing_env` as problems of the config file `where`, with a hint each."""
+    return [
+        FileProblem(
+            where,
+            PlanProblem(
+                path,
+                f"environment variable {name} is not set",
+                f"export {name} before starting rollbot (secrets never go in the config)",
+            ),
+        )
+        for path, name in missing_env(statuspage, paging, env)
+    ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.providers.config import env_problems
 from bot.providers.paging.base import Pager
 from bot.providers.paging.pagerduty import PagerDutyPager
-from bot.providers.statuspage.factory import env_problems
 from bot.settings import ConfigError, Settings
 
 
@@ -18,7 +18,10 @@ def build_pager(settings: Settings) -> Pager | None:
     if pd is None:
         return None
     needed = ("paging.pagerduty.routing_key_env", "paging.pagerduty.api_token_env")
-    problems = [p for p in env_problems(settings) if p.problem.path in needed]
+    unset = env_problems(
+        str(settings.config_path), settings.config.statuspage, settings.config.paging, settings.env
+    )
+    problems = [p for p in unset if p.problem.path in needed]
     if problems:
         raise ConfigError(problems)
     return PagerDutyPager(

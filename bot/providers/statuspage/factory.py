@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from bot.domain.durations import parse_duration
-from bot.domain.plan import PlanProblem
 from bot.providers.config import (
     AtlassianStatusConfig,
     BuiltinStatusConfig,
     WebhookStatusConfig,
-    missing_env,
 )
+from bot.providers.config import env_problems as config_env_problems
 from bot.providers.statuspage.atlassian import AtlassianStatusPage
 from bot.providers.statuspage.base import StatusPageProvider
 from bot.providers.statuspage.builtin import BuiltinStatusPage
@@ -22,17 +21,7 @@ from bot.store.database import Database
 def env_problems(settings: Settings) -> list[FileProblem]:
     """A problem for every secret environment variable the config names but is unset."""
     cfg = settings.config
-    return [
-        FileProblem(
-            str(settings.config_path),
-            PlanProblem(
-                path,
-                f"environment variable {name} is not set",
-                f"export {name} before starting rollbot (secrets never go in the config)",
-            ),
-        )
-        for path, name in missing_env(cfg.statuspage, cfg.paging, settings.env)
-    ]
+    return config_env_problems(str(settings.config_path), cfg.statuspage, cfg.paging, settings.env)
 
 
 def backoff_seconds(settings: Settings) -> float:
