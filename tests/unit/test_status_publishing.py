@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.providers.statuspage.base import StatusPageError, StatusUpdate
+from bot.providers.statuspage.base import StatusPageError, StatusUpdate, check_update
 from bot.services.status_publishing import StatusPublishError, publish_with_fallback
 
 UPDATE = StatusUpdate(
@@ -101,3 +102,19 @@ def test_at_least_one_attempt_is_made() -> None:
     primary = Scripted("primary", [])
     assert publish_with_fallback([primary], UPDATE, attempts=0, sleep=lambda _: None).provider
     assert primary.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"status": "fixed"}, "unknown status 'fixed'"),
+        ({"impact": "huge"}, "unknown impact 'huge'"),
+        ({"incident_key": ""}, "incident_key must be 1-200"),
+        ({"incident_key": "k" * 201}, "incident_key must be 1-200"),
+        ({"at": datetime(2026, 11, 29, 7, 0)}, "timezone-aware"),
+    ],
+)
+def test_updates_no_page_could_show_are_refused(change: dict[str, object], error: str) -> None:
+    bad = dataclasses.replace(UPDATE, **change)  # type: ignore[arg-type]
+    with pytest.raises(StatusPageError, match=error):
+        check_update(bad)

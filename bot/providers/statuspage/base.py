@@ -60,7 +60,7 @@ def check_update(update: StatusUpdate) -> None:
         raise StatusPageError(f"unknown status {update.status!r}; use one of {', '.join(STATUSES)}")
     if update.impact not in IMPACTS:
         raise StatusPageError(f"unknown impact {update.impact!r}; use one of {', '.join(IMPACTS)}")
-    if not update.incident_key:
-        raise StatusPageError("the update has no incident_key")
+    if not update.incident_key or len(update.incident_key) > 200:
+        raise StatusPageError("the update's incident_key must be 1-200 characters")
     if update.at.tzinfo is None:
         raise StatusPageError("the update's time must be timezone-aware (UTC)")
