@@ -209,15 +209,18 @@ def check_atom(feed: ET.Element) -> None:
 
 
 def test_concurrent_first_updates_make_one_incident(page: BuiltinStatusPage) -> None:
+    count = 8
+    start = threading.Barrier(count)
     errors: list[BaseException] = []
 
     def publish(minutes: int) -> None:
+        start.wait()  # all first updates at the same moment
         try:
             page.publish(update(minutes=minutes))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=publish, args=(m,)) for m in range(4)]
+    threads = [threading.Thread(target=publish, args=(m,)) for m in range(count)]
     for t in threads:
         t.start()
     for t in threads:
@@ -225,7 +228,7 @@ def test_concurrent_first_updates_make_one_incident(page: BuiltinStatusPage) -> 
     assert errors == []
     view = page.page()
     assert len(view.active) == 1
-    assert len(view.active[0].updates) == 4
+    assert len(view.active[0].updates) == count
 
 
 def test_public_url_is_used_for_links(
