@@ -12,7 +12,8 @@ import typer
 import uvicorn
 
 from bot.container import Rollbot, build
-from bot.services.plans import PlanCatalog, load_plan_file
+from bot.providers.config import AtlassianStatusConfig, env_problems
+from bot.services.plans import FileProblem, PlanCatalog, load_plan_file
 from bot.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
@@ -167,13 +168,35 @@ def config_check(config: ConfigOption = None) -> None:
             f"{settings.config_path}: rollouts.default_plan: no plan named {default!r} "
             f"(hint: plans found: {', '.join(sorted(catalog.plans)) or 'none'})"
         )
-    if catalog.problems or missing_default:
+    unset = _incident_env_problems(settings)
+    for problem in unset:
+        typer.echo(str(problem))
+    if catalog.problems or missing_default or unset:
         raise typer.Exit(1)
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
         f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
         f" Slack {'HTTP' if settings.slack_http else 'not configured'})"
     )
+    typer.echo(_incident_providers_line(settings))
+
+
+def _incident_env_problems(settings: Settings) -> list[FileProblem]:
+    """Secret environment variables that the status page and paging config name but lack."""
+    cfg = settings.config
+    return env_problems(str(settings.config_path), cfg.statuspage, cfg.paging, settings.env)
+
+
+def _incident_providers_line(settings: Settings) -> str:
+    """Where status updates go (in order) and who gets paged, for `config check`."""
+    cfg = settings.config
+    pages = [
+        f"statuspage (page {p.page_id})" if isinstance(p, AtlassianStatusConfig) else p.type
+        for p in cfg.statuspage.providers
+    ]
+    pd = cfg.paging.pagerduty
+    paging = f"PagerDuty (escalation policy {pd.escalation_policy_id})" if pd else "none"
+    return f"Status page: {' then '.join(pages)}; paging: {paging}"
 
 
 @plan_app.command("check")

@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from bot.domain.durations import parse_duration
 from bot.domain.plan import PlanProblem
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
+from bot.providers.config import PagingConfig, StatusPageConfig
 from bot.services.plans import FileProblem, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +174,8 @@ class ConfigFile(BaseModel):
     web: WebConfig = Field(default_factory=WebConfig)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
     permissions: dict[str, list[str]] = Field(default_factory=dict)
+    statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    paging: PagingConfig = Field(default_factory=PagingConfig)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:

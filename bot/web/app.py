@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from bot.container import Rollbot
 from bot.web.flags import flag_routes
+from bot.web.pagerduty_webhook import pagerduty_webhook_routes
+from bot.web.status import status_routes
 
 
 def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
@@ -56,6 +58,8 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *flag_routes(rollbot),
+        *status_routes(rollbot),
+        *pagerduty_webhook_routes(rollbot),
     ]
     if slack_app is not None:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response

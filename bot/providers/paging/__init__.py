@@ -1,0 +1,1 @@
+"""Paging providers: who is on call, and paging them about an incident."""

@@ -1,0 +1,1 @@
+"""Status page providers: where incident status updates are published for customers."""
