@@ -197,8 +197,15 @@ def config_check(config: ConfigOption = None) -> None:
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
         f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
-        f" Slack {'HTTP' if settings.slack_http else 'not configured'})"
+        f" Slack {_slack_mode(settings)})"
     )
+
+
+def _slack_mode(settings: Settings) -> str:
+    """How `serve` would reach Slack with these settings (Socket Mode wins, as in serve)."""
+    if settings.slack_socket_mode:
+        return "Socket Mode"
+    return "HTTP" if settings.slack_http else "not configured"
 
 
 @plan_app.command("check")

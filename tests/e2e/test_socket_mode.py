@@ -266,3 +266,29 @@ def test_serve_refuses_a_bot_token_given_as_the_app_token(
     assert "SLACK_APP_TOKEN" in process.output and "xapp-" in process.output
     assert "Traceback" not in process.output
     assert socket_mode.connections == []
+
+
+def test_config_check_says_slack_is_reached_in_socket_mode(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "PYTHONPATH": os.pathsep.join(
+                [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        }
+    )
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli_main", "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Slack Socket Mode)" in result.stdout
+    assert APP_TOKEN not in result.stdout + result.stderr
