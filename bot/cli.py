@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +56,18 @@ def _plans_or_exit(settings: Settings) -> None:
         raise typer.Exit(2)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising SIGTERM/SIGINT once it has stopped gracefully: that kills
+    the process before `serve` closes the Slack socket, the scheduler and the database."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's signal handling, the signals it caught being handled once stopped."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
 def _web_server(rollbot: Rollbot, host: str, port: int, with_slack: bool) -> uvicorn.Server:
     from bot.web.app import create_app
 
@@ -65,7 +79,7 @@ def _web_server(rollbot: Rollbot, host: str, port: int, with_slack: bool) -> uvi
     config = uvicorn.Config(
         create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 @app.command()
@@ -85,14 +99,22 @@ def serve(
 
     web = settings.config.web
     host, port = host or web.host, web.port if port is None else port
+    socket = None
     if settings.slack_socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.slack.socket_mode import SocketModeUnavailable, connect_socket_mode
 
-        from bot.slack.app import build_slack_app
-
-        handler = SocketModeHandler(build_slack_app(rollbot), settings.slack_app_token)
-        handler.connect()  # type: ignore[no-untyped-call]
-        typer.echo("Slack: connected in Socket Mode.")
+        try:
+            socket = connect_socket_mode(rollbot)
+        except SocketModeUnavailable as exc:
+            typer.echo(f"rollbot cannot connect to Slack: {exc}", err=True)
+            rollbot.db.dispose()
+            raise typer.Exit(2) from None
+        typer.echo(
+            "Slack: connected in Socket Mode."
+            if socket.connected
+            else "Slack: the Socket Mode connection is not open yet (see the log); "
+            "retrying in the background."
+        )
         server = _web_server(rollbot, host, port, with_slack=False)
     elif settings.slack_http:
         typer.echo(f"Slack: serving events at http://{host}:{port}/slack/events")
@@ -111,8 +133,11 @@ def serve(
     try:
         server.run()
     finally:
+        if socket is not None:
+            socket.close()
         stop_scheduler(scheduler)
         rollbot.db.dispose()
+        typer.echo("rollbot stopped.")
 
 
 @app.command()
@@ -176,7 +201,7 @@ def config_check(config: ConfigOption = None) -> None:
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
         f"{', '.join(sorted(catalog.plans))}; database {settings.database_url.split(':')[0]};"
-        f" Slack {'HTTP' if settings.slack_http else 'not configured'})"
+        f" Slack {_slack_mode(settings)})"
     )
     typer.echo(_incident_providers_line(settings))
 
@@ -197,6 +222,13 @@ def _incident_providers_line(settings: Settings) -> str:
     pd = cfg.paging.pagerduty
     paging = f"PagerDuty (escalation policy {pd.escalation_policy_id})" if pd else "none"
     return f"Status page: {' then '.join(pages)}; paging: {paging}"
+
+
+def _slack_mode(settings: Settings) -> str:
+    """How `serve` would reach Slack with these settings (Socket Mode wins, as in serve)."""
+    if settings.slack_socket_mode:
+        return "Socket Mode"
+    return "HTTP" if settings.slack_http else "not configured"
 
 
 @plan_app.command("check")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from slack_bolt import App
 
@@ -13,24 +15,39 @@ from bot.slack.notifier import SlackNotifier, build_client
 log = logging.getLogger(__name__)
 
 
-def build_slack_app(rollbot: Rollbot) -> App:
+def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
     """A Bolt app for `rollbot`, which from now on shows rollouts in Slack.
 
     Listeners ack first and do the work afterwards (`process_before_response=False`), so
-    Slack always gets its answer within 3 s. Request signatures are always verified.
+    Slack always gets its answer within 3 s. Requests over HTTP always have their signature
+    verified; over Socket Mode they arrive on a socket rollbot opened with its app token, so
+    no signing secret is needed (Bolt skips the check for them).
     """
     settings = rollbot.settings
-    if not settings.slack_bot_token or not settings.slack_signing_secret:
-        raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    if not settings.slack_bot_token:
+        raise ValueError("Slack needs SLACK_BOT_TOKEN")
+    if not socket_mode and not settings.slack_signing_secret:
+        raise ValueError("Slack over HTTP needs SLACK_SIGNING_SECRET")
     client = build_client(settings.slack_bot_token, settings.slack_api_url)
     app = App(
         # The token travels with `client`; passing it again only makes Bolt warn.
         client=client,
-        signing_secret=settings.slack_signing_secret,
+        # Explicit, even when empty: otherwise Bolt would read SLACK_SIGNING_SECRET itself.
+        signing_secret=settings.slack_signing_secret or "",
         process_before_response=False,
         request_verification_enabled=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
     register(app, rollbot)
+    # Registered last, so any listener for a specific event comes first and wins. The
+    # manifest subscribes to events that later features act on; an event no listener
+    # takes would get Bolt's 404 (no ack over Socket Mode), and Slack redelivers those
+    # and turns event delivery off for apps that fail most of them.
+    app.event(re.compile(".*"))(_ignore_event)
     rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app
+
+
+def _ignore_event(event: dict[str, Any]) -> None:
+    """Accept an event rollbot does not act on (Bolt acks events by itself)."""
+    log.debug("ignoring %s event", event.get("type"))

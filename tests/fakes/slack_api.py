@@ -77,6 +77,8 @@ _MESSAGE_METHODS = frozenset(
     }
 )
 _VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
+# Methods that take the app-level token (xapp-) instead of the bot token (xoxb-).
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 # Pseudo-methods for requests that do not go to /api/<method>.
 RESPONSE_URL = "response_url"
@@ -387,6 +389,8 @@ class FakeSlack:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._failures: dict[str, deque[_ScriptedFailure]] = {}
         self._custom: dict[str, Handler] = {}
+        # Set by tests.fakes.socket_mode.FakeSocketMode: issues a one-time WebSocket URL.
+        self.socket_mode_url: Callable[[], str] | None = None
 
         for user_id, name, real_name in (
             ("U_ALICE", "alice", "Alice Anders"),
@@ -398,6 +402,7 @@ class FakeSlack:
 
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": lambda p: {"args": p},
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -685,8 +690,12 @@ class FakeSlack:
             auth = call.headers.get("authorization", "")
             token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
             token = token or str(call.params.get("token", ""))
-            if not token.startswith("xoxb-"):
-                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            expected = "xapp-" if method in _APP_TOKEN_METHODS else "xoxb-"
+            if not token.startswith(expected):
+                # A bot token where an app token belongs (or the reverse) is a known kind.
+                known = token.startswith(("xoxb-", "xapp-"))
+                error = "not_allowed_token_type" if known else "invalid_auth"
+                return 200, {"ok": False, "error": error}, {}
 
         problems = self._validate_payload(call)
         if problems:
@@ -1141,6 +1150,12 @@ class FakeSlack:
                 }
             )
         return {"files": completed}
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Without a FakeSocketMode attached, the app has Socket Mode turned off.
+        if self.socket_mode_url is None:
+            raise _SlackError("socket_mode_not_enabled")
+        return {"url": self.socket_mode_url()}
 
     def _method_deprecated(self, params: dict[str, Any]) -> dict[str, Any]:
         raise _SlackError("method_deprecated")
