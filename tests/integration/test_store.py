@@ -8,6 +8,7 @@ from bot.store.database import Database
 from bot.store.db import upgrade
 
 TABLES = {"flag", "rollout", "audit_event", "processed_request", "outbox", "alembic_version"}
+TABLES |= {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}
 
 
 def _revision(db: Database) -> list[str]:
@@ -19,15 +20,15 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert set(inspect(db.engine).get_table_names()) >= TABLES
-        assert _revision(db) == ["0001"]
+        assert _revision(db) == ["0002"]
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
-        assert _revision(db) == ["0001"]
+        assert _revision(db) == ["0002"]
     finally:
         db.dispose()
     again = Database(database_url)  # a second process opening the same database
     try:
-        assert _revision(again) == ["0001"]
+        assert _revision(again) == ["0002"]
         assert set(inspect(again.engine).get_table_names()) >= TABLES
     finally:
         again.dispose()
