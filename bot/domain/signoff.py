@@ -157,7 +157,8 @@ def check_signer(
     if role is None or not (role.has(user_id, members) or user_id in role.backups):
         who = role.who() if role else "nobody (the role is not in the config)"
         raise Forbidden(
-            f"Only a {_name(directory, role_id)} can sign for that role, and you are not one.",
+            f"Only someone holding the role {_name(directory, role_id)} can sign for it, "
+            "and you do not hold it.",
             f"Who can: {who}.",
         )
     if user_id == requester:

@@ -145,7 +145,8 @@ class ChecklistService:
             if role is None or not (role.has(actor.id, members) or actor.id in role.backups):
                 who = role.who() if role else "nobody (the role is not in the config)"
                 raise Forbidden(
-                    f"Only a {_role_name(directory, item.owner)} can check “{item.text}”.",
+                    f"Only someone holding the role {_role_name(directory, item.owner)} can "
+                    f"check “{item.text}”.",
                     f"Who can: {who}.",
                 )
             assert row.id is not None

@@ -115,9 +115,9 @@ class ReportService:
                 state.checklist.section, {"title": state.checklist.section, "checklists": {}}
             )
             checklist = section["checklists"].setdefault(
-                state.checklist.id, {"title": state.checklist.title, "items": []}
+                state.checklist.id, {"title": state.checklist.title, "entries": []}
             )
-            checklist["items"].append(
+            checklist["entries"].append(
                 {
                     "text": state.item.text,
                     "done": state.done,

@@ -211,7 +211,8 @@ class SignoffService:
             for role_id in gate.roles:
                 role = self.directory.role(role_id)
                 name = role.name if role else role_id
-                if len(plan.gates) > 1:
+                if gate is not plan.gates[0]:
+                    # The first gate is the plan's approval chain; later ones say which.
                     name = f"{name} ({gate.title})"
                 signed = next(
                     (a for a in mine if a.role_id == role_id and a.entered_at == latest), None

@@ -284,7 +284,10 @@ class SignoffRequests:
             ),
             note=note,
         )
-        users = [m for m in members if m != row.started_by]
+        # Not the requester, nor (one person, one role) someone who signed another role.
+        signed = {sig.user for sig in chain.signatures.values()}
+        skip = {row.started_by} | (set() if self.config.allow_multiple_roles else signed)
+        users = [m for m in members if m not in skip]
         channel_text = None
         if kind == "escalation":
             backups = list(role.backups) if role else []
