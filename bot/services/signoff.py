@@ -296,11 +296,16 @@ class SignoffService:
                 "Turn it on in the config once the roles name your team.",
             )
 
-    def may_reject(self, button: SignButton, actor: Actor) -> None:
-        """Raise unless `actor` could reject now (checked before asking for a reason)."""
+    def may_reject(self, button: SignButton, actor: Actor) -> str:
+        """Raise unless `actor` could reject now (checked before asking for a reason);
+        return what rejecting will do, for the reason form."""
         with self.db.session() as s:
-            row, _plan, _gate, chain = self._locked(s, button)
+            row, _plan, gate, chain = self._locked(s, button)
             self._check(chain, row, button, actor, rejecting=True)
+            return (
+                f"Rejecting *{gate.title}* for `{row.flag_key}` as {self._name(button.role)} "
+                f"pauses the rollout and tells {mention(row.started_by)} why."
+            )
 
     def approve(self, button: SignButton, actor: Actor) -> SignResult:
         """Sign for `button.role`; a repeat of the same signature changes nothing."""
