@@ -433,7 +433,7 @@ class SignoffService:
             log.exception("could not tell %s about the rejection", requester)
         return SignResult(
             f"Rejected *{gate.title}* for `{flag}`; the rollout is paused and "
-            f"{mention(requester)} was told.",
+            f"the requester ({mention(requester)}) has been told why.",
             changed=True,
             view=outcome.view,
         )
