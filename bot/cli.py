@@ -13,6 +13,7 @@ import uvicorn
 
 from bot.container import Rollbot, build
 from bot.services.plans import PlanCatalog, load_plan_file
+from bot.services.signoff_check import signoff_problems
 from bot.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
@@ -167,7 +168,10 @@ def config_check(config: ConfigOption = None) -> None:
             f"{settings.config_path}: rollouts.default_plan: no plan named {default!r} "
             f"(hint: plans found: {', '.join(sorted(catalog.plans)) or 'none'})"
         )
-    if catalog.problems or missing_default:
+    signoff_errors, signoff_notes = signoff_problems(settings, catalog)
+    for line in [*signoff_errors, *signoff_notes]:
+        typer.echo(line)
+    if catalog.problems or missing_default or signoff_errors:
         raise typer.Exit(1)
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "
