@@ -326,6 +326,18 @@ class RolloutService:
                         f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
                         f"See `/rollout status {flag_key}`.",
                     )
+            planned = plan.step(before.step_index).step.percentage
+            if action == "rollout.percentage_set" and after.percentage > max(
+                planned, before.percentage
+            ):
+                # Going past the step's percentage by hand is leaving it: same holds apply.
+                reason = self.held(s, row, plan, before, now, automatic=False)
+                if reason is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` cannot go above {max(planned, before.percentage)}% "
+                        f"yet: {reason}",
+                        f"See `/rollout status {flag_key}`.",
+                    )
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self._announce(outcome)
 

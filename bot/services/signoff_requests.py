@@ -65,8 +65,10 @@ class SignoffRequests:
     def tick(self) -> None:
         """The scheduler's pass: every active rollout synced, then timeouts and messages."""
         with self.db.session() as s:
-            ids = [r.id for r in rollouts.active(s) if r.id is not None]
-        for rollout_id in ids:
+            ids = {r.id for r in rollouts.active(s) if r.id is not None}
+            # Finished rollouts too, while they have open requests (their DMs go stale).
+            ids |= set(signoffs.rollouts_with_open_requests(s))
+        for rollout_id in sorted(ids):
             self.sync(rollout_id)
         self.time_out()
         self.deliver()
@@ -191,6 +193,18 @@ class SignoffRequests:
                 return None  # another replica sent it just now
             row = rollouts.by_id(s, request.rollout_id)
             if row is None:
+                return None
+            moved = (
+                row.step_index != request.step_index or row.step_started_at != request.entered_at
+            )
+            if row.state == RolloutState.PAUSED.value and not moved:
+                request.next_at = None  # held: asked again when it resumes (see `sync`)
+                s.add(request)
+                return None
+            if moved or row.state != RolloutState.RUNNING.value:
+                # The step moved on (or the rollout finished) since: nothing to ask any more.
+                request.closed_at, request.next_at = now, None
+                s.add(request)
                 return None
             if request.asked_at is None:
                 kind = "ask"

@@ -82,6 +82,16 @@ def open_requests(session: Session, rollout_id: int) -> list[SignoffRequestRow]:
     return list(session.exec(query))
 
 
+def rollouts_with_open_requests(session: Session) -> list[int]:
+    """Ids of rollouts that still have open requests (to close those of finished ones)."""
+    query = (
+        select(SignoffRequestRow.rollout_id)
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .distinct()
+    )
+    return list(session.exec(query))
+
+
 def request(session: Session, key: str) -> SignoffRequestRow | None:
     """A request by its key."""
     return session.exec(

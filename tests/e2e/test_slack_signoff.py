@@ -205,10 +205,16 @@ def test_rejection_with_a_reason_from_the_modal(h: Harness) -> None:
     assert response.status_code == 200 and response.text in ("", "null")
     told = wait_dms(h, "U_ALICE", 1)
     assert "Load tests are still red" in told[0].params["text"]
+    retry = h.slack.resend(h.slack.last, retry_num=1)  # Slack retrying the submission
+    assert retry.status_code == 200
     h.fake.wait_for("chat.update", updates + 1)
     card = card_state(h.fake, CHANNEL, ts)
     assert "paused" in card and "Rejected by <@U_ENG>" in card
     assert h.rollbot.rollouts.status(FLAG).state.value == "paused"
+    h.quiet()
+    with h.rollbot.db.session() as s:
+        assert len(audit.events(s, subject_id=FLAG, action="signoff.rejected")) == 1
+    assert len(dms_to(h, "U_ALICE")) == 1
 
 
 def test_non_member_requester_double_click_retry_and_stale_button(h: Harness) -> None:

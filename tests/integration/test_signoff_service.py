@@ -356,3 +356,57 @@ def test_scheduler_actor_is_never_a_signer(gated: tuple[Rollbot, Recorder]) -> N
     bot.rollouts.start(FLAG, None, ALICE, "C1")
     with pytest.raises(Forbidden):
         so(bot).service.approve(button(bot, "eng_lead"), SCHEDULER)
+
+
+def test_setting_the_percentage_past_a_held_step_is_refused(
+    gated: tuple[Rollbot, Recorder],
+) -> None:
+    bot, _ = gated
+    bot.rollouts.start(FLAG, None, ALICE, "C1")
+    with pytest.raises(InvalidTransition) as held:
+        bot.rollouts.set_percentage(FLAG, 5, ALICE)
+    assert "cannot go above 0% yet" in held.value.message
+    assert "Engineering Lead" in held.value.message
+    assert bot.rollouts.status(FLAG).percentage == 0
+
+
+def test_after_a_rollback_old_buttons_are_stale_and_the_chain_starts_again(
+    gated: tuple[Rollbot, Recorder], clock: ManualClock
+) -> None:
+    bot, rec = gated
+    bot.rollouts.start(FLAG, None, ALICE, "C1")
+    so(bot).service.approve(button(bot, "eng_lead"), slack("UENG"))
+    old_pm = button(bot, "product_manager")
+    # The rollback feature moves the rollout to rolled_back; do what it does to the row.
+    from bot.store import rollouts as store
+
+    with bot.db.session() as s:
+        row = store.active_for_flag(s, FLAG, for_update=True)
+        assert row is not None
+        row.state, row.active_flag_key, row.finished_at = "rolled_back", None, clock.now()
+        s.add(row)
+    so(bot).requests.tick()
+    assert any("rolled back" in text for _, text in rec.closed)  # the PM's DM went stale
+    with pytest.raises(Conflict) as stale:
+        so(bot).service.approve(old_pm, slack("UPM"))
+    assert "was rolled back" in stale.value.message
+
+    asks = len(rec.asks)
+    clock.advance(timedelta(minutes=5))
+    bot.rollouts.start(FLAG, None, ALICE, "C1")
+    assert [a.role_name for _, a in rec.asks[asks:]] == ["Engineering Lead"] * 3
+    reply = run_approve(FLAG, slack("UOTHER"), so(bot))
+    assert "| Engineering Lead | ________ |" in reply.text  # signatures do not carry over
+    assert so(bot).service.approve(button(bot, "eng_lead"), slack("UENG")).changed
+
+
+def test_escalation_without_backups_goes_to_the_channel(
+    make_bot: Callable[[str], tuple[Rollbot, Recorder]], clock: ManualClock
+) -> None:
+    bot, rec = make_bot("")
+    bot.rollouts.start(FLAG, None, ALICE, "C1")
+    clock.advance(timedelta(days=2, minutes=1))
+    so(bot).requests.tick()
+    (posted,) = rec.posted
+    assert "waiting for Engineering Lead" in posted and "/approve realtime-features" in posted
+    assert [a.kind for _, a in rec.asks] == ["ask"] * 3  # no backups: nobody else DMed
