@@ -15,6 +15,7 @@ from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
 from bot.services.signoff_notify import ACTION_CHECK, CheckButton
 from bot.services.signoff_setup import Signoffs
+from bot.services.signoff_tables import signatures_table, waiting_for
 from bot.services.views import Button
 
 USAGE = """*Usage:* `/approve [<subcommand>]`
@@ -75,7 +76,7 @@ def _waiting(actor: Actor, signoffs: Signoffs) -> Reply:
             "Sign-off gates are not enforced here (`signoff.enforce_gates` is off), so nothing "
             "waits for you."
         )
-    found = signoffs.service.waiting_for(actor.id)
+    found = waiting_for(signoffs.service, actor.id)
     if not found:
         return Reply("Nothing is waiting for your signature.")
     lines = ["*Waiting for your signature:*"]
@@ -90,7 +91,7 @@ def _waiting(actor: Actor, signoffs: Signoffs) -> Reply:
 def _table(flag: str, signoffs: Signoffs) -> Reply:
     if not is_valid_flag_key(flag):
         raise RollbotError(f"`{flag}` is not a flag key or a subcommand.", "See `/approve help`.")
-    view, rows = signoffs.service.signatures_table(flag)
+    view, rows = signatures_table(signoffs.service, flag)
     if not rows:
         return Reply(f"The plan of `{flag}` has no sign-off gates.", [view])
     lines = [

@@ -18,6 +18,7 @@ from bot.domain.errors import NotFound
 from bot.domain.signoff import mention
 from bot.services.checklists import ChecklistService
 from bot.services.signoff import SignoffService
+from bot.services.signoff_tables import table_rows
 from bot.services.views import plan_of
 from bot.store import rollouts, signoffs
 from bot.store.database import Database
@@ -70,7 +71,7 @@ class ReportService:
             plan = plan_of(row)
             view = self.signoff.rollouts.view_of(s, row, row.updated_at)
             states = self.checklists.states(s, row, plan)
-            table = self.signoff.table_rows(s, row)
+            table = table_rows(self.signoff, s, row)
             rejections = [r for r in signoffs.signatures(s, row.id) if r.decision == "rejected"]
             full_production = row.finished_at if row.state == "completed" else None
             context: dict[str, Any] = {

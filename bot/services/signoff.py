@@ -186,63 +186,6 @@ class SignoffService:
             waiting = f"{waiting} Held: {hold}"
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
 
-    def signatures_table(
-        self, flag_key: str
-    ) -> tuple[RolloutView, list[tuple[str, str, str, str]]]:
-        """The rollout's approval table as the plan document has it: Role | Name | Signature
-        | Date, one row per role and gate (latest visit), blank where not signed yet."""
-        with self.db.session() as s:
-            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
-            if row is None:
-                raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
-            return self.rollouts.view_of(s, row, self.clock.now()), self.table_rows(s, row)
-
-    def table_rows(self, s: Session, row: RolloutRow) -> list[tuple[str, str, str, str]]:
-        """Role | Name | Signature | Date rows for every gate of the rollout's plan."""
-        assert row.id is not None
-        plan = plan_of(row)
-        approvals = [r for r in signoffs.signatures(s, row.id) if r.decision == "approved"]
-        out: list[tuple[str, str, str, str]] = []
-        for gate in plan.gates:
-            step = next((p.index for p in plan.steps() if p.step.gate == gate.id), None)
-            # Only the newest visit of the gate's step counts: a rollback restarts the chain.
-            mine = [a for a in approvals if a.gate_id == gate.id and a.step_index == step]
-            latest = max((a.entered_at for a in mine), default=None)
-            for role_id in gate.roles:
-                role = self.directory.role(role_id)
-                name = role.name if role else role_id
-                if gate is not plan.gates[0]:
-                    # The first gate is the plan's approval chain; later ones say which.
-                    name = f"{name} ({gate.title})"
-                signed = next(
-                    (a for a in mine if a.role_id == role_id and a.entered_at == latest), None
-                )
-                if signed is None:
-                    out.append((name, "", "", ""))
-                else:
-                    date = signed.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-                    out.append((name, mention(signed.user_id), f"approved via {signed.via}", date))
-        return out
-
-    def waiting_for(self, user_id: str) -> list[tuple[RolloutView, str]]:
-        """Gates waiting for `user_id` to sign now: (rollout, role name)."""
-        groups = self.permissions.group_members()
-        found: list[tuple[RolloutView, str]] = []
-        with self.db.session() as s:
-            for row in rollouts.active(s):
-                current = self.current(s, row)
-                if current is None or row.started_by == user_id:
-                    continue
-                _plan, _gate, chain = current
-                for role_id in chain.next_roles():
-                    role = self.directory.role(role_id)
-                    if role is None:
-                        continue
-                    members = groups.get(role.usergroup, []) if role.usergroup else []
-                    if role.has(user_id, members) or user_id in role.backups:
-                        found.append((self.rollouts.view_of(s, row, self.clock.now()), role.name))
-        return found
-
     # -- signing -------------------------------------------------------------------------
 
     def _locked(self, s: Session, button: SignButton) -> tuple[RolloutRow, Plan, Gate, Chain]:

@@ -16,16 +16,15 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import describe_chain, mention
+from bot.domain.signoff import describe_chain
 from bot.services.checklists import describe_open
 from bot.services.rollouts import Outcome
-from bot.services.signoff import SignoffService, gate_of, visit_ms
+from bot.services.signoff import SignoffService, visit_ms
 from bot.services.signoff_notify import Ask, MessageRef, SignButton
-from bot.services.views import plan_of
+from bot.services.signoff_timeouts import GateTimeouts
 from bot.store import audit, rollouts, signoffs
 from bot.store.signoff_models import GateVisitRow, SignoffRequestRow
 
@@ -54,6 +53,7 @@ class SignoffRequests:
         self.db = signoff.db
         self.clock = signoff.clock
         self.config = signoff.config
+        self.timeouts = GateTimeouts(signoff)
 
     # -- entry points --------------------------------------------------------------------
 
@@ -70,7 +70,7 @@ class SignoffRequests:
             ids |= set(signoffs.rollouts_with_open_requests(s))
         for rollout_id in sorted(ids):
             self.sync(rollout_id)
-        self.time_out()
+        self.timeouts.time_out()
         self.deliver()
 
     # -- gates and requests --------------------------------------------------------------
@@ -318,81 +318,25 @@ class SignoffRequests:
         return _Send(request.id or 0, kind, users, ask, channel_text, row.id)
 
     def _send(self, send: _Send) -> list[MessageRef]:
+        """Send to everyone; raise only when nobody could be reached (then it is retried),
+        so one unreachable member neither blocks the others nor gets them a duplicate."""
         notifier = self.signoff.notifier
         refs: list[MessageRef] = []
+        failures: list[Exception] = []
         for user in send.users:
-            ref = notifier.ask(user, send.ask)
+            try:
+                ref = notifier.ask(user, send.ask)
+            except Exception as exc:
+                log.warning("could not send a sign-off %s to %s: %s", send.kind, user, exc)
+                failures.append(exc)
+                continue
             if ref:
                 refs.append(ref)
         if send.channel_text:
             notifier.post(self.signoff.rollouts.view(send.rollout_id), send.channel_text)
+        elif failures and len(failures) == len(send.users):
+            raise failures[0]
         return refs
-
-    # -- timeouts ------------------------------------------------------------------------
-
-    def time_out(self) -> int:
-        """Pause rollouts whose gate waited past its timeout (never advance them)."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            candidates = signoffs.timed_out_candidates(s, now)
-        done = 0
-        for visit_id in candidates:
-            outcome, requester = self._time_out_one(visit_id, now)
-            if outcome is None:
-                continue
-            self.signoff.rollouts.announce(outcome)
-            try:
-                self.signoff.notifier.tell(requester, f":alarm_clock: {outcome.event}")
-            except Exception:
-                log.exception("could not tell %s about the gate timeout", requester)
-            done += 1
-        return done
-
-    def _time_out_one(self, visit_id: int, now: datetime) -> tuple[Outcome | None, str]:
-        with self.db.session() as s:
-            probe = s.get(GateVisitRow, visit_id)
-            if probe is None:
-                return None, ""
-            # The rollout row first, as every other change does, so locks never cross.
-            row = rollouts.claim(s, probe.rollout_id, skip_locked=self.db.is_postgres)
-            if row is None:
-                return None, ""
-            visit = signoffs.gate_visit(s, probe.visit_key, for_update=True)
-            if visit is None or visit.timed_out_at or visit.passed_at or visit.closed_at:
-                return None, ""
-            visit.timed_out_at = now
-            s.add(visit)
-            plan = plan_of(row)
-            gate = gate_of(plan, visit.step_index)
-            title = gate.title if gate else visit.gate_id
-            waited = format_duration(now - visit.opened_at)
-            audit.record(
-                s,
-                actor=SCHEDULER,
-                at=now,
-                action="signoff.timed_out",
-                subject_type="rollout",
-                subject_id=row.flag_key,
-                after={"gate": visit.gate_id, "step": visit.step_index},
-            )
-            event = (
-                f"Sign-off *{title}* timed out after {waited} without every signature; "
-                "the rollout is paused (it never advances without them)."
-            )
-            if row.state == RolloutState.RUNNING.value:
-                changed = self.signoff.rollouts.change_locked(
-                    s,
-                    row,
-                    "rollout.paused",
-                    lambda _p, snap, at: machine.pause(snap, at),
-                    SCHEDULER,
-                    now,
-                )
-                return Outcome(changed.view, f"{event} Owner: {mention(row.started_by)}."), (
-                    row.started_by
-                )
-            view = self.signoff.rollouts.view_of(s, row, now)
-            return Outcome(view, event), row.started_by
 
 
 def _closed_reason(state: str) -> str:
