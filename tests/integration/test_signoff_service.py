@@ -194,7 +194,11 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
         svc.approve(wrong_turn, slack("UPM"))
     assert "waiting for Engineering Lead first" in refused.value.message
 
+    assert "Nothing is waiting" in run_approve("", slack("UPM"), so(bot)).text
     assert svc.approve(eng, slack("UENG2")).changed
+    waiting = run_approve("", slack("UPM"), so(bot))
+    assert "`realtime-features` as *Product Manager*" in waiting.text
+    assert [v.flag_key for v in waiting.views] == [FLAG]
     again = svc.approve(eng, slack("UENG2"))  # a double click
     assert not again.changed and "already signed" in again.text
     with pytest.raises(Conflict) as refused:
