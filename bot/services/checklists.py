@@ -73,6 +73,18 @@ def describe_open(
     return "\n".join(lines)
 
 
+def describe_metrics(states: list[ItemState]) -> str:
+    """The latest value of every metric probe of the plan (empty when it has none), so a
+    signer sees the current metrics next to the request."""
+    lines = []
+    for s in states:
+        probe = s.item.probe
+        if probe is None or probe.metric is None:
+            continue
+        lines.append(f"• {s.item.text}: {s.detail or 'not measured yet'}")
+    return "\n".join(lines)
+
+
 class ChecklistService:
     """Checklist state, owner checks and probes."""
 

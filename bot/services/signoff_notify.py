@@ -94,6 +94,7 @@ class Ask:
     checklists: str  # mrkdwn, what the gate's checklists still need
     button: SignButton
     note: str = ""  # e.g. "Reminder 2" or "Escalated: nobody signed for 2d"
+    metrics: str = ""  # mrkdwn: the latest value of each metric probe (empty without any)
 
     @property
     def headline(self) -> str:

@@ -20,7 +20,7 @@ from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
-from bot.services.checklists import describe_open
+from bot.services.checklists import describe_metrics, describe_open
 from bot.services.rollouts import Outcome
 from bot.services.signoff import SignoffService, visit_ms
 from bot.services.signoff_notify import Ask, MessageRef, SignButton
@@ -274,7 +274,9 @@ class SignoffRequests:
                 members += [m for m in groups.get(role.usergroup, []) if m not in members]
         planned = plan.step(row.step_index)
         required = self.signoff.required_checklists(plan, gate)
-        states = self.signoff.checklists.states(s, row, plan) if required else []
+        all_states = self.signoff.checklists.states(s, row, plan)
+        required_ids = {c.id for c in required}
+        states = [st for st in all_states if st.checklist.id in required_ids]
         waited = format_duration(now - (request.asked_at or now))
         note = ""
         if kind == "reminder":
@@ -297,6 +299,7 @@ class SignoffRequests:
                 row.id, row.step_index, visit_ms(row.step_started_at), request.role_id
             ),
             note=note,
+            metrics=describe_metrics(all_states),
         )
         # Not the requester, nor (one person, one role) someone who signed another role.
         signed = {sig.user for sig in chain.signatures.values()}

@@ -43,6 +43,9 @@ class ShellSignoffNotifier:
             lines.append(f"   {plain_text(ask.note)}")
         lines += [f"   {line}" for line in plain_text(ask.chain).splitlines()]
         lines += [f"   {line}" for line in plain_text(ask.checklists).splitlines()]
+        if ask.metrics:
+            lines.append("   Current metrics:")
+            lines += [f"   {line}" for line in plain_text(ask.metrics).splitlines()]
         lines.append(f"   [Approve as {ask.role_name}] [Reject as {ask.role_name}]")
         self.write("\n".join(lines))
         return {"channel": f"shell-dm:{user_id}", "ts": str(self._sent)}

@@ -81,6 +81,15 @@ def ask_blocks(ask: Ask) -> Blocks:
             ),
         ),
     ]
+    if ask.metrics:
+        blocks.append(
+            SectionBlock(
+                block_id="signoff-ask-metrics",
+                text=MarkdownTextObject(
+                    text=truncate(f"*Current metrics*\n{ask.metrics}", MAX_SECTION_TEXT)
+                ),
+            )
+        )
     if ask.note:
         blocks.append(
             ContextBlock(

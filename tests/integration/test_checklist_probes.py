@@ -17,6 +17,7 @@ from bot.services.clock import ManualClock
 from bot.services.signoff_notify import CheckButton, SignButton
 from bot.settings import load_settings
 from bot.store import audit
+from tests.integration.test_signoff_service import Recorder
 
 FLAG = "probed"
 PLAN = f"""
@@ -82,7 +83,12 @@ def test_probes_hold_the_gate_until_they_pass(
     assert bot.signoffs is not None
     checklists = bot.signoffs.checklists
     owner = Actor("UOPS", Via.SLACK)
+    rec = Recorder()
+    bot.signoffs.service.notifier = rec
     start = bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK), "C1")
+    ((user, ask),) = rec.asks
+    assert user == "UOPS" and ask.metrics == "• Error rate low: not measured yet"
+    assert "Flag file present (Operations Lead)" in ask.checklists
     button = next(b for b in start.view.buttons if b.action_id == "signoff_approve")
     sign = SignButton.loads(button.value)
     assert sign is not None
@@ -91,6 +97,8 @@ def test_probes_hold_the_gate_until_they_pass(
     assert checklists.run_due_probes() == 2
     assert [status for status, _ in probed(bot)] == ["failing", "failing"]
     assert any("no metrics provider configured" in d for _, d in probed(bot))
+    status = bot.rollouts.status(FLAG)
+    assert "probe: no metrics provider configured" in "\n".join(status.notes)
     assert checklists.run_due_probes() == 0  # not due again yet
     with pytest.raises(InvalidTransition) as held:
         bot.rollouts.advance(FLAG, owner)
