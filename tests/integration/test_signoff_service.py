@@ -190,9 +190,9 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
     assert "You started this rollout" in refused.value.message
 
     wrong_turn = SignButton(eng.rollout, eng.step, eng.visit, "product_manager")
-    with pytest.raises(InvalidTransition) as refused:
+    with pytest.raises(InvalidTransition) as early:
         svc.approve(wrong_turn, slack("UPM"))
-    assert "waiting for Engineering Lead first" in refused.value.message
+    assert "waiting for Engineering Lead first" in early.value.message
 
     assert "Nothing is waiting" in run_approve("", slack("UPM"), so(bot)).text
     assert svc.approve(eng, slack("UENG2")).changed
@@ -201,9 +201,9 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
     assert [v.flag_key for v in waiting.views] == [FLAG]
     again = svc.approve(eng, slack("UENG2"))  # a double click
     assert not again.changed and "already signed" in again.text
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(Conflict) as taken:
         svc.approve(eng, slack("UENG3"))  # the role is signed already
-    assert "already signed this gate (<@UENG2>)" in refused.value.message
+    assert "already signed this gate (<@UENG2>)" in taken.value.message
     assert len(events(bot, "signoff.approved")) == 1
 
 
