@@ -20,7 +20,7 @@ from bot.domain.actor import Actor
 from bot.domain.checklist import Checklist, checklist_hold
 from bot.domain.errors import Conflict, NotFound, RollbotError
 from bot.domain.plan import Plan
-from bot.domain.roles import RoleDirectory
+from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.domain.signoff import (
     AlreadySigned,
@@ -40,12 +40,13 @@ from bot.services.rollouts import Outcome, RolloutService
 from bot.services.signoff_notify import (
     ACTION_APPROVE,
     ACTION_REJECT,
+    ANY_ROLE,
     MessageRef,
     NullSignoffNotifier,
     SignButton,
     SignoffNotifier,
 )
-from bot.services.views import Button, RolloutView, plan_of, snapshot_of
+from bot.services.views import Button, RolloutView, plan_of
 from bot.settings import SignoffConfig
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
@@ -171,20 +172,47 @@ class SignoffService:
         if open_text:
             notes.append(f"*Checklists holding this gate:*\n{open_text}")
         buttons = list(view.buttons)
+        visit = visit_ms(row.step_started_at)
         if not chain.complete and row.state == RolloutState.RUNNING.value:
             for role_id in chain.next_roles():
-                role = self.directory.role(role_id)
-                name = role.name if role else role_id
-                value = SignButton(
-                    view.id, row.step_index, visit_ms(row.step_started_at), role_id
-                ).dumps()
-                buttons.append(Button(f"Approve as {name}", ACTION_APPROVE, value, "primary"))
-                buttons.append(Button(f"Reject as {name}", ACTION_REJECT, value, "danger"))
-        hold = self.hold(s, row, plan, snapshot_of(row), now, automatic=False)
+                value = SignButton(view.id, row.step_index, visit, role_id).dumps()
+                label = f"Approve as {self._name(role_id)}"
+                buttons.append(Button(label, ACTION_APPROVE, value, "primary"))
+            # One Reject for every signer still to sign, in or out of turn.
+            value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
+            buttons.append(Button("Reject", ACTION_REJECT, value, "danger"))
         waiting = view.waiting_for
-        if hold and row.state == RolloutState.RUNNING.value:
-            waiting = f"{waiting} Held: {hold}"
+        if row.state == RolloutState.RUNNING.value:
+            # Short here: the notes above list the chain and the open items in full.
+            held = [chain_hold(chain, self.directory)]
+            missing = sum(1 for st in states if not st.done)
+            held.append(f"{missing} checklist item(s) open" if missing else None)
+            found_held = [h for h in held if h]
+            if found_held:
+                waiting = f"{waiting} Held: {'; '.join(found_held)}."
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
+
+    def _resolve(self, chain: Chain, button: SignButton, actor: Actor) -> SignButton:
+        """A Reject button for any role: the role still to sign that `actor` holds (the
+        next one first)."""
+        if button.role != ANY_ROLE:
+            return button
+        groups = self.permissions.group_members()
+        order = chain.next_roles() + [r for r in chain.pending() if r not in chain.next_roles()]
+        for role_id in order:
+            role = self.directory.role(role_id)
+            members = groups.get(role.usergroup, []) if role and role.usergroup else []
+            if role is not None and (role.has(actor.id, members) or actor.id in role.backups):
+                return replace(button, role=role_id)
+        who = "; ".join(
+            f"{self._name(r)}: {role.who()}"
+            for r in chain.pending()
+            if (role := self.directory.role(r)) is not None
+        )
+        raise Forbidden(
+            f"Only someone still to sign *{chain.gate.title}* can reject it, and you are not.",
+            f"Who can: {who}." if who else "",
+        )
 
     # -- signing -------------------------------------------------------------------------
 
@@ -244,6 +272,8 @@ class SignoffService:
         return what rejecting will do, for the reason form."""
         with self.db.session() as s:
             row, _plan, gate, chain = self._locked(s, button)
+            self._require_enforced()
+            button = self._resolve(chain, button, actor)
             self._check(chain, row, button, actor, rejecting=True)
             return (
                 f"Rejecting *{gate.title}* for `{row.flag_key}` as {self._name(button.role)} "
@@ -324,6 +354,8 @@ class SignoffService:
         now = self.clock.now()
         with self.db.session() as s:
             row, _plan, gate, chain = self._locked(s, button)
+            self._require_enforced()
+            button = self._resolve(chain, button, actor)
             self._check(chain, row, button, actor, rejecting=True)
             assert row.id is not None
             s.add(

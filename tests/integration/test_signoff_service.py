@@ -414,3 +414,29 @@ def test_escalation_without_backups_goes_to_the_channel(
     (posted,) = rec.posted
     assert "waiting for Engineering Lead" in posted and "/approve realtime-features" in posted
     assert [a.kind for _, a in rec.asks] == ["ask"] * 3  # no backups: nobody else DMed
+
+
+def test_the_cards_reject_button_serves_any_signer_still_to_sign(
+    gated: tuple[Rollbot, Recorder],
+) -> None:
+    bot, rec = gated
+    bot.rollouts.start(FLAG, None, ALICE, "C1")
+    view = bot.rollouts.status(FLAG)
+    (reject,) = [b for b in view.buttons if b.action_id == "signoff_reject"]
+    assert reject.label == "Reject"
+    any_role = SignButton.loads(reject.value)
+    assert any_role is not None and any_role.role == "*"
+    with pytest.raises(Forbidden) as refused:
+        so(bot).service.may_reject(any_role, slack("UOTHER"))
+    assert "Only someone still to sign" in refused.value.message
+    assert "Security Lead: <@USEC>" in refused.value.hint
+
+    # The Security Lead sees a problem before it is his turn: he may reject now.
+    assert "as Security Lead" in so(bot).service.may_reject(any_role, slack("USEC"))
+    result = so(bot).service.reject(any_role, slack("USEC"), "Pen test findings open")
+    assert result.changed
+    (event,) = events(bot, "signoff.rejected")
+    assert event.after["role"] == "security_lead" and event.actor == "USEC"
+    assert bot.rollouts.status(FLAG).state.value == "paused"
+    ((told, text),) = rec.told
+    assert told == "UALICE" and "Pen test findings open" in text
