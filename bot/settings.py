@@ -135,9 +135,9 @@ class ConfigFile(BaseModel):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    signoff: SignoffConfig = Field(default_factory=SignoffConfig)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
     permissions: dict[str, list[str]] = Field(default_factory=dict)
-    signoff: SignoffConfig = Field(default_factory=SignoffConfig)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:

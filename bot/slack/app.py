@@ -32,7 +32,7 @@ def build_slack_app(rollbot: Rollbot) -> App:
         request_verification_enabled=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    register(app, rollbot)
     register_signoff(app, rollbot)
+    register(app, rollbot)
     rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app

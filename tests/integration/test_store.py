@@ -8,7 +8,6 @@ from bot.store.database import Database
 from bot.store.db import upgrade
 
 TABLES = {"flag", "rollout", "audit_event", "processed_request", "outbox", "alembic_version"}
-TABLES |= {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}
 
 
 def _revision(db: Database) -> list[str]:
