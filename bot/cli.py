@@ -16,6 +16,7 @@ import uvicorn
 from bot.container import Rollbot, build
 from bot.providers.config import AtlassianStatusConfig, env_problems
 from bot.services.plans import FileProblem, PlanCatalog, load_plan_file
+from bot.services.signoff_check import signoff_problems
 from bot.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
@@ -196,7 +197,10 @@ def config_check(config: ConfigOption = None) -> None:
     unset = _incident_env_problems(settings)
     for problem in unset:
         typer.echo(str(problem))
-    if catalog.problems or missing_default or unset:
+    signoff_errors, signoff_notes = signoff_problems(settings, catalog)
+    for line in [*signoff_errors, *signoff_notes]:
+        typer.echo(line)
+    if catalog.problems or missing_default or unset or signoff_errors:
         raise typer.Exit(1)
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from bot.commands.approve import report_subcommand
+from bot.commands.reply import Reply
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
@@ -13,6 +16,7 @@ from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
 from bot.services.rollouts import RolloutService
+from bot.services.signoff_setup import Signoffs, install_signoffs
 from bot.settings import Settings
 from bot.store.database import Database
 
@@ -29,6 +33,9 @@ class Rollbot:
     rollouts: RolloutService
     requests: RequestLedger
     permissions: Permissions
+    signoffs: Signoffs | None = None
+    # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
+    rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
 
     def set_notifier(self, notifier: RolloutNotifier) -> None:
         """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
@@ -53,6 +60,16 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         advance_guard=parse_duration(cfg.advance_guard),
         permissions=permissions,
     )
+    signoffs = install_signoffs(db, rollouts, permissions, clock, settings.config.signoff)
     return Rollbot(
-        settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock), permissions
+        settings,
+        clock,
+        db,
+        plans,
+        flags,
+        rollouts,
+        RequestLedger(db, clock),
+        permissions,
+        signoffs=signoffs,
+        rollout_subcommands={"report": report_subcommand(signoffs)},
     )

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _running: Rollbot | None = None
 
 ROLLOUT_TICK = "rollout-tick"
+SIGNOFF_TICK = "signoff-tick"
 
 
 def rollout_tick() -> None:
@@ -36,6 +37,20 @@ def rollout_tick() -> None:
         log.exception("rollout tick failed")
 
 
+def signoff_tick() -> None:
+    """Open gates, send due sign-off asks / reminders / escalations, pause rollouts whose
+    gate timed out, and re-run due checklist probes (each piece claimed once)."""
+    if _running is None or _running.signoffs is None:
+        return
+    try:
+        if _running.signoffs.enforced:
+            _running.signoffs.requests.tick()
+        _running.signoffs.checklists.run_due_probes()
+    except Exception:
+        # A failing tick must not kill the scheduler; the next tick tries again.
+        log.exception("sign-off tick failed")
+
+
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     """Start the background scheduler for this rollbot (jobs persisted in its database)."""
     global _running
@@ -48,6 +63,16 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         "bot.scheduler:rollout_tick",
         "interval",
         id=ROLLOUT_TICK,
+        replace_existing=True,
+        seconds=rollbot.settings.config.scheduler.tick_seconds,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        "bot.scheduler:signoff_tick",
+        "interval",
+        id=SIGNOFF_TICK,
         replace_existing=True,
         seconds=rollbot.settings.config.scheduler.tick_seconds,
         coalesce=True,

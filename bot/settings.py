@@ -161,6 +161,35 @@ class RoleConfig(BaseModel):
     backups: list[str] = Field(default_factory=list)
 
 
+class SignoffConfig(BaseModel):
+    """Sign-off gates and checklists: enforcement, reminders and escalation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Off until the roles hold real people: then gates in plans hold rollouts.
+    enforce_gates: bool = False
+    allow_multiple_roles: bool = False
+    remind_after: str = "4h"
+    remind_every: str = "1d"
+    escalate_after: str | None = "2d"
+    escalate_to: str = "backups"  # backups (DM the role's backups, else the channel) | channel
+    group_cache: str = "5m"
+
+    @field_validator("remind_after", "remind_every", "escalate_after", "group_cache")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if value not in ("backups", "channel"):
+            raise ValueError(f"escalate_to must be backups or channel, not {value!r}")
+        return value
+
+
 class ConfigFile(BaseModel):
     """The whole YAML config."""
 
@@ -172,6 +201,7 @@ class ConfigFile(BaseModel):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    signoff: SignoffConfig = Field(default_factory=SignoffConfig)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
     permissions: dict[str, list[str]] = Field(default_factory=dict)
     statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)

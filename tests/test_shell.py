@@ -181,7 +181,7 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
         f"/rollout start {FLAG}": f"`{FLAG}` already has a rollout in progress",
         "/rollout pause no-such-flag": "No rollout for `no-such-flag`.",
         "/rollback realtime-features": "/rollback is not available yet in this version",
-        "/approve": "/approve is not available yet in this version",
+        "/approve no-such-flag": "No rollout for `no-such-flag`.",
         "/incident declare": "/incident is not available yet in this version",
         "press": "Usage: press <button label> [<flag>]",
         "press pause no-such-flag": "No rollout for `no-such-flag`.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC
 
 from bot.commands.reply import Reply, refusal
@@ -17,6 +18,7 @@ USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout advance <flag>` — move to the next step now
 • `/rollout pause <flag>` / `/rollout resume <flag>` — hold and continue
 • `/rollout set <flag> <percent> [--force]` — set the percentage by hand (lowering needs --force)
+• `/rollout report <flag>` — the rollout's report: checklists and approval table (Markdown)
 • `/rollout help` — this help"""
 
 SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")
@@ -31,13 +33,25 @@ def summary_line(v: RolloutView) -> str:
 
 
 def run_rollout(
-    text: str, actor: Actor, service: RolloutService, channel_id: str | None = None
+    text: str,
+    actor: Actor,
+    service: RolloutService,
+    channel_id: str | None = None,
+    extra: Mapping[str, Callable[[list[str], Actor], Reply]] | None = None,
 ) -> Reply:
-    """Run `/rollout <text>` for `actor`; never raises for bad input."""
+    """Run `/rollout <text>` for `actor`; never raises for bad input.
+
+    `extra` adds subcommands from other features (e.g. `report`): name -> handler(args, actor).
+    """
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help"):
         return Reply(USAGE)
     sub, args = words[0].lower(), words[1:]
+    if extra and sub in extra:
+        try:
+            return extra[sub](args, actor)
+        except RollbotError as exc:
+            return refusal(exc.message, exc.hint)
     if sub not in SUBCOMMANDS:
         return refusal(
             f"`{sub}` is not a /rollout subcommand.",

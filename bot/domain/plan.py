@@ -6,14 +6,17 @@ and a hint, so `rollbot plan check` can list them all at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+from bot.domain.signoff import Gate
 
 
 class Step(BaseModel):
@@ -26,6 +29,7 @@ class Step(BaseModel):
     bake: str | None = None
     auto_advance: bool = True
     permanent: bool = False
+    gate: str | None = None  # id of a gate in `Plan.gates` that must pass to leave this step
 
     @field_validator("bake")
     @classmethod
@@ -63,6 +67,8 @@ class Plan(BaseModel):
     flag: str | None = None
     description: str | None = None
     phases: list[Phase] = Field(min_length=1)
+    gates: list[Gate] = Field(default_factory=list)
+    checklists: list[Checklist] = Field(default_factory=list)
 
     @field_validator("flag")
     @classmethod
@@ -123,6 +129,8 @@ _HINTS = {
     "int_type": "write a whole number",
     "bool_type": "write true or false",
     "bool_parsing": "write true or false",
+    "enum": "use one of the values listed",
+    "list_type": "write a list (`- item` lines or [a, b])",
 }
 
 
@@ -130,8 +138,14 @@ def _path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def validate_plan(data: Any) -> tuple[Plan | None, list[PlanProblem]]:
-    """Validate parsed YAML as a plan; return the plan (if usable) and every problem found."""
+def validate_plan(
+    data: Any, roles: Collection[str] | None = None
+) -> tuple[Plan | None, list[PlanProblem]]:
+    """Validate parsed YAML as a plan; return the plan (if usable) and every problem found.
+
+    With `roles` (the role ids of a config), gates and checklist owners naming other roles
+    are problems too.
+    """
     if not isinstance(data, dict):
         return None, [PlanProblem("(top level)", "a plan must be a mapping", "see config/plans/")]
     try:
@@ -143,6 +157,9 @@ def validate_plan(data: Any) -> tuple[Plan | None, list[PlanProblem]]:
         ]
         return None, problems
     problems = _semantic_problems(plan)
+    from bot.domain.plan_gates import gate_problems  # it needs Plan, defined here
+
+    problems += gate_problems(plan, roles)
     return (None if problems else plan), problems
 
 

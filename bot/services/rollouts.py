@@ -39,6 +39,8 @@ from bot.store.models import RolloutRow
 log = logging.getLogger(__name__)
 
 Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
+Annotator = Callable[[Session, RolloutRow, RolloutView, datetime], RolloutView]
+"""Adds a feature's state to a rollout's view (e.g. the sign-off chain on the card)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class RolloutService:
         self.advance_guard = advance_guard
         self.permissions = permissions or Permissions(RoleDirectory())
         self.holds: list[AdvanceHold] = []
+        self.annotators: list[Annotator] = []
+        # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
+        self.after_change: list[Callable[[Outcome], None]] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -90,19 +95,19 @@ class RolloutService:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
-            return build_view(row, self.clock.now())
+            return self.view_of(s, row, self.clock.now())
 
     def active(self) -> list[RolloutView]:
         """Every running or paused rollout."""
         now = self.clock.now()
         with self.db.session() as s:
-            return [build_view(r, now) for r in rollouts.active(s)]
+            return [self.view_of(s, r, now) for r in rollouts.active(s)]
 
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.clock.now()
         with self.db.session() as s:
-            return [build_view(r, now) for r in rollouts.recent(s, limit)]
+            return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
 
     def view(self, rollout_id: int) -> RolloutView:
         """One rollout by id."""
@@ -110,7 +115,14 @@ class RolloutService:
             row = rollouts.by_id(s, rollout_id)
             if row is None:
                 raise NotFound(f"Rollout {rollout_id} does not exist.")
-            return build_view(row, self.clock.now())
+            return self.view_of(s, row, self.clock.now())
+
+    def view_of(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
+        """The view of a rollout row read in `s`, with every annotator's additions."""
+        view = build_view(row, now)
+        for annotate in self.annotators:
+            view = annotate(s, row, view, now)
+        return view
 
     def _known_hint(self, s: Session) -> str:
         keys = sorted({r.flag_key for r in rollouts.recent(s, 50)})
@@ -165,7 +177,7 @@ class RolloutService:
                     before=None,
                     after={**_snapshot_dict(snap), "plan": plan.name},
                 )
-                view = build_view(row, now)
+                view = self.view_of(s, row, now)
         except IntegrityError:
             raise Conflict(
                 f"`{flag_key}` was just started by someone else.",
@@ -314,6 +326,18 @@ class RolloutService:
                         f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
                         f"See `/rollout status {flag_key}`.",
                     )
+            planned = plan.step(before.step_index).step.percentage
+            if action == "rollout.percentage_set" and after.percentage > max(
+                planned, before.percentage
+            ):
+                # Going past the step's percentage by hand is leaving it: same holds apply.
+                reason = self.held(s, row, plan, before, now, automatic=False)
+                if reason is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` cannot go above {max(planned, before.percentage)}% "
+                        f"yet: {reason}",
+                        f"See `/rollout status {flag_key}`.",
+                    )
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self._announce(outcome)
 
@@ -359,7 +383,27 @@ class RolloutService:
             after=_snapshot_dict(after),
         )
         s.flush()
-        return Outcome(build_view(row, now), _describe(action, plan, before, after, actor))
+        return Outcome(self.view_of(s, row, now), _describe(action, plan, before, after, actor))
+
+    def change_locked(
+        self,
+        s: Session,
+        row: RolloutRow,
+        action: str,
+        transform: Transform,
+        actor: Actor,
+        now: datetime,
+    ) -> Outcome:
+        """Apply a change to a rollout row the caller has locked in `s`, in the caller's
+        transaction (for services that change a rollout together with their own rows).
+        Pass the outcome to `announce` after the commit."""
+        plan, before = plan_of(row), snapshot_of(row)
+        after = transform(plan, before, now)
+        return self._commit(s, row, plan, before, after, actor, action, now)
+
+    def announce(self, outcome: Outcome) -> Outcome:
+        """Show the card and post the event of a committed change (see `change_locked`)."""
+        return self._announce(outcome)
 
     def _set_flag(
         self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
@@ -414,7 +458,13 @@ class RolloutService:
                 str(exc),
                 self.clock.now(),
             )
-        return Outcome(view, outcome.event)
+        announced = Outcome(view, outcome.event)
+        for hook in self.after_change:
+            try:
+                hook(announced)
+            except Exception:
+                log.exception("after-change hook failed for rollout %s", view.id)
+        return announced
 
     def _remember_card(self, rollout_id: int, location: notify.CardLocation) -> None:
         with self.db.session() as s:

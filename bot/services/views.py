@@ -54,6 +54,9 @@ class RolloutView:
     message_ts: str | None
     version: int
     buttons: list[Button] = field(default_factory=list)
+    # Extra sections (mrkdwn) added by features through RolloutService.annotators,
+    # e.g. the sign-off chain and the checklist items holding a gate.
+    notes: tuple[str, ...] = ()
 
     def button_value(self) -> str:
         """The value buttons carry: which rollout and which step they were pressed on."""

@@ -15,6 +15,12 @@ _EMOJI = {
     ":rocket:": "",
     ":pause_button:": "",
     ":arrow_forward:": "",
+    ":hourglass_flowing_sand:": "..",
+    ":white_circle:": "-",
+    ":no_entry:": "x",
+    ":ballot_box_with_check:": "[x]",
+    ":white_large_square:": "[ ]",
+    ":red_circle:": "[!]",
 }
 
 _LINK = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
@@ -94,6 +100,8 @@ def render_card(view: RolloutView) -> str:
     width = max(len(label) for label, _ in rows) + 1
     head = f"== {view.flag_key}: {plain_text(view.plan_title)} (plan {view.plan_name}) =="
     lines = [head] + [f"   {label + ':':<{width}} {value}" for label, value in rows]
+    for note in view.notes:
+        lines.extend(f"   {line}" for line in plain_text(note).splitlines())
     buttons = render_buttons(view)
     lines.append(f"   {buttons}" if buttons else "   (no buttons)")
     return "\n".join(lines)

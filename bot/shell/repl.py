@@ -31,10 +31,11 @@ from bot.services.views import (
 )
 from bot.shell.notifier import SHELL_CHANNEL, ShellNotifier
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
+from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff, ShellSignoffNotifier
 
 log = logging.getLogger(__name__)
 
-NOT_YET = ("/rollback", "/approve", "/incident")
+NOT_YET = ("/rollback", "/incident")
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
@@ -43,6 +44,10 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   /rollout <subcommand>       run a rollout command (`/rollout help` lists them), e.g.
                                 /rollout start realtime-features
                                 /rollout status realtime-features
+  /approve [<subcommand>]     sign-offs waiting for you, a rollout's approval chain or
+                                its checklists (`/approve help`); sign with the buttons:
+                                press approve      press reject (then type the reason)
+                                press check <item> (after `/approve checklist <flag>`)
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -52,7 +57,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   help                        this help
   quit, exit                  leave (end of input does too)
 
-  /rollback, /approve and /incident are not available yet in this version."""
+  /rollback and /incident are not available yet in this version."""
 
 USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
 
@@ -83,6 +88,10 @@ class Shell:
         self._shown: set[int] = set()  # rollouts whose card printed during the current input
         self._events: list[str] = []  # events printed during the current input
         rollbot.set_notifier(self.notifier)
+        self.signoff: ShellSignoff | None = None
+        if rollbot.signoffs is not None:
+            rollbot.signoffs.service.notifier = ShellSignoffNotifier(self.say)
+            self.signoff = ShellSignoff(rollbot.signoffs, self.say)
 
     @property
     def actor(self) -> Actor:
@@ -149,10 +158,14 @@ class Shell:
         return True
 
     def _dispatch(self, word: str, rest: str, text: str) -> None:
-        if word in ("help", "/help", "?"):
+        if self.signoff is not None and self.signoff.pending_reject is not None:
+            self.signoff.reason(text, self.actor)  # the line after [Reject] is the reason
+        elif word in ("help", "/help", "?"):
             self.say(HELP)
         elif word == "/rollout":
             self._rollout(rest)
+        elif word == "/approve" and self.signoff is not None:
+            self.signoff.approve_command(rest, self.actor)
         elif word in NOT_YET:
             self.say(
                 f"{word} is not available yet in this version of rollbot; nothing was done. "
@@ -166,7 +179,7 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in (*NOT_YET, "/rollout"):
+        elif "/" + word in (*NOT_YET, "/rollout", "/approve"):
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")
@@ -174,7 +187,13 @@ class Shell:
     # -- commands ------------------------------------------------------------------------
 
     def _rollout(self, rest: str) -> None:
-        reply = run_rollout(rest, self.actor, self.rollbot.rollouts, channel_id=SHELL_CHANNEL)
+        reply = run_rollout(
+            rest,
+            self.actor,
+            self.rollbot.rollouts,
+            channel_id=SHELL_CHANNEL,
+            extra=self.rollbot.rollout_subcommands,
+        )
         with self._lock:
             shown, events = set(self._shown), list(self._events)
         for view in reply.views:
@@ -212,11 +231,21 @@ class Shell:
         if not words:
             self.say(USAGE_PRESS + self._buttons_hint())
             return
+        extra = self.signoff.buttons if self.signoff is not None else []
+        checks = _matching_in(extra, " ".join(words))
+        if self.signoff is not None and len(checks) == 1:
+            self.say(f"{self.user} pressed [{checks[0].label}].")
+            self.signoff.press(checks[0], self.actor)
+            return
         view, label = self._card_for(words)
         if view is None:
             return
         button = self._find_button(view, label)
         if button is None:
+            return
+        if button.action_id in SIGNOFF_ACTIONS and self.signoff is not None:
+            self.say(f"{self.user} pressed [{button.label}] on the `{view.flag_key}` card.")
+            self.signoff.press(button, self.actor)
             return
         value = json.loads(button.value)
         service = self.rollbot.rollouts
@@ -324,8 +353,12 @@ class Shell:
 
 def _matching(view: RolloutView, label: str) -> list[Button]:
     """The buttons `label` names: an exact label (any case), else those it begins."""
+    return _matching_in(view.buttons, label)
+
+
+def _matching_in(buttons: list[Button], label: str) -> list[Button]:
     typed = label.strip().strip("[]").strip().lower()
     if not typed:
         return []
-    exact = [b for b in view.buttons if b.label.lower() == typed]
-    return exact or [b for b in view.buttons if b.label.lower().startswith(typed)]
+    exact = [b for b in buttons if b.label.lower() == typed]
+    return exact or [b for b in buttons if b.label.lower().startswith(typed)]

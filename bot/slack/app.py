@@ -11,6 +11,7 @@ from slack_bolt import App
 from bot.container import Rollbot
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, build_client
+from bot.slack.signoff_listeners import register_signoff
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
         request_verification_enabled=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
+    register_signoff(app, rollbot)
     register(app, rollbot)
     # Registered last, so any listener for a specific event comes first and wins. The
     # manifest subscribes to events that later features act on; an event no listener

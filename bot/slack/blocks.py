@@ -32,6 +32,7 @@ MAX_HEADER_TEXT = 150
 MAX_BUTTON_LABEL = 75
 MAX_CONTEXT_TEXT = 2000
 MAX_FALLBACK_TEXT = 3000
+MAX_NOTES = 5  # keeps a card at most 10 blocks, so several fit in one reply
 
 Blocks = list[dict[str, Any]]
 
@@ -119,6 +120,13 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
             ],
         ),
     ]
+    for index, note in enumerate(view.notes[:MAX_NOTES]):
+        blocks.append(
+            SectionBlock(
+                block_id=f"rollout-{view.id}-note-{index}",
+                text=MarkdownTextObject(text=truncate(note, MAX_SECTION_TEXT)),
+            )
+        )
     if view.buttons:
         blocks.append(
             ActionsBlock(

@@ -67,7 +67,9 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond
                 return
             text = str(body.get("text") or "")
             actor = Actor(str(body["user_id"]), Via.SLACK)
-            reply = run_rollout(text, actor, rollbot.rollouts, body.get("channel_id"))
+            reply = run_rollout(
+                text, actor, rollbot.rollouts, body.get("channel_id"), rollbot.rollout_subcommands
+            )
             words = text.split()
             sub = words[0].lower() if words else "help"
             cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error

@@ -106,7 +106,13 @@ def button_value(blocks: list[dict[str, Any]], action_id: str) -> str | None:
 
 
 @pytest.fixture
-def harness(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Harness]:
+def harness_extra_yaml() -> str:
+    """More config for the harness (a test module overrides this fixture, e.g. with roles)."""
+    return ""
+
+
+@pytest.fixture
+def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> Iterator[Harness]:
     """rollbot (SQLite, manual clock) served by a real uvicorn on an ephemeral port."""
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -115,7 +121,7 @@ def harness(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Harness]:
         "  default_plan: realtime-features\n"
         "  advance_guard: 30s\n"
         "slack:\n"
-        "  rollout_channel: null\n",
+        "  rollout_channel: null\n" + harness_extra_yaml,
         encoding="utf-8",
     )
     settings = load_settings(

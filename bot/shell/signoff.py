@@ -1,0 +1,115 @@
+"""The sign-off chain in the shell: direct messages printed as `[DM to <name>]`, `/approve`,
+and the Approve / Reject / Check buttons (Reject asks for the reason on the next line, as
+Slack's modal does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.commands.approve import ApproveReply, run_approve
+from bot.domain.actor import Actor
+from bot.services.signoff_notify import (
+    ACTION_APPROVE,
+    ACTION_CHECK,
+    ACTION_REJECT,
+    Ask,
+    CheckButton,
+    MessageRef,
+    SignButton,
+)
+from bot.services.signoff_setup import Signoffs
+from bot.services.views import Button, RolloutView
+from bot.shell.render import plain_text, render_reply
+
+SIGNOFF_ACTIONS = frozenset({ACTION_APPROVE, ACTION_REJECT, ACTION_CHECK})
+
+
+class ShellSignoffNotifier:
+    """A `SignoffNotifier` printing through the shell's writer (one lock for all output)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self._sent = 0
+
+    def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
+        """Print the ask with its buttons."""
+        self._sent += 1
+        lines = [
+            f"[DM to {user_id}] {plain_text(ask.headline)}.",
+            f"   Rollout: {ask.flag_key} ({ask.plan_title}), {ask.phase_name}, "
+            f"{ask.step_name} ({ask.percentage}%), requested by {ask.requester}",
+        ]
+        if ask.note:
+            lines.append(f"   {plain_text(ask.note)}")
+        lines += [f"   {line}" for line in plain_text(ask.chain).splitlines()]
+        lines += [f"   {line}" for line in plain_text(ask.checklists).splitlines()]
+        if ask.metrics:
+            lines.append("   Current metrics:")
+            lines += [f"   {line}" for line in plain_text(ask.metrics).splitlines()]
+        lines.append(f"   [Approve as {ask.role_name}] [Reject as {ask.role_name}]")
+        self.write("\n".join(lines))
+        return {"channel": f"shell-dm:{user_id}", "ts": str(self._sent)}
+
+    def close(self, ref: MessageRef, text: str) -> None:
+        """Say that an earlier ask is closed."""
+        user = ref.get("channel", "").removeprefix("shell-dm:")
+        self.write(f"[DM to {user}] (request closed) {plain_text(text)}")
+
+    def tell(self, user_id: str, text: str) -> None:
+        """Print a direct message."""
+        self.write(f"[DM to {user_id}] {plain_text(text)}")
+
+    def post(self, view: RolloutView, text: str) -> None:
+        """Print in the card's thread."""
+        self.write(f"[{view.flag_key} thread] {plain_text(text)}")
+
+
+class ShellSignoff:
+    """What the shell does for `/approve` and the sign-off buttons."""
+
+    def __init__(self, signoffs: Signoffs, write: Callable[[str], None]) -> None:
+        self.signoffs = signoffs
+        self.write = write
+        self.buttons: list[Button] = []  # Check buttons of the last `/approve checklist`
+        self.pending_reject: SignButton | None = None
+
+    def approve_command(self, text: str, actor: Actor) -> None:
+        """Run `/approve <text>` and print the answer (checklist items with their buttons)."""
+        reply = run_approve(text, actor, self.signoffs)
+        out = [render_reply(reply)]
+        if isinstance(reply, ApproveReply) and reply.items:
+            self.buttons = [line.button for line in reply.items if line.button is not None]
+            for line in reply.items:
+                label = f"  [{line.button.label}]" if line.button else ""
+                out.append(f"   {plain_text(line.text)}{label}")
+        self.write("\n".join(out))
+
+    def press(self, button: Button, actor: Actor) -> None:
+        """Press an Approve, Reject or Check button as `actor`."""
+        if button.action_id == ACTION_CHECK:
+            check = CheckButton.loads(button.value)
+            if check is not None:
+                self.write(self.signoffs.checklists.check(check, actor).text)
+            return
+        sign = SignButton.loads(button.value)
+        if sign is None:
+            return
+        if button.action_id == ACTION_APPROVE:
+            self.write(plain_text(self.signoffs.service.approve(sign, actor).text))
+            return
+        summary = self.signoffs.service.may_reject(sign, actor)
+        self.pending_reject = sign
+        self.write(
+            f"{plain_text(summary)}\nWhy? Type the reason on the next line "
+            "(required; `cancel` to keep the request open)."
+        )
+
+    def reason(self, text: str, actor: Actor) -> None:
+        """The line after [Reject]: the reason, or `cancel`."""
+        sign, self.pending_reject = self.pending_reject, None
+        if sign is None:
+            return
+        if text.strip().lower() == "cancel":
+            self.write("Not rejected; the request stays open.")
+            return
+        self.write(plain_text(self.signoffs.service.reject(sign, actor, text).text))

@@ -1,0 +1,156 @@
+"""Repository of signatures, gate visits, sign-off requests and checklist results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.store.signoff_models import (
+    ChecklistResultRow,
+    GateVisitRow,
+    SignatureRow,
+    SignoffRequestRow,
+)
+
+
+def visit_key(rollout_id: int, step_index: int, entered_at: datetime) -> str:
+    """Identifies one visit of a step: the chain of a gate belongs to it."""
+    return f"{rollout_id}:{step_index}:{int(entered_at.timestamp() * 1000)}"
+
+
+def signatures(session: Session, rollout_id: int) -> list[SignatureRow]:
+    """Every approval and rejection of a rollout, oldest first."""
+    query = (
+        select(SignatureRow)
+        .where(SignatureRow.rollout_id == rollout_id)
+        .order_by(col(SignatureRow.at), col(SignatureRow.id))
+    )
+    return list(session.exec(query))
+
+
+def visit_signatures(
+    session: Session, rollout_id: int, step_index: int, entered_at: datetime
+) -> list[SignatureRow]:
+    """The approvals and rejections of one visit of a step, oldest first."""
+    return [
+        r
+        for r in signatures(session, rollout_id)
+        if r.step_index == step_index and r.entered_at == entered_at
+    ]
+
+
+def gate_visit(session: Session, key: str, for_update: bool = False) -> GateVisitRow | None:
+    """The gate opened for a visit, if it was."""
+    query = select(GateVisitRow).where(GateVisitRow.visit_key == key)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def gate_visits(session: Session, rollout_id: int) -> list[GateVisitRow]:
+    """Every gate a rollout has opened, oldest first."""
+    query = (
+        select(GateVisitRow)
+        .where(GateVisitRow.rollout_id == rollout_id)
+        .order_by(col(GateVisitRow.id))
+    )
+    return list(session.exec(query))
+
+
+def timed_out_candidates(session: Session, now: datetime) -> list[int]:
+    """Ids of open gate visits whose timeout has passed."""
+    query = (
+        select(GateVisitRow.id)
+        .where(col(GateVisitRow.closed_at).is_(None))
+        .where(col(GateVisitRow.timed_out_at).is_(None))
+        .where(col(GateVisitRow.passed_at).is_(None))
+        .where(col(GateVisitRow.timeout_at).is_not(None))
+        .where(col(GateVisitRow.timeout_at) <= now)
+    )
+    return [i for i in session.exec(query) if i is not None]
+
+
+def open_requests(session: Session, rollout_id: int) -> list[SignoffRequestRow]:
+    """Requests of a rollout that are still open."""
+    query = (
+        select(SignoffRequestRow)
+        .where(SignoffRequestRow.rollout_id == rollout_id)
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .order_by(col(SignoffRequestRow.id))
+    )
+    return list(session.exec(query))
+
+
+def rollouts_with_open_requests(session: Session) -> list[int]:
+    """Ids of rollouts that still have open requests (to close those of finished ones)."""
+    query = (
+        select(SignoffRequestRow.rollout_id)
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .distinct()
+    )
+    return list(session.exec(query))
+
+
+def request(session: Session, key: str) -> SignoffRequestRow | None:
+    """A request by its key."""
+    return session.exec(
+        select(SignoffRequestRow).where(SignoffRequestRow.request_key == key)
+    ).first()
+
+
+def due_request_ids(session: Session, now: datetime) -> list[int]:
+    """Open requests whose ask, reminder or escalation is due."""
+    query = (
+        select(SignoffRequestRow.id)
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .where(col(SignoffRequestRow.next_at).is_not(None))
+        .where(col(SignoffRequestRow.next_at) <= now)
+        .order_by(col(SignoffRequestRow.next_at))
+    )
+    return [i for i in session.exec(query) if i is not None]
+
+
+def claim_request(session: Session, request_id: int, skip_locked: bool) -> SignoffRequestRow | None:
+    """Lock one request for this transaction; on PostgreSQL skip it if another replica has it."""
+    query = select(SignoffRequestRow).where(SignoffRequestRow.id == request_id)
+    query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
+    return session.exec(query).first()
+
+
+def item_key(rollout_id: int, checklist_id: str, index: int) -> str:
+    """Identifies one checklist item of a rollout."""
+    return f"{rollout_id}:{checklist_id}:{index}"
+
+
+def results(session: Session, rollout_id: int) -> dict[tuple[str, int], ChecklistResultRow]:
+    """The checklist results of a rollout by (checklist id, item index)."""
+    query = select(ChecklistResultRow).where(ChecklistResultRow.rollout_id == rollout_id)
+    return {(r.checklist_id, r.item_index): r for r in session.exec(query)}
+
+
+def result(session: Session, key: str, for_update: bool = False) -> ChecklistResultRow | None:
+    """One item's result by key."""
+    query = select(ChecklistResultRow).where(ChecklistResultRow.item_key == key)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def due_probe_ids(session: Session, now: datetime) -> list[int]:
+    """Results whose probe should run again."""
+    query = (
+        select(ChecklistResultRow.id)
+        .where(col(ChecklistResultRow.next_probe_at).is_not(None))
+        .where(col(ChecklistResultRow.next_probe_at) <= now)
+        .where(ChecklistResultRow.manual == False)  # noqa: E712  (SQL comparison)
+        .order_by(col(ChecklistResultRow.next_probe_at))
+    )
+    return [i for i in session.exec(query) if i is not None]
+
+
+def claim_result(session: Session, result_id: int, skip_locked: bool) -> ChecklistResultRow | None:
+    """Lock one checklist result for this transaction (skipping it if another replica has it)."""
+    query = select(ChecklistResultRow).where(ChecklistResultRow.id == result_id)
+    query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
+    return session.exec(query).first()

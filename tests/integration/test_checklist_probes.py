@@ -1,0 +1,119 @@
+"""Checklist probes run by the scheduler's tick on a real database: results recorded and
+audited, each due probe run once, an owner's check winning, the gate held until they pass."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.container import Rollbot, build
+from bot.domain.actor import Actor, Via
+from bot.domain.errors import InvalidTransition
+from bot.services.clock import ManualClock
+from bot.services.signoff_notify import CheckButton, SignButton
+from bot.settings import load_settings
+from bot.store import audit
+from tests.integration.test_signoff_service import Recorder
+
+FLAG = "probed"
+PLAN = f"""
+name: probed
+title: Probed feature
+flag: probed
+phases:
+  - id: one
+    name: One
+    steps:
+      - {{name: Dark, percentage: 0, gate: ready}}
+      - {{name: Everyone, percentage: 100}}
+gates:
+  - {{id: ready, roles: [ops], checklists: [infra]}}
+checklists:
+  - id: infra
+    section: Pre-Migration Checklist
+    title: Infrastructure Readiness
+    items:
+      - text: Flag file present
+        owner: ops
+        probe: {{command: "{sys.executable} SCRIPT", every: 10m}}
+      - text: Error rate low
+        owner: ops
+        probe: {{metric: error_rate, max: 0.01}}
+"""
+
+
+@pytest.fixture
+def bot(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Rollbot]:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    script = tmp_path / "check.py"
+    marker = tmp_path / "marker"
+    script.write_text(f"import os, sys\nsys.exit(0 if os.path.exists({str(marker)!r}) else 1)\n")
+    (plans / "probed.yaml").write_text(PLAN.replace("SCRIPT", str(script)), encoding="utf-8")
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {plans}\n"
+        "roles:\n  ops: {name: Operations Lead, members: [UOPS]}\n"
+        "signoff:\n  enforce_gates: true\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(env={"DATABASE_URL": database_url}, config_path=config)
+    rollbot = build(settings, clock)
+    try:
+        yield rollbot
+    finally:
+        rollbot.db.dispose()
+
+
+def probed(bot: Rollbot) -> list[tuple[str, str]]:
+    with bot.db.session() as s:
+        return [
+            (e.after["status"] if e.after else "", e.detail or "")
+            for e in audit.events(s, subject_id=FLAG, action="checklist.probed")
+        ]
+
+
+def test_probes_hold_the_gate_until_they_pass(
+    bot: Rollbot, clock: ManualClock, tmp_path: Path
+) -> None:
+    assert bot.signoffs is not None
+    checklists = bot.signoffs.checklists
+    owner = Actor("UOPS", Via.SLACK)
+    rec = Recorder()
+    bot.signoffs.service.notifier = rec
+    start = bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK), "C1")
+    ((user, ask),) = rec.asks
+    assert user == "UOPS" and ask.metrics == "• Error rate low: not measured yet"
+    assert "Flag file present (Operations Lead)" in ask.checklists
+    button = next(b for b in start.view.buttons if b.action_id == "signoff_approve")
+    sign = SignButton.loads(button.value)
+    assert sign is not None
+    bot.signoffs.service.approve(sign, owner)
+
+    assert checklists.run_due_probes() == 2
+    assert [status for status, _ in probed(bot)] == ["failing", "failing"]
+    assert any("no metrics provider configured" in d for _, d in probed(bot))
+    status = bot.rollouts.status(FLAG)
+    assert "probe: no metrics provider configured" in "\n".join(status.notes)
+    assert checklists.run_due_probes() == 0  # not due again yet
+    with pytest.raises(InvalidTransition) as held:
+        bot.rollouts.advance(FLAG, owner)
+    assert "Flag file present" in held.value.message and "Error rate low" in held.value.message
+
+    (tmp_path / "marker").write_text("x")
+    checklists.metrics = lambda query: 0.001
+    clock.advance(timedelta(minutes=10))
+    assert checklists.run_due_probes() == 2
+    assert [status for status, _ in probed(bot)][-2:] == ["done", "done"]
+
+    # An owner's check wins over the probe from then on.
+    checklists.metrics = lambda query: 0.5
+    view, _ = checklists.items(FLAG)
+    assert checklists.check(CheckButton(view.id, "infra", 1), owner).changed
+    clock.advance(timedelta(minutes=10))
+    assert checklists.run_due_probes() == 1  # only the command probe is still run
+    assert bot.rollouts.advance(FLAG, owner).view.percentage == 100
