@@ -167,7 +167,7 @@ class SignoffConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Off until the roles hold real people: then gates in plans hold rollouts.
-    enforce_gates: bool = False
+    enforce_gates: bool = True
     allow_multiple_roles: bool = False
     remind_after: str = "4h"
     remind_every: str = "1d"

@@ -22,6 +22,10 @@ PLANS_DIR = REPO_ROOT / "config" / "plans"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 API_TOKEN = "test-token"
 
+# Tests of the rollout engine run the shipped plan without its sign-off gates; sign-off tests
+# (which write their own `signoff:` section) turn them on.
+NO_GATES = "signoff:\n  enforce_gates: false\n"
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -59,7 +63,9 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
         config.write_text(
             "rollouts:\n"
             f"  plans_dir: {PLANS_DIR}\n"
-            "  default_plan: realtime-features\n" + extra_yaml,
+            "  default_plan: realtime-features\n"
+            + extra_yaml
+            + ("" if "signoff:" in extra_yaml else NO_GATES),
             encoding="utf-8",
         )
         env = {"DATABASE_URL": url}

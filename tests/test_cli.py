@@ -143,9 +143,9 @@ def test_shell_runs_a_rollout_from_stdin(tmp_path: Path) -> None:
             [
                 "/rollout start realtime-features",
                 "press advance",
-                "as bob",
-                "/rollout set realtime-features 2",
-                "/rollout status realtime-features",
+                "as U0ENGLEAD",
+                "press approve",
+                "/approve realtime-features",
                 "quit",
             ]
         )
@@ -155,6 +155,9 @@ def test_shell_runs_a_rollout_from_stdin(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Phase 1: Staging Deployment" in out
-    assert "5%" in out and "Phase 2: Limited Beta" in out
-    assert "--force" in out  # lowering from 5% to 2% needs it
+    # The shipped config enforces the plan's gates: nobody reaches users before the chain.
+    assert "cannot leave step 1 yet: sign-off Approval Chain" in out
+    assert "[DM to U0PRODUCT] your sign-off as Product Manager is needed" in out
+    assert "| Engineering Lead | @U0ENGLEAD | approved via shell |" in out
+    assert "Phase 2: Limited Beta (2/4)" not in out
     assert "Traceback" not in out + result.stderr

@@ -22,6 +22,7 @@ from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, render_card, render_reply
 from bot.shell.repl import Shell
 from bot.store import audit
+from tests.conftest import NO_GATES
 
 PLANS_DIR = (Path(__file__).resolve().parent.parent / "config" / "plans").resolve()
 FLAG = "realtime-features"
@@ -36,7 +37,7 @@ def clock() -> ManualClock:
 def rb(tmp_path: Path, clock: ManualClock) -> Iterator[Rollbot]:
     config = tmp_path / "rollbot.yaml"
     config.write_text(
-        f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n",
+        f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n" + NO_GATES,
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)

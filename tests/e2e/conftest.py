@@ -20,6 +20,7 @@ from bot.services.clock import ManualClock
 from bot.settings import load_settings
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
+from tests.conftest import NO_GATES
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack_fixture
 from tests.fakes.slack_requests import SlackRequestSender
 
@@ -121,7 +122,9 @@ def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> I
         "  default_plan: realtime-features\n"
         "  advance_guard: 30s\n"
         "slack:\n"
-        "  rollout_channel: null\n" + harness_extra_yaml,
+        "  rollout_channel: null\n"
+        + harness_extra_yaml
+        + ("" if "signoff:" in harness_extra_yaml else NO_GATES),
         encoding="utf-8",
     )
     settings = load_settings(

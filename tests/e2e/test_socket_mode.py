@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import NO_GATES
 from tests.e2e.conftest import CHANNEL, FLAG, PLANS_DIR, REPO_ROOT, button_value, card_state
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import ACK_DEADLINE, FakeSocketMode
@@ -37,7 +38,7 @@ class Serve:
     def __init__(self, tmp_path: Path, fake: FakeSlack, app_token: str = APP_TOKEN) -> None:
         config = tmp_path / "rollbot.yaml"
         config.write_text(
-            f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n",
+            NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n",
             encoding="utf-8",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
@@ -49,6 +50,7 @@ class Serve:
                 "SLACK_API_URL": fake.api_url,
                 "DATABASE_URL": f"sqlite:///{tmp_path}/socket.db",
                 "ROLLBOT_API_TOKEN": "tok",
+                "ROLLBOT_CONFIG": str(config),
                 "PYTHONPATH": os.pathsep.join(
                     [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
                 ),
@@ -280,7 +282,7 @@ def test_config_check_says_slack_is_reached_in_socket_mode(tmp_path: Path) -> No
         }
     )
     config = tmp_path / "rollbot.yaml"
-    config.write_text(f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
+    config.write_text(NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli_main", "config", "check", "--config", str(config)],
         capture_output=True,

@@ -13,7 +13,7 @@ from bot.providers.flags.http import HttpFlagProvider
 from bot.providers.flags.unleash import UnleashFlagProvider
 from bot.services.clock import ManualClock
 from bot.settings import ConfigError, Settings, load_settings
-from tests.conftest import PLANS_DIR
+from tests.conftest import NO_GATES, PLANS_DIR
 from tests.test_cli import run, write_config
 
 UNLEASH = (
@@ -28,7 +28,9 @@ HTTP = (
 
 def settings(tmp_path: Path, flags_yaml: str, env: dict[str, str] | None = None) -> Settings:
     config = tmp_path / "rollbot.yaml"
-    config.write_text(f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + flags_yaml, encoding="utf-8")
+    config.write_text(
+        NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + flags_yaml, encoding="utf-8"
+    )
     return load_settings(
         env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db", **(env or {})}, config_path=config
     )
@@ -98,7 +100,7 @@ def test_the_container_builds_the_configured_provider(tmp_path: Path) -> None:
 
 
 def test_config_check_reports_the_missing_token_variable(tmp_path: Path) -> None:
-    config = write_config(tmp_path, f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + UNLEASH)
+    config = write_config(tmp_path, NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + UNLEASH)
     result = run(["config", "check", "--config", str(config)], tmp_path)
     assert result.returncode == 1
     assert "flags.unleash.token_env" in result.stdout

@@ -25,7 +25,7 @@ from bot.services.clock import ManualClock
 from bot.settings import Settings, load_settings
 from bot.store import audit
 from bot.web.app import create_app
-from tests.conftest import PLANS_DIR
+from tests.conftest import NO_GATES, PLANS_DIR
 
 FLAG = "realtime-features"
 REMOTE_TOKEN = "remote-secret-token"
@@ -46,7 +46,7 @@ class Remote:
 @pytest.fixture
 def remote(tmp_path: Path) -> Iterator[Remote]:
     config = tmp_path / "remote.yaml"
-    config.write_text(f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
+    config.write_text(NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
     settings = load_settings(
         env={"DATABASE_URL": f"sqlite:///{tmp_path}/remote.db", "ROLLBOT_API_TOKEN": REMOTE_TOKEN},
         config_path=config,
@@ -79,7 +79,7 @@ def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
     def make(base_url: str, token: str = REMOTE_TOKEN) -> Rollbot:
         config = tmp_path / "local.yaml"
         config.write_text(
-            f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+            NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
             f"flags:\n  provider: http\n  http:\n    base_url: {base_url}\n"
             "    token_env: FLAGS_API_TOKEN\n    attempts: 2\n    timeout_seconds: 2\n",
             encoding="utf-8",
@@ -251,7 +251,7 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
 
     config = tmp_path / "race.yaml"
     config.write_text(
-        f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+        NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
         "flags:\n  provider: http\n  http:\n    base_url: http://flags.test\n"
         "    token_env: FLAGS_API_TOKEN\n",
         encoding="utf-8",

@@ -14,10 +14,13 @@ from bot.providers.statuspage.factory import backoff_seconds, build_status_provi
 from bot.providers.statuspage.webhook import WebhookStatusPage
 from bot.settings import ConfigError, Settings, load_settings
 from bot.store.database import Database
+from tests.conftest import NO_GATES
 from tests.test_cli import run, write_config
 
 PLANS = Path(__file__).resolve().parents[2] / "config" / "plans"
-FULL = f"""
+FULL = (
+    NO_GATES
+    + f"""
 rollouts:
   plans_dir: {PLANS}
 statuspage:
@@ -41,6 +44,7 @@ paging:
     webhook_secret_env: PD_HOOK
     from_email: rollbot@example.com
 """
+)
 ENV = {
     "SP_KEY": "sp-key",
     "HOOK_URL": "https://hooks.example.com/T/x",
@@ -61,12 +65,12 @@ def settings(tmp_path: Path, body: str, env: dict[str, str] | None = None) -> Se
 
 def problems(tmp_path: Path, body: str) -> list[str]:
     with pytest.raises(ConfigError) as raised:
-        settings(tmp_path, f"rollouts:\n  plans_dir: {PLANS}\n" + body)
+        settings(tmp_path, NO_GATES + f"rollouts:\n  plans_dir: {PLANS}\n" + body)
     return [str(p.problem) for p in raised.value.problems]
 
 
 def test_defaults_are_the_builtin_page_and_no_paging(tmp_path: Path) -> None:
-    s = settings(tmp_path, f"rollouts:\n  plans_dir: {PLANS}\n")
+    s = settings(tmp_path, NO_GATES + f"rollouts:\n  plans_dir: {PLANS}\n")
     db = Database(s.database_url)
     try:
         [page] = build_status_providers(s, db)

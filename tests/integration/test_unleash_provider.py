@@ -33,7 +33,7 @@ from bot.providers.flags.base import FlagProviderError
 from bot.services.clock import ManualClock
 from bot.settings import load_settings
 from bot.store import audit
-from tests.conftest import PLANS_DIR, POSTGRES_ADMIN_URL
+from tests.conftest import NO_GATES, PLANS_DIR, POSTGRES_ADMIN_URL
 
 HERE = Path(__file__).resolve().parent.parent / "unleash"
 ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
@@ -148,7 +148,7 @@ def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Roll
     def make(token: str = ADMIN_TOKEN) -> Rollbot:
         config = tmp_path / f"rollbot-{len(built)}.yaml"
         config.write_text(
-            f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+            NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
             "flags:\n  provider: unleash\n  unleash:\n"
             f"    base_url: {unleash.base_url}\n    token_env: UNLEASH_ADMIN_TOKEN\n"
             f"    project: default\n    environment: {ENV}\n    attempts: 2\n",
