@@ -258,8 +258,8 @@ def _metric_problems(plan: Plan) -> list[PlanProblem]:
     problems += _unique(
         [(f"runbook.{i}.name", s.name) for i, s in enumerate(plan.runbook)], "step name"
     )
-    for i, step in enumerate(plan.runbook):
-        if isinstance(step, FlagStep) and i > 0:
+    for i, runbook_step in enumerate(plan.runbook):
+        if isinstance(runbook_step, FlagStep) and i > 0:
             problems.append(
                 PlanProblem(
                     f"runbook.{i}.kind",

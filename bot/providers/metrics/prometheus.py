@@ -60,7 +60,9 @@ def _number(raw: Any) -> float | None:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise MetricsProviderError(f"Prometheus answered a value that is not a number: {raw!r}")
+        raise MetricsProviderError(
+            f"Prometheus answered a value that is not a number: {raw!r}"
+        ) from None
     return None if math.isnan(value) else value
 
 

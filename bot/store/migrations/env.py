@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store import models, rollback_models  # noqa: F401  (register the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata
