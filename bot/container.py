@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.builtin import BuiltinFlagProvider
+from bot.providers.metrics.factory import build_metrics_provider
 from bot.services.clock import Clock, SystemClock
 from bot.services.notify import NullNotifier, RolloutNotifier
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
+from bot.services.rollback import RollbackService
 from bot.services.rollouts import RolloutService
+from bot.services.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.settings import Settings
 from bot.store.database import Database
 
@@ -29,6 +33,8 @@ class Rollbot:
     rollouts: RolloutService
     requests: RequestLedger
     permissions: Permissions
+    rollback: RollbackService
+    watcher: MetricsWatcher
 
     def set_notifier(self, notifier: RolloutNotifier) -> None:
         """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
@@ -53,6 +59,31 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         advance_guard=parse_duration(cfg.advance_guard),
         permissions=permissions,
     )
+    # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
+    metrics = build_metrics_provider(settings.config.metrics, settings.env)
+    rb = settings.config.rollback
+    rollback = RollbackService(
+        rollouts,
+        metrics,
+        settings.env,
+        settings.config.role_directory(),
+        rb.notify_roles,
+        rb.output_tail_chars,
+    )
+    interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
+    watcher = MetricsWatcher(rollback, metrics, interval)
+    criteria = CriteriaHold(watcher)
+    rollouts.holds.append(criteria)
+    rollouts.wait_notes.append(RolloutNotes(criteria))
     return Rollbot(
-        settings, clock, db, plans, flags, rollouts, RequestLedger(db, clock), permissions
+        settings,
+        clock,
+        db,
+        plans,
+        flags,
+        rollouts,
+        RequestLedger(db, clock),
+        permissions,
+        rollback=rollback,
+        watcher=watcher,
     )

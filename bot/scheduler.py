@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _running: Rollbot | None = None
 
 ROLLOUT_TICK = "rollout-tick"
+METRICS_TICK = "metrics-tick"
 
 
 def rollout_tick() -> None:
@@ -34,6 +35,21 @@ def rollout_tick() -> None:
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("rollout tick failed")
+
+
+def metrics_tick() -> None:
+    """Evaluate every active rollout's triggers and criteria; roll back those that fire."""
+    if _running is None:
+        return
+    try:
+        for report in _running.watcher.evaluate():
+            log.warning(
+                "automatic rollback of %s %s",
+                report.flag_key,
+                "failed" if report.failed else "done",
+            )
+    except Exception:
+        log.exception("metrics tick failed")
 
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
@@ -54,6 +70,17 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         max_instances=1,
         misfire_grace_time=60,
     )
+    if rollbot.watcher.enabled:
+        scheduler.add_job(
+            "bot.scheduler:metrics_tick",
+            "interval",
+            id=METRICS_TICK,
+            replace_existing=True,
+            seconds=rollbot.settings.config.metrics.evaluation_seconds,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=30,
+        )
     scheduler.start()
     return scheduler
 

@@ -38,6 +38,8 @@ class ConditionRow(SQLModel, table=True):
     bad: int = 0
     good: int = 0
     last: str | None = Field(default=None, max_length=10)
+    # The last few measured values, newest last: what a rollback message shows.
+    recent: list[float | None] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("bad", sa.Integer(), nullable=False),
         sa.Column("good", sa.Integer(), nullable=False),
         sa.Column("last", sa.String(length=10), nullable=True),
+        sa.Column("recent", sa.JSON(), nullable=False),
         sa.Column("evaluated_at", bot.store.types.UTCDateTime(), nullable=True),
         sa.Column("fired_at", bot.store.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["rollout_id"], ["rollout.id"]),
