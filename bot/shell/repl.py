@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.commands.reply import Reply
+from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
@@ -34,7 +35,7 @@ from bot.shell.render import plain_text, render_buttons, render_card, render_rep
 
 log = logging.getLogger(__name__)
 
-NOT_YET = ("/rollback", "/approve", "/incident")
+NOT_YET = ("/approve", "/incident")
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
@@ -43,6 +44,8 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   /rollout <subcommand>       run a rollout command (`/rollout help` lists them), e.g.
                                 /rollout start realtime-features
                                 /rollout status realtime-features
+  /rollback <flag> [reason]   without a reason: show the runbook that would run; with one:
+                                roll back now (flag off first, then the runbook)
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -52,7 +55,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   help                        this help
   quit, exit                  leave (end of input does too)
 
-  /rollback, /approve and /incident are not available yet in this version."""
+  /approve and /incident are not available yet in this version."""
 
 USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
 
@@ -153,6 +156,8 @@ class Shell:
             self.say(HELP)
         elif word == "/rollout":
             self._rollout(rest)
+        elif word == "/rollback":
+            self.say(render_reply(run_rollback_direct(rest, self.actor, self.rollbot.rollback)))
         elif word in NOT_YET:
             self.say(
                 f"{word} is not available yet in this version of rollbot; nothing was done. "
@@ -166,7 +171,7 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in (*NOT_YET, "/rollout"):
+        elif "/" + word in (*NOT_YET, "/rollout", "/rollback"):
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")

@@ -9,6 +9,7 @@ from slack_bolt import App
 from bot.container import Rollbot
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, build_client
+from bot.slack.rollback_listeners import register_rollback
 
 log = logging.getLogger(__name__)
 
@@ -32,5 +33,6 @@ def build_slack_app(rollbot: Rollbot) -> App:
         logger=logging.getLogger("bot.slack.bolt"),
     )
     register(app, rollbot)
+    register_rollback(app, rollbot)
     rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app
