@@ -85,13 +85,14 @@ def build_rollbot(
     plan: str = PLAN,
     extra_yaml: str = "",
     env: dict[str, str] | None = None,
+    metrics_yaml: str = "metrics:\n  evaluation_seconds: 15\n",
 ) -> Rollbot:
-    """A Rollbot on `plan`, evaluating every 15 s, with `metrics` as its provider."""
+    """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
+    that `metrics_yaml` configures."""
     plans = write_plan(tmp_path / "plans", plan)
     config = tmp_path / "rollbot.yaml"
     config.write_text(
-        f"rollouts:\n  plans_dir: {plans}\n  advance_guard: 1s\n"
-        "metrics:\n  evaluation_seconds: 15\n" + extra_yaml,
+        f"rollouts:\n  plans_dir: {plans}\n  advance_guard: 1s\n" + metrics_yaml + extra_yaml,
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": database_url, **(env or {})}, config_path=config)

@@ -1,0 +1,329 @@
+"""Against a real Prometheus (Debian's `prometheus` package) scraping, every second, a small
+exporter whose error rate the test controls.
+
+The evaluation job is driven directly with a manual clock (the bake time and evaluation
+interval are the clock's), while the metric values are Prometheus's own: the test only waits
+for what Prometheus needs (its first scrapes, and a fresh sample between two evaluations).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.rollout import RolloutState
+from bot.providers.metrics.base import MetricsProviderError
+from bot.providers.metrics.prometheus import PrometheusProvider
+from bot.services.clock import ManualClock
+from bot.slack.notifier import SlackNotifier, build_client
+from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
+from tests.rollback_support import build_rollbot
+
+fake_slack = pytest.fixture(fake_slack_fixture)
+
+CHANNEL = "C_RELEASES"
+FLAG = "live-chat"
+ERROR_RATIO = "sum(rate(app_errors_total[5s])) / sum(rate(app_requests_total[5s]))"
+REQUESTS_PER_SECOND = 200.0
+
+PLAN = f"""
+name: live-chat
+title: Live chat
+flag: {FLAG}
+phases:
+  - id: beta
+    name: Beta
+    criteria:
+      - name: error-rate-low
+        query: {ERROR_RATIO}
+        comparison: "<"
+        threshold: 0.01
+        consecutive: 2
+        missing_data: hold
+    steps:
+      - name: five
+        percentage: 5
+        bake: 1h
+      - name: twentyfive
+        percentage: 25
+        bake: 1h
+  - id: ga
+    name: GA
+    steps:
+      - name: all
+        percentage: 100
+triggers:
+  - name: error-rate
+    description: error rate > 5%
+    query: {ERROR_RATIO}
+    comparison: ">"
+    threshold: 0.05
+    consecutive: 2
+    missing_data: ignore
+  - name: absent-metric
+    query: sum(rate(app_never_exported_total[5s]))
+    comparison: ">"
+    threshold: 1
+    missing_data: ignore
+runbook:
+  - name: Turn the flag off
+    kind: flag
+  - name: Drain connections
+    kind: command
+    run: echo "drained $ROLLBOT_FLAG"
+  - name: Verify health
+    kind: wait_for_health
+    query: {ERROR_RATIO}
+    comparison: "<"
+    threshold: 1.01
+    interval: 1s
+    timeout: 30s
+"""
+
+
+class Exporter:
+    """Counters growing at REQUESTS_PER_SECOND, a settable share of which are errors."""
+
+    def __init__(self) -> None:
+        self.error_ratio = 0.0
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+        self._requests = 0.0
+        self._errors = 0.0
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = exporter.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def set_error_ratio(self, ratio: float) -> None:
+        """From now on, this share of requests fails."""
+        with self._lock:
+            self._advance()
+            self.error_ratio = ratio
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        elapsed, self._last = now - self._last, now
+        self._requests += REQUESTS_PER_SECOND * elapsed
+        self._errors += REQUESTS_PER_SECOND * elapsed * self.error_ratio
+
+    def render(self) -> str:
+        with self._lock:
+            self._advance()
+            return (
+                "# TYPE app_requests_total counter\n"
+                f"app_requests_total {self._requests:.3f}\n"
+                "# TYPE app_errors_total counter\n"
+                f"app_errors_total {self._errors:.3f}\n"
+            )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert proc.poll() is None, f"prometheus exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporter]]:
+    """A real Prometheus on 127.0.0.1 scraping the exporter every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip(
+            "the prometheus binary is not installed (`apt-get install -y prometheus`; "
+            ".ci/run installs it)"
+        )
+    exporter = Exporter()
+    home = tmp_path_factory.mktemp("prometheus")
+    config = home / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: app\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{exporter.port}']\n",
+        encoding="utf-8",
+    )
+    port = _free_port()
+    log = (home / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    provider = PrometheusProvider(url, timeout=2)
+
+    def scraped_twice() -> bool:
+        try:
+            value = provider.query("sum(count_over_time(up[1m]))")
+        except MetricsProviderError:
+            return False
+        return value is not None and value >= 2
+
+    try:
+        # The first scrape comes ~5 s after start even at a 1 s interval.
+        wait_until(scraped_twice, 60, "Prometheus's first scrapes", proc)
+        yield url, exporter
+    finally:
+        provider.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        exporter.close()
+
+
+@pytest.fixture
+def live(
+    prometheus: tuple[str, Exporter], tmp_path: Path, fake_slack: FakeSlack
+) -> Iterator[tuple[Rollbot, ManualClock, Exporter, PrometheusProvider]]:
+    url, exporter = prometheus
+    exporter.set_error_ratio(0.0)
+    clock = ManualClock()
+    rb = build_rollbot(
+        tmp_path,
+        f"sqlite:///{tmp_path}/rollbot.db",
+        clock,
+        None,  # the provider the config names: Prometheus
+        plan=PLAN,
+        metrics_yaml=f"metrics:\n  provider: prometheus\n  url: {url}\n  evaluation_seconds: 15\n",
+    )
+    rb.rollback.sleep = time.sleep
+    rb.set_notifier(SlackNotifier(build_client("xoxb-test", fake_slack.api_url)))
+    assert rb.watcher.metrics.name == "prometheus"
+    checker = PrometheusProvider(url, timeout=2)
+    try:
+        yield rb, clock, exporter, checker
+    finally:
+        checker.close()
+        rb.db.dispose()
+
+
+def wait_for_value(
+    provider: PrometheusProvider, check: Callable[[float], bool], timeout: float = 30
+) -> float:
+    """Wait until Prometheus's own answer satisfies `check` (it needs fresh scrapes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = provider.query(ERROR_RATIO)
+        if value is not None and check(value):
+            return value
+        assert time.monotonic() < deadline, f"error ratio stayed at {value}"
+        time.sleep(0.25)
+
+
+ALICE = Actor("U_ALICE", Via.SLACK)
+TICK = timedelta(seconds=15)
+
+
+def test_a_rising_error_rate_rolls_back_and_the_thread_says_so(
+    live: tuple[Rollbot, ManualClock, Exporter, PrometheusProvider], fake_slack: FakeSlack
+) -> None:
+    rb, clock, exporter, prom = live
+    rb.rollouts.start(FLAG, None, ALICE, channel_id=CHANNEL)
+    wait_for_value(prom, lambda v: v < 0.01)
+    clock.advance(TICK)
+    assert rb.watcher.evaluate() == []
+    exporter.set_error_ratio(0.30)
+    breached = wait_for_value(prom, lambda v: v > 0.05)
+    clock.advance(TICK)
+    assert rb.watcher.evaluate() == []  # first breach of two
+    assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
+    time.sleep(1.1)  # a fresh scrape, so the second evaluation sees new data
+    clock.advance(TICK)
+    (report,) = rb.watcher.evaluate()
+    assert report.automatic and not report.failed
+    (fired,) = report.triggers
+    assert fired.name == "error-rate"
+    assert len(fired.values) == 2 and all(v is not None and v > 0.05 for v in fired.values)
+    assert breached > 0.05
+    doc = rb.flags.get(FLAG)
+    assert doc is not None and not doc.enabled and doc.rollout_percentage == 0
+    assert rb.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
+    # The card's thread in (fake) Slack: why, each step, and the end.
+    card = next(c for c in fake_slack.calls_to("chat.postMessage") if "thread_ts" not in c.params)
+    assert card.response is not None
+    thread = [
+        str(c.params["text"])
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.params.get("thread_ts") == card.response["ts"]
+    ]
+    why = next(t for t in thread if "Automatic rollback of `live-chat`" in t)
+    assert "error-rate" in why and "> 0.05" in why
+    assert any("*Turn the flag off* done" in t for t in thread)
+    assert any("drained live-chat" in t for t in thread)
+    assert any("*Verify health* done" in t for t in thread)
+    assert "Rollback of `live-chat` complete" in thread[-1]
+    card_now = fake_slack.message(CHANNEL, str(card.response["ts"]))
+    assert card_now is not None and "Rolled back automatically" in str(card_now["blocks"])
+
+
+def test_a_healthy_rollout_advances_once_bake_time_and_criteria_hold(
+    live: tuple[Rollbot, ManualClock, Exporter, PrometheusProvider],
+) -> None:
+    rb, clock, exporter, prom = live
+    exporter.set_error_ratio(0.001)
+    rb.rollouts.start(FLAG, None, ALICE, channel_id=CHANNEL)
+    wait_for_value(prom, lambda v: 0 < v < 0.01)
+    clock.advance(TICK)
+    assert rb.watcher.evaluate() == []
+    assert rb.rollouts.advance_due() == []  # criteria fine, bake time not passed
+    clock.advance(timedelta(hours=1))
+    assert rb.rollouts.advance_due() == []  # bake passed; the window needs 2 fresh evaluations
+    assert "held: success criterion *error-rate-low*" in rb.rollouts.status(FLAG).waiting_for
+    time.sleep(1.1)
+    clock.advance(TICK)
+    rb.watcher.evaluate()
+    time.sleep(1.1)
+    clock.advance(TICK)
+    rb.watcher.evaluate()
+    (outcome,) = rb.rollouts.advance_due()
+    assert outcome.view.percentage == 25
+    doc = rb.flags.get(FLAG)
+    assert doc is not None and doc.rollout_percentage == 25
+    assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
