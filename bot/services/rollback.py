@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -22,7 +23,7 @@ from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotErro
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollback import FiredTrigger, roll_back
 from bot.domain.rollout import RolloutState
-from bot.domain.runbook import RunbookStep, effective_steps
+from bot.domain.runbook import RunbookStep, effective_steps, total_budget
 from bot.providers.metrics.base import MetricsProvider
 from bot.providers.runbook.base import RunContext, StepResult
 from bot.providers.runbook.engine import run_runbook
@@ -152,18 +153,24 @@ class RollbackService:
             return False
         assert row.id is not None
         last = rollbacks.latest_rollback(s, row.id)
-        if last is not None and last.state == RUNNING:
+        if last is not None and last.state == RUNNING and not self._abandoned(row, last):
             raise Conflict(
                 f"`{row.flag_key}` is being rolled back right now (started "
                 f"{last.started_at:%H:%M:%S} UTC); nothing more was run.",
                 "Follow it in the rollout's thread.",
             )
-        if last is not None and last.state == FAILED:
-            return True  # a half-done rollback may be run again
+        if last is not None and last.state in (FAILED, RUNNING):
+            return True  # a half-done (or abandoned) rollback may be run again
         raise InvalidTransition(
             f"`{row.flag_key}` is already rolled back; nothing was run.",
             f"Start it again with `/rollout start {row.flag_key}` when it is fixed.",
         )
+
+    def _abandoned(self, row: RolloutRow, last: RollbackRow) -> bool:
+        """True when a "running" rollback has outlived every step's whole budget: the process
+        running it died, so a person may run the runbook again."""
+        budget = total_budget(effective_steps(plan_of(row).runbook)) + timedelta(minutes=5)
+        return self.clock.now() - last.started_at > budget
 
     def _claim(
         self,
@@ -181,6 +188,11 @@ class RollbackService:
             rollouts.apply_snapshot(row, roll_back(before, now), now)
             s.add(row)
         last = rollbacks.latest_rollback(s, row.id)
+        if last is not None and last.state == RUNNING:
+            # Only reached when it was abandoned (see _check_rollable): say so in its row.
+            last.state, last.finished_at = FAILED, now
+            last.failed_step = "(abandoned: rollbot stopped while it ran)"
+            s.add(last)
         record = RollbackRow(
             rollout_id=row.id,
             flag_key=row.flag_key,

@@ -79,7 +79,9 @@ class MetricsWatcher:
             return []
         with self.db.session() as s:
             active = [(r.id, plan_of(r), r.step_index, r.state) for r in rollouts.active(s)]
-        reports: list[RollbackReport] = []
+        # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
+        # the evaluation (and the flag-off step) of another rollout that fired at the same time.
+        to_roll_back: list[tuple[int, list[FiredTrigger]]] = []
         for rollout_id, plan, index, state in active:
             assert rollout_id is not None
             try:
@@ -87,8 +89,10 @@ class MetricsWatcher:
             except Exception:
                 log.exception("evaluating rollout %s failed", rollout_id)
                 continue
-            if not fired:
-                continue
+            if fired:
+                to_roll_back.append((rollout_id, fired))
+        reports: list[RollbackReport] = []
+        for rollout_id, fired in to_roll_back:
             try:
                 report = self.rollback.roll_back_automatically(rollout_id, fired)
             except Exception:

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
-from bot.domain.errors import InvalidTransition, RollbotError
+from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.base import MetricsProviderError
@@ -21,6 +21,7 @@ from bot.services.notify import CardLocation
 from bot.services.rollback_report import RollbackReport
 from bot.services.views import RolloutView
 from bot.store import audit
+from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import ERRORS, FLAG, LATENCY, PLAN, SUCCESS, build_rollbot
@@ -341,3 +342,35 @@ def test_without_a_metrics_provider_nothing_is_evaluated_or_held(
         assert outcome.view.percentage == 25
     finally:
         rb.db.dispose()
+
+
+def test_a_running_rollback_blocks_another_until_it_is_abandoned(
+    bot: Rollbot, clock: ManualClock
+) -> None:
+    """A rollback whose process died stays "running"; past its whole budget it may be rerun."""
+    bot.rollouts.start(FLAG, None, ALICE)
+    rollout_id = bot.rollouts.status(FLAG).id
+    with bot.db.session() as s:
+        row = rollouts_repo.by_id(s, rollout_id, for_update=True)
+        assert row is not None
+        row.state, row.active_flag_key = RolloutState.ROLLED_BACK.value, None
+        s.add(row)
+        s.add(
+            RollbackRow(
+                rollout_id=rollout_id,
+                flag_key=FLAG,
+                actor="rollbot",
+                reason="died",
+                state="running",
+                started_at=clock.now(),
+            )
+        )
+    with pytest.raises(Conflict, match="is being rolled back right now"):
+        bot.rollback.roll_back(FLAG, ALICE, "again")
+    clock.advance(timedelta(hours=1))
+    assert bot.rollback.preview(FLAG, ALICE).retry_of_failed
+    report = bot.rollback.roll_back(FLAG, ALICE, "finish the job")
+    assert not report.failed
+    with bot.db.session() as s:
+        states = [r.state for r in s.exec(select(RollbackRow).order_by(RollbackRow.attempt))]
+    assert states == ["failed", "succeeded"]
