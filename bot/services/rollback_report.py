@@ -87,7 +87,7 @@ def started_text(
         why = "; ".join(t.sentence() for t in triggers)
         head = f":rotating_light: *Automatic rollback of `{flag_key}`* at {when}: {why}."
     else:
-        head = f":rewind: *{actor_mention} is rolling back `{flag_key}`* at {when}: {reason}"
+        head = f":rewind: *Rollback of `{flag_key}`* started by {actor_mention} at {when}: {reason}"
     plan = "\n".join(preview_lines(steps))
     return f"{head}\nThe flag is turned off first, then the runbook runs:\n{plan}"
 

@@ -67,6 +67,7 @@ class MetricsWatcher:
         self.clock = rollback.clock
         self.metrics = metrics
         self.interval = interval
+        self._reported: set[str] = set()
 
     @property
     def enabled(self) -> bool:
@@ -164,10 +165,10 @@ class MetricsWatcher:
         streak = observe(_streak(row), verdict)
         if verdict is Verdict.GOOD and kind == TRIGGER:
             row.fired_at = None  # healthy again: a new streak may fire
-        if m.error and row.error != m.error:
-            log.warning(
-                "%s %s of rollout %s: no data: %s", kind, condition.name, rollout_id, m.error
-            )
+        if m.error and m.error not in self._reported:
+            # Once per distinct error: an unreachable Prometheus fails every query alike.
+            self._reported.add(m.error)
+            log.warning("metrics query failed (no data until it answers): %s", m.error)
         row.bad, row.good, row.last = streak.bad, streak.good, verdict.value
         row.value, row.error, row.evaluated_at = m.value, m.error, now
         row.recent = [*row.recent, m.value][-RECENT_VALUES:]

@@ -144,7 +144,7 @@ def test_rollback_through_the_modal_runs_the_runbook_and_reports_in_the_thread(
     assert response.status_code == 200 and time.monotonic() - started < 3.0
     assert response.text == ""  # plain ack: the modal closes
     texts = bot.wait_thread(lambda t: any("complete" in x for x in t))
-    assert any("<@U_OPS> is rolling back `chat-v2`" in t for t in texts)
+    assert any("*Rollback of `chat-v2`* started by <@U_OPS>" in t for t in texts)
     assert any("users see errors after the 5% step" in t for t in texts)
     assert sum("started:" in t for t in texts) == 3
     assert flag_doc(bot) == (False, 0)
