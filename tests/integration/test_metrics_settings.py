@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bot.settings import ConfigError, load_settings
 
 PLANS = Path(__file__).resolve().parents[2] / "config" / "plans"
