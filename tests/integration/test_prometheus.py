@@ -8,35 +8,33 @@ for what Prometheus needs (its first scrapes, and a fresh sample between two eva
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
-from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.prometheus import PrometheusProvider
 from bot.services.clock import ManualClock
 from bot.slack.notifier import SlackNotifier, build_client
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
+from tests.prometheus_support import (
+    ERROR_RATIO,
+    Exporter,
+    binary,
+    running_prometheus,
+    wait_for_value,
+)
 from tests.rollback_support import build_rollbot
 
 fake_slack = pytest.fixture(fake_slack_fixture)
 
 CHANNEL = "C_RELEASES"
 FLAG = "live-chat"
-ERROR_RATIO = "sum(rate(app_errors_total[5s])) / sum(rate(app_requests_total[5s]))"
-REQUESTS_PER_SECOND = 200.0
 
 PLAN = f"""
 name: live-chat
@@ -93,128 +91,19 @@ runbook:
 """
 
 
-class Exporter:
-    """Counters growing at REQUESTS_PER_SECOND, a settable share of which are errors."""
-
-    def __init__(self) -> None:
-        self.error_ratio = 0.0
-        self._lock = threading.Lock()
-        self._last = time.monotonic()
-        self._requests = 0.0
-        self._errors = 0.0
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def set_error_ratio(self, ratio: float) -> None:
-        """From now on, this share of requests fails."""
-        with self._lock:
-            self._advance()
-            self.error_ratio = ratio
-
-    def _advance(self) -> None:
-        now = time.monotonic()
-        elapsed, self._last = now - self._last, now
-        self._requests += REQUESTS_PER_SECOND * elapsed
-        self._errors += REQUESTS_PER_SECOND * elapsed * self.error_ratio
-
-    def render(self) -> str:
-        with self._lock:
-            self._advance()
-            return (
-                "# TYPE app_requests_total counter\n"
-                f"app_requests_total {self._requests:.3f}\n"
-                "# TYPE app_errors_total counter\n"
-                f"app_errors_total {self._errors:.3f}\n"
-            )
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert proc.poll() is None, f"prometheus exited with {proc.returncode}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporter]]:
     """A real Prometheus on 127.0.0.1 scraping the exporter every second."""
-    binary = shutil.which("prometheus")
-    if binary is None:
+    if binary() is None:
         pytest.skip(
             "the prometheus binary is not installed (`apt-get install -y prometheus`; "
             ".ci/run installs it)"
         )
     exporter = Exporter()
-    home = tmp_path_factory.mktemp("prometheus")
-    config = home / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: app\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{exporter.port}']\n",
-        encoding="utf-8",
-    )
-    port = _free_port()
-    log = (home / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    provider = PrometheusProvider(url, timeout=2)
-
-    def scraped_twice() -> bool:
-        try:
-            value = provider.query("sum(count_over_time(up[1m]))")
-        except MetricsProviderError:
-            return False
-        return value is not None and value >= 2
-
     try:
-        # The first scrape comes ~5 s after start even at a 1 s interval.
-        wait_until(scraped_twice, 60, "Prometheus's first scrapes", proc)
-        yield url, exporter
+        with running_prometheus(tmp_path_factory.mktemp("prometheus"), exporter) as url:
+            yield url, exporter
     finally:
-        provider.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         exporter.close()
 
 
@@ -242,19 +131,6 @@ def live(
     finally:
         checker.close()
         rb.db.dispose()
-
-
-def wait_for_value(
-    provider: PrometheusProvider, check: Callable[[float], bool], timeout: float = 30
-) -> float:
-    """Wait until Prometheus's own answer satisfies `check` (it needs fresh scrapes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = provider.query(ERROR_RATIO)
-        if value is not None and check(value):
-            return value
-        assert time.monotonic() < deadline, f"error ratio stayed at {value}"
-        time.sleep(0.25)
 
 
 ALICE = Actor("U_ALICE", Via.SLACK)
