@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -374,3 +375,52 @@ def test_a_running_rollback_blocks_another_until_it_is_abandoned(
     with bot.db.session() as s:
         states = [r.state for r in s.exec(select(RollbackRow).order_by(RollbackRow.attempt))]
     assert states == ["failed", "succeeded"]
+
+
+class AlwaysHeld:
+    """Stands in for a sign-off gate: holds every advance, automatic or not."""
+
+    def hold(self, *args: object, **kwargs: object) -> str | None:
+        return "waiting for the Security Lead's sign-off"
+
+
+def test_triggers_stay_armed_while_a_gate_holds_the_rollout(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    bot.rollouts.holds.append(AlwaysHeld())
+    bot.rollouts.start(FLAG, None, ALICE)
+    clock.advance(timedelta(hours=1))
+    tick(bot, clock)
+    assert bot.rollouts.advance_due() == []  # the gate holds it
+    metrics.set(ERRORS, 0.2)
+    tick(bot, clock)
+    (report,) = tick(bot, clock)
+    assert report.automatic and flag(bot) == (False, 0)
+
+
+def test_a_flag_provider_that_fails_is_retried_then_reported(
+    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.rollouts.start(FLAG, None, ALICE)
+    real_apply = bot.rollouts.flags.apply
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1 and kwargs.get("session") is None:
+            raise RuntimeError("flag API answered 500")
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(bot.rollouts.flags, "apply", flaky)
+    # The plan's flag step has no retries: it fails, the runbook stops, loudly.
+    report = bot.rollback.roll_back(FLAG, ALICE, "errors")
+    assert report.failed and report.failed_step == "Disable the flag"
+    assert "flag API answered 500" in str(report.steps[0].error)
+    assert len(report.steps) == 1
+    assert flag(bot) == (True, 5)  # still on, and the card says the rollback failed
+    assert "ROLLBACK FAILED at step 'Disable the flag'" in bot.rollouts.status(FLAG).waiting_for
+    assert "FAILED" in seen.events[-1]
+    # Run again: the provider answers now.
+    again = bot.rollback.roll_back(FLAG, ALICE, "errors, again")
+    assert not again.failed and flag(bot) == (False, 0)
