@@ -100,6 +100,8 @@ def test_command_never_sees_rollbot_secrets_and_output_is_redacted() -> None:
     )
     result = run_one(s, ctx(env=env))
     assert result.ok and result.output == "slack=none token=***"
+    echo = step(kind="command", run="echo leaked xoxb-secret")
+    assert run_one(echo, ctx(env=env)).output == "leaked ***"
     missing = run_one(step(kind="command", run="true", env_from={"T": "ABSENT"}), ctx())
     assert not missing.ok and "ABSENT is not set" in str(missing.error)
 

@@ -47,6 +47,11 @@ class RunContext:
     monotonic: Callable[[], float] = time.monotonic
     secrets: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # rollbot's own credentials never reach a command, but a step could still print them
+        # (an http step echoing a header, say): keep them out of anything shown.
+        self.secrets.extend(v for k, v in self.env.items() if k in PRIVATE_ENV and v)
+
     def redact(self, text: str) -> str:
         """`text` with every secret value this run has read replaced by `***`."""
         for secret in self.secrets:
