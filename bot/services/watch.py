@@ -171,7 +171,9 @@ class MetricsWatcher:
             log.warning("metrics query failed (no data until it answers): %s", m.error)
         row.bad, row.good, row.last = streak.bad, streak.good, verdict.value
         row.value, row.error, row.evaluated_at = m.value, m.error, now
-        row.recent = [*row.recent, m.value][-RECENT_VALUES:]
+        if verdict in (Verdict.BAD, Verdict.GOOD):
+            # Only counted observations, so the tail of `recent` is the current streak's values.
+            row.recent = [*row.recent, m.value][-RECENT_VALUES:]
         s.add(row)
         return row
 

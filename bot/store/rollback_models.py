@@ -38,7 +38,8 @@ class ConditionRow(SQLModel, table=True):
     bad: int = 0
     good: int = 0
     last: str | None = Field(default=None, max_length=10)
-    # The last few measured values, newest last: what a rollback message shows.
+    # The last few counted values (no-data observations that were ignored or held are left
+    # out), newest last: the tail is the current streak, which a rollback message shows.
     recent: list[float | None] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

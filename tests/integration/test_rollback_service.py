@@ -102,6 +102,8 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     metrics.set(ERRORS, 0.05)
     assert tick(bot, clock) == []  # one breach is not enough (consecutive: 2)
     assert bot.rollouts.status(FLAG).state is RolloutState.RUNNING
+    metrics.set(ERRORS, None)  # no data, ignored: neither counts nor breaks the streak
+    assert tick(bot, clock) == []
     metrics.set(ERRORS, 0.07)
     (report,) = tick(bot, clock)
     assert report.automatic and not report.failed and report.finished
