@@ -3,6 +3,7 @@ fake metrics provider and a manual clock (the evaluation job is driven directly)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -426,3 +427,38 @@ def test_a_flag_provider_that_fails_is_retried_then_reported(
     # Run again: the provider answers now.
     again = bot.rollback.roll_back(FLAG, ALICE, "errors, again")
     assert not again.failed and flag(bot) == (False, 0)
+
+
+def test_two_rollbacks_at_the_same_moment_run_the_runbook_once(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+) -> None:
+    """A person's /rollback racing an automatic one (or two replicas): one runbook run."""
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    metrics.set(ERRORS, 0.5)
+    tick(bot, clock)  # one breach; the next evaluation fires
+    clock.advance(TICK)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def by_hand() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(bot.rollback.roll_back(FLAG, ALICE, "by hand"))
+        except RollbotError as exc:
+            outcomes.append(exc)
+
+    def automatic() -> None:
+        barrier.wait()
+        outcomes.extend(bot.watcher.evaluate())
+
+    threads = [threading.Thread(target=by_hand), threading.Thread(target=automatic)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    reports = [o for o in outcomes if isinstance(o, RollbackReport)]
+    assert len(reports) == 1, outcomes
+    assert sum("complete" in e for e in seen.events) == 1
+    with bot.db.session() as s:
+        assert len(list(s.exec(select(RollbackRow)))) == 1
