@@ -14,9 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
+from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.prometheus import PrometheusProvider
 from bot.services.clock import ManualClock
@@ -33,6 +35,7 @@ from tests.rollback_support import build_rollbot
 
 fake_slack = pytest.fixture(fake_slack_fixture)
 
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "plans" / "realtime-features.yaml"
 CHANNEL = "C_RELEASES"
 FLAG = "live-chat"
 
@@ -203,3 +206,35 @@ def test_a_healthy_rollout_advances_once_bake_time_and_criteria_hold(
     doc = rb.flags.get(FLAG)
     assert doc is not None and doc.rollout_percentage == 25
     assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
+
+
+def test_the_shipped_plans_queries_answer_one_number_each(
+    prometheus: tuple[str, Exporter],
+) -> None:
+    """Every trigger and criterion query of config/plans/realtime-features.yaml is valid
+    PromQL that comes down to one number on the common metric names, and on healthy traffic
+    no trigger breaches and every criterion is met. (Windows shortened from 5m to 5s.)"""
+    url, exporter = prometheus
+    exporter.set_error_ratio(0.0005)
+    plan, problems = validate_plan(yaml.safe_load(SHIPPED.read_text(encoding="utf-8")))
+    assert plan is not None, problems
+    provider = PrometheusProvider(url, timeout=2)
+    try:
+        wait_for_value(provider, lambda v: 0 < v < 0.001)
+        criteria = [*plan.criteria_for(0), *plan.criteria_for(1)]
+        # Short windows, as the Prometheus here is seconds old (rate() over 5m would divide
+        # a few seconds of increase by five minutes).
+        values = {
+            c.name: provider.query(c.query.replace("[5m]", "[5s]"))
+            for c in [*plan.triggers, *criteria]
+        }
+        assert all("[5m]" in c.query or "rate(" not in c.query for c in plan.triggers)
+    finally:
+        provider.close()
+    assert all(v is not None for v in values.values()), values
+    for trigger in plan.triggers:
+        assert not trigger.compares_true(values[trigger.name] or 0), (trigger.name, values)
+    for criterion in criteria:
+        assert criterion.compares_true(values[criterion.name] or 0), (criterion.name, values)
+    assert 0.05 < (values["p95-latency"] or 0) < 0.1  # histogram_quantile interpolates
+    assert values["memory"] == 0.4
