@@ -9,6 +9,8 @@ so it runs once.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,13 +45,13 @@ def metrics_tick() -> None:
         return
     try:
         for report in _running.watcher.evaluate():
-            log.warning(
-                "automatic rollback of %s %s",
-                report.flag_key,
-                "failed" if report.failed else "done",
-            )
+            log.warning("automatic rollback of %s started", report.flag_key)
     except Exception:
         log.exception("metrics tick failed")
+
+
+def _start_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="rollback-runbook", daemon=False).start()
 
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
@@ -70,6 +72,9 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         max_instances=1,
         misfire_grace_time=60,
     )
+    # Automatic rollbacks run on their own (non-daemon) threads, so a long runbook does not
+    # stop triggers from being evaluated, and a shutdown waits for a runbook to finish.
+    rollbot.rollback.spawn = _start_thread
     if rollbot.watcher.enabled:
         scheduler.add_job(
             "bot.scheduler:metrics_tick",

@@ -82,6 +82,9 @@ class RollbackService:
         self.notify_roles = notify_roles or []
         self.output_tail_chars = output_tail_chars
         self.sleep = sleep
+        self.spawn: Callable[[Callable[[], None]], None] | None = None
+        """When set, automatic rollbacks run their runbook through it (the scheduler sets a
+        thread starter); unset, they run before `roll_back_automatically` returns."""
         self.listeners: list[Listener] = []
         """Called with a report when a rollback starts and when it finishes (see README)."""
 
@@ -128,7 +131,20 @@ class RollbackService:
             ):
                 return None  # finished or rolled back by someone else meanwhile
             claimed = self._claim(s, row, SCHEDULER, reason, fired, automatic=True)
+        if self.spawn is not None:
+            # The runbook (flag-off first) runs on its own thread; the evaluation job goes on
+            # watching the other rollouts instead of waiting minutes for drain and deploy.
+            self.spawn(lambda: self._run_logged(claimed))
+            return claimed.report
         return self._run(claimed)
+
+    def _run_logged(self, claim: _Claim) -> None:
+        try:
+            self._run(claim)
+        except Exception:
+            log.exception(
+                "rollback %s of %s crashed", claim.report.rollback_id, claim.report.flag_key
+            )
 
     # -- the parts -------------------------------------------------------------------------
 

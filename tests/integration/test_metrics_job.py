@@ -3,6 +3,7 @@ is configured, absent otherwise, and running the watcher when it fires."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,4 +56,31 @@ def test_the_job_evaluates_and_rolls_back(tmp_path: Path) -> None:
         assert rb.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
     finally:
         scheduler._running = None
+        rb.db.dispose()
+
+
+def test_under_the_scheduler_a_runbook_runs_on_its_own_thread(tmp_path: Path) -> None:
+    """The evaluation returns as soon as the rollback is claimed; the runbook (flag off first)
+    finishes on its own thread, so other rollouts keep being watched meanwhile."""
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics)
+    sched = scheduler.start_scheduler(rb)
+    try:
+        assert rb.rollback.spawn is not None
+        rb.rollouts.start(FLAG, None, Actor("U1", Via.SLACK))
+        metrics.set(ERRORS, 0.5)
+        clock.advance(timedelta(seconds=15))
+        assert rb.watcher.evaluate() == []
+        clock.advance(timedelta(seconds=15))
+        (started,) = rb.watcher.evaluate()
+        assert started.automatic and not started.finished
+        deadline = time.monotonic() + 10
+        while "Rolled back automatically" not in rb.rollouts.status(FLAG).waiting_for:
+            assert time.monotonic() < deadline, rb.rollouts.status(FLAG).waiting_for
+            time.sleep(0.05)
+        doc = rb.flags.get(FLAG)
+        assert doc is not None and not doc.enabled
+    finally:
+        scheduler.stop_scheduler(sched)
         rb.db.dispose()
