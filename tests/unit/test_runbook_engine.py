@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from bot.domain.actor import Actor, Via
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
 from bot.domain.runbook import RunbookStep
+from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.runbook.base import RunContext
 from bot.providers.runbook.engine import run_one, run_runbook
 from tests.fakes.metrics import FakeMetrics
@@ -227,3 +228,27 @@ def test_a_failure_stops_the_runbook_unless_continue_on_error() -> None:
         ("optional", False, True),
         ("must", False, False),
     ]
+
+
+def test_wait_for_health_keeps_polling_while_the_metrics_system_is_down() -> None:
+    metrics = FakeMetrics()
+    metrics.set("up", MetricsProviderError("Prometheus did not answer: connection refused"))
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        if clock[0] >= 20:
+            metrics.set("up", 1)  # back after 20 s
+
+    s = step(
+        kind="wait_for_health",
+        query="up",
+        comparison=">=",
+        threshold=1,
+        interval="5s",
+        timeout="1m",
+    )
+    context = ctx(metrics=metrics)
+    context.sleep, context.monotonic = sleep, lambda: clock[0]
+    result = run_one(s, context)
+    assert result.ok and "healthy after 5 check(s)" in result.output
