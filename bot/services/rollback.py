@@ -258,8 +258,6 @@ class RollbackService:
     def _run(self, claim: _Claim) -> RollbackReport:
         started = time.monotonic()
         report, steps, actor = claim.report, claim.steps, claim.actor
-        self.rollouts._announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
-        self._tell(report)
         ctx = RunContext(
             flag_key=report.flag_key,
             rollout_id=report.rollout_id,
@@ -272,28 +270,45 @@ class RollbackService:
             sleep=self.sleep,
         )
         results: list[StepResult] = []
+        total = len(steps)
 
-        def on_start(index: int, step: RunbookStep) -> None:
-            self._post(report, step_started_text(index, len(steps), step))
+        def record_start(index: int, step: RunbookStep) -> None:
             self._record_step(report, "rollback.step_started", {"step": step.name, "index": index})
 
-        def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
+        def record_result(index: int, step: RunbookStep, result: StepResult) -> None:
             results.append(result)
             self._save_steps(report.rollback_id, results)
             self._record_step(report, "rollback.step_finished", result.as_dict())
-            self._post(report, step_result_text(index, len(steps), result))
 
-        outcome = run_runbook(steps, ctx, on_start, on_result)
+        # The flag goes off before any chat call or listener: a slow or unreachable Slack (or
+        # an incident feature paging someone) must not delay protecting users.
+        head = run_runbook(steps[:1], ctx, record_start, record_result)
+        self.rollouts._announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
+        self._tell(report)
+        self._post(report, step_started_text(0, total, steps[0]))
+        self._post(report, step_result_text(0, total, head.results[0]))
+        failed_step = head.failed_step
+        if failed_step is None:
+
+            def on_start(index: int, step: RunbookStep) -> None:
+                record_start(index + 1, step)
+                self._post(report, step_started_text(index + 1, total, step))
+
+            def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
+                record_result(index + 1, step, result)
+                self._post(report, step_result_text(index + 1, total, result))
+
+            failed_step = run_runbook(steps[1:], ctx, on_start, on_result).failed_step
         finished = replace(
             report,
             steps=results,
             finished=True,
-            failed=not outcome.ok,
-            failed_step=outcome.failed_step,
+            failed=failed_step is not None,
+            failed_step=failed_step,
             finished_at=self.clock.now(),
         )
         self._finish(finished, actor)
-        text = finished_text(finished, len(steps), self._loud(report), time.monotonic() - started)
+        text = finished_text(finished, total, self._loud(report), time.monotonic() - started)
         self.rollouts._announce(Outcome(self.rollouts.view(report.rollout_id), text))
         self._tell(finished)
         return finished

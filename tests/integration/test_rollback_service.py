@@ -462,3 +462,26 @@ def test_two_rollbacks_at_the_same_moment_run_the_runbook_once(
     assert sum("complete" in e for e in seen.events) == 1
     with bot.db.session() as s:
         assert len(list(s.exec(select(RollbackRow)))) == 1
+
+
+def test_the_flag_is_off_before_anyone_is_told(bot: Rollbot, clock: ManualClock) -> None:
+    """A slow Slack or listener must not delay protecting users: the flag goes off first."""
+    flag_at_each_message: list[tuple[bool, str]] = []
+    heard: list[bool] = []
+
+    class Watching(Recorder):
+        def post_event(self, view: RolloutView, text: str) -> None:
+            flag_at_each_message.append((flag(bot)[0], text))
+
+    bot.set_notifier(Watching())
+    bot.rollouts.start(FLAG, None, ALICE)
+    bot.rollback.listeners.append(lambda _r: heard.append(flag(bot)[0]))
+    bot.rollback.roll_back(FLAG, ALICE, "errors")
+    after_start = flag_at_each_message[1:]
+    assert "Rollback of `chat-v2`" in after_start[0][1]
+    assert [on for on, _ in after_start] == [False] * len(after_start)
+    assert heard == [False, False]
+    texts = [t for _, t in after_start]
+    assert texts[1].startswith(":arrow_forward: Step 1/3 started")
+    assert "Step 1/3 *Disable the flag* done" in texts[2]
+    assert "Step 2/3 started" in texts[3]
