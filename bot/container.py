@@ -74,7 +74,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
     watcher = MetricsWatcher(rollback, metrics, interval)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
-    rollouts.wait_notes.append(RolloutNotes(criteria))
+    rollouts.annotators.append(RolloutNotes(criteria))
     return Rollbot(
         settings,
         clock,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,9 +39,8 @@ from bot.store.models import RolloutRow
 log = logging.getLogger(__name__)
 
 Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
-WaitNote = Callable[[Session, RolloutRow, RolloutView, datetime], str | None]
-"""Says better than the plan alone what a rollout waits for (a criterion holding it, a
-rollback running); the first note given replaces the card's "waiting for" line."""
+Annotator = Callable[[Session, RolloutRow, RolloutView, datetime], RolloutView]
+"""Adds a feature's state to a rollout's view (e.g. the sign-off chain on the card)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class RolloutService:
         self.advance_guard = advance_guard
         self.permissions = permissions or Permissions(RoleDirectory())
         self.holds: list[AdvanceHold] = []
-        self.wait_notes: list[WaitNote] = []
+        self.annotators: list[Annotator] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -94,19 +93,19 @@ class RolloutService:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
-            return self.build_view(s, row, self.clock.now())
+            return self.view_of(s, row, self.clock.now())
 
     def active(self) -> list[RolloutView]:
         """Every running or paused rollout."""
         now = self.clock.now()
         with self.db.session() as s:
-            return [self.build_view(s, r, now) for r in rollouts.active(s)]
+            return [self.view_of(s, r, now) for r in rollouts.active(s)]
 
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.clock.now()
         with self.db.session() as s:
-            return [self.build_view(s, r, now) for r in rollouts.recent(s, limit)]
+            return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
 
     def view(self, rollout_id: int) -> RolloutView:
         """One rollout by id."""
@@ -114,15 +113,13 @@ class RolloutService:
             row = rollouts.by_id(s, rollout_id)
             if row is None:
                 raise NotFound(f"Rollout {rollout_id} does not exist.")
-            return self.build_view(s, row, self.clock.now())
+            return self.view_of(s, row, self.clock.now())
 
-    def build_view(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
-        """The card data for a stored rollout, with the first wait note any feature gives."""
+    def view_of(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
+        """The view of a rollout row read in `s`, with every annotator's additions."""
         view = build_view(row, now)
-        for note in self.wait_notes:
-            text = note(s, row, view, now)
-            if text:
-                return replace(view, waiting_for=text)
+        for annotate in self.annotators:
+            view = annotate(s, row, view, now)
         return view
 
     def _known_hint(self, s: Session) -> str:
@@ -178,7 +175,7 @@ class RolloutService:
                     before=None,
                     after={**_snapshot_dict(snap), "plan": plan.name},
                 )
-                view = self.build_view(s, row, now)
+                view = self.view_of(s, row, now)
         except IntegrityError:
             raise Conflict(
                 f"`{flag_key}` was just started by someone else.",
@@ -372,7 +369,7 @@ class RolloutService:
             after=_snapshot_dict(after),
         )
         s.flush()
-        return Outcome(self.build_view(s, row, now), _describe(action, plan, before, after, actor))
+        return Outcome(self.view_of(s, row, now), _describe(action, plan, before, after, actor))
 
     def _set_flag(
         self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False

@@ -10,7 +10,7 @@ Triggers stay armed in every active state, paused and held-by-a-gate included.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -227,12 +227,20 @@ class CriteriaHold:
 
 
 class RolloutNotes:
-    """The card's "waiting for" line when metrics or a rollback explain it better."""
+    """An annotator (`RolloutService.annotators`): the card's "waiting for" line when metrics
+    or a rollback explain it better than the plan alone."""
 
     def __init__(self, hold: CriteriaHold) -> None:
         self.hold = hold
 
-    def __call__(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> str | None:
+    def __call__(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> RolloutView:
+        """The view, its "waiting for" line replaced when metrics or a rollback explain it."""
+        note = self.note(s, row, view, now)
+        return replace(view, waiting_for=note) if note else view
+
+    def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> str | None:
         """A criterion holding a due step, or the state of the rollback."""
         assert row.id is not None
         if row.state == RolloutState.ROLLED_BACK.value:
