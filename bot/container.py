@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.commands.approve import report_subcommand
 from bot.commands.reply import Reply
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
+from bot.providers.metrics.factory import build_metrics_provider
 from bot.services.clock import Clock, SystemClock
 from bot.services.notify import NullNotifier, RolloutNotifier
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
+from bot.services.rollback import RollbackService
 from bot.services.rollouts import RolloutService
 from bot.services.signoff_setup import Signoffs, install_signoffs
+from bot.services.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.settings import Settings
 from bot.store.database import Database
 
@@ -33,6 +37,8 @@ class Rollbot:
     rollouts: RolloutService
     requests: RequestLedger
     permissions: Permissions
+    rollback: RollbackService
+    watcher: MetricsWatcher
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -61,6 +67,22 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         permissions=permissions,
     )
     signoffs = install_signoffs(db, rollouts, permissions, clock, settings.config.signoff)
+    # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
+    metrics = build_metrics_provider(settings.config.metrics, settings.env)
+    rb = settings.config.rollback
+    rollback = RollbackService(
+        rollouts,
+        metrics,
+        settings.env,
+        settings.config.role_directory(),
+        rb.notify_roles,
+        rb.output_tail_chars,
+    )
+    interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
+    watcher = MetricsWatcher(rollback, metrics, interval)
+    criteria = CriteriaHold(watcher)
+    rollouts.holds.append(criteria)
+    rollouts.annotators.append(RolloutNotes(criteria))
     return Rollbot(
         settings,
         clock,
@@ -72,4 +94,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         permissions,
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
+        rollback=rollback,
+        watcher=watcher,
     )

@@ -9,6 +9,8 @@ so it runs once.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,6 +24,7 @@ _running: Rollbot | None = None
 
 ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
+METRICS_TICK = "metrics-tick"
 
 
 def rollout_tick() -> None:
@@ -49,6 +52,19 @@ def signoff_tick() -> None:
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("sign-off tick failed")
+def metrics_tick() -> None:
+    """Evaluate every active rollout's triggers and criteria; roll back those that fire."""
+    if _running is None:
+        return
+    try:
+        for report in _running.watcher.evaluate():
+            log.warning("automatic rollback of %s started", report.flag_key)
+    except Exception:
+        log.exception("metrics tick failed")
+
+
+def _start_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="rollback-runbook", daemon=False).start()
 
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
@@ -79,6 +95,20 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         max_instances=1,
         misfire_grace_time=60,
     )
+    # Automatic rollbacks run on their own (non-daemon) threads, so a long runbook does not
+    # stop triggers from being evaluated, and a shutdown waits for a runbook to finish.
+    rollbot.rollback.spawn = _start_thread
+    if rollbot.watcher.enabled:
+        scheduler.add_job(
+            "bot.scheduler:metrics_tick",
+            "interval",
+            id=METRICS_TICK,
+            replace_existing=True,
+            seconds=rollbot.settings.config.metrics.evaluation_seconds,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=30,
+        )
     scheduler.start()
     return scheduler
 

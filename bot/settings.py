@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -141,6 +142,51 @@ class SchedulerConfig(BaseModel):
     tick_seconds: int = Field(default=15, ge=1, le=3600)
 
 
+class MetricsConfig(BaseModel):
+    """Where trigger and criterion queries are answered, and how often they are asked.
+
+    Secrets are named, not written: `token_env` and `headers_env` give the names of
+    environment variables holding them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["none", "prometheus", "http_json"] = "none"
+    url: str | None = None
+    token_env: str | None = None
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    path: str | None = None
+    timeout: str = "5s"
+    evaluation_seconds: int = Field(default=15, ge=1, le=3600)
+
+    @field_validator("timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _url_when_provider(self) -> MetricsConfig:
+        if self.provider != "none" and not self.url:
+            raise ValueError(f"metrics.url: the {self.provider} provider needs a url")
+        return self
+
+    def secret_names(self) -> list[str]:
+        """The environment variables this config reads secrets from."""
+        return [n for n in (self.token_env, *self.headers_env.values()) if n]
+
+
+class RollbackConfig(BaseModel):
+    """Rollback behaviour that is not part of a plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Roles told loudly (mentioned in the thread) when a rollback fails, besides the owner.
+    notify_roles: list[str] = Field(default_factory=list)
+    # How much of a command's output is posted to Slack (the end of it).
+    output_tail_chars: int = Field(default=1500, ge=100, le=2900)
+
+
 class WebConfig(BaseModel):
     """The HTTP server."""
 
@@ -206,6 +252,18 @@ class ConfigFile(BaseModel):
     permissions: dict[str, list[str]] = Field(default_factory=dict)
     statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)
     paging: PagingConfig = Field(default_factory=PagingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+
+    @model_validator(mode="after")
+    def _rollback_roles_known(self) -> ConfigFile:
+        for role_id in self.rollback.notify_roles:
+            if role_id not in self.roles:
+                known = ", ".join(sorted(self.roles)) or "none defined"
+                raise ValueError(
+                    f"rollback.notify_roles: unknown role {role_id!r} (roles: {known})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -355,6 +413,18 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                 ),
             )
         )
+    for name in config.metrics.secret_names():
+        if not env.get(name):
+            problems.append(
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        "metrics",
+                        f"the environment variable {name} named here is not set",
+                        "set it, or remove it from the metrics section",
+                    ),
+                )
+            )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it

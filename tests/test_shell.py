@@ -181,7 +181,10 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
         f"/rollout set {FLAG} lots": "`lots` is not a number.",
         f"/rollout start {FLAG}": f"`{FLAG}` already has a rollout in progress",
         "/rollout pause no-such-flag": "No rollout for `no-such-flag`.",
-        "/rollback realtime-features": "/rollback is not available yet in this version",
+        # Without a reason /rollback only shows what would run (the modal's part in Slack).
+        "/rollback realtime-features": "To run it, give the reason: `/rollback",
+        "/rollback no-such-flag oops": "`no-such-flag` has no rollout to roll back.",
+        "/rollback": "Usage: `/rollback <flag> [reason]`",
         "/approve no-such-flag": "No rollout for `no-such-flag`.",
         "/incident declare": "/incident is not available yet in this version",
         "press": "Usage: press <button label> [<flag>]",

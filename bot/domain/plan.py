@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+from bot.domain.runbook import FlagStep, RunbookStep
 from bot.domain.signoff import Gate
+from bot.domain.triggers import Criterion, Trigger
 
 
 class Step(BaseModel):
@@ -30,6 +32,8 @@ class Step(BaseModel):
     auto_advance: bool = True
     permanent: bool = False
     gate: str | None = None  # id of a gate in `Plan.gates` that must pass to leave this step
+    # Metric criteria that must hold before this step advances by itself (besides its phase's).
+    criteria: list[Criterion] = Field(default_factory=list)
 
     @field_validator("bake")
     @classmethod
@@ -55,6 +59,10 @@ class Phase(BaseModel):
     tasks: list[str] = Field(default_factory=list)
     success_criteria: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
+    # Metric criteria every step of this phase must meet before advancing by itself.
+    criteria: list[Criterion] = Field(default_factory=list)
+    # Rollback triggers armed only during this phase (on top of the plan's).
+    triggers: list[Trigger] = Field(default_factory=list)
 
 
 class Plan(BaseModel):
@@ -69,6 +77,9 @@ class Plan(BaseModel):
     phases: list[Phase] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list)
     checklists: list[Checklist] = Field(default_factory=list)
+    # Rollback triggers armed in every phase, and the runbook a rollback runs.
+    triggers: list[Trigger] = Field(default_factory=list)
+    runbook: list[RunbookStep] = Field(default_factory=list)
 
     @field_validator("flag")
     @classmethod
@@ -88,6 +99,15 @@ class Plan(BaseModel):
     def step(self, index: int) -> PlannedStep:
         """The step at a flat index (0 is the first step of the first phase)."""
         return self.steps()[index]
+
+    def triggers_for(self, index: int) -> list[Trigger]:
+        """The triggers armed while the rollout is at step `index`."""
+        return [*self.triggers, *self.step(index).phase.triggers]
+
+    def criteria_for(self, index: int) -> list[Criterion]:
+        """The criteria the step at `index` must meet before it advances by itself."""
+        planned = self.step(index)
+        return [*planned.phase.criteria, *planned.step.criteria]
 
     @property
     def last_index(self) -> int:
@@ -131,6 +151,9 @@ _HINTS = {
     "bool_parsing": "write true or false",
     "enum": "use one of the values listed",
     "list_type": "write a list (`- item` lines or [a, b])",
+    "float_parsing": "write a number, e.g. 0.01",
+    "union_tag_invalid": "kind is one of flag, command, http, wait_for_health",
+    "union_tag_not_found": "add kind: flag, command, http or wait_for_health",
 }
 
 
@@ -211,4 +234,55 @@ def _semantic_problems(plan: Plan) -> list[PlanProblem]:
                     "remove bake, or add a final step after it",
                 )
             )
+    problems.extend(_metric_problems(plan))
     return problems
+
+
+def _unique(names: list[tuple[str, str]], what: str) -> list[PlanProblem]:
+    """Problems for (path, name) pairs whose name was used before."""
+    seen: dict[str, str] = {}
+    problems: list[PlanProblem] = []
+    for path, name in names:
+        if name in seen:
+            problems.append(
+                PlanProblem(
+                    path, f"{what} {name!r} is used twice (also {seen[name]})", "rename one"
+                )
+            )
+        seen.setdefault(name, path)
+    return problems
+
+
+def _metric_problems(plan: Plan) -> list[PlanProblem]:
+    """Triggers, criteria and runbook steps: names that collide, a flag step out of place."""
+    triggers = [(f"triggers.{i}.name", t.name) for i, t in enumerate(plan.triggers)]
+    problems: list[PlanProblem] = []
+    for p, phase in enumerate(plan.phases):
+        phase_triggers = [
+            (f"phases.{p}.triggers.{i}.name", t.name) for i, t in enumerate(phase.triggers)
+        ]
+        problems += _unique(triggers + phase_triggers, "trigger name")
+        for s, step in enumerate(phase.steps):
+            names = [
+                (f"phases.{p}.criteria.{i}.name", c.name) for i, c in enumerate(phase.criteria)
+            ]
+            names += [
+                (f"phases.{p}.steps.{s}.criteria.{i}.name", c.name)
+                for i, c in enumerate(step.criteria)
+            ]
+            problems += _unique(names, "criterion name")
+    problems += _unique(
+        [(f"runbook.{i}.name", s.name) for i, s in enumerate(plan.runbook)], "step name"
+    )
+    for i, runbook_step in enumerate(plan.runbook):
+        if isinstance(runbook_step, FlagStep) and i > 0:
+            problems.append(
+                PlanProblem(
+                    f"runbook.{i}.kind",
+                    "the flag step must be the runbook's first step",
+                    "users are protected by turning the flag off first; move it to the top "
+                    "(or leave it out: rollbot adds it)",
+                )
+            )
+    # Duplicates found once per phase would repeat; keep each problem once.
+    return list(dict.fromkeys(problems))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.commands.reply import Reply
+from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
@@ -35,7 +36,7 @@ from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff, ShellSignoffNotifie
 
 log = logging.getLogger(__name__)
 
-NOT_YET = ("/rollback", "/incident")
+NOT_YET = ("/incident",)
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
@@ -48,6 +49,8 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
                                 its checklists (`/approve help`); sign with the buttons:
                                 press approve      press reject (then type the reason)
                                 press check <item> (after `/approve checklist <flag>`)
+  /rollback <flag> [reason]   without a reason: show the runbook that would run; with one:
+                                roll back now (flag off first, then the runbook)
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -57,7 +60,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   help                        this help
   quit, exit                  leave (end of input does too)
 
-  /rollback and /incident are not available yet in this version."""
+  /incident is not available yet in this version."""
 
 USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
 
@@ -166,6 +169,8 @@ class Shell:
             self._rollout(rest)
         elif word == "/approve" and self.signoff is not None:
             self.signoff.approve_command(rest, self.actor)
+        elif word == "/rollback":
+            self.say(render_reply(run_rollback_direct(rest, self.actor, self.rollbot.rollback)))
         elif word in NOT_YET:
             self.say(
                 f"{word} is not available yet in this version of rollbot; nothing was done. "
@@ -179,7 +184,7 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in (*NOT_YET, "/rollout", "/approve"):
+        elif "/" + word in (*NOT_YET, "/rollout", "/approve", "/rollback"):
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")

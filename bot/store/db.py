@@ -60,4 +60,6 @@ def upgrade(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        # "heads": features add migrations on their own branches off the same parent
+        # (e.g. 0003 off 0001); all of them apply, whichever order they were merged in.
+        command.upgrade(cfg, "heads")

@@ -6,7 +6,11 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-from bot.store import models, signoff_models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store import (  # noqa: F401  (register the tables on SQLModel.metadata)
+    models,
+    rollback_models,
+    signoff_models,
+)
 
 config = context.config
 target_metadata = SQLModel.metadata

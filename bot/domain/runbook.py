@@ -1,0 +1,185 @@
+"""The rollback runbook a plan carries: ordered steps of four kinds.
+
+A runbook always starts by turning the flag off, so users are protected within seconds and
+the slower steps (drain, revert, deploy, verify) follow. A plan may write that flag step
+itself (it must then be the first step) or leave it out, in which case it is added.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.domain.durations import parse_duration
+from bot.domain.triggers import COMPARISONS
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _StepBase(BaseModel):
+    """What every runbook step has: a name, a time budget, retries, and what a failure does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    timeout: str = "60s"
+    retries: int = Field(default=0, ge=0, le=10)
+    retry_delay: str = "2s"
+    continue_on_error: bool = False
+
+    @field_validator("timeout", "retry_delay")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def timeout_s(self) -> float:
+        """The step's time budget for one attempt, in seconds."""
+        return parse_duration(self.timeout).total_seconds()
+
+    @property
+    def retry_delay_s(self) -> float:
+        """Seconds to wait between attempts."""
+        return parse_duration(self.retry_delay).total_seconds()
+
+
+class FlagStep(_StepBase):
+    """Set flag fields through the configured flag provider (by default: turn it off)."""
+
+    kind: Literal["flag"]
+    set: dict[str, Any] = Field(default_factory=lambda: {"enabled": False, "rollout_percentage": 0})
+
+    @field_validator("set")
+    @classmethod
+    def _turns_off(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Import here: flag.py is a sibling domain module with no dependency on this one.
+        from bot.domain.flag import FlagChange
+
+        FlagChange.model_validate(value)
+        if value.get("enabled") is not False and value.get("rollout_percentage", 1) != 0:
+            raise ValueError(
+                "a rollback's flag step must turn the flag off "
+                "(enabled: false and/or rollout_percentage: 0)"
+            )
+        return value
+
+
+class CommandStep(_StepBase):
+    """A shell command; output is captured, and its tail is posted."""
+
+    kind: Literal["command"]
+    run: str = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    env_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="variable in the command's environment -> variable of rollbot's environment "
+        "(for secrets, which never go in a plan)",
+    )
+    cwd: str | None = None
+
+    @field_validator("env", "env_from")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(ENV_NAME, name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value
+
+
+class HttpStep(_StepBase):
+    """An HTTP request that must answer with an expected status."""
+
+    kind: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_from_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="header -> environment variable holding its value (e.g. a bearer token)",
+    )
+    body: Any = None
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+
+
+class WaitForHealthStep(_StepBase):
+    """Poll a URL (healthy = expected status) or a metric (healthy = comparison true)."""
+
+    kind: Literal["wait_for_health"]
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    query: str | None = None
+    comparison: str | None = None
+    threshold: float | None = None
+    interval: str = "5s"
+    timeout: str = "5m"
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _url_or_metric(self) -> WaitForHealthStep:
+        if (self.url is None) == (self.query is None):
+            raise ValueError("give either url (an HTTP health check) or query (a metric)")
+        if self.query is not None and (
+            self.comparison not in COMPARISONS or self.threshold is None
+        ):
+            raise ValueError(
+                "a metric health check needs comparison (one of "
+                f"{', '.join(COMPARISONS)}) and threshold"
+            )
+        return self
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between polls."""
+        return max(0.1, parse_duration(self.interval).total_seconds())
+
+    def healthy_value(self, value: float) -> bool:
+        """True when a metric value counts as healthy."""
+        assert self.comparison is not None and self.threshold is not None
+        return {
+            ">": value > self.threshold,
+            ">=": value >= self.threshold,
+            "<": value < self.threshold,
+            "<=": value <= self.threshold,
+        }[self.comparison]
+
+
+RunbookStep = Annotated[
+    FlagStep | CommandStep | HttpStep | WaitForHealthStep, Field(discriminator="kind")
+]
+
+DEFAULT_FLAG_STEP = FlagStep(kind="flag", name="Turn the flag off", timeout="30s", retries=3)
+
+
+def effective_steps(steps: list[RunbookStep]) -> list[RunbookStep]:
+    """The steps that run: the plan's, with the flag-off step first (added if missing)."""
+    if steps and isinstance(steps[0], FlagStep):
+        return list(steps)
+    return [DEFAULT_FLAG_STEP, *steps]
+
+
+def describe_step(step: RunbookStep) -> str:
+    """One line saying what a step does (for the confirmation modal and the shell)."""
+    if isinstance(step, FlagStep):
+        fields = ", ".join(f"{k}={v}" for k, v in step.set.items())
+        return f"{step.name}: set the flag ({fields})"
+    if isinstance(step, CommandStep):
+        return f"{step.name}: run `{step.run}`"
+    if isinstance(step, HttpStep):
+        return f"{step.name}: {step.method} {step.url} (expects {step.expect_status})"
+    target = step.url or f"`{step.query}` {step.comparison} {step.threshold}"
+    return f"{step.name}: wait until healthy: {target} (up to {step.timeout})"
+
+
+def total_budget(steps: list[RunbookStep]) -> timedelta:
+    """The longest a runbook can take (every attempt of every step timing out)."""
+    seconds = sum((s.timeout_s + s.retry_delay_s) * (s.retries + 1) for s in steps)
+    return timedelta(seconds=seconds)

@@ -1,0 +1,179 @@
+"""Metric conditions: rollback triggers and success criteria, and how observations count.
+
+Both are written the same way in a plan: a query, a comparison and a threshold, how many
+consecutive evaluations must agree, and what a missing value means. A *trigger* breaches when
+its comparison is true (error rate > 1%); a *criterion* is met when its comparison is true
+(connection success > 99%). Pure rules: values and times come in, verdicts go out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class MissingData(StrEnum):
+    """What a query that answers nothing (or fails) means.
+
+    `breach` counts it against the rollout (a trigger breaches, a criterion is unmet);
+    `ignore` leaves the counter as it was (a trigger stays quiet, a criterion counts as met);
+    `hold` keeps the rollout at its step without rolling back (automatic advances wait).
+    """
+
+    BREACH = "breach"
+    IGNORE = "ignore"
+    HOLD = "hold"
+
+
+COMPARISONS = (">", ">=", "<", "<=")
+
+
+class Condition(BaseModel):
+    """A query compared with a threshold (the common form of triggers and criteria)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str | None = None
+    query: str = Field(min_length=1)
+    comparison: str
+    threshold: float
+    consecutive: int = Field(default=2, ge=1, le=100)
+    missing_data: MissingData = MissingData.HOLD
+    unit: str = ""
+
+    @field_validator("comparison")
+    @classmethod
+    def _known_comparison(cls, value: str) -> str:
+        if value not in COMPARISONS:
+            raise ValueError(f"{value!r} is not a comparison; use one of {', '.join(COMPARISONS)}")
+        return value
+
+    def compares_true(self, value: float) -> bool:
+        """True when `value <comparison> threshold`."""
+        if self.comparison == ">":
+            return value > self.threshold
+        if self.comparison == ">=":
+            return value >= self.threshold
+        if self.comparison == "<":
+            return value < self.threshold
+        return value <= self.threshold
+
+    def rule(self) -> str:
+        """The comparison as people read it, e.g. `> 0.01`."""
+        return f"{self.comparison} {format_value(self.threshold, self.unit)}"
+
+    def label(self) -> str:
+        """The name and its description, for messages."""
+        return f"{self.name} ({self.description})" if self.description else self.name
+
+
+class Trigger(Condition):
+    """Rolls the rollout back when its comparison is true `consecutive` times in a row."""
+
+
+class Criterion(Condition):
+    """Must be true for the last `consecutive` evaluations before a step advances by itself."""
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    """A measured value for people: `0.0123`, `512 ms`; `no data` for None."""
+    if value is None:
+        return "no data"
+    text = f"{value:.4g}"
+    return f"{text} {unit}".strip() if unit else text
+
+
+class Verdict(StrEnum):
+    """What one observation of a condition says."""
+
+    BAD = "bad"  # trigger breached / criterion unmet
+    GOOD = "good"  # trigger quiet / criterion met
+    SKIP = "skip"  # no data, policy ignore: changes nothing
+    HOLD = "hold"  # no data, policy hold: rollout waits, counters unchanged
+
+
+def judge_trigger(trigger: Trigger, value: float | None) -> Verdict:
+    """A trigger observation: BAD when it breaches (or no data counts as a breach)."""
+    if value is None or math.isnan(value):
+        return {
+            MissingData.BREACH: Verdict.BAD,
+            MissingData.IGNORE: Verdict.SKIP,
+            MissingData.HOLD: Verdict.HOLD,
+        }[trigger.missing_data]
+    return Verdict.BAD if trigger.compares_true(value) else Verdict.GOOD
+
+
+def judge_criterion(criterion: Criterion, value: float | None) -> Verdict:
+    """A criterion observation: GOOD when met (or no data is ignored)."""
+    if value is None or math.isnan(value):
+        return {
+            MissingData.BREACH: Verdict.BAD,
+            MissingData.IGNORE: Verdict.GOOD,
+            MissingData.HOLD: Verdict.HOLD,
+        }[criterion.missing_data]
+    return Verdict.GOOD if criterion.compares_true(value) else Verdict.BAD
+
+
+@dataclass(frozen=True)
+class Streak:
+    """How a condition has looked lately: consecutive bad and good observations."""
+
+    bad: int = 0
+    good: int = 0
+    last: Verdict | None = None
+
+
+def observe(streak: Streak, verdict: Verdict) -> Streak:
+    """The streak after one more observation.
+
+    A BAD resets the good run and extends the bad run, and vice versa. SKIP leaves both runs
+    as they were (no data is not evidence). HOLD is remembered as the last verdict but does
+    not count, so a trigger with missing data neither fires nor forgets earlier breaches.
+    """
+    if verdict is Verdict.BAD:
+        return Streak(bad=streak.bad + 1, good=0, last=verdict)
+    if verdict is Verdict.GOOD:
+        return Streak(bad=0, good=streak.good + 1, last=verdict)
+    return Streak(bad=streak.bad, good=streak.good, last=verdict)
+
+
+def fires(trigger: Trigger, streak: Streak) -> bool:
+    """True when the trigger has breached its number of consecutive evaluations."""
+    return streak.last is Verdict.BAD and streak.bad >= trigger.consecutive
+
+
+def criterion_met(criterion: Criterion, streak: Streak) -> bool:
+    """True when the criterion held over its window (its last `consecutive` observations)."""
+    return streak.last is Verdict.GOOD and streak.good >= criterion.consecutive
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One stored observation of a condition, as a hold or a card shows it."""
+
+    name: str
+    value: float | None
+    streak: Streak
+    at: datetime | None
+    error: str | None = None
+
+
+def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> str | None:
+    """Why `criterion` holds the step, or None when it is met."""
+    if reading is None or reading.at is None:
+        return f"success criterion *{criterion.name}* has not been measured yet"
+    if criterion_met(criterion, reading.streak):
+        return None
+    measured = format_value(reading.value, criterion.unit)
+    if reading.error:
+        measured = f"no data ({reading.error})"
+    return (
+        f"success criterion *{criterion.label()}* is not met: measured {measured}, "
+        f"needs {criterion.rule()} for {criterion.consecutive} evaluations in a row "
+        f"({reading.streak.good} so far)"
+    )

@@ -1,0 +1,1 @@
+"""Metrics providers: where trigger and criterion queries are answered."""

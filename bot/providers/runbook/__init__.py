@@ -1,0 +1,1 @@
+"""Runbook steps (flag, command, http, wait-for-health) and the engine that runs them."""

@@ -1,0 +1,188 @@
+"""`/rollback` end to end: signed slash command -> confirmation modal (views.open) ->
+signed view_submission -> runbook, reported in the rollout's thread in the fake Slack."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.container import Rollbot
+from bot.services.clock import ManualClock
+from bot.slack.app import build_slack_app
+from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
+from bot.web.app import create_app
+from tests.e2e.conftest import SIGNING_SECRET
+from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_requests import SlackRequestSender
+from tests.rollback_support import FLAG, build_rollbot
+
+CHANNEL = "C_RELEASES"
+ROLES = (
+    "roles:\n  ops:\n    name: Operations Lead\n    members: [U_OPS]\n"
+    "permissions:\n  rollback: [ops]\n"
+)
+
+
+class Bot:
+    """rollbot served by uvicorn, Slack requests in, fake Slack Web API out."""
+
+    def __init__(self, fake: FakeSlack, rollbot: Rollbot, sender: SlackRequestSender) -> None:
+        self.fake, self.rollbot, self.slack = fake, rollbot, sender
+
+    def command(self, name: str, text: str, user: str = "U_OPS") -> Call:
+        before = len(self.fake.calls_to("response_url"))
+        started = time.monotonic()
+        response = self.slack.command(name, text, user_id=user, channel_id=CHANNEL)
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - started < 3.0
+        return self.fake.wait_for("response_url", before + 1)[before]
+
+    def open_modal(self, text: str, user: str = "U_OPS") -> dict[str, Any]:
+        before = len(self.fake.calls_to("views.open"))
+        response = self.slack.command("/rollback", text, user_id=user, channel_id=CHANNEL)
+        assert response.status_code == 200
+        call = self.fake.wait_for("views.open", before + 1)[before]
+        view: dict[str, Any] = call.params["view"]
+        return view
+
+    def thread(self) -> list[str]:
+        return [
+            str(c.params["text"])
+            for c in self.fake.calls_to("chat.postMessage")
+            if c.ok and "thread_ts" in c.params
+        ]
+
+    def wait_thread(self, done: Callable[[list[str]], bool], timeout: float = 10) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while not done(texts := self.thread()):
+            assert time.monotonic() < deadline, texts
+            time.sleep(0.05)
+        return texts
+
+
+def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str) -> Iterator[Bot]:
+    rollbot = build_rollbot(
+        tmp_path,
+        f"sqlite:///{tmp_path}/rollbot.db",
+        ManualClock(),
+        None,
+        extra_yaml=extra_yaml,
+        env={
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        },
+    )
+    app = create_app(rollbot, build_slack_app(rollbot))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    fake.clear()
+    sender = SlackRequestSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, fake.response_url)
+    try:
+        yield Bot(fake, rollbot, sender)
+    finally:
+        sender.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        rollbot.db.dispose()
+
+
+@pytest.fixture
+def bot(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Bot]:
+    yield from serve(fake_slack, tmp_path, ROLES)
+
+
+def start(bot: Bot) -> None:
+    reply = bot.command("/rollout", f"start {FLAG}")
+    assert "Started" in reply.params["text"], reply.params["text"]
+
+
+def submit(bot: Bot, view: dict[str, Any], reason: str, user: str = "U_OPS") -> httpx.Response:
+    return bot.slack.view_submission(
+        CALLBACK_ID,
+        {REASON_BLOCK: {REASON_ACTION: reason}},
+        private_metadata=view["private_metadata"],
+        user_id=user,
+    )
+
+
+def flag_doc(bot: Bot) -> tuple[bool, int]:
+    doc = bot.rollbot.flags.get(FLAG)
+    assert doc is not None
+    return doc.enabled, doc.rollout_percentage
+
+
+def test_rollback_through_the_modal_runs_the_runbook_and_reports_in_the_thread(
+    bot: Bot,
+) -> None:
+    start(bot)
+    view = bot.open_modal(f"{FLAG} users see errors")
+    assert view["callback_id"] == CALLBACK_ID
+    shown = json.dumps(view["blocks"])
+    assert "1. Disable the flag" in shown and "3. Deploy previous" in shown
+    reason_input = view["blocks"][1]["element"]
+    assert reason_input["initial_value"] == "users see errors"
+    assert flag_doc(bot) == (True, 5)  # the modal alone changes nothing
+    started = time.monotonic()
+    response = submit(bot, view, "users see errors after the 5% step")
+    assert response.status_code == 200 and time.monotonic() - started < 3.0
+    assert response.text == ""  # plain ack: the modal closes
+    texts = bot.wait_thread(lambda t: any("complete" in x for x in t))
+    assert any("*Rollback of `chat-v2`* started by <@U_OPS>" in t for t in texts)
+    assert any("users see errors after the 5% step" in t for t in texts)
+    assert sum("started:" in t for t in texts) == 3
+    assert flag_doc(bot) == (False, 0)
+    ephemeral = bot.fake.wait_for("chat.postEphemeral")[0]
+    assert "is rolled back" in ephemeral.params["text"]
+    # Again: says so, runs nothing, opens no modal.
+    opened = len(bot.fake.calls_to("views.open"))
+    reply = bot.command("/rollback", f"{FLAG} once more")
+    assert "already rolled back; nothing was run" in reply.params["text"]
+    time.sleep(0.2)
+    assert len(bot.fake.calls_to("views.open")) == opened
+
+
+def test_only_the_roles_config_names_may_roll_back(bot: Bot) -> None:
+    start(bot)
+    reply = bot.command("/rollback", f"{FLAG} I think it is broken", user="U_ALICE")
+    assert "Rolling back needs the role Operations Lead" in reply.params["text"]
+    assert bot.fake.calls_to("views.open") == []
+    # A modal opened by someone allowed, submitted by someone who is not: refused in the modal.
+    view = bot.open_modal(FLAG)
+    response = submit(bot, view, "sneaky", user="U_ALICE")
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "Operations Lead" in body["errors"][REASON_BLOCK]
+    assert flag_doc(bot) == (True, 5)
+
+
+def test_the_reason_is_required(bot: Bot) -> None:
+    start(bot)
+    view = bot.open_modal(FLAG)
+    assert "initial_value" not in view["blocks"][1]["element"]
+    body = submit(bot, view, "  ").json()
+    assert body["response_action"] == "errors" and REASON_BLOCK in body["errors"]
+    assert flag_doc(bot) == (True, 5)
+
+
+def test_rollback_help_and_unknown_flags(bot: Bot) -> None:
+    assert "Usage:" in bot.command("/rollback", "help").params["text"]
+    reply = bot.command("/rollback", "no-such-flag broken")
+    assert "`no-such-flag` has no rollout to roll back" in reply.params["text"]
+    assert bot.fake.calls_to("views.open") == []

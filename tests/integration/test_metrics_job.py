@@ -1,0 +1,86 @@
+"""The persisted evaluation job: registered at the configured interval when a metrics provider
+is configured, absent otherwise, and running the watcher when it fires."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bot import scheduler
+from bot.domain.actor import Actor, Via
+from bot.domain.rollout import RolloutState
+from bot.services.clock import ManualClock
+from tests.fakes.metrics import FakeMetrics
+from tests.rollback_support import ERRORS, FLAG, build_rollbot
+
+HTTP_JSON = "metrics:\n  provider: http_json\n  url: http://127.0.0.1:9/\n  evaluation_seconds: 7\n"
+
+
+def test_the_job_is_registered_at_the_configured_interval(tmp_path: Path) -> None:
+    rb = build_rollbot(
+        tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None, metrics_yaml=HTTP_JSON
+    )
+    sched = scheduler.start_scheduler(rb)
+    try:
+        job = sched.get_job(scheduler.METRICS_TICK)
+        assert job is not None and job.trigger.interval == timedelta(seconds=7)
+        assert job.func_ref == "bot.scheduler:metrics_tick"  # persisted by reference
+    finally:
+        scheduler.stop_scheduler(sched)
+        rb.db.dispose()
+
+
+def test_no_job_without_a_metrics_provider(tmp_path: Path) -> None:
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None)
+    sched = scheduler.start_scheduler(rb)
+    try:
+        assert sched.get_job(scheduler.METRICS_TICK) is None
+        assert sched.get_job(scheduler.ROLLOUT_TICK) is not None
+    finally:
+        scheduler.stop_scheduler(sched)
+        rb.db.dispose()
+
+
+def test_the_job_evaluates_and_rolls_back(tmp_path: Path) -> None:
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics)
+    rb.rollouts.start(FLAG, None, Actor("U1", Via.SLACK))
+    metrics.set(ERRORS, 0.5)
+    scheduler._running = rb
+    try:
+        for _ in range(2):
+            clock.advance(timedelta(seconds=15))
+            scheduler.metrics_tick()
+        assert rb.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
+    finally:
+        scheduler._running = None
+        rb.db.dispose()
+
+
+def test_under_the_scheduler_a_runbook_runs_on_its_own_thread(tmp_path: Path) -> None:
+    """The evaluation returns as soon as the rollback is claimed; the runbook (flag off first)
+    finishes on its own thread, so other rollouts keep being watched meanwhile."""
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics)
+    sched = scheduler.start_scheduler(rb)
+    try:
+        assert rb.rollback.spawn is not None
+        rb.rollouts.start(FLAG, None, Actor("U1", Via.SLACK))
+        metrics.set(ERRORS, 0.5)
+        clock.advance(timedelta(seconds=15))
+        assert rb.watcher.evaluate() == []
+        clock.advance(timedelta(seconds=15))
+        (started,) = rb.watcher.evaluate()
+        assert started.automatic and not started.finished
+        deadline = time.monotonic() + 10
+        while "Rolled back automatically" not in rb.rollouts.status(FLAG).waiting_for:
+            assert time.monotonic() < deadline, rb.rollouts.status(FLAG).waiting_for
+            time.sleep(0.05)
+        doc = rb.flags.get(FLAG)
+        assert doc is not None and not doc.enabled
+    finally:
+        scheduler.stop_scheduler(sched)
+        rb.db.dispose()

@@ -1,0 +1,487 @@
+"""Triggers, criteria and rollbacks through the services, on SQLite and PostgreSQL, with a
+fake metrics provider and a manual clock (the evaluation job is driven directly)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.errors import Conflict, InvalidTransition, RollbotError
+from bot.domain.roles import Forbidden
+from bot.domain.rollout import RolloutState
+from bot.providers.metrics.base import MetricsProviderError
+from bot.services.clock import ManualClock
+from bot.services.notify import CardLocation
+from bot.services.rollback_report import RollbackReport
+from bot.services.views import RolloutView
+from bot.store import audit
+from bot.store import rollouts as rollouts_repo
+from bot.store.rollback_models import RollbackRow
+from tests.fakes.metrics import FakeMetrics
+from tests.rollback_support import ERRORS, FLAG, LATENCY, PLAN, SUCCESS, build_rollbot
+
+ALICE = Actor("U_ALICE", Via.SLACK)
+TICK = timedelta(seconds=15)
+
+
+class Recorder:
+    """A notifier that keeps the last card of each rollout and every thread message."""
+
+    def __init__(self) -> None:
+        self.cards: dict[int, RolloutView] = {}
+        self.events: list[str] = []
+
+    def show_card(self, view: RolloutView) -> CardLocation | None:
+        self.cards[view.id] = view
+        return None
+
+    def post_event(self, view: RolloutView, text: str) -> None:
+        self.events.append(text)
+
+
+@pytest.fixture
+def metrics() -> FakeMetrics:
+    return FakeMetrics()
+
+
+@pytest.fixture
+def bot(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> Iterator[Rollbot]:
+    rb = build_rollbot(tmp_path, database_url, clock, metrics)
+    try:
+        yield rb
+    finally:
+        rb.db.dispose()
+
+
+@pytest.fixture
+def seen(bot: Rollbot) -> Recorder:
+    recorder = Recorder()
+    bot.set_notifier(recorder)
+    return recorder
+
+
+def tick(bot: Rollbot, clock: ManualClock, times: int = 1) -> list[RollbackReport]:
+    """Move the clock one evaluation interval and evaluate, `times` times."""
+    reports: list[RollbackReport] = []
+    for _ in range(times):
+        clock.advance(TICK)
+        reports += bot.watcher.evaluate()
+    return reports
+
+
+def flag(bot: Rollbot) -> tuple[bool, int]:
+    doc = bot.flags.get(FLAG)
+    assert doc is not None
+    return doc.enabled, doc.rollout_percentage
+
+
+def healthy(metrics: FakeMetrics) -> None:
+    metrics.set(ERRORS, 0.001)
+    metrics.set(LATENCY, 0.1)
+    metrics.set(SUCCESS, 0.999)
+
+
+def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+) -> None:
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    assert flag(bot) == (True, 5)
+    started: list[RollbackReport] = []
+    bot.rollback.listeners.append(started.append)
+    assert tick(bot, clock) == []
+    metrics.set(ERRORS, 0.05)
+    assert tick(bot, clock) == []  # one breach is not enough (consecutive: 2)
+    assert bot.rollouts.status(FLAG).state is RolloutState.RUNNING
+    metrics.set(ERRORS, None)  # no data, ignored: neither counts nor breaks the streak
+    assert tick(bot, clock) == []
+    metrics.set(ERRORS, 0.07)
+    (report,) = tick(bot, clock)
+    assert report.automatic and not report.failed and report.finished
+    assert [s.name for s in report.steps] == ["Disable the flag", "Drain", "Deploy previous"]
+    assert report.triggers[0].name == "error-rate"
+    assert report.triggers[0].values == [0.05, 0.07]
+    assert flag(bot) == (False, 0)
+    view = bot.rollouts.status(FLAG)
+    assert view.state is RolloutState.ROLLED_BACK
+    assert view.waiting_for.startswith("Rolled back automatically")
+    # Why, with the trigger, threshold and measured values, first; then every step.
+    why = seen.events[1]  # after the rollout's start
+    assert "Automatic rollback of `chat-v2`" in why
+    assert "`errors_ratio` > 0.01" in why and "0.05, 0.07" in why
+    assert any("Step 2/3 started" in e for e in seen.events)
+    drained = next(e for e in seen.events if "*Drain* done" in e)
+    assert "draining chat-v2 because trigger error-rate fired" in drained
+    assert "Rollback of `chat-v2` complete" in seen.events[-1]
+    # Listeners heard the start and the finish.
+    assert [(r.finished, r.failed) for r in started] == [(False, False), (True, False)]
+    # Audit: the claim, each step's start and result, the end.
+    with bot.db.session() as s:
+        actions = [e.action for e in audit.events(s, subject_id=FLAG)]
+    assert actions.count("rollback.step_finished") == 3
+    assert actions[-1] == "rollback.succeeded"
+    assert "rollback.started" in actions
+    # Rolled back: nothing more is evaluated, nothing more fires.
+    assert tick(bot, clock, 3) == []
+
+
+def test_triggers_stay_armed_while_paused(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    bot.rollouts.pause(FLAG, ALICE)
+    metrics.set(ERRORS, 0.5)
+    tick(bot, clock, 1)
+    (report,) = tick(bot, clock, 1)
+    assert report.automatic
+    assert flag(bot) == (False, 0)
+
+
+def test_a_good_evaluation_resets_the_streak(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    for value in (0.05, 0.001, 0.05, 0.001, 0.05):
+        metrics.set(ERRORS, value)
+        assert tick(bot, clock) == []
+    assert bot.rollouts.status(FLAG).state is RolloutState.RUNNING
+
+
+def test_missing_data_policies(bot: Rollbot, clock: ManualClock, metrics: FakeMetrics) -> None:
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    metrics.set(ERRORS, None)  # ignore: no data never fires
+    metrics.set(LATENCY, MetricsProviderError("Prometheus did not answer"))  # hold
+    assert tick(bot, clock, 4) == []
+    clock.advance(timedelta(hours=1))
+    tick(bot, clock)
+    assert bot.rollouts.advance_due() == []  # held: latency has no data
+    assert "trigger *latency* has no data" in bot.rollouts.status(FLAG).waiting_for
+    assert "Prometheus did not answer" in bot.rollouts.status(FLAG).waiting_for
+    metrics.set(LATENCY, 0.1)
+    tick(bot, clock)
+    (outcome,) = bot.rollouts.advance_due()
+    assert outcome.view.percentage == 25
+
+
+def test_criteria_hold_a_due_step_until_they_held_over_their_window(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    metrics.set(SUCCESS, 0.9)
+    bot.rollouts.start(FLAG, None, ALICE)
+    clock.advance(timedelta(hours=1))
+    tick(bot, clock)
+    assert bot.rollouts.advance_due() == []
+    waiting = bot.rollouts.status(FLAG).waiting_for
+    assert "Bake time passed; held: success criterion *success* is not met" in waiting
+    assert "measured 0.9" in waiting and "needs > 0.99" in waiting
+    metrics.set(SUCCESS, 0.995)
+    tick(bot, clock)  # one good evaluation: window of 2 not yet full
+    assert bot.rollouts.advance_due() == []
+    assert "(1 so far)" in bot.rollouts.status(FLAG).waiting_for
+    tick(bot, clock)
+    (outcome,) = bot.rollouts.advance_due()
+    assert outcome.view.percentage == 25
+    # A person may still advance past an unmet criterion: the hold is automatic-only.
+    metrics.set(SUCCESS, 0.5)
+    tick(bot, clock)
+    clock.advance(timedelta(seconds=5))
+    assert bot.rollouts.advance(FLAG, ALICE).view.percentage == 100
+
+
+def test_stale_measurements_do_not_let_a_step_advance(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    tick(bot, clock, 2)
+    clock.advance(timedelta(hours=1))  # no evaluation for an hour
+    assert bot.rollouts.advance_due() == []
+    assert "waiting for a fresh measurement" in bot.rollouts.status(FLAG).waiting_for
+
+
+def test_two_evaluations_in_the_same_moment_count_once(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    """Two replicas evaluating at the same time must not double-count a breach."""
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    metrics.set(ERRORS, 0.5)
+    clock.advance(TICK)
+    assert bot.watcher.evaluate() == []
+    assert bot.watcher.evaluate() == []  # same instant: not counted again
+    assert bot.rollouts.status(FLAG).state is RolloutState.RUNNING
+
+
+def test_manual_rollback_needs_a_reason_and_an_allowed_role(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    roles = (
+        "roles:\n  ops:\n    name: Operations Lead\n    members: [U_OPS]\n"
+        "permissions:\n  rollback: [ops]\n"
+    )
+    rb = build_rollbot(tmp_path, database_url, clock, metrics, extra_yaml=roles)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        with pytest.raises(Forbidden, match="Rolling back needs the role Operations Lead"):
+            rb.rollback.preview(FLAG, ALICE)
+        with pytest.raises(Forbidden):
+            rb.rollback.roll_back(FLAG, ALICE, "bad")
+        ops = Actor("U_OPS", Via.SLACK)
+        with pytest.raises(RollbotError, match="needs a reason"):
+            rb.rollback.roll_back(FLAG, ops, "   ")
+        preview = rb.rollback.preview(FLAG, ops)
+        assert preview.steps[0].startswith("1. Disable the flag")
+        assert len(preview.steps) == 3
+        report = rb.rollback.roll_back(FLAG, ops, "users report errors")
+        assert not report.automatic and not report.failed
+        assert flag(rb) == (False, 0)
+        # Again: says so, runs nothing.
+        with pytest.raises(InvalidTransition, match="already rolled back; nothing was run"):
+            rb.rollback.preview(FLAG, ops)
+        with pytest.raises(InvalidTransition, match="already rolled back"):
+            rb.rollback.roll_back(FLAG, ops, "again")
+        with rb.db.session() as s:
+            assert len(list(s.exec(select(RollbackRow)))) == 1
+    finally:
+        rb.db.dispose()
+
+
+def test_a_completed_rollout_can_be_rolled_back(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    bot.rollouts.start(FLAG, None, ALICE)
+    for _ in range(2):
+        clock.advance(timedelta(seconds=5))
+        bot.rollouts.advance(FLAG, ALICE)
+    assert bot.rollouts.status(FLAG).state is RolloutState.COMPLETED
+    assert flag(bot) == (True, 100)
+    bot.rollback.roll_back(FLAG, ALICE, "regression found at 100%")
+    assert flag(bot) == (False, 0)
+    assert bot.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
+
+
+FAILING = PLAN.replace("    run: echo deployed\n", "    run: echo kubectl says no >&2; exit 3\n")
+
+
+def test_a_failed_step_stops_the_runbook_loudly_and_can_be_run_again(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    plan = FAILING.replace(
+        "  - name: Drain\n",
+        "  - name: Optional\n    kind: command\n    run: exit 1\n"
+        "    continue_on_error: true\n  - name: Drain\n",
+    )
+    plan += "  - name: Never runs\n    kind: command\n    run: echo never\n"
+    extra = "roles:\n  ops:\n    name: Operations Lead\n    members: [U_OPS]\n"
+    extra += "rollback:\n  notify_roles: [ops]\n"
+    rb = build_rollbot(tmp_path, database_url, clock, metrics, plan=plan, extra_yaml=extra)
+    seen = Recorder()
+    rb.set_notifier(seen)
+    heard: list[RollbackReport] = []
+    rb.rollback.listeners.append(heard.append)
+    try:
+        rb.rollouts.start(FLAG, None, Actor("U_OWNER", Via.SLACK))
+        report = rb.rollback.roll_back(FLAG, ALICE, "errors")
+        assert report.failed and report.failed_step == "Deploy previous"
+        assert [(s.name, s.ok, s.continued) for s in report.steps] == [
+            ("Disable the flag", True, False),
+            ("Optional", False, True),
+            ("Drain", True, False),
+            ("Deploy previous", False, False),
+        ]
+        assert "kubectl says no" in report.steps[-1].output
+        assert report.steps[-1].error == "exited with status 3"
+        assert flag(rb) == (False, 0)  # the flag went off first all the same
+        loud = seen.events[-1]
+        assert "ROLLBACK OF `chat-v2` FAILED" in loud and "*Deploy previous*" in loud
+        assert "<@U_OWNER>" in loud and "<@U_ALICE>" in loud and "<@U_OPS>" in loud
+        assert "1 not run" in loud
+        assert not any("Never runs* done" in e for e in seen.events)
+        assert "ROLLBACK FAILED at step 'Deploy previous'" in rb.rollouts.status(FLAG).waiting_for
+        assert heard[-1].failed and heard[-1].failed_step == "Deploy previous"
+        # A half-done rollback can be run again: a second attempt, not "already rolled back".
+        assert rb.rollback.preview(FLAG, ALICE).retry_of_failed
+        again = rb.rollback.roll_back(FLAG, ALICE, "retry")
+        assert again.rollback_id != report.rollback_id
+    finally:
+        rb.db.dispose()
+
+
+def test_a_listener_that_raises_does_not_stop_the_rollback(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    def broken(_report: RollbackReport) -> None:
+        raise RuntimeError("incident feature bug")
+
+    bot.rollback.listeners.append(broken)
+    bot.rollouts.start(FLAG, None, ALICE)
+    report = bot.rollback.roll_back(FLAG, ALICE, "testing")
+    assert not report.failed and flag(bot) == (False, 0)
+
+
+def test_without_a_metrics_provider_nothing_is_evaluated_or_held(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    rb = build_rollbot(tmp_path, database_url, clock, metrics=None)
+    try:
+        assert not rb.watcher.enabled
+        rb.rollouts.start(FLAG, None, ALICE)
+        assert rb.watcher.evaluate() == []
+        clock.advance(timedelta(hours=1))
+        (outcome,) = rb.rollouts.advance_due()
+        assert outcome.view.percentage == 25
+    finally:
+        rb.db.dispose()
+
+
+def test_a_running_rollback_blocks_another_until_it_is_abandoned(
+    bot: Rollbot, clock: ManualClock
+) -> None:
+    """A rollback whose process died stays "running"; past its whole budget it may be rerun."""
+    bot.rollouts.start(FLAG, None, ALICE)
+    rollout_id = bot.rollouts.status(FLAG).id
+    with bot.db.session() as s:
+        row = rollouts_repo.by_id(s, rollout_id, for_update=True)
+        assert row is not None
+        row.state, row.active_flag_key = RolloutState.ROLLED_BACK.value, None
+        s.add(row)
+        s.add(
+            RollbackRow(
+                rollout_id=rollout_id,
+                flag_key=FLAG,
+                actor="rollbot",
+                reason="died",
+                state="running",
+                started_at=clock.now(),
+            )
+        )
+    with pytest.raises(Conflict, match="is being rolled back right now"):
+        bot.rollback.roll_back(FLAG, ALICE, "again")
+    clock.advance(timedelta(hours=1))
+    assert bot.rollback.preview(FLAG, ALICE).retry_of_failed
+    report = bot.rollback.roll_back(FLAG, ALICE, "finish the job")
+    assert not report.failed
+    with bot.db.session() as s:
+        states = [r.state for r in s.exec(select(RollbackRow).order_by(RollbackRow.attempt))]
+    assert states == ["failed", "succeeded"]
+
+
+class AlwaysHeld:
+    """Stands in for a sign-off gate: holds every advance, automatic or not."""
+
+    def hold(self, *args: object, **kwargs: object) -> str | None:
+        return "waiting for the Security Lead's sign-off"
+
+
+def test_triggers_stay_armed_while_a_gate_holds_the_rollout(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    healthy(metrics)
+    bot.rollouts.holds.append(AlwaysHeld())
+    bot.rollouts.start(FLAG, None, ALICE)
+    clock.advance(timedelta(hours=1))
+    tick(bot, clock)
+    assert bot.rollouts.advance_due() == []  # the gate holds it
+    metrics.set(ERRORS, 0.2)
+    tick(bot, clock)
+    (report,) = tick(bot, clock)
+    assert report.automatic and flag(bot) == (False, 0)
+
+
+def test_a_flag_provider_that_fails_is_retried_then_reported(
+    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.rollouts.start(FLAG, None, ALICE)
+    real_apply = bot.rollouts.flags.apply
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1 and kwargs.get("session") is None:
+            raise RuntimeError("flag API answered 500")
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(bot.rollouts.flags, "apply", flaky)
+    # The plan's flag step has no retries: it fails, the runbook stops, loudly.
+    report = bot.rollback.roll_back(FLAG, ALICE, "errors")
+    assert report.failed and report.failed_step == "Disable the flag"
+    assert "flag API answered 500" in str(report.steps[0].error)
+    assert len(report.steps) == 1
+    assert flag(bot) == (True, 5)  # still on, and the card says the rollback failed
+    assert "ROLLBACK FAILED at step 'Disable the flag'" in bot.rollouts.status(FLAG).waiting_for
+    assert "FAILED" in seen.events[-1]
+    # Run again: the provider answers now.
+    again = bot.rollback.roll_back(FLAG, ALICE, "errors, again")
+    assert not again.failed and flag(bot) == (False, 0)
+
+
+def test_two_rollbacks_at_the_same_moment_run_the_runbook_once(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+) -> None:
+    """A person's /rollback racing an automatic one (or two replicas): one runbook run."""
+    healthy(metrics)
+    bot.rollouts.start(FLAG, None, ALICE)
+    metrics.set(ERRORS, 0.5)
+    tick(bot, clock)  # one breach; the next evaluation fires
+    clock.advance(TICK)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def by_hand() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(bot.rollback.roll_back(FLAG, ALICE, "by hand"))
+        except RollbotError as exc:
+            outcomes.append(exc)
+
+    def automatic() -> None:
+        barrier.wait()
+        outcomes.extend(bot.watcher.evaluate())
+
+    threads = [threading.Thread(target=by_hand), threading.Thread(target=automatic)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    reports = [o for o in outcomes if isinstance(o, RollbackReport)]
+    assert len(reports) == 1, outcomes
+    assert sum("complete" in e for e in seen.events) == 1
+    with bot.db.session() as s:
+        assert len(list(s.exec(select(RollbackRow)))) == 1
+
+
+def test_the_flag_is_off_before_anyone_is_told(bot: Rollbot, clock: ManualClock) -> None:
+    """A slow Slack or listener must not delay protecting users: the flag goes off first."""
+    flag_at_each_message: list[tuple[bool, str]] = []
+    heard: list[bool] = []
+
+    class Watching(Recorder):
+        def post_event(self, view: RolloutView, text: str) -> None:
+            flag_at_each_message.append((flag(bot)[0], text))
+
+    bot.set_notifier(Watching())
+    bot.rollouts.start(FLAG, None, ALICE)
+    bot.rollback.listeners.append(lambda _r: heard.append(flag(bot)[0]))
+    bot.rollback.roll_back(FLAG, ALICE, "errors")
+    after_start = flag_at_each_message[1:]
+    assert "Rollback of `chat-v2`" in after_start[0][1]
+    assert [on for on, _ in after_start] == [False] * len(after_start)
+    assert heard == [False, False]
+    texts = [t for _, t in after_start]
+    assert texts[1].startswith(":arrow_forward: Step 1/3 started")
+    assert "Step 1/3 *Disable the flag* done" in texts[2]
+    assert "Step 2/3 started" in texts[3]

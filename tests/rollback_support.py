@@ -1,0 +1,104 @@
+"""Shared by the rollback tests: a small plan with triggers, criteria and a harmless runbook,
+and a Rollbot built on it with a fake metrics provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.container import Rollbot, build
+from bot.providers.metrics.base import MetricsProvider
+from bot.services.clock import ManualClock
+from bot.settings import load_settings
+
+FLAG = "chat-v2"
+ERRORS = "errors_ratio"
+LATENCY = "latency_p95"
+SUCCESS = "conn_success"
+
+PLAN = f"""
+name: chat-v2
+title: Chat v2
+flag: {FLAG}
+phases:
+  - id: beta
+    name: Beta
+    criteria:
+      - name: success
+        query: {SUCCESS}
+        comparison: ">"
+        threshold: 0.99
+        consecutive: 2
+    steps:
+      - name: five
+        percentage: 5
+        bake: 1h
+      - name: twentyfive
+        percentage: 25
+        bake: 1h
+  - id: ga
+    name: GA
+    steps:
+      - name: all
+        percentage: 100
+triggers:
+  - name: error-rate
+    description: error rate > 1%
+    query: {ERRORS}
+    comparison: ">"
+    threshold: 0.01
+    consecutive: 2
+    missing_data: ignore
+  - name: latency
+    query: {LATENCY}
+    comparison: ">"
+    threshold: 0.5
+    unit: s
+    consecutive: 3
+    missing_data: hold
+runbook:
+  - name: Disable the flag
+    kind: flag
+    timeout: 5s
+  - name: Drain
+    kind: command
+    run: echo draining "$ROLLBOT_FLAG" because "$ROLLBOT_REASON"
+    timeout: 5s
+  - name: Deploy previous
+    kind: command
+    run: echo deployed
+    timeout: 5s
+"""
+
+
+def write_plan(directory: Path, text: str = PLAN, name: str = "chat-v2.yaml") -> Path:
+    """A plans folder holding `text`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def build_rollbot(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    metrics: MetricsProvider | None,
+    plan: str = PLAN,
+    extra_yaml: str = "",
+    env: dict[str, str] | None = None,
+    metrics_yaml: str = "metrics:\n  evaluation_seconds: 15\n",
+) -> Rollbot:
+    """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
+    that `metrics_yaml` configures."""
+    plans = write_plan(tmp_path / "plans", plan)
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {plans}\n  advance_guard: 1s\n" + metrics_yaml + extra_yaml,
+        encoding="utf-8",
+    )
+    settings = load_settings(env={"DATABASE_URL": database_url, **(env or {})}, config_path=config)
+    bot = build(settings, clock)
+    if metrics is not None:
+        bot.watcher.metrics = metrics
+        bot.rollback.metrics = metrics
+    bot.rollback.sleep = lambda _s: None  # retries do not wait in tests
+    return bot
