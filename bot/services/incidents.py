@@ -1,0 +1,180 @@
+"""The incident service: everything a chat adapter, the scheduler or a webhook asks of
+incidents, plus the entries other parts of rollbot call (automatic rollback, PagerDuty,
+Prometheus Alertmanager).
+
+The use cases are split by concept into a chain of modules (core -> status updates -> due
+work -> declare and work -> resolve and post-mortem -> this one); this class is the one
+the rest of rollbot holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain.actor import SCHEDULER, Actor, Via
+from bot.domain.alerts import AlertGroup, severity_of
+from bot.domain.incident import EventKind, Impact, Severity
+from bot.services.incident_close import IncidentClose
+from bot.services.incident_views import IncidentView
+from bot.store import incidents as store
+
+log = logging.getLogger(__name__)
+
+ALERTMANAGER = Actor("alertmanager", Via.API)
+PAGERDUTY = Actor("pagerduty", Via.API)
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    """What an Alertmanager notification did."""
+
+    action: str  # declared | added | ignored
+    incident_key: str | None
+
+
+class IncidentService(IncidentClose):
+    """Incidents, from every door."""
+
+    # -- automatic rollback ----------------------------------------------------------------
+
+    def declare_for_rollback(
+        self,
+        rollout_id: int,
+        flag_key: str,
+        reason: str,
+        severity: Severity = Severity.SEV2,
+        actor: Actor = SCHEDULER,
+    ) -> IncidentView:
+        """An automatic rollback happened: declare an incident linked to the rollout, or
+        add to the one already open for it."""
+        ref = f"rollout:{rollout_id}"
+        with self.db.session() as s:
+            existing = store.by_source(s, "rollback", ref)
+        text = f"Automatic rollback of `{flag_key}` (rollout #{rollout_id}): {reason}"
+        if existing is not None and existing.id is not None:
+            self.record(existing.id, EventKind.ROLLBACK, text, actor.id)
+            return self.refresh(existing.id)
+        outcome = self.declare(
+            severity,
+            f"Automatic rollback of {flag_key}",
+            actor,
+            components=[flag_key],
+            source="rollback",
+            source_ref=ref,
+            rollout_id=rollout_id,
+            detail=reason,
+        )
+        self.record(outcome.view.id, EventKind.ROLLBACK, text, actor.id)
+        return self.refresh(outcome.view.id)
+
+    def rollback_step(self, rollout_id: int, text: str) -> bool:
+        """Put a rollback step on the timeline of the rollout's open incident, if any."""
+        with self.db.session() as s:
+            row = store.by_source(s, "rollback", f"rollout:{rollout_id}")
+        if row is None or row.id is None:
+            return False
+        self.record(row.id, EventKind.ROLLBACK, text)
+        return True
+
+    # -- PagerDuty -------------------------------------------------------------------------
+
+    def declare_from_pagerduty(
+        self,
+        pd_incident_id: str,
+        title: str,
+        urgency: str = "high",
+        html_url: str | None = None,
+        service: str | None = None,
+    ) -> IncidentView:
+        """A PagerDuty incident was triggered (v3 webhook, signature already checked):
+        declare one here, without paging again, or add to the one open for it."""
+        ref = f"pagerduty:{pd_incident_id}"
+        link = f" {html_url}" if html_url else ""
+        with self.db.session() as s:
+            existing = store.by_source(s, "pagerduty", ref)
+        if existing is not None and existing.id is not None:
+            self.record(
+                existing.id,
+                EventKind.ALERT,
+                f"PagerDuty incident {pd_incident_id} triggered again: {title}{link}",
+                PAGERDUTY.id,
+                dedupe=f"pd:{pd_incident_id}:{title}",
+            )
+            return self.refresh(existing.id)
+        severity = Severity.SEV2 if urgency == "high" else Severity.SEV3
+        outcome = self.declare(
+            severity,
+            title,
+            PAGERDUTY,
+            components=[service] if service else None,
+            source="pagerduty",
+            source_ref=ref,
+            detail=f"PagerDuty incident {pd_incident_id}",
+            page=False,
+        )
+        self.record(
+            outcome.view.id,
+            EventKind.ALERT,
+            f"PagerDuty incident {pd_incident_id} ({urgency} urgency): {title}{link}",
+            PAGERDUTY.id,
+        )
+        return self.refresh(outcome.view.id)
+
+    def pagerduty_event(self, pd_incident_id: str, event: str, who: str = "pagerduty") -> bool:
+        """`incident.acknowledged` or `incident.resolved` from PagerDuty: on the timeline
+        (an acknowledgement also acknowledges here, without acknowledging PagerDuty back)."""
+        with self.db.session() as s:
+            row = store.by_source(s, "pagerduty", f"pagerduty:{pd_incident_id}", active_only=False)
+        if row is None or row.id is None:
+            return False
+        if event.endswith("acknowledged") and row.acknowledged_at is None and row.state == "active":
+            self.acknowledge(row.id, Actor(who, Via.API), via_pager=True)
+            return True
+        self.record(row.id, EventKind.ALERT, f"PagerDuty: {event} by {who}.", PAGERDUTY.id)
+        self.refresh(row.id)
+        return True
+
+    # -- Prometheus Alertmanager -----------------------------------------------------------
+
+    def alert(self, group: AlertGroup) -> AlertResult:
+        """A webhook notification: firing declares (or adds to) the group's incident,
+        resolved adds to its timeline. A repeated notification adds nothing new."""
+        with self.db.session() as s:
+            existing = store.by_source(s, "alertmanager", group.ref)
+        if existing is None and group.status != "firing":
+            return AlertResult("ignored", None)
+        action = "added"
+        if existing is None:
+            cfg = self.config.alertmanager
+            severity = Severity(severity_of(group, cfg.severity_map, cfg.default_severity))
+            components = sorted(
+                {a.labels.get("service") or a.labels.get("job") or "" for a in group.alerts} - {""}
+            )
+            outcome = self.declare(
+                severity,
+                group.title,
+                ALERTMANAGER,
+                impact=None if severity is not Severity.SEV4 else Impact.NONE,
+                components=components,
+                source="alertmanager",
+                source_ref=group.ref,
+                detail=f"Alertmanager: {group.alerts[0].name}",
+            )
+            incident_id, key, action = outcome.view.id, outcome.view.key, "declared"
+        else:
+            assert existing.id is not None
+            incident_id, key = existing.id, existing.key
+        added = False
+        for alert in group.alerts:
+            added |= self.record(
+                incident_id,
+                EventKind.ALERT,
+                f"{alert.status}: {alert.name} — {alert.summary}",
+                ALERTMANAGER.id,
+                permalink=group.external_url,
+                dedupe=f"am:{alert.fingerprint}:{alert.status}:{alert.starts_at}",
+            )
+        if added and action == "added":
+            self.refresh(incident_id)
+        return AlertResult(action, key)
