@@ -155,6 +155,19 @@ class IncidentStatus(IncidentCore):
             view, "The status page did not take it yet; rollbot keeps retrying (see the card)."
         )
 
+    def publish_pending(self, channel_id: str | None, actor: Actor) -> IncidentOutcome:
+        """`/incident publish`: the channel's pending draft, published now."""
+        with self.db.session() as s:
+            row = self.in_channel(s, channel_id, "publish")
+            assert row.id is not None
+            pending = [u for u in store.updates_of(s, row.id) if u.state in ("draft", "queued")]
+        if not pending or pending[-1].id is None:
+            raise InvalidTransition(
+                "There is no status update waiting to be published.",
+                "Post one with `/incident update <status> <message>`.",
+            )
+        return self.publish_draft(pending[-1].id, actor)
+
     def edit_draft(self, update_id: int, message: str, actor: Actor) -> DraftView:
         """Replace the text of a draft that is not out yet."""
         text = " ".join(message.split())

@@ -7,6 +7,7 @@ import logging
 from slack_bolt import App
 
 from bot.container import Rollbot
+from bot.slack.incident_listeners import register_incidents
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, build_client
 
@@ -32,5 +33,6 @@ def build_slack_app(rollbot: Rollbot) -> App:
         logger=logging.getLogger("bot.slack.bolt"),
     )
     register(app, rollbot)
+    register_incidents(app, rollbot)
     rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app

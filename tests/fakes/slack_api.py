@@ -411,6 +411,7 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.history": self._conversations_history,
             "conversations.setTopic": lambda p: {"channel": self._channel_obj(p)},
             "conversations.setPurpose": lambda p: {"channel": self._channel_obj(p)},
             "conversations.archive": lambda p: {},
@@ -564,6 +565,21 @@ class FakeSlack:
         """
         with self._lock:
             self._custom[method] = handler
+
+    def post_as_user(self, channel: str, user_id: str, text: str, ts: str | None = None) -> str:
+        """Put a message written by a person into ``channel`` (as if typed in Slack);
+        return its ts (``ts`` picks it, e.g. to match a test's clock), for instance for a
+        ``reaction_added`` event on it."""
+        with self._lock:
+            ts = ts or self._next_ts()
+            self._messages[(channel, ts)] = {
+                "type": "message",
+                "user": user_id,
+                "team": self.team_id,
+                "ts": ts,
+                "text": text,
+            }
+        return ts
 
     # ---------------------------------------------------------------- inspection
 
@@ -997,6 +1013,26 @@ class FakeSlack:
         channel = self._channel_obj(params)
         members = sorted(self.channel_members.get(channel["id"], set()))
         return {"members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(params.get("channel"))
+        latest = params.get("latest")
+        inclusive = str(params.get("inclusive", "false")).lower() in ("true", "1")
+        limit = int(params.get("limit") or 100)
+        found = []
+        for (ch, ts), message in self._messages.items():
+            if ch != channel or ("thread_ts" in message and message["thread_ts"] != ts):
+                continue  # thread replies are not in the channel's history
+            after = latest is not None and float(ts) > float(latest)
+            if after or (not inclusive and ts == str(latest)):
+                continue
+            found.append(copy.deepcopy(message))
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {
+            "messages": found[:limit],
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _pins_add(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(params.get("channel"))
