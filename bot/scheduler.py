@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _running: Rollbot | None = None
 
 ROLLOUT_TICK = "rollout-tick"
+INCIDENT_TICK = "incident-tick"
 
 
 def rollout_tick() -> None:
@@ -34,6 +35,16 @@ def rollout_tick() -> None:
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("rollout tick failed")
+
+
+def incident_tick() -> None:
+    """Publish due status updates (and retries), page, nudge, remind about post-mortems."""
+    if _running is None:
+        return
+    try:
+        _running.incidents.run_due()
+    except Exception:
+        log.exception("incident tick failed")
 
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
@@ -53,6 +64,16 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         coalesce=True,
         max_instances=1,
         misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        "bot.scheduler:incident_tick",
+        "interval",
+        id=INCIDENT_TICK,
+        replace_existing=True,
+        seconds=rollbot.settings.config.incidents.tick_seconds,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=30,
     )
     scheduler.start()
     return scheduler

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.container import Rollbot
+from bot.web.alertmanager import alertmanager_routes
 from bot.web.flags import flag_routes
 
 
@@ -56,6 +57,7 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *flag_routes(rollbot),
+        *alertmanager_routes(rollbot),
     ]
     if slack_app is not None:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
