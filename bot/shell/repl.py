@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.commands.incident import run_incident
 from bot.commands.reply import Reply
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
@@ -29,12 +30,13 @@ from bot.services.views import (
     Button,
     RolloutView,
 )
+from bot.shell.incident_chat import ShellIncidentChat, render_incident
 from bot.shell.notifier import SHELL_CHANNEL, ShellNotifier
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
 
 log = logging.getLogger(__name__)
 
-NOT_YET = ("/rollback", "/approve", "/incident")
+NOT_YET = ("/rollback", "/approve")
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
@@ -43,6 +45,10 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   /rollout <subcommand>       run a rollout command (`/rollout help` lists them), e.g.
                                 /rollout start realtime-features
                                 /rollout status realtime-features
+  /incident <subcommand>      run an incident command (`/incident help` lists them); they
+                                act on the incident declared last, e.g.
+                                /incident declare sev2 Checkout errors
+                                /incident update identified Bad deploy
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -52,7 +58,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   help                        this help
   quit, exit                  leave (end of input does too)
 
-  /rollback, /approve and /incident are not available yet in this version."""
+  /rollback and /approve are not available yet in this version."""
 
 USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
 
@@ -83,6 +89,8 @@ class Shell:
         self._shown: set[int] = set()  # rollouts whose card printed during the current input
         self._events: list[str] = []  # events printed during the current input
         rollbot.set_notifier(self.notifier)
+        rollbot.set_incident_chat(ShellIncidentChat(self.notifier))
+        self._incident_channel: str | None = None  # where `/incident` commands run
 
     @property
     def actor(self) -> Actor:
@@ -153,6 +161,8 @@ class Shell:
             self.say(HELP)
         elif word == "/rollout":
             self._rollout(rest)
+        elif word == "/incident":
+            self._incident(rest)
         elif word in NOT_YET:
             self.say(
                 f"{word} is not available yet in this version of rollbot; nothing was done. "
@@ -166,7 +176,7 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in (*NOT_YET, "/rollout"):
+        elif "/" + word in (*NOT_YET, "/rollout", "/incident"):
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")
@@ -185,6 +195,21 @@ class Shell:
         for view in reply.views:
             if view.id not in shown:
                 self.say(render_card(view))
+
+    def _incident(self, rest: str) -> None:
+        service = self.rollbot.incidents
+        channel = self._incident_channel
+        if channel is None:
+            open_ones = [v for v in service.incidents() if v.active and v.channel_id]
+            channel = open_ones[-1].channel_id if open_ones else None
+        reply = run_incident(rest, self.actor, service, channel_id=channel)
+        if reply.incident is not None and rest.split()[:1] == ["declare"]:
+            self._incident_channel = reply.incident.channel_id
+        self.say(render_reply(Reply(reply.text, error=reply.error)))
+        for event in reply.timeline:
+            self.say(f"  {event.at:%H:%M:%S} {event.kind.value}: {plain_text(event.text)}")
+        if reply.incident is not None and rest.split()[:1] == ["status"]:
+            self.say(render_incident(reply.incident))
 
     def _switch(self, rest: str) -> None:
         if not rest:
