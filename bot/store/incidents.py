@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -95,15 +96,26 @@ def add_event(
 
 
 def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
-    """The incident's timeline, oldest first."""
+    """The incident's timeline, oldest first.
+
+    Columns, not ORM objects: a long timeline (a post-mortem of 10,000 entries) reads
+    several times faster without building and tracking an instance per row.
+    """
     query = (
-        select(IncidentEventRow)
-        .where(IncidentEventRow.incident_id == incident_id)
+        sa_select(  # SQLModel's select takes at most four columns
+            col(IncidentEventRow.at),
+            col(IncidentEventRow.kind),
+            col(IncidentEventRow.text),
+            col(IncidentEventRow.actor),
+            col(IncidentEventRow.permalink),
+        )
+        .where(col(IncidentEventRow.incident_id) == incident_id)
         .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
     )
+    kinds = {k.value: k for k in EventKind}
     return [
-        TimelineEvent(r.at, EventKind(r.kind), r.text, r.actor, r.permalink)
-        for r in session.exec(query)
+        TimelineEvent(at, kinds[kind], text, actor, permalink)
+        for at, kind, text, actor, permalink in session.execute(query)
     ]
 
 
