@@ -7,8 +7,8 @@ from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
 from bot.services.incident_core import IncidentOutcome
-from bot.services.incident_declare import IncidentDeclare
 from bot.services.incident_jobs import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER
+from bot.services.incident_work import IncidentWork
 from bot.services.postmortem import PostmortemFacts, render_postmortem
 from bot.store import audit
 from bot.store import incidents as store
@@ -35,7 +35,7 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
     )
 
 
-class IncidentClose(IncidentDeclare):
+class IncidentClose(IncidentWork):
     """Resolution and post-mortems."""
 
     def resolve_in(self, channel_id: str | None, summary: str, actor: Actor) -> IncidentOutcome:
@@ -58,6 +58,7 @@ class IncidentClose(IncidentDeclare):
                 )
             row.state, row.status, row.resolved_at = store.RESOLVED, Status.RESOLVED.value, now
             row.summary = summary or None
+            row.active_source = None  # the next alert from the same source opens a new one
             row.version += 1
             s.add(row)
             said = f": {summary}" if summary else "."
@@ -69,7 +70,7 @@ class IncidentClose(IncidentDeclare):
                 session=s,
             )
             message = summary or self.render_status(row, Status.RESOLVED.value)
-            update = self.queue_update(s, row, Status.RESOLVED.value, message, actor)
+            update, stale_dms = self.queue_update(s, row, Status.RESOLVED.value, message, actor)
             store.cancel(s, incident_id, NUDGE, now)
             if row.paged:
                 store.schedule(s, incident_id, PAGE_RESOLVE, now)
@@ -89,6 +90,8 @@ class IncidentClose(IncidentDeclare):
         assert update_id is not None
         self.run_due_for(incident_id)
         self.publish_one(update_id)
+        for stale in stale_dms:
+            self.show_draft(stale)
         self.write_postmortem(incident_id, actor)
         view = self.refresh(incident_id)
         due = view.postmortem_due

@@ -88,11 +88,15 @@ class IncidentStatus(IncidentCore):
 
     def queue_update(
         self, s: Session, row: IncidentRow, status: str, message: str, actor: Actor
-    ) -> StatusUpdateRow:
-        """A new update to publish now; older unpublished ones are superseded by it."""
+    ) -> tuple[StatusUpdateRow, list[int]]:
+        """A new update to publish now; older unpublished ones are superseded by it.
+        Also returns the superseded drafts whose DM must be refreshed."""
         assert row.id is not None
         now = self.clock.now()
-        store.supersede_pending(s, row.id)
+        # Drafts whose DM still offers Publish: the caller refreshes those DMs after commit.
+        stale_dms = [
+            u.id for u in store.supersede_pending(s, row.id) if u.dm_ts and u.id is not None
+        ]
         update = StatusUpdateRow(
             incident_id=row.id,
             status=status,
@@ -107,7 +111,7 @@ class IncidentStatus(IncidentCore):
         )
         s.add(update)
         s.flush()
-        return update
+        return update, stale_dms
 
     # -- the commander's buttons -----------------------------------------------------------
 
@@ -312,6 +316,8 @@ class IncidentStatus(IncidentCore):
             if incident.state == store.ACTIVE:
                 store.schedule(s, incident.id, "nudge", self.deadlines.next_nudge(now))
             incident_id, status, message = incident.id, row.status, row.message
+            had_dm = row.dm_ts is not None
         view = self.refresh(incident_id)
         self.tell(view, f":mega: Status update published ({status}): {message}")
-        self.show_draft(update_id)
+        if had_dm:  # the commander's draft DM now says it is out, without buttons
+            self.show_draft(update_id)

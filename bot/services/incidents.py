@@ -10,12 +10,15 @@ the rest of rollbot holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.alerts import AlertGroup, severity_of
+from bot.domain.errors import Conflict
 from bot.domain.incident import EventKind, Impact, Severity
 from bot.services.incident_close import IncidentClose
+from bot.services.incident_core import IncidentOutcome
 from bot.services.incident_views import IncidentView
 from bot.store import incidents as store
 
@@ -36,6 +39,23 @@ class AlertResult:
 class IncidentService(IncidentClose):
     """Incidents, from every door."""
 
+    def _open_for(
+        self, source: str, ref: str, declare: Callable[[], IncidentOutcome]
+    ) -> tuple[int, bool]:
+        """The open incident of an outside source, declared now when there is none; and
+        whether it was declared now. A replica that declared it a moment earlier wins and
+        this one joins its incident."""
+        for _ in range(2):
+            with self.db.session() as s:
+                existing = store.by_source(s, source, ref)
+            if existing is not None and existing.id is not None:
+                return existing.id, False
+            try:
+                return declare().view.id, True
+            except Conflict:
+                continue
+        raise Conflict(f"Could not open or find the incident of {source} `{ref}`.")
+
     # -- automatic rollback ----------------------------------------------------------------
 
     def declare_for_rollback(
@@ -49,24 +69,23 @@ class IncidentService(IncidentClose):
         """An automatic rollback happened: declare an incident linked to the rollout, or
         add to the one already open for it."""
         ref = f"rollout:{rollout_id}"
-        with self.db.session() as s:
-            existing = store.by_source(s, "rollback", ref)
-        text = f"Automatic rollback of `{flag_key}` (rollout #{rollout_id}): {reason}"
-        if existing is not None and existing.id is not None:
-            self.record(existing.id, EventKind.ROLLBACK, text, actor.id)
-            return self.refresh(existing.id)
-        outcome = self.declare(
-            severity,
-            f"Automatic rollback of {flag_key}",
-            actor,
-            components=[flag_key],
-            source="rollback",
-            source_ref=ref,
-            rollout_id=rollout_id,
-            detail=reason,
+        incident_id, _ = self._open_for(
+            "rollback",
+            ref,
+            lambda: self.declare(
+                severity,
+                f"Automatic rollback of {flag_key}",
+                actor,
+                components=[flag_key],
+                source="rollback",
+                source_ref=ref,
+                rollout_id=rollout_id,
+                detail=reason,
+            ),
         )
-        self.record(outcome.view.id, EventKind.ROLLBACK, text, actor.id)
-        return self.refresh(outcome.view.id)
+        text = f"Automatic rollback of `{flag_key}` (rollout #{rollout_id}): {reason}"
+        self.record(incident_id, EventKind.ROLLBACK, text, actor.id)
+        return self.refresh(incident_id)
 
     def rollback_step(self, rollout_id: int, text: str) -> bool:
         """Put a rollback step on the timeline of the rollout's open incident, if any."""
@@ -91,35 +110,29 @@ class IncidentService(IncidentClose):
         declare one here, without paging again, or add to the one open for it."""
         ref = f"pagerduty:{pd_incident_id}"
         link = f" {html_url}" if html_url else ""
-        with self.db.session() as s:
-            existing = store.by_source(s, "pagerduty", ref)
-        if existing is not None and existing.id is not None:
-            self.record(
-                existing.id,
-                EventKind.ALERT,
-                f"PagerDuty incident {pd_incident_id} triggered again: {title}{link}",
-                PAGERDUTY.id,
-                dedupe=f"pd:{pd_incident_id}:{title}",
-            )
-            return self.refresh(existing.id)
-        severity = Severity.SEV2 if urgency == "high" else Severity.SEV3
-        outcome = self.declare(
-            severity,
-            title,
-            PAGERDUTY,
-            components=[service] if service else None,
-            source="pagerduty",
-            source_ref=ref,
-            detail=f"PagerDuty incident {pd_incident_id}",
-            page=False,
+        incident_id, declared = self._open_for(
+            "pagerduty",
+            ref,
+            lambda: self.declare(
+                Severity.SEV2 if urgency == "high" else Severity.SEV3,
+                title,
+                PAGERDUTY,
+                components=[service] if service else None,
+                source="pagerduty",
+                source_ref=ref,
+                detail=f"PagerDuty incident {pd_incident_id}",
+                page=False,
+            ),
         )
+        how = f"({urgency} urgency)" if declared else "triggered again"
         self.record(
-            outcome.view.id,
+            incident_id,
             EventKind.ALERT,
-            f"PagerDuty incident {pd_incident_id} ({urgency} urgency): {title}{link}",
+            f"PagerDuty incident {pd_incident_id} {how}: {title}{link}",
             PAGERDUTY.id,
+            dedupe=None if declared else f"pd:{pd_incident_id}:{title}",
         )
-        return self.refresh(outcome.view.id)
+        return self.refresh(incident_id)
 
     def pagerduty_event(self, pd_incident_id: str, event: str, who: str = "pagerduty") -> bool:
         """`incident.acknowledged` or `incident.resolved` from PagerDuty: on the timeline
@@ -144,27 +157,25 @@ class IncidentService(IncidentClose):
             existing = store.by_source(s, "alertmanager", group.ref)
         if existing is None and group.status != "firing":
             return AlertResult("ignored", None)
-        action = "added"
-        if existing is None:
-            cfg = self.config.alertmanager
-            severity = Severity(severity_of(group, cfg.severity_map, cfg.default_severity))
-            components = sorted(
-                {a.labels.get("service") or a.labels.get("job") or "" for a in group.alerts} - {""}
-            )
-            outcome = self.declare(
+        cfg = self.config.alertmanager
+        severity = Severity(severity_of(group, cfg.severity_map, cfg.default_severity))
+        services = {a.labels.get("service") or a.labels.get("job") or "" for a in group.alerts}
+        incident_id, declared = self._open_for(
+            "alertmanager",
+            group.ref,
+            lambda: self.declare(
                 severity,
                 group.title,
                 ALERTMANAGER,
-                impact=None if severity is not Severity.SEV4 else Impact.NONE,
-                components=components,
+                impact=Impact.NONE if severity is Severity.SEV4 else None,
+                components=sorted(services - {""}),
                 source="alertmanager",
                 source_ref=group.ref,
                 detail=f"Alertmanager: {group.alerts[0].name}",
-            )
-            incident_id, key, action = outcome.view.id, outcome.view.key, "declared"
-        else:
-            assert existing.id is not None
-            incident_id, key = existing.id, existing.key
+            ),
+        )
+        action = "declared" if declared else "added"
+        key = self.view(incident_id).key
         added = False
         for alert in group.alerts:
             added |= self.record(

@@ -28,7 +28,13 @@ class IncidentRow(SQLModel, table=True):
     """One incident, from declaration to post-mortem."""
 
     __tablename__ = "incident"
-    __table_args__ = (Index("ix_incident_source", "source", "source_ref"),)
+    __table_args__ = (
+        Index("ix_incident_source", "source", "source_ref"),
+        # One open incident per outside source: `active_source` is "<source>:<ref>" while
+        # the incident is open and NULL afterwards (NULLs never collide), so two replicas
+        # taking the same alert at the same moment cannot open two incidents.
+        UniqueConstraint("active_source", name="uq_incident_active_source"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=100, unique=True)
@@ -49,6 +55,7 @@ class IncidentRow(SQLModel, table=True):
     card_ts: str | None = Field(default=None, max_length=40)
     source: str = Field(default="manual", max_length=20)
     source_ref: str | None = Field(default=None, max_length=255)
+    active_source: str | None = Field(default=None, max_length=280)
     rollout_id: int | None = None
     paged: bool = False
     summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -137,16 +137,16 @@ def updates_of(session: Session, incident_id: int) -> list[StatusUpdateRow]:
     return list(session.exec(query))
 
 
-def supersede_pending(session: Session, incident_id: int, keep_id: int | None = None) -> int:
-    """Mark unpublished drafts and queued updates superseded by a newer one."""
-    count = 0
+def supersede_pending(session: Session, incident_id: int) -> list[StatusUpdateRow]:
+    """Mark unpublished drafts and queued updates superseded by a newer one; return them."""
+    superseded = []
     for row in updates_of(session, incident_id):
-        if row.state in ("draft", "queued") and row.id != keep_id:
+        if row.state in ("draft", "queued"):
             row.state = "superseded"
             row.next_attempt_at = None
             session.add(row)
-            count += 1
-    return count
+            superseded.append(row)
+    return superseded
 
 
 def due_update_ids(session: Session, now: datetime) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
-from bot.domain.errors import RollbotError
+from bot.domain.errors import Conflict, RollbotError
 from bot.domain.incident import EventKind, Severity, Status
 from bot.domain.roles import Role, RoleDirectory
 from bot.services.clock import ManualClock
@@ -379,3 +379,61 @@ def test_without_pager_the_declarer_commands_and_nothing_is_paged(
 def _timeline(bot: Rollbot, incident_id: int) -> list[Any]:
     with bot.db.session() as s:
         return store.timeline(s, incident_id)
+
+
+def test_an_update_supersedes_the_unpublished_draft_and_its_dm(kit: Kit) -> None:
+    incident_id = declare(kit)
+    channel = kit.bot.incidents.view(incident_id).channel_id
+    kit.bot.incidents.change_status(channel, Status.IDENTIFIED, "Bad deploy", ALICE)
+    user, last = kit.chat.drafts[-1]
+    assert user == ONCALL and last.state == "superseded"  # the DM loses its buttons
+    kit.clock.advance(timedelta(minutes=5))
+    kit.bot.incidents.run_due()
+    assert [u.status for u in kit.primary.published] == ["identified"]
+    with pytest.raises(RollbotError, match="superseded"):
+        kit.bot.incidents.publish_draft(last.id, ONCALL_ACTOR)
+
+
+ONCALL_ACTOR = Actor(ONCALL, Via.SLACK)
+
+
+def test_two_replicas_taking_the_same_alert_open_one_incident(
+    settings: Settings, clock: ManualClock
+) -> None:
+    from bot.domain.alerts import parse_alertmanager
+
+    group = parse_alertmanager(
+        {
+            "status": "firing",
+            "groupKey": '{}:{alertname="HighErrorRate"}',
+            "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
+            "alerts": [{"labels": {"alertname": "HighErrorRate"}, "fingerprint": "f1"}],
+        }
+    )
+    replicas = [build(settings, clock), build(settings, clock)]
+    try:
+        for bot in replicas:
+            wire(bot, [FakeStatusPage()], FakePager())
+        results = run_together(*(lambda bot=bot: bot.incidents.alert(group) for bot in replicas))
+        assert sorted(r.action for r in results) == ["added", "declared"]
+        assert len({r.incident_key for r in results}) == 1
+        assert len(replicas[0].incidents.incidents()) == 1
+    finally:
+        for bot in replicas:
+            bot.db.dispose()
+
+
+def test_one_open_incident_per_source_and_a_new_one_after_resolution(kit: Kit) -> None:
+    first = kit.bot.incidents.declare(
+        Severity.SEV2, "Errors", ALICE, source="alertmanager", source_ref="g1"
+    ).view
+    with pytest.raises(Conflict, match="opened at the same moment"):
+        kit.bot.incidents.declare(
+            Severity.SEV2, "Errors", ALICE, source="alertmanager", source_ref="g1"
+        )
+    assert len(kit.bot.incidents.incidents()) == 1
+    kit.bot.incidents.resolve(first.id, "", ALICE)
+    second = kit.bot.incidents.declare(
+        Severity.SEV2, "Errors again", ALICE, source="alertmanager", source_ref="g1"
+    ).view
+    assert second.id != first.id

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store import incident_models  # noqa: F401  (the incident tables, for autogenerate)
 
 config = context.config
 target_metadata = SQLModel.metadata

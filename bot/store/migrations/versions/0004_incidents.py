@@ -40,11 +40,13 @@ def upgrade() -> None:
         sa.Column("card_ts", sa.String(length=40), nullable=True),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("source_ref", sa.String(length=255), nullable=True),
+        sa.Column("active_source", sa.String(length=280), nullable=True),
         sa.Column("rollout_id", sa.Integer(), nullable=True),
         sa.Column("paged", sa.Boolean(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("active_source", name="uq_incident_active_source"),
         sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("incident", schema=None) as batch_op:
