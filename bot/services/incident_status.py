@@ -29,7 +29,10 @@ from bot.store.incident_models import IncidentRow, StatusUpdateRow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # longer than any provider's timeout
+# How long an attempt holds a publication (or a job) before another process may take it
+# over. Longer than a provider call may take (they time out sooner), and short enough that
+# a process dying at the 4-minute point leaves time to publish before the 5-minute one.
+LEASE = timedelta(seconds=30)
 MAX_PUBLISH_ATTEMPTS = 200
 MAX_MESSAGE = 4000
 

@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 
 from bot.container import Rollbot
-from bot.slack.incident_listeners import register_incidents
+from bot.slack.incident_listeners import acknowledge_other_events, register_incidents
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, build_client
 
@@ -34,5 +34,6 @@ def build_slack_app(rollbot: Rollbot) -> App:
     )
     register(app, rollbot)
     register_incidents(app, rollbot)
+    acknowledge_other_events(app)  # last: after every reaction_added listener
     rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app

@@ -49,6 +49,17 @@ def register_incidents(app: App, rollbot: Rollbot) -> None:
     app.event("reaction_added", matchers=[_is_pushpin])(_pinned(rollbot))
 
 
+def acknowledge_other_events(app: App) -> None:
+    """Answer every other `reaction_added` event with 200 and do nothing.
+
+    Bolt answers an event no listener matches with 404, and Slack retries failed events
+    and turns off an app's subscriptions when most of them fail; every emoji reaction in a
+    channel rollbot is in would count. Bolt runs the first matching listener only, so this
+    must be registered after every other `reaction_added` listener.
+    """
+    app.event("reaction_added")(lambda: None)
+
+
 def _is_pushpin(event: dict[str, Any]) -> bool:
     item = event.get("item") or {}
     return event.get("reaction") == "pushpin" and item.get("type") == "message"

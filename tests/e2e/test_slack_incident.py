@@ -227,3 +227,13 @@ def test_bad_input_gets_usage_and_changes_nothing(
     assert expected in answer and ":warning:" in answer
     assert incident.h.rollbot.incidents.incidents() == []
     assert incident.h.fake.calls_to("conversations.create") == []
+
+
+def test_other_reactions_and_pins_elsewhere_are_answered_and_ignored(incident: Incident) -> None:
+    h = incident.h
+    ts = h.fake.post_as_user(CHANNEL, "U_BOB", "lunch?")
+    assert h.slack.reaction_added("thumbsup", ts, channel_id=CHANNEL).status_code == 200
+    assert h.slack.reaction_added("pushpin", ts, channel_id=CHANNEL).status_code == 200
+    h.quiet()
+    assert h.fake.calls_to("conversations.history") == []  # not an incident channel
+    assert h.rollbot.incidents.incidents() == []
