@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy.exc import IntegrityError
 
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 MAX_TITLE = 200
 
 
-def is_chat_user(user_id: str | None) -> bool:
+def is_chat_user(user_id: str | None) -> TypeGuard[str]:
     """True for Slack user ids (people that can be invited and messaged)."""
-    return bool(user_id) and str(user_id).startswith(("U", "W"))
+    return user_id is not None and user_id.startswith(("U", "W"))
 
 
 class IncidentDeclare(IncidentJobs):
@@ -201,6 +202,7 @@ class IncidentDeclare(IncidentJobs):
             return row.id, draft.id, pages
 
     def _open_channel(self, incident_id: int, actor: Actor) -> None:
+        """Create the incident channel (numbering the name when taken) and invite people."""
         view = self.view(incident_id)
         channel_id: str | None = None
         name = ""
@@ -215,17 +217,24 @@ class IncidentDeclare(IncidentJobs):
                 log.warning("could not create incident channel %s: %s", name, exc)
                 self.record(incident_id, EventKind.NOTE, f"Could not create #{name}: {exc}")
                 return
-        if channel_id is None:
+        else:
+            self.record(incident_id, EventKind.NOTE, f"Channel names up to #{name} are taken.")
             return
+        if channel_id is None:
+            return  # a chat without channels (none connected)
+        people = sorted(
+            {p for p in (view.commander, actor.id, *self.config.invite) if is_chat_user(p)}
+        )
         with self.db.session() as s:
             row = store.by_id(s, incident_id, for_update=True)
             assert row is not None
             row.channel_id, row.channel_name = channel_id, name
             s.add(row)
-            self.record(incident_id, EventKind.CHANNEL, f"Opened #{name}.", session=s)
-        people = [p for p in (view.commander, actor.id, *self.config.invite) if is_chat_user(p)]
+            invited = ", ".join(f"<@{p}>" for p in people)
+            text = f"Opened #{name}" + (f" and invited {invited}." if people else ".")
+            self.record(incident_id, EventKind.CHANNEL, text, session=s)
         if people:
+            target = channel_id
             self.safely(
-                "invite people to the incident channel",
-                lambda: self.chat.invite(channel_id, sorted(set(people))),  # type: ignore[arg-type]
+                "invite people to the incident channel", lambda: self.chat.invite(target, people)
             )

@@ -237,3 +237,45 @@ def test_other_reactions_and_pins_elsewhere_are_answered_and_ignored(incident: I
     h.quiet()
     assert h.fake.calls_to("conversations.history") == []  # not an incident channel
     assert h.rollbot.incidents.incidents() == []
+
+
+def test_the_commander_edits_the_draft_in_a_form(incident: Incident) -> None:
+    h = incident.h
+    declare(incident)
+    dm = draft_dm(incident)
+    value = button_value(dm.params["blocks"], ACTION_EDIT)
+    response = h.slack.block_action(
+        ACTION_EDIT,
+        value=value,
+        user_id="U_CAROL",
+        channel_id="D_CAROL",
+        message_ts=str(dm.response["ts"]),  # type: ignore[index]
+        message_blocks=dm.params["blocks"],
+    )
+    assert response.status_code == 200
+    [opened] = h.fake.wait_for("views.open")
+    form = opened.params["view"]
+    assert form["callback_id"] == "incident_edit_modal"
+    empty = h.slack.view_submission(
+        "incident_edit_modal", {"message": {"message": "  "}}, form["private_metadata"]
+    )
+    assert empty.json()["response_action"] == "errors"  # nothing saved, the form stays open
+    updates = len(h.fake.calls_to("chat.update"))
+    saved = h.slack.view_submission(
+        "incident_edit_modal",
+        {"message": {"message": "Checkout fails for some card payments; we are on it."}},
+        form["private_metadata"],
+        user_id="U_CAROL",
+    )
+    assert saved.status_code == 200 and saved.text == ""
+    h.fake.wait_for("chat.update", updates + 1)
+    h.clock.advance(timedelta(minutes=4))
+    h.rollbot.incidents.run_due()
+    [published] = incident.page.published
+    assert published.message == "Checkout fails for some card payments; we are on it."
+
+
+def test_status_in_the_channel_shows_the_card(incident: Incident) -> None:
+    channel = declare(incident)
+    answer = incident.command("status", channel_id=channel)
+    assert "no status update published yet" in answer and "incident_ack" in answer
