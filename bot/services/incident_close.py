@@ -3,16 +3,20 @@ uploaded to the channel, kept in the database, due 48 hours later with reminders
 
 from __future__ import annotations
 
+import logging
+
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
-from bot.services.incident_core import IncidentOutcome
+from bot.services.incident_core import DEFAULT_TEMPLATES, IncidentOutcome
 from bot.services.incident_jobs import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER
 from bot.services.incident_work import IncidentWork
 from bot.services.postmortem import PostmortemFacts, render_postmortem
 from bot.store import audit
 from bot.store import incidents as store
 from bot.store.incident_models import IncidentRow, PostmortemRow
+
+log = logging.getLogger(__name__)
 
 
 def facts_of(row: IncidentRow) -> PostmortemFacts:
@@ -108,7 +112,21 @@ class IncidentClose(IncidentWork):
             facts = facts_of(row)
         resolved = facts.resolved_at or self.clock.now()
         due = pm.due_at if pm else self.deadlines.postmortem_due(resolved)
-        return render_postmortem(self.postmortem_template, facts, events, due, self.clock.now())
+        try:
+            return render_postmortem(self.postmortem_template, facts, events, due, self.clock.now())
+        except Exception as exc:
+            if self.postmortem_template == DEFAULT_TEMPLATES / "postmortem.md.j2":
+                raise
+            # A team template that fails must not cost the draft: use the shipped one.
+            log.exception("post-mortem template %s failed", self.postmortem_template)
+            self.record(
+                incident_id,
+                EventKind.NOTE,
+                f"The post-mortem template failed ({type(exc).__name__}: {exc}); "
+                "the draft uses rollbot's own template.",
+            )
+            default = DEFAULT_TEMPLATES / "postmortem.md.j2"
+            return render_postmortem(default, facts, events, due, self.clock.now())
 
     def write_postmortem(self, incident_id: int, actor: Actor) -> str:
         """Render, store and upload the post-mortem draft; return the Markdown."""

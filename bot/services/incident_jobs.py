@@ -32,6 +32,16 @@ NUDGE = "nudge"
 PM_REMINDER = "pm_reminder"
 PM_OVERDUE = "pm_overdue"
 
+WHAT = {
+    PAGE: "page the on-call engineer",
+    PAGE_ACK: "acknowledge the page",
+    PAGE_RESOLVE: "resolve the page",
+    STATUS_DEADLINE: "check the status update deadline",
+    NUDGE: "nudge the commander",
+    PM_REMINDER: "remind about the post-mortem",
+    PM_OVERDUE: "flag the overdue post-mortem",
+}
+
 
 class IncidentJobs(IncidentStatus):
     """Runs due work."""
@@ -90,12 +100,21 @@ class IncidentJobs(IncidentStatus):
                     self.record(
                         incident_id,
                         EventKind.NOTE,
-                        f"rollbot gave up on {kind.replace('_', ' ')} after {attempts} "
+                        f"rollbot gave up trying to {WHAT.get(kind, kind)} after {attempts} "
                         f"attempts: {error}",
                         session=s,
                     )
             else:
-                job.lease_until = self.clock.now() + backoff(attempts)
+                wait = backoff(attempts)
+                job.lease_until = self.clock.now() + wait
+                if attempts == 1:
+                    self.record(
+                        incident_id,
+                        EventKind.NOTE,
+                        f"Could not {WHAT.get(kind, kind)}: {error}; "
+                        f"retrying in {format_duration(wait)}.",
+                        session=s,
+                    )
             s.add(job)
         return error is None
 

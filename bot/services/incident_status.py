@@ -58,17 +58,25 @@ class IncidentStatus(IncidentCore):
     """Drafting and publishing status updates."""
 
     def render_status(self, row: IncidentRow, status: str) -> str:
-        """The drafted text of a status update from the status template."""
-        env, name = load_template(self.status_template)
-        text = env.get_template(name).render(
-            title=row.title,
-            severity=row.severity,
-            status=status,
-            impact=row.impact,
-            components=list(row.components),
-            next_update=format_duration(self.deadlines.update_interval),
-        )
-        return " ".join(text.split())[:MAX_MESSAGE]
+        """The drafted text of a status update from the status template.
+
+        A broken team template must not stop a declaration (the deadline runs): it is
+        logged and a plain sentence is used instead.
+        """
+        try:
+            env, name = load_template(self.status_template)
+            text = env.get_template(name).render(
+                title=row.title,
+                severity=row.severity,
+                status=status,
+                impact=row.impact,
+                components=list(row.components),
+                next_update=format_duration(self.deadlines.update_interval),
+            )
+        except Exception:
+            log.exception("status template %s failed; using a plain update", self.status_template)
+            text = f"{row.title}: {status}."
+        return " ".join(text.split())[:MAX_MESSAGE] or f"{row.title}: {status}."
 
     def draft_first(self, s: Session, row: IncidentRow, now: datetime) -> StatusUpdateRow:
         """The first update (investigating), due for automatic publication."""

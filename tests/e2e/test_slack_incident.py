@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from bot.container import build
 from bot.services.incident_ports import OnCall
 from bot.services.incident_views import ACTION_EDIT, ACTION_PUBLISH
+from bot.slack.app import build_slack_app
 from tests.e2e.conftest import CHANNEL, Harness, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
@@ -279,3 +281,25 @@ def test_status_in_the_channel_shows_the_card(incident: Incident) -> None:
     channel = declare(incident)
     answer = incident.command("status", channel_id=channel)
     assert "no status update published yet" in answer and "incident_ack" in answer
+
+
+def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: Incident) -> None:
+    h = incident.h
+    channel = declare(incident)
+    h.clock.advance(timedelta(minutes=2))
+    # rollbot restarts: a new process (new build, new Slack app) on the same database.
+    again = build(h.rollbot.settings, clock=h.clock)
+    try:
+        build_slack_app(again)
+        page = FakeStatusPage("after-restart")
+        again.status_pages.append(page)
+        h.clock.advance(timedelta(minutes=2))
+        again.incidents.run_due()
+        [published] = page.published
+        assert published.status == "investigating"
+        assert incident.page.published == []  # the old process is gone
+        assert "Status update published (investigating)" in incident.texts_in(channel)
+        view = again.incidents.incidents()[0]
+        assert view.last_update_at is not None and view.last_update_at < view.status_deadline
+    finally:
+        again.db.dispose()

@@ -437,3 +437,32 @@ def test_one_open_incident_per_source_and_a_new_one_after_resolution(kit: Kit) -
         Severity.SEV2, "Errors again", ALICE, source="alertmanager", source_ref="g1"
     ).view
     assert second.id != first.id
+
+
+def test_paging_that_fails_is_retried_with_backoff(kit: Kit) -> None:
+    kit.pager.fail_times = 1
+    incident_id = declare(kit)
+    assert kit.pager.events == []
+    assert "Could not page the on-call engineer: PagingError" in timeline_text(kit, incident_id)
+    kit.clock.advance(timedelta(seconds=5))
+    kit.bot.incidents.run_due()
+    [trigger] = kit.pager.events
+    assert trigger["event_action"] == "trigger"
+    kit.clock.advance(timedelta(minutes=5))
+    kit.bot.incidents.run_due()
+    assert len(kit.pager.events) == 1  # done once
+
+
+def test_a_broken_team_template_never_stops_an_incident(kit: Kit, tmp_path: Any) -> None:
+    broken = tmp_path / "broken.md.j2"
+    broken.write_text("{{ no_such_variable.field }}", encoding="utf-8")
+    kit.bot.incidents.status_template = broken
+    kit.bot.incidents.postmortem_template = broken
+    incident_id = declare(kit)
+    kit.clock.advance(timedelta(minutes=4))
+    kit.bot.incidents.run_due()
+    assert kit.primary.published[0].message == "API errors on checkout: investigating."
+    kit.bot.incidents.resolve(incident_id, "fixed", ALICE)
+    [(_, _, markdown)] = kit.chat.uploads
+    assert "## Response times" in markdown  # rollbot's own template
+    assert "post-mortem template failed" in timeline_text(kit, incident_id)
