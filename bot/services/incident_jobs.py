@@ -121,8 +121,8 @@ class IncidentJobs(IncidentStatus):
     # -- the pager -------------------------------------------------------------------------
 
     def _page(self, view: IncidentView) -> None:
-        if self.pager is None:
-            return
+        if self.pager is None or not view.active:
+            return  # resolved before the pager could be reached: nobody to wake up
         self.pager.trigger(
             dedup_key=view.key,
             summary=f"[{view.severity.upper()}] {view.title}"[:1024],
@@ -150,6 +150,9 @@ class IncidentJobs(IncidentStatus):
                 f"Paged the on-call engineer through PagerDuty (dedup key `{view.key}`).",
                 session=s,
             )
+        if view.acknowledged_at is not None:
+            # Acknowledged here while the pager was still unreachable: tell it now too.
+            self.pager.acknowledge(view.key)
         self.refresh(view.id)
 
     def _page_ack(self, view: IncidentView) -> None:

@@ -4,6 +4,7 @@ changes, and reading incidents and timelines."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition, RollbotError
@@ -138,18 +139,16 @@ class IncidentWork(IncidentDeclare):
             users = [match.group(1) or match.group(2)]
             who = f"<@{users[0]}>"
         view = self.view(row.id)
-        if view.channel_id:
-            self.safely("invite the paged people", lambda: self.chat.invite(view.channel_id, users))  # type: ignore[arg-type]
+        channel = view.channel_id
+        if channel:
+            self.safely("invite the paged people", lambda: self.chat.invite(channel, users))
+        where = f": <#{channel}>" if channel else "."
+        text = (
+            f":rotating_light: {actor.mention} needs you in incident *{view.title}* "
+            f"({view.severity.upper()}){where}"
+        )
         for user in users:
-            self.safely(
-                "page a person",
-                lambda user=user: self.chat.direct(  # type: ignore[misc]
-                    user,
-                    f":rotating_light: {actor.mention} needs you in incident *{view.title}* "
-                    f"({view.severity.upper()})"
-                    + (f": <#{view.channel_id}>" if view.channel_id else "."),
-                ),
-            )
+            self.safely("page a person", partial(self.chat.direct, user, text))
         self.record(row.id, EventKind.PAGED, f"{actor.mention} paged {who}.", actor.id)
         return IncidentOutcome(self.refresh(row.id), f"Paged {who}.")
 
@@ -169,6 +168,8 @@ class IncidentWork(IncidentDeclare):
         with self.db.session() as s:
             locked = store.by_id(s, row.id, for_update=True)
             assert locked is not None and locked.id is not None
+            if locked.state != store.ACTIVE:  # resolved since the check above
+                raise InvalidTransition(f"*{locked.title}* was just resolved.")
             before = locked.status
             locked.status = status.value
             locked.version += 1
@@ -221,7 +222,3 @@ class IncidentWork(IncidentDeclare):
             row = self.in_channel(s, channel_id, "timeline")
             assert row.id is not None
             return self._build(s, row), store.timeline(s, row.id)
-
-    def open_view(self, incident_id: int) -> IncidentView:
-        """An incident's view, for callers that hold its id."""
-        return self.view(incident_id)

@@ -466,3 +466,12 @@ def test_a_broken_team_template_never_stops_an_incident(kit: Kit, tmp_path: Any)
     [(_, _, markdown)] = kit.chat.uploads
     assert "## Response times" in markdown  # rollbot's own template
     assert "post-mortem template failed" in timeline_text(kit, incident_id)
+
+
+def test_acknowledged_while_the_pager_was_down_reaches_it_later(kit: Kit) -> None:
+    kit.pager.fail_times = 1
+    incident_id = declare(kit)
+    kit.bot.incidents.acknowledge(incident_id, Actor(ONCALL, Via.SLACK))
+    kit.clock.advance(timedelta(seconds=5))
+    kit.bot.incidents.run_due()
+    assert [e["event_action"] for e in kit.pager.events] == ["trigger", "acknowledge"]
