@@ -40,6 +40,7 @@ class ShellIncidentChat:
     def __init__(self, notifier: ShellNotifier) -> None:
         self.notifier = notifier
         self.names: set[str] = set()
+        self._shown: dict[int, str] = {}  # the card last printed per incident
 
     def create_channel(self, name: str, private: bool) -> str | None:
         """A pseudo channel named like the Slack one."""
@@ -47,22 +48,26 @@ class ShellIncidentChat:
             raise ChannelNameTaken(name)
         self.names.add(name)
         self.notifier.write(f"[rollbot] opened #{name}")
-        return f"#{name}"
+        return name  # the channel's id is its name: `<#name>` prints as #name
 
     def invite(self, channel_id: str, user_ids: list[str]) -> None:
         """Say who was invited."""
-        self.notifier.write(f"[{channel_id}] invited {', '.join(user_ids)}")
+        self.notifier.write(f"[#{channel_id}] invited {', '.join(user_ids)}")
 
     def show_card(self, view: IncidentView) -> CardLocation | None:
-        """Print the card."""
-        self.notifier.write(render_incident(view))
+        """Print the card when it changed since it was last printed."""
+        card = render_incident(view)
+        if self._shown.get(view.id) != card:
+            self._shown[view.id] = card
+            self.notifier.write(card)
         if view.channel_id is None:
             return None
         return CardLocation(view.channel_id, view.card_ts or f"card-{view.id}")
 
     def post(self, channel_id: str | None, text: str) -> None:
         """Print a channel message."""
-        self.notifier.write(f"[{channel_id or 'rollbot'}] {plain_text(text)}")
+        where = f"#{channel_id}" if channel_id else "rollbot"
+        self.notifier.write(f"[{where}] {plain_text(text)}")
 
     def direct(self, user_id: str, text: str) -> None:
         """Print a direct message."""
@@ -87,9 +92,8 @@ class ShellIncidentChat:
     def upload(self, channel_id: str | None, filename: str, content: str, title: str) -> str | None:
         """Say that the file is there (it is kept in the database)."""
         lines = content.count("\n") + 1
-        self.notifier.write(
-            f"[{channel_id or 'rollbot'}] uploaded {filename} ({lines} lines): {title}"
-        )
+        where = f"#{channel_id}" if channel_id else "rollbot"
+        self.notifier.write(f"[{where}] uploaded {filename} ({lines} lines): {title}")
         return None
 
     def user_by_email(self, email: str) -> str | None:
