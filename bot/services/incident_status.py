@@ -22,7 +22,7 @@ from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
 from bot.services.incident_core import IncidentCore, IncidentOutcome
-from bot.services.incident_ports import StatusUpdate
+from bot.services.incident_ports import StatusPageError, StatusUpdate
 from bot.services.incident_views import DraftView, draft_view
 from bot.store import incidents as store
 from bot.store.incident_models import IncidentRow, StatusUpdateRow
@@ -256,13 +256,18 @@ class IncidentStatus(IncidentCore):
         provider = self.status_pages[index]
         try:
             reference = provider.publish(update)
-        except Exception as exc:
+        except StatusPageError as exc:
             log.warning("status page %s failed for %s: %s", provider.name, update.incident_key, exc)
-            return self._failed(update_id, index, provider.name, exc)
+            return self._failed(update_id, index, provider.name, str(exc))
+        except Exception as exc:
+            # A provider bug: its text was never vetted for secrets, so only its kind goes
+            # on the timeline; the traceback goes to the log.
+            log.exception("status page %s crashed for %s", provider.name, update.incident_key)
+            return self._failed(update_id, index, provider.name, f"unexpected {type(exc).__name__}")
         self._published(update_id, provider.name, reference, automatic)
         return "published"
 
-    def _failed(self, update_id: int, index: int, name: str, exc: Exception) -> str:
+    def _failed(self, update_id: int, index: int, name: str, exc: str) -> str:
         now = self.clock.now()
         count = len(self.status_pages)
         first = parse_duration(self.config.publish_retry_first)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.alerts import AlertGroup, severity_of
@@ -133,6 +134,22 @@ class IncidentService(IncidentClose):
             dedupe=None if declared else f"pd:{pd_incident_id}:{title}",
         )
         return self.refresh(incident_id)
+
+    def on_pagerduty_event(
+        self,
+        event_type: str,
+        incident_id: str,
+        title: str,
+        urgency: str,
+        html_url: str,
+        occurred_at: datetime,
+    ) -> None:
+        """What `POST /webhooks/pagerduty` calls (signature already verified):
+        `incident.triggered` declares (or joins), acknowledged and resolved are recorded."""
+        if event_type == "incident.triggered":
+            self.declare_from_pagerduty(incident_id, title, urgency, html_url or None)
+        else:
+            self.pagerduty_event(incident_id, event_type)
 
     def pagerduty_event(self, pd_incident_id: str, event: str, who: str = "pagerduty") -> bool:
         """`incident.acknowledged` or `incident.resolved` from PagerDuty: on the timeline

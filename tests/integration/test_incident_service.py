@@ -475,3 +475,22 @@ def test_acknowledged_while_the_pager_was_down_reaches_it_later(kit: Kit) -> Non
     kit.clock.advance(timedelta(seconds=5))
     kit.bot.incidents.run_due()
     assert [e["event_action"] for e in kit.pager.events] == ["trigger", "acknowledge"]
+
+
+class CrashingPage:
+    name = "crashing"
+
+    def publish(self, update: Any) -> str:
+        raise RuntimeError("token=SECRET123 rejected")
+
+
+def test_a_crashing_provider_falls_back_and_its_text_stays_out(kit: Kit) -> None:
+    kit.bot.status_pages[:] = [CrashingPage(), kit.fallback]  # type: ignore[list-item]
+    kit.bot.incidents.config.attempts_per_provider = 1
+    incident_id = declare(kit)
+    kit.clock.advance(timedelta(minutes=4))
+    kit.bot.incidents.run_due()
+    assert len(kit.fallback.published) == 1
+    text = timeline_text(kit, incident_id)
+    assert "crashing failed (attempt 1): unexpected RuntimeError" in text
+    assert "SECRET123" not in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -136,3 +137,15 @@ def test_pagerduty_declares_without_paging_back_and_acknowledges(
     assert rollbot.incidents.view(view.id).acknowledged_at is not None
     assert pager.events == []  # nor acknowledge back
     assert not rollbot.incidents.pagerduty_event("UNKNOWN", "incident.resolved")
+
+
+def test_the_pagerduty_webhook_handler_signature(rollbot: Rollbot, chat: RecordingChat) -> None:
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    handler = rollbot.incidents.on_pagerduty_event  # what POST /webhooks/pagerduty calls
+    handler("incident.triggered", "Q2", "Search down", "low", "https://pd/Q2", at)
+    [view] = rollbot.incidents.incidents()
+    assert (view.title, view.severity, view.source) == ("Search down", "sev3", "pagerduty")
+    handler("incident.acknowledged", "Q2", "Search down", "low", "https://pd/Q2", at)
+    assert rollbot.incidents.view(view.id).acknowledged_at is not None
+    handler("incident.resolved", "Q2", "Search down", "low", "https://pd/Q2", at)
+    assert any("incident.resolved" in t for t in alert_events(rollbot, view.id))
