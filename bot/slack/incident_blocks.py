@@ -53,6 +53,7 @@ SEVERITY_EMOJI = {
     "sev4": ":white_circle:",
 }
 MAX_TIMELINE_MESSAGES = 5  # a response_url takes five messages
+MAX_MESSAGE_CHARS = 36_000  # under Slack's 40,000 characters per message, with the header
 
 
 def _who(user: str | None) -> str:
@@ -278,37 +279,43 @@ def edit_modal(draft: DraftView) -> dict[str, Any]:
 
 
 def timeline_messages(title: str, events: list[TimelineEvent]) -> list[Blocks]:
-    """The timeline as messages of at most 50 blocks, sections of at most 3000 characters.
+    """The timeline as messages of at most 50 blocks, sections of at most 3000 characters
+    and at most 40,000 characters in all (Slack's message size).
 
-    Lines are packed into sections; when more messages would be needed than a response
-    can carry, the oldest entries are left out and the first message says so.
+    Lines are packed into sections and sections into messages; when more messages would be
+    needed than a response can carry, the oldest entries are left out and the first message
+    says how many.
     """
-    sections: list[str] = []
-    current = ""
+    sections: list[tuple[str, int]] = []  # (text, number of events in it)
+    current, count = "", 0
     for event in events:
         line = truncate(event_line(event), MAX_SECTION_TEXT)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_SECTION_TEXT:
-            sections.append(current)
-            current = line
-        else:
-            current = candidate
+        if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
+            sections.append((current, count))
+            current, count = "", 0
+        current, count = (f"{current}\n{line}" if current else line), count + 1
     if current:
-        sections.append(current)
-    per_message = MAX_BLOCKS - 1  # one block for the header line
-    capacity = per_message * MAX_TIMELINE_MESSAGES
-    left_out = max(0, len(sections) - capacity)
-    sections = sections[left_out:]
+        sections.append((current, count))
+    groups: list[list[tuple[str, int]]] = [[]]
+    size = 0
+    for section in reversed(sections):  # newest first, so the oldest are the ones cut
+        full = len(groups[-1]) >= MAX_BLOCKS - 1 or size + len(section[0]) > MAX_MESSAGE_CHARS
+        if full:
+            groups.append([])
+            size = 0
+        groups[-1].insert(0, section)
+        size += len(section[0])
+    groups.reverse()
+    kept = groups[-MAX_TIMELINE_MESSAGES:]
+    left_out = sum(n for group in groups[:-MAX_TIMELINE_MESSAGES] for _, n in group)
     messages: list[Blocks] = []
-    for index in range(0, max(1, len(sections)), per_message):
-        chunk = sections[index : index + per_message]
-        number = index // per_message + 1
-        head = f"*{title}*" + (f" (part {number})" if len(sections) > per_message else "")
+    for number, group in enumerate(kept, start=1):
+        head = f"*{title}*" + (f" (part {number}/{len(kept)})" if len(kept) > 1 else "")
         if number == 1 and left_out:
-            head += f"\n_{left_out} older section(s) left out; the post-mortem has them all._"
-        if not chunk:
+            head += f"\n_{left_out} older entries left out; the post-mortem has them all._"
+        if not group:
             head += "\nNothing on the timeline yet."
         blocks = [SectionBlock(text=MarkdownTextObject(text=truncate(head, MAX_SECTION_TEXT)))]
-        blocks += [SectionBlock(text=MarkdownTextObject(text=c)) for c in chunk]
+        blocks += [SectionBlock(text=MarkdownTextObject(text=text)) for text, _ in group]
         messages.append([b.to_dict() for b in blocks])
     return messages

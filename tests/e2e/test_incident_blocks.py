@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
@@ -90,15 +91,21 @@ def test_long_timelines_are_split_within_limits() -> None:
     ]
     messages = timeline_messages("Timeline of API errors", events)
     assert 1 < len(messages) <= 5
+    shown = 0
     for blocks in messages:
         assert len(blocks) <= 50
         assert all(len(b["text"]["text"]) <= 3000 for b in blocks)
+        assert sum(len(b["text"]["text"]) for b in blocks) <= 40_000
         assert validate_blocks(blocks) == []
-    assert "left out" in messages[0][0]["text"]["text"]
+        shown += sum(b["text"]["text"].count("*note*") for b in blocks[1:])
+    head = messages[0][0]["text"]["text"]
+    assert f"{10_000 - shown} older entries left out" in head
     assert "note 9999" in messages[-1][-1]["text"]["text"]  # the newest entries are kept
+    assert "note 0 " not in json.dumps(messages)
 
 
 def test_short_and_empty_timelines_are_one_message() -> None:
     one = timeline_messages("T", [TimelineEvent(T0, EventKind.DECLARED, "declared")])
     assert len(one) == 1 and len(one[0]) == 2
+    assert one[0][0]["text"]["text"] == "*T*"
     assert "Nothing on the timeline" in timeline_messages("T", [])[0][0]["text"]["text"]
