@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.domain.durations import parse_duration
 from bot.domain.incident import SEVERITIES, Deadlines
@@ -96,6 +97,11 @@ class RoleConfig(BaseModel):
     backups: list[str] = Field(default_factory=list)
 
 
+def _incidents_error(message: str) -> PydanticCustomError:
+    # Its own error type, so the hint points at the incidents section.
+    return PydanticCustomError("incidents", message)
+
+
 class AlertmanagerConfig(BaseModel):
     """How Prometheus Alertmanager webhooks (`POST /webhooks/alertmanager`) are taken in."""
 
@@ -118,7 +124,7 @@ class AlertmanagerConfig(BaseModel):
     def _severities(self) -> AlertmanagerConfig:
         for value in [*self.severity_map.values(), self.default_severity]:
             if value not in SEVERITIES:
-                raise ValueError(f"unknown severity {value!r}; severities: sev1 to sev4")
+                raise _incidents_error(f"unknown severity {value!r}; severities: sev1 to sev4")
         return self
 
 
@@ -163,14 +169,20 @@ class IncidentsConfig(BaseModel):
     )
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration(value)
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise _incidents_error(str(exc)) from None
         return value
 
     @field_validator("postmortem_reminders")
     @classmethod
     def _durations(cls, value: list[str]) -> list[str]:
         for item in value:
-            parse_duration(item)
+            try:
+                parse_duration(item)
+            except ValueError as exc:
+                raise _incidents_error(str(exc)) from None
         return value
 
     @field_validator("page_severities")
@@ -178,12 +190,15 @@ class IncidentsConfig(BaseModel):
     def _known_severities(cls, value: list[str]) -> list[str]:
         for item in value:
             if item not in SEVERITIES:
-                raise ValueError(f"unknown severity {item!r}; severities: sev1 to sev4")
+                raise _incidents_error(f"unknown severity {item!r}; severities: sev1 to sev4")
         return value
 
     @model_validator(mode="after")
     def _ordered(self) -> IncidentsConfig:
-        self.deadlines()  # raises ValueError with the reason
+        try:
+            self.deadlines()
+        except ValueError as exc:
+            raise _incidents_error(str(exc)) from None
         return self
 
     def deadlines(self) -> Deadlines:
@@ -279,6 +294,8 @@ _HINTS = {
     "greater_than_equal": "use a larger number",
     "less_than_equal": "use a smaller number",
     "value_error": "see the roles and permissions sections of config/rollbot.example.yaml",
+    "incidents": "see the incidents section of config/rollbot.example.yaml",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' (see the example)",
 }
 
 
