@@ -126,6 +126,16 @@ class SlackIncidentChat:
         )
         found = [m for m in response.get("messages") or [] if str(m.get("ts")) == ts]
         if not found:
+            # A reply in a thread is not in the channel's history; conversations.replies
+            # takes any message of a thread and answers the whole thread.
+            try:
+                thread = self.client.conversations_replies(channel=channel_id, ts=ts, limit=200)
+            except SlackApiError as exc:
+                if _error(exc) == "thread_not_found":
+                    return None
+                raise
+            found = [m for m in thread.get("messages") or [] if str(m.get("ts")) == ts]
+        if not found:
             return None
         item = found[0]
         author = str(item.get("user") or item.get("username") or item.get("bot_id") or "someone")

@@ -16,6 +16,7 @@ from bot.container import build
 from bot.services.incident_ports import OnCall
 from bot.services.incident_views import ACTION_EDIT, ACTION_PUBLISH
 from bot.slack.app import build_slack_app
+from bot.store import incidents as store
 from tests.e2e.conftest import CHANNEL, Harness, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
@@ -303,3 +304,23 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
         assert view.last_update_at is not None and view.last_update_at < view.status_deadline
     finally:
         again.db.dispose()
+
+
+def test_a_pinned_reply_in_a_thread_lands_on_the_timeline(incident: Incident) -> None:
+    h = incident.h
+    channel = declare(incident)
+    parent = h.fake.post_as_user(channel, "U_BOB", "api-7 restarted")
+    reply = h.fake.post_as_user(channel, "U_DAVE", "it is OOMing again", thread_ts=parent)
+    assert h.slack.reaction_added("pushpin", reply, channel_id=channel).status_code == 200
+    h.fake.wait_for("chat.getPermalink")
+    [replies] = h.fake.calls_to("conversations.replies")
+    assert replies.params["ts"] == reply
+    view = h.rollbot.incidents.incidents()[0]
+    deadline = time.monotonic() + 5
+    while True:  # the listener records it after reading the permalink
+        with h.rollbot.db.session() as s:
+            pinned = [e.text for e in store.timeline(s, view.id) if e.kind.value == "pinned"]
+        if pinned or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert pinned == ["<@U_DAVE>: it is OOMing again"]
