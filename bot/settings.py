@@ -157,6 +157,8 @@ class IncidentsConfig(BaseModel):
     fallback_commander: str | None = None
     # Slack user ids invited to every incident channel.
     invite: list[str] = Field(default_factory=list)
+    # Channel id where every new incident is announced (besides where it was declared).
+    announce_channel: str | None = None
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
 
     @field_validator(

@@ -125,7 +125,8 @@ def _dispatch(
                 f"Example: `/incident declare sev2 Checkout API errors`. {SEVERITY_HINT}",
             )
         severity = parse_severity(args[0])
-        outcome = service.declare(severity, rest[len(args[0]) :].strip(), actor)
+        title = rest[len(args[0]) :].strip()
+        outcome = service.declare(severity, title, actor, origin_channel=channel_id)
         return IncidentReply(outcome.text, incident=outcome.view)
     if sub == "update":
         if not args:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import TypeGuard
 
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ from bot.domain.incident import (
 from bot.services.incident_core import IncidentOutcome
 from bot.services.incident_jobs import PAGE, STATUS_DEADLINE, IncidentJobs
 from bot.services.incident_ports import PagingError
-from bot.services.incident_views import ChannelNameTaken
+from bot.services.incident_views import ChannelNameTaken, IncidentView
 from bot.store import audit
 from bot.store import incidents as store
 from bot.store.incident_models import IncidentRow
@@ -76,8 +77,13 @@ class IncidentDeclare(IncidentJobs):
         rollout_id: int | None = None,
         detail: str | None = None,
         page: bool = True,
+        origin_channel: str | None = None,
     ) -> IncidentOutcome:
-        """Open an incident: record it, its draft and its deadlines, then set up the chat."""
+        """Open an incident: record it, its draft and its deadlines, then set up the chat.
+
+        `origin_channel` is where it was declared; it hears about the incident channel,
+        as does `incidents.announce_channel`.
+        """
         title = " ".join(title.split())
         if not title:
             raise RollbotError(
@@ -117,8 +123,22 @@ class IncidentDeclare(IncidentJobs):
                     self.run_job(job_id)
         self.show_draft(draft_id)
         view = self.refresh(incident_id)
+        self._announce(view, origin_channel)
         where = f" in <#{view.channel_id}>" if view.channel_id else ""
         return IncidentOutcome(view, f"Declared {view.severity.upper()} *{view.title}*{where}.")
+
+    def _announce(self, view: IncidentView, origin_channel: str | None) -> None:
+        """Tell the channel it was declared in, and the announce channel, where it is."""
+        if not view.channel_id:
+            return
+        text = (
+            f":rotating_light: {view.severity.upper()} incident declared: *{view.title}* — "
+            f"follow it in <#{view.channel_id}>."
+        )
+        targets = [origin_channel, self.config.announce_channel]
+        for target in dict.fromkeys(t for t in targets if t and t[:1] in ("C", "G")):
+            if target != view.channel_id:
+                self.safely("announce the incident", partial(self.chat.post, target, text))
 
     def _insert(
         self,

@@ -219,6 +219,7 @@ def _declare_submitted(rollbot: Rollbot) -> Listener:
                 Actor(user, Via.SLACK),
                 impact=Impact(impact_value) if impact_value else None,
                 components=[c.strip() for c in raw.split(",") if c.strip()],
+                origin_channel=str(view.get("private_metadata") or "") or None,
             )
             text = outcome.text
         except RollbotError as exc:

@@ -91,6 +91,11 @@ def test_a_whole_incident(incident: Incident) -> None:
     assert (channel, card_ts) in fake.pins
     assert "Checkout API errors" in json.dumps(card.params["blocks"])
 
+    # The channel it was declared in hears where the incident lives.
+    announced = incident.texts_in(CHANNEL)
+    assert "SEV2 incident declared: *Checkout API errors*" in announced
+    assert f"<#{channel}>" in announced
+
     # Paged with a stable dedup key, in Events API v2 shape.
     [trigger] = incident.pager.events
     key = h.rollbot.incidents.incidents()[0].key

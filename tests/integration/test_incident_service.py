@@ -494,3 +494,17 @@ def test_a_crashing_provider_falls_back_and_its_text_stays_out(kit: Kit) -> None
     text = timeline_text(kit, incident_id)
     assert "crashing failed (attempt 1): unexpected RuntimeError" in text
     assert "SECRET123" not in text
+
+
+def test_new_incidents_are_announced_where_declared_and_in_the_announce_channel(
+    kit: Kit,
+) -> None:
+    kit.bot.incidents.config.announce_channel = "C0ANNOUNCE"
+    view = kit.bot.incidents.declare(
+        Severity.SEV1, "DB down", ALICE, origin_channel="C0RELEASES"
+    ).view
+    announced = [c for c, t in kit.chat.posts if "incident declared" in t]
+    assert announced == ["C0RELEASES", "C0ANNOUNCE"]
+    assert f"<#{view.channel_id}>" in kit.chat.posts[-1][1]
+    kit.bot.incidents.declare(Severity.SEV3, "Slow", ALICE, origin_channel="D0ALICE")
+    assert [c for c, t in kit.chat.posts if "incident declared" in t][2:] == ["C0ANNOUNCE"]
