@@ -136,7 +136,7 @@ class IncidentStatus(IncidentCore):
             return draft_view(row, incident)
 
     def _pending_draft(self, s: Session, update_id: int) -> StatusUpdateRow:
-        row = store.status_update(s, update_id)
+        row = store.status_update(s, update_id, for_update=True)
         if row is None:
             raise NotFound(f"Status update {update_id} does not exist.")
         if row.state == "published":
@@ -155,7 +155,7 @@ class IncidentStatus(IncidentCore):
     def publish_draft(self, update_id: int, actor: Actor) -> IncidentOutcome:
         """The commander pressed Publish: publish now (retrying if the page fails)."""
         with self.db.session() as s:
-            row = self._pending_draft(s, update_id)
+            row = self._pending_draft(s, update_id)  # locked: the scheduler may publish it too
             if row.state == "draft":
                 row.state = "queued"
                 row.published_by = actor.id
@@ -273,7 +273,7 @@ class IncidentStatus(IncidentCore):
         first = parse_duration(self.config.publish_retry_first)
         longest = parse_duration(self.config.publish_retry_max)
         with self.db.session() as s:
-            row = store.status_update(s, update_id)
+            row = store.status_update(s, update_id, for_update=True)
             if row is None or row.state != "queued":
                 return "skipped"
             row.attempts += 1
@@ -308,10 +308,15 @@ class IncidentStatus(IncidentCore):
     def _published(self, update_id: int, provider: str, reference: str | None, auto: bool) -> None:
         now = self.clock.now()
         with self.db.session() as s:
-            row = store.status_update(s, update_id)
-            incident = store.by_id(s, row.incident_id, for_update=True) if row else None
+            # Incident first, then the update: the same order as status changes and
+            # resolution, so two transactions never wait for each other in a circle.
+            found = store.status_update(s, update_id)
+            incident = store.by_id(s, found.incident_id, for_update=True) if found else None
+            row = store.status_update(s, update_id, for_update=True) if found else None
             if row is None or incident is None or incident.id is None:
                 return
+            if row.state == "published":
+                return  # a slower attempt whose lease had run out; the first one counts
             row.state, row.published_at = "published", now
             row.provider_used, row.reference = provider, reference
             row.lease_until = row.next_attempt_at = None

@@ -122,9 +122,15 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
 # -- status updates --------------------------------------------------------------------
 
 
-def status_update(session: Session, update_id: int) -> StatusUpdateRow | None:
-    """One status update."""
-    return session.get(StatusUpdateRow, update_id)
+def status_update(
+    session: Session, update_id: int, for_update: bool = False
+) -> StatusUpdateRow | None:
+    """One status update, locked for this transaction when `for_update`."""
+    query = select(StatusUpdateRow).where(StatusUpdateRow.id == update_id)
+    if for_update:
+        # Re-read under the lock, even when this session already holds the row.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
 
 
 def updates_of(session: Session, incident_id: int) -> list[StatusUpdateRow]:
