@@ -13,7 +13,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.durations import format_duration
+from bot.domain.errors import RollbotError
 from bot.domain.incident import PAGER_SEVERITY, EventKind, Severity
+from bot.services.incident_ports import PagingError
 from bot.services.incident_status import LEASE, IncidentStatus
 from bot.services.incident_views import IncidentView
 from bot.services.notify import backoff
@@ -85,9 +87,14 @@ class IncidentJobs(IncidentStatus):
         error: str | None = None
         try:
             handlers[kind](self.view(incident_id))
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        except (PagingError, RollbotError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]  # written for people, no secrets
             log.warning("incident job %s (%s) failed: %s", job_id, kind, error)
+        except Exception as exc:
+            # Anything else may carry text nobody vetted (a URL with a key, a token): only
+            # its kind goes on the timeline; the traceback goes to the log.
+            error = f"unexpected {type(exc).__name__}"
+            log.exception("incident job %s (%s) failed", job_id, kind)
         with self.db.session() as s:
             job = s.get(IncidentJobRow, job_id)
             if job is None:
