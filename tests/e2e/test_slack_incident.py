@@ -329,3 +329,42 @@ def test_a_pinned_reply_in_a_thread_lands_on_the_timeline(incident: Incident) ->
             break
         time.sleep(0.02)
     assert pinned == ["<@U_DAVE>: it is OOMing again"]
+
+
+def test_the_cards_buttons_acknowledge_and_resolve(incident: Incident) -> None:
+    h, fake = incident.h, incident.h.fake
+    channel = declare(incident)
+    card = next(c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel)
+    ts = str(card.response["ts"])  # type: ignore[index]
+    blocks = fake.message(channel, ts)["blocks"]  # type: ignore[index]
+    updates = len(fake.calls_to("chat.update"))
+    h.slack.block_action(
+        "incident_ack",
+        value=button_value(blocks, "incident_ack"),
+        user_id="U_CAROL",
+        channel_id=channel,
+        message_ts=ts,
+        message_blocks=blocks,
+    )
+    fake.wait_for("chat.update", updates + 1)
+    deadline = time.monotonic() + 5
+    while len(incident.pager.events) < 2:
+        assert time.monotonic() < deadline, incident.pager.events
+        time.sleep(0.02)
+    assert incident.pager.events[1]["event_action"] == "acknowledge"
+    blocks = fake.message(channel, ts)["blocks"]  # type: ignore[index]
+    assert button_value(blocks, "incident_ack") is None  # acknowledged: the button is gone
+    h.slack.block_action(
+        "incident_resolve",
+        value=button_value(blocks, "incident_resolve"),
+        user_id="U_CAROL",
+        channel_id=channel,
+        message_ts=ts,
+        message_blocks=blocks,
+    )
+    fake.wait_for("files.completeUploadExternal")
+    assert [e["event_action"] for e in incident.pager.events][-1] == "resolve"
+    deadline = time.monotonic() + 5
+    while button_value(fake.message(channel, ts)["blocks"], "incident_resolve"):  # type: ignore[index]
+        assert time.monotonic() < deadline, "the card still offers Resolve"
+        time.sleep(0.02)
