@@ -45,7 +45,6 @@ class Impact(StrEnum):
 
 
 SEVERITIES = tuple(s.value for s in Severity)
-STATUSES = tuple(s.value for s in Status)
 SEVERITY_HINT = "Severities: sev1 (worst), sev2, sev3, sev4."
 STATUS_HINT = "Statuses: investigating, identified, monitoring, resolved."
 
@@ -172,9 +171,10 @@ class Deadlines:
         return [resolved_at + r for r in sorted(self.postmortem_reminders)]
 
 
-def postmortem_overdue(resolved_at: datetime, done: bool, now: datetime, d: Deadlines) -> bool:
-    """True when the post-mortem is not done and its due time has passed."""
-    return not done and now >= d.postmortem_due(resolved_at)
+def postmortem_overdue(due_at: datetime, done: bool, now: datetime) -> bool:
+    """True when the post-mortem is not done and its due time (fixed at resolution, so a
+    later config change does not move it) has passed."""
+    return not done and now >= due_at
 
 
 # -- timeline and response times -------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.incident import Deadlines
+from bot.domain.incident import Deadlines, postmortem_overdue
 from bot.services.notify import CardLocation
 from bot.services.views import Button
 from bot.store.incident_models import IncidentRow, PostmortemRow, StatusUpdateRow
@@ -149,7 +149,7 @@ def build_incident_view(
         summary=row.summary,
         postmortem_due=pm.due_at if pm else None,
         postmortem_done=bool(pm and pm.done_at),
-        postmortem_overdue=bool(pm and pm.done_at is None and now >= pm.due_at),
+        postmortem_overdue=pm is not None and postmortem_overdue(pm.due_at, bool(pm.done_at), now),
         version=row.version,
         buttons=buttons,
     )

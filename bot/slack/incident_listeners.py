@@ -16,7 +16,7 @@ from bot.commands.incident import run_incident
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
-from bot.domain.incident import Impact, parse_severity
+from bot.domain.incident import parse_impact, parse_severity
 from bot.services.incident_views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
 from bot.slack.blocks import text_blocks, truncate
 from bot.slack.incident_blocks import (
@@ -217,7 +217,7 @@ def _declare_submitted(rollbot: Rollbot) -> Listener:
                 severity,
                 title,
                 Actor(user, Via.SLACK),
-                impact=Impact(impact_value) if impact_value else None,
+                impact=parse_impact(str(impact_value)) if impact_value else None,
                 components=[c.strip() for c in raw.split(",") if c.strip()],
                 origin_channel=str(view.get("private_metadata") or "") or None,
             )

@@ -81,9 +81,10 @@ def test_deadlines_default_to_the_reference_plan() -> None:
     assert d.auto_publish_at(T0) == T0 + timedelta(minutes=4)
     assert d.postmortem_due(T0) == T0 + timedelta(hours=48)
     assert d.postmortem_reminder_times(T0) == [T0 + timedelta(hours=24), T0 + timedelta(hours=44)]
-    assert not postmortem_overdue(T0, False, T0 + timedelta(hours=47), d)
-    assert postmortem_overdue(T0, False, T0 + timedelta(hours=48), d)
-    assert not postmortem_overdue(T0, True, T0 + timedelta(hours=60), d)
+    due = d.postmortem_due(T0)
+    assert not postmortem_overdue(due, False, T0 + timedelta(hours=47))
+    assert postmortem_overdue(due, False, T0 + timedelta(hours=48))
+    assert not postmortem_overdue(due, True, T0 + timedelta(hours=60))
 
 
 def test_auto_publish_must_come_before_the_deadline() -> None:
