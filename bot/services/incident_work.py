@@ -122,9 +122,10 @@ class IncidentWork(IncidentDeclare):
         target = target.strip()
         role = self.roles.role(target.lower())
         users: list[str]
+        group: str | None = None
         if role is not None:
-            users, who = list(role.members), role.name
-            if not users:
+            users, who, group = list(role.members), role.name, role.usergroup
+            if not users and not group:
                 raise RollbotError(
                     f"Nobody holds the role {role.name}.", "Add members in the config."
                 )
@@ -140,7 +141,7 @@ class IncidentWork(IncidentDeclare):
             who = f"<@{users[0]}>"
         view = self.view(row.id)
         channel = view.channel_id
-        if channel:
+        if channel and users:
             self.safely("invite the paged people", lambda: self.chat.invite(channel, users))
         where = f": <#{channel}>" if channel else "."
         text = (
@@ -149,6 +150,9 @@ class IncidentWork(IncidentDeclare):
         )
         for user in users:
             self.safely("page a person", partial(self.chat.direct, user, text))
+        if group and channel:
+            # A role held through a Slack user group: mention the group in the channel.
+            self.tell(view, f":rotating_light: <!subteam^{group}> {who} is needed here.")
         self.record(row.id, EventKind.PAGED, f"{actor.mention} paged {who}.", actor.id)
         return IncidentOutcome(self.refresh(row.id), f"Paged {who}.")
 

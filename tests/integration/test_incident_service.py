@@ -508,3 +508,13 @@ def test_new_incidents_are_announced_where_declared_and_in_the_announce_channel(
     assert f"<#{view.channel_id}>" in kit.chat.posts[-1][1]
     kit.bot.incidents.declare(Severity.SEV3, "Slow", ALICE, origin_channel="D0ALICE")
     assert [c for c, t in kit.chat.posts if "incident declared" in t][2:] == ["C0ANNOUNCE"]
+
+
+def test_escalation_to_a_role_held_by_a_user_group(kit: Kit) -> None:
+    kit.bot.incidents.roles = RoleDirectory(roles={"sre": Role("sre", "SRE on call", (), "S0SRE")})
+    incident_id = declare(kit)
+    channel = kit.bot.incidents.view(incident_id).channel_id
+    assert kit.bot.incidents.escalate(channel, "sre", ALICE).text == "Paged SRE on call."
+    assert (channel, ":rotating_light: <!subteam^S0SRE> SRE on call is needed here.") in (
+        kit.chat.posts
+    )
