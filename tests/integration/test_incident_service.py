@@ -515,6 +515,7 @@ def test_escalation_to_a_role_held_by_a_user_group(kit: Kit) -> None:
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     assert kit.bot.incidents.escalate(channel, "sre", ALICE).text == "Paged SRE on call."
+    assert all(users for _, users in kit.chat.invites)  # nobody to invite by id
     assert (channel, ":rotating_light: <!subteam^S0SRE> SRE on call is needed here.") in (
         kit.chat.posts
     )
