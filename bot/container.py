@@ -12,7 +12,13 @@ from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.factory import build_metrics_provider
+from bot.providers.paging.factory import build_pager
+from bot.providers.statuspage.factory import build_status_providers
 from bot.services.clock import Clock, SystemClock
+from bot.services.incident_ports import Pager, StatusPageProvider
+from bot.services.incident_rollback import RollbackIncidents
+from bot.services.incident_views import IncidentChat
+from bot.services.incidents import IncidentService
 from bot.services.notify import NullNotifier, RolloutNotifier
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
@@ -39,6 +45,11 @@ class Rollbot:
     permissions: Permissions
     rollback: RollbackService
     watcher: MetricsWatcher
+    incidents: IncidentService
+    # Status page providers (primary first, then fallbacks) and the pager come from the
+    # `statuspage:` and `paging:` config sections; without a pager, the declarer commands.
+    status_pages: list[StatusPageProvider]
+    pager: Pager | None
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -46,6 +57,10 @@ class Rollbot:
     def set_notifier(self, notifier: RolloutNotifier) -> None:
         """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
         self.rollouts.notifier = notifier
+
+    def set_incident_chat(self, chat: IncidentChat) -> None:
+        """Choose the chat where incident channels, cards and drafts live."""
+        self.incidents.chat = chat
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
@@ -83,6 +98,19 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
+    # Providers from the `statuspage:` and `paging:` config sections.
+    status_pages = build_status_providers(settings, db)
+    pager = build_pager(settings)
+    incidents = IncidentService(
+        db,
+        clock,
+        settings.config.incidents,
+        settings.config.role_directory(),
+        config_dir=settings.config_path.parent,
+        pager=pager,
+        status_pages=status_pages,
+    )
+    rollback.listeners.append(RollbackIncidents(incidents))
     return Rollbot(
         settings,
         clock,
@@ -92,8 +120,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         rollouts,
         RequestLedger(db, clock),
         permissions,
+        rollback,
+        watcher,
+        incidents,
+        status_pages,
+        pager,
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
-        rollback=rollback,
-        watcher=watcher,
     )

@@ -25,6 +25,7 @@ _running: Rollbot | None = None
 ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
 METRICS_TICK = "metrics-tick"
+INCIDENT_TICK = "incident-tick"
 
 
 def rollout_tick() -> None:
@@ -52,6 +53,8 @@ def signoff_tick() -> None:
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("sign-off tick failed")
+
+
 def metrics_tick() -> None:
     """Evaluate every active rollout's triggers and criteria; roll back those that fire."""
     if _running is None:
@@ -65,6 +68,16 @@ def metrics_tick() -> None:
 
 def _start_thread(work: Callable[[], None]) -> None:
     threading.Thread(target=work, name="rollback-runbook", daemon=False).start()
+
+
+def incident_tick() -> None:
+    """Publish due status updates (and retries), page, nudge, remind about post-mortems."""
+    if _running is None:
+        return
+    try:
+        _running.incidents.run_due()
+    except Exception:
+        log.exception("incident tick failed")
 
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
@@ -109,6 +122,16 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
             max_instances=1,
             misfire_grace_time=30,
         )
+    scheduler.add_job(
+        "bot.scheduler:incident_tick",
+        "interval",
+        id=INCIDENT_TICK,
+        replace_existing=True,
+        seconds=rollbot.settings.config.incidents.tick_seconds,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=30,
+    )
     scheduler.start()
     return scheduler
 

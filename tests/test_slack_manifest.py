@@ -106,6 +106,8 @@ def test_bot_scopes_cover_what_the_bot_calls(manifest: dict[str, Any]) -> None:
         "usergroups:read",  # usergroups.users.list
         "reactions:read",  # reaction_added events
         "reactions:write",  # reactions.add
+        "channels:history",  # conversations.history: the text of a :pushpin:-ed message
+        "groups:history",  # the same in private incident channels
     }
     assert needed <= scopes, f"missing scopes: {sorted(needed - scopes)}"
     assert len(scopes) == len(manifest["oauth_config"]["scopes"]["bot"]), "duplicate scopes"

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.commands.incident import run_incident
 from bot.commands.reply import Reply
 from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
@@ -30,13 +31,13 @@ from bot.services.views import (
     Button,
     RolloutView,
 )
+from bot.shell.incident_chat import ShellIncidentChat, render_incident
 from bot.shell.notifier import SHELL_CHANNEL, ShellNotifier
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
 from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff, ShellSignoffNotifier
 
 log = logging.getLogger(__name__)
 
-NOT_YET = ("/incident",)
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 
@@ -51,6 +52,10 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
                                 press check <item> (after `/approve checklist <flag>`)
   /rollback <flag> [reason]   without a reason: show the runbook that would run; with one:
                                 roll back now (flag off first, then the runbook)
+  /incident <subcommand>      run an incident command (`/incident help` lists them); they
+                                act on the incident declared last, e.g.
+                                /incident declare sev2 Checkout errors
+                                /incident update identified Bad deploy
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -59,8 +64,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
   whoami                      who you are acting as
   help                        this help
   quit, exit                  leave (end of input does too)
-
-  /incident is not available yet in this version."""
+"""
 
 USAGE_PRESS = "Usage: press <button label> [<flag>], e.g. `press advance` or `press pause my-flag`."
 
@@ -95,6 +99,8 @@ class Shell:
         if rollbot.signoffs is not None:
             rollbot.signoffs.service.notifier = ShellSignoffNotifier(self.say)
             self.signoff = ShellSignoff(rollbot.signoffs, self.say)
+        rollbot.set_incident_chat(ShellIncidentChat(self.notifier))
+        self._incident_channel: str | None = None  # where `/incident` commands run
 
     @property
     def actor(self) -> Actor:
@@ -171,11 +177,8 @@ class Shell:
             self.signoff.approve_command(rest, self.actor)
         elif word == "/rollback":
             self.say(render_reply(run_rollback_direct(rest, self.actor, self.rollbot.rollback)))
-        elif word in NOT_YET:
-            self.say(
-                f"{word} is not available yet in this version of rollbot; nothing was done. "
-                "Type `help` for what you can do."
-            )
+        elif word == "/incident":
+            self._incident(rest)
         elif word in ("as", "/as"):
             self._switch(rest)
         elif word in ("whoami", "/whoami"):
@@ -184,7 +187,7 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in (*NOT_YET, "/rollout", "/approve", "/rollback"):
+        elif "/" + word in ("/rollout", "/approve", "/rollback", "/incident"):
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")
@@ -209,6 +212,21 @@ class Shell:
         for view in reply.views:
             if view.id not in shown:
                 self.say(render_card(view))
+
+    def _incident(self, rest: str) -> None:
+        service = self.rollbot.incidents
+        channel = self._incident_channel
+        if channel is None:
+            open_ones = [v for v in service.incidents() if v.active and v.channel_id]
+            channel = open_ones[-1].channel_id if open_ones else None
+        reply = run_incident(rest, self.actor, service, channel_id=channel)
+        if reply.incident is not None and rest.split()[:1] == ["declare"]:
+            self._incident_channel = reply.incident.channel_id
+        self.say(render_reply(Reply(reply.text, error=reply.error)))
+        for event in reply.timeline:
+            self.say(f"  {event.at:%H:%M:%S} {event.kind.value}: {plain_text(event.text)}")
+        if reply.incident is not None and rest.split()[:1] == ["status"]:
+            self.say(render_incident(reply.incident))
 
     def _switch(self, rest: str) -> None:
         if not rest:

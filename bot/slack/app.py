@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.container import Rollbot
+from bot.slack.incident_listeners import register_incidents
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, build_client
 from bot.slack.rollback_listeners import register_rollback
@@ -43,6 +44,7 @@ def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
     register_signoff(app, rollbot)
     register(app, rollbot)
     register_rollback(app, rollbot)
+    register_incidents(app, rollbot)
     # Registered last, so any listener for a specific event comes first and wins. The
     # manifest subscribes to events that later features act on; an event no listener
     # takes would get Bolt's 404 (no ack over Socket Mode), and Slack redelivers those

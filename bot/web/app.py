@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.container import Rollbot
+from bot.web.alertmanager import alertmanager_routes
 from bot.web.flags import flag_routes
 from bot.web.pagerduty_webhook import pagerduty_webhook_routes
 from bot.web.status import status_routes
@@ -60,6 +61,7 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         *flag_routes(rollbot),
         *status_routes(rollbot),
         *pagerduty_webhook_routes(rollbot),
+        *alertmanager_routes(rollbot),
     ]
     if slack_app is not None:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response

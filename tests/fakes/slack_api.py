@@ -416,6 +416,8 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "conversations.setTopic": lambda p: {"channel": self._channel_obj(p)},
             "conversations.setPurpose": lambda p: {"channel": self._channel_obj(p)},
             "conversations.archive": lambda p: {},
@@ -569,6 +571,30 @@ class FakeSlack:
         """
         with self._lock:
             self._custom[method] = handler
+
+    def post_as_user(
+        self,
+        channel: str,
+        user_id: str,
+        text: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Put a message written by a person into ``channel`` (as if typed in Slack);
+        return its ts (``ts`` picks it, e.g. to match a test's clock), for instance for a
+        ``reaction_added`` event on it."""
+        with self._lock:
+            ts = ts or self._next_ts()
+            self._messages[(channel, ts)] = {
+                "type": "message",
+                "user": user_id,
+                "team": self.team_id,
+                "ts": ts,
+                "text": text,
+            }
+            if thread_ts:
+                self._messages[(channel, ts)]["thread_ts"] = thread_ts
+        return ts
 
     # ---------------------------------------------------------------- inspection
 
@@ -1006,6 +1032,42 @@ class FakeSlack:
         channel = self._channel_obj(params)
         members = sorted(self.channel_members.get(channel["id"], set()))
         return {"members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(params.get("channel"))
+        latest = params.get("latest")
+        inclusive = str(params.get("inclusive", "false")).lower() in ("true", "1")
+        limit = int(params.get("limit") or 100)
+        found = []
+        for (ch, ts), message in self._messages.items():
+            if ch != channel or ("thread_ts" in message and message["thread_ts"] != ts):
+                continue  # thread replies are not in the channel's history
+            after = latest is not None and float(ts) > float(latest)
+            if after or (not inclusive and ts == str(latest)):
+                continue
+            found.append(copy.deepcopy(message))
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {
+            "messages": found[:limit],
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(params.get("channel"))
+        self._require(params, "ts")
+        # Like Slack: `ts` may be the parent or any reply; the answer is the whole thread.
+        asked = self._messages.get((channel, str(params["ts"])))
+        if asked is None:
+            raise _SlackError("thread_not_found")
+        parent = str(asked.get("thread_ts") or asked["ts"])
+        thread = [
+            copy.deepcopy(m)
+            for (ch, ts), m in self._messages.items()
+            if ch == channel and (ts == parent or m.get("thread_ts") == parent)
+        ]
+        thread.sort(key=lambda m: float(m["ts"]))
+        return {"messages": thread, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _pins_add(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(params.get("channel"))

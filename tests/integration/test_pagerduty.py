@@ -61,9 +61,7 @@ class FakePagerDuty:
             body = {"status": "success", "message": "Event processed", "dedup_key": key}
             return answer(202, body)
         if path == "/oncalls":
-            return answer(
-                200, {"oncalls": self.oncalls, "limit": 100, "offset": 0, "more": False}
-            )
+            return answer(200, {"oncalls": self.oncalls, "limit": 100, "offset": 0, "more": False})
         if path.startswith("/users/") and path.split("/")[2] in self.users:
             return answer(200, {"user": self.users[path.split("/")[2]]})
         return answer(404, {"error": {"message": "Not Found", "code": 2100}})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,6 @@ from bot.settings import Settings
 from bot.web.app import create_app
 from bot.web.pagerduty_webhook import (
     default_handler,
-    log_event,
     pagerduty_webhook_routes,
     signature_valid,
 )
@@ -92,6 +90,9 @@ def bot(
 ) -> Iterator[Rollbot]:
     settings = settings_factory(sqlite_url, CONFIG)
     settings.env["PD_WEBHOOK_SECRET"] = SECRET
+    # The pager is built at start and needs its keys (never called here).
+    settings.env["PAGERDUTY_ROUTING_KEY"] = "R0123456789abcdef0123456789abcdef"
+    settings.env["PAGERDUTY_API_TOKEN"] = "u+apitoken"
     rollbot = build(settings, clock)
     try:
         yield rollbot
@@ -216,7 +217,10 @@ def test_a_failing_callback_is_500_so_pagerduty_retries(bot: Rollbot) -> None:
 def test_without_a_secret_every_request_is_refused(
     settings_factory: Callable[..., Settings], sqlite_url: str, clock: ManualClock
 ) -> None:
-    rollbot = build(settings_factory(sqlite_url, CONFIG), clock)  # PD_WEBHOOK_SECRET unset
+    settings = settings_factory(sqlite_url, CONFIG)  # PD_WEBHOOK_SECRET unset
+    settings.env["PAGERDUTY_ROUTING_KEY"] = "R0123456789abcdef0123456789abcdef"
+    settings.env["PAGERDUTY_API_TOKEN"] = "u+apitoken"
+    rollbot = build(settings, clock)
     try:
         recorder = Recorder()
         body = event()
@@ -228,15 +232,14 @@ def test_without_a_secret_every_request_is_refused(
         rollbot.db.dispose()
 
 
-def test_mounted_in_the_app_with_logging_until_an_incident_service_exists(
-    bot: Rollbot, caplog: pytest.LogCaptureFixture
-) -> None:
-    assert default_handler(bot) is log_event
-    body = event("incident.acknowledged")
-    with caplog.at_level(logging.INFO), TestClient(create_app(bot)) as client:
+def test_mounted_in_the_app_a_signed_trigger_declares_an_incident(bot: Rollbot) -> None:
+    assert default_handler(bot) == bot.incidents.on_pagerduty_event
+    body = event("incident.triggered")
+    with TestClient(create_app(bot)) as client:
         response = post(client, body, sign(body))
     assert response.status_code == 202
-    assert "PagerDuty incident.acknowledged for incident Q2ABCDEF" in caplog.text
+    (incident,) = bot.incidents.incidents()
+    assert incident.active and incident.source == "pagerduty"
 
 
 def test_default_handler_is_the_incident_services_when_wired() -> None:

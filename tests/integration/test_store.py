@@ -11,6 +11,8 @@ from bot.store.db import alembic_config, upgrade
 TABLES = {"flag", "rollout", "audit_event", "processed_request", "outbox", "alembic_version"}
 TABLES |= {"status_incident", "status_update", "status_external_ref"}
 TABLES |= {"metric_condition", "rollback"}
+TABLES |= {"incident", "incident_event", "incident_status_update", "incident_postmortem"}
+TABLES |= {"incident_job"}
 TABLES |= {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}
 
 

@@ -123,9 +123,7 @@ def test_user_segments_become_an_in_constraint_and_read_back(
 
 
 @pytest.mark.parametrize("bad", [-1, 101, 150])
-def test_out_of_range_is_refused_before_any_call(
-    db: Database, fake: FakeUnleash, bad: int
-) -> None:
+def test_out_of_range_is_refused_before_any_call(db: Database, fake: FakeUnleash, bad: int) -> None:
     # model_construct skips FlagChange's own validation: the provider must still refuse.
     with pytest.raises(FlagProviderError, match="out of range"):
         provider(db, fake).apply("f1", FlagChange.model_construct(rollout_percentage=bad), ALICE)
@@ -152,9 +150,12 @@ def test_a_failed_first_strategy_post_is_reported_and_leaves_the_flag_off(
     fake.fail["POST /environments/development/strategies"] = [500, 500]
     with pytest.raises(FlagProviderError, match="500"):
         provider(db, fake).apply("f1", change(enabled=True, rollout_percentage=5), ALICE)
-    assert fake.calls.count(
-        "POST /api/admin/projects/default/features/f1/environments/development/strategies"
-    ) == 1
+    assert (
+        fake.calls.count(
+            "POST /api/admin/projects/default/features/f1/environments/development/strategies"
+        )
+        == 1
+    )
     assert fake.env("f1")["enabled"] is False
 
 

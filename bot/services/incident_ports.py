@@ -1,0 +1,15 @@
+"""The outside systems incidents need, as small interfaces (re-exported from providers)."""
+
+from __future__ import annotations
+
+from bot.providers.paging.base import OnCall, Pager, PagingError
+from bot.providers.statuspage.base import StatusPageError, StatusPageProvider, StatusUpdate
+
+__all__ = [
+    "OnCall",
+    "Pager",
+    "PagingError",
+    "StatusPageError",
+    "StatusPageProvider",
+    "StatusUpdate",
+]

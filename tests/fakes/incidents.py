@@ -1,0 +1,153 @@
+"""Fakes of the incident providers: a status page that can be told to fail, a pager that
+records PagerDuty Events API v2 payloads, and a chat that records what it was asked.
+
+They satisfy the protocols in bot/services/incident_ports.py and incident_views.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.services.incident_ports import OnCall, PagingError, StatusPageError, StatusUpdate
+from bot.services.incident_views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
+from bot.services.notify import CardLocation
+
+ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
+
+
+class FakeStatusPage:
+    """A status page: `fail_next(n)` makes the next n publications raise a 500-like error."""
+
+    def __init__(self, name: str = "statuspage") -> None:
+        self.name = name
+        self.published: list[StatusUpdate] = []
+        self.attempts: list[StatusUpdate] = []
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def fail_next(self, times: int = 1) -> None:
+        """Answer the next `times` publications with HTTP 500."""
+        with self._lock:
+            self._failures += times
+
+    def recover(self) -> None:
+        """The outage is over: answer every publication from now on."""
+        with self._lock:
+            self._failures = 0
+
+    def publish(self, update: StatusUpdate) -> str:
+        """Record the update, or fail as scripted."""
+        with self._lock:
+            self.attempts.append(update)
+            if self._failures:
+                self._failures -= 1
+                raise StatusPageError(f"{self.name} answered HTTP 500")
+            self.published.append(update)
+            return f"{self.name}-{len(self.published)}"
+
+
+class FakePager:
+    """Records every call as the Events API v2 body PagerDuty would receive."""
+
+    def __init__(self, on_call: OnCall | None = None, fail_times: int = 0) -> None:
+        self.on_call_person = on_call
+        self.events: list[dict[str, Any]] = []
+        self.fail_times = fail_times
+
+    def on_call(self) -> OnCall | None:
+        """Who is on call."""
+        return self.on_call_person
+
+    def _send(self, body: dict[str, Any]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise PagingError("PagerDuty answered HTTP 503")
+        self.events.append({"routing_key": ROUTING_KEY, **body})
+
+    def trigger(
+        self, dedup_key: str, summary: str, source: str, severity: str, details: dict[str, object]
+    ) -> None:
+        """An Events v2 trigger."""
+        self._send(
+            {
+                "event_action": "trigger",
+                "dedup_key": dedup_key,
+                "payload": {
+                    "summary": summary,
+                    "source": source,
+                    "severity": severity,
+                    "custom_details": details,
+                },
+            }
+        )
+
+    def acknowledge(self, dedup_key: str) -> None:
+        """An Events v2 acknowledge."""
+        self._send({"event_action": "acknowledge", "dedup_key": dedup_key})
+
+    def resolve(self, dedup_key: str) -> None:
+        """An Events v2 resolve."""
+        self._send({"event_action": "resolve", "dedup_key": dedup_key})
+
+
+@dataclass
+class RecordingChat:
+    """An IncidentChat keeping everything in lists (integration tests without Slack)."""
+
+    channels: dict[str, str] = field(default_factory=dict)  # name -> id
+    invites: list[tuple[str, list[str]]] = field(default_factory=list)
+    cards: list[IncidentView] = field(default_factory=list)
+    posts: list[tuple[str | None, str]] = field(default_factory=list)
+    directs: list[tuple[str, str]] = field(default_factory=list)
+    drafts: list[tuple[str, DraftView]] = field(default_factory=list)
+    uploads: list[tuple[str | None, str, str]] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)  # email -> user id
+    messages: dict[tuple[str, str], ChatMessage] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+
+    def create_channel(self, name: str, private: bool) -> str | None:
+        if name in self.taken or name in self.channels:
+            raise ChannelNameTaken(name)
+        self.channels[name] = f"C{len(self.channels) + 100:08d}"
+        return self.channels[name]
+
+    def invite(self, channel_id: str, user_ids: list[str]) -> None:
+        self.invites.append((channel_id, list(user_ids)))
+
+    def show_card(self, view: IncidentView) -> CardLocation | None:
+        self.cards.append(view)
+        if view.channel_id is None:
+            return None
+        return CardLocation(view.channel_id, view.card_ts or f"{len(self.cards)}.000100")
+
+    def post(self, channel_id: str | None, text: str) -> None:
+        self.posts.append((channel_id, text))
+
+    def direct(self, user_id: str, text: str) -> None:
+        self.directs.append((user_id, text))
+
+    def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
+        self.drafts.append((user_id, draft))
+        return CardLocation(f"D{user_id[1:]}", draft.dm_ts or f"{len(self.drafts)}.000200")
+
+    def upload(self, channel_id: str | None, filename: str, content: str, title: str) -> str | None:
+        self.uploads.append((channel_id, filename, content))
+        return f"F{len(self.uploads):08d}"
+
+    def user_by_email(self, email: str) -> str | None:
+        return self.users.get(email)
+
+    def message(self, channel_id: str, ts: str) -> ChatMessage | None:
+        return self.messages.get((channel_id, ts))
+
+    def said(self) -> str:
+        """Everything posted and sent directly, for assertions."""
+        return "\n".join([t for _, t in self.posts] + [t for _, t in self.directs])
+
+
+def message(text: str, author: str, at: datetime, permalink: str | None = None) -> ChatMessage:
+    """A chat message for RecordingChat.messages."""
+    return ChatMessage(text, author, at, permalink)

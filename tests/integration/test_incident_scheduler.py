@@ -1,0 +1,57 @@
+"""The scheduler drives incidents: its job publishes what is due, and a publication that
+was claimed by a process that then died is taken over once its lease runs out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import scheduler
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.incident import Severity
+from bot.services.clock import ManualClock
+from bot.services.incident_status import LEASE
+from bot.store import incidents as store
+from tests.fakes.incidents import FakeStatusPage, RecordingChat
+
+ALICE = Actor("U0ALICE", Via.SLACK)
+
+
+def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    page = FakeStatusPage()
+    rollbot.status_pages[:] = [page]  # the fake is the only status page
+    rollbot.set_incident_chat(RecordingChat())
+    rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE)
+    running = scheduler.start_scheduler(rollbot)
+    try:
+        job = running.get_job(scheduler.INCIDENT_TICK)
+        assert job is not None
+        assert job.trigger.interval == timedelta(seconds=5)
+        clock.advance(timedelta(minutes=4))
+        scheduler.incident_tick()  # what the job runs, without waiting for it
+        assert len(page.published) == 1
+    finally:
+        scheduler.stop_scheduler(running)
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    page = FakeStatusPage()
+    rollbot.status_pages[:] = [page]  # the fake is the only status page
+    incident_id = rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view.id
+    clock.advance(timedelta(minutes=4))
+    with rollbot.db.session() as s:
+        [draft] = store.updates_of(s, incident_id)
+        assert draft.id is not None
+        # Another process claims it and dies before publishing.
+        assert store.claim_update(s, draft.id, clock.now(), LEASE, False) is not None
+    rollbot.incidents.run_due()
+    assert page.published == []  # still leased to the dead process
+    clock.advance(LEASE)
+    rollbot.incidents.run_due()
+    assert len(page.published) == 1
+    rollbot.incidents.run_due()
+    assert len(page.published) == 1

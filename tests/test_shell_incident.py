@@ -1,0 +1,36 @@
+"""A whole incident typed in the shell: the same `/incident` commands as in Slack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.container import Rollbot
+from bot.services.clock import ManualClock
+from tests.fakes.incidents import FakeStatusPage
+from tests.test_shell import Session, clock, rb  # noqa: F401  (fixtures)
+
+
+def test_declare_update_publish_resolve_in_the_shell(rb: Rollbot, clock: ManualClock) -> None:  # noqa: F811
+    page = FakeStatusPage()
+    rb.status_pages[:] = [page]  # the fake is the only status page
+    sh = Session(rb, user="alice")
+    out = sh.feed("/incident declare sev2 Checkout errors\n")
+    assert "opened #inc-20261102-checkout-errors" in out
+    assert "SEV2: Checkout errors (open)" in out
+    assert "draft status update (investigating)" in out and "/incident publish" in out
+    out = sh.feed("/incident publish\n")
+    assert "Status update published by alice" in out and len(page.published) == 1
+    clock.advance(timedelta(minutes=7))
+    out = sh.feed("/incident update identified Bad deploy of api 4.2\n")
+    assert "Status is now *identified*" not in out and "Status is now identified" in out
+    sh.feed("/incident note restarted api-7\n")
+    out = sh.feed("/incident timeline\n")
+    assert "note: restarted api-7" in out and "status_published" in out
+    out = sh.feed("/incident resolve Rolled back\n")
+    assert "uploaded postmortem-inc-20261102-1-checkout-errors.md" in out
+    assert [u.status for u in page.published] == ["investigating", "identified", "resolved"]
+    out = sh.feed("/incident list\n")
+    assert "SEV2 Checkout errors" in out and "resolved" in out
+    out = sh.feed("/incident postmortem done\n")
+    assert "Post-mortem marked done" in out
+    assert sh.code == 0
