@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.domain.durations import parse_duration
 from bot.domain.plan import PlanProblem
 from bot.services.plans import FileProblem
 
@@ -119,17 +118,6 @@ class StatusPageConfig(BaseModel):
     # The builtin page alone unless configured otherwise: publishing always has somewhere
     # to go, so the five-minute deadline cannot be missed for want of a provider.
     providers: list[StatusProviderConfig] = Field(default_factory=_builtin_only, min_length=1)
-    # Tries per provider before falling back to the next one, and the pause before the
-    # second try (doubling after each). The defaults keep a two-provider fallback well
-    # inside the minute between the 4-minute auto-publish and the 5-minute deadline.
-    attempts: int = Field(default=3, ge=1, le=10)
-    backoff: str = "1s"
-
-    @field_validator("backoff")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @model_validator(mode="after")
     def _one_builtin(self) -> StatusPageConfig:

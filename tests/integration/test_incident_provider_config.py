@@ -10,7 +10,7 @@ from bot.providers.paging.factory import build_pager
 from bot.providers.paging.pagerduty import PagerDutyPager
 from bot.providers.statuspage.atlassian import AtlassianStatusPage
 from bot.providers.statuspage.builtin import BuiltinStatusPage
-from bot.providers.statuspage.factory import backoff_seconds, build_status_providers
+from bot.providers.statuspage.factory import build_status_providers
 from bot.providers.statuspage.webhook import WebhookStatusPage
 from bot.settings import ConfigError, Settings, load_settings
 from bot.store.database import Database
@@ -24,8 +24,6 @@ FULL = (
 rollouts:
   plans_dir: {PLANS}
 statuspage:
-  attempts: 2
-  backoff: 3s
   providers:
     - type: statuspage
       page_id: pg1
@@ -76,7 +74,6 @@ def test_defaults_are_the_builtin_page_and_no_paging(tmp_path: Path) -> None:
         [page] = build_status_providers(s, db)
         assert isinstance(page, BuiltinStatusPage) and page.name == "builtin"
         assert build_pager(s) is None
-        assert s.config.statuspage.attempts == 3 and backoff_seconds(s) == 1.0
     finally:
         db.dispose()
 
@@ -92,7 +89,6 @@ def test_providers_are_built_in_order_with_secrets_from_the_environment(tmp_path
             isinstance(webhook, WebhookStatusPage) and webhook.name == "webhook:hooks.example.com"
         )
         assert isinstance(builtin, BuiltinStatusPage)
-        assert backoff_seconds(s) == 3.0 and s.config.statuspage.attempts == 2
         pager = build_pager(s)
         assert isinstance(pager, PagerDutyPager)
         assert pager.escalation_policy_id == "PEP1"
@@ -146,8 +142,6 @@ def test_missing_secrets_are_config_errors_naming_key_and_variable(tmp_path: Pat
             "statuspage: providers: the builtin page is listed twice",
         ),
         ("statuspage:\n  providers: []\n", "statuspage.providers: "),
-        ("statuspage:\n  backoff: soon\n", "statuspage.backoff: "),
-        ("statuspage:\n  attempts: 0\n", "statuspage.attempts: "),
         (
             "statuspage:\n  providers:\n    - type: statuspage\n",
             "statuspage.providers.0.statuspage.page_id: Field required (hint: add this key)",

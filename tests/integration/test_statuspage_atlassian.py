@@ -9,7 +9,6 @@ import pytest
 
 from bot.providers.statuspage.atlassian import AtlassianStatusPage
 from bot.providers.statuspage.base import StatusPageError, StatusUpdate
-from bot.services.status_publishing import publish_with_fallback
 from bot.store import statuspage as repo
 from bot.store.database import Database
 from tests.fakes.statuspage_api import API_KEY, FakeStatuspage, fake_statuspage_fixture
@@ -114,19 +113,15 @@ def test_a_restart_keeps_updating_the_same_incident(
     assert fake_statuspage.incidents["inc0001"]["status"] == "resolved"
 
 
-def test_500_then_200_publishes_once_through_the_retrying_publisher(
+def test_500_is_an_error_and_the_retry_creates_the_incident_once(
     db: Database, fake_statuspage: FakeStatuspage
 ) -> None:
+    page = make(db, fake_statuspage)
     fake_statuspage.fail_next(500)
-    pauses: list[float] = []
-    result = publish_with_fallback(
-        [make(db, fake_statuspage)], update(), attempts=3, backoff=0.5, sleep=pauses.append
-    )
-    assert result.provider == "statuspage:pg1"
-    assert result.reference == "https://stspg.io/inc0001"
+    with pytest.raises(StatusPageError, match="HTTP 500"):
+        page.publish(update())
+    assert page.publish(update()) == "https://stspg.io/inc0001"
     assert [c.status for c in fake_statuspage.calls] == [500, 201]
-    assert pauses == [0.5]
-    assert len(result.errors) == 1 and "HTTP 500" in result.errors[0]
     assert len(fake_statuspage.incidents) == 1
 
 

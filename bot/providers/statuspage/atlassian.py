@@ -7,7 +7,7 @@ and mapped to Statuspage component ids by the config; their status follows the i
 (minor -> degraded_performance, major -> partial_outage, critical -> major_outage) and goes
 back to operational when the incident is resolved.
 
-One attempt per call: retries and fallback belong to bot.services.status_publishing.
+One attempt per call: retries and fallback belong to the incident service (persisted).
 """
 
 from __future__ import annotations

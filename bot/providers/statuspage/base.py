@@ -1,8 +1,8 @@
 """The interface every status page provider implements.
 
 The incident core drafts a `StatusUpdate` and hands it to the providers in order (primary,
-then fallbacks) through `bot.services.status_publishing`; a provider only has to publish one
-update once, or raise `StatusPageError`.
+then fallbacks), retrying and falling back as persisted due work; a provider only has to
+publish one update once, or raise `StatusPageError`.
 """
 
 from __future__ import annotations

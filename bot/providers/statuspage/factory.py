@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.domain.durations import parse_duration
 from bot.providers.config import (
     AtlassianStatusConfig,
     BuiltinStatusConfig,
@@ -22,11 +21,6 @@ def env_problems(settings: Settings) -> list[FileProblem]:
     """A problem for every secret environment variable the config names but is unset."""
     cfg = settings.config
     return config_env_problems(str(settings.config_path), cfg.statuspage, cfg.paging, settings.env)
-
-
-def backoff_seconds(settings: Settings) -> float:
-    """`statuspage.backoff` in seconds, for publish_with_fallback."""
-    return parse_duration(settings.config.statuspage.backoff).total_seconds()
 
 
 def build_status_providers(settings: Settings, db: Database) -> list[StatusPageProvider]:
