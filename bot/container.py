@@ -93,6 +93,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         rb.notify_roles,
         rb.output_tail_chars,
     )
+    if signoffs is not None and settings.config.metrics.provider != "none":
+        # Checklist metric probes ask the same metrics provider as triggers and criteria.
+        signoffs.checklists.metrics = metrics.query
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
     watcher = MetricsWatcher(rollback, metrics, interval)
     criteria = CriteriaHold(watcher)

@@ -117,3 +117,54 @@ def test_probes_hold_the_gate_until_they_pass(
     clock.advance(timedelta(minutes=10))
     assert checklists.run_due_probes() == 1  # only the command probe is still run
     assert bot.rollouts.advance(FLAG, owner).view.percentage == 100
+
+
+def test_metric_probes_ask_the_configured_metrics_provider(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    """With `metrics:` configured, a checklist's metric probe is measured by that provider
+    (here http_json, served over real HTTP), with no wiring by hand."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    values = {"error_rate": 0.5}
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.dumps(values).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "probed.yaml").write_text(PLAN.replace("SCRIPT", "-c pass"), encoding="utf-8")
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {plans}\n"
+        "roles:\n  ops: {name: Operations Lead, members: [UOPS]}\n"
+        "signoff:\n  enforce_gates: true\n"
+        "metrics:\n  provider: http_json\n"
+        f"  url: http://127.0.0.1:{server.server_address[1]}/metrics.json\n",
+        encoding="utf-8",
+    )
+    bot = build(load_settings(env={"DATABASE_URL": database_url}, config_path=config), clock)
+    try:
+        assert bot.signoffs is not None
+        bot.rollouts.start(FLAG, None, Actor("UOWNER", Via.SLACK))
+        bot.signoffs.checklists.run_due_probes()
+        assert "`error_rate` = 0.5, above the maximum 0.01" in "\n".join(d for _, d in probed(bot))
+        values["error_rate"] = 0.001
+        clock.advance(timedelta(minutes=10))
+        bot.signoffs.checklists.run_due_probes()
+        assert ("done", "`error_rate` = 0.001, within bounds") in probed(bot)
+    finally:
+        bot.db.dispose()
+        server.shutdown()
