@@ -131,7 +131,7 @@ def test_metric_probes_ask_the_configured_metrics_provider(
     values = {"error_rate": 0.5}
 
     class Metrics(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             body = json.dumps(values).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
