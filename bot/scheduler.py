@@ -57,7 +57,8 @@ def signoff_tick() -> None:
 
 def metrics_tick() -> None:
     """Evaluate every active rollout's triggers and criteria; roll back those that fire."""
-    if _running is None:
+    # The job persists in the store: after `metrics.provider: none` it may still fire once.
+    if _running is None or not _running.watcher.enabled:
         return
     try:
         for report in _running.watcher.evaluate():
@@ -80,6 +81,22 @@ def incident_tick() -> None:
         log.exception("incident tick failed")
 
 
+def _every(
+    scheduler: BackgroundScheduler, function: str, job_id: str, seconds: int, grace: int
+) -> None:
+    """Run `bot.scheduler:<function>` every `seconds`; a missed run is run once, late."""
+    scheduler.add_job(
+        f"bot.scheduler:{function}",
+        "interval",
+        id=job_id,
+        replace_existing=True,
+        seconds=seconds,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=grace,
+    )
+
+
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     """Start the background scheduler for this rollbot (jobs persisted in its database)."""
     global _running
@@ -88,50 +105,15 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
         url=normalize_url(rollbot.settings.database_url), tablename="apscheduler_jobs"
     )
     scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
-    scheduler.add_job(
-        "bot.scheduler:rollout_tick",
-        "interval",
-        id=ROLLOUT_TICK,
-        replace_existing=True,
-        seconds=rollbot.settings.config.scheduler.tick_seconds,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=60,
-    )
-    scheduler.add_job(
-        "bot.scheduler:signoff_tick",
-        "interval",
-        id=SIGNOFF_TICK,
-        replace_existing=True,
-        seconds=rollbot.settings.config.scheduler.tick_seconds,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=60,
-    )
+    config = rollbot.settings.config
+    _every(scheduler, "rollout_tick", ROLLOUT_TICK, config.scheduler.tick_seconds, grace=60)
+    _every(scheduler, "signoff_tick", SIGNOFF_TICK, config.scheduler.tick_seconds, grace=60)
     # Automatic rollbacks run on their own (non-daemon) threads, so a long runbook does not
     # stop triggers from being evaluated, and a shutdown waits for a runbook to finish.
     rollbot.rollback.spawn = _start_thread
     if rollbot.watcher.enabled:
-        scheduler.add_job(
-            "bot.scheduler:metrics_tick",
-            "interval",
-            id=METRICS_TICK,
-            replace_existing=True,
-            seconds=rollbot.settings.config.metrics.evaluation_seconds,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=30,
-        )
-    scheduler.add_job(
-        "bot.scheduler:incident_tick",
-        "interval",
-        id=INCIDENT_TICK,
-        replace_existing=True,
-        seconds=rollbot.settings.config.incidents.tick_seconds,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=30,
-    )
+        _every(scheduler, "metrics_tick", METRICS_TICK, config.metrics.evaluation_seconds, grace=30)
+    _every(scheduler, "incident_tick", INCIDENT_TICK, config.incidents.tick_seconds, grace=30)
     scheduler.start()
     return scheduler
 
