@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.config.signoff import SignoffConfig
 from bot.domain import rollout as machine
 from bot.domain.actor import Actor
 from bot.domain.checklist import Checklist, checklist_hold
@@ -47,7 +48,6 @@ from bot.services.signoff_notify import (
     SignoffNotifier,
 )
 from bot.services.views import Button, RolloutView, plan_of
-from bot.settings import SignoffConfig
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
 from bot.store.models import RolloutRow
