@@ -37,7 +37,8 @@ from bot.domain.signoff import (
 from bot.services.checklists import ChecklistService, describe_open
 from bot.services.clock import Clock
 from bot.services.permissions import Permissions
-from bot.services.rollouts import Outcome, RolloutService
+from bot.services.rollout_core import Outcome
+from bot.services.rollouts import RolloutService
 from bot.services.signoff_notify import (
     ACTION_APPROVE,
     ACTION_REJECT,
