@@ -22,7 +22,8 @@ from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
 from bot.services.checklists import describe_metrics, describe_open
 from bot.services.rollout_core import Outcome
-from bot.services.signoff import SignoffService, visit_ms
+from bot.services.signoff import SignoffService
+from bot.services.signoff_chain import visit_ms
 from bot.services.signoff_notify import Ask, MessageRef, SignButton
 from bot.services.signoff_timeouts import GateTimeouts
 from bot.store import audit, rollouts, signoffs
