@@ -24,7 +24,8 @@ from bot.domain.signoff import mention
 from bot.services.clock import Clock
 from bot.services.permissions import Permissions
 from bot.services.probes import MetricQuery, run_probe
-from bot.services.rollouts import Outcome, RolloutService
+from bot.services.rollout_core import Outcome
+from bot.services.rollouts import RolloutService
 from bot.services.signoff_notify import CheckButton
 from bot.services.views import RolloutView, plan_of
 from bot.store import audit, rollouts, signoffs

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
+from bot.config.incidents import IncidentsConfig
 from bot.domain.errors import NotFound, RollbotError
 from bot.domain.incident import Deadlines, EventKind
 from bot.domain.roles import RoleDirectory
@@ -28,7 +29,7 @@ from bot.services.incident_views import (
     NullIncidentChat,
     build_incident_view,
 )
-from bot.settings import REPO_ROOT, IncidentsConfig
+from bot.settings import REPO_ROOT
 from bot.store import incidents as store
 from bot.store.database import Database
 from bot.store.incident_models import IncidentRow

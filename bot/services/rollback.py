@@ -37,7 +37,8 @@ from bot.services.rollback_report import (
     step_result_text,
     step_started_text,
 )
-from bot.services.rollouts import Outcome, RolloutService
+from bot.services.rollout_core import Outcome
+from bot.services.rollouts import RolloutService
 from bot.services.views import plan_of, snapshot_of
 from bot.store import audit, rollbacks, rollouts
 from bot.store.models import RolloutRow

@@ -4,15 +4,17 @@ Every change runs in one transaction that locks the rollout row (FOR UPDATE on P
 BEGIN IMMEDIATE on SQLite), sets the flag through the provider in that same transaction and
 writes its audit event, so a change happens entirely or not at all, and two changes to one
 rollout never interleave. Chat notification follows the commit.
+
+The service is split by concept: reading rollouts in rollout_core.py, telling people (card,
+thread, outbox) in rollout_announce.py, the wording of a change in rollout_text.py, and
+changing rollouts here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -22,113 +24,23 @@ from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
 from bot.domain.plan import Plan
-from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot
-from bot.providers.flags.base import FlagProvider
-from bot.services import notify
-from bot.services.clock import Clock
-from bot.services.holds import AdvanceHold
-from bot.services.notify import RolloutNotifier
-from bot.services.permissions import Permissions
-from bot.services.plans import PlanCatalog
-from bot.services.views import RolloutView, build_view, plan_of, snapshot_of
+from bot.services.rollout_announce import RolloutAnnounce
+from bot.services.rollout_core import Outcome
+from bot.services.rollout_text import describe, snapshot_dict
+from bot.services.views import plan_of, snapshot_of
 from bot.store import audit, rollouts
-from bot.store.database import Database
 from bot.store.models import RolloutRow
 
 log = logging.getLogger(__name__)
 
 Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
-Annotator = Callable[[Session, RolloutRow, RolloutView, datetime], RolloutView]
-"""Adds a feature's state to a rollout's view (e.g. the sign-off chain on the card)."""
+"""A change to a rollout: the plan, the snapshot before and the time give the one after."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a change did: the rollout as it is now, and a sentence for its thread."""
-
-    view: RolloutView
-    event: str
-
-
-def _snapshot_dict(snap: RolloutSnapshot) -> dict[str, Any]:
-    return {
-        "state": snap.state.value,
-        "step": snap.step_index,
-        "percentage": snap.percentage,
-        "due_at": snap.step_due_at.isoformat() if snap.step_due_at else None,
-    }
-
-
-class RolloutService:
-    """Runs plans against flags."""
-
-    def __init__(
-        self,
-        db: Database,
-        plans: PlanCatalog,
-        flags: FlagProvider,
-        notifier: RolloutNotifier,
-        clock: Clock,
-        default_plan: str | None = None,
-        advance_guard: timedelta = timedelta(seconds=30),
-        permissions: Permissions | None = None,
-    ) -> None:
-        self.db = db
-        self.plans = plans
-        self.flags = flags
-        self.notifier = notifier
-        self.clock = clock
-        self.default_plan = default_plan
-        self.advance_guard = advance_guard
-        self.permissions = permissions or Permissions(RoleDirectory())
-        self.holds: list[AdvanceHold] = []
-        self.annotators: list[Annotator] = []
-        # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
-        self.after_change: list[Callable[[Outcome], None]] = []
-
-    # -- reading -------------------------------------------------------------------------
-
-    def status(self, flag_key: str) -> RolloutView:
-        """The flag's active rollout, or its latest one."""
-        with self.db.session() as s:
-            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
-            if row is None:
-                raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
-            return self.view_of(s, row, self.clock.now())
-
-    def active(self) -> list[RolloutView]:
-        """Every running or paused rollout."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            return [self.view_of(s, r, now) for r in rollouts.active(s)]
-
-    def recent(self, limit: int = 20) -> list[RolloutView]:
-        """The newest rollouts, active or finished."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
-
-    def view(self, rollout_id: int) -> RolloutView:
-        """One rollout by id."""
-        with self.db.session() as s:
-            row = rollouts.by_id(s, rollout_id)
-            if row is None:
-                raise NotFound(f"Rollout {rollout_id} does not exist.")
-            return self.view_of(s, row, self.clock.now())
-
-    def view_of(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
-        """The view of a rollout row read in `s`, with every annotator's additions."""
-        view = build_view(row, now)
-        for annotate in self.annotators:
-            view = annotate(s, row, view, now)
-        return view
-
-    def _known_hint(self, s: Session) -> str:
-        keys = sorted({r.flag_key for r in rollouts.recent(s, 50)})
-        if not keys:
-            return "No rollouts yet: start one with `/rollout start <flag> [plan]`."
-        return "Rollouts exist for: " + ", ".join(f"`{k}`" for k in keys) + "."
+class RolloutService(RolloutAnnounce):
+    """Runs plans against flags: starting, advancing, pausing, resuming and setting
+    percentages (reading is in `RolloutCore`, telling people in `RolloutAnnounce`)."""
 
     # -- changing ------------------------------------------------------------------------
 
@@ -175,7 +87,7 @@ class RolloutService:
                     subject_type="rollout",
                     subject_id=flag_key,
                     before=None,
-                    after={**_snapshot_dict(snap), "plan": plan.name},
+                    after={**snapshot_dict(snap), "plan": plan.name},
                 )
                 view = self.view_of(s, row, now)
         except IntegrityError:
@@ -256,10 +168,6 @@ class RolloutService:
             self.clock.now(),
             None,
         )
-
-    def flag_for_rollout(self, rollout_id: int) -> str:
-        """The flag key of a rollout (buttons carry rollout ids)."""
-        return self.view(rollout_id).flag_key
 
     def advance_due(self) -> list[Outcome]:
         """Advance every rollout whose bake time has passed; each step once, even with
@@ -379,11 +287,11 @@ class RolloutService:
             action=action,
             subject_type="rollout",
             subject_id=row.flag_key,
-            before=_snapshot_dict(before),
-            after=_snapshot_dict(after),
+            before=snapshot_dict(before),
+            after=snapshot_dict(after),
         )
         s.flush()
-        return Outcome(self.view_of(s, row, now), _describe(action, plan, before, after, actor))
+        return Outcome(self.view_of(s, row, now), describe(action, plan, before, after, actor))
 
     def change_locked(
         self,
@@ -400,10 +308,6 @@ class RolloutService:
         plan, before = plan_of(row), snapshot_of(row)
         after = transform(plan, before, now)
         return self._commit(s, row, plan, before, after, actor, action, now)
-
-    def announce(self, outcome: Outcome) -> Outcome:
-        """Show the card and post the event of a committed change (see `change_locked`)."""
-        return self._announce(outcome)
 
     def _set_flag(
         self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
@@ -437,80 +341,3 @@ class RolloutService:
             f"No plan is written for `{flag_key}` and no default plan is set.",
             f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).",
         )
-
-    # -- telling people ------------------------------------------------------------------
-
-    def _announce(self, outcome: Outcome) -> Outcome:
-        """Show the card and post the event; failures go to the outbox, never undo."""
-        view = outcome.view
-        try:
-            location = self.notifier.show_card(view)
-            if location and view.message_ts is None:
-                self._remember_card(view.id, location)
-                view = self.view(view.id)
-            self.notifier.post_event(view, outcome.event)
-        except Exception as exc:
-            log.warning("could not notify for rollout %s: %s", view.id, exc)
-            notify.queue(
-                self.db,
-                "rollout",
-                {"rollout_id": view.id, "text": outcome.event},
-                str(exc),
-                self.clock.now(),
-            )
-        announced = Outcome(view, outcome.event)
-        for hook in self.after_change:
-            try:
-                hook(announced)
-            except Exception:
-                log.exception("after-change hook failed for rollout %s", view.id)
-        return announced
-
-    def _remember_card(self, rollout_id: int, location: notify.CardLocation) -> None:
-        with self.db.session() as s:
-            row = rollouts.by_id(s, rollout_id, for_update=True)
-            if row is not None:
-                row.channel_id, row.message_ts = location.channel_id, location.message_ts
-                s.add(row)
-
-    def deliver_pending(self) -> int:
-        """Retry notifications that failed before; return how many got through."""
-        delivered = 0
-        for item in notify.due_outbox(self.db, self.clock.now()):
-            assert item.id is not None
-            try:
-                view = self.view(int(item.payload["rollout_id"]))
-                location = self.notifier.show_card(view)
-                if location and view.message_ts is None:
-                    self._remember_card(view.id, location)
-                    view = self.view(view.id)
-                self.notifier.post_event(view, str(item.payload["text"]))
-            except Exception as exc:
-                notify.mark_outbox(self.db, item.id, self.clock.now(), str(exc))
-                continue
-            notify.mark_outbox(self.db, item.id, self.clock.now(), None)
-            delivered += 1
-        return delivered
-
-
-def _describe(
-    action: str, plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot, actor: Actor
-) -> str:
-    who = actor.mention
-    if action == "rollout.advanced":
-        step = plan.step(after.step_index)
-        how = "bake time passed, advanced" if actor is SCHEDULER else f"{who} advanced"
-        text = (
-            f"{how} from {before.percentage}% to {after.percentage}%: "
-            f"{step.phase.name}, {step.step.name}."
-        )
-        if after.state is machine.RolloutState.COMPLETED:
-            text += " The rollout is complete."
-        return text
-    if action == "rollout.paused":
-        return f"{who} paused the rollout at {after.percentage}%."
-    if action == "rollout.resumed":
-        return f"{who} resumed the rollout at {after.percentage}%."
-    if action == "rollout.percentage_set":
-        return f"{who} set the percentage from {before.percentage}% to {after.percentage}%."
-    return f"{who}: {action}"

@@ -4,12 +4,15 @@ Every signature is written under the rollout's row lock, in the same transaction
 audit event, and is unique per (visit of the step, role): a double click, a Slack retry or
 two replicas racing sign once. A button names the visit it was sent for, so a click after
 the gate passed or after a rollback changes nothing and says so.
+
+Split by concept: reading the chain (holds, the card) is in signoff_chain.py, checking a
+click and its signer in signoff_guard.py, and signing (approve, reject) here.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -17,39 +20,14 @@ from sqlmodel import Session
 
 from bot.domain import rollout as machine
 from bot.domain.actor import Actor
-from bot.domain.checklist import Checklist, checklist_hold
-from bot.domain.errors import Conflict, NotFound, RollbotError
-from bot.domain.plan import Plan
-from bot.domain.roles import Forbidden, RoleDirectory
-from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.domain.signoff import (
-    AlreadySigned,
-    Chain,
-    Gate,
-    Rejection,
-    Signature,
-    chain_hold,
-    check_signer,
-    describe_chain,
-    mention,
-)
-from bot.services.checklists import ChecklistService, describe_open
-from bot.services.clock import Clock
-from bot.services.permissions import Permissions
-from bot.services.rollouts import Outcome, RolloutService
-from bot.services.signoff_notify import (
-    ACTION_APPROVE,
-    ACTION_REJECT,
-    ANY_ROLE,
-    MessageRef,
-    NullSignoffNotifier,
-    SignButton,
-    SignoffNotifier,
-)
-from bot.services.views import Button, RolloutView, plan_of
-from bot.settings import SignoffConfig
-from bot.store import audit, rollouts, signoffs
-from bot.store.database import Database
+from bot.domain.errors import Conflict, RollbotError
+from bot.domain.rollout import RolloutState
+from bot.domain.signoff import AlreadySigned, mention
+from bot.services.rollout_core import Outcome
+from bot.services.signoff_guard import SignoffGuard
+from bot.services.signoff_notify import MessageRef, SignButton
+from bot.services.views import RolloutView
+from bot.store import audit, signoffs
 from bot.store.models import RolloutRow
 from bot.store.signoff_models import SignatureRow
 
@@ -65,220 +43,11 @@ class SignResult:
     view: RolloutView | None = None
 
 
-def visit_ms(entered_at: datetime) -> int:
-    """A step visit as the integer a button carries."""
-    return int(entered_at.timestamp() * 1000)
-
-
-def gate_of(plan: Plan, step_index: int) -> Gate | None:
-    """The gate that must pass to leave a step, if it has one."""
-    gate_id = plan.step(step_index).step.gate
-    return next((g for g in plan.gates if g.id == gate_id), None) if gate_id else None
-
-
-class SignoffService:
-    """Gates of the current step: hold, chain, approvals and rejections."""
-
-    def __init__(
-        self,
-        db: Database,
-        rollout_service: RolloutService,
-        permissions: Permissions,
-        checklists: ChecklistService,
-        clock: Clock,
-        config: SignoffConfig,
-        notifier: SignoffNotifier | None = None,
-    ) -> None:
-        self.db = db
-        self.rollouts = rollout_service
-        self.permissions = permissions
-        self.checklists = checklists
-        self.clock = clock
-        self.config = config
-        self.notifier: SignoffNotifier = notifier or NullSignoffNotifier()
-
-    @property
-    def directory(self) -> RoleDirectory:
-        """The roles from the config."""
-        return self.permissions.directory
-
-    # -- reading -------------------------------------------------------------------------
-
-    def chain(self, s: Session, row: RolloutRow, gate: Gate) -> Chain:
-        """The gate's chain for the rollout's current visit of its step."""
-        assert row.id is not None
-        rows = signoffs.visit_signatures(s, row.id, row.step_index, row.step_started_at)
-        signed = {
-            r.role_id: Signature(r.role_id, r.user_id, r.at)
-            for r in rows
-            if r.decision == "approved"
-        }
-        rejected = tuple(
-            Rejection(r.role_id, r.user_id, r.at, r.reason or "")
-            for r in rows
-            if r.decision == "rejected"
-        )
-        return Chain(gate, signed, rejected)
-
-    def current(self, s: Session, row: RolloutRow) -> tuple[Plan, Gate, Chain] | None:
-        """The open gate of an active rollout (plan, gate, chain), or None."""
-        if row.state not in (RolloutState.RUNNING.value, RolloutState.PAUSED.value):
-            return None
-        plan = plan_of(row)
-        gate = gate_of(plan, row.step_index)
-        if gate is None:
-            return None
-        return plan, gate, self.chain(s, row, gate)
-
-    def required_checklists(self, plan: Plan, gate: Gate) -> list[Checklist]:
-        """The checklists a gate needs complete."""
-        return [c for c in plan.checklists if c.id in gate.checklists]
-
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> str | None:
-        """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
-        gate = gate_of(plan, snapshot.step_index)
-        if gate is None:
-            return None
-        reasons = [chain_hold(self.chain(session, row, gate), self.directory)]
-        required = self.required_checklists(plan, gate)
-        if required:
-            states = self.checklists.states(session, row, plan)
-            reasons.append(checklist_hold(required, states))
-        found = [r for r in reasons if r]
-        return ("; ".join(found) + ".") if found else None
-
-    def annotate(
-        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
-    ) -> RolloutView:
-        """Add the chain, the checklist items holding the gate and Approve / Reject buttons
-        to a rollout's card."""
-        found = self.current(s, row)
-        if found is None:
-            return view
-        plan, gate, chain = found
-        order = "in order" if gate.order.value == "sequential" else "in any order"
-        notes = [f"*Sign-off: {gate.title}* ({order})\n{describe_chain(chain, self.directory)}"]
-        required = self.required_checklists(plan, gate)
-        states = self.checklists.states(s, row, plan) if required else []
-        open_text = describe_open(required, states, self.directory)
-        if open_text:
-            notes.append(f"*Checklists holding this gate:*\n{open_text}")
-        buttons = list(view.buttons)
-        visit = visit_ms(row.step_started_at)
-        if not chain.complete and row.state == RolloutState.RUNNING.value:
-            for role_id in chain.next_roles():
-                value = SignButton(view.id, row.step_index, visit, role_id).dumps()
-                label = f"Approve as {self._name(role_id)}"
-                buttons.append(Button(label, ACTION_APPROVE, value, "primary"))
-            # One Reject for every signer still to sign, in or out of turn.
-            value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
-            buttons.append(Button("Reject", ACTION_REJECT, value, "danger"))
-        waiting = view.waiting_for
-        if row.state == RolloutState.RUNNING.value:
-            # Short here: the notes above list the chain and the open items in full.
-            held = [chain_hold(chain, self.directory)]
-            missing = sum(1 for st in states if not st.done)
-            held.append(f"{missing} checklist item(s) open" if missing else None)
-            found_held = [h for h in held if h]
-            if found_held:
-                waiting = f"{waiting} Held: {'; '.join(found_held)}."
-        return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
-
-    def _resolve(self, chain: Chain, button: SignButton, actor: Actor) -> SignButton:
-        """A Reject button for any role: the role still to sign that `actor` holds (the
-        next one first)."""
-        if button.role != ANY_ROLE:
-            return button
-        groups = self.permissions.group_members()
-        order = chain.next_roles() + [r for r in chain.pending() if r not in chain.next_roles()]
-        for role_id in order:
-            role = self.directory.role(role_id)
-            members = groups.get(role.usergroup, []) if role and role.usergroup else []
-            if role is not None and (role.has(actor.id, members) or actor.id in role.backups):
-                return replace(button, role=role_id)
-        who = "; ".join(
-            f"{self._name(r)}: {role.who()}"
-            for r in chain.pending()
-            if (role := self.directory.role(r)) is not None
-        )
-        raise Forbidden(
-            f"Only someone still to sign *{chain.gate.title}* can reject it, and you are not.",
-            f"Who can: {who}." if who else "",
-        )
+class SignoffService(SignoffGuard):
+    """Approvals and rejections of the gates of the current step (reading the chain is in
+    `SignoffChain`, checking a click in `SignoffGuard`)."""
 
     # -- signing -------------------------------------------------------------------------
-
-    def _locked(self, s: Session, button: SignButton) -> tuple[RolloutRow, Plan, Gate, Chain]:
-        """Lock the button's rollout and check the button is for its current gate visit."""
-        row = rollouts.by_id(s, button.rollout, for_update=True)
-        if row is None:
-            raise NotFound("That sign-off request names a rollout that does not exist.")
-        stale = "That sign-off request is out of date"
-        if row.state == RolloutState.ROLLED_BACK.value:
-            raise Conflict(
-                f"{stale}: the rollout of `{row.flag_key}` was rolled back, so its chain "
-                "starts again when it is restarted.",
-                "Nothing was changed.",
-            )
-        if row.state == RolloutState.COMPLETED.value or row.step_index != button.step:
-            raise Conflict(
-                f"{stale}: `{row.flag_key}` has already left that step (it is at step "
-                f"{row.step_index + 1}, {row.percentage}%).",
-                "Nothing was changed; see `/approve " + row.flag_key + "` for its chain.",
-            )
-        if visit_ms(row.step_started_at) != button.visit:
-            raise Conflict(
-                f"{stale}: the chain of `{row.flag_key}` started again since it was sent.",
-                "Nothing was changed; use the buttons of the newest request.",
-            )
-        current = self.current(s, row)
-        if current is None:
-            raise Conflict(f"{stale}: `{row.flag_key}` has no open gate.", "Nothing was changed.")
-        plan, gate, chain = current
-        return row, plan, gate, chain
-
-    def _check(
-        self, chain: Chain, row: RolloutRow, button: SignButton, actor: Actor, rejecting: bool
-    ) -> None:
-        self._require_enforced()
-        check_signer(
-            chain,
-            button.role,
-            actor.id,
-            row.started_by,
-            self.directory,
-            self.permissions.group_members(),
-            self.config.allow_multiple_roles,
-            rejecting=rejecting,
-        )
-
-    def _require_enforced(self) -> None:
-        if not self.config.enforce_gates:
-            raise RollbotError(
-                "Sign-off gates are not enforced here (`signoff.enforce_gates` is off).",
-                "Turn it on in the config once the roles name your team.",
-            )
-
-    def may_reject(self, button: SignButton, actor: Actor) -> str:
-        """Raise unless `actor` could reject now (checked before asking for a reason);
-        return what rejecting will do, for the reason form."""
-        with self.db.session() as s:
-            row, _plan, gate, chain = self._locked(s, button)
-            self._require_enforced()
-            button = self._resolve(chain, button, actor)
-            self._check(chain, row, button, actor, rejecting=True)
-            return (
-                f"Rejecting *{gate.title}* for `{row.flag_key}` as {self._name(button.role)} "
-                f"pauses the rollout and tells {mention(row.started_by)} why."
-            )
 
     def approve(self, button: SignButton, actor: Actor) -> SignResult:
         """Sign for `button.role`; a repeat of the same signature changes nothing."""
@@ -414,10 +183,6 @@ class SignoffService:
         )
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _name(self, role_id: str) -> str:
-        role = self.directory.role(role_id)
-        return role.name if role else role_id
 
     def _close_role(
         self, s: Session, row: RolloutRow, role_id: str, now: datetime

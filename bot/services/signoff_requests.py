@@ -21,8 +21,9 @@ from bot.domain.durations import format_duration, parse_duration
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
 from bot.services.checklists import describe_metrics, describe_open
-from bot.services.rollouts import Outcome
-from bot.services.signoff import SignoffService, visit_ms
+from bot.services.rollout_core import Outcome
+from bot.services.signoff import SignoffService
+from bot.services.signoff_chain import visit_ms
 from bot.services.signoff_notify import Ask, MessageRef, SignButton
 from bot.services.signoff_timeouts import GateTimeouts
 from bot.store import audit, rollouts, signoffs

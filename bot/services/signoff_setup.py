@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.config.signoff import SignoffConfig
 from bot.services.checklists import ChecklistService
 from bot.services.clock import Clock
 from bot.services.permissions import Permissions
@@ -11,7 +12,6 @@ from bot.services.report import ReportService
 from bot.services.rollouts import RolloutService
 from bot.services.signoff import SignoffService
 from bot.services.signoff_requests import SignoffRequests
-from bot.settings import SignoffConfig
 from bot.store.database import Database
 
 

@@ -12,8 +12,9 @@ from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import mention
-from bot.services.rollouts import Outcome
-from bot.services.signoff import SignoffService, gate_of
+from bot.services.rollout_core import Outcome
+from bot.services.signoff import SignoffService
+from bot.services.signoff_chain import gate_of
 from bot.services.views import plan_of
 from bot.store import audit, rollouts, signoffs
 from bot.store.signoff_models import GateVisitRow

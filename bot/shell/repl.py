@@ -23,7 +23,7 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
-from bot.services.rollouts import Outcome
+from bot.services.rollout_core import Outcome
 from bot.services.views import (
     ACTION_ADVANCE,
     ACTION_PAUSE,

@@ -19,7 +19,7 @@ from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
-from bot.services.rollouts import Outcome
+from bot.services.rollout_core import Outcome
 from bot.services.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack.blocks import reply_blocks, rollout_card, truncate
 

@@ -117,7 +117,7 @@ def test_config_check_reports_the_missing_token_variable(tmp_path: Path) -> None
 def test_the_example_configs_commented_flag_providers_are_valid() -> None:
     import yaml
 
-    from bot.settings import FlagsConfig
+    from bot.config.flags import FlagsConfig
 
     example = (PLANS_DIR.parent / "rollbot.example.yaml").read_text(encoding="utf-8")
     blocks: dict[str, list[str]] = {}

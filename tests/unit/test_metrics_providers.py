@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.config.metrics import MetricsConfig
 from bot.providers.metrics.base import MetricsProviderError, NoMetrics
 from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.metrics.http_json import HttpJsonProvider, read_path
 from bot.providers.metrics.prometheus import PrometheusProvider
-from bot.settings import MetricsConfig
 
 
 def prom(

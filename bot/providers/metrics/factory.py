@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.config.metrics import MetricsConfig
 from bot.domain.durations import parse_duration
 from bot.providers.metrics.base import MetricsProvider, NoMetrics
 from bot.providers.metrics.http_json import HttpJsonProvider
 from bot.providers.metrics.prometheus import PrometheusProvider
-from bot.settings import MetricsConfig
 
 
 def build_metrics_provider(config: MetricsConfig, env: Mapping[str, str]) -> MetricsProvider:
