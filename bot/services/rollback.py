@@ -284,7 +284,7 @@ class RollbackService:
         # The flag goes off before any chat call or listener: a slow or unreachable Slack (or
         # an incident feature paging someone) must not delay protecting users.
         head = run_runbook(steps[:1], ctx, record_start, record_result)
-        self.rollouts._announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
+        self.rollouts.announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
         self._tell(report)
         self._post(report, step_started_text(0, total, steps[0]))
         self._post(report, step_result_text(0, total, head.results[0]))
@@ -310,7 +310,7 @@ class RollbackService:
         )
         self._finish(finished, actor)
         text = finished_text(finished, total, self._loud(report), time.monotonic() - started)
-        self.rollouts._announce(Outcome(self.rollouts.view(report.rollout_id), text))
+        self.rollouts.announce(Outcome(self.rollouts.view(report.rollout_id), text))
         self._tell(finished)
         return finished
 
