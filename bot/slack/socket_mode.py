@@ -8,13 +8,16 @@ the new connection is read and a command arriving then is acked past Slack's 3 s
 The client asks `apps.connections.open` (with the app-level token) for a one-time URL,
 connects, and from then on reconnects by itself: when Slack asks it to (`disconnect`), when
 the socket is closed or fails, and every ping interval when it finds no connection.
-`RollbotSocketModeClient` corrects one thing in it and `connect_socket_mode` says what the
+`RollbotSocketModeClient` corrects two things in it and `connect_socket_mode` says what the
 client does not:
 
 - the client counts a connection as "connected" only once its socket exists, which is a
   moment after `connect()`: its monitor (run at once by `connect()`) and the old
   connection's close handler (during a refresh) saw "not connected" in that moment and each
   opened one more connection, with a fresh `apps.connections.open`;
+- the client closes an old connection from another thread than the one reading it, which
+  then sat in a select() for up to 10 s (no new connection read meanwhile, and a slow
+  shutdown); `RollbotSocketModeClient` wakes the reader instead;
 - a refused `apps.connections.open` (wrong or revoked token, Slack unreachable) raises
   from `connect()`, and nothing retries it: that is a configuration problem to report, not
   a traceback;
@@ -50,7 +53,8 @@ class SocketModeUnavailable(Exception):
 
 class RollbotSocketModeClient(SocketModeClient):
     """slack_sdk's websocket-client Socket Mode client, counting a connection as connected
-    from the moment it is made until it is seen to fail or close.
+    from the moment it is made until it is seen to fail or close, and closing an old
+    connection without stalling the session thread (see `connect`).
 
     The SDK's `is_connected()` is "the socket exists", and the socket only exists once the
     client's session thread (which polls every 0.5 s) has started the WebSocket handshake.
@@ -131,11 +135,14 @@ class RollbotSocketModeClient(SocketModeClient):
 
 def _close_session(session: WebSocketApp) -> None:
     """Close `session` by waking the thread reading it, which then tears it down (and calls
-    `on_close`) itself; a session not reading yet stops as soon as it starts."""
+    `on_close`) itself. The socket is shut down without a WebSocket close frame (Slack sees
+    the TCP connection end). A session not started yet is left alone: the client's session
+    thread only ever starts the current one."""
     session.keep_running = False  # what WebSocketApp.close() does first, too
     sock = session.sock
     if sock is not None:
-        sock.abort()  # type: ignore[no-untyped-call]  # shutdown(SHUT_RDWR): "wakes up other threads that are waiting in recv_*"
+        # websocket-client's "asynchronous abort, wakes up other threads that are waiting"
+        sock.abort()  # type: ignore[no-untyped-call]
 
 
 class RollbotSocketModeHandler(SocketModeHandler):
