@@ -221,12 +221,6 @@ def test_a_refresh_request_moves_to_a_new_connection_that_keeps_working(
     assert "/rollout start" in reply.params["text"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slack_sdk's built-in Socket Mode client (3.48) closes the old connection under "
-    "the lock its reader holds in a recv() with a 3 s timeout, so for ~3 s after it opens "
-    "a new connection nothing on it is read; an envelope arriving then is acked too late",
-)
 def test_a_command_arriving_while_the_app_switches_connections_is_acked_in_time(
     serve: Serve, socket_mode: FakeSocketMode
 ) -> None:
