@@ -29,13 +29,17 @@ INCIDENT_TICK = "incident-tick"
 
 
 def rollout_tick() -> None:
-    """Advance rollouts whose bake time passed and retry undelivered notifications."""
+    """Advance rollouts whose bake time passed, retry undelivered notifications, and resume
+    rollbacks interrupted by a process death."""
     if _running is None:
         return
     try:
         for outcome in _running.rollouts.advance_due():
             log.info("advanced %s: %s", outcome.view.flag_key, outcome.event)
         _running.rollouts.deliver_pending()
+        # A rollback whose process died mid-runbook (its lease ran out) continues here.
+        for report in _running.rollback.resume_interrupted():
+            log.warning("interrupted rollback of %s resumed", report.flag_key)
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("rollout tick failed")

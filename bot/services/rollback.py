@@ -6,10 +6,16 @@ A rollback is claimed in one transaction under the rollout's row lock: the rollo
 outside any lock, flag-off step first; each step's start and result go to the rollout's thread
 and the audit table as they happen, and the rollback row keeps the results so far, so a
 half-done rollback is visible as such.
+
+While it runs, the rollback row holds a lease (`lease_until`), renewed as each step starts
+(for that step's whole budget) and finishes. If the process dies, the lease runs out and the
+scheduler's tick (`resume_interrupted`) claims the row under a row lock and continues the
+runbook from the first step without a recorded result; a step that was in flight is re-run.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +24,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollback import FiredTrigger, roll_back
@@ -33,6 +39,7 @@ from bot.services.rollback_report import (
     RollbackReport,
     finished_text,
     preview_lines,
+    resumed_text,
     started_text,
     step_result_text,
     step_started_text,
@@ -50,6 +57,17 @@ RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 Listener = Callable[[RollbackReport], None]
 
+LEASE_GRACE = timedelta(minutes=5)
+"""How long a rollback's lease outlives the step it was renewed for: chat calls and listeners
+run between steps, and a lease that runs out under a live process would run a step twice."""
+
+
+def _step_lease(steps: list[RunbookStep], index: int) -> timedelta:
+    """The lease taken when step `index` starts: its whole budget (every attempt timing out)
+    plus the grace; past the last step, the grace alone."""
+    budget = total_budget(steps[index : index + 1]) if index < len(steps) else timedelta(0)
+    return budget + LEASE_GRACE
+
 
 @dataclass(frozen=True)
 class _Claim:
@@ -59,6 +77,9 @@ class _Claim:
     steps: list[RunbookStep]
     text: str
     actor: Actor
+    done: tuple[StepResult, ...] = ()
+    """Results recorded before the process running it died (a resumed rollback)."""
+    resumed: bool = False
 
 
 class RollbackService:
@@ -186,8 +207,11 @@ class RollbackService:
     def _abandoned(self, row: RolloutRow, last: RollbackRow) -> bool:
         """True when a "running" rollback has outlived every step's whole budget: the process
         running it died, so a person may run the runbook again."""
+        now = self.clock.now()
+        if last.lease_until is not None and last.lease_until > now:
+            return False  # a process (perhaps one that resumed it) is running it
         budget = total_budget(effective_steps(plan_of(row).runbook)) + timedelta(minutes=5)
-        return self.clock.now() - last.started_at > budget
+        return now - last.started_at > budget
 
     def _claim(
         self,
@@ -220,6 +244,7 @@ class RollbackService:
             trigger={"fired": [t.as_dict() for t in fired]} if fired else None,
             state=RUNNING,
             started_at=now,
+            lease_until=now + _step_lease(effective_steps(plan.runbook), 0),
         )
         s.add(record)
         s.flush()
@@ -270,10 +295,11 @@ class RollbackService:
             output_tail_chars=self.output_tail_chars,
             sleep=self.sleep,
         )
-        results: list[StepResult] = []
+        results: list[StepResult] = list(claim.done)
         total = len(steps)
 
         def record_start(index: int, step: RunbookStep) -> None:
+            self._renew(report.rollback_id, steps, index)
             self._record_step(report, "rollback.step_started", {"step": step.name, "index": index})
 
         def record_result(index: int, step: RunbookStep, result: StepResult) -> None:
@@ -281,25 +307,34 @@ class RollbackService:
             self._save_steps(report.rollback_id, results)
             self._record_step(report, "rollback.step_finished", result.as_dict())
 
-        # The flag goes off before any chat call or listener: a slow or unreachable Slack (or
-        # an incident feature paging someone) must not delay protecting users.
-        head = run_runbook(steps[:1], ctx, record_start, record_result)
-        self.rollouts.announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
-        self._tell(report)
-        self._post(report, step_started_text(0, total, steps[0]))
-        self._post(report, step_result_text(0, total, head.results[0]))
-        failed_step = head.failed_step
-        if failed_step is None:
+        first = len(results)  # the first step without a recorded result
+        failed_step = next((r.name for r in results if not r.ok and not r.continued), None)
+        if first == 0:
+            # The flag goes off before any chat call or listener: a slow or unreachable Slack
+            # (or an incident feature paging someone) must not delay protecting users.
+            head = run_runbook(steps[:1], ctx, record_start, record_result)
+            self.rollouts.announce(Outcome(self.rollouts.view(report.rollout_id), claim.text))
+            self._tell(report)
+            if claim.resumed:
+                self._post(report, resumed_text(0, total))
+            self._post(report, step_started_text(0, total, steps[0]))
+            self._post(report, step_result_text(0, total, head.results[0]))
+            failed_step = head.failed_step
+            first = 1
+        elif claim.resumed and failed_step is None and first < total:
+            self._post(report, resumed_text(first, total))
+        if failed_step is None and first < total:
+            offset = first
 
             def on_start(index: int, step: RunbookStep) -> None:
-                record_start(index + 1, step)
-                self._post(report, step_started_text(index + 1, total, step))
+                record_start(index + offset, step)
+                self._post(report, step_started_text(index + offset, total, step))
 
             def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
-                record_result(index + 1, step, result)
-                self._post(report, step_result_text(index + 1, total, result))
+                record_result(index + offset, step, result)
+                self._post(report, step_result_text(index + offset, total, result))
 
-            failed_step = run_runbook(steps[1:], ctx, on_start, on_result).failed_step
+            failed_step = run_runbook(steps[first:], ctx, on_start, on_result).failed_step
         finished = replace(
             report,
             steps=results,
@@ -314,11 +349,91 @@ class RollbackService:
         self._tell(finished)
         return finished
 
+    # -- resuming after a restart ----------------------------------------------------------
+
+    def resume_interrupted(self) -> list[RollbackReport]:
+        """Resume rollbacks whose process died mid-runbook (their lease ran out while
+        "running"), each claimed by one replica under a row lock. Runs them through `spawn`
+        when set (the scheduler's threads); returns what was resumed (finished reports when
+        run here, the claimed reports when spawned)."""
+        with self.db.session() as s:
+            candidates = rollbacks.lease_expired(s, self.clock.now())
+        reports: list[RollbackReport] = []
+        for rollback_id, rollout_id in candidates:
+            claimed = self._claim_interrupted(rollback_id, rollout_id)
+            if claimed is None:
+                continue  # another replica (or tick) has it, or it finished meanwhile
+            log.warning(
+                "resuming rollback %s of %s after a restart at step %d",
+                rollback_id,
+                claimed.report.flag_key,
+                len(claimed.done) + 1,
+            )
+            if self.spawn is not None:
+                self.spawn(functools.partial(self._run_logged, claimed))
+                reports.append(claimed.report)
+            else:
+                reports.append(self._run(claimed))
+        return reports
+
+    def _claim_interrupted(self, rollback_id: int, rollout_id: int) -> _Claim | None:
+        now = self.clock.now()
+        with self.db.session() as s:
+            # The rollout's lock first, as a manual `/rollback` takes it: the two serialize.
+            rollout = rollouts.claim(s, rollout_id, skip_locked=True)
+            if rollout is None:
+                return None
+            row = rollbacks.claim_rollback(s, rollback_id)
+            if (
+                row is None
+                or row.state != RUNNING
+                or row.lease_until is None
+                or row.lease_until > now
+            ):
+                return None
+            latest = rollbacks.latest_rollback(s, rollout_id)
+            if latest is not None and latest.id != row.id:
+                return None  # a newer attempt superseded it
+            steps = effective_steps(plan_of(rollout).runbook)
+            done = tuple(_result_of(d) for d in row.steps[: len(steps)])
+            row.lease_until = now + _step_lease(steps, len(done))
+            s.add(row)
+            actor = Actor(row.actor, Via.SCHEDULER) if row.actor != SCHEDULER.id else SCHEDULER
+            audit.record(
+                s,
+                actor=SCHEDULER,
+                at=now,
+                action="rollback.resumed",
+                subject_type="rollout",
+                subject_id=row.flag_key,
+                after={"rollback_id": row.id, "step": len(done) + 1, "of": len(steps)},
+                detail="resumed after a restart",
+            )
+            assert row.id is not None
+            report = RollbackReport(
+                row.id,
+                rollout_id,
+                row.flag_key,
+                row.automatic,
+                row.actor,
+                row.reason,
+                row.started_at,
+                [],
+                list(done),
+                channel_id=rollout.channel_id,
+                message_ts=rollout.message_ts,
+            )
+            text = started_text(
+                row.flag_key, row.automatic, actor.mention, row.reason, [], row.started_at, steps
+            )
+        return _Claim(report, steps, text, actor, done, resumed=True)
+
     def _finish(self, report: RollbackReport, actor: Actor) -> None:
         with self.db.session() as s:
             row = rollbacks.rollback_by_id(s, report.rollback_id, for_update=True)
             assert row is not None
             row.state = FAILED if report.failed else SUCCEEDED
+            row.lease_until = None
             row.finished_at = report.finished_at
             row.failed_step = report.failed_step
             s.add(row)
@@ -337,6 +452,15 @@ class RollbackService:
             row = rollbacks.rollback_by_id(s, rollback_id, for_update=True)
             if row is not None:
                 row.steps = [r.as_dict() for r in results]
+                row.lease_until = self.clock.now() + LEASE_GRACE
+                s.add(row)
+
+    def _renew(self, rollback_id: int, steps: list[RunbookStep], index: int) -> None:
+        """Hold the lease for step `index`'s whole budget before running it."""
+        with self.db.session() as s:
+            row = rollbacks.rollback_by_id(s, rollback_id, for_update=True)
+            if row is not None:
+                row.lease_until = self.clock.now() + _step_lease(steps, index)
                 s.add(row)
 
     def _record_step(self, report: RollbackReport, action: str, after: dict[str, object]) -> None:
@@ -386,3 +510,20 @@ class RollbackService:
             except Exception:
                 # Another feature's bug must not stop or hide a rollback.
                 log.exception("rollback listener %r failed", listener)
+
+
+def _result_of(stored: Mapping[str, object]) -> StepResult:
+    """A step result as the rollback row stored it (`StepResult.as_dict`)."""
+    duration = stored.get("duration_s", 0.0)
+    attempts = stored.get("attempts", 1)
+    error = stored.get("error")
+    return StepResult(
+        name=str(stored.get("name", "")),
+        kind=str(stored.get("kind", "")),
+        ok=bool(stored.get("ok", False)),
+        attempts=attempts if isinstance(attempts, int) else 1,
+        duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0,
+        output=str(stored.get("output") or ""),
+        error=str(error) if error is not None else None,
+        continued=bool(stored.get("continued", False)),
+    )

@@ -92,6 +92,14 @@ def started_text(
     return f"{head}\nThe flag is turned off first, then the runbook runs:\n{plan}"
 
 
+def resumed_text(index: int, total: int) -> str:
+    """A rollback interrupted by a process death is picked up again by the scheduler."""
+    return (
+        f":repeat: Rollback resumed after a restart: re-running step {index + 1}/{total} "
+        "(it may have been in flight when rollbot stopped) and the steps after it."
+    )
+
+
 def step_started_text(index: int, total: int, step: RunbookStep) -> str:
     """A step begins."""
     return f":arrow_forward: Step {index + 1}/{total} started: {describe_step(step)}"

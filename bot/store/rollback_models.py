@@ -50,7 +50,8 @@ class RollbackRow(SQLModel, table=True):
 
     `state` is running, succeeded or failed. A failed rollback may be run again (a new
     attempt); a running or succeeded one may not, which is what keeps two rollbacks of one
-    rollout from running at once.
+    rollout from running at once. A running one whose `lease_until` passed is resumed by the
+    scheduler (see `RollbackService.resume_interrupted`).
     """
 
     __tablename__ = "rollback"
@@ -71,3 +72,7 @@ class RollbackRow(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     failed_step: str | None = None
+    # Renewed as each step starts and finishes while the runbook runs (migration 0006). A
+    # "running" row whose lease has passed was being run by a process that died: the
+    # scheduler claims it and resumes the runbook. NULL on rows from before the lease.
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from bot.domain.triggers import Reading, Streak, Verdict
@@ -55,3 +57,22 @@ def rollback_by_id(
     if for_update:
         query = query.with_for_update()
     return session.exec(query).first()
+
+
+def lease_expired(session: Session, now: datetime) -> list[tuple[int, int]]:
+    """(rollback id, rollout id) of running rollbacks whose lease passed, oldest first."""
+    query = (
+        select(RollbackRow.id, RollbackRow.rollout_id)
+        .where(RollbackRow.state == "running")
+        .where(col(RollbackRow.lease_until).is_not(None))
+        .where(col(RollbackRow.lease_until) <= now)
+        .order_by(col(RollbackRow.lease_until))
+    )
+    return [(i, r) for i, r in session.exec(query) if i is not None]
+
+
+def claim_rollback(session: Session, rollback_id: int) -> RollbackRow | None:
+    """Lock one rollback row for this transaction; on PostgreSQL skip it if another replica
+    has it (SQLite has one writer at a time anyway)."""
+    query = select(RollbackRow).where(RollbackRow.id == rollback_id)
+    return session.exec(query.with_for_update(skip_locked=True)).first()

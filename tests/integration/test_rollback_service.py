@@ -485,3 +485,124 @@ def test_the_flag_is_off_before_anyone_is_told(bot: Rollbot, clock: ManualClock)
     assert texts[1].startswith(":arrow_forward: Step 1/3 started")
     assert "Step 1/3 *Disable the flag* done" in texts[2]
     assert "Step 2/3 started" in texts[3]
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: nothing in rollbot catches it."""
+
+
+def _die_before_step_3(bot: Rollbot, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Start a rollback by hand and "kill the process" as step 3 of 3 starts: the row stays
+    running with two step results and a lease that will run out."""
+    post = bot.rollback._post
+
+    def dying(report: RollbackReport, text: str) -> None:
+        if "Step 3/3 started" in text:
+            raise Crash
+        post(report, text)
+
+    monkeypatch.setattr(bot.rollback, "_post", dying)
+    bot.rollouts.start(FLAG, None, ALICE)
+    with pytest.raises(Crash):
+        bot.rollback.roll_back(FLAG, ALICE, "error rate is up")
+    monkeypatch.setattr(bot.rollback, "_post", post)
+    with bot.db.session() as s:
+        row = s.exec(select(RollbackRow)).one()
+        assert row.state == "running" and len(row.steps) == 2
+        assert row.lease_until is not None
+        assert row.id is not None
+        return row.id
+
+
+def test_an_interrupted_rollback_is_resumed_once_from_the_step_in_flight(
+    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process death after step 2: once the lease runs out, the tick re-runs step 3 and
+    finishes the rollback, once, even with two ticks (two replicas) racing."""
+    told: list[RollbackReport] = []
+    bot.rollback.listeners.append(told.append)
+    rollback_id = _die_before_step_3(bot, monkeypatch)
+    assert not flag(bot)[0]  # the flag went off first
+    told.clear()
+    seen.events.clear()
+
+    clock.advance(timedelta(minutes=1))
+    assert bot.rollback.resume_interrupted() == []  # the lease is live: not touched
+    with bot.db.session() as s:
+        row = s.get(RollbackRow, rollback_id)
+        assert row is not None and row.state == "running" and len(row.steps) == 2
+    with pytest.raises(Conflict):  # nor may a person run it again meanwhile
+        bot.rollback.roll_back(FLAG, ALICE, "again")
+
+    clock.advance(timedelta(minutes=10))  # past step 3's budget + the grace
+    barrier = threading.Barrier(2)
+    outcomes: list[RollbackReport] = []
+    errors: list[BaseException] = []
+
+    def replica() -> None:
+        barrier.wait()
+        try:
+            outcomes.extend(bot.rollback.resume_interrupted())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(outcomes) == 1, outcomes
+    report = outcomes[0]
+    assert report.finished and not report.failed
+    assert [r.name for r in report.steps] == ["Disable the flag", "Drain", "Deploy previous"]
+    assert sum("resumed after a restart: re-running step 3/3" in e for e in seen.events) == 1
+    assert sum("Step 3/3 started" in e for e in seen.events) == 1
+    assert not any("Step 1/3" in e or "Step 2/3" in e for e in seen.events)
+    assert sum("complete" in e for e in seen.events) == 1
+    assert [r.finished for r in told] == [True]  # listeners hear the finish, once
+    with bot.db.session() as s:
+        row = s.get(RollbackRow, rollback_id)
+        assert row is not None
+        assert row.state == "succeeded" and len(row.steps) == 3 and row.lease_until is None
+        assert len(list(s.exec(select(RollbackRow)))) == 1
+        actions = [e.action for e in audit.events(s, subject_id=FLAG)]
+    assert actions.count("rollback.resumed") == 1
+    assert actions.count("rollback.succeeded") == 1
+    # steps 1, 2 and 3 (in flight when it died), then 3 again once resumed
+    assert actions.count("rollback.step_started") == 4
+    assert actions.count("rollback.step_finished") == 3
+
+    clock.advance(timedelta(hours=1))
+    assert bot.rollback.resume_interrupted() == []  # finished: nothing more to resume
+
+
+def test_the_rollout_tick_resumes_an_interrupted_rollback(
+    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's rollout tick is what picks it up after a restart."""
+    import bot.scheduler as scheduler
+
+    rollback_id = _die_before_step_3(bot, monkeypatch)
+    clock.advance(timedelta(minutes=11))
+    monkeypatch.setattr(scheduler, "_running", bot)
+    scheduler.rollout_tick()
+    with bot.db.session() as s:
+        row = s.get(RollbackRow, rollback_id)
+        assert row is not None and row.state == "succeeded" and len(row.steps) == 3
+    assert any("re-running step 3/3" in e for e in seen.events)
+
+
+def test_a_failed_rollback_can_still_be_run_again_by_hand_and_is_not_resumed(
+    bot: Rollbot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resuming is for interrupted runs only: a failed one waits for a person, as before."""
+    _die_before_step_3(bot, monkeypatch)
+    clock.advance(timedelta(hours=1))  # past the whole budget: abandoned
+    report = bot.rollback.roll_back(FLAG, ALICE, "finish the job")
+    assert not report.failed
+    clock.advance(timedelta(hours=1))
+    assert bot.rollback.resume_interrupted() == []
+    with bot.db.session() as s:
+        states = [r.state for r in s.exec(select(RollbackRow).order_by(RollbackRow.attempt))]
+    assert states == ["failed", "succeeded"]
