@@ -28,14 +28,20 @@ class RollbackIncidents:
                     f"{report.reason} (flag turned off)",
                 )
             return
-        for step in report.steps:
-            outcome = "ok" if step.ok else f"FAILED: {step.error or 'see the rollout thread'}"
-            self.incidents.rollback_step(
-                report.rollout_id,
-                f"Rollback step *{step.name}* ({step.kind}) {outcome} in {step.duration_s:.1f} s",
-            )
+        lines = [
+            f"Rollback step *{step.name}* ({step.kind}) "
+            + ("ok" if step.ok else f"FAILED: {step.error or 'see the rollout thread'}")
+            + f" in {step.duration_s:.1f} s"
+            for step in report.steps
+        ]
         if report.failed:
-            final = f"Rollback of `{report.flag_key}` FAILED at step {report.failed_step}."
+            lines.append(f"Rollback of `{report.flag_key}` FAILED at step {report.failed_step}.")
         else:
-            final = f"Rollback of `{report.flag_key}` finished: every runbook step succeeded."
-        self.incidents.rollback_step(report.rollout_id, final)
+            lines.append(f"Rollback of `{report.flag_key}` finished: every runbook step succeeded.")
+        if not self.incidents.rollback_step(report.rollout_id, lines[0]) and report.automatic:
+            # No start report was heard (a rollback resumed after a restart): the automatic
+            # rollback still gets its incident.
+            self.incidents.declare_for_rollback(report.rollout_id, report.flag_key, report.reason)
+            self.incidents.rollback_step(report.rollout_id, lines[0])
+        for line in lines[1:]:
+            self.incidents.rollback_step(report.rollout_id, line)

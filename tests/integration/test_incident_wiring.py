@@ -87,3 +87,32 @@ def test_the_first_update_reaches_the_builtin_status_page_by_itself(
     (public,) = web.get("/status.json").json()["incidents"]
     assert public["title"] == "Checkout errors"
     assert public["status"] == "investigating"
+
+
+def test_an_automatic_rollback_heard_only_at_its_finish_still_gets_an_incident(
+    bot: Rollbot, clock: ManualClock
+) -> None:
+    """A rollback resumed after a restart reports only its finish; the incident is still
+    declared, with the steps on its timeline."""
+    from bot.providers.runbook.base import StepResult
+    from bot.services.incident_rollback import RollbackIncidents
+    from bot.services.rollback_report import RollbackReport
+
+    started = bot.rollouts.start(FLAG, None, ALICE)
+    report = RollbackReport(
+        rollback_id=1,
+        rollout_id=started.view.id,
+        flag_key=FLAG,
+        automatic=True,
+        actor_id="rollbot",
+        reason="error-rate > 0.01",
+        started_at=clock.now(),
+        steps=[StepResult("Disable the flag", "flag", True, 1, 0.1)],
+        finished=True,
+        finished_at=clock.now(),
+    )
+    RollbackIncidents(bot.incidents)(report)
+    (incident,) = [i for i in bot.incidents.incidents() if i.active]
+    texts = "\n".join(timeline_texts(bot, incident.id))
+    assert "Rollback step *Disable the flag* (flag) ok" in texts
+    assert f"Rollback of `{FLAG}` finished" in texts
