@@ -18,7 +18,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.incident import parse_impact, parse_severity
 from bot.services.incident_views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
-from bot.slack.blocks import text_blocks, truncate
+from bot.slack.blocks import text_blocks
 from bot.slack.incident_blocks import (
     DECLARE_MODAL,
     EDIT_MODAL,
@@ -28,6 +28,7 @@ from bot.slack.incident_blocks import (
     timeline_messages,
 )
 from bot.slack.incident_chat import SlackIncidentChat
+from bot.slack.replies import ephemeral, first_click, first_command, refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +55,15 @@ def _is_pushpin(event: dict[str, Any]) -> bool:
     return event.get("reaction") == "pushpin" and item.get("type") == "message"
 
 
-def _ephemeral(respond: Respond, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    respond(
-        response_type="ephemeral", replace_original=False, text=truncate(text, 3000), blocks=blocks
-    )
-
-
-def _refusal(exc: RollbotError) -> str:
-    return f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
-
-
 def _command(rollbot: Rollbot) -> Listener:
     def on_incident(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         try:
-            trigger_id = body.get("trigger_id")
-            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
+            if not first_command(rollbot, body):
                 return
             text = str(body.get("text") or "")
             channel_id = body.get("channel_id")
+            trigger_id = body.get("trigger_id")
             if text.strip().lower() == "declare" and trigger_id:
                 client.views_open(trigger_id=trigger_id, view=declare_modal(channel_id))
                 return
@@ -80,16 +71,16 @@ def _command(rollbot: Rollbot) -> Listener:
             reply = run_incident(text, actor, rollbot.incidents, channel_id)
             if reply.timeline and not reply.error:
                 for blocks in timeline_messages(reply.text, reply.timeline):
-                    _ephemeral(respond, reply.text, blocks)
+                    ephemeral(respond, reply.text, blocks)
                 return
             blocks = text_blocks(reply.text)
             words = text.split()
             if reply.incident is not None and words and words[0].lower() == "status":
                 blocks += incident_card(reply.incident)
-            _ephemeral(respond, reply.text, blocks)
+            ephemeral(respond, reply.text, blocks)
         except Exception:
             log.exception("/incident failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_incident
 
@@ -101,19 +92,15 @@ def _value(action: dict[str, Any], key: str) -> int | None:
         return None
 
 
-def _first_click(rollbot: Rollbot, body: dict[str, Any], action: dict[str, Any]) -> bool:
-    return rollbot.requests.first_time(f"slack:{body.get('trigger_id')}:{action.get('action_ts')}")
-
-
 def _incident_button(rollbot: Rollbot, what: str) -> Listener:
     def on_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         try:
-            if not _first_click(rollbot, body, action):
+            if not first_click(rollbot, body, action):
                 return
             incident_id = _value(action, "incident")
             if incident_id is None:
-                _ephemeral(respond, ":warning: This button does not say which incident it is for.")
+                ephemeral(respond, ":warning: This button does not say which incident it is for.")
                 return
             actor = Actor(str(body["user"]["id"]), Via.SLACK)
             try:
@@ -122,10 +109,10 @@ def _incident_button(rollbot: Rollbot, what: str) -> Listener:
                 else:
                     rollbot.incidents.resolve(incident_id, "", actor)
             except RollbotError as exc:
-                _ephemeral(respond, _refusal(exc))
+                ephemeral(respond, refusal_text(exc))
         except Exception:
             log.exception("incident button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_button
 
@@ -136,7 +123,7 @@ def _publish_button(rollbot: Rollbot) -> Listener:
     ) -> None:
         ack()
         try:
-            if not _first_click(rollbot, body, action):
+            if not first_click(rollbot, body, action):
                 return
             update_id = _value(action, "update")
             if update_id is None:
@@ -146,10 +133,10 @@ def _publish_button(rollbot: Rollbot) -> Listener:
                     update_id, Actor(str(body["user"]["id"]), Via.SLACK)
                 )
             except RollbotError as exc:
-                _ephemeral(respond, _refusal(exc))
+                ephemeral(respond, refusal_text(exc))
         except Exception:
             log.exception("publish button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_publish
 
@@ -165,14 +152,14 @@ def _edit_button(rollbot: Rollbot) -> Listener:
                 return
             draft = rollbot.incidents.draft(update_id)
             if draft.state not in ("draft", "queued"):
-                _ephemeral(
+                ephemeral(
                     respond, f":warning: That status update is {draft.state}; it cannot be edited."
                 )
                 return
             client.views_open(trigger_id=body["trigger_id"], view=edit_modal(draft))
         except Exception:
             log.exception("edit button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_edit
 
@@ -212,7 +199,7 @@ def _declare_submitted(rollbot: Rollbot) -> Listener:
             )
             text = outcome.text
         except RollbotError as exc:
-            text = _refusal(exc)
+            text = refusal_text(exc)
         except Exception:
             log.exception("declare form failed")
             text = UNEXPECTED
@@ -237,7 +224,8 @@ def _edit_submitted(rollbot: Rollbot) -> Listener:
             )
         except RollbotError as exc:
             client.chat_postMessage(
-                channel=client.conversations_open(users=user)["channel"]["id"], text=_refusal(exc)
+                channel=client.conversations_open(users=user)["channel"]["id"],
+                text=refusal_text(exc),
             )
         except Exception:
             log.exception("edit form failed")

@@ -22,10 +22,10 @@ from bot.domain.errors import RollbotError
 from bot.services.rollout_core import Outcome
 from bot.services.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack.blocks import reply_blocks, rollout_card, truncate
+from bot.slack.replies import MAX_REPLY_TEXT, ephemeral, first_click, first_command
 
 log = logging.getLogger(__name__)
 
-MAX_REPLY_TEXT = 3000
 UNEXPECTED = (
     ":x: rollbot hit an unexpected problem (it is logged). "
     "Check `/rollout status <flag>` before trying again."
@@ -33,15 +33,6 @@ UNEXPECTED = (
 # Subcommands whose answer shows rollout cards privately; the others change a rollout,
 # whose public card the notifier has already posted or edited.
 CARD_SUBCOMMANDS = frozenset({"status"})
-
-
-def _ephemeral(respond: Respond, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    respond(
-        response_type="ephemeral",
-        replace_original=False,
-        text=truncate(text, MAX_REPLY_TEXT),
-        blocks=blocks,
-    )
 
 
 def register(app: App, rollbot: Rollbot) -> None:
@@ -61,9 +52,7 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond
     def on_rollout(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         try:
-            trigger_id = body.get("trigger_id")
-            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
-                log.info("ignoring repeated /rollout request %s", trigger_id)
+            if not first_command(rollbot, body):
                 return
             text = str(body.get("text") or "")
             actor = Actor(str(body["user_id"]), Via.SLACK)
@@ -73,10 +62,10 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond
             words = text.split()
             sub = words[0].lower() if words else "help"
             cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
-            _ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
+            ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
         except Exception:
             log.exception("/rollout failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_rollout
 
@@ -95,13 +84,11 @@ def _rollout_button(
     def on_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         try:
-            key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
-            if not rollbot.requests.first_time(key):
-                log.info("ignoring repeated click %s", key)
+            if not first_click(rollbot, body, action):
                 return
             parsed = _button_value(action)
             if parsed is None:
-                _ephemeral(
+                ephemeral(
                     respond,
                     ":warning: This button does not say which rollout it belongs to.",
                     None,
@@ -114,7 +101,7 @@ def _rollout_button(
                 outcome = change(flag, actor, expected_step=step)
             except RollbotError as exc:
                 text = f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
-                _ephemeral(respond, text)
+                ephemeral(respond, text)
                 return
             if (body.get("container") or {}).get("is_ephemeral"):
                 # A private status card does not get edited by the notifier: refresh it.
@@ -125,6 +112,6 @@ def _rollout_button(
                 )
         except Exception:
             log.exception("rollout button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_button

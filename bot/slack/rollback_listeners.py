@@ -31,6 +31,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.services.rollback_report import RollbackPreview
 from bot.slack.blocks import truncate
+from bot.slack.replies import first_command, refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ def register_rollback(app: App, rollbot: Rollbot) -> None:
     """Attach `/rollback` and its confirmation modal to `app`."""
     app.command("/rollback")(_command(rollbot))
     app.view(CALLBACK_ID)(_submission(rollbot))
-
-
-def _refuse(exc: RollbotError) -> str:
-    return f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
 
 
 def confirmation_modal(
@@ -93,9 +90,7 @@ def _command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond, WebCli
     def on_rollback(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         try:
-            trigger_id = body.get("trigger_id")
-            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
-                log.info("ignoring repeated /rollback request %s", trigger_id)
+            if not first_command(rollbot, body):
                 return
             text = str(body.get("text") or "")
             if is_help(text):
@@ -106,10 +101,10 @@ def _command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond, WebCli
                 flag, reason = parse(text)
                 preview = rollbot.rollback.preview(flag, actor)
             except RollbotError as exc:
-                respond(response_type="ephemeral", text=_refuse(exc))
+                respond(response_type="ephemeral", text=refusal_text(exc))
                 return
             client.views_open(
-                trigger_id=trigger_id,
+                trigger_id=body["trigger_id"],
                 view=confirmation_modal(preview, reason, body.get("channel_id")),
             )
         except Exception:
@@ -160,7 +155,7 @@ def _submission(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], WebClient], 
                 report = rollbot.rollback.roll_back(flag, actor, reason)
                 text = report_text(report)
             except RollbotError as exc:
-                text = _refuse(exc)
+                text = refusal_text(exc)
             _tell(client, meta.get("channel"), actor.id, text)
         except Exception:
             log.exception("rollback submission failed")

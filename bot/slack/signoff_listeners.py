@@ -25,27 +25,15 @@ from bot.services.signoff_notify import (
     SignButton,
 )
 from bot.services.signoff_setup import Signoffs
-from bot.slack.blocks import reply_blocks, truncate
-from bot.slack.listeners import MAX_REPLY_TEXT, UNEXPECTED
+from bot.slack.blocks import reply_blocks
+from bot.slack.listeners import UNEXPECTED
+from bot.slack.replies import ephemeral, first_click, first_command, refusal_text
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
 from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[..., None]
-
-
-def _ephemeral(respond: Respond, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    respond(
-        response_type="ephemeral",
-        replace_original=False,
-        text=truncate(text, MAX_REPLY_TEXT),
-        blocks=blocks,
-    )
-
-
-def _refusal(exc: RollbotError) -> str:
-    return f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
 
 
 def register_signoff(app: App, rollbot: Rollbot) -> None:
@@ -65,32 +53,22 @@ def register_signoff(app: App, rollbot: Rollbot) -> None:
     app.view(REJECT_CALLBACK)(_reject_submission(rollbot, signoffs))
 
 
-def _first_click(rollbot: Rollbot, body: dict[str, Any], action: dict[str, Any]) -> bool:
-    """False for a Slack retry (or a proxy's replay) of a click already handled."""
-    key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
-    if rollbot.requests.first_time(key):
-        return True
-    log.info("ignoring repeated click %s", key)
-    return False
-
-
 def _approve_command(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
     def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         try:
-            trigger_id = body.get("trigger_id")
-            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
+            if not first_command(rollbot, body):
                 return
             actor = Actor(str(body["user_id"]), Via.SLACK)
             reply = run_approve(str(body.get("text") or ""), actor, signoffs)
             if isinstance(reply, ApproveReply) and reply.items:
-                _ephemeral(respond, reply.text, checklist_blocks(reply))
+                ephemeral(respond, reply.text, checklist_blocks(reply))
             else:
                 cards = bool(reply.views) and not reply.error
-                _ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
+                ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
         except Exception:
             log.exception("/approve failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_approve
 
@@ -101,22 +79,22 @@ def _approve_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
     ) -> None:
         ack()
         try:
-            if not _first_click(rollbot, body, action):
+            if not first_click(rollbot, body, action):
                 return
             button = SignButton.loads(str(action.get("value")))
             if button is None:
-                _ephemeral(respond, ":warning: This button does not say what it signs.")
+                ephemeral(respond, ":warning: This button does not say what it signs.")
                 return
             actor = Actor(str(body["user"]["id"]), Via.SLACK)
             try:
                 result = signoffs.service.approve(button, actor)
             except RollbotError as exc:
-                _ephemeral(respond, _refusal(exc))
+                ephemeral(respond, refusal_text(exc))
                 return
-            _ephemeral(respond, (":white_check_mark: " if result.changed else "") + result.text)
+            ephemeral(respond, (":white_check_mark: " if result.changed else "") + result.text)
         except Exception:
             log.exception("approve button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_approve
 
@@ -127,23 +105,23 @@ def _reject_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
     ) -> None:
         ack()
         try:
-            if not _first_click(rollbot, body, action):
+            if not first_click(rollbot, body, action):
                 return
             value = str(action.get("value"))
             button = SignButton.loads(value)
             if button is None:
-                _ephemeral(respond, ":warning: This button does not say what it rejects.")
+                ephemeral(respond, ":warning: This button does not say what it rejects.")
                 return
             actor = Actor(str(body["user"]["id"]), Via.SLACK)
             try:
                 summary = signoffs.service.may_reject(button, actor)
             except RollbotError as exc:
-                _ephemeral(respond, _refusal(exc))
+                ephemeral(respond, refusal_text(exc))
                 return
             client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value, summary))
         except Exception:
             log.exception("reject button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_reject
 
@@ -170,7 +148,7 @@ def _reject_submission(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
             try:
                 result = signoffs.service.reject(button, Actor(user, Via.SLACK), reason)
             except RollbotError as exc:
-                notifier.tell(user, _refusal(exc))
+                notifier.tell(user, refusal_text(exc))
                 return
             notifier.tell(user, result.text)
         except Exception:
@@ -183,23 +161,21 @@ def _check_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
     def on_check(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         try:
-            if not _first_click(rollbot, body, action):
+            if not first_click(rollbot, body, action):
                 return
             button = CheckButton.loads(str(action.get("value")))
             if button is None:
-                _ephemeral(respond, ":warning: This button does not say which item it checks.")
+                ephemeral(respond, ":warning: This button does not say which item it checks.")
                 return
             actor = Actor(str(body["user"]["id"]), Via.SLACK)
             try:
                 result = signoffs.checklists.check(button, actor)
             except RollbotError as exc:
-                _ephemeral(respond, _refusal(exc))
+                ephemeral(respond, refusal_text(exc))
                 return
-            _ephemeral(
-                respond, (":ballot_box_with_check: " if result.changed else "") + result.text
-            )
+            ephemeral(respond, (":ballot_box_with_check: " if result.changed else "") + result.text)
         except Exception:
             log.exception("check button failed")
-            _ephemeral(respond, UNEXPECTED)
+            ephemeral(respond, UNEXPECTED)
 
     return on_check
