@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.clock import ManualClock
 from bot.config.incidents import IncidentsConfig
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import EventKind, Severity
-from bot.services.clock import ManualClock
-from bot.services.incident_ports import StatusUpdate
-from bot.services.incidents import IncidentService
+from bot.services.incidents.ports import StatusUpdate
+from bot.services.incidents.service import IncidentService
 from bot.store import incidents as store
 from bot.store.database import Database
 

@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from bot.config.settings import load_settings
 from bot.container import build
 from bot.domain.actor import Actor, Via
 from bot.providers.metrics.prometheus import PrometheusProvider
-from bot.settings import load_settings
 from tests.prometheus_support import ERROR_RATIO, Exporter, running_prometheus, wait_for_value
 
 SCRAPE_S, EVALUATION_S, CONSECUTIVE = 1.0, 1.0, 2

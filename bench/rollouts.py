@@ -42,12 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mmh3
 from sqlmodel import col, func, select
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.bucketing import evaluate
 from bot.domain.flag import FlagDocument
-from bot.services.clock import ManualClock
-from bot.settings import load_settings
 from bot.store.models import AuditRow
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -13,11 +13,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from bot.config.files import FileProblem
+from bot.config.providers import AtlassianStatusConfig, env_problems
+from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build
-from bot.providers.config import AtlassianStatusConfig, env_problems
-from bot.services.plans import FileProblem, PlanCatalog, load_plan_file
-from bot.services.signoff_check import signoff_problems
-from bot.settings import ConfigError, Settings, load_settings
+from bot.services.plans import PlanCatalog, load_plan_file
+from bot.services.signoff.config_check import signoff_problems
 
 app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)

@@ -6,28 +6,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
 from bot.commands.reply import Reply
+from bot.config.settings import Settings
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
-from bot.services.clock import Clock, SystemClock
-from bot.services.incident_ports import Pager, StatusPageProvider
-from bot.services.incident_rollback import RollbackIncidents
-from bot.services.incident_views import IncidentChat
-from bot.services.incidents import IncidentService
-from bot.services.notify import NullNotifier, RolloutNotifier
+from bot.services.incidents.ports import Pager, StatusPageProvider
+from bot.services.incidents.rollback_link import RollbackIncidents
+from bot.services.incidents.service import IncidentService
+from bot.services.incidents.views import IncidentChat
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
-from bot.services.rollback import RollbackService
-from bot.services.rollouts import RolloutService
-from bot.services.signoff_setup import Signoffs, install_signoffs
-from bot.services.watch import CriteriaHold, MetricsWatcher, RolloutNotes
-from bot.settings import Settings
+from bot.services.rollback.service import RollbackService
+from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
+from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier
+from bot.services.rollouts.service import RolloutService
+from bot.services.signoff.feature import Signoffs, install_signoffs
 from bot.store.database import Database
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
-from bot.services.clock import ManualClock
-from bot.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"

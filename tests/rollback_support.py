@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.providers.metrics.base import MetricsProvider
-from bot.services.clock import ManualClock
-from bot.settings import load_settings
 
 FLAG = "chat-v2"
 ERRORS = "errors_ratio"

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.commands.reply import Reply
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
-from bot.services.clock import ManualClock
-from bot.services.notify import CardLocation, NullNotifier
-from bot.services.views import ACTION_ADVANCE, Button, RolloutView
-from bot.settings import load_settings
+from bot.services.rollouts.notifier import CardLocation, NullNotifier
+from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
 from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, render_card, render_reply
 from bot.shell.repl import Shell

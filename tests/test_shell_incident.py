@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.clock import ManualClock
 from bot.container import Rollbot
-from bot.services.clock import ManualClock
 from tests.fakes.incidents import FakeStatusPage
 from tests.test_shell import Session, clock, rb  # noqa: F401  (fixtures)
 

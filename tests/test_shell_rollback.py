@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bot.services.clock import ManualClock
+from bot.clock import ManualClock
 from bot.shell.repl import Shell
 from tests.rollback_support import FLAG, build_rollbot
 

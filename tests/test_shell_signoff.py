@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
-from bot.services.clock import ManualClock
-from bot.settings import load_settings
 from bot.shell.repl import Shell
 from bot.store import audit
 

@@ -13,10 +13,10 @@ from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
-from bot.services.signoff_notify import ACTION_CHECK, CheckButton
-from bot.services.signoff_setup import Signoffs
-from bot.services.signoff_tables import signatures_table, waiting_for
-from bot.services.views import Button
+from bot.services.rollouts.views import Button
+from bot.services.signoff.feature import Signoffs
+from bot.services.signoff.ports import ACTION_CHECK, CheckButton
+from bot.services.signoff.tables import signatures_table, waiting_for
 
 USAGE = """*Usage:* `/approve [<subcommand>]`
 • `/approve` — the sign-offs waiting for you

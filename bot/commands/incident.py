@@ -21,8 +21,8 @@ from bot.domain.incident import (
     parse_severity,
     parse_status,
 )
-from bot.services.incident_views import IncidentView
-from bot.services.incidents import IncidentService
+from bot.services.incidents.service import IncidentService
+from bot.services.incidents.views import IncidentView
 
 USAGE = """*Usage:* `/incident <subcommand>`
 • `/incident declare <sev1|sev2|sev3|sev4> <title>` — declare an incident (no arguments: a form)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.services.views import RolloutView
+from bot.services.rollouts.views import RolloutView
 
 
 @dataclass(frozen=True)

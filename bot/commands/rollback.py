@@ -6,8 +6,8 @@ from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
-from bot.services.rollback import RollbackService
-from bot.services.rollback_report import RollbackPreview, RollbackReport
+from bot.services.rollback.report import RollbackPreview, RollbackReport
+from bot.services.rollback.service import RollbackService
 
 USAGE = """*Usage:* `/rollback <flag> [reason]`
 Rolls the flag's rollout back: turns the flag off first, then runs the plan's rollback

@@ -8,8 +8,8 @@ from datetime import UTC
 from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
-from bot.services.rollouts import RolloutService
-from bot.services.views import RolloutView
+from bot.services.rollouts.service import RolloutService
+from bot.services.rollouts.views import RolloutView
 
 USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout start <flag> [plan]` — start a phased rollout of a flag

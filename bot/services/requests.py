@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.services.clock import Clock
+from bot.clock import Clock
 from bot.store.database import Database
 from bot.store.models import ProcessedRequestRow
 

@@ -6,8 +6,8 @@ channel of the incident declared last, the way you would type them in that Slack
 
 from __future__ import annotations
 
-from bot.services.incident_views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
-from bot.services.notify import CardLocation
+from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
+from bot.services.rollouts.notifier import CardLocation
 from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, utc
 

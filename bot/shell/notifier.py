@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.services.notify import CardLocation
-from bot.services.views import RolloutView
+from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.views import RolloutView
 from bot.shell.render import plain_text, render_card
 
 SHELL_CHANNEL = "shell"

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
-from bot.services.views import RolloutView
+from bot.services.rollouts.views import RolloutView
 
 _EMOJI = {
     ":warning:": "!",

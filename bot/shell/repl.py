@@ -23,8 +23,8 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
-from bot.services.rollout_core import Outcome
-from bot.services.views import (
+from bot.services.rollouts.reading import Outcome
+from bot.services.rollouts.views import (
     ACTION_ADVANCE,
     ACTION_PAUSE,
     ACTION_RESUME,

@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.domain.actor import Actor
-from bot.services.signoff_notify import (
+from bot.services.rollouts.views import Button, RolloutView
+from bot.services.signoff.feature import Signoffs
+from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_CHECK,
     ACTION_REJECT,
@@ -17,8 +19,6 @@ from bot.services.signoff_notify import (
     MessageRef,
     SignButton,
 )
-from bot.services.signoff_setup import Signoffs
-from bot.services.views import Button, RolloutView
 from bot.shell.render import plain_text, render_reply
 
 SIGNOFF_ACTIONS = frozenset({ACTION_APPROVE, ACTION_REJECT, ACTION_CHECK})

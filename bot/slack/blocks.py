@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.commands.reply import Reply
-from bot.services.views import RolloutView
+from bot.services.rollouts.views import RolloutView
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000

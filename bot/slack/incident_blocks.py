@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.commands.incident import event_line
 from bot.domain.incident import SEVERITIES, Impact, TimelineEvent
-from bot.services.incident_views import (
+from bot.services.incidents.views import (
     ACTION_EDIT,
     ACTION_PUBLISH,
     ACTION_RESOLVE,

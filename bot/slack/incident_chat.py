@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.services.incident_views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
-from bot.services.notify import CardLocation
+from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
+from bot.services.rollouts.notifier import CardLocation
 from bot.slack.blocks import truncate
 from bot.slack.incident_blocks import card_text, draft_blocks, incident_card
 

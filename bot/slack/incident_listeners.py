@@ -17,7 +17,7 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.incident import parse_impact, parse_severity
-from bot.services.incident_views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
+from bot.services.incidents.views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
 from bot.slack.blocks import text_blocks
 from bot.slack.incident_blocks import (
     DECLARE_MODAL,

@@ -19,8 +19,8 @@ from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
-from bot.services.rollout_core import Outcome
-from bot.services.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
+from bot.services.rollouts.reading import Outcome
+from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack.blocks import reply_blocks, rollout_card, truncate
 from bot.slack.replies import MAX_REPLY_TEXT, ephemeral, first_click, first_command
 

@@ -16,8 +16,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.services.notify import CardLocation
-from bot.services.views import RolloutView
+from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import card_text, rollout_card, truncate
 
 log = logging.getLogger(__name__)

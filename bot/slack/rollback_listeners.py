@@ -29,7 +29,7 @@ from bot.commands.rollback import USAGE, confirmation_text, is_help, parse, repo
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
-from bot.services.rollback_report import RollbackPreview
+from bot.services.rollback.report import RollbackPreview
 from bot.slack.blocks import truncate
 from bot.slack.replies import first_command, refusal_text
 

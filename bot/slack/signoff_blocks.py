@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.commands.approve import ApproveReply
 from bot.domain.signoff import mention
-from bot.services.signoff_notify import (
+from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_REJECT,
     REJECT_CALLBACK,

@@ -16,7 +16,8 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.durations import parse_duration
 from bot.domain.errors import RollbotError
-from bot.services.signoff_notify import (
+from bot.services.signoff.feature import Signoffs
+from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_CHECK,
     ACTION_REJECT,
@@ -24,7 +25,6 @@ from bot.services.signoff_notify import (
     CheckButton,
     SignButton,
 )
-from bot.services.signoff_setup import Signoffs
 from bot.slack.blocks import reply_blocks
 from bot.slack.listeners import UNEXPECTED
 from bot.slack.replies import ephemeral, first_click, first_command, refusal_text

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.services.signoff_notify import Ask, MessageRef
-from bot.services.views import RolloutView
+from bot.services.rollouts.views import RolloutView
+from bot.services.signoff.ports import Ask, MessageRef
 from bot.slack.blocks import truncate
 from bot.slack.notifier import SHELL_CHANNEL
 from bot.slack.signoff_blocks import ask_blocks, ask_text, closed_blocks

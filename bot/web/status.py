@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.config.settings import REPO_ROOT
 from bot.container import Rollbot
 from bot.providers.statuspage.builtin import BuiltinStatusPage, FeedEntry, IncidentView, PageView
-from bot.settings import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "templates"
 ATOM = "http://www.w3.org/2005/Atom"

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
-from bot.services.clock import ManualClock
-from bot.settings import load_settings
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
 from tests.conftest import NO_GATES

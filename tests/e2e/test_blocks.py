@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
 from bot.domain.rollout import RolloutState
-from bot.services.views import ACTION_ADVANCE, Button, RolloutView
+from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
 from bot.slack.blocks import reply_blocks, rollout_card
 from tests.fakes.slack_api import validate_blocks
 

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.domain.incident import Deadlines, EventKind, TimelineEvent
-from bot.services.incident_views import ACTION_RESOLVE, DraftView, build_incident_view
+from bot.services.incidents.views import ACTION_RESOLVE, DraftView, build_incident_view
 from bot.slack.incident_blocks import (
     declare_modal,
     draft_blocks,

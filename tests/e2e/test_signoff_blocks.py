@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from bot.commands.approve import ApproveReply, ItemLine
-from bot.services.signoff_notify import ACTION_APPROVE, ACTION_CHECK, Ask, CheckButton, SignButton
-from bot.services.views import Button
+from bot.services.rollouts.views import Button
+from bot.services.signoff.ports import ACTION_APPROVE, ACTION_CHECK, Ask, CheckButton, SignButton
 from bot.slack.blocks import rollout_card
 from bot.slack.signoff_blocks import ask_blocks, checklist_blocks, closed_blocks, reject_modal
 from tests.e2e.test_blocks import view

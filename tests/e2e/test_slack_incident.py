@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.container import build
-from bot.services.incident_ports import OnCall
-from bot.services.incident_views import ACTION_EDIT, ACTION_PUBLISH
+from bot.services.incidents.ports import OnCall
+from bot.services.incidents.views import ACTION_EDIT, ACTION_PUBLISH
 from bot.slack.app import build_slack_app
 from bot.store import incidents as store
 from tests.e2e.conftest import CHANNEL, Harness, button_value

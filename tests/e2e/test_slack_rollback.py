@@ -14,8 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.clock import ManualClock
 from bot.container import Rollbot
-from bot.services.clock import ManualClock
 from bot.slack.app import build_slack_app
 from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
 from bot.web.app import create_app

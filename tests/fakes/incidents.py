@@ -1,7 +1,7 @@
 """Fakes of the incident providers: a status page that can be told to fail, a pager that
 records PagerDuty Events API v2 payloads, and a chat that records what it was asked.
 
-They satisfy the protocols in bot/services/incident_ports.py and incident_views.py.
+They satisfy the protocols in bot/services/incidents/ports.py and incident_views.py.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.services.incident_ports import OnCall, PagingError, StatusPageError, StatusUpdate
-from bot.services.incident_views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
-from bot.services.notify import CardLocation
+from bot.services.incidents.ports import OnCall, PagingError, StatusPageError, StatusUpdate
+from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
+from bot.services.rollouts.notifier import CardLocation
 
 ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
-from bot.services.clock import ManualClock
-from bot.services.signoff_notify import CheckButton, SignButton
-from bot.settings import load_settings
+from bot.services.signoff.ports import CheckButton, SignButton
 from bot.store import audit
 from tests.integration.test_signoff_service import Recorder
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
-from bot.services.clock import ManualClock
-from bot.settings import Settings
 from bot.store import audit
 from bot.store.models import AuditRow
 from bot.web.app import create_app

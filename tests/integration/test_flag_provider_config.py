@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import build
 from bot.providers.flags.builtin import BuiltinFlagProvider
 from bot.providers.flags.http import HttpFlagProvider
 from bot.providers.flags.unleash import UnleashFlagProvider
-from bot.services.clock import ManualClock
-from bot.settings import ConfigError, Settings, load_settings
 from tests.conftest import NO_GATES, PLANS_DIR
 from tests.test_cli import run, write_config
 

@@ -15,14 +15,14 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.http import HttpFlagProvider
-from bot.services.clock import ManualClock
-from bot.settings import Settings, load_settings
 from bot.store import audit
 from bot.web.app import create_app
 from tests.conftest import NO_GATES, PLANS_DIR

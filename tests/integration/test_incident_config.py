@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import ConfigError, Settings
 from bot.container import build
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
-from bot.services.clock import ManualClock
-from bot.settings import ConfigError, Settings
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
 
 ALICE = Actor("U0ALICE", Via.SLACK)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.settings import ConfigError, Settings, load_settings
 from bot.providers.paging.factory import build_pager
 from bot.providers.paging.pagerduty import PagerDutyPager
 from bot.providers.statuspage.atlassian import AtlassianStatusPage
 from bot.providers.statuspage.builtin import BuiltinStatusPage
 from bot.providers.statuspage.factory import build_status_providers
 from bot.providers.statuspage.webhook import WebhookStatusPage
-from bot.settings import ConfigError, Settings, load_settings
 from bot.store.database import Database
 from tests.conftest import NO_GATES
 from tests.test_cli import run, write_config

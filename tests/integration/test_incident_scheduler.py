@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import scheduler
+from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
-from bot.services.clock import ManualClock
-from bot.services.incident_status import LEASE
+from bot.services.incidents.status_updates import LEASE
 from bot.store import incidents as store
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
 

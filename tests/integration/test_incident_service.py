@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, RollbotError
 from bot.domain.incident import EventKind, Severity, Status
 from bot.domain.roles import Role, RoleDirectory
-from bot.services.clock import ManualClock
-from bot.services.incident_ports import OnCall
-from bot.settings import Settings
+from bot.services.incidents.ports import OnCall
 from bot.store import incidents as store
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat, message
 

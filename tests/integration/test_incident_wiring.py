@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
-from bot.services.clock import ManualClock
 from bot.store import incidents as incidents_store
 from bot.web.app import create_app
 from tests.fakes.metrics import FakeMetrics
@@ -95,8 +95,8 @@ def test_an_automatic_rollback_heard_only_at_its_finish_still_gets_an_incident(
     """A rollback resumed after a restart reports only its finish; the incident is still
     declared, with the steps on its timeline."""
     from bot.providers.runbook.base import StepResult
-    from bot.services.incident_rollback import RollbackIncidents
-    from bot.services.rollback_report import RollbackReport
+    from bot.services.incidents.rollback_link import RollbackIncidents
+    from bot.services.rollback.report import RollbackReport
 
     started = bot.rollouts.start(FLAG, None, ALICE)
     report = RollbackReport(

@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import scheduler
+from bot.clock import ManualClock
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
-from bot.services.clock import ManualClock
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import ERRORS, FLAG, build_rollbot
 

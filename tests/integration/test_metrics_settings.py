@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.settings import ConfigError, load_settings
+from bot.config.settings import ConfigError, load_settings
 
 PLANS = Path(__file__).resolve().parents[2] / "config" / "plans"
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "rollbot.example.yaml"

@@ -15,9 +15,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
-from bot.services.clock import ManualClock
-from bot.settings import Settings
 from bot.web.app import create_app
 from bot.web.pagerduty_webhook import (
     default_handler,

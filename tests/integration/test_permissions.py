@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.commands.rollout import run_rollout
+from bot.config.settings import ConfigError, Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
-from bot.services.clock import ManualClock
-from bot.settings import ConfigError, Settings
 
 ROLES = """
 roles:

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.prometheus import PrometheusProvider
-from bot.services.clock import ManualClock
 from bot.slack.notifier import SlackNotifier, build_client
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 from tests.prometheus_support import (

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.base import MetricsProviderError
-from bot.services.clock import ManualClock
-from bot.services.notify import CardLocation
-from bot.services.rollback_report import RollbackReport
-from bot.services.views import RolloutView
+from bot.services.rollback.report import RollbackReport
+from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.views import RolloutView
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow

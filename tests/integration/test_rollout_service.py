@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FlagDocument
 from bot.domain.rollout import RolloutState
-from bot.services.clock import ManualClock
-from bot.settings import Settings
 from bot.store import audit
 from bot.store.models import AuditRow
 

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.commands.approve import run_approve
 from bot.commands.rollout import run_rollout
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.roles import Forbidden
-from bot.services.clock import ManualClock
-from bot.services.signoff_notify import Ask, CheckButton, MessageRef, SignButton
-from bot.services.signoff_setup import Signoffs
-from bot.services.views import RolloutView
-from bot.settings import Settings
+from bot.services.rollouts.views import RolloutView
+from bot.services.signoff.feature import Signoffs
+from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
 from bot.store import audit
 
 FLAG = "realtime-features"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.providers.statuspage.base import StatusUpdate
 from bot.providers.statuspage.builtin import BuiltinStatusPage
-from bot.services.clock import ManualClock
-from bot.settings import Settings
 from bot.web.app import create_app
 
 AT = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def bot(
 
 @pytest.fixture
 def page(bot: Rollbot) -> BuiltinStatusPage:
-    options = bot.settings.config.statuspage.builtin
+    options = bot.config.settings.config.statuspage.builtin
     assert options is not None
     return BuiltinStatusPage(bot.db, options)
 

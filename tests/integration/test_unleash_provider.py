@@ -24,14 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.clock import ManualClock
+from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.bucketing import evaluate
 from bot.domain.errors import RollbotError
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
-from bot.services.clock import ManualClock
-from bot.settings import load_settings
 from bot.store import audit
 from tests.conftest import NO_GATES, PLANS_DIR, POSTGRES_ADMIN_URL
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.clock import ManualClock
 from bot.domain.actor import Actor, Via
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.unleash import UnleashFlagProvider
-from bot.services.clock import ManualClock
 from bot.store import audit
 from bot.store.database import Database
 from tests.fakes.unleash_api import FakeUnleash

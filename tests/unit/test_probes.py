@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.domain.checklist import Probe
-from bot.services.probes import NO_METRICS, run_probe
+from bot.providers.probes import NO_METRICS, run_probe
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

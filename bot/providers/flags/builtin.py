@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
-from bot.services.clock import Clock
 from bot.store import audit, flags
 from bot.store.database import Database
 

@@ -15,11 +15,11 @@ import httpx
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.remote import RemoteClient, check_percentage, flush_pending, record_change
-from bot.services.clock import Clock
 from bot.store.database import Database
 
 

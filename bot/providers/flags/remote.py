@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
+from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
-from bot.services.clock import Clock
 from bot.store import audit
 from bot.store.database import Database
 

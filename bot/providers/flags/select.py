@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.clock import Clock
+from bot.config.settings import Settings
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.builtin import BuiltinFlagProvider
 from bot.providers.flags.http import HttpFlagProvider
 from bot.providers.flags.unleash import UnleashFlagProvider
-from bot.services.clock import Clock
-from bot.settings import Settings
 from bot.store.database import Database
 
 

@@ -24,11 +24,11 @@ from urllib.parse import quote
 import httpx
 from sqlmodel import Session
 
+from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.remote import RemoteClient, check_percentage, flush_pending, record_change
-from bot.services.clock import Clock
 from bot.store.database import Database
 
 Json = dict[str, Any]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.providers.config import env_problems
+from bot.config.providers import env_problems
+from bot.config.settings import ConfigError, Settings
 from bot.providers.paging.base import Pager
 from bot.providers.paging.pagerduty import PagerDutyPager
-from bot.settings import ConfigError, Settings
 
 
 def build_pager(settings: Settings) -> Pager | None:

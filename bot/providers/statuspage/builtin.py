@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.providers.config import BuiltinStatusConfig
+from bot.config.providers import BuiltinStatusConfig
 from bot.providers.statuspage.base import (
     COMPONENT_STATUS,
     IMPACTS,

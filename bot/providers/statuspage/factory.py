@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from bot.providers.config import (
+from bot.config.files import FileProblem
+from bot.config.providers import (
     AtlassianStatusConfig,
     BuiltinStatusConfig,
     WebhookStatusConfig,
 )
-from bot.providers.config import env_problems as config_env_problems
+from bot.config.providers import env_problems as config_env_problems
+from bot.config.settings import ConfigError, Settings
 from bot.providers.statuspage.atlassian import AtlassianStatusPage
 from bot.providers.statuspage.base import StatusPageProvider
 from bot.providers.statuspage.builtin import BuiltinStatusPage
 from bot.providers.statuspage.webhook import WebhookStatusPage
-from bot.services.plans import FileProblem
-from bot.settings import ConfigError, Settings
 from bot.store.database import Database
 
 

@@ -1,0 +1,240 @@
+"""Configuration: the YAML file plus the environment, validated once at start.
+
+Every problem is reported with the file, the key path and a hint, never as a traceback.
+Secrets only ever come from the environment. The sections themselves are in bot/config/;
+this module assembles them into the file and loads it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.config.files import FileProblem, read_yaml
+from bot.config.flags import FlagsConfig
+from bot.config.incidents import IncidentsConfig
+from bot.config.metrics import MetricsConfig
+from bot.config.providers import PagingConfig, StatusPageConfig
+from bot.config.rollouts import RollbackConfig, RolloutsConfig
+from bot.config.runtime import SchedulerConfig, SlackConfig, WebConfig
+from bot.config.signoff import RoleConfig, SignoffConfig
+from bot.domain.plan import PlanProblem
+from bot.domain.roles import ACTIONS, Role, RoleDirectory
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_CANDIDATES = ("config/rollbot.yaml", "config/rollbot.example.yaml")
+
+
+class ConfigFile(BaseModel):
+    """The whole YAML config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = None
+    rollouts: RolloutsConfig = Field(default_factory=RolloutsConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    signoff: SignoffConfig = Field(default_factory=SignoffConfig)
+    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
+    statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    paging: PagingConfig = Field(default_factory=PagingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+
+    @model_validator(mode="after")
+    def _rollback_roles_known(self) -> ConfigFile:
+        for role_id in self.rollback.notify_roles:
+            if role_id not in self.roles:
+                known = ", ".join(sorted(self.roles)) or "none defined"
+                raise ValueError(
+                    f"rollback.notify_roles: unknown role {role_id!r} (roles: {known})"
+                )
+        return self
+
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+
+    @model_validator(mode="after")
+    def _permissions_name_known_roles(self) -> ConfigFile:
+        for action, role_ids in self.permissions.items():
+            if action not in ACTIONS:
+                raise ValueError(
+                    f"permissions: unknown action {action!r}; actions: {', '.join(ACTIONS)}"
+                )
+            for role_id in role_ids:
+                if role_id not in self.roles:
+                    known = ", ".join(sorted(self.roles)) or "none defined"
+                    raise ValueError(
+                        f"permissions.{action}: unknown role {role_id!r} (roles: {known})"
+                    )
+        return self
+
+    def role_directory(self) -> RoleDirectory:
+        """The roles and permissions as the domain sees them."""
+        return RoleDirectory(
+            roles={
+                rid: Role(rid, r.name, tuple(r.members), r.usergroup, tuple(r.backups))
+                for rid, r in self.roles.items()
+            },
+            permissions={a: tuple(ids) for a, ids in self.permissions.items()},
+        )
+
+
+@dataclass
+class Settings:
+    """Validated config and environment together."""
+
+    config_path: Path
+    config: ConfigFile
+    database_url: str
+    plans_dir: Path
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    api_token: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slack_http(self) -> bool:
+        """True when Slack can be served over HTTP."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """True when Socket Mode should be used."""
+        return bool(self.slack_bot_token and self.slack_app_token)
+
+
+class ConfigError(Exception):
+    """The config is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling (see config/rollbot.example.yaml)",
+    "missing": "add this key",
+    "int_parsing": "write a whole number",
+    "greater_than_equal": "use a larger number",
+    "less_than_equal": "use a smaller number",
+    "value_error": "see the roles and permissions sections of config/rollbot.example.yaml",
+    "flags": "see the flags section of config/rollbot.example.yaml",
+    "incidents": "see the incidents section of config/rollbot.example.yaml",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' (see the example)",
+}
+
+
+def find_config(env: dict[str, str]) -> Path:
+    """ROLLBOT_CONFIG, else config/rollbot.yaml, else the shipped example config."""
+    if env.get("ROLLBOT_CONFIG"):
+        return Path(env["ROLLBOT_CONFIG"])
+    for base in (Path.cwd(), REPO_ROOT):
+        for candidate in DEFAULT_CONFIG_CANDIDATES:
+            if (base / candidate).is_file():
+                return base / candidate
+    return REPO_ROOT / DEFAULT_CONFIG_CANDIDATES[1]
+
+
+def load_settings(env: dict[str, str] | None = None, config_path: Path | None = None) -> Settings:
+    """Read and validate the config and environment; raise ConfigError listing all problems."""
+    env = dict(os.environ if env is None else env)
+    path = config_path or find_config(env)
+    data, syntax = read_yaml(path)
+    where = str(path)
+    if syntax:
+        raise ConfigError([FileProblem(where, p) for p in syntax])
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [FileProblem(where, PlanProblem("(top level)", "the config must be a mapping"))]
+        )
+    try:
+        config = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        ".".join(str(p) for p in err["loc"]) or "(top level)",
+                        err["msg"].removeprefix("Value error, "),
+                        _HINTS.get(err["type"], ""),
+                    ),
+                )
+                for err in exc.errors()
+            ]
+        ) from None
+    problems: list[FileProblem] = []
+    plans_dir = (path.parent / config.rollouts.plans_dir).resolve()
+    if not plans_dir.is_dir():
+        problems.append(
+            FileProblem(
+                where,
+                PlanProblem(
+                    "rollouts.plans_dir",
+                    f"{plans_dir} is not a directory",
+                    "point it at the folder holding plan YAML files (relative to the config file)",
+                ),
+            )
+        )
+    url = env.get("DATABASE_URL") or config.database_url or "sqlite:///rollbot.db"
+    if not url.startswith(("sqlite", "postgres")):
+        problems.append(
+            FileProblem(
+                "DATABASE_URL" if env.get("DATABASE_URL") else where,
+                PlanProblem(
+                    "database_url",
+                    f"unsupported database {url.split(':')[0]!r}",
+                    "use sqlite:///path.db or postgresql://...",
+                ),
+            )
+        )
+    remote = config.flags.remote()
+    if remote is not None and not env.get(remote.token_env):
+        problems.append(
+            FileProblem(
+                where,
+                PlanProblem(
+                    f"flags.{config.flags.provider}.token_env",
+                    f"the environment variable {remote.token_env} is not set",
+                    f"export {remote.token_env} with the {config.flags.provider} API token",
+                ),
+            )
+        )
+    for name in config.metrics.secret_names():
+        if not env.get(name):
+            problems.append(
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        "metrics",
+                        f"the environment variable {name} named here is not set",
+                        "set it, or remove it from the metrics section",
+                    ),
+                )
+            )
+    api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
+    if not api_url.endswith("/"):
+        api_url += "/"  # WebClient joins method names onto it
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        config_path=path,
+        config=config,
+        database_url=url,
+        plans_dir=plans_dir,
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+        slack_api_url=api_url,
+        api_token=env.get("ROLLBOT_API_TOKEN") or None,
+        env=env,
+    )

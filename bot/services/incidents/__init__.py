@@ -1,0 +1,6 @@
+"""Incidents: declare, work, publish status updates, resolve, write the post-mortem, and the
+due work (pages, the five-minute deadline, reminders) in between."""
+
+from bot.services.incidents.service import IncidentService
+
+__all__ = ["IncidentService"]

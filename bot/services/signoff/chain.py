@@ -1,0 +1,168 @@
+"""Reading a rollout's sign-off chain: the gate of its step, who has signed, what holds
+it, and the chain and buttons on its card.
+
+`SignoffService` (bot/services/signoff/service.py) builds on this through `SignoffGuard`
+(bot/services/signoff/guard.py): reading here, who may sign there, signing in signoff.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.config.signoff import SignoffConfig
+from bot.domain.checklist import Checklist, checklist_hold
+from bot.domain.plan import Plan
+from bot.domain.roles import RoleDirectory
+from bot.domain.rollout import RolloutSnapshot, RolloutState
+from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold, describe_chain
+from bot.services.permissions import Permissions
+from bot.services.rollouts.service import RolloutService
+from bot.services.rollouts.views import Button, RolloutView, plan_of
+from bot.services.signoff.checklists import ChecklistService, describe_open
+from bot.services.signoff.ports import (
+    ACTION_APPROVE,
+    ACTION_REJECT,
+    ANY_ROLE,
+    NullSignoffNotifier,
+    SignButton,
+    SignoffNotifier,
+)
+from bot.store import signoffs
+from bot.store.database import Database
+from bot.store.models import RolloutRow
+
+
+def visit_ms(entered_at: datetime) -> int:
+    """A step visit as the integer a button carries."""
+    return int(entered_at.timestamp() * 1000)
+
+
+def gate_of(plan: Plan, step_index: int) -> Gate | None:
+    """The gate that must pass to leave a step, if it has one."""
+    gate_id = plan.step(step_index).step.gate
+    return next((g for g in plan.gates if g.id == gate_id), None) if gate_id else None
+
+
+class SignoffChain:
+    """Gates of the current step: the chain, the hold it puts on the rollout, the card."""
+
+    def __init__(
+        self,
+        db: Database,
+        rollout_service: RolloutService,
+        permissions: Permissions,
+        checklists: ChecklistService,
+        clock: Clock,
+        config: SignoffConfig,
+        notifier: SignoffNotifier | None = None,
+    ) -> None:
+        self.db = db
+        self.rollouts = rollout_service
+        self.permissions = permissions
+        self.checklists = checklists
+        self.clock = clock
+        self.config = config
+        self.notifier: SignoffNotifier = notifier or NullSignoffNotifier()
+
+    @property
+    def directory(self) -> RoleDirectory:
+        """The roles from the config."""
+        return self.permissions.directory
+
+    # -- reading -------------------------------------------------------------------------
+
+    def chain(self, s: Session, row: RolloutRow, gate: Gate) -> Chain:
+        """The gate's chain for the rollout's current visit of its step."""
+        assert row.id is not None
+        rows = signoffs.visit_signatures(s, row.id, row.step_index, row.step_started_at)
+        signed = {
+            r.role_id: Signature(r.role_id, r.user_id, r.at)
+            for r in rows
+            if r.decision == "approved"
+        }
+        rejected = tuple(
+            Rejection(r.role_id, r.user_id, r.at, r.reason or "")
+            for r in rows
+            if r.decision == "rejected"
+        )
+        return Chain(gate, signed, rejected)
+
+    def current(self, s: Session, row: RolloutRow) -> tuple[Plan, Gate, Chain] | None:
+        """The open gate of an active rollout (plan, gate, chain), or None."""
+        if row.state not in (RolloutState.RUNNING.value, RolloutState.PAUSED.value):
+            return None
+        plan = plan_of(row)
+        gate = gate_of(plan, row.step_index)
+        if gate is None:
+            return None
+        return plan, gate, self.chain(s, row, gate)
+
+    def required_checklists(self, plan: Plan, gate: Gate) -> list[Checklist]:
+        """The checklists a gate needs complete."""
+        return [c for c in plan.checklists if c.id in gate.checklists]
+
+    def hold(
+        self,
+        session: Session,
+        row: RolloutRow,
+        plan: Plan,
+        snapshot: RolloutSnapshot,
+        at: datetime,
+        automatic: bool,
+    ) -> str | None:
+        """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
+        gate = gate_of(plan, snapshot.step_index)
+        if gate is None:
+            return None
+        reasons = [chain_hold(self.chain(session, row, gate), self.directory)]
+        required = self.required_checklists(plan, gate)
+        if required:
+            states = self.checklists.states(session, row, plan)
+            reasons.append(checklist_hold(required, states))
+        found = [r for r in reasons if r]
+        return ("; ".join(found) + ".") if found else None
+
+    def annotate(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> RolloutView:
+        """Add the chain, the checklist items holding the gate and Approve / Reject buttons
+        to a rollout's card."""
+        found = self.current(s, row)
+        if found is None:
+            return view
+        plan, gate, chain = found
+        order = "in order" if gate.order.value == "sequential" else "in any order"
+        notes = [f"*Sign-off: {gate.title}* ({order})\n{describe_chain(chain, self.directory)}"]
+        required = self.required_checklists(plan, gate)
+        states = self.checklists.states(s, row, plan) if required else []
+        open_text = describe_open(required, states, self.directory)
+        if open_text:
+            notes.append(f"*Checklists holding this gate:*\n{open_text}")
+        buttons = list(view.buttons)
+        visit = visit_ms(row.step_started_at)
+        if not chain.complete and row.state == RolloutState.RUNNING.value:
+            for role_id in chain.next_roles():
+                value = SignButton(view.id, row.step_index, visit, role_id).dumps()
+                label = f"Approve as {self._name(role_id)}"
+                buttons.append(Button(label, ACTION_APPROVE, value, "primary"))
+            # One Reject for every signer still to sign, in or out of turn.
+            value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
+            buttons.append(Button("Reject", ACTION_REJECT, value, "danger"))
+        waiting = view.waiting_for
+        if row.state == RolloutState.RUNNING.value:
+            # Short here: the notes above list the chain and the open items in full.
+            held = [chain_hold(chain, self.directory)]
+            missing = sum(1 for st in states if not st.done)
+            held.append(f"{missing} checklist item(s) open" if missing else None)
+            found_held = [h for h in held if h]
+            if found_held:
+                waiting = f"{waiting} Held: {'; '.join(found_held)}."
+        return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
+
+    def _name(self, role_id: str) -> str:
+        role = self.directory.role(role_id)
+        return role.name if role else role_id

@@ -1,0 +1,147 @@
+"""How the sign-off service reaches people: direct messages with Approve / Reject, edits of
+those messages when they go stale, and plain messages (requester told, escalations).
+
+Chat adapters implement `SignoffNotifier` (Slack: bot/slack/signoff_notifier.py, the shell:
+bot/shell/signoff_notifier.py). Failures raise; the caller retries later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.services.rollouts.views import RolloutView
+
+log = logging.getLogger(__name__)
+
+ACTION_APPROVE = "signoff_approve"
+ACTION_REJECT = "signoff_reject"
+ACTION_CHECK = "checklist_check"
+REJECT_CALLBACK = "signoff_reject_reason"
+ANY_ROLE = "*"  # a card's Reject button: whichever role still to sign the clicker holds
+
+MessageRef = dict[str, str]
+"""Where a sent message is: {"channel": ..., "ts": ...}."""
+
+
+@dataclass(frozen=True)
+class SignButton:
+    """What an Approve / Reject button carries: the rollout, the visit of its step (the
+    step index and when the step was entered, in ms) and the role asked."""
+
+    rollout: int
+    step: int
+    visit: int
+    role: str
+
+    def dumps(self) -> str:
+        """The button value."""
+        return json.dumps(
+            {"rollout": self.rollout, "step": self.step, "visit": self.visit, "role": self.role}
+        )
+
+    @staticmethod
+    def loads(value: str) -> SignButton | None:
+        """Parse a button value; None when it is not one of ours."""
+        try:
+            data = json.loads(value)
+            return SignButton(
+                int(data["rollout"]), int(data["step"]), int(data["visit"]), str(data["role"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class CheckButton:
+    """What a checklist item's Check button carries."""
+
+    rollout: int
+    checklist: str
+    index: int
+
+    def dumps(self) -> str:
+        """The button value."""
+        return json.dumps(
+            {"rollout": self.rollout, "checklist": self.checklist, "item": self.index}
+        )
+
+    @staticmethod
+    def loads(value: str) -> CheckButton | None:
+        """Parse a button value; None when it is not one of ours."""
+        try:
+            data = json.loads(value)
+            return CheckButton(int(data["rollout"]), str(data["checklist"]), int(data["item"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A request to sign, as shown in a direct message."""
+
+    kind: str  # ask | reminder | escalation
+    flag_key: str
+    plan_title: str
+    phase_name: str
+    step_name: str
+    percentage: int
+    gate_title: str
+    role_name: str
+    requester: str
+    chain: str  # mrkdwn, one line per role
+    checklists: str  # mrkdwn, what the gate's checklists still need
+    button: SignButton
+    note: str = ""  # e.g. "Reminder 2" or "Escalated: nobody signed for 2d"
+    metrics: str = ""  # mrkdwn: the latest value of each metric probe (empty without any)
+
+    @property
+    def headline(self) -> str:
+        """The first line: what is asked of whom."""
+        prefix = {"reminder": "Reminder: ", "escalation": "Escalated: "}.get(self.kind, "")
+        return (
+            f"{prefix}your sign-off as *{self.role_name}* is needed for `{self.flag_key}` "
+            f"(*{self.gate_title}*)"
+        )
+
+
+class SignoffNotifier(Protocol):
+    """Direct messages about sign-offs."""
+
+    def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
+        """Send `ask` with Approve / Reject buttons; return where it is (to edit it later)."""
+        ...
+
+    def close(self, ref: MessageRef, text: str) -> None:
+        """Replace a sent ask with `text` (no buttons): signed, passed or out of date."""
+        ...
+
+    def tell(self, user_id: str, text: str) -> None:
+        """Send `text` to one person."""
+        ...
+
+    def post(self, view: RolloutView, text: str) -> None:
+        """Post `text` where the rollout's card is (escalation to the channel)."""
+        ...
+
+
+class NullSignoffNotifier:
+    """No chat: sign-off messages only go to the log."""
+
+    def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
+        """Log the ask."""
+        log.info("sign-off ask for %s: %s", user_id, ask.headline)
+        return None
+
+    def close(self, ref: MessageRef, text: str) -> None:
+        """Nothing to edit."""
+
+    def tell(self, user_id: str, text: str) -> None:
+        """Log the message."""
+        log.info("to %s: %s", user_id, text)
+
+    def post(self, view: RolloutView, text: str) -> None:
+        """Log the message."""
+        log.info("rollout %s: %s", view.flag_key, text)

@@ -1,0 +1,145 @@
+"""The final report of a rollout (`/rollout report <flag>`): the plan document's checklists
+and approval table, filled in with who checked and signed what, when.
+
+Rendered from templates/rollout-report.md.j2 so teams can change the wording without code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.domain.checklist import ItemState, ItemStatus
+from bot.domain.errors import NotFound
+from bot.domain.signoff import mention
+from bot.services.rollouts.views import plan_of
+from bot.services.signoff.checklists import ChecklistService
+from bot.services.signoff.service import SignoffService
+from bot.services.signoff.tables import table_rows
+from bot.store import rollouts, signoffs
+from bot.store.database import Database
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATE = "rollout-report.md.j2"
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+@dataclass(frozen=True)
+class ApprovalLine:
+    """One row of the approval table."""
+
+    role: str
+    name: str
+    signature: str
+    date: str
+
+
+class ReportService:
+    """Renders rollout reports."""
+
+    def __init__(
+        self,
+        db: Database,
+        signoff: SignoffService,
+        checklists: ChecklistService,
+        templates: Path = TEMPLATES,
+    ) -> None:
+        self.db = db
+        self.signoff = signoff
+        self.checklists = checklists
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates)),
+            undefined=StrictUndefined,  # a typo in the template fails loudly, not blank
+            autoescape=False,  # Markdown, not HTML
+            keep_trailing_newline=True,
+        )
+
+    def render(self, flag_key: str) -> str:
+        """The Markdown report of the flag's active (else latest) rollout."""
+        with self.db.session() as s:
+            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
+            if row is None:
+                raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
+            assert row.id is not None
+            plan = plan_of(row)
+            view = self.signoff.rollouts.view_of(s, row, row.updated_at)
+            states = self.checklists.states(s, row, plan)
+            table = table_rows(self.signoff, s, row)
+            rejections = [r for r in signoffs.signatures(s, row.id) if r.decision == "rejected"]
+            full_production = row.finished_at if row.state == "completed" else None
+            context: dict[str, Any] = {
+                "title": plan.title,
+                "flag": row.flag_key,
+                "rollout_id": row.id,
+                "plan_name": plan.name,
+                "description": plan.description,
+                "started_by": mention(row.started_by),
+                "started_at": _date(row.started_at),
+                "finished_at": _date(row.finished_at),
+                "state": row.state.replace("_", " "),
+                "percentage": row.percentage,
+                "phase": view.phase_name,
+                "step_number": view.step_number,
+                "step_count": view.step_count,
+                "sections": self._sections(states, full_production),
+                "approvals": [ApprovalLine(*r) for r in table],
+                "rejections": [
+                    {
+                        "date": _date(r.at),
+                        "name": mention(r.user_id),
+                        "role": self._role(r.role_id),
+                        "gate": next((g.title for g in plan.gates if g.id == r.gate_id), r.gate_id),
+                        "reason": r.reason or "",
+                    }
+                    for r in rejections
+                ],
+            }
+        return self.env.get_template(TEMPLATE).render(**context)
+
+    def _role(self, role_id: str) -> str:
+        role = self.signoff.directory.role(role_id)
+        return role.name if role else role_id
+
+    def _sections(
+        self, states: list[ItemState], full_production: datetime | None
+    ) -> list[dict[str, Any]]:
+        sections: dict[str, dict[str, Any]] = {}
+        for state in states:
+            section = sections.setdefault(
+                state.checklist.section, {"title": state.checklist.section, "checklists": {}}
+            )
+            checklist = section["checklists"].setdefault(
+                state.checklist.id, {"title": state.checklist.title, "entries": []}
+            )
+            checklist["entries"].append(
+                {
+                    "text": state.item.text,
+                    "done": state.done,
+                    "note": self._note(state, full_production),
+                }
+            )
+        return [
+            {"title": s["title"], "checklists": list(s["checklists"].values())}
+            for s in sections.values()
+        ]
+
+    def _note(self, state: ItemState, full_production: datetime | None) -> str:
+        parts = [self._role(state.item.owner)]
+        if state.status is ItemStatus.DONE:
+            who = "probe" if state.by == "probe" else mention(state.by or "?")
+            parts.append(f"checked by {who} {_date(state.at)}")
+        elif state.status is ItemStatus.FAILING:
+            parts.append(f"probe failing: {state.detail}")
+        due = state.item.due_at(full_production)
+        if due is not None:
+            parts.append(f"due {due.astimezone(UTC):%Y-%m-%d}")
+        elif state.item.due:
+            parts.append(f"due {state.item.due} after full production")
+        return ", ".join(parts)

@@ -1,0 +1,351 @@
+"""Asking for sign-offs: open a gate when its step is reached, ask the next signer(s) by
+direct message, remind, escalate, and pause the rollout when a gate times out.
+
+The durable truth is in the database: a gate visit row per opened gate and a request row
+per role asked, with when its next ask / reminder / escalation is due. The scheduler tick
+and every rollout change call `sync` and `deliver`; due work is claimed with a row lock
+and its next due time moved on *before* the message goes out (and put back if sending
+fails), so a restart neither loses nor repeats a reminder and two replicas send it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.domain.actor import SCHEDULER
+from bot.domain.durations import format_duration, parse_duration
+from bot.domain.rollout import RolloutState
+from bot.domain.signoff import describe_chain
+from bot.services.rollouts.reading import Outcome
+from bot.services.signoff.chain import visit_ms
+from bot.services.signoff.checklists import describe_metrics, describe_open
+from bot.services.signoff.ports import Ask, MessageRef, SignButton
+from bot.services.signoff.service import SignoffService
+from bot.services.signoff.timeouts import GateTimeouts
+from bot.store import audit, rollouts, signoffs
+from bot.store.signoff_models import GateVisitRow, SignoffRequestRow
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A message to send after the claim committed."""
+
+    request_id: int
+    kind: str  # ask | reminder | escalation
+    users: list[str]
+    ask: Ask
+    channel_text: str | None = None  # escalation to the rollout's channel
+    rollout_id: int = 0
+
+
+class SignoffRequests:
+    """Opens gates, asks, reminds, escalates and times out."""
+
+    def __init__(self, signoff: SignoffService) -> None:
+        self.signoff = signoff
+        self.db = signoff.db
+        self.clock = signoff.clock
+        self.config = signoff.config
+        self.timeouts = GateTimeouts(signoff)
+
+    # -- entry points --------------------------------------------------------------------
+
+    def on_change(self, outcome: Outcome) -> None:
+        """After any rollout change: open / close gates and send what is due now."""
+        self.sync(outcome.view.id)
+        self.deliver()
+
+    def tick(self) -> None:
+        """The scheduler's pass: every active rollout synced, then timeouts and messages."""
+        with self.db.session() as s:
+            ids = {r.id for r in rollouts.active(s) if r.id is not None}
+            # Finished rollouts too, while they have open requests (their DMs go stale).
+            ids |= set(signoffs.rollouts_with_open_requests(s))
+        for rollout_id in sorted(ids):
+            self.sync(rollout_id)
+        self.timeouts.time_out()
+        self.deliver()
+
+    # -- gates and requests --------------------------------------------------------------
+
+    def sync(self, rollout_id: int) -> None:
+        """Bring the rollout's gate visit and requests in line with its current step."""
+        now = self.clock.now()
+        closing: list[tuple[MessageRef, str]] = []
+        with self.db.session() as s:
+            row = rollouts.by_id(s, rollout_id, for_update=True)
+            if row is None:
+                return
+            current = self.signoff.current(s, row)
+            key = signoffs.visit_key(rollout_id, row.step_index, row.step_started_at)
+            why = _closed_reason(row.state)
+            for visit in signoffs.gate_visits(s, rollout_id):
+                if visit.closed_at is None and (current is None or visit.visit_key != key):
+                    visit.closed_at = now
+                    s.add(visit)
+            next_roles: list[str] = []
+            if current is not None:
+                _plan, gate, chain = current
+                found = signoffs.gate_visit(s, key)
+                if found is None:
+                    timeout = gate.timeout_delta
+                    found = GateVisitRow(
+                        visit_key=key,
+                        rollout_id=rollout_id,
+                        step_index=row.step_index,
+                        entered_at=row.step_started_at,
+                        gate_id=gate.id,
+                        opened_at=now,
+                        timeout_at=now + timeout if timeout else None,
+                    )
+                    s.add(found)
+                if chain.complete and found.passed_at is None:
+                    found.passed_at = now
+                    s.add(found)
+                next_roles = [] if chain.complete else chain.next_roles()
+                if row.state == RolloutState.PAUSED.value:
+                    next_roles = []  # nobody is asked while the rollout is held
+                self.signoff.checklists.ensure_probe_rows(s, row, now)
+            for request in signoffs.open_requests(s, rollout_id):
+                if request.request_key.startswith(key + ":") and request.role_id in next_roles:
+                    continue
+                if row.state == RolloutState.PAUSED.value and request.request_key.startswith(
+                    key + ":"
+                ):
+                    request.next_at = None  # kept open; asked again when resumed
+                    s.add(request)
+                    continue
+                request.closed_at, request.next_at = now, None
+                s.add(request)
+                closing.extend((ref, why) for ref in request.messages)
+            for role_id in next_roles:
+                request_key = f"{key}:{role_id}"
+                existing = signoffs.request(s, request_key)
+                if existing is None:
+                    s.add(
+                        SignoffRequestRow(
+                            request_key=request_key,
+                            rollout_id=rollout_id,
+                            step_index=row.step_index,
+                            entered_at=row.step_started_at,
+                            gate_id=current[1].id if current else "",
+                            role_id=role_id,
+                            created_at=now,
+                            next_at=now,
+                        )
+                    )
+                elif existing.closed_at is None and existing.next_at is None:
+                    existing.next_at = self._next_due(existing, now)  # resumed
+                    s.add(existing)
+        for ref, text in closing:
+            self.signoff._close_message(ref, text)
+
+    def _next_due(self, request: SignoffRequestRow, now: datetime) -> datetime:
+        if request.asked_at is None:
+            return now
+        remind_after = parse_duration(self.config.remind_after)
+        every = parse_duration(self.config.remind_every)
+        candidates = [request.asked_at + remind_after + every * request.reminders_sent]
+        if request.escalate_at is not None and request.escalated_at is None:
+            candidates.append(request.escalate_at)
+        return min(candidates)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def deliver(self) -> int:
+        """Send every due ask, reminder and escalation once; return how many went out."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            due = signoffs.due_request_ids(s, now)
+        sent = 0
+        for request_id in due:
+            send = self._claim(request_id, now)
+            if send is None:
+                continue
+            try:
+                refs = self._send(send)
+            except Exception as exc:
+                log.warning("sign-off %s for request %s failed: %s", send.kind, request_id, exc)
+                self._unclaim(send, now)
+                continue
+            if refs:
+                with self.db.session() as s:
+                    request = s.get(SignoffRequestRow, request_id)
+                    if request is not None:
+                        request.messages = [*request.messages, *refs]
+                        s.add(request)
+            sent += 1
+        return sent
+
+    def _claim(self, request_id: int, now: datetime) -> _Send | None:
+        with self.db.session() as s:
+            request = signoffs.claim_request(s, request_id, skip_locked=self.db.is_postgres)
+            if request is None or request.closed_at is not None or request.next_at is None:
+                return None
+            if request.next_at > now:
+                return None  # another replica sent it just now
+            row = rollouts.by_id(s, request.rollout_id)
+            if row is None:
+                return None
+            moved = (
+                row.step_index != request.step_index or row.step_started_at != request.entered_at
+            )
+            if row.state == RolloutState.PAUSED.value and not moved:
+                request.next_at = None  # held: asked again when it resumes (see `sync`)
+                s.add(request)
+                return None
+            if moved or row.state != RolloutState.RUNNING.value:
+                # The step moved on (or the rollout finished) since: nothing to ask any more.
+                request.closed_at, request.next_at = now, None
+                s.add(request)
+                return None
+            if request.asked_at is None:
+                kind = "ask"
+                request.asked_at = now
+                if self.config.escalate_after:
+                    request.escalate_at = now + parse_duration(self.config.escalate_after)
+            elif (
+                request.escalate_at is not None
+                and request.escalated_at is None
+                and request.escalate_at <= now
+            ):
+                kind = "escalation"
+                request.escalated_at = now
+            else:
+                kind = "reminder"
+                # After downtime, one reminder catches up; the next is counted from now on.
+                every = parse_duration(self.config.remind_every)
+                first = request.asked_at + parse_duration(self.config.remind_after)
+                while first + every * request.reminders_sent <= now:
+                    request.reminders_sent += 1
+            request.next_at = self._next_due(request, now)
+            s.add(request)
+            send = self._compose(s, request, row, kind, now)
+            if send is not None:
+                audit.record(
+                    s,
+                    actor=SCHEDULER,
+                    at=now,
+                    action=f"signoff.{'asked' if kind == 'ask' else kind + '_sent'}",
+                    subject_type="rollout",
+                    subject_id=row.flag_key,
+                    after={"gate": request.gate_id, "role": request.role_id, "to": send.users},
+                )
+            return send
+
+    def _unclaim(self, send: _Send, now: datetime) -> None:
+        """Sending failed: put the request back so the next tick tries again."""
+        with self.db.session() as s:
+            request = s.get(SignoffRequestRow, send.request_id, with_for_update=True)
+            if request is None:
+                return
+            if send.kind == "ask":
+                request.asked_at, request.escalate_at = None, None
+            elif send.kind == "escalation":
+                request.escalated_at = None
+            request.next_at = now + RETRY_AFTER_FAILURE
+            s.add(request)
+
+    def _compose(
+        self, s: Session, request: SignoffRequestRow, row: object, kind: str, now: datetime
+    ) -> _Send | None:
+        from bot.store.models import RolloutRow
+
+        assert isinstance(row, RolloutRow) and row.id is not None
+        current = self.signoff.current(s, row)
+        if current is None:
+            return None
+        plan, gate, chain = current
+        directory = self.signoff.directory
+        role = directory.role(request.role_id)
+        role_name = role.name if role else request.role_id
+        groups = self.signoff.permissions.group_members()
+        members: list[str] = []
+        if role is not None:
+            members = list(role.members)
+            if role.usergroup:
+                members += [m for m in groups.get(role.usergroup, []) if m not in members]
+        planned = plan.step(row.step_index)
+        required = self.signoff.required_checklists(plan, gate)
+        all_states = self.signoff.checklists.states(s, row, plan)
+        required_ids = {c.id for c in required}
+        states = [st for st in all_states if st.checklist.id in required_ids]
+        waited = format_duration(now - (request.asked_at or now))
+        note = ""
+        if kind == "reminder":
+            note = f"Reminder {request.reminders_sent}: asked {waited} ago."
+        elif kind == "escalation":
+            note = f"Escalated: {role_name} has not signed in {waited}."
+        ask = Ask(
+            kind=kind,
+            flag_key=row.flag_key,
+            plan_title=plan.title,
+            phase_name=planned.phase.name,
+            step_name=planned.step.name,
+            percentage=row.percentage,
+            gate_title=gate.title,
+            role_name=role_name,
+            requester=row.started_by,
+            chain=describe_chain(chain, directory),
+            checklists=describe_open(required, states, directory) or "All required items done.",
+            button=SignButton(
+                row.id, row.step_index, visit_ms(row.step_started_at), request.role_id
+            ),
+            note=note,
+            metrics=describe_metrics(all_states),
+        )
+        # Not the requester, nor (one person, one role) someone who signed another role.
+        signed = {sig.user for sig in chain.signatures.values()}
+        skip = {row.started_by} | (set() if self.config.allow_multiple_roles else signed)
+        users = [m for m in members if m not in skip]
+        channel_text = None
+        if kind == "escalation":
+            backups = list(role.backups) if role else []
+            if self.config.escalate_to == "backups" and backups:
+                users = [b for b in backups if b != row.started_by]
+            else:
+                users = []
+                who = role.who() if role else role_name
+                channel_text = (
+                    f":rotating_light: Sign-off *{gate.title}* for `{row.flag_key}` is waiting "
+                    f"for {role_name} ({who}) since {waited}. Anyone holding the role: "
+                    f"`/approve {row.flag_key}`."
+                )
+        return _Send(request.id or 0, kind, users, ask, channel_text, row.id)
+
+    def _send(self, send: _Send) -> list[MessageRef]:
+        """Send to everyone; raise only when nobody could be reached (then it is retried),
+        so one unreachable member neither blocks the others nor gets them a duplicate."""
+        notifier = self.signoff.notifier
+        refs: list[MessageRef] = []
+        failures: list[Exception] = []
+        for user in send.users:
+            try:
+                ref = notifier.ask(user, send.ask)
+            except Exception as exc:
+                log.warning("could not send a sign-off %s to %s: %s", send.kind, user, exc)
+                failures.append(exc)
+                continue
+            if ref:
+                refs.append(ref)
+        if send.channel_text:
+            notifier.post(self.signoff.rollouts.view(send.rollout_id), send.channel_text)
+        elif failures and len(failures) == len(send.users):
+            raise failures[0]
+        return refs
+
+
+def _closed_reason(state: str) -> str:
+    if state == RolloutState.ROLLED_BACK.value:
+        return "No longer needed: the rollout was rolled back; the chain starts again."
+    if state == RolloutState.COMPLETED.value:
+        return "No longer needed: the rollout is complete."
+    return "No longer needed: this gate has passed or the step changed."

@@ -1,0 +1,76 @@
+"""Reading the sign-off chain for people: the plan's approval table (Role | Name |
+Signature | Date) and what waits for one person's signature."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlmodel import Session
+
+from bot.domain.errors import NotFound
+from bot.domain.signoff import mention
+from bot.services.rollouts.views import RolloutView, plan_of
+from bot.services.signoff.service import SignoffService
+from bot.store import rollouts, signoffs
+from bot.store.models import RolloutRow
+
+TableRow = tuple[str, str, str, str]
+"""Role, Name, Signature, Date (empty strings where nobody signed yet)."""
+
+
+def table_rows(service: SignoffService, s: Session, row: RolloutRow) -> list[TableRow]:
+    """One row per role of every gate of the rollout's plan, newest visit of each gate."""
+    assert row.id is not None
+    plan = plan_of(row)
+    approvals = [r for r in signoffs.signatures(s, row.id) if r.decision == "approved"]
+    out: list[TableRow] = []
+    for gate in plan.gates:
+        step = next((p.index for p in plan.steps() if p.step.gate == gate.id), None)
+        # Only the newest visit of the gate's step counts: a new visit restarts the chain.
+        mine = [a for a in approvals if a.gate_id == gate.id and a.step_index == step]
+        latest = max((a.entered_at for a in mine), default=None)
+        for role_id in gate.roles:
+            role = service.directory.role(role_id)
+            name = role.name if role else role_id
+            if gate is not plan.gates[0]:
+                # The first gate is the plan's approval chain; later ones say which they are.
+                name = f"{name} ({gate.title})"
+            signed = next(
+                (a for a in mine if a.role_id == role_id and a.entered_at == latest), None
+            )
+            if signed is None:
+                out.append((name, "", "", ""))
+            else:
+                date = signed.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                out.append((name, mention(signed.user_id), f"approved via {signed.via}", date))
+    return out
+
+
+def signatures_table(service: SignoffService, flag_key: str) -> tuple[RolloutView, list[TableRow]]:
+    """The flag's active (else latest) rollout and its approval table."""
+    with service.db.session() as s:
+        row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
+        if row is None:
+            raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
+        view = service.rollouts.view_of(s, row, service.clock.now())
+        return view, table_rows(service, s, row)
+
+
+def waiting_for(service: SignoffService, user_id: str) -> list[tuple[RolloutView, str]]:
+    """Gates waiting for `user_id` to sign now: (rollout, role name)."""
+    groups = service.permissions.group_members()
+    found: list[tuple[RolloutView, str]] = []
+    with service.db.session() as s:
+        for row in rollouts.active(s):
+            current = service.current(s, row)
+            if current is None or row.started_by == user_id:
+                continue
+            _plan, _gate, chain = current
+            for role_id in chain.next_roles():
+                role = service.directory.role(role_id)
+                if role is None:
+                    continue
+                members = groups.get(role.usergroup, []) if role.usergroup else []
+                if role.has(user_id, members) or user_id in role.backups:
+                    found.append((service.rollouts.view_of(s, row, service.clock.now()), role.name))
+    return found
