@@ -23,7 +23,7 @@ from bot.services.signoff.tables import table_rows
 from bot.store import rollouts, signoffs
 from bot.store.database import Database
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 TEMPLATE = "rollout-report.md.j2"
 
 
