@@ -1,43 +1,32 @@
-"""Bolt listeners, kept thin: ack, drop repeats, parse, call the service, render.
+"""`/rollout` and the rollout card's buttons (Advance, Pause, Resume).
 
-Each listener acks before doing anything slow (the app runs with
-`process_before_response=False`, so the work continues after Slack has its answer), and
-remembers the request in the ledger so a Slack retry or a double delivery acts once.
-Listeners never touch the store: everything goes through services and commands.
+Thin: parse, call the rollout service, render. Acks, repeats, refusals and unexpected
+failures are the wrapper's (bot/slack/listener.py).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
-from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App
 
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
-from bot.domain.actor import Actor, Via
-from bot.domain.errors import RollbotError
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
+from bot.slack import listener
 from bot.slack.blocks import reply_blocks, rollout_card, truncate
-from bot.slack.replies import MAX_REPLY_TEXT, ephemeral, first_click, first_command
+from bot.slack.listener import MAX_REPLY_TEXT, Interaction
 
-log = logging.getLogger(__name__)
-
-UNEXPECTED = (
-    ":x: rollbot hit an unexpected problem (it is logged). "
-    "Check `/rollout status <flag>` before trying again."
-)
 # Subcommands whose answer shows rollout cards privately; the others change a rollout,
 # whose public card the notifier has already posted or edited.
 CARD_SUBCOMMANDS = frozenset({"status"})
 
 
 def register(app: App, rollbot: Rollbot) -> None:
-    """Attach rollbot's commands and buttons to `app`."""
-    app.command("/rollout")(_rollout_command(rollbot))
+    """Attach `/rollout` and the card's buttons to `app`."""
+    app.command("/rollout")(listener.command(rollbot, "/rollout", _rollout_command(rollbot)))
     service = rollbot.rollouts
     actions: dict[str, Callable[..., Outcome]] = {
         ACTION_ADVANCE: service.advance,
@@ -45,73 +34,48 @@ def register(app: App, rollbot: Rollbot) -> None:
         ACTION_RESUME: service.resume,
     }
     for action_id, change in actions.items():
-        app.action(action_id)(_rollout_button(rollbot, change))
+        handler = _rollout_button(rollbot, change)
+        app.action(action_id)(listener.action(rollbot, f"rollout button {action_id}", handler))
 
 
-def _rollout_command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond], None]:
-    def on_rollout(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            if not first_command(rollbot, body):
-                return
-            text = str(body.get("text") or "")
-            actor = Actor(str(body["user_id"]), Via.SLACK)
-            reply = run_rollout(
-                text, actor, rollbot.rollouts, body.get("channel_id"), rollbot.rollout_subcommands
-            )
-            words = text.split()
-            sub = words[0].lower() if words else "help"
-            cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
-            ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
-        except Exception:
-            log.exception("/rollout failed")
-            ephemeral(respond, UNEXPECTED)
+def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
+    def on_rollout(i: Interaction) -> None:
+        reply = run_rollout(
+            i.text, i.actor, rollbot.rollouts, i.channel_id, rollbot.rollout_subcommands
+        )
+        words = i.text.split()
+        sub = words[0].lower() if words else "help"
+        cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
+        i.reply(reply.text, reply_blocks(reply, with_cards=cards))
 
     return on_rollout
 
 
-def _button_value(action: dict[str, Any]) -> tuple[int, int] | None:
+def _button_value(value: str) -> tuple[int, int] | None:
     try:
-        value = json.loads(str(action["value"]))
-        return int(value["rollout"]), int(value["step"])
+        parsed = json.loads(value)
+        return int(parsed["rollout"]), int(parsed["step"])
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def _rollout_button(
     rollbot: Rollbot, change: Callable[..., Outcome]
-) -> Callable[[Ack, dict[str, Any], dict[str, Any], Respond], None]:
-    def on_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            if not first_click(rollbot, body, action):
-                return
-            parsed = _button_value(action)
-            if parsed is None:
-                ephemeral(
-                    respond,
-                    ":warning: This button does not say which rollout it belongs to.",
-                    None,
-                )
-                return
-            rollout_id, step = parsed
-            actor = Actor(str(body["user"]["id"]), Via.SLACK)
-            try:
-                flag = rollbot.rollouts.flag_for_rollout(rollout_id)
-                outcome = change(flag, actor, expected_step=step)
-            except RollbotError as exc:
-                text = f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
-                ephemeral(respond, text)
-                return
-            if (body.get("container") or {}).get("is_ephemeral"):
-                # A private status card does not get edited by the notifier: refresh it.
-                respond(
-                    replace_original=True,
-                    text=truncate(outcome.event, MAX_REPLY_TEXT),
-                    blocks=rollout_card(outcome.view),
-                )
-        except Exception:
-            log.exception("rollout button failed")
-            ephemeral(respond, UNEXPECTED)
+) -> Callable[[Interaction], None]:
+    def on_button(i: Interaction) -> None:
+        parsed = _button_value(i.value)
+        if parsed is None:
+            i.reply(":warning: This button does not say which rollout it belongs to.")
+            return
+        rollout_id, step = parsed
+        flag = rollbot.rollouts.flag_for_rollout(rollout_id)
+        outcome = change(flag, i.actor, expected_step=step)
+        if (i.body.get("container") or {}).get("is_ephemeral") and i.respond is not None:
+            # A private status card does not get edited by the notifier: refresh it.
+            i.respond(
+                replace_original=True,
+                text=truncate(outcome.event, MAX_REPLY_TEXT),
+                blocks=rollout_card(outcome.view),
+            )
 
     return on_button

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import (
     ContextBlock,
@@ -27,24 +27,25 @@ from slack_sdk.models.views import View
 
 from bot.commands.rollback import USAGE, confirmation_text, is_help, parse, report_text
 from bot.container import Rollbot
-from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.services.rollback.report import RollbackPreview
+from bot.slack import listener
 from bot.slack.blocks import truncate
-from bot.slack.replies import first_command, refusal_text
+from bot.slack.listener import UNEXPECTED, FormCheck, FormRefused, Interaction, refusal_text
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "rollback_confirm"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason_input"
-UNEXPECTED = ":x: rollbot hit an unexpected problem (it is logged). Check `/rollout status <flag>`."
 
 
 def register_rollback(app: App, rollbot: Rollbot) -> None:
     """Attach `/rollback` and its confirmation modal to `app`."""
-    app.command("/rollback")(_command(rollbot))
-    app.view(CALLBACK_ID)(_submission(rollbot))
+    app.command("/rollback")(listener.command(rollbot, "/rollback", _command(rollbot)))
+    app.view(CALLBACK_ID)(
+        listener.submission(rollbot, "rollback form", _check(rollbot), _submission(rollbot))
+    )
 
 
 def confirmation_modal(
@@ -86,30 +87,17 @@ def confirmation_modal(
     return dict(view.to_dict())
 
 
-def _command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond, WebClient], None]:
-    def on_rollback(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-        try:
-            if not first_command(rollbot, body):
-                return
-            text = str(body.get("text") or "")
-            if is_help(text):
-                respond(response_type="ephemeral", text=USAGE)
-                return
-            actor = Actor(str(body["user_id"]), Via.SLACK)
-            try:
-                flag, reason = parse(text)
-                preview = rollbot.rollback.preview(flag, actor)
-            except RollbotError as exc:
-                respond(response_type="ephemeral", text=refusal_text(exc))
-                return
-            client.views_open(
-                trigger_id=body["trigger_id"],
-                view=confirmation_modal(preview, reason, body.get("channel_id")),
-            )
-        except Exception:
-            log.exception("/rollback failed")
-            respond(response_type="ephemeral", text=UNEXPECTED)
+def _command(rollbot: Rollbot) -> Callable[[Interaction], None]:
+    def on_rollback(i: Interaction) -> None:
+        if is_help(i.text):
+            i.reply(USAGE)
+            return
+        flag, reason = parse(i.text)
+        preview = rollbot.rollback.preview(flag, i.actor)
+        i.client.views_open(
+            trigger_id=i.body["trigger_id"],
+            view=confirmation_modal(preview, reason, i.channel_id),
+        )
 
     return on_rollback
 
@@ -120,46 +108,46 @@ def _reason(view: dict[str, Any]) -> str:
     return " ".join(str(raw or "").split())
 
 
-def _submission(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], WebClient], None]:
-    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        view = body.get("view") or {}
+def _form(view: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The flag and the channel the command was typed in, from the form's metadata."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        channel = meta.get("channel")
+        return str(meta["flag"]), str(channel) if channel else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _check(rollbot: Rollbot) -> FormCheck:
+    def check(i: Interaction) -> dict[str, str] | None:
+        form = _form(i.view)
+        if form is None:
+            return {REASON_BLOCK: "This form lost its flag; run /rollback again."}
+        if len(_reason(i.view)) < 3:
+            return {REASON_BLOCK: "Say why you roll back (3 characters at least)."}
         try:
-            meta = json.loads(view.get("private_metadata") or "{}")
-            flag = str(meta["flag"])
-        except (ValueError, KeyError, TypeError):
-            ack(
-                response_action="errors",
-                errors={REASON_BLOCK: "This form lost its flag; run /rollback again."},
-            )
-            return
-        reason = _reason(view)
-        if len(reason) < 3:
-            ack(
-                response_action="errors",
-                errors={REASON_BLOCK: "Say why you roll back (3 characters at least)."},
-            )
-            return
-        actor = Actor(str(body["user"]["id"]), Via.SLACK)
-        try:
-            rollbot.rollback.preview(flag, actor)  # still allowed and still possible?
+            rollbot.rollback.preview(form[0], i.actor)  # still allowed and still possible?
         except RollbotError as exc:
-            ack(response_action="errors", errors={REASON_BLOCK: truncate(str(exc), 150)})
+            raise FormRefused(REASON_BLOCK, exc) from exc
+        return None
+
+    return check
+
+
+def _submission(rollbot: Rollbot) -> Callable[[Interaction], None]:
+    def on_submit(i: Interaction) -> None:
+        form = _form(i.view)
+        if form is None:  # the check refused such a form; nothing to run
             return
-        ack()  # the modal closes now; the runbook runs after Slack has its answer
+        flag, channel = form
         try:
-            key = f"slack:view:{view.get('id')}:{view.get('hash')}"
-            if not rollbot.requests.first_time(key):
-                log.info("ignoring repeated rollback submission %s", key)
-                return
-            try:
-                report = rollbot.rollback.roll_back(flag, actor, reason)
-                text = report_text(report)
-            except RollbotError as exc:
-                text = refusal_text(exc)
-            _tell(client, meta.get("channel"), actor.id, text)
+            text = report_text(rollbot.rollback.roll_back(flag, i.actor, _reason(i.view)))
+        except RollbotError as exc:
+            text = refusal_text(exc)
         except Exception:
             log.exception("rollback submission failed")
-            _tell(client, meta.get("channel"), actor.id, UNEXPECTED)
+            text = UNEXPECTED
+        _tell(i.client, channel, i.user_id, text)
 
     return on_submit
 

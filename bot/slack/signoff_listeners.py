@@ -1,21 +1,17 @@
 """Bolt listeners of the sign-off chain: `/approve`, Approve / Reject / Check buttons and
-the reject-reason modal. Thin like bot/slack/listeners.py: ack, drop repeats, call a
-service, answer privately."""
+the reject-reason modal. Thin: parse, call a service, answer privately; the wrapper in
+bot/slack/listener.py acks, drops repeats and refuses."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.container import Rollbot
-from bot.domain.actor import Actor, Via
 from bot.domain.durations import parse_duration
-from bot.domain.errors import RollbotError
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
@@ -25,15 +21,11 @@ from bot.services.signoff.ports import (
     CheckButton,
     SignButton,
 )
+from bot.slack import listener
 from bot.slack.blocks import reply_blocks
-from bot.slack.listeners import UNEXPECTED
-from bot.slack.replies import ephemeral, first_click, first_command, refusal_text
+from bot.slack.listener import Handler, Interaction
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
 from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
-
-log = logging.getLogger(__name__)
-
-Listener = Callable[..., None]
 
 
 def register_signoff(app: App, rollbot: Rollbot) -> None:
@@ -46,136 +38,84 @@ def register_signoff(app: App, rollbot: Rollbot) -> None:
     signoffs.service.notifier = SlackSignoffNotifier(client)
     ttl = parse_duration(rollbot.settings.config.signoff.group_cache).total_seconds()
     rollbot.permissions.groups = SlackGroupResolver(client, ttl)
-    app.command("/approve")(_approve_command(rollbot, signoffs))
-    app.action(ACTION_APPROVE)(_approve_button(rollbot, signoffs))
-    app.action(ACTION_REJECT)(_reject_button(rollbot, signoffs))
-    app.action(ACTION_CHECK)(_check_button(rollbot, signoffs))
-    app.view(REJECT_CALLBACK)(_reject_submission(rollbot, signoffs))
+    app.command("/approve")(listener.command(rollbot, "/approve", _approve_command(signoffs)))
+    app.action(ACTION_APPROVE)(
+        listener.action(rollbot, "approve button", _approve_button(signoffs))
+    )
+    app.action(ACTION_REJECT)(listener.action(rollbot, "reject button", _reject_button(signoffs)))
+    app.action(ACTION_CHECK)(listener.action(rollbot, "check button", _check_button(signoffs)))
+    app.view(REJECT_CALLBACK)(
+        listener.submission(rollbot, "reject form", _check_reason, _reject_submission(signoffs))
+    )
 
 
-def _approve_command(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
-    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            if not first_command(rollbot, body):
-                return
-            actor = Actor(str(body["user_id"]), Via.SLACK)
-            reply = run_approve(str(body.get("text") or ""), actor, signoffs)
-            if isinstance(reply, ApproveReply) and reply.items:
-                ephemeral(respond, reply.text, checklist_blocks(reply))
-            else:
-                cards = bool(reply.views) and not reply.error
-                ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
-        except Exception:
-            log.exception("/approve failed")
-            ephemeral(respond, UNEXPECTED)
+def _approve_command(signoffs: Signoffs) -> Handler:
+    def on_approve(i: Interaction) -> None:
+        reply = run_approve(i.text, i.actor, signoffs)
+        if isinstance(reply, ApproveReply) and reply.items:
+            i.reply(reply.text, checklist_blocks(reply))
+        else:
+            cards = bool(reply.views) and not reply.error
+            i.reply(reply.text, reply_blocks(reply, with_cards=cards))
 
     return on_approve
 
 
-def _approve_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
-    def on_approve(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
-        ack()
-        try:
-            if not first_click(rollbot, body, action):
-                return
-            button = SignButton.loads(str(action.get("value")))
-            if button is None:
-                ephemeral(respond, ":warning: This button does not say what it signs.")
-                return
-            actor = Actor(str(body["user"]["id"]), Via.SLACK)
-            try:
-                result = signoffs.service.approve(button, actor)
-            except RollbotError as exc:
-                ephemeral(respond, refusal_text(exc))
-                return
-            ephemeral(respond, (":white_check_mark: " if result.changed else "") + result.text)
-        except Exception:
-            log.exception("approve button failed")
-            ephemeral(respond, UNEXPECTED)
+def _approve_button(signoffs: Signoffs) -> Handler:
+    def on_approve(i: Interaction) -> None:
+        button = SignButton.loads(i.value)
+        if button is None:
+            i.reply(":warning: This button does not say what it signs.")
+            return
+        result = signoffs.service.approve(button, i.actor)
+        i.reply((":white_check_mark: " if result.changed else "") + result.text)
 
     return on_approve
 
 
-def _reject_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
-    def on_reject(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
-    ) -> None:
-        ack()
-        try:
-            if not first_click(rollbot, body, action):
-                return
-            value = str(action.get("value"))
-            button = SignButton.loads(value)
-            if button is None:
-                ephemeral(respond, ":warning: This button does not say what it rejects.")
-                return
-            actor = Actor(str(body["user"]["id"]), Via.SLACK)
-            try:
-                summary = signoffs.service.may_reject(button, actor)
-            except RollbotError as exc:
-                ephemeral(respond, refusal_text(exc))
-                return
-            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value, summary))
-        except Exception:
-            log.exception("reject button failed")
-            ephemeral(respond, UNEXPECTED)
+def _reject_button(signoffs: Signoffs) -> Handler:
+    def on_reject(i: Interaction) -> None:
+        button = SignButton.loads(i.value)
+        if button is None:
+            i.reply(":warning: This button does not say what it rejects.")
+            return
+        summary = signoffs.service.may_reject(button, i.actor)
+        i.client.views_open(trigger_id=i.body["trigger_id"], view=reject_modal(i.value, summary))
 
     return on_reject
 
 
-def _reject_submission(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
-    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = (view.get("state") or {}).get("values") or {}
-        reason = str(((values.get(REASON_BLOCK) or {}).get(REASON_ACTION) or {}).get("value") or "")
-        if not reason.strip():
-            # Slack keeps the modal open and shows this under the field.
-            ack(response_action="errors", errors={REASON_BLOCK: "Say why you reject it."})
+def _reason(view: dict[str, Any]) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    return str(((values.get(REASON_BLOCK) or {}).get(REASON_ACTION) or {}).get("value") or "")
+
+
+def _check_reason(i: Interaction) -> dict[str, str] | None:
+    if not _reason(i.view).strip():
+        # Slack keeps the modal open and shows this under the field.
+        return {REASON_BLOCK: "Say why you reject it."}
+    return None
+
+
+def _reject_submission(signoffs: Signoffs) -> Handler:
+    def on_submit(i: Interaction) -> None:
+        button = SignButton.loads(str(i.view.get("private_metadata") or ""))
+        if button is None:
+            i.reply(":warning: That form does not say what it rejects.")
             return
-        ack()
-        user = str(body["user"]["id"])
-        notifier = signoffs.service.notifier
-        try:
-            key = f"slack:view:{view.get('id')}:{body.get('trigger_id')}"
-            if not rollbot.requests.first_time(key):
-                return
-            button = SignButton.loads(str(view.get("private_metadata") or ""))
-            if button is None:
-                notifier.tell(user, ":warning: That form does not say what it rejects.")
-                return
-            try:
-                result = signoffs.service.reject(button, Actor(user, Via.SLACK), reason)
-            except RollbotError as exc:
-                notifier.tell(user, refusal_text(exc))
-                return
-            notifier.tell(user, result.text)
-        except Exception:
-            log.exception("reject submission failed")
+        result = signoffs.service.reject(button, i.actor, _reason(i.view))
+        i.reply(result.text)
 
     return on_submit
 
 
-def _check_button(rollbot: Rollbot, signoffs: Signoffs) -> Listener:
-    def on_check(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            if not first_click(rollbot, body, action):
-                return
-            button = CheckButton.loads(str(action.get("value")))
-            if button is None:
-                ephemeral(respond, ":warning: This button does not say which item it checks.")
-                return
-            actor = Actor(str(body["user"]["id"]), Via.SLACK)
-            try:
-                result = signoffs.checklists.check(button, actor)
-            except RollbotError as exc:
-                ephemeral(respond, refusal_text(exc))
-                return
-            ephemeral(respond, (":ballot_box_with_check: " if result.changed else "") + result.text)
-        except Exception:
-            log.exception("check button failed")
-            ephemeral(respond, UNEXPECTED)
+def _check_button(signoffs: Signoffs) -> Handler:
+    def on_check(i: Interaction) -> None:
+        button = CheckButton.loads(i.value)
+        if button is None:
+            i.reply(":warning: This button does not say which item it checks.")
+            return
+        result = signoffs.checklists.check(button, i.actor)
+        i.reply((":ballot_box_with_check: " if result.changed else "") + result.text)
 
     return on_check

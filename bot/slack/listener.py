@@ -1,0 +1,210 @@
+"""The one wrapper every Bolt listener goes through: ack, drop repeats, refuse, log.
+
+A listener module writes only what its command, button or form does (parse, call a service,
+render) as a handler of one `Interaction`. The wrapper around it:
+
+- acks first (the app runs with `process_before_response=False`, so the work continues
+  after Slack has its answer within 3 s); a form is acked with its field errors instead,
+  which keeps the modal open;
+- drops a request already handled (Slack retries what it thinks was lost, a proxy may
+  replay it, people double-click): the request ledger remembers each one;
+- answers a `RollbotError` with the refusal (what is wrong, what would be right), privately;
+- answers anything else with the one "unexpected problem" reply and one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.commands.reply import refusal
+from bot.container import Rollbot
+from bot.domain.actor import Actor, Via
+from bot.domain.errors import RollbotError
+from bot.slack.blocks import truncate
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_TEXT = 3000
+UNEXPECTED = (
+    ":x: rollbot hit an unexpected problem (it is logged). "
+    "Check `/rollout status <flag>` or `/incident status` before trying again."
+)
+
+
+def refusal_text(exc: RollbotError) -> str:
+    """A refusal as Slack text: what is wrong, then what would be right."""
+    return refusal(exc.message, exc.hint).text
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One slash command, button click or form submission, as its handler sees it."""
+
+    body: dict[str, Any]
+    client: WebClient
+    respond: Respond | None = None
+    action: dict[str, Any] | None = None
+
+    @property
+    def user_id(self) -> str:
+        """Who typed, clicked or submitted."""
+        user = self.body.get("user")
+        if isinstance(user, dict) and user.get("id"):
+            return str(user["id"])
+        return str(self.body.get("user_id") or "")
+
+    @property
+    def actor(self) -> Actor:
+        """The person, as the services record them."""
+        return Actor(self.user_id, Via.SLACK)
+
+    @property
+    def text(self) -> str:
+        """A slash command's text after the command name."""
+        return str(self.body.get("text") or "")
+
+    @property
+    def channel_id(self) -> str | None:
+        """The channel a command was typed in (None for forms)."""
+        channel = self.body.get("channel_id")
+        return str(channel) if channel else None
+
+    @property
+    def view(self) -> dict[str, Any]:
+        """A submitted form's view."""
+        view = self.body.get("view")
+        return view if isinstance(view, dict) else {}
+
+    @property
+    def value(self) -> str:
+        """A clicked button's value."""
+        return str((self.action or {}).get("value") or "")
+
+    def reply(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Answer only this person: an ephemeral reply, or a direct message after a form."""
+        if self.respond is not None:
+            self.respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=truncate(text, MAX_REPLY_TEXT),
+                blocks=blocks,
+            )
+            return
+        if self.user_id:
+            channel = self.client.conversations_open(users=self.user_id)["channel"]["id"]
+            self.client.chat_postMessage(
+                channel=channel, text=truncate(text, MAX_REPLY_TEXT), blocks=blocks
+            )
+
+
+Handler = Callable[[Interaction], None]
+FormCheck = Callable[[Interaction], dict[str, str] | None]
+
+
+def _guarded(name: str, interaction: Interaction, handle: Handler) -> None:
+    try:
+        try:
+            handle(interaction)
+        except RollbotError as exc:
+            interaction.reply(refusal_text(exc))
+    except Exception:
+        log.exception("%s failed", name)
+        try:
+            interaction.reply(UNEXPECTED)
+        except Exception as exc:  # Slack itself is failing: the log line above is enough
+            log.warning(
+                "could not tell %s that %s failed: %s",
+                interaction.user_id,
+                name,
+                type(exc).__name__,
+            )
+
+
+def command(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
+    """A slash command listener: ack, drop a repeat (same trigger_id), run `handle`."""
+
+    def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        trigger_id = body.get("trigger_id")
+        if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
+            log.info("ignoring repeated %s request %s", name, trigger_id)
+            return
+        _guarded(name, Interaction(body, client, respond), handle)
+
+    return on_command
+
+
+def action(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
+    """A button listener: ack, drop a repeated click, run `handle`."""
+
+    def on_action(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        ack()
+        key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
+        if not rollbot.requests.first_time(key):
+            log.info("ignoring repeated click %s", key)
+            return
+        _guarded(name, Interaction(body, client, respond, action), handle)
+
+    return on_action
+
+
+def submission(
+    rollbot: Rollbot, name: str, check: FormCheck, handle: Handler
+) -> Callable[..., None]:
+    """A form listener. `check` returns field errors (block id -> message) to keep the
+    modal open, or None; a `RollbotError` from it is shown under `check`'s first field.
+    Then: ack (the modal closes), drop a repeated submission, run `handle`, whose replies
+    go to the person as a direct message."""
+
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        interaction = Interaction(body, client)
+        try:
+            errors = check(interaction)
+        except FormRefused as exc:
+            errors = {exc.block: truncate(str(exc.error), 150)}
+        except Exception:
+            log.exception("%s failed", name)
+            ack()
+            _guarded(name, interaction, lambda i: i.reply(UNEXPECTED))
+            return
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        view = interaction.view
+        key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
+        if not rollbot.requests.first_time(key):
+            log.info("ignoring repeated %s submission %s", name, key)
+            return
+        _guarded(name, interaction, handle)
+
+    return on_submit
+
+
+class FormRefused(Exception):
+    """A form's check refused it: `error` is shown under the field `block`."""
+
+    def __init__(self, block: str, error: RollbotError) -> None:
+        super().__init__(str(error))
+        self.block = block
+        self.error = error
+
+
+def event(name: str, handle: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    """An Events API listener (Bolt acks events itself): run `handle`, log a failure."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        try:
+            handle(event)
+        except Exception:
+            log.exception("%s failed", name)
+
+    return on_event
