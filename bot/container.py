@@ -16,6 +16,8 @@ from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
+from bot.services.flags import FlagService
+from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
@@ -50,6 +52,8 @@ class Rollbot:
     # `statuspage:` and `paging:` config sections; without a pager, the declarer commands.
     status_pages: list[StatusPageProvider]
     pager: Pager | None
+    health: HealthCheck
+    flag_api: FlagService
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -128,6 +132,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         incidents,
         status_pages,
         pager,
+        HealthCheck(db),
+        FlagService(flags),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
     )

@@ -29,3 +29,12 @@ class InvalidTransition(RollbotError):
 
 class Conflict(RollbotError):
     """Someone else changed the same thing at the same moment; their change won."""
+
+
+class FlagSystemError(RollbotError):
+    """The flag system refused or could not be reached; the change did not happen.
+
+    A RollbotError, so adapters show its message and hint, and a rollout change that set the
+    flag inside its transaction rolls back with it. Flag providers raise it; the web API
+    answers it with 502.
+    """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from bot.store.db import make_engine, upgrade
@@ -24,6 +24,16 @@ class Database:
     def is_postgres(self) -> bool:
         """True on PostgreSQL (row locks with SKIP LOCKED are available)."""
         return self.engine.dialect.name == "postgresql"
+
+    @property
+    def dialect(self) -> str:
+        """The database's kind: `sqlite` or `postgresql`."""
+        return str(self.engine.dialect.name)
+
+    def ping(self) -> None:
+        """Ask the database a trivial question; raises when it does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,21 +29,12 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         registry=registry,
     )
 
-    def ping() -> None:
-        with rollbot.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
     async def healthz(_request: Request) -> JSONResponse:
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            return JSONResponse({"status": "error", "database": type(exc).__name__}, 503)
+        report = await run_in_threadpool(rollbot.health.check)
+        if not report.ok:
+            return JSONResponse({"status": "error", "database": report.error}, 503)
         return JSONResponse(
-            {
-                "status": "ok",
-                "database": rollbot.db.engine.dialect.name,
-                "slack": slack_app is not None,
-            }
+            {"status": "ok", "database": report.database, "slack": slack_app is not None}
         )
 
     async def metrics(_request: Request) -> Response:

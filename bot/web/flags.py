@@ -15,9 +15,8 @@ from starlette.routing import Route
 
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
-from bot.domain.bucketing import evaluate
+from bot.domain.errors import FlagSystemError
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key, parse_flag_change
-from bot.providers.flags.base import FlagProviderError
 
 
 def _bad_key(key: str) -> JSONResponse | None:
@@ -34,7 +33,7 @@ def _authorized(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _upstream_failed(exc: FlagProviderError) -> JSONResponse:
+def _upstream_failed(exc: FlagSystemError) -> JSONResponse:
     # A remote flag provider (http, unleash) failed: a gateway error, with its message.
     return JSONResponse({"error": exc.message, "hint": exc.hint}, 502)
 
@@ -47,8 +46,8 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         if (bad := _bad_key(key)) is not None:
             return bad
         try:
-            doc = await run_in_threadpool(rollbot.flags.get, key)
-        except FlagProviderError as exc:
+            doc = await run_in_threadpool(rollbot.flag_api.get, key)
+        except FlagSystemError as exc:
             return _upstream_failed(exc)
         if doc is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
@@ -76,8 +75,9 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 422)
         try:
-            doc = await run_in_threadpool(rollbot.flags.apply, key, change, Actor("api", Via.API))
-        except FlagProviderError as exc:
+            actor = Actor("api", Via.API)
+            doc = await run_in_threadpool(rollbot.flag_api.apply, key, change, actor)
+        except FlagSystemError as exc:
             return _upstream_failed(exc)
         return JSONResponse(doc.model_dump())
 
@@ -88,15 +88,16 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         user_id = request.query_params.get("userId")
         if not user_id:
             return JSONResponse({"error": "userId: required query parameter"}, 422)
-        try:
-            doc = await run_in_threadpool(rollbot.flags.get, key)
-        except FlagProviderError as exc:
-            return _upstream_failed(exc)
-        if doc is None:
-            return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         segments = request.query_params.getlist("segment")
-        enabled, reason = evaluate(doc, key, user_id, segments)
-        return JSONResponse({"flag": key, "userId": user_id, "enabled": enabled, "reason": reason})
+        try:
+            result = await run_in_threadpool(rollbot.flag_api.evaluate, key, user_id, segments)
+        except FlagSystemError as exc:
+            return _upstream_failed(exc)
+        if result is None:
+            return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
+        return JSONResponse(
+            {"flag": key, "userId": user_id, "enabled": result.enabled, "reason": result.reason}
+        )
 
     return [
         Route("/flags/{key}", get_flag, methods=["GET"]),

@@ -7,16 +7,11 @@ from typing import Protocol
 from sqlmodel import Session
 
 from bot.domain.actor import Actor
-from bot.domain.errors import RollbotError
+from bot.domain.errors import FlagSystemError
 from bot.domain.flag import FlagChange, FlagDocument
 
-
-class FlagProviderError(RollbotError):
-    """The flag system refused or could not be reached; the change did not happen.
-
-    A RollbotError, so adapters show its message and hint, and a rollout change that set the
-    flag inside its transaction rolls back with it.
-    """
+# Providers raise the domain's error, so adapters can answer it without importing providers.
+FlagProviderError = FlagSystemError
 
 
 class FlagProvider(Protocol):
