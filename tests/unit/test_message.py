@@ -1,0 +1,49 @@
+"""Messages as data: what Slack and the terminal each make of the same message."""
+
+from __future__ import annotations
+
+from bot.domain.message import Code, GroupMention, Link, Mention, Message, Sign, Strong
+from bot.shell.text import text
+from bot.slack.mrkdwn import escape, mrkdwn
+
+
+def test_user_text_cannot_ping_or_link_in_slack() -> None:
+    message = Message("reason: ", "<!channel> db down <https://evil.example|login> & more")
+    assert mrkdwn(message) == (
+        "reason: &lt;!channel&gt; db down &lt;https://evil.example|login&gt; &amp; more"
+    )
+
+
+def test_mentions_are_written_only_for_real_slack_ids() -> None:
+    assert mrkdwn(Message(Mention("U0ENGLEAD"))) == "<@U0ENGLEAD>"
+    assert mrkdwn(Message(GroupMention("S0SRE"))) == "<!subteam^S0SRE>"
+    # A shell user's name, or anything odd, stays text.
+    assert mrkdwn(Message(Mention("carol"))) == "carol"
+    assert mrkdwn(Message(Mention("U1><!here"))) == "U1&gt;&lt;!here"
+
+
+def test_emphasis_code_and_links_cannot_be_broken_out_of() -> None:
+    assert mrkdwn(Message(Strong("5% *now*"))) == "*5% now*"
+    assert mrkdwn(Message(Code("a`b <c>"))) == "`a'b &lt;c&gt;`"
+    assert mrkdwn(Message(Link("https://x.example/a|b>", "the <page>"))) == (
+        "<https://x.example/a%7Cb%3E|the &lt;page&gt;>"
+    )
+
+
+def test_signs_are_emoji_in_slack_and_words_in_the_terminal() -> None:
+    message = Message(Sign.WARNING, "no data for ", Code("error_rate"))
+    assert mrkdwn(message) == ":warning: no data for `error_rate`"
+    assert text(message) == "! no data for error_rate"
+    assert message.plain() == "no data for error_rate"
+
+
+def test_the_terminal_names_people_with_an_at() -> None:
+    message = Message("advanced by ", Mention("U0ENGLEAD"), " and ", Mention("carol"))
+    assert text(message) == "advanced by @U0ENGLEAD and @carol"
+
+
+def test_messages_join_and_add() -> None:
+    joined = Message.join(", ", [Mention("U1"), "bob"]) + "."
+    assert mrkdwn(joined) == "<@U1>, bob."
+    assert not Message("")
+    assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
