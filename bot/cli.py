@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -16,9 +16,12 @@ import uvicorn
 from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot, build, slack_chat
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
+
+if TYPE_CHECKING:
+    from bot.slack.chat import SlackChat
 
 app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
@@ -70,14 +73,17 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def _web_server(rollbot: Rollbot, host: str, port: int, with_slack: bool) -> uvicorn.Server:
+def _web_server(
+    rollbot: Rollbot, host: str, port: int, slack: SlackChat | None = None
+) -> uvicorn.Server:
+    """The web app; with `slack`, it serves Slack's events over HTTP too."""
     from bot.web.app import create_app
 
     slack_app = None
-    if with_slack:
+    if slack is not None:
         from bot.slack.app import build_slack_app
 
-        slack_app = build_slack_app(rollbot)
+        slack_app = build_slack_app(rollbot, slack.client)
     config = uvicorn.Config(
         create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
     )
@@ -96,17 +102,18 @@ def serve(
     )
     settings = _settings_or_exit(config)
     _plans_or_exit(settings)
-    rollbot = build(settings)
+    slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
+    rollbot = build(settings, chat=slack.ports if slack else None)
     from bot.scheduler import start_scheduler, stop_scheduler
 
     web = settings.config.web
     host, port = host or web.host, web.port if port is None else port
     socket = None
-    if settings.slack_socket_mode:
+    if slack is not None and settings.slack_socket_mode:
         from bot.slack.socket_mode import SocketModeUnavailable, connect_socket_mode
 
         try:
-            socket = connect_socket_mode(rollbot)
+            socket = connect_socket_mode(rollbot, slack.client)
         except SocketModeUnavailable as exc:
             typer.echo(f"rollbot cannot connect to Slack: {exc}", err=True)
             rollbot.db.dispose()
@@ -117,17 +124,17 @@ def serve(
             else "Slack: the Socket Mode connection is not open yet (see the log); "
             "retrying in the background."
         )
-        server = _web_server(rollbot, host, port, with_slack=False)
-    elif settings.slack_http:
+        server = _web_server(rollbot, host, port)
+    elif slack is not None:
         typer.echo(f"Slack: serving events at http://{host}:{port}/slack/events")
-        server = _web_server(rollbot, host, port, with_slack=True)
+        server = _web_server(rollbot, host, port, slack)
     else:
         typer.echo(
             "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
             "serve it over HTTP (plus SLACK_APP_TOKEN for Socket Mode). Serving the "
             "flag API and health only; try `rollbot shell` to drive rollouts locally."
         )
-        server = _web_server(rollbot, host, port, with_slack=False)
+        server = _web_server(rollbot, host, port)
     scheduler = start_scheduler(rollbot)
     typer.echo(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
@@ -156,17 +163,19 @@ def shell(
     logging.basicConfig(level=logging.WARNING)
     settings = _settings_or_exit(config)
     _plans_or_exit(settings)
-    rollbot = build(settings)
     from bot.scheduler import start_scheduler, stop_scheduler
+    from bot.shell.chat import ShellChat
     from bot.shell.repl import Shell
 
+    chat = ShellChat(sys.stdout)
+    rollbot = build(settings, chat=chat.ports)
     web = settings.config.web
-    server = _web_server(rollbot, web.host, web.port if port is None else port, with_slack=False)
+    server = _web_server(rollbot, web.host, web.port if port is None else port)
     thread = threading.Thread(target=server.run, name="web", daemon=True)
     thread.start()
     scheduler = start_scheduler(rollbot)
     try:
-        code = Shell(rollbot, sys.stdin, sys.stdout, user=user).run()
+        code = Shell(rollbot, chat, sys.stdin, user=user).run()
     finally:
         server.should_exit = True
         stop_scheduler(scheduler)

@@ -1,10 +1,15 @@
-"""Wiring: builds the services from settings, for every adapter (serve, shell, tests)."""
+"""The composition root: builds rollbot's whole object graph from settings and a chat.
+
+Every adapter (serve, shell, tests) gets its objects here; nothing is wired after `build`
+returns. Adapters read the `Rollbot` it returns and never construct providers themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
@@ -16,21 +21,23 @@ from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
+from bot.services.chat import ChatPorts
 from bot.services.flags import FlagService
 from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
-from bot.services.incidents.views import IncidentChat
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
 from bot.services.rollback.service import RollbackService
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
-from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff.feature import Signoffs, install_signoffs
 from bot.store.database import Database
+
+if TYPE_CHECKING:
+    from bot.slack.chat import SlackChat
 
 
 @dataclass
@@ -58,34 +65,32 @@ class Rollbot:
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
 
-    def set_notifier(self, notifier: RolloutNotifier) -> None:
-        """Choose the chat that hears about rollouts (Slack, the shell, or none)."""
-        self.rollouts.notifier = notifier
-
-    def set_incident_chat(self, chat: IncidentChat) -> None:
-        """Choose the chat where incident channels, cards and drafts live."""
-        self.incidents.chat = chat
 
 
-def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
-    """Open the database (migrating it), read the plans and build the services."""
+def build(
+    settings: Settings, clock: Clock | None = None, chat: ChatPorts | None = None
+) -> Rollbot:
+    """Open the database (migrating it), read the plans and build the services, talking
+    through `chat` (Slack's or the shell's ports; none by default)."""
     clock = clock or SystemClock()
+    chat = chat or ChatPorts.none()
     db = Database(settings.database_url)
     plans = PlanCatalog(settings.plans_dir)
     flags = build_flag_provider(settings, db, clock)  # flags.provider: builtin|http|unleash
     cfg = settings.config.rollouts
-    permissions = Permissions(settings.config.role_directory())
+    permissions = Permissions(settings.config.role_directory(), chat.groups)
     rollouts = RolloutService(
         db,
         plans,
         flags,
-        NullNotifier(),
+        chat.rollouts,
         clock,
         default_plan=cfg.default_plan,
         advance_guard=parse_duration(cfg.advance_guard),
         permissions=permissions,
     )
     signoffs = install_signoffs(db, rollouts, permissions, clock, settings.config.signoff)
+    signoffs.service.notifier = chat.signoffs
     # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
     metrics = build_metrics_provider(settings.config.metrics, settings.env)
     rb = settings.config.rollback
@@ -117,6 +122,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         pager=pager,
         status_pages=status_pages,
     )
+    incidents.chat = chat.incidents
     rollback.listeners.append(RollbackIncidents(incidents))
     return Rollbot(
         settings,
@@ -136,4 +142,20 @@ def build(settings: Settings, clock: Clock | None = None) -> Rollbot:
         FlagService(flags),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
+    )
+
+
+def slack_chat(settings: Settings) -> SlackChat:
+    """Slack's chat ports on one Web API client (the Bolt app shares it): cards in
+    `slack.rollout_channel` (else where `/rollout start` was typed), sign-off DMs, incident
+    channels, user groups cached for `signoff.group_cache`."""
+    from bot.slack.chat import slack_chat as chat_on
+
+    if not settings.slack_bot_token:
+        raise ValueError("Slack needs SLACK_BOT_TOKEN")
+    return chat_on(
+        settings.slack_bot_token,
+        settings.slack_api_url,
+        rollout_channel=settings.config.slack.rollout_channel,
+        group_cache_seconds=parse_duration(settings.config.signoff.group_cache).total_seconds(),
     )

@@ -3,12 +3,14 @@ and a Rollbot built on it with a fake metrics provider."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.clock import ManualClock
-from bot.config.settings import load_settings
+from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.providers.metrics.base import MetricsProvider
+from bot.services.chat import ChatPorts
 
 FLAG = "chat-v2"
 ERRORS = "errors_ratio"
@@ -86,9 +88,11 @@ def build_rollbot(
     extra_yaml: str = "",
     env: dict[str, str] | None = None,
     metrics_yaml: str = "metrics:\n  evaluation_seconds: 15\n",
+    chat: Callable[[Settings], ChatPorts] | None = None,
 ) -> Rollbot:
     """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
-    that `metrics_yaml` configures."""
+    that `metrics_yaml` configures; `chat` gives the chat ports for the settings (none by
+    default)."""
     plans = write_plan(tmp_path / "plans", plan)
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -96,7 +100,7 @@ def build_rollbot(
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": database_url, **(env or {})}, config_path=config)
-    bot = build(settings, clock)
+    bot = build(settings, clock, chat(settings) if chat else None)
     if metrics is not None:
         bot.watcher.metrics = metrics
         bot.rollback.metrics = metrics

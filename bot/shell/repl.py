@@ -31,10 +31,11 @@ from bot.services.rollouts.views import (
     Button,
     RolloutView,
 )
-from bot.shell.incident_chat import ShellIncidentChat, render_incident
-from bot.shell.notifier import SHELL_CHANNEL, ShellNotifier
+from bot.shell.chat import ShellChat
+from bot.shell.incident_chat import render_incident
+from bot.shell.notifier import SHELL_CHANNEL
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
-from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff, ShellSignoffNotifier
+from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +78,29 @@ def _isatty(stream: TextIO) -> bool:
 
 
 class Shell:
-    """A terminal chat for one rollbot: `Shell(rollbot, stdin, stdout, user).run()`.
+    """A terminal chat for one rollbot: `Shell(rollbot, chat, stdin, user).run()`.
 
-    Creating it installs its `ShellNotifier` on the rollbot, so every card and event
-    (including those of the scheduler thread) prints on `stdout`.
+    `rollbot` was built with `chat.ports`, so every card and event (including those of the
+    scheduler thread) prints on `chat.out`; the shell listens to them to know each flag's
+    latest buttons.
     """
 
-    def __init__(self, rollbot: Rollbot, stdin: TextIO, stdout: TextIO, user: str = "you") -> None:
+    def __init__(self, rollbot: Rollbot, chat: ShellChat, stdin: TextIO, user: str = "you") -> None:
         self.rollbot = rollbot
         self.stdin = stdin
-        self.stdout = stdout
+        self.stdout = chat.out
         self.user = user
-        self.notifier = ShellNotifier(stdout, on_view=self._remember, on_event=self._heard)
+        self.notifier = chat.notifier
+        self.notifier.on_view = self._remember
+        self.notifier.on_event = self._heard
         self._lock = self.notifier.lock  # one lock for output and for what the shell knows
         self._views: dict[str, RolloutView] = {}  # latest view of each flag
         self._latest: str | None = None  # flag of the card shown last
         self._shown: set[int] = set()  # rollouts whose card printed during the current input
         self._events: list[str] = []  # events printed during the current input
-        rollbot.set_notifier(self.notifier)
         self.signoff: ShellSignoff | None = None
         if rollbot.signoffs is not None:
-            rollbot.signoffs.service.notifier = ShellSignoffNotifier(self.say)
             self.signoff = ShellSignoff(rollbot.signoffs, self.say)
-        rollbot.set_incident_chat(ShellIncidentChat(self.notifier))
         self._incident_channel: str | None = None  # where `/incident` commands run
 
     @property

@@ -1,4 +1,8 @@
-"""The Bolt app: verified requests in, listeners registered explicitly, Slack as notifier."""
+"""The Bolt app: verified requests in, listeners registered explicitly.
+
+Slack as rollbot's chat (the ports the services talk through) is built before the app, by
+bot/slack/chat.py, and handed to `bot.container.build`; the app shares its client.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,19 @@ import re
 from typing import Any
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.container import Rollbot
 from bot.slack.incident_listeners import register_incidents
 from bot.slack.listeners import register
-from bot.slack.notifier import SlackNotifier, build_client
 from bot.slack.rollback_listeners import register_rollback
 from bot.slack.signoff_listeners import register_signoff
 
 log = logging.getLogger(__name__)
 
 
-def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
-    """A Bolt app for `rollbot`, which from now on shows rollouts in Slack.
+def build_slack_app(rollbot: Rollbot, client: WebClient, *, socket_mode: bool = False) -> App:
+    """A Bolt app for `rollbot` (built with Slack's chat ports), sharing their `client`.
 
     Listeners ack first and do the work afterwards (`process_before_response=False`), so
     Slack always gets its answer within 3 s. Requests over HTTP always have their signature
@@ -27,11 +31,8 @@ def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
     no signing secret is needed (Bolt skips the check for them).
     """
     settings = rollbot.settings
-    if not settings.slack_bot_token:
-        raise ValueError("Slack needs SLACK_BOT_TOKEN")
     if not socket_mode and not settings.slack_signing_secret:
         raise ValueError("Slack over HTTP needs SLACK_SIGNING_SECRET")
-    client = build_client(settings.slack_bot_token, settings.slack_api_url)
     app = App(
         # The token travels with `client`; passing it again only makes Bolt warn.
         client=client,
@@ -50,7 +51,6 @@ def build_slack_app(rollbot: Rollbot, *, socket_mode: bool = False) -> App:
     # takes would get Bolt's 404 (no ack over Socket Mode), and Slack redelivers those
     # and turns event delivery off for apps that fail most of them.
     app.event(re.compile(".*"))(_ignore_event)
-    rollbot.set_notifier(SlackNotifier(client, settings.config.slack.rollout_channel))
     return app
 
 

@@ -25,13 +25,11 @@ from bot.slack.incident_blocks import (
     incident_card,
     timeline_messages,
 )
-from bot.slack.incident_chat import SlackIncidentChat
 from bot.slack.listener import Handler, Interaction
 
 
 def register_incidents(app: App, rollbot: Rollbot) -> None:
-    """Attach incident commands, buttons, modals and events; incidents now live in Slack."""
-    rollbot.set_incident_chat(SlackIncidentChat(app.client))
+    """Attach incident commands, buttons, modals and events."""
     app.command("/incident")(listener.command(rollbot, "/incident", _command(rollbot)))
     for action_id, what in ((ACTION_ACK, "ack"), (ACTION_RESOLVE, "resolve")):
         handler = _incident_button(rollbot, what)

@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.container import Rollbot
-from bot.domain.durations import parse_duration
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
@@ -25,19 +23,13 @@ from bot.slack import listener
 from bot.slack.blocks import reply_blocks
 from bot.slack.listener import Handler, Interaction
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
-from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
 
 
 def register_signoff(app: App, rollbot: Rollbot) -> None:
-    """Attach `/approve`, the sign-off buttons and the reject modal; send sign-off DMs
-    through Slack and resolve role user groups with `usergroups.users.list`."""
+    """Attach `/approve`, the sign-off buttons and the reject modal."""
     signoffs = rollbot.signoffs
     if signoffs is None:
         return
-    client: WebClient = app.client
-    signoffs.service.notifier = SlackSignoffNotifier(client)
-    ttl = parse_duration(rollbot.settings.config.signoff.group_cache).total_seconds()
-    rollbot.permissions.groups = SlackGroupResolver(client, ttl)
     app.command("/approve")(listener.command(rollbot, "/approve", _approve_command(signoffs)))
     app.action(ACTION_APPROVE)(
         listener.action(rollbot, "approve button", _approve_button(signoffs))

@@ -35,6 +35,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 from websocket import WebSocketApp
@@ -177,9 +178,10 @@ class SocketModeConnection:
 
 
 def connect_socket_mode(
-    rollbot: Rollbot, open_timeout: float = OPEN_TIMEOUT
+    rollbot: Rollbot, client: WebClient, open_timeout: float = OPEN_TIMEOUT
 ) -> SocketModeConnection:
-    """Serve Slack for `rollbot` over Socket Mode, reconnecting in the background.
+    """Serve Slack for `rollbot` (built with Slack's chat ports on `client`) over Socket
+    Mode, reconnecting in the background.
 
     Waits up to `open_timeout` seconds for the WebSocket to open. Raises
     SocketModeUnavailable when Slack refuses the app token or cannot be reached.
@@ -188,7 +190,7 @@ def connect_socket_mode(
     if not settings.slack_app_token:
         raise SocketModeUnavailable("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
     handler = RollbotSocketModeHandler(
-        build_slack_app(rollbot, socket_mode=True), settings.slack_app_token
+        build_slack_app(rollbot, client, socket_mode=True), settings.slack_app_token
     )
     try:
         handler.connect()  # type: ignore[no-untyped-call]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.container import build
+from bot.container import build, slack_chat
 from bot.services.incidents.ports import OnCall
 from bot.services.incidents.views import ACTION_EDIT, ACTION_PUBLISH
 from bot.slack.app import build_slack_app
@@ -294,9 +294,10 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
     channel = declare(incident)
     h.clock.advance(timedelta(minutes=2))
     # rollbot restarts: a new process (new build, new Slack app) on the same database.
-    again = build(h.rollbot.settings, clock=h.clock)
+    slack = slack_chat(h.rollbot.settings)
+    again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports)
     try:
-        build_slack_app(again)
+        build_slack_app(again, slack.client)
         page = FakeStatusPage("after-restart")
         again.status_pages[:] = [page]
         h.clock.advance(timedelta(minutes=2))

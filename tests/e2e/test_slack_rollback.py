@@ -15,8 +15,9 @@ import pytest
 import uvicorn
 
 from bot.clock import ManualClock
-from bot.container import Rollbot
+from bot.container import Rollbot, slack_chat
 from bot.slack.app import build_slack_app
+from bot.slack.notifier import build_client
 from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
 from bot.web.app import create_app
 from tests.e2e.conftest import SIGNING_SECRET
@@ -80,8 +81,10 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str) -> Iterator[Bot]:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": fake.api_url,
         },
+        chat=lambda settings: slack_chat(settings).ports,
     )
-    app = create_app(rollbot, build_slack_app(rollbot))
+    client = build_client("xoxb-test", fake.api_url)
+    app = create_app(rollbot, build_slack_app(rollbot, client))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.prometheus import PrometheusProvider
+from bot.services.chat import ChatPorts
 from bot.slack.notifier import SlackNotifier, build_client
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 from tests.prometheus_support import (
@@ -117,6 +119,7 @@ def live(
     url, exporter = prometheus
     exporter.set_error_ratio(0.0)
     clock = ManualClock()
+    slack_notifier = SlackNotifier(build_client("xoxb-test", fake_slack.api_url))
     rb = build_rollbot(
         tmp_path,
         f"sqlite:///{tmp_path}/rollbot.db",
@@ -124,9 +127,10 @@ def live(
         None,  # the provider the config names: Prometheus
         plan=PLAN,
         metrics_yaml=f"metrics:\n  provider: prometheus\n  url: {url}\n  evaluation_seconds: 15\n",
+        # Rollout cards and threads in (the fake) Slack; no other chat.
+        chat=lambda _settings: replace(ChatPorts.none(), rollouts=slack_notifier),
     )
     rb.rollback.sleep = time.sleep
-    rb.set_notifier(SlackNotifier(build_client("xoxb-test", fake_slack.api_url)))
     assert rb.watcher.metrics.name == "prometheus"
     checker = PrometheusProvider(url, timeout=2)
     try:

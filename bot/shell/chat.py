@@ -1,0 +1,28 @@
+"""The terminal as rollbot's chat: every port prints through one notifier (one lock)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bot.services.chat import ChatPorts
+from bot.shell.incident_chat import ShellIncidentChat
+from bot.shell.notifier import ShellNotifier
+from bot.shell.signoff import ShellSignoffNotifier
+
+
+class ShellChat:
+    """Cards, thread events, sign-off DMs and incident channels printed on `out`.
+
+    Build rollbot with `ports`, then give this chat to `Shell`, which listens to what it
+    prints (`notifier.on_view` / `on_event`) to know each flag's latest buttons.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.notifier = ShellNotifier(out)
+        self.incidents = ShellIncidentChat(self.notifier)
+        self.ports = ChatPorts(
+            rollouts=self.notifier,
+            signoffs=ShellSignoffNotifier(self.notifier.write),
+            incidents=self.incidents,
+        )

@@ -1,0 +1,42 @@
+"""Slack as rollbot's chat: one Web API client behind every chat port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+
+from bot.services.chat import ChatPorts
+from bot.slack.incident_chat import SlackIncidentChat
+from bot.slack.notifier import SlackNotifier, build_client
+from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
+
+
+@dataclass(frozen=True)
+class SlackChat:
+    """The client the Bolt app shares, and the ports the services are built with."""
+
+    client: WebClient
+    ports: ChatPorts
+
+
+def slack_chat(
+    token: str,
+    api_url: str,
+    *,
+    rollout_channel: str | None = None,
+    group_cache_seconds: float = 300.0,
+) -> SlackChat:
+    """Cards and threads (in `rollout_channel`, else where `/rollout start` was typed),
+    sign-off DMs, incident channels, and user groups resolved with `usergroups.users.list`
+    (cached `group_cache_seconds`)."""
+    client = build_client(token, api_url)
+    return SlackChat(
+        client,
+        ChatPorts(
+            rollouts=SlackNotifier(client, rollout_channel),
+            signoffs=SlackSignoffNotifier(client),
+            incidents=SlackIncidentChat(client),
+            groups=SlackGroupResolver(client, group_cache_seconds),
+        ),
+    )
