@@ -16,6 +16,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
+from bot.services.chat import ChatPorts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"
@@ -83,9 +84,16 @@ def settings(settings_factory: Callable[..., Settings], database_url: str) -> Se
 
 
 @pytest.fixture
-def rollbot(settings: Settings, clock: ManualClock) -> Iterator[Rollbot]:
+def chat_ports() -> ChatPorts:
+    """The chat `rollbot` is built with: none. A test module overrides this fixture to
+    hear what rollbot says (a recording chat, the fake Slack)."""
+    return ChatPorts.none()
+
+
+@pytest.fixture
+def rollbot(settings: Settings, clock: ManualClock, chat_ports: ChatPorts) -> Iterator[Rollbot]:
     """A built Rollbot (database migrated), disposed after the test."""
-    bot = build(settings, clock)
+    bot = build(settings, clock, chat_ports)
     try:
         yield bot
     finally:

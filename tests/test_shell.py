@@ -16,8 +16,9 @@ from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
-from bot.services.rollouts.notifier import CardLocation, NullNotifier
+from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
+from bot.shell.chat import ShellChat
 from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, render_card, render_reply
 from bot.shell.repl import Shell
@@ -34,14 +35,19 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def rb(tmp_path: Path, clock: ManualClock) -> Iterator[Rollbot]:
+def chat() -> ShellChat:
+    return ShellChat(io.StringIO())
+
+
+@pytest.fixture
+def rb(tmp_path: Path, clock: ManualClock, chat: ShellChat) -> Iterator[Rollbot]:
     config = tmp_path / "rollbot.yaml"
     config.write_text(
         f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n" + NO_GATES,
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)
-    bot = build(settings, clock=clock)
+    bot = build(settings, clock=clock, chat=chat.ports)
     try:
         yield bot
     finally:
@@ -51,9 +57,10 @@ def rb(tmp_path: Path, clock: ManualClock) -> Iterator[Rollbot]:
 class Session:
     """One shell kept across several batches of input, so it remembers the cards shown."""
 
-    def __init__(self, rb: Rollbot, user: str = "you") -> None:
-        self.out = io.StringIO()
-        self.shell = Shell(rb, io.StringIO(""), self.out, user=user)
+    def __init__(self, rb: Rollbot, chat: ShellChat, user: str = "you") -> None:
+        self.out = chat.out
+        assert isinstance(self.out, io.StringIO)
+        self.shell = Shell(rb, chat, io.StringIO(""), user=user)
         self.code: int | None = None
 
     def feed(self, text: str) -> str:
@@ -65,8 +72,8 @@ class Session:
 
 
 @pytest.fixture
-def sh(rb: Rollbot) -> Session:
-    return Session(rb)
+def sh(rb: Rollbot, chat: ShellChat) -> Session:
+    return Session(rb, chat)
 
 
 def state(rb: Rollbot) -> tuple[str, int, int, int]:
@@ -204,9 +211,13 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
 
 def test_a_stale_button_is_refused(rb: Rollbot, sh: Session) -> None:
     sh.feed(f"/rollout start {FLAG}\n")
-    rb.set_notifier(NullNotifier())  # someone advances from Slack; the shell does not hear it
-    rb.rollouts.advance(FLAG, Actor("U1", Via.SLACK), expected_step=0)
-    rb.set_notifier(sh.shell.notifier)
+    # Someone advances from Slack (another rollbot on the same database): the shell does not
+    # hear it, so its button is the one from before.
+    slack_side = build(rb.settings, clock=rb.clock)
+    try:
+        slack_side.rollouts.advance(FLAG, Actor("U1", Via.SLACK), expected_step=0)
+    finally:
+        slack_side.db.dispose()
     before = state(rb)
     out = sh.feed("press advance\n")
     assert "! That button is out of date" in out
@@ -250,14 +261,14 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def test_prompt_only_on_a_terminal(rb: Rollbot) -> None:
-    out = io.StringIO()
-    Shell(rb, io.StringIO("whoami\n"), out).run()
-    assert "rollbot (as" not in out.getvalue()
+def test_prompt_only_on_a_terminal(rb: Rollbot, chat: ShellChat) -> None:
+    assert isinstance(chat.out, io.StringIO)
+    Shell(rb, chat, io.StringIO("whoami\n")).run()
+    assert "rollbot (as" not in chat.out.getvalue()
 
-    out = io.StringIO()
-    code = Shell(rb, FakeTTY("whoami\nas bob\n"), out, user="ann").run()
-    text = out.getvalue()
+    start = len(chat.out.getvalue())
+    code = Shell(rb, chat, FakeTTY("whoami\nas bob\n"), user="ann").run()
+    text = chat.out.getvalue()[start:]
     assert "rollbot (as ann)> You are ann." in text
     assert "rollbot (as bob)> " in text
     assert code == 0

@@ -6,14 +6,19 @@ from datetime import timedelta
 
 from bot.clock import ManualClock
 from bot.container import Rollbot
+from bot.shell.chat import ShellChat
 from tests.fakes.incidents import FakeStatusPage
-from tests.test_shell import Session, clock, rb  # noqa: F401  (fixtures)
+from tests.test_shell import Session, chat, clock, rb  # noqa: F401  (fixtures)
 
 
-def test_declare_update_publish_resolve_in_the_shell(rb: Rollbot, clock: ManualClock) -> None:  # noqa: F811
+def test_declare_update_publish_resolve_in_the_shell(
+    rb: Rollbot,  # noqa: F811
+    clock: ManualClock,  # noqa: F811
+    chat: ShellChat,  # noqa: F811
+) -> None:
     page = FakeStatusPage()
     rb.status_pages[:] = [page]  # the fake is the only status page
-    sh = Session(rb, user="alice")
+    sh = Session(rb, chat, user="alice")
     out = sh.feed("/incident declare sev2 Checkout errors\n")
     assert "opened #inc-20261102-checkout-errors" in out
     assert "SEV2: Checkout errors (open)" in out

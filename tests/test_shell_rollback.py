@@ -6,14 +6,18 @@ import io
 from pathlib import Path
 
 from bot.clock import ManualClock
+from bot.shell.chat import ShellChat
 from bot.shell.repl import Shell
 from tests.rollback_support import FLAG, build_rollbot
 
 
 def test_rollback_in_the_shell(tmp_path: Path) -> None:
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None)
     out = io.StringIO()
-    shell = Shell(rb, io.StringIO(), out, user="carol")
+    chat = ShellChat(out)
+    rb = build_rollbot(
+        tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None, chat=lambda _s: chat.ports
+    )
+    shell = Shell(rb, chat, io.StringIO(), user="carol")
     try:
         shell.execute(f"/rollout start {FLAG}\n")
         out.seek(0)

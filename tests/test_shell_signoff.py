@@ -12,6 +12,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
 from bot.container import Rollbot, build
+from bot.shell.chat import ShellChat
 from bot.shell.repl import Shell
 from bot.store import audit
 
@@ -34,11 +35,21 @@ SIGNERS = ["erin", "pat", "sam", "olga", "carl"]
 
 
 @pytest.fixture
-def rb(tmp_path: Path) -> Iterator[Rollbot]:
+def out() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def chat(out: io.StringIO) -> ShellChat:
+    return ShellChat(out)
+
+
+@pytest.fixture
+def rb(tmp_path: Path, chat: ShellChat) -> Iterator[Rollbot]:
     config = tmp_path / "rollbot.yaml"
     config.write_text(CONFIG, encoding="utf-8")
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)
-    bot = build(settings, clock=ManualClock())
+    bot = build(settings, clock=ManualClock(), chat=chat.ports)
     try:
         yield bot
     finally:
@@ -52,9 +63,10 @@ def feed(shell: Shell, out: io.StringIO, text: str) -> str:
     return out.getvalue()[start:]
 
 
-def test_the_chain_checklists_rejection_and_report_in_the_shell(rb: Rollbot) -> None:
-    out = io.StringIO()
-    shell = Shell(rb, io.StringIO(""), out, user="you")
+def test_the_chain_checklists_rejection_and_report_in_the_shell(
+    rb: Rollbot, chat: ShellChat, out: io.StringIO
+) -> None:
+    shell = Shell(rb, chat, io.StringIO(""), user="you")
 
     text = feed(shell, out, f"/rollout start {FLAG}\n")
     assert "[DM to erin] your sign-off as Engineering Lead is needed" in text
