@@ -24,7 +24,7 @@ from bot.config.signoff import RoleConfig, SignoffConfig
 from bot.domain.plan import PlanProblem
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # bot/config/settings.py -> repo
 DEFAULT_CONFIG_CANDIDATES = ("config/rollbot.yaml", "config/rollbot.example.yaml")
 
 

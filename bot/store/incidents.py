@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
@@ -14,8 +15,8 @@ from bot.store.incident_models import (
     IncidentEventRow,
     IncidentJobRow,
     IncidentRow,
+    IncidentStatusUpdateRow,
     PostmortemRow,
-    StatusUpdateRow,
 )
 
 ACTIVE = "active"
@@ -44,6 +45,19 @@ def by_source(
     if active_only:
         query = query.where(IncidentRow.state == ACTIVE)
     return session.exec(query.order_by(col(IncidentRow.id).desc())).first()
+
+
+def add_incident(session: Session, **fields: Any) -> IncidentRow:
+    """A new incident (its id assigned); `fields` are IncidentRow's columns."""
+    row = IncidentRow(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save(session: Session, row: IncidentRow | IncidentStatusUpdateRow | PostmortemRow) -> None:
+    """Write back the changes made to a row this repository returned."""
+    session.add(row)
 
 
 def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
@@ -124,26 +138,34 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
 
 def status_update(
     session: Session, update_id: int, for_update: bool = False
-) -> StatusUpdateRow | None:
+) -> IncidentStatusUpdateRow | None:
     """One status update, locked for this transaction when `for_update`."""
-    query = select(StatusUpdateRow).where(StatusUpdateRow.id == update_id)
+    query = select(IncidentStatusUpdateRow).where(IncidentStatusUpdateRow.id == update_id)
     if for_update:
         # Re-read under the lock, even when this session already holds the row.
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.exec(query).first()
 
 
-def updates_of(session: Session, incident_id: int) -> list[StatusUpdateRow]:
+def add_status_update(session: Session, **fields: Any) -> IncidentStatusUpdateRow:
+    """A new status update (its id assigned); `fields` are IncidentStatusUpdateRow's columns."""
+    row = IncidentStatusUpdateRow(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def updates_of(session: Session, incident_id: int) -> list[IncidentStatusUpdateRow]:
     """Every status update of an incident, oldest first."""
     query = (
-        select(StatusUpdateRow)
-        .where(StatusUpdateRow.incident_id == incident_id)
-        .order_by(col(StatusUpdateRow.id))
+        select(IncidentStatusUpdateRow)
+        .where(IncidentStatusUpdateRow.incident_id == incident_id)
+        .order_by(col(IncidentStatusUpdateRow.id))
     )
     return list(session.exec(query))
 
 
-def supersede_pending(session: Session, incident_id: int) -> list[StatusUpdateRow]:
+def supersede_pending(session: Session, incident_id: int) -> list[IncidentStatusUpdateRow]:
     """Mark unpublished drafts and queued updates superseded by a newer one; return them."""
     superseded = []
     for row in updates_of(session, incident_id):
@@ -158,30 +180,30 @@ def supersede_pending(session: Session, incident_id: int) -> list[StatusUpdateRo
 def due_update_ids(session: Session, now: datetime) -> list[int]:
     """Status updates whose next attempt (or automatic publication) is due."""
     query = (
-        select(StatusUpdateRow.id)
-        .where(col(StatusUpdateRow.state).in_(("draft", "queued")))
-        .where(col(StatusUpdateRow.next_attempt_at).is_not(None))
-        .where(col(StatusUpdateRow.next_attempt_at) <= now)
+        select(IncidentStatusUpdateRow.id)
+        .where(col(IncidentStatusUpdateRow.state).in_(("draft", "queued")))
+        .where(col(IncidentStatusUpdateRow.next_attempt_at).is_not(None))
+        .where(col(IncidentStatusUpdateRow.next_attempt_at) <= now)
         .where(
             or_(
-                col(StatusUpdateRow.lease_until).is_(None),
-                col(StatusUpdateRow.lease_until) <= now,
+                col(IncidentStatusUpdateRow.lease_until).is_(None),
+                col(IncidentStatusUpdateRow.lease_until) <= now,
             )
         )
-        .order_by(col(StatusUpdateRow.next_attempt_at))
+        .order_by(col(IncidentStatusUpdateRow.next_attempt_at))
     )
     return [i for i in session.exec(query) if i is not None]
 
 
 def claim_update(
     session: Session, update_id: int, now: datetime, lease: timedelta, skip_locked: bool
-) -> StatusUpdateRow | None:
+) -> IncidentStatusUpdateRow | None:
     """Lease one due status update for this worker, or None when someone else has it.
 
     The row lock (SKIP LOCKED on PostgreSQL, the write lock on SQLite) makes the check and
     the lease one step; the lease then covers the provider call made outside the lock.
     """
-    query = select(StatusUpdateRow).where(StatusUpdateRow.id == update_id)
+    query = select(IncidentStatusUpdateRow).where(IncidentStatusUpdateRow.id == update_id)
     query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
     row = session.exec(query).first()
     if row is None or row.state not in ("draft", "queued"):
@@ -253,6 +275,16 @@ def claim_job(
     return job
 
 
+def job(session: Session, job_id: int) -> IncidentJobRow | None:
+    """One job by id."""
+    return session.get(IncidentJobRow, job_id)
+
+
+def save_job(session: Session, job: IncidentJobRow) -> None:
+    """Write back the changes made to a job this repository returned."""
+    session.add(job)
+
+
 def pending_jobs(session: Session, incident_id: int) -> list[IncidentJobRow]:
     """Jobs of an incident not done yet, soonest first."""
     query = (
@@ -270,3 +302,14 @@ def postmortem(session: Session, incident_id: int) -> PostmortemRow | None:
     """The post-mortem of an incident."""
     query = select(PostmortemRow).where(PostmortemRow.incident_id == incident_id)
     return session.exec(query).first()
+
+
+def add_postmortem(
+    session: Session, incident_id: int, markdown: str, rendered_at: datetime, due_at: datetime
+) -> PostmortemRow:
+    """The first post-mortem draft of an incident."""
+    row = PostmortemRow(
+        incident_id=incident_id, markdown=markdown, rendered_at=rendered_at, due_at=due_at
+    )
+    session.add(row)
+    return row

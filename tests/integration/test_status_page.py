@@ -42,7 +42,7 @@ def bot(
 
 @pytest.fixture
 def page(bot: Rollbot) -> BuiltinStatusPage:
-    options = bot.config.settings.config.statuspage.builtin
+    options = bot.settings.config.statuspage.builtin
     assert options is not None
     return BuiltinStatusPage(bot.db, options)
 

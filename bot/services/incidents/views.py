@@ -14,7 +14,7 @@ from typing import Protocol
 from bot.domain.incident import Deadlines, postmortem_overdue
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button
-from bot.store.incident_models import IncidentRow, PostmortemRow, StatusUpdateRow
+from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow, PostmortemRow
 
 ACTION_ACK = "incident_ack"
 ACTION_PUBLISH = "incident_publish_draft"
@@ -84,7 +84,15 @@ class IncidentView:
         return self.state == "active"
 
 
-def draft_view(row: StatusUpdateRow, incident: IncidentRow) -> DraftView:
+@dataclass(frozen=True)
+class IncidentOutcome:
+    """What a change did: the incident as it is now, and a sentence about it."""
+
+    view: IncidentView
+    text: str
+
+
+def draft_view(row: IncidentStatusUpdateRow, incident: IncidentRow) -> DraftView:
     """The DM view of a status update."""
     assert row.id is not None and incident.id is not None
     return DraftView(
