@@ -11,6 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.incident import EventKind, TimelineEvent
+from bot.domain.message import (
+    Code,
+    GroupMention,
+    Link,
+    Mention,
+    Message,
+    Part,
+    Strong,
+    plain_part,
+)
 from bot.store.incident_models import (
     IncidentEventRow,
     IncidentJobRow,
@@ -77,12 +87,41 @@ def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
 # -- timeline --------------------------------------------------------------------------
 
 
+def _stored_part(part: Part) -> str:
+    match part:
+        case str():
+            return part
+        case Mention(user_id=user):
+            return f"<@{user}>"
+        case GroupMention(group_id=group):
+            return f"<!subteam^{group}>"
+        case Strong(text=text):
+            return f"*{text}*"
+        case Code(text=text):
+            return f"`{text}`"
+        case Link(url=url, label=label):
+            return f"<{url}|{label}>" if label else f"<{url}>"
+    return plain_part(part)
+
+
+def stored_text(text: str | Message) -> str:
+    """A timeline entry as the `text` column keeps it.
+
+    The column has always held entries with `<@U…>` mentions, `*bold*` and code spans
+    (Slack and the shell render them, the post-mortem copies them), so a `Message` is
+    written in that same form and old and new rows read alike.
+    """
+    if isinstance(text, str):
+        return text
+    return "".join(_stored_part(p) for p in text.parts)
+
+
 def add_event(
     session: Session,
     incident_id: int,
     at: datetime,
     kind: EventKind,
-    text: str,
+    text: str | Message,
     actor: str = "rollbot",
     permalink: str | None = None,
     dedupe: str | None = None,
@@ -92,7 +131,7 @@ def add_event(
         incident_id=incident_id,
         at=at,
         kind=kind.value,
-        text=text,
+        text=stored_text(text),
         actor=actor[:100],
         permalink=permalink,
         dedupe=dedupe[:255] if dedupe else None,

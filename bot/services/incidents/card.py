@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from bot.domain.errors import NotFound, RollbotError
 from bot.domain.incident import EventKind, TimelineEvent
+from bot.domain.message import Message
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.views import IncidentView, build_incident_view
 from bot.store import incidents as store
@@ -75,7 +76,7 @@ class IncidentCard:
         self,
         incident_id: int,
         kind: EventKind,
-        text: str,
+        text: str | Message,
         actor: str = "rollbot",
         permalink: str | None = None,
         dedupe: str | None = None,
@@ -105,7 +106,7 @@ class IncidentCard:
             view = self.view(incident_id)
         return view
 
-    def tell(self, view: IncidentView, text: str) -> None:
+    def tell(self, view: IncidentView, text: Message) -> None:
         """Post in the incident channel."""
         channel = view.channel_id
         if channel:
@@ -113,7 +114,7 @@ class IncidentCard:
                 "post in the incident channel", lambda: self.ctx.chat.post(channel, text)
             )
 
-    def tell_commander(self, view: IncidentView, text: str) -> None:
+    def tell_commander(self, view: IncidentView, text: Message) -> None:
         """DM the commander (when the incident has one)."""
         commander = view.commander
         if commander:

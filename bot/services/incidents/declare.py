@@ -11,7 +11,6 @@ import logging
 import uuid
 from datetime import datetime
 from functools import partial
-from typing import TypeGuard
 
 from sqlalchemy.exc import IntegrityError
 
@@ -26,9 +25,11 @@ from bot.domain.incident import (
     channel_name,
     incident_key,
 )
+from bot.domain.message import Message, Sign, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, DueWork
+from bot.services.incidents.naming import channel, is_chat_user, named, person
 from bot.services.incidents.ports import PagingError
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import ChannelNameTaken, IncidentOutcome, IncidentView
@@ -38,11 +39,6 @@ from bot.store import incidents as store
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
-
-
-def is_chat_user(user_id: str | None) -> TypeGuard[str]:
-    """True for Slack user ids (people that can be invited and messaged)."""
-    return user_id is not None and user_id.startswith(("U", "W"))
 
 
 class Declaring:
@@ -145,9 +141,13 @@ class Declaring:
         """Tell the channel it was declared in, and the announce channel, where it is."""
         if not view.channel_id:
             return
-        text = (
-            f":rotating_light: {view.severity.upper()} incident declared: *{view.title}* — "
-            f"follow it in <#{view.channel_id}>."
+        text = Message(
+            Sign.INCIDENT,
+            f"{view.severity.upper()} incident declared: ",
+            Strong(view.title),
+            " — follow it in ",
+            channel(view.channel_id),
+            ".",
         )
         targets = [origin_channel, self.ctx.config.announce_channel]
         for target in dict.fromkeys(t for t in targets if t and t[:1] in ("C", "G")):
@@ -195,7 +195,7 @@ class Declaring:
             self.card.record(
                 row.id,
                 EventKind.DECLARED,
-                f"{actor.mention} declared {severity.value.upper()}: {title}{how}",
+                Message(named(actor), f" declared {severity.value.upper()}: {title}{how}"),
                 actor.id,
                 session=s,
             )
@@ -203,9 +203,7 @@ class Declaring:
                 self.card.record(
                     row.id,
                     EventKind.COMMANDER,
-                    f"<@{commander}> is the incident commander ({why})."
-                    if is_chat_user(commander)
-                    else f"{commander} is the incident commander ({why}).",
+                    Message(person(commander), f" is the incident commander ({why})."),
                     session=s,
                 )
             draft = self.status_updates.draft_first(s, row, now)
@@ -267,8 +265,10 @@ class Declaring:
             assert row is not None
             row.channel_id, row.channel_name = channel_id, name
             store.save(s, row)
-            invited = ", ".join(f"<@{p}>" for p in people)
-            text = f"Opened #{name}" + (f" and invited {invited}." if people else ".")
+            invited = Message.join(", ", (person(p) for p in people))
+            text = Message(
+                f"Opened #{name}", Message(" and invited ", invited, ".") if people else "."
+            )
             self.card.record(incident_id, EventKind.CHANNEL, text, session=s)
         if people:
             target = channel_id

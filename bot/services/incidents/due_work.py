@@ -15,6 +15,7 @@ from datetime import timedelta
 from bot.domain.durations import format_duration
 from bot.domain.errors import RollbotError
 from bot.domain.incident import PAGER_SEVERITY, EventKind, Severity
+from bot.domain.message import Code, Message, Sign, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.ports import PagingError
@@ -175,7 +176,9 @@ class DueWork:
             self.card.record(
                 view.id,
                 EventKind.PAGED,
-                f"Paged the on-call engineer through PagerDuty (dedup key `{view.key}`).",
+                Message(
+                    "Paged the on-call engineer through PagerDuty (dedup key ", Code(view.key), ")."
+                ),
                 session=s,
             )
         if view.acknowledged_at is not None:
@@ -205,8 +208,8 @@ class DueWork:
         limit = format_duration(self.ctx.deadlines.status_update)
         text = f"The first status update was not published within {limit} of declaration.{why}"
         self.card.record(view.id, EventKind.DEADLINE_MISSED, text)
-        self.card.tell(view, f":rotating_light: {text} rollbot keeps trying.")
-        self.card.tell_commander(view, f":rotating_light: {view.title}: {text}")
+        self.card.tell(view, Message(Sign.INCIDENT, text, " rollbot keeps trying."))
+        self.card.tell_commander(view, Message(Sign.INCIDENT, f"{view.title}: {text}"))
         self.card.refresh(view.id)
 
     def _nudge(self, view: IncidentView) -> None:
@@ -216,13 +219,15 @@ class DueWork:
         if now < self.ctx.deadlines.next_nudge(view.last_update_at):
             return  # an update went out since this nudge was planned
         quiet = format_duration(now - view.last_update_at)
-        text = (
-            f"No status update for {quiet}. Post one with "
-            "`/incident update <investigating|identified|monitoring|resolved> <message>`."
+        text = Message(
+            f"No status update for {quiet}. Post one with ",
+            Code("/incident update <investigating|identified|monitoring|resolved> <message>"),
+            ".",
         )
-        self.card.record(view.id, EventKind.NUDGE, f"Nudged the commander: {text}")
-        self.card.tell_commander(view, f":hourglass: {view.title}: {text}")
-        self.card.tell(view, f":hourglass: {text}")
+        self.card.record(view.id, EventKind.NUDGE, Message("Nudged the commander: ", text))
+        # No sign for a nudge yet: the emoji code is plain text to the shell too.
+        self.card.tell_commander(view, Message(f":hourglass: {view.title}: ", text))
+        self.card.tell(view, Message(":hourglass: ", text))
         with self.ctx.db.session() as s:
             store.schedule(s, view.id, NUDGE, now + self.ctx.deadlines.update_interval)
         self.card.refresh(view.id)
@@ -233,18 +238,27 @@ class DueWork:
         if view.postmortem_done or view.postmortem_due is None:
             return
         left = max(timedelta(0), view.postmortem_due - self.ctx.clock.now())
-        text = (
-            f"The post-mortem of *{view.title}* is due in {format_duration(left)}. "
-            "Fill in the draft, then mark it done with `/incident postmortem done`."
+        text = Message(
+            "The post-mortem of ",
+            Strong(view.title),
+            f" is due in {format_duration(left)}. Fill in the draft, then mark it done with ",
+            Code("/incident postmortem done"),
+            ".",
         )
-        self.card.tell_commander(view, f":memo: {text}")
-        self.card.tell(view, f":memo: {text}")
+        # No sign for a reminder yet: the emoji code is plain text to the shell too.
+        self.card.tell_commander(view, Message(":memo: ", text))
+        self.card.tell(view, Message(":memo: ", text))
 
     def _postmortem_overdue(self, view: IncidentView) -> None:
         if view.postmortem_done:
             return
-        text = f"The post-mortem of *{view.title}* is overdue."
+        text = Message("The post-mortem of ", Strong(view.title), " is overdue.")
         self.card.record(view.id, EventKind.POSTMORTEM, text)
-        self.card.tell_commander(view, f":warning: {text}")
-        self.card.tell(view, f":warning: {text} Mark it done with `/incident postmortem done`.")
+        self.card.tell_commander(view, Message(Sign.WARNING, text))
+        self.card.tell(
+            view,
+            Message(
+                Sign.WARNING, text, " Mark it done with ", Code("/incident postmortem done"), "."
+            ),
+        )
         self.card.refresh(view.id)

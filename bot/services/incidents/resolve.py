@@ -8,9 +8,11 @@ import logging
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
+from bot.domain.message import Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
+from bot.services.incidents.naming import named
 from bot.services.incidents.postmortem import PostmortemFacts, render_postmortem
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.templates import DEFAULT_POSTMORTEM
@@ -30,7 +32,8 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
         severity=row.severity,
         impact=row.impact,
         components=list(row.components),
-        commander=f"<@{row.commander}>" if row.commander else None,
+        # The post-mortem is a Markdown file, not a chat message: people by plain `@id`.
+        commander=f"@{row.commander}" if row.commander else None,
         declared_by=row.declared_by,
         declared_at=row.declared_at,
         resolved_at=row.resolved_at,
@@ -84,7 +87,7 @@ class Resolution:
             self.card.record(
                 incident_id,
                 EventKind.RESOLVED,
-                f"{actor.mention} resolved it{said}",
+                Message(named(actor), f" resolved it{said}"),
                 actor.id,
                 session=s,
             )
@@ -167,8 +170,11 @@ class Resolution:
             self.card.record(
                 incident_id,
                 EventKind.POSTMORTEM,
-                f"Post-mortem draft written by {actor.mention}, "
-                f"due {pm.due_at:%Y-%m-%d %H:%M} UTC.",
+                Message(
+                    "Post-mortem draft written by ",
+                    named(actor),
+                    f", due {pm.due_at:%Y-%m-%d %H:%M} UTC.",
+                ),
                 actor.id,
                 session=s,
             )
@@ -219,7 +225,7 @@ class Resolution:
             self.card.record(
                 row.id,
                 EventKind.POSTMORTEM,
-                f"{actor.mention} marked the post-mortem done.",
+                Message(named(actor), " marked the post-mortem done."),
                 actor.id,
                 session=s,
             )

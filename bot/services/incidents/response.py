@@ -9,10 +9,12 @@ from functools import partial
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.incident import EventKind, Status
+from bot.domain.message import GroupMention, Mention, Message, Part, Sign, Strong
+from bot.services.incidents import naming
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
-from bot.services.incidents.declare import is_chat_user
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
+from bot.services.incidents.naming import named, person
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import IncidentOutcome
 from bot.store import incidents as store
@@ -67,7 +69,7 @@ class Response:
             self.card.record(
                 incident_id,
                 EventKind.ACKNOWLEDGED,
-                f"{actor.mention} acknowledged{where}.",
+                Message(named(actor), f" acknowledged{where}."),
                 actor.id,
                 session=s,
             )
@@ -101,8 +103,10 @@ class Response:
         )
         if message is None:
             return False
-        author = f"<@{message.author}>" if is_chat_user(message.author) else message.author
-        text = f"{author}: {message.text}"[:MAX_NOTE]
+        author = person(message.author)
+        # The whole entry, author included, stays within a note's length.
+        room = MAX_NOTE - len(store.stored_text(Message(author)))
+        text = Message(author, f": {message.text}"[: max(0, room)])
         added = self.card.record(
             row.id,
             EventKind.PINNED,
@@ -123,9 +127,11 @@ class Response:
         target = target.strip()
         role = self.ctx.roles.role(target.lower())
         users: list[str]
+        who: Part
         group: str | None = None
         if role is not None:
             users, who, group = list(role.members), role.name, role.usergroup
+            who_text = role.name
             if not users and not group:
                 raise RollbotError(
                     f"Nobody holds the role {role.name}.", "Add members in the config."
@@ -141,23 +147,31 @@ class Response:
                     f"Name a role ({known}) or mention someone: `/incident page @name`.",
                 )
             users = [match.group(1) or match.group(2)]
-            who = f"<@{users[0]}>"
+            who = Mention(users[0])
+            who_text = f"<@{users[0]}>"
         view = self.card.view(row.id)
         channel = view.channel_id
         if channel and users:
             self.ctx.safely("invite the paged people", lambda: self.ctx.chat.invite(channel, users))
-        where = f": <#{channel}>" if channel else "."
-        text = (
-            f":rotating_light: {actor.mention} needs you in incident *{view.title}* "
-            f"({view.severity.upper()}){where}"
+        text = Message(
+            Sign.INCIDENT,
+            named(actor),
+            " needs you in incident ",
+            Strong(view.title),
+            f" ({view.severity.upper()})",
+            Message(": ", naming.channel(channel)) if channel else ".",
         )
         for user in users:
             self.ctx.safely("page a person", partial(self.ctx.chat.direct, user, text))
         if group and channel:
             # A role held through a Slack user group: mention the group in the channel.
-            self.card.tell(view, f":rotating_light: <!subteam^{group}> {who} is needed here.")
-        self.card.record(row.id, EventKind.PAGED, f"{actor.mention} paged {who}.", actor.id)
-        return IncidentOutcome(self.card.refresh(row.id), f"Paged {who}.")
+            self.card.tell(
+                view, Message(Sign.INCIDENT, GroupMention(group), " ", who, " is needed here.")
+            )
+        self.card.record(
+            row.id, EventKind.PAGED, Message(named(actor), " paged ", who, "."), actor.id
+        )
+        return IncidentOutcome(self.card.refresh(row.id), f"Paged {who_text}.")
 
     def change_status(
         self, channel_id: str | None, status: Status, message: str, actor: Actor
@@ -193,7 +207,7 @@ class Response:
                 self.card.record(
                     locked.id,
                     EventKind.ACKNOWLEDGED,
-                    f"{actor.mention} acknowledged (by moving to {status.value}).",
+                    Message(named(actor), f" acknowledged (by moving to {status.value})."),
                     actor.id,
                     session=s,
                 )

@@ -17,6 +17,7 @@ from bot.config.settings import REPO_ROOT
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.alerts import AlertGroup
 from bot.domain.incident import Deadlines, Impact, Severity, Status, TimelineEvent
+from bot.domain.message import Message
 from bot.domain.roles import RoleDirectory
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
@@ -285,7 +286,7 @@ class IncidentService:
         """An automatic rollback happened: declare (or add to) the rollout's incident."""
         return self.sources.declare_for_rollback(rollout_id, flag_key, reason, severity, actor)
 
-    def rollback_step(self, rollout_id: int, text: str) -> bool:
+    def rollback_step(self, rollout_id: int, text: str | Message) -> bool:
         """Put a rollback step on the timeline of the rollout's open incident, if any."""
         return self.sources.rollback_step(rollout_id, text)
 

@@ -12,6 +12,7 @@ from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.alerts import AlertGroup, severity_of
 from bot.domain.errors import Conflict
 from bot.domain.incident import EventKind, Impact, Severity
+from bot.domain.message import Code, Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.declare import Declaring
@@ -90,11 +91,13 @@ class OutsideSources:
                 detail=reason,
             ),
         )
-        text = f"Automatic rollback of `{flag_key}` (rollout #{rollout_id}): {reason}"
+        text = Message(
+            "Automatic rollback of ", Code(flag_key), f" (rollout #{rollout_id}): {reason}"
+        )
         self.card.record(incident_id, EventKind.ROLLBACK, text, actor.id)
         return self.card.refresh(incident_id)
 
-    def rollback_step(self, rollout_id: int, text: str) -> bool:
+    def rollback_step(self, rollout_id: int, text: str | Message) -> bool:
         """Put a rollback step on the timeline of the rollout's open incident, if any."""
         with self.ctx.db.session() as s:
             row = store.by_source(s, "rollback", f"rollout:{rollout_id}")

@@ -18,8 +18,10 @@ from bot.domain.actor import Actor
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
+from bot.domain.message import Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.naming import named
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
 from bot.services.incidents.templates import load_template
 from bot.services.incidents.views import DraftView, IncidentOutcome, draft_view
@@ -180,7 +182,7 @@ class StatusUpdates:
             self.card.record(
                 row.incident_id,
                 EventKind.STATUS_DRAFTED,
-                f"{actor.mention} edited the {row.status} draft: {row.message}",
+                Message(named(actor), f" edited the {row.status} draft: {row.message}"),
                 actor.id,
                 session=s,
             )
@@ -324,6 +326,7 @@ class StatusUpdates:
             incident_id, status, message = incident.id, row.status, row.message
             had_dm = row.dm_ts is not None
         view = self.card.refresh(incident_id)
-        self.card.tell(view, f":mega: Status update published ({status}): {message}")
+        # No sign for an announcement yet: the emoji code is plain text to the shell too.
+        self.card.tell(view, Message(f":mega: Status update published ({status}): {message}"))
         if had_dm:  # the commander's draft DM now says it is out, without buttons
             self.show_draft(update_id)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.incident import Deadlines, postmortem_overdue
+from bot.domain.message import Message
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button
 from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow, PostmortemRow
@@ -193,11 +194,11 @@ class IncidentChat(Protocol):
         """Post and pin the card the first time, edit it in place after."""
         ...
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """Post a message in the incident channel."""
         ...
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """Send someone a direct message."""
         ...
 
@@ -232,10 +233,10 @@ class NullIncidentChat:
         """Nothing to show."""
         return None
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """Nowhere to post."""
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """Nobody to tell."""
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
