@@ -6,10 +6,12 @@ channel of the incident declared last, the way you would type them in that Slack
 
 from __future__ import annotations
 
+from bot.domain.message import Message
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.shell.notifier import ShellNotifier
-from bot.shell.render import plain_text, utc
+from bot.shell.render import utc
+from bot.shell.text import text
 
 
 def render_incident(view: IncidentView) -> str:
@@ -64,14 +66,14 @@ class ShellIncidentChat:
             return None
         return CardLocation(view.channel_id, view.card_ts or f"card-{view.id}")
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """Print a channel message."""
         where = f"#{channel_id}" if channel_id else "rollbot"
-        self.notifier.write(f"[{where}] {plain_text(text)}")
+        self.notifier.write(f"[{where}] {text(message)}")
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """Print a direct message."""
-        self.notifier.write(f"[DM to {user_id}] {plain_text(text)}")
+        self.notifier.write(f"[DM to {user_id}] {text(message)}")
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
         """Print the draft and how to publish it."""

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.message import Message
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.slack.blocks import truncate
 from bot.slack.incident_blocks import card_text, draft_blocks, incident_card
+from bot.slack.mrkdwn import mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +71,20 @@ class SlackIncidentChat:
                 log.warning("could not pin the incident card: %s", _error(exc))
         return CardLocation(view.channel_id, ts)
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """A message in the incident channel."""
         if channel_id:
-            self.client.chat_postMessage(channel=channel_id, text=truncate(text, MAX_MESSAGE_TEXT))
+            text = truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
+            self.client.chat_postMessage(channel=channel_id, text=text)
 
     def _dm(self, user_id: str) -> str:
         response = self.client.conversations_open(users=user_id)
         return str(response["channel"]["id"])
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """A direct message from rollbot."""
         self.client.chat_postMessage(
-            channel=self._dm(user_id), text=truncate(text, MAX_MESSAGE_TEXT)
+            channel=self._dm(user_id), text=truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
         )
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:

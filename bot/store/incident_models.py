@@ -79,9 +79,10 @@ class IncidentEventRow(SQLModel, table=True):
     dedupe: str | None = Field(default=None, max_length=255)
 
 
-class StatusUpdateRow(SQLModel, table=True):
-    """A public status update: drafted, queued for publication, published, or superseded
-    by a newer one. Its own next attempt time makes it due work."""
+class IncidentStatusUpdateRow(SQLModel, table=True):
+    """An incident's public status update as rollbot keeps it: drafted, queued for
+    publication, published, or superseded by a newer one. Its own next attempt time makes
+    it due work. (The builtin status page's own history is `StatusPageUpdateRow`.)"""
 
     __tablename__ = "incident_status_update"
     __table_args__ = (Index("ix_status_update_due", "state", "next_attempt_at"),)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
@@ -10,12 +11,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.incident import EventKind, TimelineEvent
+from bot.domain.message import (
+    Code,
+    GroupMention,
+    Link,
+    Mention,
+    Message,
+    Part,
+    Strong,
+    plain_part,
+)
 from bot.store.incident_models import (
     IncidentEventRow,
     IncidentJobRow,
     IncidentRow,
+    IncidentStatusUpdateRow,
     PostmortemRow,
-    StatusUpdateRow,
 )
 
 ACTIVE = "active"
@@ -46,6 +57,19 @@ def by_source(
     return session.exec(query.order_by(col(IncidentRow.id).desc())).first()
 
 
+def add_incident(session: Session, **fields: Any) -> IncidentRow:
+    """A new incident (its id assigned); `fields` are IncidentRow's columns."""
+    row = IncidentRow(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save(session: Session, row: IncidentRow | IncidentStatusUpdateRow | PostmortemRow) -> None:
+    """Write back the changes made to a row this repository returned."""
+    session.add(row)
+
+
 def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
     """Active incidents first, then the newest resolved ones."""
     active = session.exec(
@@ -63,12 +87,41 @@ def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
 # -- timeline --------------------------------------------------------------------------
 
 
+def _stored_part(part: Part) -> str:
+    match part:
+        case str():
+            return part
+        case Mention(user_id=user):
+            return f"<@{user}>"
+        case GroupMention(group_id=group):
+            return f"<!subteam^{group}>"
+        case Strong(text=text):
+            return f"*{text}*"
+        case Code(text=text):
+            return f"`{text}`"
+        case Link(url=url, label=label):
+            return f"<{url}|{label}>" if label else f"<{url}>"
+    return plain_part(part)
+
+
+def stored_text(text: str | Message) -> str:
+    """A timeline entry as the `text` column keeps it.
+
+    The column has always held entries with `<@U…>` mentions, `*bold*` and code spans
+    (Slack and the shell render them, the post-mortem copies them), so a `Message` is
+    written in that same form and old and new rows read alike.
+    """
+    if isinstance(text, str):
+        return text
+    return "".join(_stored_part(p) for p in text.parts)
+
+
 def add_event(
     session: Session,
     incident_id: int,
     at: datetime,
     kind: EventKind,
-    text: str,
+    text: str | Message,
     actor: str = "rollbot",
     permalink: str | None = None,
     dedupe: str | None = None,
@@ -78,7 +131,7 @@ def add_event(
         incident_id=incident_id,
         at=at,
         kind=kind.value,
-        text=text,
+        text=stored_text(text),
         actor=actor[:100],
         permalink=permalink,
         dedupe=dedupe[:255] if dedupe else None,
@@ -124,26 +177,34 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
 
 def status_update(
     session: Session, update_id: int, for_update: bool = False
-) -> StatusUpdateRow | None:
+) -> IncidentStatusUpdateRow | None:
     """One status update, locked for this transaction when `for_update`."""
-    query = select(StatusUpdateRow).where(StatusUpdateRow.id == update_id)
+    query = select(IncidentStatusUpdateRow).where(IncidentStatusUpdateRow.id == update_id)
     if for_update:
         # Re-read under the lock, even when this session already holds the row.
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.exec(query).first()
 
 
-def updates_of(session: Session, incident_id: int) -> list[StatusUpdateRow]:
+def add_status_update(session: Session, **fields: Any) -> IncidentStatusUpdateRow:
+    """A new status update (its id assigned); `fields` are IncidentStatusUpdateRow's columns."""
+    row = IncidentStatusUpdateRow(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def updates_of(session: Session, incident_id: int) -> list[IncidentStatusUpdateRow]:
     """Every status update of an incident, oldest first."""
     query = (
-        select(StatusUpdateRow)
-        .where(StatusUpdateRow.incident_id == incident_id)
-        .order_by(col(StatusUpdateRow.id))
+        select(IncidentStatusUpdateRow)
+        .where(IncidentStatusUpdateRow.incident_id == incident_id)
+        .order_by(col(IncidentStatusUpdateRow.id))
     )
     return list(session.exec(query))
 
 
-def supersede_pending(session: Session, incident_id: int) -> list[StatusUpdateRow]:
+def supersede_pending(session: Session, incident_id: int) -> list[IncidentStatusUpdateRow]:
     """Mark unpublished drafts and queued updates superseded by a newer one; return them."""
     superseded = []
     for row in updates_of(session, incident_id):
@@ -158,30 +219,30 @@ def supersede_pending(session: Session, incident_id: int) -> list[StatusUpdateRo
 def due_update_ids(session: Session, now: datetime) -> list[int]:
     """Status updates whose next attempt (or automatic publication) is due."""
     query = (
-        select(StatusUpdateRow.id)
-        .where(col(StatusUpdateRow.state).in_(("draft", "queued")))
-        .where(col(StatusUpdateRow.next_attempt_at).is_not(None))
-        .where(col(StatusUpdateRow.next_attempt_at) <= now)
+        select(IncidentStatusUpdateRow.id)
+        .where(col(IncidentStatusUpdateRow.state).in_(("draft", "queued")))
+        .where(col(IncidentStatusUpdateRow.next_attempt_at).is_not(None))
+        .where(col(IncidentStatusUpdateRow.next_attempt_at) <= now)
         .where(
             or_(
-                col(StatusUpdateRow.lease_until).is_(None),
-                col(StatusUpdateRow.lease_until) <= now,
+                col(IncidentStatusUpdateRow.lease_until).is_(None),
+                col(IncidentStatusUpdateRow.lease_until) <= now,
             )
         )
-        .order_by(col(StatusUpdateRow.next_attempt_at))
+        .order_by(col(IncidentStatusUpdateRow.next_attempt_at))
     )
     return [i for i in session.exec(query) if i is not None]
 
 
 def claim_update(
     session: Session, update_id: int, now: datetime, lease: timedelta, skip_locked: bool
-) -> StatusUpdateRow | None:
+) -> IncidentStatusUpdateRow | None:
     """Lease one due status update for this worker, or None when someone else has it.
 
     The row lock (SKIP LOCKED on PostgreSQL, the write lock on SQLite) makes the check and
     the lease one step; the lease then covers the provider call made outside the lock.
     """
-    query = select(StatusUpdateRow).where(StatusUpdateRow.id == update_id)
+    query = select(IncidentStatusUpdateRow).where(IncidentStatusUpdateRow.id == update_id)
     query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
     row = session.exec(query).first()
     if row is None or row.state not in ("draft", "queued"):
@@ -253,6 +314,16 @@ def claim_job(
     return job
 
 
+def job(session: Session, job_id: int) -> IncidentJobRow | None:
+    """One job by id."""
+    return session.get(IncidentJobRow, job_id)
+
+
+def save_job(session: Session, job: IncidentJobRow) -> None:
+    """Write back the changes made to a job this repository returned."""
+    session.add(job)
+
+
 def pending_jobs(session: Session, incident_id: int) -> list[IncidentJobRow]:
     """Jobs of an incident not done yet, soonest first."""
     query = (
@@ -270,3 +341,14 @@ def postmortem(session: Session, incident_id: int) -> PostmortemRow | None:
     """The post-mortem of an incident."""
     query = select(PostmortemRow).where(PostmortemRow.incident_id == incident_id)
     return session.exec(query).first()
+
+
+def add_postmortem(
+    session: Session, incident_id: int, markdown: str, rendered_at: datetime, due_at: datetime
+) -> PostmortemRow:
+    """The first post-mortem draft of an incident."""
+    row = PostmortemRow(
+        incident_id=incident_id, markdown=markdown, rendered_at=rendered_at, due_at=due_at
+    )
+    session.add(row)
+    return row

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from bot.store.statuspage_models import StatusExternalRefRow, StatusIncidentRow, StatusUpdateRow
+from bot.store.statuspage_models import StatusExternalRefRow, StatusIncidentRow, StatusPageUpdateRow
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def record_update(
     message: str,
     components: list[str],
     at: datetime,
-) -> tuple[StatusIncidentRow, StatusUpdateRow]:
+) -> tuple[StatusIncidentRow, StatusPageUpdateRow]:
     """Create or update the incident's entry and append the update to its history.
 
     The entry is created with ON CONFLICT DO NOTHING and then locked, so two replicas
@@ -62,7 +62,7 @@ def record_update(
     incident.resolved_at = (incident.resolved_at or at) if status == "resolved" else None
     session.add(incident)
     assert incident.id is not None
-    update = StatusUpdateRow(
+    update = StatusPageUpdateRow(
         status_incident_id=incident.id,
         title=title,
         status=status,
@@ -97,29 +97,32 @@ def resolved_incidents(session: Session, limit: int) -> list[StatusIncidentRow]:
     return list(session.exec(query))
 
 
-def updates_of(session: Session, incident_ids: list[int]) -> dict[int, list[StatusUpdateRow]]:
+def updates_of(session: Session, incident_ids: list[int]) -> dict[int, list[StatusPageUpdateRow]]:
     """The update history of each incident, newest first."""
     if not incident_ids:
         return {}
     query = (
-        select(StatusUpdateRow)
-        .where(col(StatusUpdateRow.status_incident_id).in_(incident_ids))
-        .order_by(col(StatusUpdateRow.at).desc(), col(StatusUpdateRow.id).desc())
+        select(StatusPageUpdateRow)
+        .where(col(StatusPageUpdateRow.status_incident_id).in_(incident_ids))
+        .order_by(col(StatusPageUpdateRow.at).desc(), col(StatusPageUpdateRow.id).desc())
     )
-    history: dict[int, list[StatusUpdateRow]] = defaultdict(list)
+    history: dict[int, list[StatusPageUpdateRow]] = defaultdict(list)
     for row in session.exec(query):
         history[row.status_incident_id].append(row)
     return history
 
 
-def recent_updates(session: Session, limit: int) -> list[tuple[StatusUpdateRow, StatusIncidentRow]]:
+def recent_updates(
+    session: Session, limit: int
+) -> list[tuple[StatusPageUpdateRow, StatusIncidentRow]]:
     """The newest updates of any incident, with their incident (for the Atom feed)."""
     query = (
-        select(StatusUpdateRow, StatusIncidentRow)
+        select(StatusPageUpdateRow, StatusIncidentRow)
         .join(
-            StatusIncidentRow, col(StatusIncidentRow.id) == col(StatusUpdateRow.status_incident_id)
+            StatusIncidentRow,
+            col(StatusIncidentRow.id) == col(StatusPageUpdateRow.status_incident_id),
         )
-        .order_by(col(StatusUpdateRow.at).desc(), col(StatusUpdateRow.id).desc())
+        .order_by(col(StatusPageUpdateRow.at).desc(), col(StatusPageUpdateRow.id).desc())
         .limit(limit)
     )
     return [(u, i) for u, i in session.exec(query)]

@@ -37,7 +37,7 @@ class StatusIncidentRow(SQLModel, table=True):
     resolved_at: datetime | None = _ts(nullable=True)
 
 
-class StatusUpdateRow(SQLModel, table=True):
+class StatusPageUpdateRow(SQLModel, table=True):
     """One published update of an incident on the builtin page (its history)."""
 
     __tablename__ = "status_update"

@@ -18,7 +18,12 @@ from starlette.routing import Route
 
 from bot.config.settings import REPO_ROOT
 from bot.container import Rollbot
-from bot.providers.statuspage.builtin import BuiltinStatusPage, FeedEntry, IncidentView, PageView
+from bot.providers.statuspage.builtin import (
+    BuiltinStatusPage,
+    FeedEntry,
+    PageView,
+    StatusPageIncidentView,
+)
 
 TEMPLATES = REPO_ROOT / "templates"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -43,7 +48,7 @@ def _human(at: datetime | None) -> str:
     return at.astimezone(UTC).strftime("%b %d, %Y %H:%M UTC") if at is not None else ""
 
 
-def _incident_json(incident: IncidentView, base: str) -> dict[str, Any]:
+def _incident_json(incident: StatusPageIncidentView, base: str) -> dict[str, Any]:
     return {
         "key": incident.key,
         "title": incident.title,

@@ -1,7 +1,7 @@
 """Fakes of the incident providers: a status page that can be told to fail, a pager that
 records PagerDuty Events API v2 payloads, and a chat that records what it was asked.
 
-They satisfy the protocols in bot/services/incidents/ports.py and incident_views.py.
+They satisfy the protocols in bot/services/incidents/ports.py and views.py.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.message import Message
 from bot.services.incidents.ports import OnCall, PagingError, StatusPageError, StatusUpdate
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
+from bot.slack.mrkdwn import mrkdwn
 
 ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
 
@@ -100,6 +102,7 @@ class RecordingChat:
     channels: dict[str, str] = field(default_factory=dict)  # name -> id
     invites: list[tuple[str, list[str]]] = field(default_factory=list)
     cards: list[IncidentView] = field(default_factory=list)
+    # What was posted and sent, as Slack would show it (mrkdwn).
     posts: list[tuple[str | None, str]] = field(default_factory=list)
     directs: list[tuple[str, str]] = field(default_factory=list)
     drafts: list[tuple[str, DraftView]] = field(default_factory=list)
@@ -123,11 +126,11 @@ class RecordingChat:
             return None
         return CardLocation(view.channel_id, view.card_ts or f"{len(self.cards)}.000100")
 
-    def post(self, channel_id: str | None, text: str) -> None:
-        self.posts.append((channel_id, text))
+    def post(self, channel_id: str | None, message: Message) -> None:
+        self.posts.append((channel_id, mrkdwn(message)))
 
-    def direct(self, user_id: str, text: str) -> None:
-        self.directs.append((user_id, text))
+    def direct(self, user_id: str, message: Message) -> None:
+        self.directs.append((user_id, mrkdwn(message)))
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
         self.drafts.append((user_id, draft))

@@ -22,7 +22,7 @@ from bot.providers.statuspage.base import (
 )
 from bot.store import statuspage as repo
 from bot.store.database import Database
-from bot.store.statuspage_models import StatusIncidentRow, StatusUpdateRow
+from bot.store.statuspage_models import StatusIncidentRow, StatusPageUpdateRow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class UpdateView:
 
 
 @dataclass(frozen=True)
-class IncidentView:
+class StatusPageIncidentView:
     """An incident on the page, with its history newest first."""
 
     key: str
@@ -78,8 +78,8 @@ class PageView:
     indicator: str  # none | minor | major | critical: worst impact of the open incidents
     description: str
     components: list[ComponentView]
-    active: list[IncidentView]
-    resolved: list[IncidentView]
+    active: list[StatusPageIncidentView]
+    resolved: list[StatusPageIncidentView]
     updated_at: datetime | None
 
 
@@ -92,13 +92,15 @@ class FeedEntry:
     title: str
 
 
-def _update_view(row: StatusUpdateRow) -> UpdateView:
+def _update_view(row: StatusPageUpdateRow) -> UpdateView:
     assert row.id is not None
     return UpdateView(row.id, row.status, row.impact, row.message, list(row.components), row.at)
 
 
-def _incident_view(row: StatusIncidentRow, history: list[StatusUpdateRow]) -> IncidentView:
-    return IncidentView(
+def _incident_view(
+    row: StatusIncidentRow, history: list[StatusPageUpdateRow]
+) -> StatusPageIncidentView:
+    return StatusPageIncidentView(
         key=row.incident_key,
         title=row.title,
         status=row.status,
@@ -174,7 +176,7 @@ class BuiltinStatusPage:
             rows = repo.recent_updates(session, limit)
         return [FeedEntry(_update_view(u), i.incident_key, u.title) for u, i in rows]
 
-    def _components(self, active: list[IncidentView]) -> list[ComponentView]:
+    def _components(self, active: list[StatusPageIncidentView]) -> list[ComponentView]:
         """Configured components in their order, then any other an open incident names."""
         names = list(dict.fromkeys(self.options.components))
         impacts: dict[str, list[str]] = {}

@@ -2,5 +2,6 @@
 due work (pages, the five-minute deadline, reminders) in between."""
 
 from bot.services.incidents.service import IncidentService
+from bot.services.incidents.views import IncidentChat, NullIncidentChat
 
-__all__ = ["IncidentService"]
+__all__ = ["IncidentChat", "IncidentService", "NullIncidentChat"]

@@ -11,7 +11,6 @@ import logging
 import uuid
 from datetime import datetime
 from functools import partial
-from typing import TypeGuard
 
 from sqlalchemy.exc import IntegrityError
 
@@ -26,44 +25,55 @@ from bot.domain.incident import (
     channel_name,
     incident_key,
 )
-from bot.services.incidents.context import IncidentOutcome
-from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, IncidentJobs
+from bot.domain.message import Message, Sign, Strong
+from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, DueWork
+from bot.services.incidents.naming import channel, is_chat_user, named, person
 from bot.services.incidents.ports import PagingError
-from bot.services.incidents.views import ChannelNameTaken, IncidentView
+from bot.services.incidents.status_updates import StatusUpdates
+from bot.services.incidents.views import ChannelNameTaken, IncidentOutcome, IncidentView
 from bot.store import audit
 from bot.store import incidents as store
-from bot.store.incident_models import IncidentRow
 
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 
 
-def is_chat_user(user_id: str | None) -> TypeGuard[str]:
-    """True for Slack user ids (people that can be invited and messaged)."""
-    return user_id is not None and user_id.startswith(("U", "W"))
-
-
-class IncidentDeclare(IncidentJobs):
+class Declaring:
     """Declaration."""
+
+    def __init__(
+        self,
+        ctx: IncidentContext,
+        card: IncidentCard,
+        status_updates: StatusUpdates,
+        due_work: DueWork,
+    ) -> None:
+        self.ctx = ctx
+        self.card = card
+        self.status_updates = status_updates
+        self.due_work = due_work
 
     def find_commander(self, actor: Actor) -> tuple[str | None, str]:
         """The on-call engineer mapped to a chat user, else the declarer; and why."""
-        if self.pager is not None:
+        if self.ctx.pager is not None:
             try:
-                on_call = self.pager.on_call()
+                on_call = self.ctx.pager.on_call()
             except PagingError as exc:
                 on_call = None
                 log.warning("on-call lookup failed: %s", exc)
             if on_call is not None:
-                user = self.safely(
-                    "look up the on-call engineer", lambda: self.chat.user_by_email(on_call.email)
+                user = self.ctx.safely(
+                    "look up the on-call engineer",
+                    lambda: self.ctx.chat.user_by_email(on_call.email),
                 )
                 if user:
                     return user, f"on call ({on_call.name})"
         if actor.via in (Via.SLACK, Via.SHELL):
             return actor.id, "declared it"
-        return self.config.fallback_commander, "configured fallback commander"
+        return self.ctx.config.fallback_commander, "configured fallback commander"
 
     def declare(
         self,
@@ -92,7 +102,7 @@ class IncidentDeclare(IncidentJobs):
         if len(title) > MAX_TITLE:
             raise RollbotError(f"The title is {len(title)} characters; keep it under {MAX_TITLE}.")
         commander, why = self.find_commander(actor)
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         try:
             incident_id, draft_id, pages = self._insert(
                 severity,
@@ -116,13 +126,13 @@ class IncidentDeclare(IncidentJobs):
             ) from None
         self._open_channel(incident_id, actor)
         if pages:
-            with self.db.session() as s:
+            with self.ctx.db.session() as s:
                 jobs = [j.id for j in store.pending_jobs(s, incident_id) if j.kind == PAGE]
             for job_id in jobs:
                 if job_id is not None:
-                    self.run_job(job_id)
-        self.show_draft(draft_id)
-        view = self.refresh(incident_id)
+                    self.due_work.run_job(job_id)
+        self.status_updates.show_draft(draft_id)
+        view = self.card.refresh(incident_id)
         self._announce(view, origin_channel)
         where = f" in <#{view.channel_id}>" if view.channel_id else ""
         return IncidentOutcome(view, f"Declared {view.severity.upper()} *{view.title}*{where}.")
@@ -131,14 +141,18 @@ class IncidentDeclare(IncidentJobs):
         """Tell the channel it was declared in, and the announce channel, where it is."""
         if not view.channel_id:
             return
-        text = (
-            f":rotating_light: {view.severity.upper()} incident declared: *{view.title}* — "
-            f"follow it in <#{view.channel_id}>."
+        text = Message(
+            Sign.INCIDENT,
+            f"{view.severity.upper()} incident declared: ",
+            Strong(view.title),
+            " — follow it in ",
+            channel(view.channel_id),
+            ".",
         )
-        targets = [origin_channel, self.config.announce_channel]
+        targets = [origin_channel, self.ctx.config.announce_channel]
         for target in dict.fromkeys(t for t in targets if t and t[:1] in ("C", "G")):
             if target != view.channel_id:
-                self.safely("announce the incident", partial(self.chat.post, target, text))
+                self.ctx.safely("announce the incident", partial(self.ctx.chat.post, target, text))
 
     def _insert(
         self,
@@ -157,8 +171,9 @@ class IncidentDeclare(IncidentJobs):
         now: datetime,
     ) -> tuple[int, int, bool]:
         """The incident, its first draft and its due work, in one transaction."""
-        with self.db.session() as s:
-            row = IncidentRow(
+        with self.ctx.db.session() as s:
+            row = store.add_incident(
+                s,
                 key=f"pending-{uuid.uuid4().hex}",
                 title=title,
                 severity=severity.value,
@@ -174,38 +189,36 @@ class IncidentDeclare(IncidentJobs):
                 active_source=f"{source}:{source_ref}" if source_ref else None,
                 rollout_id=rollout_id,
             )
-            s.add(row)
-            s.flush()
             assert row.id is not None
             row.key = incident_key(now, title, row.id)
             how = f" ({detail})" if detail else ""
-            self.record(
+            self.card.record(
                 row.id,
                 EventKind.DECLARED,
-                f"{actor.mention} declared {severity.value.upper()}: {title}{how}",
+                Message(named(actor), f" declared {severity.value.upper()}: {title}{how}"),
                 actor.id,
                 session=s,
             )
             if commander:
-                self.record(
+                self.card.record(
                     row.id,
                     EventKind.COMMANDER,
-                    f"<@{commander}> is the incident commander ({why})."
-                    if is_chat_user(commander)
-                    else f"{commander} is the incident commander ({why}).",
+                    Message(person(commander), f" is the incident commander ({why})."),
                     session=s,
                 )
-            draft = self.draft_first(s, row, now)
-            self.record(
+            draft = self.status_updates.draft_first(s, row, now)
+            self.card.record(
                 row.id,
                 EventKind.STATUS_DRAFTED,
                 f"First status update drafted; published automatically at "
                 f"{draft.next_attempt_at:%H:%M:%S} UTC unless published before.",
                 session=s,
             )
-            store.schedule(s, row.id, STATUS_DEADLINE, self.deadlines.status_due(now))
+            store.schedule(s, row.id, STATUS_DEADLINE, self.ctx.deadlines.status_due(now))
             pages = (
-                self.pager is not None and page and severity.value in self.config.page_severities
+                self.ctx.pager is not None
+                and page
+                and severity.value in self.ctx.config.page_severities
             )
             if pages:
                 store.schedule(s, row.id, PAGE, now)
@@ -223,38 +236,43 @@ class IncidentDeclare(IncidentJobs):
 
     def _open_channel(self, incident_id: int, actor: Actor) -> None:
         """Create the incident channel (numbering the name when taken) and invite people."""
-        view = self.view(incident_id)
+        view = self.card.view(incident_id)
         channel_id: str | None = None
         name = ""
         for attempt in range(1, 10):
-            name = channel_name(self.config.channel_prefix, view.declared_at, view.title, attempt)
+            name = channel_name(
+                self.ctx.config.channel_prefix, view.declared_at, view.title, attempt
+            )
             try:
-                channel_id = self.chat.create_channel(name, self.config.private_channels)
+                channel_id = self.ctx.chat.create_channel(name, self.ctx.config.private_channels)
                 break
             except ChannelNameTaken:
                 continue
             except Exception as exc:
                 log.warning("could not create incident channel %s: %s", name, exc)
-                self.record(incident_id, EventKind.NOTE, f"Could not create #{name}: {exc}")
+                self.card.record(incident_id, EventKind.NOTE, f"Could not create #{name}: {exc}")
                 return
         else:
-            self.record(incident_id, EventKind.NOTE, f"Channel names up to #{name} are taken.")
+            self.card.record(incident_id, EventKind.NOTE, f"Channel names up to #{name} are taken.")
             return
         if channel_id is None:
             return  # a chat without channels (none connected)
         people = sorted(
-            {p for p in (view.commander, actor.id, *self.config.invite) if is_chat_user(p)}
+            {p for p in (view.commander, actor.id, *self.ctx.config.invite) if is_chat_user(p)}
         )
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = store.by_id(s, incident_id, for_update=True)
             assert row is not None
             row.channel_id, row.channel_name = channel_id, name
-            s.add(row)
-            invited = ", ".join(f"<@{p}>" for p in people)
-            text = f"Opened #{name}" + (f" and invited {invited}." if people else ".")
-            self.record(incident_id, EventKind.CHANNEL, text, session=s)
+            store.save(s, row)
+            invited = Message.join(", ", (person(p) for p in people))
+            text = Message(
+                f"Opened #{name}", Message(" and invited ", invited, ".") if people else "."
+            )
+            self.card.record(incident_id, EventKind.CHANNEL, text, session=s)
         if people:
             target = channel_id
-            self.safely(
-                "invite people to the incident channel", lambda: self.chat.invite(target, people)
+            self.ctx.safely(
+                "invite people to the incident channel",
+                lambda: self.ctx.chat.invite(target, people),
             )

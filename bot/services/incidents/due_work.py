@@ -15,12 +15,14 @@ from datetime import timedelta
 from bot.domain.durations import format_duration
 from bot.domain.errors import RollbotError
 from bot.domain.incident import PAGER_SEVERITY, EventKind, Severity
+from bot.domain.message import Code, Message, Sign, Strong
+from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.ports import PagingError
-from bot.services.incidents.status_updates import LEASE, IncidentStatus
+from bot.services.incidents.status_updates import LEASE, StatusUpdates
 from bot.services.incidents.views import IncidentView
 from bot.services.rollouts.notifier import backoff
 from bot.store import incidents as store
-from bot.store.incident_models import IncidentJobRow
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +47,26 @@ WHAT = {
 }
 
 
-class IncidentJobs(IncidentStatus):
+class DueWork:
     """Runs due work."""
+
+    def __init__(
+        self, ctx: IncidentContext, card: IncidentCard, status_updates: StatusUpdates
+    ) -> None:
+        self.ctx = ctx
+        self.card = card
+        self.status_updates = status_updates
 
     def run_due(self) -> int:
         """Do every piece of incident work that is due now; return how many ran."""
-        now = self.clock.now()
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
             update_ids = store.due_update_ids(s, now)
             job_ids = store.due_job_ids(s, now)
         done = 0
         for update_id in update_ids:
             try:
-                done += self.publish_one(update_id)
+                done += self.status_updates.publish_one(update_id)
             except Exception:
                 log.exception("publishing status update %s failed", update_id)
         for job_id in job_ids:
@@ -69,9 +78,9 @@ class IncidentJobs(IncidentStatus):
 
     def run_job(self, job_id: int) -> bool:
         """Claim one job and run it; on failure retry later with backoff."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            job = store.claim_job(s, job_id, now, LEASE, self.db.is_postgres)
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            job = store.claim_job(s, job_id, now, LEASE, self.ctx.db.is_postgres)
             if job is None:
                 return False
             kind, incident_id, attempts = job.kind, job.incident_id, job.attempts
@@ -86,7 +95,7 @@ class IncidentJobs(IncidentStatus):
         }
         error: str | None = None
         try:
-            handlers[kind](self.view(incident_id))
+            handlers[kind](self.card.view(incident_id))
         except (PagingError, RollbotError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]  # written for people, no secrets
             log.warning("incident job %s (%s) failed: %s", job_id, kind, error)
@@ -95,16 +104,16 @@ class IncidentJobs(IncidentStatus):
             # its kind goes on the timeline; the traceback goes to the log.
             error = f"unexpected {type(exc).__name__}"
             log.exception("incident job %s (%s) failed", job_id, kind)
-        with self.db.session() as s:
-            job = s.get(IncidentJobRow, job_id)
+        with self.ctx.db.session() as s:
+            job = store.job(s, job_id)
             if job is None:
                 return False
             job.last_error = error
             if error is None or attempts >= MAX_JOB_ATTEMPTS:
-                job.done_at = self.clock.now()
+                job.done_at = self.ctx.clock.now()
                 job.lease_until = None
                 if error is not None:
-                    self.record(
+                    self.card.record(
                         incident_id,
                         EventKind.NOTE,
                         f"rollbot gave up trying to {WHAT.get(kind, kind)} after {attempts} "
@@ -113,24 +122,37 @@ class IncidentJobs(IncidentStatus):
                     )
             else:
                 wait = backoff(attempts)
-                job.lease_until = self.clock.now() + wait
+                job.lease_until = self.ctx.clock.now() + wait
                 if attempts == 1:
-                    self.record(
+                    self.card.record(
                         incident_id,
                         EventKind.NOTE,
                         f"Could not {WHAT.get(kind, kind)}: {error}; "
                         f"retrying in {format_duration(wait)}.",
                         session=s,
                     )
-            s.add(job)
+            store.save_job(s, job)
         return error is None
+
+    def run_due_for(self, incident_id: int) -> None:
+        """Run an incident's pager jobs that are due now (right after the change)."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            jobs = [
+                j.id
+                for j in store.pending_jobs(s, incident_id)
+                if j.due_at <= now and j.kind.startswith("page") and j.id is not None
+            ]
+        for job_id in jobs:
+            assert job_id is not None
+            self.run_job(job_id)
 
     # -- the pager -------------------------------------------------------------------------
 
     def _page(self, view: IncidentView) -> None:
-        if self.pager is None or not view.active:
+        if self.ctx.pager is None or not view.active:
             return  # resolved before the pager could be reached: nobody to wake up
-        self.pager.trigger(
+        self.ctx.pager.trigger(
             dedup_key=view.key,
             summary=f"[{view.severity.upper()}] {view.title}"[:1024],
             source="rollbot",
@@ -146,84 +168,97 @@ class IncidentJobs(IncidentStatus):
                 "rollout_id": view.rollout_id,
             },
         )
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = store.by_id(s, view.id, for_update=True)
             if row is not None:
                 row.paged = True
-                s.add(row)
-            self.record(
+                store.save(s, row)
+            self.card.record(
                 view.id,
                 EventKind.PAGED,
-                f"Paged the on-call engineer through PagerDuty (dedup key `{view.key}`).",
+                Message(
+                    "Paged the on-call engineer through PagerDuty (dedup key ", Code(view.key), ")."
+                ),
                 session=s,
             )
         if view.acknowledged_at is not None:
             # Acknowledged here while the pager was still unreachable: tell it now too.
-            self.pager.acknowledge(view.key)
-        self.refresh(view.id)
+            self.ctx.pager.acknowledge(view.key)
+        self.card.refresh(view.id)
 
     def _page_ack(self, view: IncidentView) -> None:
-        if self.pager is not None:
-            self.pager.acknowledge(view.key)
-            self.record(view.id, EventKind.NOTE, "PagerDuty page acknowledged.")
+        if self.ctx.pager is not None:
+            self.ctx.pager.acknowledge(view.key)
+            self.card.record(view.id, EventKind.NOTE, "PagerDuty page acknowledged.")
 
     def _page_resolve(self, view: IncidentView) -> None:
-        if self.pager is not None:
-            self.pager.resolve(view.key)
-            self.record(view.id, EventKind.NOTE, "PagerDuty page resolved.")
+        if self.ctx.pager is not None:
+            self.ctx.pager.resolve(view.key)
+            self.card.record(view.id, EventKind.NOTE, "PagerDuty page resolved.")
 
     # -- deadlines and nudges --------------------------------------------------------------
 
     def _status_deadline(self, view: IncidentView) -> None:
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             updates = store.updates_of(s, view.id)
         if any(u.state == "published" for u in updates):
             return
         errors = [u.last_error for u in updates if u.last_error]
         why = f" Last error: {errors[-1]}" if errors else ""
-        limit = format_duration(self.deadlines.status_update)
+        limit = format_duration(self.ctx.deadlines.status_update)
         text = f"The first status update was not published within {limit} of declaration.{why}"
-        self.record(view.id, EventKind.DEADLINE_MISSED, text)
-        self.tell(view, f":rotating_light: {text} rollbot keeps trying.")
-        self.tell_commander(view, f":rotating_light: {view.title}: {text}")
-        self.refresh(view.id)
+        self.card.record(view.id, EventKind.DEADLINE_MISSED, text)
+        self.card.tell(view, Message(Sign.INCIDENT, text, " rollbot keeps trying."))
+        self.card.tell_commander(view, Message(Sign.INCIDENT, f"{view.title}: {text}"))
+        self.card.refresh(view.id)
 
     def _nudge(self, view: IncidentView) -> None:
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         if not view.active or view.last_update_at is None:
             return
-        if now < self.deadlines.next_nudge(view.last_update_at):
+        if now < self.ctx.deadlines.next_nudge(view.last_update_at):
             return  # an update went out since this nudge was planned
         quiet = format_duration(now - view.last_update_at)
-        text = (
-            f"No status update for {quiet}. Post one with "
-            "`/incident update <investigating|identified|monitoring|resolved> <message>`."
+        text = Message(
+            f"No status update for {quiet}. Post one with ",
+            Code("/incident update <investigating|identified|monitoring|resolved> <message>"),
+            ".",
         )
-        self.record(view.id, EventKind.NUDGE, f"Nudged the commander: {text}")
-        self.tell_commander(view, f":hourglass: {view.title}: {text}")
-        self.tell(view, f":hourglass: {text}")
-        with self.db.session() as s:
-            store.schedule(s, view.id, NUDGE, now + self.deadlines.update_interval)
-        self.refresh(view.id)
+        self.card.record(view.id, EventKind.NUDGE, Message("Nudged the commander: ", text))
+        # No sign for a nudge yet: the emoji code is plain text to the shell too.
+        self.card.tell_commander(view, Message(f":hourglass: {view.title}: ", text))
+        self.card.tell(view, Message(":hourglass: ", text))
+        with self.ctx.db.session() as s:
+            store.schedule(s, view.id, NUDGE, now + self.ctx.deadlines.update_interval)
+        self.card.refresh(view.id)
 
     # -- post-mortems ----------------------------------------------------------------------
 
     def _postmortem_reminder(self, view: IncidentView) -> None:
         if view.postmortem_done or view.postmortem_due is None:
             return
-        left = max(timedelta(0), view.postmortem_due - self.clock.now())
-        text = (
-            f"The post-mortem of *{view.title}* is due in {format_duration(left)}. "
-            "Fill in the draft, then mark it done with `/incident postmortem done`."
+        left = max(timedelta(0), view.postmortem_due - self.ctx.clock.now())
+        text = Message(
+            "The post-mortem of ",
+            Strong(view.title),
+            f" is due in {format_duration(left)}. Fill in the draft, then mark it done with ",
+            Code("/incident postmortem done"),
+            ".",
         )
-        self.tell_commander(view, f":memo: {text}")
-        self.tell(view, f":memo: {text}")
+        # No sign for a reminder yet: the emoji code is plain text to the shell too.
+        self.card.tell_commander(view, Message(":memo: ", text))
+        self.card.tell(view, Message(":memo: ", text))
 
     def _postmortem_overdue(self, view: IncidentView) -> None:
         if view.postmortem_done:
             return
-        text = f"The post-mortem of *{view.title}* is overdue."
-        self.record(view.id, EventKind.POSTMORTEM, text)
-        self.tell_commander(view, f":warning: {text}")
-        self.tell(view, f":warning: {text} Mark it done with `/incident postmortem done`.")
-        self.refresh(view.id)
+        text = Message("The post-mortem of ", Strong(view.title), " is overdue.")
+        self.card.record(view.id, EventKind.POSTMORTEM, text)
+        self.card.tell_commander(view, Message(Sign.WARNING, text))
+        self.card.tell(
+            view,
+            Message(
+                Sign.WARNING, text, " Mark it done with ", Code("/incident postmortem done"), "."
+            ),
+        )
+        self.card.refresh(view.id)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.domain.incident import TimelineEvent, format_span, response_times
-from bot.services.incidents.status_updates import load_template
+from bot.services.incidents.templates import load_template
 
 SOURCE_DETECTION = {
     "manual": "Declared by hand by {who} with `/incident declare`.",

@@ -8,13 +8,18 @@ import logging
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
-from bot.services.incidents.context import DEFAULT_TEMPLATES, IncidentOutcome
-from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER
+from bot.domain.message import Message
+from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
+from bot.services.incidents.naming import named
 from bot.services.incidents.postmortem import PostmortemFacts, render_postmortem
-from bot.services.incidents.response import IncidentWork
+from bot.services.incidents.status_updates import StatusUpdates
+from bot.services.incidents.templates import DEFAULT_POSTMORTEM
+from bot.services.incidents.views import IncidentOutcome
 from bot.store import audit
 from bot.store import incidents as store
-from bot.store.incident_models import IncidentRow, PostmortemRow
+from bot.store.incident_models import IncidentRow
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,8 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
         severity=row.severity,
         impact=row.impact,
         components=list(row.components),
-        commander=f"<@{row.commander}>" if row.commander else None,
+        # The post-mortem is a Markdown file, not a chat message: people by plain `@id`.
+        commander=f"@{row.commander}" if row.commander else None,
         declared_by=row.declared_by,
         declared_at=row.declared_at,
         resolved_at=row.resolved_at,
@@ -39,21 +45,33 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
     )
 
 
-class IncidentClose(IncidentWork):
+class Resolution:
     """Resolution and post-mortems."""
+
+    def __init__(
+        self,
+        ctx: IncidentContext,
+        card: IncidentCard,
+        status_updates: StatusUpdates,
+        due_work: DueWork,
+    ) -> None:
+        self.ctx = ctx
+        self.card = card
+        self.status_updates = status_updates
+        self.due_work = due_work
 
     def resolve_in(self, channel_id: str | None, summary: str, actor: Actor) -> IncidentOutcome:
         """`/incident resolve [summary]` in the incident channel."""
-        with self.db.session() as s:
-            row = self.in_channel(s, channel_id, "resolve")
+        with self.ctx.db.session() as s:
+            row = self.card.in_channel(s, channel_id, "resolve")
         assert row.id is not None
         return self.resolve(row.id, summary, actor)
 
     def resolve(self, incident_id: int, summary: str, actor: Actor) -> IncidentOutcome:
         """Close the incident: page resolved, status page resolved, post-mortem drafted."""
         summary = " ".join(summary.split())
-        now = self.clock.now()
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
             row = store.by_id(s, incident_id, for_update=True)
             if row is None or row.state != store.ACTIVE:
                 raise InvalidTransition(
@@ -64,23 +82,25 @@ class IncidentClose(IncidentWork):
             row.summary = summary or None
             row.active_source = None  # the next alert from the same source opens a new one
             row.version += 1
-            s.add(row)
+            store.save(s, row)
             said = f": {summary}" if summary else "."
-            self.record(
+            self.card.record(
                 incident_id,
                 EventKind.RESOLVED,
-                f"{actor.mention} resolved it{said}",
+                Message(named(actor), f" resolved it{said}"),
                 actor.id,
                 session=s,
             )
-            message = summary or self.render_status(row, Status.RESOLVED.value)
-            update, stale_dms = self.queue_update(s, row, Status.RESOLVED.value, message, actor)
+            message = summary or self.status_updates.render_status(row, Status.RESOLVED.value)
+            update, stale_dms = self.status_updates.queue_update(
+                s, row, Status.RESOLVED.value, message, actor
+            )
             store.cancel(s, incident_id, NUDGE, now)
             if row.paged:
                 store.schedule(s, incident_id, PAGE_RESOLVE, now)
-            for at in self.deadlines.postmortem_reminder_times(now):
+            for at in self.ctx.deadlines.postmortem_reminder_times(now):
                 store.schedule(s, incident_id, PM_REMINDER, at)
-            store.schedule(s, incident_id, PM_OVERDUE, self.deadlines.postmortem_due(now))
+            store.schedule(s, incident_id, PM_OVERDUE, self.ctx.deadlines.postmortem_due(now))
             audit.record(
                 s,
                 actor=actor,
@@ -92,88 +112,93 @@ class IncidentClose(IncidentWork):
             )
             update_id = update.id
         assert update_id is not None
-        self.run_due_for(incident_id)
-        self.publish_one(update_id)
+        self.due_work.run_due_for(incident_id)
+        self.status_updates.publish_one(update_id)
         for stale in stale_dms:
-            self.show_draft(stale)
+            self.status_updates.show_draft(stale)
         self.write_postmortem(incident_id, actor)
-        view = self.refresh(incident_id)
+        view = self.card.refresh(incident_id)
         due = view.postmortem_due
         when = f" (due {due:%Y-%m-%d %H:%M} UTC)" if due else ""
         return IncidentOutcome(view, f"Resolved *{view.title}*. Post-mortem draft uploaded{when}.")
 
     def render_postmortem_of(self, incident_id: int) -> str:
         """The post-mortem draft rendered from the current timeline."""
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = store.by_id(s, incident_id)
             assert row is not None
             events = store.timeline(s, incident_id)
             pm = store.postmortem(s, incident_id)
             facts = facts_of(row)
-        resolved = facts.resolved_at or self.clock.now()
-        due = pm.due_at if pm else self.deadlines.postmortem_due(resolved)
+        resolved = facts.resolved_at or self.ctx.clock.now()
+        due = pm.due_at if pm else self.ctx.deadlines.postmortem_due(resolved)
         try:
-            return render_postmortem(self.postmortem_template, facts, events, due, self.clock.now())
+            return render_postmortem(
+                self.ctx.postmortem_template, facts, events, due, self.ctx.clock.now()
+            )
         except Exception as exc:
-            if self.postmortem_template == DEFAULT_TEMPLATES / "postmortem.md.j2":
+            if self.ctx.postmortem_template == DEFAULT_POSTMORTEM:
                 raise
             # A team template that fails must not cost the draft: use the shipped one.
-            log.exception("post-mortem template %s failed", self.postmortem_template)
-            self.record(
+            log.exception("post-mortem template %s failed", self.ctx.postmortem_template)
+            self.card.record(
                 incident_id,
                 EventKind.NOTE,
                 f"The post-mortem template failed ({type(exc).__name__}: {exc}); "
                 "the draft uses rollbot's own template.",
             )
-            default = DEFAULT_TEMPLATES / "postmortem.md.j2"
-            return render_postmortem(default, facts, events, due, self.clock.now())
+            return render_postmortem(DEFAULT_POSTMORTEM, facts, events, due, self.ctx.clock.now())
 
     def write_postmortem(self, incident_id: int, actor: Actor) -> str:
         """Render, store and upload the post-mortem draft; return the Markdown."""
         markdown = self.render_postmortem_of(incident_id)
-        now = self.clock.now()
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
             row = store.by_id(s, incident_id)
             assert row is not None and row.resolved_at is not None
             pm = store.postmortem(s, incident_id)
             if pm is None:
-                pm = PostmortemRow(
-                    incident_id=incident_id,
-                    markdown=markdown,
-                    rendered_at=now,
-                    due_at=self.deadlines.postmortem_due(row.resolved_at),
+                pm = store.add_postmortem(
+                    s,
+                    incident_id,
+                    markdown,
+                    now,
+                    self.ctx.deadlines.postmortem_due(row.resolved_at),
                 )
             pm.markdown, pm.rendered_at = markdown, now
-            s.add(pm)
-            self.record(
+            store.save(s, pm)
+            self.card.record(
                 incident_id,
                 EventKind.POSTMORTEM,
-                f"Post-mortem draft written by {actor.mention}, "
-                f"due {pm.due_at:%Y-%m-%d %H:%M} UTC.",
+                Message(
+                    "Post-mortem draft written by ",
+                    named(actor),
+                    f", due {pm.due_at:%Y-%m-%d %H:%M} UTC.",
+                ),
                 actor.id,
                 session=s,
             )
             key, title, channel = row.key, row.title, row.channel_id
-        file_id = self.safely(
+        file_id = self.ctx.safely(
             "upload the post-mortem",
-            lambda: self.chat.upload(
+            lambda: self.ctx.chat.upload(
                 channel, f"postmortem-{key}.md", markdown, f"Post-mortem: {title}"
             ),
         )
         if file_id:
-            with self.db.session() as s:
+            with self.ctx.db.session() as s:
                 pm = store.postmortem(s, incident_id)
                 if pm is not None:
                     pm.file_id = file_id
-                    s.add(pm)
+                    store.save(s, pm)
         return markdown
 
     def postmortem(
         self, channel_id: str | None, actor: Actor, done: bool = False
     ) -> IncidentOutcome:
         """`/incident postmortem [done]`: re-render the draft, or mark it finished."""
-        with self.db.session() as s:
-            row = self.in_channel(s, channel_id, "postmortem")
+        with self.ctx.db.session() as s:
+            row = self.card.in_channel(s, channel_id, "postmortem")
         assert row.id is not None
         if row.state == store.ACTIVE:
             raise InvalidTransition(
@@ -183,10 +208,10 @@ class IncidentClose(IncidentWork):
         if not done:
             self.write_postmortem(row.id, actor)
             return IncidentOutcome(
-                self.refresh(row.id), "Post-mortem re-rendered from the timeline and uploaded."
+                self.card.refresh(row.id), "Post-mortem re-rendered from the timeline and uploaded."
             )
-        now = self.clock.now()
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
             pm = store.postmortem(s, row.id)
             assert pm is not None
             if pm.done_at is not None:
@@ -194,14 +219,16 @@ class IncidentClose(IncidentWork):
                     f"The post-mortem was already marked done at {pm.done_at:%Y-%m-%d %H:%M} UTC."
                 )
             pm.done_at, pm.done_by = now, actor.id
-            s.add(pm)
+            store.save(s, pm)
             store.cancel(s, row.id, PM_REMINDER, now)
             store.cancel(s, row.id, PM_OVERDUE, now)
-            self.record(
+            self.card.record(
                 row.id,
                 EventKind.POSTMORTEM,
-                f"{actor.mention} marked the post-mortem done.",
+                Message(named(actor), " marked the post-mortem done."),
                 actor.id,
                 session=s,
             )
-        return IncidentOutcome(self.refresh(row.id), "Post-mortem marked done; reminders stopped.")
+        return IncidentOutcome(
+            self.card.refresh(row.id), "Post-mortem marked done; reminders stopped."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.message import Code, Message, Strong
 from bot.services.incidents.service import IncidentService
 from bot.services.rollback.report import RollbackReport
 
@@ -24,20 +25,28 @@ class RollbackIncidents:
             else:
                 self.incidents.rollback_step(
                     report.rollout_id,
-                    f"Rollback of `{report.flag_key}` started by {report.actor_id}: "
-                    f"{report.reason} (flag turned off)",
+                    Message(
+                        "Rollback of ",
+                        Code(report.flag_key),
+                        f" started by {report.actor_id}: {report.reason} (flag turned off)",
+                    ),
                 )
             return
         lines = [
-            f"Rollback step *{step.name}* ({step.kind}) "
-            + ("ok" if step.ok else f"FAILED: {step.error or 'see the rollout thread'}")
-            + f" in {step.duration_s:.1f} s"
+            Message(
+                "Rollback step ",
+                Strong(step.name),
+                f" ({step.kind}) ",
+                "ok" if step.ok else f"FAILED: {step.error or 'see the rollout thread'}",
+                f" in {step.duration_s:.1f} s",
+            )
             for step in report.steps
         ]
+        flag = Code(report.flag_key)
         if report.failed:
-            lines.append(f"Rollback of `{report.flag_key}` FAILED at step {report.failed_step}.")
+            lines.append(Message("Rollback of ", flag, f" FAILED at step {report.failed_step}."))
         else:
-            lines.append(f"Rollback of `{report.flag_key}` finished: every runbook step succeeded.")
+            lines.append(Message("Rollback of ", flag, " finished: every runbook step succeeded."))
         if not self.incidents.rollback_step(report.rollout_id, lines[0]) and report.automatic:
             # No start report was heard (a rollback resumed after a restart): the automatic
             # rollback still gets its incident.

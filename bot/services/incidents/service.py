@@ -1,63 +1,279 @@
-"""The incident service: everything a chat adapter, the scheduler or a webhook asks of
-incidents, plus the entries other parts of rollbot call (automatic rollback, PagerDuty,
-Prometheus Alertmanager).
+"""The incident service: the one door through which chat adapters, the scheduler, webhooks
+and automatic rollbacks reach incidents.
 
-The use cases are split by concept into a chain of modules (core -> status updates -> due
-work -> declare and work -> resolve and post-mortem -> this one); this class is the one
-the rest of rollbot holds.
+It builds one `IncidentContext` and the collaborators that share it — the card and
+timeline, status updates, due work, declaring, the response while open, resolution and
+post-mortem, outside sources — and delegates each call to the one that owns it.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from bot.domain.actor import SCHEDULER, Actor, Via
-from bot.domain.alerts import AlertGroup, severity_of
-from bot.domain.errors import Conflict
-from bot.domain.incident import EventKind, Impact, Severity
-from bot.services.incidents.context import IncidentOutcome
-from bot.services.incidents.resolve import IncidentClose
-from bot.services.incidents.views import IncidentView
-from bot.store import incidents as store
+from bot.clock import Clock
+from bot.config.incidents import IncidentsConfig
+from bot.config.settings import REPO_ROOT
+from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.alerts import AlertGroup
+from bot.domain.incident import Deadlines, Impact, Severity, Status, TimelineEvent
+from bot.domain.message import Message
+from bot.domain.roles import RoleDirectory
+from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.declare import Declaring
+from bot.services.incidents.due_work import DueWork
+from bot.services.incidents.ports import Pager, StatusPageProvider
+from bot.services.incidents.resolve import Resolution
+from bot.services.incidents.response import Response
+from bot.services.incidents.sources import AlertResult, OutsideSources
+from bot.services.incidents.status_updates import StatusUpdates
+from bot.services.incidents.views import (
+    DraftView,
+    IncidentChat,
+    IncidentOutcome,
+    IncidentView,
+    NullIncidentChat,
+)
+from bot.store.database import Database
 
-log = logging.getLogger(__name__)
 
-ALERTMANAGER = Actor("alertmanager", Via.API)
-PAGERDUTY = Actor("pagerduty", Via.API)
-
-
-@dataclass(frozen=True)
-class AlertResult:
-    """What an Alertmanager notification did."""
-
-    action: str  # declared | added | ignored
-    incident_key: str | None
-
-
-class IncidentService(IncidentClose):
+class IncidentService:
     """Incidents, from every door."""
 
-    def _open_for(
-        self, source: str, ref: str, declare: Callable[[], IncidentOutcome]
-    ) -> tuple[int, bool]:
-        """The open incident of an outside source, declared now when there is none; and
-        whether it was declared now. A replica that declared it a moment earlier wins and
-        this one joins its incident."""
-        for _ in range(2):
-            with self.db.session() as s:
-                existing = store.by_source(s, source, ref)
-            if existing is not None and existing.id is not None:
-                return existing.id, False
-            try:
-                return declare().view.id, True
-            except Conflict:
-                continue
-        raise Conflict(f"Could not open or find the incident of {source} `{ref}`.")
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: IncidentsConfig,
+        directory: RoleDirectory | None = None,
+        *,
+        config_dir: Path = REPO_ROOT,
+        pager: Pager | None = None,
+        status_pages: list[StatusPageProvider] | None = None,
+        chat: IncidentChat | None = None,
+    ) -> None:
+        self.context = IncidentContext.build(
+            db,
+            clock,
+            config,
+            directory,
+            config_dir,
+            chat or NullIncidentChat(),
+            pager,
+            status_pages,
+        )
+        ctx = self.context
+        self.card = IncidentCard(ctx)
+        self.status_updates = StatusUpdates(ctx, self.card)
+        self.due_work = DueWork(ctx, self.card, self.status_updates)
+        self.declaring = Declaring(ctx, self.card, self.status_updates, self.due_work)
+        self.response = Response(ctx, self.card, self.status_updates, self.due_work)
+        self.resolution = Resolution(ctx, self.card, self.status_updates, self.due_work)
+        self.sources = OutsideSources(ctx, self.card, self.declaring, self.response)
 
-    # -- automatic rollback ----------------------------------------------------------------
+    # -- what it is built from ---------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """rollbot's database."""
+        return self.context.db
+
+    @property
+    def clock(self) -> Clock:
+        """Where incidents take the time from."""
+        return self.context.clock
+
+    @property
+    def config(self) -> IncidentsConfig:
+        """The `incidents:` config section."""
+        return self.context.config
+
+    @property
+    def deadlines(self) -> Deadlines:
+        """The configured deadlines."""
+        return self.context.deadlines
+
+    @property
+    def status_pages(self) -> list[StatusPageProvider]:
+        """The status pages, primary first (the container's list)."""
+        return self.context.status_pages
+
+    # Settable until the container passes everything at construction (tests set them too).
+
+    @property
+    def chat(self) -> IncidentChat:
+        """The chat where incident channels, cards and drafts live."""
+        return self.context.chat
+
+    @chat.setter
+    def chat(self, chat: IncidentChat) -> None:
+        self.context.chat = chat
+
+    @property
+    def pager(self) -> Pager | None:
+        """The pager (None: the declarer commands and nobody is paged)."""
+        return self.context.pager
+
+    @pager.setter
+    def pager(self, pager: Pager | None) -> None:
+        self.context.pager = pager
+
+    @property
+    def roles(self) -> RoleDirectory:
+        """The roles `/incident page` can bring in."""
+        return self.context.roles
+
+    @roles.setter
+    def roles(self, roles: RoleDirectory) -> None:
+        self.context.roles = roles
+
+    @property
+    def status_template(self) -> Path:
+        """The status update template."""
+        return self.context.status_template
+
+    @status_template.setter
+    def status_template(self, path: Path) -> None:
+        self.context.status_template = path
+
+    @property
+    def postmortem_template(self) -> Path:
+        """The post-mortem template."""
+        return self.context.postmortem_template
+
+    @postmortem_template.setter
+    def postmortem_template(self, path: Path) -> None:
+        self.context.postmortem_template = path
+
+    # -- reading -----------------------------------------------------------------------
+
+    def view(self, incident_id: int) -> IncidentView:
+        """One incident as its card shows it."""
+        return self.card.view(incident_id)
+
+    def incidents(self) -> list[IncidentView]:
+        """Open incidents, then recent resolved ones."""
+        return self.card.incidents()
+
+    def in_channel_view(self, channel_id: str | None, command: str) -> IncidentView:
+        """The view of this channel's incident (RollbotError outside one)."""
+        return self.card.in_channel_view(channel_id, command)
+
+    def timeline_of(self, channel_id: str | None) -> tuple[IncidentView, list[TimelineEvent]]:
+        """This channel's incident and its timeline."""
+        return self.card.timeline_of(channel_id)
+
+    # -- declaring ---------------------------------------------------------------------
+
+    def declare(
+        self,
+        severity: Severity,
+        title: str,
+        actor: Actor,
+        impact: Impact | None = None,
+        components: list[str] | None = None,
+        source: str = "manual",
+        source_ref: str | None = None,
+        rollout_id: int | None = None,
+        detail: str | None = None,
+        page: bool = True,
+        origin_channel: str | None = None,
+    ) -> IncidentOutcome:
+        """Open an incident: record it, its draft and its deadlines, then set up the chat."""
+        return self.declaring.declare(
+            severity,
+            title,
+            actor,
+            impact=impact,
+            components=components,
+            source=source,
+            source_ref=source_ref,
+            rollout_id=rollout_id,
+            detail=detail,
+            page=page,
+            origin_channel=origin_channel,
+        )
+
+    # -- status updates ----------------------------------------------------------------
+
+    def draft(self, update_id: int) -> DraftView:
+        """A status update as its DM shows it."""
+        return self.status_updates.draft(update_id)
+
+    def publish_draft(self, update_id: int, actor: Actor) -> IncidentOutcome:
+        """The commander pressed Publish: publish now (retrying if the page fails)."""
+        return self.status_updates.publish_draft(update_id, actor)
+
+    def publish_pending(self, channel_id: str | None, actor: Actor) -> IncidentOutcome:
+        """`/incident publish`: the channel's pending draft, published now."""
+        return self.status_updates.publish_pending(channel_id, actor)
+
+    def edit_draft(self, update_id: int, message: str, actor: Actor) -> DraftView:
+        """Replace the text of a draft that is not out yet."""
+        return self.status_updates.edit_draft(update_id, message, actor)
+
+    # -- while it is open --------------------------------------------------------------
+
+    def acknowledge(
+        self, incident_id: int, actor: Actor, via_pager: bool = False
+    ) -> IncidentOutcome:
+        """Someone took it: stop the page from escalating."""
+        return self.response.acknowledge(incident_id, actor, via_pager)
+
+    def note(self, channel_id: str | None, text: str, actor: Actor) -> IncidentOutcome:
+        """Add a note to the timeline."""
+        return self.response.note(channel_id, text, actor)
+
+    def pinned(self, channel_id: str, ts: str, actor: Actor) -> bool:
+        """A message in an incident channel got a pin reaction: put it on the timeline."""
+        return self.response.pinned(channel_id, ts, actor)
+
+    def escalate(self, channel_id: str | None, target: str, actor: Actor) -> IncidentOutcome:
+        """`/incident page <role or user>`: bring someone in."""
+        return self.response.escalate(channel_id, target, actor)
+
+    def change_status(
+        self, channel_id: str | None, status: Status, message: str, actor: Actor
+    ) -> IncidentOutcome:
+        """`/incident update <status> <message>`: change the status and publish it."""
+        return self.response.change_status(channel_id, status, message, actor)
+
+    # -- resolution and post-mortem ----------------------------------------------------
+
+    def resolve(self, incident_id: int, summary: str, actor: Actor) -> IncidentOutcome:
+        """Close the incident: page resolved, status page resolved, post-mortem drafted."""
+        return self.resolution.resolve(incident_id, summary, actor)
+
+    def resolve_in(self, channel_id: str | None, summary: str, actor: Actor) -> IncidentOutcome:
+        """`/incident resolve [summary]` in the incident channel."""
+        return self.resolution.resolve_in(channel_id, summary, actor)
+
+    def postmortem(
+        self, channel_id: str | None, actor: Actor, done: bool = False
+    ) -> IncidentOutcome:
+        """`/incident postmortem [done]`: re-render the draft, or mark it finished."""
+        return self.resolution.postmortem(channel_id, actor, done)
+
+    def render_postmortem_of(self, incident_id: int) -> str:
+        """The post-mortem draft rendered from the current timeline."""
+        return self.resolution.render_postmortem_of(incident_id)
+
+    def write_postmortem(self, incident_id: int, actor: Actor) -> str:
+        """Render, store and upload the post-mortem draft; return the Markdown."""
+        return self.resolution.write_postmortem(incident_id, actor)
+
+    # -- due work ----------------------------------------------------------------------
+
+    def run_due(self) -> int:
+        """Do every piece of incident work that is due now; return how many ran."""
+        return self.due_work.run_due()
+
+    def run_job(self, job_id: int) -> bool:
+        """Claim one job and run it; on failure retry later with backoff."""
+        return self.due_work.run_job(job_id)
+
+    # -- outside sources ---------------------------------------------------------------
 
     def declare_for_rollback(
         self,
@@ -67,37 +283,12 @@ class IncidentService(IncidentClose):
         severity: Severity = Severity.SEV2,
         actor: Actor = SCHEDULER,
     ) -> IncidentView:
-        """An automatic rollback happened: declare an incident linked to the rollout, or
-        add to the one already open for it."""
-        ref = f"rollout:{rollout_id}"
-        incident_id, _ = self._open_for(
-            "rollback",
-            ref,
-            lambda: self.declare(
-                severity,
-                f"Automatic rollback of {flag_key}",
-                actor,
-                components=[flag_key],
-                source="rollback",
-                source_ref=ref,
-                rollout_id=rollout_id,
-                detail=reason,
-            ),
-        )
-        text = f"Automatic rollback of `{flag_key}` (rollout #{rollout_id}): {reason}"
-        self.record(incident_id, EventKind.ROLLBACK, text, actor.id)
-        return self.refresh(incident_id)
+        """An automatic rollback happened: declare (or add to) the rollout's incident."""
+        return self.sources.declare_for_rollback(rollout_id, flag_key, reason, severity, actor)
 
-    def rollback_step(self, rollout_id: int, text: str) -> bool:
+    def rollback_step(self, rollout_id: int, text: str | Message) -> bool:
         """Put a rollback step on the timeline of the rollout's open incident, if any."""
-        with self.db.session() as s:
-            row = store.by_source(s, "rollback", f"rollout:{rollout_id}")
-        if row is None or row.id is None:
-            return False
-        self.record(row.id, EventKind.ROLLBACK, text)
-        return True
-
-    # -- PagerDuty -------------------------------------------------------------------------
+        return self.sources.rollback_step(rollout_id, text)
 
     def declare_from_pagerduty(
         self,
@@ -107,33 +298,10 @@ class IncidentService(IncidentClose):
         html_url: str | None = None,
         service: str | None = None,
     ) -> IncidentView:
-        """A PagerDuty incident was triggered (v3 webhook, signature already checked):
-        declare one here, without paging again, or add to the one open for it."""
-        ref = f"pagerduty:{pd_incident_id}"
-        link = f" {html_url}" if html_url else ""
-        incident_id, declared = self._open_for(
-            "pagerduty",
-            ref,
-            lambda: self.declare(
-                Severity.SEV2 if urgency == "high" else Severity.SEV3,
-                title,
-                PAGERDUTY,
-                components=[service] if service else None,
-                source="pagerduty",
-                source_ref=ref,
-                detail=f"PagerDuty incident {pd_incident_id}",
-                page=False,
-            ),
+        """A PagerDuty incident was triggered: declare one here, or add to the open one."""
+        return self.sources.declare_from_pagerduty(
+            pd_incident_id, title, urgency, html_url, service
         )
-        how = f"({urgency} urgency)" if declared else "triggered again"
-        self.record(
-            incident_id,
-            EventKind.ALERT,
-            f"PagerDuty incident {pd_incident_id} {how}: {title}{link}",
-            PAGERDUTY.id,
-            dedupe=None if declared else f"pd:{pd_incident_id}:{title}",
-        )
-        return self.refresh(incident_id)
 
     def on_pagerduty_event(
         self,
@@ -144,65 +312,15 @@ class IncidentService(IncidentClose):
         html_url: str,
         occurred_at: datetime,
     ) -> None:
-        """What `POST /webhooks/pagerduty` calls (signature already verified):
-        `incident.triggered` declares (or joins), acknowledged and resolved are recorded."""
-        if event_type == "incident.triggered":
-            self.declare_from_pagerduty(incident_id, title, urgency, html_url or None)
-        else:
-            self.pagerduty_event(incident_id, event_type)
+        """What `POST /webhooks/pagerduty` calls (signature already verified)."""
+        self.sources.on_pagerduty_event(
+            event_type, incident_id, title, urgency, html_url, occurred_at
+        )
 
     def pagerduty_event(self, pd_incident_id: str, event: str, who: str = "pagerduty") -> bool:
-        """`incident.acknowledged` or `incident.resolved` from PagerDuty: on the timeline
-        (an acknowledgement also acknowledges here, without acknowledging PagerDuty back)."""
-        with self.db.session() as s:
-            row = store.by_source(s, "pagerduty", f"pagerduty:{pd_incident_id}", active_only=False)
-        if row is None or row.id is None:
-            return False
-        if event.endswith("acknowledged") and row.acknowledged_at is None and row.state == "active":
-            self.acknowledge(row.id, Actor(who, Via.API), via_pager=True)
-            return True
-        self.record(row.id, EventKind.ALERT, f"PagerDuty: {event} by {who}.", PAGERDUTY.id)
-        self.refresh(row.id)
-        return True
-
-    # -- Prometheus Alertmanager -----------------------------------------------------------
+        """`incident.acknowledged` or `incident.resolved` from PagerDuty, on the timeline."""
+        return self.sources.pagerduty_event(pd_incident_id, event, who)
 
     def alert(self, group: AlertGroup) -> AlertResult:
-        """A webhook notification: firing declares (or adds to) the group's incident,
-        resolved adds to its timeline. A repeated notification adds nothing new."""
-        with self.db.session() as s:
-            existing = store.by_source(s, "alertmanager", group.ref)
-        if existing is None and group.status != "firing":
-            return AlertResult("ignored", None)
-        cfg = self.config.alertmanager
-        severity = Severity(severity_of(group, cfg.severity_map, cfg.default_severity))
-        services = {a.labels.get("service") or a.labels.get("job") or "" for a in group.alerts}
-        incident_id, declared = self._open_for(
-            "alertmanager",
-            group.ref,
-            lambda: self.declare(
-                severity,
-                group.title,
-                ALERTMANAGER,
-                impact=Impact.NONE if severity is Severity.SEV4 else None,
-                components=sorted(services - {""}),
-                source="alertmanager",
-                source_ref=group.ref,
-                detail=f"Alertmanager: {group.alerts[0].name}",
-            ),
-        )
-        action = "declared" if declared else "added"
-        key = self.view(incident_id).key
-        added = False
-        for alert in group.alerts:
-            added |= self.record(
-                incident_id,
-                EventKind.ALERT,
-                f"{alert.status}: {alert.name} — {alert.summary}",
-                ALERTMANAGER.id,
-                permalink=group.external_url,
-                dedupe=f"am:{alert.fingerprint}:{alert.status}:{alert.starts_at}",
-            )
-        if added and action == "added":
-            self.refresh(incident_id)
-        return AlertResult(action, key)
+        """An Alertmanager notification: firing declares or adds, resolved adds."""
+        return self.sources.alert(group)

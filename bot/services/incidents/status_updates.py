@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session
 
 from bot.domain.actor import Actor
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.services.incidents.context import IncidentCore, IncidentOutcome
+from bot.domain.message import Message
+from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.naming import named
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
-from bot.services.incidents.views import DraftView, draft_view
+from bot.services.incidents.templates import load_template
+from bot.services.incidents.views import DraftView, IncidentOutcome, draft_view
 from bot.store import incidents as store
-from bot.store.incident_models import IncidentRow, StatusUpdateRow
+from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +38,12 @@ MAX_PUBLISH_ATTEMPTS = 200
 MAX_MESSAGE = 4000
 
 
-@lru_cache(maxsize=8)
-def _environment(directory: str) -> Environment:
-    # Markdown, not HTML: nothing to escape. StrictUndefined turns a typo in a team's own
-    # template into an error at the first draft instead of a silently empty update.
-    return Environment(
-        loader=FileSystemLoader(directory),
-        autoescape=False,
-        undefined=StrictUndefined,
-        keep_trailing_newline=False,
-    )
-
-
-def load_template(path: Path) -> tuple[Environment, str]:
-    """The Jinja2 environment of a template file and its name in it."""
-    return _environment(str(path.parent)), path.name
-
-
-class IncidentStatus(IncidentCore):
+class StatusUpdates:
     """Drafting and publishing status updates."""
+
+    def __init__(self, ctx: IncidentContext, card: IncidentCard) -> None:
+        self.ctx = ctx
+        self.card = card
 
     def render_status(self, row: IncidentRow, status: str) -> str:
         """The drafted text of a status update from the status template.
@@ -64,24 +52,27 @@ class IncidentStatus(IncidentCore):
         logged and a plain sentence is used instead.
         """
         try:
-            env, name = load_template(self.status_template)
+            env, name = load_template(self.ctx.status_template)
             text = env.get_template(name).render(
                 title=row.title,
                 severity=row.severity,
                 status=status,
                 impact=row.impact,
                 components=list(row.components),
-                next_update=format_duration(self.deadlines.update_interval),
+                next_update=format_duration(self.ctx.deadlines.update_interval),
             )
         except Exception:
-            log.exception("status template %s failed; using a plain update", self.status_template)
+            log.exception(
+                "status template %s failed; using a plain update", self.ctx.status_template
+            )
             text = f"{row.title}: {status}."
         return " ".join(text.split())[:MAX_MESSAGE] or f"{row.title}: {status}."
 
-    def draft_first(self, s: Session, row: IncidentRow, now: datetime) -> StatusUpdateRow:
+    def draft_first(self, s: Session, row: IncidentRow, now: datetime) -> IncidentStatusUpdateRow:
         """The first update (investigating), due for automatic publication."""
         assert row.id is not None
-        draft = StatusUpdateRow(
+        return store.add_status_update(
+            s,
             incident_id=row.id,
             status=Status.INVESTIGATING.value,
             message=self.render_status(row, Status.INVESTIGATING.value),
@@ -90,25 +81,23 @@ class IncidentStatus(IncidentCore):
             state="draft",
             created_by="rollbot",
             created_at=now,
-            deadline_at=self.deadlines.status_due(row.declared_at),
-            next_attempt_at=self.deadlines.auto_publish_at(row.declared_at),
+            deadline_at=self.ctx.deadlines.status_due(row.declared_at),
+            next_attempt_at=self.ctx.deadlines.auto_publish_at(row.declared_at),
         )
-        s.add(draft)
-        s.flush()
-        return draft
 
     def queue_update(
         self, s: Session, row: IncidentRow, status: str, message: str, actor: Actor
-    ) -> tuple[StatusUpdateRow, list[int]]:
+    ) -> tuple[IncidentStatusUpdateRow, list[int]]:
         """A new update to publish now; older unpublished ones are superseded by it.
         Also returns the superseded drafts whose DM must be refreshed."""
         assert row.id is not None
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         # Drafts whose DM still offers Publish: the caller refreshes those DMs after commit.
         stale_dms = [
             u.id for u in store.supersede_pending(s, row.id) if u.dm_ts and u.id is not None
         ]
-        update = StatusUpdateRow(
+        update = store.add_status_update(
+            s,
             incident_id=row.id,
             status=status,
             message=message[:MAX_MESSAGE],
@@ -120,22 +109,20 @@ class IncidentStatus(IncidentCore):
             next_attempt_at=now,
             published_by=actor.id,
         )
-        s.add(update)
-        s.flush()
         return update, stale_dms
 
     # -- the commander's buttons -----------------------------------------------------------
 
     def draft(self, update_id: int) -> DraftView:
         """A status update as its DM shows it."""
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = store.status_update(s, update_id)
             incident = store.by_id(s, row.incident_id) if row else None
             if row is None or incident is None:
                 raise NotFound(f"Status update {update_id} does not exist.")
             return draft_view(row, incident)
 
-    def _pending_draft(self, s: Session, update_id: int) -> StatusUpdateRow:
+    def _pending_draft(self, s: Session, update_id: int) -> IncidentStatusUpdateRow:
         row = store.status_update(s, update_id, for_update=True)
         if row is None:
             raise NotFound(f"Status update {update_id} does not exist.")
@@ -154,16 +141,16 @@ class IncidentStatus(IncidentCore):
 
     def publish_draft(self, update_id: int, actor: Actor) -> IncidentOutcome:
         """The commander pressed Publish: publish now (retrying if the page fails)."""
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = self._pending_draft(s, update_id)  # locked: the scheduler may publish it too
             if row.state == "draft":
                 row.state = "queued"
                 row.published_by = actor.id
-                row.next_attempt_at = self.clock.now()
-                s.add(row)
+                row.next_attempt_at = self.ctx.clock.now()
+                store.save(s, row)
             incident_id = row.incident_id
         published = self.publish_one(update_id)
-        view = self.view(incident_id)
+        view = self.card.view(incident_id)
         if published:
             return IncidentOutcome(view, f"Status update published by {actor.mention}.")
         return IncidentOutcome(
@@ -172,8 +159,8 @@ class IncidentStatus(IncidentCore):
 
     def publish_pending(self, channel_id: str | None, actor: Actor) -> IncidentOutcome:
         """`/incident publish`: the channel's pending draft, published now."""
-        with self.db.session() as s:
-            row = self.in_channel(s, channel_id, "publish")
+        with self.ctx.db.session() as s:
+            row = self.card.in_channel(s, channel_id, "publish")
             assert row.id is not None
             pending = [u for u in store.updates_of(s, row.id) if u.state in ("draft", "queued")]
         if not pending or pending[-1].id is None:
@@ -188,14 +175,14 @@ class IncidentStatus(IncidentCore):
         text = " ".join(message.split())
         if not text:
             raise RollbotError("A status update needs some text.", "Write what users should know.")
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             row = self._pending_draft(s, update_id)
             row.message = text[:MAX_MESSAGE]
-            s.add(row)
-            self.record(
+            store.save(s, row)
+            self.card.record(
                 row.incident_id,
                 EventKind.STATUS_DRAFTED,
-                f"{actor.mention} edited the {row.status} draft: {row.message}",
+                Message(named(actor), f" edited the {row.status} draft: {row.message}"),
                 actor.id,
                 session=s,
             )
@@ -205,34 +192,34 @@ class IncidentStatus(IncidentCore):
     def show_draft(self, update_id: int) -> None:
         """DM the draft to the commander (or edit that DM); remember where it is."""
         draft = self.draft(update_id)
-        view = self.view(draft.incident_id)
+        view = self.card.view(draft.incident_id)
         if not view.commander:
             return
         commander = view.commander
-        location = self.safely(
-            "send the draft to the commander", lambda: self.chat.show_draft(commander, draft)
+        location = self.ctx.safely(
+            "send the draft to the commander", lambda: self.ctx.chat.show_draft(commander, draft)
         )
         if location is not None and draft.dm_ts is None:
-            with self.db.session() as s:
+            with self.ctx.db.session() as s:
                 row = store.status_update(s, update_id)
                 if row is not None:
                     row.dm_channel, row.dm_ts = location.channel_id, location.message_ts
-                    s.add(row)
+                    store.save(s, row)
 
     # -- publishing ------------------------------------------------------------------------
 
     def publish_one(self, update_id: int) -> bool:
         """One attempt (and, on a switch to a fallback provider, its immediate retry)."""
-        for _ in range(max(1, len(self.status_pages))):
+        for _ in range(max(1, len(self.ctx.status_pages))):
             outcome = self._attempt(update_id)
             if outcome != "switched":
                 return outcome == "published"
         return False
 
     def _attempt(self, update_id: int) -> str:
-        now = self.clock.now()
-        with self.db.session() as s:
-            row = store.claim_update(s, update_id, now, LEASE, self.db.is_postgres)
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            row = store.claim_update(s, update_id, now, LEASE, self.ctx.db.is_postgres)
             incident = store.by_id(s, row.incident_id) if row else None
             if row is None or incident is None:
                 return "skipped"
@@ -249,11 +236,11 @@ class IncidentStatus(IncidentCore):
                 list(row.components),
                 now,
             )
-            index = row.provider_index % len(self.status_pages) if self.status_pages else 0
-        if not self.status_pages:
+            index = row.provider_index % len(self.ctx.status_pages) if self.ctx.status_pages else 0
+        if not self.ctx.status_pages:
             self._published(update_id, "incident channel", None, automatic)
             return "published"
-        provider = self.status_pages[index]
+        provider = self.ctx.status_pages[index]
         try:
             reference = provider.publish(update)
         except StatusPageError as exc:
@@ -268,11 +255,11 @@ class IncidentStatus(IncidentCore):
         return "published"
 
     def _failed(self, update_id: int, index: int, name: str, exc: str) -> str:
-        now = self.clock.now()
-        count = len(self.status_pages)
-        first = parse_duration(self.config.publish_retry_first)
-        longest = parse_duration(self.config.publish_retry_max)
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        count = len(self.ctx.status_pages)
+        first = parse_duration(self.ctx.config.publish_retry_first)
+        longest = parse_duration(self.ctx.config.publish_retry_max)
+        with self.ctx.db.session() as s:
             row = store.status_update(s, update_id, for_update=True)
             if row is None or row.state != "queued":
                 return "skipped"
@@ -283,7 +270,7 @@ class IncidentStatus(IncidentCore):
             wait = min(longest, first * 2 ** (row.provider_attempts - 1))
             near_deadline = row.deadline_at is not None and now + wait >= row.deadline_at
             switch = count > 1 and (
-                row.provider_attempts >= self.config.attempts_per_provider or near_deadline
+                row.provider_attempts >= self.ctx.config.attempts_per_provider or near_deadline
             )
             outcome = "retry"
             if switch:
@@ -297,17 +284,17 @@ class IncidentStatus(IncidentCore):
                 row.state, row.next_attempt_at, outcome = "failed", None, "failed"
                 text += " rollbot gave up on this update; post it by hand."
             elif switch:
-                text += f" Falling back to {self.status_pages[row.provider_index].name}."
+                text += f" Falling back to {self.ctx.status_pages[row.provider_index].name}."
             else:
                 text += f" Retrying in {format_duration(wait)}."
-            s.add(row)
+            store.save(s, row)
             if row.attempts <= 3 or switch or outcome == "failed" or row.attempts % 10 == 0:
-                self.record(row.incident_id, EventKind.STATUS_FAILED, text, session=s)
+                self.card.record(row.incident_id, EventKind.STATUS_FAILED, text, session=s)
         return outcome
 
     def _published(self, update_id: int, provider: str, reference: str | None, auto: bool) -> None:
-        now = self.clock.now()
-        with self.db.session() as s:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
             # Incident first, then the update: the same order as status changes and
             # resolution, so two transactions never wait for each other in a circle.
             found = store.status_update(s, update_id)
@@ -320,13 +307,13 @@ class IncidentStatus(IncidentCore):
             row.state, row.published_at = "published", now
             row.provider_used, row.reference = provider, reference
             row.lease_until = row.next_attempt_at = None
-            s.add(row)
+            store.save(s, row)
             incident.last_update_at = now
             incident.version += 1
-            s.add(incident)
+            store.save(s, incident)
             how = " automatically (nobody had published the draft)" if auto else ""
             where = f"{provider} ({reference})" if reference else provider
-            self.record(
+            self.card.record(
                 incident.id,
                 EventKind.STATUS_PUBLISHED,
                 f"{row.status}: {row.message} — published to {where}{how}",
@@ -335,10 +322,11 @@ class IncidentStatus(IncidentCore):
             )
             store.cancel(s, incident.id, "nudge", now)
             if incident.state == store.ACTIVE:
-                store.schedule(s, incident.id, "nudge", self.deadlines.next_nudge(now))
+                store.schedule(s, incident.id, "nudge", self.ctx.deadlines.next_nudge(now))
             incident_id, status, message = incident.id, row.status, row.message
             had_dm = row.dm_ts is not None
-        view = self.refresh(incident_id)
-        self.tell(view, f":mega: Status update published ({status}): {message}")
+        view = self.card.refresh(incident_id)
+        # No sign for an announcement yet: the emoji code is plain text to the shell too.
+        self.card.tell(view, Message(f":mega: Status update published ({status}): {message}"))
         if had_dm:  # the commander's draft DM now says it is out, without buttons
             self.show_draft(update_id)

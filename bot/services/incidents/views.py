@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.incident import Deadlines, postmortem_overdue
+from bot.domain.message import Message
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button
-from bot.store.incident_models import IncidentRow, PostmortemRow, StatusUpdateRow
+from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow, PostmortemRow
 
 ACTION_ACK = "incident_ack"
 ACTION_PUBLISH = "incident_publish_draft"
@@ -84,7 +85,15 @@ class IncidentView:
         return self.state == "active"
 
 
-def draft_view(row: StatusUpdateRow, incident: IncidentRow) -> DraftView:
+@dataclass(frozen=True)
+class IncidentOutcome:
+    """What a change did: the incident as it is now, and a sentence about it."""
+
+    view: IncidentView
+    text: str
+
+
+def draft_view(row: IncidentStatusUpdateRow, incident: IncidentRow) -> DraftView:
     """The DM view of a status update."""
     assert row.id is not None and incident.id is not None
     return DraftView(
@@ -185,11 +194,11 @@ class IncidentChat(Protocol):
         """Post and pin the card the first time, edit it in place after."""
         ...
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """Post a message in the incident channel."""
         ...
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """Send someone a direct message."""
         ...
 
@@ -224,10 +233,10 @@ class NullIncidentChat:
         """Nothing to show."""
         return None
 
-    def post(self, channel_id: str | None, text: str) -> None:
+    def post(self, channel_id: str | None, message: Message) -> None:
         """Nowhere to post."""
 
-    def direct(self, user_id: str, text: str) -> None:
+    def direct(self, user_id: str, message: Message) -> None:
         """Nobody to tell."""
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
