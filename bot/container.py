@@ -121,8 +121,8 @@ def build(
         config_dir=settings.config_path.parent,
         pager=pager,
         status_pages=status_pages,
+        chat=chat.incidents,
     )
-    incidents.chat = chat.incidents
     rollback.listeners.append(RollbackIncidents(incidents))
     return Rollbot(
         settings,

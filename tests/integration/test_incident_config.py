@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.config.settings import ConfigError, Settings
 from bot.container import build
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
+from bot.services.chat import ChatPorts
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
 
 ALICE = Actor("U0ALICE", Via.SLACK)
@@ -38,12 +40,11 @@ def test_own_templates_and_deadlines(
         f"  postmortem_template: {tmp_path / 'pm.md.j2'}\n"
         "  status_template: status.md.j2\n",  # relative to the config file
     )
-    bot = build(settings, clock)
+    chat = RecordingChat()
+    bot = build(settings, clock, replace(ChatPorts.none(), incidents=chat))
     try:
         page = FakeStatusPage()
         bot.status_pages[:] = [page]  # the fake is the only status page
-        chat = RecordingChat()
-        bot.set_incident_chat(chat)
         view = bot.incidents.declare(Severity.SEV3, "Slow search", ALICE).view
         clock.advance(timedelta(minutes=2))
         bot.incidents.run_due()

@@ -3,13 +3,17 @@ was claimed by a process that then died is taken over once its lease runs out.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+
+import pytest
 
 from bot import scheduler
 from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
+from bot.services.chat import ChatPorts
 from bot.services.incidents.status_updates import LEASE
 from bot.store import incidents as store
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
@@ -17,12 +21,17 @@ from tests.fakes.incidents import FakeStatusPage, RecordingChat
 ALICE = Actor("U0ALICE", Via.SLACK)
 
 
+@pytest.fixture
+def chat_ports() -> ChatPorts:
+    """The `rollbot` fixture's chat records what incidents say."""
+    return replace(ChatPorts.none(), incidents=RecordingChat())
+
+
 def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
     rollbot: Rollbot, clock: ManualClock
 ) -> None:
     page = FakeStatusPage()
     rollbot.status_pages[:] = [page]  # the fake is the only status page
-    rollbot.set_incident_chat(RecordingChat())
     rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE)
     running = scheduler.start_scheduler(rollbot)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, RollbotError
 from bot.domain.incident import EventKind, Severity, Status
 from bot.domain.roles import Role, RoleDirectory
+from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
 from bot.store import incidents as store
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat, message
@@ -37,11 +38,28 @@ class Kit:
     fallback: FakeStatusPage
 
 
+def recording_ports() -> ChatPorts:
+    return replace(
+        ChatPorts.none(), incidents=RecordingChat(users={"oncall@example.com": ONCALL})
+    )
+
+
+@pytest.fixture
+def chat_ports() -> ChatPorts:
+    """The `rollbot` fixture's chat records what incidents say."""
+    return recording_ports()
+
+
+def start(settings: Settings, clock: ManualClock) -> Rollbot:
+    """Another rollbot process on the same database, with a recording chat."""
+    return build(settings, clock, recording_ports())
+
+
 def wire(bot: Rollbot, pages: list[FakeStatusPage], pager: FakePager) -> RecordingChat:
-    chat = RecordingChat(users={"oncall@example.com": ONCALL})
     bot.status_pages[:] = pages  # the fakes replace the configured pages
     bot.incidents.pager = pager
-    bot.set_incident_chat(chat)
+    chat = bot.incidents.chat
+    assert isinstance(chat, RecordingChat)
     return chat
 
 
@@ -195,12 +213,12 @@ def test_restart_mid_incident_still_publishes_and_two_replicas_publish_once(
     settings: Settings, clock: ManualClock
 ) -> None:
     page = FakeStatusPage()
-    first = build(settings, clock)
+    first = start(settings, clock)
     wire(first, [page], FakePager())
     incident_id = first.incidents.declare(Severity.SEV1, "Database down", ALICE).view.id
     first.db.dispose()  # the process dies one minute in
     clock.advance(timedelta(minutes=4))
-    replicas = [build(settings, clock), build(settings, clock)]
+    replicas = [start(settings, clock), start(settings, clock)]
     try:
         for bot in replicas:
             wire(bot, [page], FakePager())
@@ -260,7 +278,7 @@ def test_postmortem_reminders_survive_a_restart_and_stop_when_done(
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     kit.bot.incidents.resolve_in(channel, "", ALICE)
-    again = build(settings, kit.clock)
+    again = start(settings, kit.clock)
     try:
         chat = wire(again, [kit.primary], FakePager())
         kit.clock.advance(timedelta(hours=24))
@@ -363,8 +381,8 @@ def test_channel_names_taken_get_a_number(kit: Kit) -> None:
 
 @pytest.fixture
 def no_pager(rollbot: Rollbot) -> Iterator[RecordingChat]:
-    chat = RecordingChat()
-    rollbot.set_incident_chat(chat)
+    chat = rollbot.incidents.chat
+    assert isinstance(chat, RecordingChat)
     yield chat
 
 
@@ -410,7 +428,7 @@ def test_two_replicas_taking_the_same_alert_open_one_incident(
             "alerts": [{"labels": {"alertname": "HighErrorRate"}, "fingerprint": "f1"}],
         }
     )
-    replicas = [build(settings, clock), build(settings, clock)]
+    replicas = [start(settings, clock), start(settings, clock)]
     try:
         for bot in replicas:
             wire(bot, [FakeStatusPage()], FakePager())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 
 from bot.container import Rollbot
 from bot.domain.incident import EventKind
+from bot.services.chat import ChatPorts
 from bot.store import incidents as store
 from bot.web.app import create_app
 from tests.fakes.incidents import FakePager, RecordingChat
@@ -45,10 +47,16 @@ FIRING: dict[str, Any] = {
 
 
 @pytest.fixture
+def chat_ports() -> ChatPorts:
+    """The `rollbot` fixture's chat records what incidents say."""
+    return replace(ChatPorts.none(), incidents=RecordingChat())
+
+
+@pytest.fixture
 def chat(rollbot: Rollbot) -> RecordingChat:
-    recording = RecordingChat()
-    rollbot.set_incident_chat(recording)
     rollbot.incidents.pager = FakePager()
+    recording = rollbot.incidents.chat
+    assert isinstance(recording, RecordingChat)
     return recording
 
 
