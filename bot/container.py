@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
 from bot.commands.reply import Reply
-from bot.config.settings import Settings
+from bot.config.settings import REPO_ROOT, Settings
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
@@ -34,6 +35,7 @@ from bot.services.rollback.service import RollbackService
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff.feature import Signoffs, install_signoffs
+from bot.services.status_page import PublicStatusPage
 from bot.store.database import Database
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class Rollbot:
     status_pages: list[StatusPageProvider]
     pager: Pager | None
     health: HealthCheck
+    # The builtin status page's public side (`GET /status`), when it is configured.
+    public_status: PublicStatusPage | None
+    templates_dir: Path
     flag_api: FlagService
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
@@ -112,6 +117,8 @@ def build(
     rollouts.annotators.append(RolloutNotes(criteria))
     # Providers from the `statuspage:` and `paging:` config sections.
     status_pages = build_status_providers(settings, db)
+    builtin_page = settings.config.statuspage.builtin
+    public_status = PublicStatusPage(db, builtin_page) if builtin_page is not None else None
     pager = build_pager(settings)
     incidents = IncidentService(
         db,
@@ -139,6 +146,8 @@ def build(
         status_pages,
         pager,
         HealthCheck(db),
+        public_status,
+        REPO_ROOT / "templates",
         FlagService(flags),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},

@@ -16,16 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from bot.config.settings import REPO_ROOT
 from bot.container import Rollbot
-from bot.providers.statuspage.builtin import (
-    BuiltinStatusPage,
-    FeedEntry,
-    PageView,
-    StatusPageIncidentView,
-)
+from bot.services.status_page import FeedEntry, PageView, StatusPageIncidentView
 
-TEMPLATES = REPO_ROOT / "templates"
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_LENGTH = 50
 LABELS = {
@@ -121,15 +114,15 @@ def atom_feed(title: str, entries: list[FeedEntry], base: str, now: datetime) ->
 
 def status_routes(rollbot: Rollbot) -> list[Route]:
     """Routes of the public status page, bound to a running rollbot."""
-    options = rollbot.settings.config.statuspage.builtin
-    page = BuiltinStatusPage(rollbot.db, options) if options is not None else None
+    page = rollbot.public_status
     templates = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
+        loader=FileSystemLoader(rollbot.templates_dir),
+        autoescape=select_autoescape(["html", "j2"]),
     )
 
     def base_url(request: Request) -> str:
-        if options is not None and options.public_url:
-            return options.public_url.rstrip("/")
+        if page is not None and page.public_url:
+            return page.public_url
         return str(request.base_url).rstrip("/")
 
     def disabled() -> JSONResponse:
@@ -160,7 +153,7 @@ def status_routes(rollbot: Rollbot) -> list[Route]:
         if page is None:
             return disabled()
         entries = await run_in_threadpool(page.feed, FEED_LENGTH)
-        body = atom_feed(page.options.title, entries, base_url(request), rollbot.clock.now())
+        body = atom_feed(page.title, entries, base_url(request), rollbot.clock.now())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return [

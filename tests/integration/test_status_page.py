@@ -208,7 +208,7 @@ def check_atom(feed: ET.Element) -> None:
     assert all(i and i.startswith("http") for i in ids)
 
 
-def test_concurrent_first_updates_make_one_incident(page: BuiltinStatusPage) -> None:
+def test_concurrent_first_updates_make_one_incident(bot: Rollbot, page: BuiltinStatusPage) -> None:
     count = 8
     start = threading.Barrier(count)
     errors: list[BaseException] = []
@@ -226,7 +226,8 @@ def test_concurrent_first_updates_make_one_incident(page: BuiltinStatusPage) -> 
     for t in threads:
         t.join()
     assert errors == []
-    view = page.page()
+    assert bot.public_status is not None
+    view = bot.public_status.page()
     assert len(view.active) == 1
     assert len(view.active[0].updates) == count
 
