@@ -16,7 +16,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Rollbot
-from bot.store.db import normalize_url
+from bot.store.database import normalize_url
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.database import Database
-from bot.store.db import alembic_config
+from bot.store.database import alembic_config
 from bot.store.signoff_models import SignatureRow
 
 SIGNOFF_TABLES = {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}
