@@ -21,7 +21,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
-from bot.slack.blocks import reply_blocks, rollout_card, truncate
+from bot.slack.blocks import chat_text, reply_blocks, rollout_card, truncate
 from bot.slack.replies import MAX_REPLY_TEXT, ephemeral, first_click, first_command
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,11 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Ack, dict[str, Any], Respond
             words = text.split()
             sub = words[0].lower() if words else "help"
             cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
-            ephemeral(respond, reply.text, reply_blocks(reply, with_cards=cards))
+            ephemeral(
+                respond,
+                chat_text(reply.message or reply.text),
+                reply_blocks(reply, with_cards=cards),
+            )
         except Exception:
             log.exception("/rollout failed")
             ephemeral(respond, UNEXPECTED)
@@ -107,7 +111,7 @@ def _rollout_button(
                 # A private status card does not get edited by the notifier: refresh it.
                 respond(
                     replace_original=True,
-                    text=truncate(outcome.event, MAX_REPLY_TEXT),
+                    text=truncate(chat_text(outcome.event), MAX_REPLY_TEXT),
                     blocks=rollout_card(outcome.view),
                 )
         except Exception:

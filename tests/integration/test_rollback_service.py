@@ -16,12 +16,14 @@ from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
+from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.base import MetricsProviderError
 from bot.services.rollback.report import RollbackReport
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
+from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
@@ -43,8 +45,8 @@ class Recorder:
         self.cards[view.id] = view
         return None
 
-    def post_event(self, view: RolloutView, text: str) -> None:
-        self.events.append(text)
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        self.events.append(chat_text(message))
 
 
 @pytest.fixture
@@ -118,7 +120,8 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     # Why, with the trigger, threshold and measured values, first; then every step.
     why = seen.events[1]  # after the rollout's start
     assert "Automatic rollback of `chat-v2`" in why
-    assert "`errors_ratio` > 0.01" in why and "0.05, 0.07" in why
+    # Slack shows `&gt;` as `>`: the sentence's text is escaped like every other text now.
+    assert "`errors_ratio` &gt; 0.01" in why and "0.05, 0.07" in why
     assert any("Step 2/3 started" in e for e in seen.events)
     drained = next(e for e in seen.events if "*Drain* done" in e)
     assert "draining chat-v2 because trigger error-rate fired" in drained
@@ -470,8 +473,8 @@ def test_the_flag_is_off_before_anyone_is_told(bot: Rollbot, clock: ManualClock)
     heard: list[bool] = []
 
     class Watching(Recorder):
-        def post_event(self, view: RolloutView, text: str) -> None:
-            flag_at_each_message.append((flag(bot)[0], text))
+        def post_event(self, view: RolloutView, message: ThreadText) -> None:
+            flag_at_each_message.append((flag(bot)[0], chat_text(message)))
 
     bot.set_notifier(Watching())
     bot.rollouts.start(FLAG, None, ALICE)
@@ -494,18 +497,18 @@ class Crash(BaseException):
 def _die_before_step_3(bot: Rollbot, monkeypatch: pytest.MonkeyPatch) -> int:
     """Start a rollback by hand and "kill the process" as step 3 of 3 starts: the row stays
     running with two step results and a lease that will run out."""
-    post = bot.rollback._post
+    post = bot.rollback.runs._post
 
-    def dying(report: RollbackReport, text: str) -> None:
-        if "Step 3/3 started" in text:
+    def dying(report: RollbackReport, message: Message) -> None:
+        if "Step 3/3 started" in message.plain():
             raise Crash
-        post(report, text)
+        post(report, message)
 
-    monkeypatch.setattr(bot.rollback, "_post", dying)
+    monkeypatch.setattr(bot.rollback.runs, "_post", dying)
     bot.rollouts.start(FLAG, None, ALICE)
     with pytest.raises(Crash):
         bot.rollback.roll_back(FLAG, ALICE, "error rate is up")
-    monkeypatch.setattr(bot.rollback, "_post", post)
+    monkeypatch.setattr(bot.rollback.runs, "_post", post)
     with bot.db.session() as s:
         row = s.exec(select(RollbackRow)).one()
         assert row.state == "running" and len(row.steps) == 2
