@@ -103,7 +103,7 @@ def serve(
     settings = _settings_or_exit(config)
     _plans_or_exit(settings)
     slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
-    rollbot = build(settings, chat=slack.ports if slack else None)
+    rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
     from bot.scheduler import start_scheduler, stop_scheduler
 
     web = settings.config.web
@@ -168,7 +168,7 @@ def shell(
     from bot.shell.repl import Shell
 
     chat = ShellChat(sys.stdout)
-    rollbot = build(settings, chat=chat.ports)
+    rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
     web = settings.config.web
     server = _web_server(rollbot, web.host, web.port if port is None else port)
     thread = threading.Thread(target=server.run, name="web", daemon=True)

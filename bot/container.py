@@ -6,6 +6,7 @@ returns. Adapters read the `Rollbot` it returns and never construct providers th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +20,7 @@ from bot.config.settings import REPO_ROOT, Settings
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
+from bot.providers.metrics.base import MetricsProvider
 from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
@@ -31,7 +33,7 @@ from bot.services.incidents.service import IncidentService
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
-from bot.services.rollback.service import RollbackService
+from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff.feature import Signoffs, install_signoffs
@@ -73,10 +75,22 @@ class Rollbot:
 
 
 def build(
-    settings: Settings, clock: Clock | None = None, chat: ChatPorts | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    chat: ChatPorts | None = None,
+    *,
+    runbooks_in_threads: bool = False,
+    metrics: MetricsProvider | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
-    through `chat` (Slack's or the shell's ports; none by default)."""
+    through `chat` (Slack's or the shell's ports; none by default).
+
+    `runbooks_in_threads`: automatic and resumed rollbacks run their runbook on a thread of
+    their own (a server: a long runbook must not stop triggers from being evaluated);
+    otherwise before the call that started them returns. `metrics` replaces the configured
+    metrics provider and `sleep` the wait between runbook retries (tests).
+    """
     clock = clock or SystemClock()
     chat = chat or ChatPorts.none()
     db = Database(settings.database_url)
@@ -88,8 +102,8 @@ def build(
         db,
         plans,
         flags,
-        chat.rollouts,
         clock,
+        notifier=chat.rollouts,
         default_plan=cfg.default_plan,
         advance_guard=parse_duration(cfg.advance_guard),
         permissions=permissions,
@@ -97,7 +111,7 @@ def build(
     signoffs = install_signoffs(db, rollouts, permissions, clock, settings.config.signoff)
     signoffs.service.notifier = chat.signoffs
     # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
-    metrics = build_metrics_provider(settings.config.metrics, settings.env)
+    metrics = metrics or build_metrics_provider(settings.config.metrics, settings.env)
     rb = settings.config.rollback
     rollback = RollbackService(
         rollouts,
@@ -106,6 +120,8 @@ def build(
         settings.config.role_directory(),
         rb.notify_roles,
         rb.output_tail_chars,
+        sleep,
+        spawn=start_thread if runbooks_in_threads else None,
     )
     if signoffs is not None and settings.config.metrics.provider != "none":
         # Checklist metric probes ask the same metrics provider as triggers and criteria.

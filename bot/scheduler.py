@@ -9,14 +9,12 @@ so it runs once.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Rollbot
-from bot.store.db import normalize_url
+from bot.store.database import normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +69,6 @@ def metrics_tick() -> None:
         log.exception("metrics tick failed")
 
 
-def _start_thread(work: Callable[[], None]) -> None:
-    threading.Thread(target=work, name="rollback-runbook", daemon=False).start()
-
-
 def incident_tick() -> None:
     """Publish due status updates (and retries), page, nudge, remind about post-mortems."""
     if _running is None:
@@ -112,9 +106,6 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     config = rollbot.settings.config
     _every(scheduler, "rollout_tick", ROLLOUT_TICK, config.scheduler.tick_seconds, grace=60)
     _every(scheduler, "signoff_tick", SIGNOFF_TICK, config.scheduler.tick_seconds, grace=60)
-    # Automatic rollbacks run on their own (non-daemon) threads, so a long runbook does not
-    # stop triggers from being evaluated, and a shutdown waits for a runbook to finish.
-    rollbot.rollback.spawn = _start_thread
     if rollbot.watcher.enabled:
         _every(scheduler, "metrics_tick", METRICS_TICK, config.metrics.evaluation_seconds, grace=30)
     _every(scheduler, "incident_tick", INCIDENT_TICK, config.incidents.tick_seconds, grace=30)

@@ -89,6 +89,8 @@ def build_rollbot(
     env: dict[str, str] | None = None,
     metrics_yaml: str = "metrics:\n  evaluation_seconds: 15\n",
     chat: Callable[[Settings], ChatPorts] | None = None,
+    runbooks_in_threads: bool = False,
+    sleep: Callable[[float], None] = lambda _s: None,  # retries do not wait in tests
 ) -> Rollbot:
     """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
     that `metrics_yaml` configures; `chat` gives the chat ports for the settings (none by
@@ -100,9 +102,11 @@ def build_rollbot(
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": database_url, **(env or {})}, config_path=config)
-    bot = build(settings, clock, chat(settings) if chat else None)
-    if metrics is not None:
-        bot.watcher.metrics = metrics
-        bot.rollback.metrics = metrics
-    bot.rollback.sleep = lambda _s: None  # retries do not wait in tests
-    return bot
+    return build(
+        settings,
+        clock,
+        chat(settings) if chat else None,
+        runbooks_in_threads=runbooks_in_threads,
+        metrics=metrics,
+        sleep=sleep,
+    )

@@ -15,6 +15,7 @@ from bot.commands.reply import Reply
 from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
+from bot.domain.message import Mention, Message, Strong
 from bot.domain.rollout import RolloutState
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
@@ -360,7 +361,7 @@ def test_notifier_places_cards_in_the_shell_but_leaves_slack_cards_alone() -> No
         "shell", "7"
     )
     assert notifier.show_card(_view(channel_id="C1", message_ts="1.2")) is None
-    notifier.post_event(_view(), "<@U1> paused *it*")
+    notifier.post_event(_view(), Message(Mention("U1"), " paused ", Strong("it")))
     assert out.getvalue().endswith("[checkout thread] @U1 paused it\n")
 
 

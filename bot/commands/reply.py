@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
 
 
@@ -12,12 +13,19 @@ class Reply:
     """A private answer to the person who typed the command.
 
     `text` is Slack mrkdwn; `views` are rollouts to show as cards; `error` marks a refusal
-    (nothing changed).
+    (nothing changed). `message`, when set, is what a service said, shown instead of `text`
+    by each chat in its own way (`text` then holds it as plain text).
     """
 
     text: str
     views: list[RolloutView] = field(default_factory=list)
     error: bool = False
+    message: Message | None = None
+
+    @staticmethod
+    def said(message: Message, views: list[RolloutView]) -> Reply:
+        """A reply that is a service's message, with the rollouts it is about."""
+        return Reply(message.plain(), views, message=message)
 
 
 def refusal(message: str, hint: str = "", usage: str = "") -> Reply:

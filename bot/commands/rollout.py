@@ -8,6 +8,7 @@ from datetime import UTC
 from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
+from bot.domain.message import Message
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
 
@@ -83,7 +84,7 @@ def _dispatch(
     if sub == "start":
         flag = _need_flag(sub, args, most=2)
         outcome = service.start(flag, args[1] if len(args) > 1 else None, actor, channel_id)
-        return Reply(f"Started: {outcome.event}", [outcome.view])
+        return Reply.said(Message("Started: ", _said(outcome.event)), [outcome.view])
     if sub == "status":
         if args:
             view = service.status(_need_flag(sub, args))
@@ -106,7 +107,7 @@ def _dispatch(
         flag = _need_flag(sub, args)
         action = {"advance": service.advance, "pause": service.pause, "resume": service.resume}[sub]
         outcome = action(flag, actor)
-        return Reply(outcome.event, [outcome.view])
+        return Reply.said(_said(outcome.event), [outcome.view])
     if sub == "set":
         return _set(args, actor, service)
     return Reply(USAGE)
@@ -132,4 +133,10 @@ def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
             f"{percentage}% is more than 100%.", "Give a whole percentage from 0 to 100."
         )
     outcome = service.set_percentage(flag, percentage, actor, force=force)
-    return Reply(outcome.event, [outcome.view])
+    return Reply.said(_said(outcome.event), [outcome.view])
+
+
+def _said(event: Message | str) -> Message:
+    """A rollout event for a reply (the rollout service writes its own events as messages)."""
+    assert isinstance(event, Message), "rollout changes describe themselves as messages"
+    return event

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.message import Mention, Part
+
 
 class Via(StrEnum):
     """The door a change came through; recorded on every audit event."""
@@ -21,6 +23,13 @@ class Actor:
 
     id: str
     via: Via
+
+    @property
+    def named(self) -> Part:
+        """The actor in a message: a `Mention` of a Slack user, the name of anyone else."""
+        if self.via is Via.SLACK and self.id.startswith(("U", "W")):
+            return Mention(self.id)
+        return self.id
 
     @property
     def mention(self) -> str:

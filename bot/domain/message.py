@@ -43,6 +43,13 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Preformatted:
+    """A block of text kept exactly as it is, newlines included (a command's output)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Link:
     """A link with a label."""
 
@@ -69,9 +76,10 @@ class Sign(StrEnum):
     OVERDUE = "overdue"
     PENDING = "pending"
     STOPPED = "stopped"
+    REPEAT = "repeat"
 
 
-Part = str | Mention | GroupMention | Strong | Code | Link | Sign
+Part = str | Mention | GroupMention | Strong | Code | Preformatted | Link | Sign
 
 
 @dataclass(frozen=True, init=False)
@@ -127,11 +135,17 @@ def plain_part(part: Part) -> str:
             return f"@{user}"
         case GroupMention(group_id=group):
             return f"@{group}"
-        case Strong(text=text) | Code(text=text):
+        case Strong(text=text) | Code(text=text) | Preformatted(text=text):
             return text
         case Link(url=url, label=label):
             return f"{label} ({url})" if label and label != url else url
     raise TypeError(f"not a message part: {part!r}")
+
+
+def person(user_id: str) -> Part:
+    """A person by chat user id: a `Mention` for a Slack user id (`U…`/`W…`), the name as
+    text for anyone else (a shell user, rollbot itself)."""
+    return Mention(user_id) if user_id[:1] in ("U", "W") else user_id
 
 
 def as_message(text: str | Message) -> Message:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
+from bot.store import requests
 from bot.store.database import Database
-from bot.store.models import ProcessedRequestRow
 
 
 class RequestLedger:
@@ -20,7 +20,7 @@ class RequestLedger:
         """True the first time `key` is seen, False for every repeat (across replicas)."""
         try:
             with self.db.session() as s:
-                s.add(ProcessedRequestRow(key=key[:255], at=self.clock.now()))
+                requests.remember(s, key, self.clock.now())
         except IntegrityError:
             return False
         return True

@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
-from bot.shell.render import plain_text, render_card
+from bot.shell.render import render_card, terminal_text
 
 SHELL_CHANNEL = "shell"
 
@@ -58,13 +58,14 @@ class ShellNotifier:
             return None
         return CardLocation(SHELL_CHANNEL, str(view.id))
 
-    def post_event(self, view: RolloutView, text: str) -> None:
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
         """Print one event of the card's thread."""
+        text = terminal_text(message)
         with self.lock:
             self._heard(view)
             if self.on_event is not None:
                 self.on_event(view, text)
-            self.write(f"[{view.flag_key} thread] {plain_text(text)}")
+            self.write(f"[{view.flag_key} thread] {text}")
 
     def _heard(self, view: RolloutView) -> None:
         if self.on_view is not None:

@@ -6,7 +6,9 @@ import re
 from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
+from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
+from bot.shell import text as terminal
 
 _EMOJI = {
     ":warning:": "!",
@@ -68,9 +70,15 @@ def plain_text(mrkdwn: str) -> str:
     return "`".join(part if i % 2 else _plain(part) for i, part in enumerate(parts))
 
 
+def terminal_text(message: str | Message) -> str:
+    """A reply's or event's text for the terminal: a `Message` as text, a str (mrkdwn)
+    without its markup."""
+    return plain_text(message) if isinstance(message, str) else terminal.text(message)
+
+
 def render_reply(reply: Reply) -> str:
     """The text of a reply, without mrkdwn (cards are rendered separately)."""
-    return plain_text(reply.text).rstrip()
+    return terminal_text(reply.message or reply.text).rstrip()
 
 
 def render_buttons(view: RolloutView) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.message import Message, Part, Sign, plain_part
+from bot.domain.message import Code, Message, Part, Preformatted, Sign, plain_part
 
 SIGNS: dict[Sign, str] = {
     Sign.WARNING: "!",
@@ -20,6 +20,7 @@ SIGNS: dict[Sign, str] = {
     Sign.OVERDUE: "[!]",
     Sign.PENDING: "-",
     Sign.STOPPED: "x",
+    Sign.REPEAT: ":repeat:",
 }
 
 
@@ -28,6 +29,12 @@ def part(piece: Part) -> str:
     if isinstance(piece, Sign):
         sign = SIGNS[piece]
         return f"{sign} " if sign else ""
+    # Code keeps its backticks in the terminal: it is what people type, and what the shell
+    # has always shown.
+    if isinstance(piece, Code):
+        return f"`{piece.text}`" if piece.text else ""
+    if isinstance(piece, Preformatted):
+        return f"```{piece.text}```" if piece.text else ""
     return plain_part(piece)
 
 

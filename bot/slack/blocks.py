@@ -23,7 +23,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.commands.reply import Reply
+from bot.domain.message import Message, person
 from bot.services.rollouts.views import RolloutView
+from bot.slack.mrkdwn import mrkdwn
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -52,8 +54,9 @@ def slack_date(when: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _mention(actor_id: str) -> str:
-    return f"<@{actor_id}>" if actor_id.startswith(("U", "W")) else actor_id
+def chat_text(text: str | Message) -> str:
+    """Slack text of a reply or event: a `Message` in mrkdwn; a str is mrkdwn already."""
+    return text if isinstance(text, str) else mrkdwn(text)
 
 
 def card_text(view: RolloutView) -> str:
@@ -112,7 +115,8 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
             elements=[
                 MarkdownTextObject(
                     text=truncate(
-                        f"Started by {_mention(view.started_by)} {slack_date(view.started_at)}"
+                        f"Started by {mrkdwn(Message(person(view.started_by)))} "
+                        f"{slack_date(view.started_at)}"
                         f" · plan `{view.plan_name}` · rollout #{view.id}",
                         MAX_CONTEXT_TEXT,
                     )
@@ -179,7 +183,9 @@ def reply_blocks(reply: Reply, with_cards: bool = False) -> Blocks:
 
     Cards that would take the message past 50 blocks are left out and counted instead.
     """
-    blocks = text_blocks(reply.text, limit=MAX_BLOCKS - 1 if with_cards else MAX_BLOCKS)
+    blocks = text_blocks(
+        chat_text(reply.message or reply.text), limit=MAX_BLOCKS - 1 if with_cards else MAX_BLOCKS
+    )
     if not with_cards or reply.error:
         return blocks
     left_out = 0

@@ -16,7 +16,7 @@ from bot.container import Rollbot
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack import listener
-from bot.slack.blocks import reply_blocks, rollout_card, truncate
+from bot.slack.blocks import chat_text, reply_blocks, rollout_card, truncate
 from bot.slack.listener import MAX_REPLY_TEXT, Interaction
 
 # Subcommands whose answer shows rollout cards privately; the others change a rollout,
@@ -46,7 +46,7 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
         words = i.text.split()
         sub = words[0].lower() if words else "help"
         cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
-        i.reply(reply.text, reply_blocks(reply, with_cards=cards))
+        i.reply(chat_text(reply.message or reply.text), reply_blocks(reply, with_cards=cards))
 
     return on_rollout
 
@@ -74,7 +74,7 @@ def _rollout_button(
             # A private status card does not get edited by the notifier: refresh it.
             i.respond(
                 replace_original=True,
-                text=truncate(outcome.event, MAX_REPLY_TEXT),
+                text=truncate(chat_text(outcome.event), MAX_REPLY_TEXT),
                 blocks=rollout_card(outcome.view),
             )
 

@@ -10,6 +10,7 @@ from bot.domain.message import (
     Mention,
     Message,
     Part,
+    Preformatted,
     Sign,
     Strong,
 )
@@ -30,6 +31,7 @@ SIGNS: dict[Sign, str] = {
     Sign.OVERDUE: ":red_circle:",
     Sign.PENDING: ":white_circle:",
     Sign.STOPPED: ":no_entry:",
+    Sign.REPEAT: ":repeat:",
 }
 
 
@@ -39,7 +41,9 @@ def escape(text: str) -> str:
 
 
 def _is_user(user_id: str) -> bool:
-    return user_id[:1] in ("U", "W") and user_id[1:].isalnum() and user_id.isascii()
+    # Underscores too: rollbot has always mentioned `U…` ids as they came (tests use `U_ALICE`).
+    rest = user_id[1:].replace("_", "")
+    return user_id[:1] in ("U", "W") and rest.isalnum() and user_id.isascii()
 
 
 def _inline(text: str) -> str:
@@ -63,6 +67,10 @@ def part(piece: Part) -> str:
         case Code(text=text):
             quoted = _inline(text).replace("`", "'")
             return f"`{quoted}`" if text else ""
+        case Preformatted(text=text):
+            # A code block ends at the next triple backtick, so none may appear inside.
+            fenced = escape(text).replace("```", "'''")
+            return f"```{fenced}```" if text else ""
         case Link(url=url, label=label):
             safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
             return f"<{safe}|{_inline(label).replace('|', '/')}>" if label else f"<{safe}>"

@@ -16,9 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
-from bot.slack.blocks import card_text, rollout_card, truncate
+from bot.slack.blocks import card_text, chat_text, rollout_card, truncate
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ class SlackNotifier:
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return CardLocation(str(response["channel"]), str(response["ts"]))
 
-    def post_event(self, view: RolloutView, text: str) -> None:
-        """Post `text` as a reply in the card's thread."""
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        """Post `message` as a reply in the card's thread."""
+        text = chat_text(message)
         if not self._posted_in_slack(view):
             log.info("rollout %s (%s): %s", view.id, view.flag_key, text)
             return

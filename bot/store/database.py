@@ -1,14 +1,71 @@
-"""A handle on the database: engine, sessions and the schema upgrade on open."""
+"""The database: engine creation, schema upgrades (Alembic, applied on open), and the
+`Database` handle whose `session()` is every repository's unit of work."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, text
-from sqlmodel import Session
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session, create_engine
 
-from bot.store.db import make_engine, upgrade
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` URLs and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so writers queue, not fail."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (see below).
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn: Any) -> None:
+            # One writer at a time: a transaction takes the write lock when it starts, so a
+            # read-check-write (advance once, claim due work once) cannot interleave.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at the packaged migrations and `url`."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        # "heads": features add migrations on their own branches off the same parent
+        # (e.g. 0003 off 0001); all of them apply, whichever order they were merged in.
+        command.upgrade(cfg, "heads")
 
 
 class Database:

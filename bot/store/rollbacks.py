@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -76,3 +77,43 @@ def claim_rollback(session: Session, rollback_id: int) -> RollbackRow | None:
     has it (SQLite has one writer at a time anyway)."""
     query = select(RollbackRow).where(RollbackRow.id == rollback_id)
     return session.exec(query.with_for_update(skip_locked=True)).first()
+
+
+def new_condition(
+    session: Session, rollout_id: int, kind: str, name: str, step_index: int
+) -> ConditionRow:
+    """Add the stored state of a trigger or criterion seen for the first time."""
+    row = ConditionRow(rollout_id=rollout_id, kind=kind, name=name, step_index=step_index)
+    session.add(row)
+    return row
+
+
+def start_rollback(
+    session: Session,
+    *,
+    rollout_id: int,
+    flag_key: str,
+    attempt: int,
+    automatic: bool,
+    actor: str,
+    reason: str,
+    trigger: dict[str, Any] | None,
+    started_at: datetime,
+    lease_until: datetime,
+) -> RollbackRow:
+    """Add a running rollback attempt and flush it, so it has its id."""
+    row = RollbackRow(
+        rollout_id=rollout_id,
+        flag_key=flag_key,
+        attempt=attempt,
+        automatic=automatic,
+        actor=actor,
+        reason=reason,
+        trigger=trigger,
+        state="running",
+        started_at=started_at,
+        lease_until=lease_until,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -3,11 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
+
+
+def create(
+    session: Session,
+    *,
+    flag_key: str,
+    plan_name: str,
+    plan: dict[str, Any],
+    snapshot: RolloutSnapshot,
+    started_by: str,
+    now: datetime,
+    channel_id: str | None,
+) -> RolloutRow:
+    """Add a new rollout in its first state (the unique active flag key refuses a second
+    active rollout of the same flag when the session flushes)."""
+    row = RolloutRow(
+        flag_key=flag_key,
+        plan_name=plan_name,
+        plan=plan,
+        state=snapshot.state.value,
+        started_by=started_by,
+        started_at=now,
+        step_started_at=now,
+        updated_at=now,
+        channel_id=channel_id,
+        version=0,
+    )
+    apply_snapshot(row, snapshot, now)
+    session.add(row)
+    return row
 
 
 def active_for_flag(session: Session, flag_key: str, for_update: bool = False) -> RolloutRow | None:

@@ -9,8 +9,7 @@ from sqlalchemy import inspect
 
 from bot.domain.incident import EventKind
 from bot.store import incidents as store
-from bot.store.database import Database
-from bot.store.db import alembic_config, upgrade
+from bot.store.database import Database, alembic_config, upgrade
 from bot.store.incident_models import IncidentRow
 
 TABLES = {

@@ -64,7 +64,9 @@ def test_under_the_scheduler_a_runbook_runs_on_its_own_thread(tmp_path: Path) ->
     finishes on its own thread, so other rollouts keep being watched meanwhile."""
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics)
+    rb = build_rollbot(
+        tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, runbooks_in_threads=True
+    )
     sched = scheduler.start_scheduler(rb)
     try:
         assert rb.rollback.spawn is not None

@@ -4,7 +4,8 @@ fake metrics provider and a manual clock (the evaluation job is driven directly)
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,19 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import ManualClock
+from bot.config.settings import Settings
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
+from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.base import MetricsProviderError
+from bot.services.chat import ChatPorts
 from bot.services.rollback.report import RollbackReport
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
+from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
@@ -43,8 +48,8 @@ class Recorder:
         self.cards[view.id] = view
         return None
 
-    def post_event(self, view: RolloutView, text: str) -> None:
-        self.events.append(text)
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        self.events.append(chat_text(message))
 
 
 @pytest.fixture
@@ -53,21 +58,25 @@ def metrics() -> FakeMetrics:
 
 
 @pytest.fixture
+def seen() -> Recorder:
+    """What the rollout's thread and card hear."""
+    return Recorder()
+
+
+def hearing(recorder: Recorder) -> Callable[[Settings], ChatPorts]:
+    """Chat ports whose rollout notifier is `recorder`."""
+    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
+
+
+@pytest.fixture
 def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
 ) -> Iterator[Rollbot]:
-    rb = build_rollbot(tmp_path, database_url, clock, metrics)
+    rb = build_rollbot(tmp_path, database_url, clock, metrics, chat=hearing(seen))
     try:
         yield rb
     finally:
         rb.db.dispose()
-
-
-@pytest.fixture
-def seen(bot: Rollbot) -> Recorder:
-    recorder = Recorder()
-    bot.set_notifier(recorder)
-    return recorder
 
 
 def tick(bot: Rollbot, clock: ManualClock, times: int = 1) -> list[RollbackReport]:
@@ -118,7 +127,8 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     # Why, with the trigger, threshold and measured values, first; then every step.
     why = seen.events[1]  # after the rollout's start
     assert "Automatic rollback of `chat-v2`" in why
-    assert "`errors_ratio` > 0.01" in why and "0.05, 0.07" in why
+    # Slack shows `&gt;` as `>`: the sentence's text is escaped like every other text now.
+    assert "`errors_ratio` &gt; 0.01" in why and "0.05, 0.07" in why
     assert any("Step 2/3 started" in e for e in seen.events)
     drained = next(e for e in seen.events if "*Drain* done" in e)
     assert "draining chat-v2 because trigger error-rate fired" in drained
@@ -288,9 +298,10 @@ def test_a_failed_step_stops_the_runbook_loudly_and_can_be_run_again(
     plan += "  - name: Never runs\n    kind: command\n    run: echo never\n"
     extra = "roles:\n  ops:\n    name: Operations Lead\n    members: [U_OPS]\n"
     extra += "rollback:\n  notify_roles: [ops]\n"
-    rb = build_rollbot(tmp_path, database_url, clock, metrics, plan=plan, extra_yaml=extra)
     seen = Recorder()
-    rb.set_notifier(seen)
+    rb = build_rollbot(
+        tmp_path, database_url, clock, metrics, plan=plan, extra_yaml=extra, chat=hearing(seen)
+    )
     heard: list[RollbackReport] = []
     rb.rollback.listeners.append(heard.append)
     try:
@@ -464,16 +475,18 @@ def test_two_rollbacks_at_the_same_moment_run_the_runbook_once(
         assert len(list(s.exec(select(RollbackRow)))) == 1
 
 
-def test_the_flag_is_off_before_anyone_is_told(bot: Rollbot, clock: ManualClock) -> None:
+def test_the_flag_is_off_before_anyone_is_told(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
     """A slow Slack or listener must not delay protecting users: the flag goes off first."""
     flag_at_each_message: list[tuple[bool, str]] = []
     heard: list[bool] = []
 
     class Watching(Recorder):
-        def post_event(self, view: RolloutView, text: str) -> None:
-            flag_at_each_message.append((flag(bot)[0], text))
+        def post_event(self, view: RolloutView, message: ThreadText) -> None:
+            flag_at_each_message.append((flag(bot)[0], chat_text(message)))
 
-    bot.set_notifier(Watching())
+    bot = build_rollbot(tmp_path, database_url, clock, metrics, chat=hearing(Watching()))
     bot.rollouts.start(FLAG, None, ALICE)
     bot.rollback.listeners.append(lambda _r: heard.append(flag(bot)[0]))
     bot.rollback.roll_back(FLAG, ALICE, "errors")
@@ -494,18 +507,18 @@ class Crash(BaseException):
 def _die_before_step_3(bot: Rollbot, monkeypatch: pytest.MonkeyPatch) -> int:
     """Start a rollback by hand and "kill the process" as step 3 of 3 starts: the row stays
     running with two step results and a lease that will run out."""
-    post = bot.rollback._post
+    post = bot.rollback.runs._post
 
-    def dying(report: RollbackReport, text: str) -> None:
-        if "Step 3/3 started" in text:
+    def dying(report: RollbackReport, message: Message) -> None:
+        if "Step 3/3 started" in message.plain():
             raise Crash
-        post(report, text)
+        post(report, message)
 
-    monkeypatch.setattr(bot.rollback, "_post", dying)
+    monkeypatch.setattr(bot.rollback.runs, "_post", dying)
     bot.rollouts.start(FLAG, None, ALICE)
     with pytest.raises(Crash):
         bot.rollback.roll_back(FLAG, ALICE, "error rate is up")
-    monkeypatch.setattr(bot.rollback, "_post", post)
+    monkeypatch.setattr(bot.rollback.runs, "_post", post)
     with bot.db.session() as s:
         row = s.exec(select(RollbackRow)).one()
         assert row.state == "running" and len(row.steps) == 2

@@ -21,6 +21,7 @@ from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FlagDocument
 from bot.domain.rollout import RolloutState
+from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.store.models import AuditRow
 
@@ -67,7 +68,7 @@ def test_start_sets_the_flag_off_at_zero_and_audits(rollbot: Rollbot, clock: Man
     assert view.due_at == clock.now() + timedelta(days=7)
     assert view.started_by == ALICE.id
     assert view.channel_id == "C1"
-    assert "<@U0ALICE> started" in outcome.event
+    assert "<@U0ALICE> started" in chat_text(outcome.event)
 
     assert rollbot.flags.get(FLAG) == FlagDocument(
         enabled=False, rollout_percentage=0, monitoring_enabled=True
@@ -93,7 +94,7 @@ def test_advance_sets_five_percent_enabled_and_audits(rollbot: Rollbot, clock: M
     outcome = rollbot.rollouts.advance(FLAG, BOB)
 
     assert (outcome.view.step_number, outcome.view.percentage) == (2, 5)
-    assert "from 0% to 5%" in outcome.event
+    assert "from 0% to 5%" in chat_text(outcome.event)
     doc = rollbot.flags.get(FLAG)
     assert doc is not None
     assert doc.enabled is True
@@ -257,7 +258,7 @@ def test_advance_due_only_after_the_bake(rollbot: Rollbot, clock: ManualClock) -
     clock.advance(timedelta(seconds=1))
     done = rollbot.rollouts.advance_due()
     assert [o.view.percentage for o in done] == [25]
-    assert "bake time passed" in done[0].event
+    assert "bake time passed" in chat_text(done[0].event)
     rows = events(rollbot, action="rollout.advanced")
     assert (rows[-1].actor, rows[-1].via) == (SCHEDULER.id, "scheduler")
     flag_rows = events(rollbot, action="flag.changed")

@@ -10,8 +10,7 @@ from alembic import command
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.database import Database
-from bot.store.db import alembic_config
+from bot.store.database import Database, alembic_config
 from bot.store.signoff_models import SignatureRow
 
 SIGNOFF_TABLES = {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from bot.store.database import Database
-from bot.store.db import alembic_config, upgrade
+from bot.store.database import Database, alembic_config, upgrade
 
 TABLES = {"flag", "rollout", "audit_event", "processed_request", "outbox", "alembic_version"}
 TABLES |= {"status_incident", "status_update", "status_external_ref"}

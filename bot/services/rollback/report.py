@@ -1,4 +1,7 @@
-"""What a rollback tells people and listeners: reports, previews and thread messages."""
+"""What a rollback tells people and listeners: reports, previews and thread messages.
+
+Thread messages are `Message`s: the chat adapter writes the mentions, emphasis and signs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.durations import format_duration
+from bot.domain.message import Code, Message, Part, Preformatted, Sign, Strong
 from bot.domain.rollback import FiredTrigger
 from bot.domain.runbook import RunbookStep, describe_step
 from bot.providers.runbook.base import StepResult
@@ -75,75 +79,94 @@ def preview_lines(steps: list[RunbookStep]) -> list[str]:
 def started_text(
     flag_key: str,
     automatic: bool,
-    actor_mention: str,
+    actor: Part,
     reason: str,
     triggers: list[FiredTrigger],
     at: datetime,
     steps: list[RunbookStep],
-) -> str:
+) -> Message:
     """The first thread message of a rollback: why, and what will run."""
     when = f"{at:%Y-%m-%d %H:%M:%S} UTC"
     if automatic:
-        why = "; ".join(t.sentence() for t in triggers)
-        head = f":rotating_light: *Automatic rollback of `{flag_key}`* at {when}: {why}."
+        why = Message.join("; ", (t.sentence() for t in triggers))
+        head = Message(
+            Sign.INCIDENT,
+            Strong(f"Automatic rollback of `{flag_key}`"),
+            f" at {when}: ",
+            why,
+            ".",
+        )
     else:
-        head = f":rewind: *Rollback of `{flag_key}`* started by {actor_mention} at {when}: {reason}"
+        head = Message(
+            Sign.ROLLBACK,
+            Strong(f"Rollback of `{flag_key}`"),
+            " started by ",
+            actor,
+            f" at {when}: {reason}",
+        )
     plan = "\n".join(preview_lines(steps))
-    return f"{head}\nThe flag is turned off first, then the runbook runs:\n{plan}"
+    return Message(head, f"\nThe flag is turned off first, then the runbook runs:\n{plan}")
 
 
-def resumed_text(index: int, total: int) -> str:
+def resumed_text(index: int, total: int) -> Message:
     """A rollback interrupted by a process death is picked up again by the scheduler."""
-    return (
-        f":repeat: Rollback resumed after a restart: re-running step {index + 1}/{total} "
-        "(it may have been in flight when rollbot stopped) and the steps after it."
+    return Message(
+        Sign.REPEAT,
+        f"Rollback resumed after a restart: re-running step {index + 1}/{total} "
+        "(it may have been in flight when rollbot stopped) and the steps after it.",
     )
 
 
-def step_started_text(index: int, total: int, step: RunbookStep) -> str:
+def step_started_text(index: int, total: int, step: RunbookStep) -> Message:
     """A step begins."""
-    return f":arrow_forward: Step {index + 1}/{total} started: {describe_step(step)}"
+    return Message(Sign.RESUMED, f"Step {index + 1}/{total} started: {describe_step(step)}")
 
 
-def step_result_text(index: int, total: int, result: StepResult) -> str:
+def step_result_text(index: int, total: int, result: StepResult) -> Message:
     """A step ended: result, attempts, duration and the tail of its output."""
     took = f"{result.duration_s:.1f} s"
     tries = f", {result.attempts} attempts" if result.attempts > 1 else ""
+    step = Message(f"Step {index + 1}/{total} ", Strong(result.name))
     if result.ok:
-        head = f":white_check_mark: Step {index + 1}/{total} *{result.name}* done in {took}{tries}."
+        head = Message(Sign.OK, step, f" done in {took}{tries}.")
     elif result.continued:
-        head = (
-            f":warning: Step {index + 1}/{total} *{result.name}* failed after {took}{tries}: "
-            f"{result.error} (continue_on_error: going on)."
+        head = Message(
+            Sign.WARNING,
+            step,
+            f" failed after {took}{tries}: {result.error} (continue_on_error: going on).",
         )
     else:
-        head = (
-            f":x: Step {index + 1}/{total} *{result.name}* failed after {took}{tries}: "
-            f"{result.error}"
-        )
+        head = Message(Sign.FAILED, step, f" failed after {took}{tries}: {result.error}")
     if result.output:
-        return f"{head}\n```{result.output}```"
+        return Message(head, "\n", Preformatted(result.output))
     return head
 
 
 def finished_text(
-    report: RollbackReport, total: int, loud_mentions: list[str], took_s: float
-) -> str:
+    report: RollbackReport, total: int, loud: list[Part | Message], took_s: float
+) -> Message:
     """The last thread message: done, or failed loudly with who must act."""
     took = format_duration_s(took_s)
     if not report.failed:
-        return (
-            f":white_check_mark: *Rollback of `{report.flag_key}` complete* in {took}: "
-            f"{len(report.steps)}/{total} steps done. The rollout is rolled back."
+        return Message(
+            Sign.OK,
+            Strong(f"Rollback of `{report.flag_key}` complete"),
+            f" in {took}: {len(report.steps)}/{total} steps done. The rollout is rolled back.",
         )
     done = sum(1 for s in report.steps if s.ok)
     skipped = total - len(report.steps)
-    who = " ".join(dict.fromkeys(loud_mentions))
-    return (
-        f":rotating_light: *ROLLBACK OF `{report.flag_key}` FAILED* at step "
-        f"*{report.failed_step}*. {done} of {total} steps done, {skipped} not run: the rollback "
-        f"is only half done and needs a person now. {who} please take over "
-        f"(`/rollback {report.flag_key}` runs the runbook again)."
+    who = Message.join(" ", list(dict.fromkeys(loud)))
+    return Message(
+        Sign.INCIDENT,
+        Strong(f"ROLLBACK OF `{report.flag_key}` FAILED"),
+        " at step ",
+        Strong(report.failed_step or ""),
+        f". {done} of {total} steps done, {skipped} not run: the rollback "
+        "is only half done and needs a person now. ",
+        who,
+        " please take over (",
+        Code(f"/rollback {report.flag_key}"),
+        " runs the runbook again).",
     )
 
 

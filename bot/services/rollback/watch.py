@@ -151,9 +151,7 @@ class MetricsWatcher:
         """Count one observation; None when it was already counted this interval."""
         row = rollbacks.condition(s, rollout_id, kind, condition.name, step_index)
         if row is None:
-            row = ConditionRow(
-                rollout_id=rollout_id, kind=kind, name=condition.name, step_index=step_index
-            )
+            row = rollbacks.new_condition(s, rollout_id, kind, condition.name, step_index)
         elif row.evaluated_at is not None and now - row.evaluated_at < self.interval / 2:
             return None  # another replica counted it moments ago
         m = measured[("t" if kind == TRIGGER else "c", condition.name)]

@@ -1,75 +1,95 @@
 """Telling people about rollout changes: the card, the thread, and the outbox of retries.
 
 Notification follows the commit and never undoes it: a message that cannot be sent goes to
-the outbox, and `deliver_pending` retries it later.
+the outbox (bot/store/outbox.py), and `deliver_pending` retries it later.
 """
 
 from __future__ import annotations
 
 import logging
 
-from bot.services.rollouts import notifier as notify
-from bot.services.rollouts.reading import Outcome, RolloutCore
-from bot.store import rollouts
+from bot.services.rollouts.context import Outcome, RolloutContext
+from bot.services.rollouts.notifier import CardLocation, ThreadText
+from bot.services.rollouts.reading import RolloutReader
+from bot.services.rollouts.views import RolloutView
+from bot.store import outbox, rollouts
 
 log = logging.getLogger(__name__)
 
+OUTBOX_KIND = "rollout"
 
-class RolloutAnnounce(RolloutCore):
+
+class RolloutAnnouncer:
     """Shows a rollout's card and posts its events, after each change commits."""
 
-    def announce(self, outcome: Outcome) -> Outcome:
-        """Show the card and post the event of a committed change (see `change_locked`)."""
-        return self._announce(outcome)
+    def __init__(self, ctx: RolloutContext, reader: RolloutReader) -> None:
+        self.ctx = ctx
+        self.reader = reader
 
-    def _announce(self, outcome: Outcome) -> Outcome:
-        """Show the card and post the event; failures go to the outbox, never undo."""
+    def announce(self, outcome: Outcome) -> Outcome:
+        """Show the card and post the event of a committed change, then tell the
+        after-change hooks; delivery failures go to the outbox, never undo."""
         view = outcome.view
         try:
-            location = self.notifier.show_card(view)
-            if location and view.message_ts is None:
-                self._remember_card(view.id, location)
-                view = self.view(view.id)
-            self.notifier.post_event(view, outcome.event)
+            view = self._show(view)
+            self.ctx.notifier.post_event(view, outcome.event)
         except Exception as exc:
             log.warning("could not notify for rollout %s: %s", view.id, exc)
-            notify.queue(
-                self.db,
-                "rollout",
-                {"rollout_id": view.id, "text": outcome.event},
-                str(exc),
-                self.clock.now(),
-            )
+            self._keep(view.id, outcome.event, exc)
         announced = Outcome(view, outcome.event)
-        for hook in self.after_change:
+        for hook in self.ctx.after_change:
             try:
                 hook(announced)
             except Exception:
                 log.exception("after-change hook failed for rollout %s", view.id)
         return announced
 
-    def _remember_card(self, rollout_id: int, location: notify.CardLocation) -> None:
-        with self.db.session() as s:
+    def post(self, rollout_id: int, message: ThreadText) -> None:
+        """One message in a rollout's thread, without showing the card again; a failure
+        goes to the outbox (a runbook reporting its steps must never stop for the chat)."""
+        try:
+            self.ctx.notifier.post_event(self.reader.view(rollout_id), message)
+        except Exception as exc:
+            log.warning("could not post to the thread of rollout %s: %s", rollout_id, exc)
+            self._keep(rollout_id, message, exc)
+
+    def deliver_pending(self) -> int:
+        """Retry notifications that failed before; return how many got through."""
+        with self.ctx.db.session() as s:
+            pending = outbox.due(s, self.ctx.clock.now())
+        delivered = 0
+        for item in pending:
+            assert item.id is not None
+            error: str | None = None
+            try:
+                view = self._show(self.reader.view(int(item.payload["rollout_id"])))
+                self.ctx.notifier.post_event(view, outbox.message_of(item.payload["text"]))
+            except Exception as exc:
+                error = str(exc)
+            with self.ctx.db.session() as s:
+                outbox.mark(s, item.id, self.ctx.clock.now(), error)
+            delivered += error is None
+        return delivered
+
+    def _show(self, view: RolloutView) -> RolloutView:
+        """Show the card; the first time, remember where it is and return the view with it."""
+        location = self.ctx.notifier.show_card(view)
+        if location and view.message_ts is None:
+            self._remember_card(view.id, location)
+            view = self.reader.view(view.id)
+        return view
+
+    def _remember_card(self, rollout_id: int, location: CardLocation) -> None:
+        with self.ctx.db.session() as s:
             row = rollouts.by_id(s, rollout_id, for_update=True)
             if row is not None:
                 row.channel_id, row.message_ts = location.channel_id, location.message_ts
                 s.add(row)
 
-    def deliver_pending(self) -> int:
-        """Retry notifications that failed before; return how many got through."""
-        delivered = 0
-        for item in notify.due_outbox(self.db, self.clock.now()):
-            assert item.id is not None
-            try:
-                view = self.view(int(item.payload["rollout_id"]))
-                location = self.notifier.show_card(view)
-                if location and view.message_ts is None:
-                    self._remember_card(view.id, location)
-                    view = self.view(view.id)
-                self.notifier.post_event(view, str(item.payload["text"]))
-            except Exception as exc:
-                notify.mark_outbox(self.db, item.id, self.clock.now(), str(exc))
-                continue
-            notify.mark_outbox(self.db, item.id, self.clock.now(), None)
-            delivered += 1
-        return delivered
+    def _keep(self, rollout_id: int, message: ThreadText, exc: Exception) -> None:
+        payload: dict[str, object] = {
+            "rollout_id": rollout_id,
+            "text": message if isinstance(message, str) else outbox.message_data(message),
+        }
+        with self.ctx.db.session() as s:
+            outbox.queue(s, OUTBOX_KIND, payload, str(exc), self.ctx.clock.now())

@@ -1,253 +1,197 @@
-"""Rollout use cases: start, advance, pause, resume, set a percentage, advance due steps.
+"""The rollout service: the one door adapters and other features use for rollouts.
 
-Every change runs in one transaction that locks the rollout row (FOR UPDATE on PostgreSQL,
-BEGIN IMMEDIATE on SQLite), sets the flag through the provider in that same transaction and
-writes its audit event, so a change happens entirely or not at all, and two changes to one
-rollout never interleave. Chat notification follows the commit.
-
-The service is split by concept: reading rollouts in rollout_core.py, telling people (card,
-thread, outbox) in rollout_announce.py, the wording of a change in rollout_text.py, and
-changing rollouts here.
+`RolloutService` composes three collaborators sharing one `RolloutContext`: reading
+(bot/services/rollouts/reading.py), announcing — card, thread, outbox —
+(bot/services/rollouts/announce.py) and changing (bot/services/rollouts/changes.py).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.domain import rollout as machine
-from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
-from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
+from bot.clock import Clock
+from bot.domain.actor import Actor
 from bot.domain.plan import Plan
+from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot
-from bot.services.rollouts.announce import RolloutAnnounce
-from bot.services.rollouts.reading import Outcome
-from bot.services.rollouts.views import plan_of, snapshot_of
-from bot.services.rollouts.wording import describe, snapshot_dict
-from bot.store import audit, rollouts
+from bot.providers.flags.base import FlagProvider
+from bot.services.permissions import Permissions
+from bot.services.plans import PlanCatalog
+from bot.services.rollouts.announce import RolloutAnnouncer
+from bot.services.rollouts.changes import RolloutChanges, Transform
+from bot.services.rollouts.context import Annotator, Outcome, RolloutContext
+from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier, ThreadText
+from bot.services.rollouts.reading import RolloutReader
+from bot.services.rollouts.views import RolloutView
+from bot.store.database import Database
 from bot.store.models import RolloutRow
 
-log = logging.getLogger(__name__)
 
-Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
-"""A change to a rollout: the plan, the snapshot before and the time give the one after."""
+class RolloutService:
+    """Runs plans against flags: reading, starting, advancing, pausing, resuming and setting
+    percentages of rollouts, and telling the chat about each change."""
 
+    def __init__(
+        self,
+        db: Database,
+        plans: PlanCatalog,
+        flags: FlagProvider,
+        clock: Clock,
+        *,
+        notifier: RolloutNotifier | None = None,
+        default_plan: str | None = None,
+        advance_guard: timedelta = timedelta(seconds=30),
+        permissions: Permissions | None = None,
+    ) -> None:
+        self._build(
+            RolloutContext(
+                db=db,
+                plans=plans,
+                flags=flags,
+                clock=clock,
+                notifier=notifier or NullNotifier(),
+                permissions=permissions or Permissions(RoleDirectory()),
+                default_plan=default_plan,
+                advance_guard=advance_guard,
+            )
+        )
 
-class RolloutService(RolloutAnnounce):
-    """Runs plans against flags: starting, advancing, pausing, resuming and setting
-    percentages (reading is in `RolloutCore`, telling people in `RolloutAnnounce`)."""
+    def _build(self, ctx: RolloutContext) -> None:
+        self.ctx = ctx
+        self.reader = RolloutReader(ctx)
+        self.announcer = RolloutAnnouncer(ctx, self.reader)
+        self.changes = RolloutChanges(ctx, self.reader, self.announcer)
 
-    # -- changing ------------------------------------------------------------------------
+    # -- what other features and adapters read -------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """The database rollouts live in."""
+        return self.ctx.db
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every change is timed by."""
+        return self.ctx.clock
+
+    @property
+    def flags(self) -> FlagProvider:
+        """The flag provider changes are applied through."""
+        return self.ctx.flags
+
+    @property
+    def plans(self) -> PlanCatalog:
+        """The plans rollouts start from."""
+        return self.ctx.plans
+
+    @property
+    def permissions(self) -> Permissions:
+        """Who may do what."""
+        return self.ctx.permissions
+
+    @property
+    def default_plan(self) -> str | None:
+        """The plan used when none is named or written for the flag."""
+        return self.ctx.default_plan
+
+    @property
+    def advance_guard(self) -> timedelta:
+        """How soon after a step a typed advance counts as a repeat."""
+        return self.ctx.advance_guard
+
+    @property
+    def holds(self) -> list[AdvanceHold]:
+        """What may hold a rollout at its step (features add theirs while being built)."""
+        return self.ctx.holds
+
+    @property
+    def annotators(self) -> list[Annotator]:
+        """What adds features' state to a rollout's view."""
+        return self.ctx.annotators
+
+    @property
+    def after_change(self) -> list[Callable[[Outcome], None]]:
+        """Called with each announced outcome, after its commit."""
+        return self.ctx.after_change
+
+    @property
+    def notifier(self) -> RolloutNotifier:
+        """The chat that hears about rollouts."""
+        return self.ctx.notifier
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def status(self, flag_key: str) -> RolloutView:
+        """The flag's active rollout, or its latest one."""
+        return self.reader.status(flag_key)
+
+    def active(self) -> list[RolloutView]:
+        """Every running or paused rollout."""
+        return self.reader.active()
+
+    def recent(self, limit: int = 20) -> list[RolloutView]:
+        """The newest rollouts, active or finished."""
+        return self.reader.recent(limit)
+
+    def view(self, rollout_id: int) -> RolloutView:
+        """One rollout by id."""
+        return self.reader.view(rollout_id)
+
+    def view_of(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
+        """The view of a rollout row read in `s`, with every annotator's additions."""
+        return self.reader.view_of(s, row, now)
+
+    def flag_for_rollout(self, rollout_id: int) -> str:
+        """The flag key of a rollout (buttons carry rollout ids)."""
+        return self.reader.view(rollout_id).flag_key
+
+    # -- telling ---------------------------------------------------------------------------
+
+    def announce(self, outcome: Outcome) -> Outcome:
+        """Show the card and post the event of a committed change (see `change_locked`)."""
+        return self.announcer.announce(outcome)
+
+    def post(self, rollout_id: int, message: ThreadText) -> None:
+        """One message in a rollout's thread (failures go to the outbox)."""
+        self.announcer.post(rollout_id, message)
+
+    def deliver_pending(self) -> int:
+        """Retry notifications that failed before; return how many got through."""
+        return self.announcer.deliver_pending()
+
+    # -- changing --------------------------------------------------------------------------
 
     def start(
         self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
     ) -> Outcome:
         """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
-        self.permissions.require(actor, "start", "Starting a rollout")
-        if not is_valid_flag_key(flag_key):
-            raise RollbotError(f"`{flag_key}` is not a valid flag key.", FLAG_KEY_HINT + ".")
-        plan = self._choose_plan(flag_key, plan_name)
-        now = self.clock.now()
-        snap = machine.start(plan, now)
-        try:
-            with self.db.session() as s:
-                existing = rollouts.active_for_flag(s, flag_key, for_update=True)
-                if existing is not None:
-                    raise InvalidTransition(
-                        f"`{flag_key}` already has a rollout in progress "
-                        f"(step {existing.step_index + 1}, {existing.percentage}%).",
-                        f"See it with `/rollout status {flag_key}`.",
-                    )
-                row = RolloutRow(
-                    flag_key=flag_key,
-                    plan_name=plan.name,
-                    plan=plan.model_dump(mode="json"),
-                    state=snap.state.value,
-                    started_by=actor.id,
-                    started_at=now,
-                    step_started_at=now,
-                    updated_at=now,
-                    channel_id=channel_id,
-                    version=0,
-                )
-                rollouts.apply_snapshot(row, snap, now)
-                s.add(row)
-                self._set_flag(s, flag_key, snap, actor, initial=True)
-                s.flush()
-                audit.record(
-                    s,
-                    actor=actor,
-                    at=now,
-                    action="rollout.started",
-                    subject_type="rollout",
-                    subject_id=flag_key,
-                    before=None,
-                    after={**snapshot_dict(snap), "plan": plan.name},
-                )
-                view = self.view_of(s, row, now)
-        except IntegrityError:
-            raise Conflict(
-                f"`{flag_key}` was just started by someone else.",
-                f"See it with `/rollout status {flag_key}`.",
-            ) from None
-        step = plan.step(0)
-        outcome = Outcome(
-            view,
-            f"{actor.mention} started the rollout of `{flag_key}` with plan "
-            f"*{plan.title}*: {step.phase.name}, {step.step.name} "
-            f"({snap.percentage}%).",
-        )
-        return self._announce(outcome)
+        return self.changes.start(flag_key, plan_name, actor, channel_id)
 
     def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
-        """Move to the next step now.
-
-        `expected_step` is the step the person saw (a button carries it): if the rollout has
-        moved since, the request is stale and changes nothing. Without it (a typed command),
-        an advance made by someone else moments ago is not repeated.
-        """
-        self.permissions.require(actor, "advance", "Advancing a rollout")
-        now = self.clock.now()
-
-        def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
-            after = machine.advance(plan, snap, at)  # refuses paused or finished first
-            if (
-                expected_step is None
-                and at - snap.step_started_at < self.advance_guard
-                and snap.step_index > 0
-            ):
-                raise Conflict(
-                    f"`{flag_key}` moved to step {snap.step_index + 1} ({snap.percentage}%) "
-                    f"{int((at - snap.step_started_at).total_seconds())} s ago.",
-                    "If you mean to go one step further, run the command again in "
-                    f"{int(self.advance_guard.total_seconds())} s or press the card's button.",
-                )
-            return after
-
-        return self._change(flag_key, actor, "rollout.advanced", transform, now, expected_step)
+        """Move to the next step now (`expected_step`: the step a button was pressed on)."""
+        return self.changes.advance(flag_key, actor, expected_step)
 
     def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Hold the rollout where it is."""
-        self.permissions.require(actor, "pause", "Pausing a rollout")
-        return self._change(
-            flag_key,
-            actor,
-            "rollout.paused",
-            lambda _p, s, at: machine.pause(s, at),
-            self.clock.now(),
-            expected_step,
-        )
+        return self.changes.pause(flag_key, actor, expected_step)
 
     def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Continue a paused rollout."""
-        self.permissions.require(actor, "resume", "Resuming a rollout")
-        return self._change(
-            flag_key,
-            actor,
-            "rollout.resumed",
-            lambda _p, s, at: machine.resume(s, at),
-            self.clock.now(),
-            expected_step,
-        )
+        return self.changes.resume(flag_key, actor, expected_step)
 
     def set_percentage(
         self, flag_key: str, percentage: int, actor: Actor, force: bool = False
     ) -> Outcome:
         """Set the percentage by hand; lowering it needs `force`."""
-        self.permissions.require(actor, "set", "Setting a rollout's percentage")
-        return self._change(
-            flag_key,
-            actor,
-            "rollout.percentage_set",
-            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
-            self.clock.now(),
-            None,
-        )
+        return self.changes.set_percentage(flag_key, percentage, actor, force)
 
     def advance_due(self) -> list[Outcome]:
-        """Advance every rollout whose bake time has passed; each step once, even with
-        several replicas running this at the same moment."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            candidates = rollouts.due_ids(s, now)
-        done: list[Outcome] = []
-        for rollout_id in candidates:
-            try:
-                outcome = self._advance_due_one(rollout_id, now)
-            except RollbotError as exc:
-                log.warning("scheduled advance of rollout %s refused: %s", rollout_id, exc)
-                continue
-            if outcome is not None:
-                done.append(self._announce(outcome))
-        return done
-
-    def _advance_due_one(self, rollout_id: int, now: datetime) -> Outcome | None:
-        with self.db.session() as s:
-            row = rollouts.claim(s, rollout_id, skip_locked=self.db.is_postgres)
-            if row is None:
-                return None  # another replica holds it right now
-            plan, before = plan_of(row), snapshot_of(row)
-            if not machine.is_due(plan, before, now):
-                return None  # already advanced (by a person or another replica)
-            if self.held(s, row, plan, before, now, automatic=True) is not None:
-                return None  # waits; the hold's owner shows why on the card
-            after = machine.advance(plan, before, now)
-            return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
-
-    def _change(
-        self,
-        flag_key: str,
-        actor: Actor,
-        action: str,
-        transform: Transform,
-        now: datetime,
-        expected_step: int | None,
-    ) -> Outcome:
-        with self.db.session() as s:
-            row = rollouts.active_for_flag(s, flag_key, for_update=True)
-            if row is None:
-                latest = rollouts.latest_for_flag(s, flag_key)
-                if latest is not None:
-                    raise InvalidTransition(
-                        f"The rollout of `{flag_key}` is {latest.state.replace('_', ' ')}; "
-                        "there is nothing to change.",
-                        f"Start a new one with `/rollout start {flag_key}`.",
-                    )
-                raise NotFound(f"No rollout for `{flag_key}`.", self._known_hint(s))
-            if expected_step is not None and row.step_index != expected_step:
-                raise Conflict(
-                    f"That button is out of date: `{flag_key}` has moved on to step "
-                    f"{row.step_index + 1} ({row.percentage}%) since.",
-                    "Nothing was changed; look at the card's current state.",
-                )
-            plan, before = plan_of(row), snapshot_of(row)
-            after = transform(plan, before, now)
-            if action == "rollout.advanced":
-                reason = self.held(s, row, plan, before, now, automatic=False)
-                if reason is not None:
-                    raise InvalidTransition(
-                        f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
-                        f"See `/rollout status {flag_key}`.",
-                    )
-            planned = plan.step(before.step_index).step.percentage
-            if action == "rollout.percentage_set" and after.percentage > max(
-                planned, before.percentage
-            ):
-                # Going past the step's percentage by hand is leaving it: same holds apply.
-                reason = self.held(s, row, plan, before, now, automatic=False)
-                if reason is not None:
-                    raise InvalidTransition(
-                        f"`{flag_key}` cannot go above {max(planned, before.percentage)}% "
-                        f"yet: {reason}",
-                        f"See `/rollout status {flag_key}`.",
-                    )
-            outcome = self._commit(s, row, plan, before, after, actor, action, now)
-        return self._announce(outcome)
+        """Advance every rollout whose bake time has passed, each step once."""
+        return self.changes.advance_due()
 
     def held(
         self,
@@ -259,39 +203,7 @@ class RolloutService(RolloutAnnounce):
         automatic: bool,
     ) -> str | None:
         """The first reason any registered hold gives for keeping the current step."""
-        for hold in self.holds:
-            reason = hold.hold(s, row, plan, snap, at, automatic)
-            if reason is not None:
-                return reason
-        return None
-
-    def _commit(
-        self,
-        s: Session,
-        row: RolloutRow,
-        plan: Plan,
-        before: RolloutSnapshot,
-        after: RolloutSnapshot,
-        actor: Actor,
-        action: str,
-        now: datetime,
-    ) -> Outcome:
-        rollouts.apply_snapshot(row, after, now)
-        s.add(row)
-        if after.percentage != before.percentage or after.state != before.state:
-            self._set_flag(s, row.flag_key, after, actor)
-        audit.record(
-            s,
-            actor=actor,
-            at=now,
-            action=action,
-            subject_type="rollout",
-            subject_id=row.flag_key,
-            before=snapshot_dict(before),
-            after=snapshot_dict(after),
-        )
-        s.flush()
-        return Outcome(self.view_of(s, row, now), describe(action, plan, before, after, actor))
+        return self.changes.held(s, row, plan, snap, at, automatic)
 
     def change_locked(
         self,
@@ -303,41 +215,5 @@ class RolloutService(RolloutAnnounce):
         now: datetime,
     ) -> Outcome:
         """Apply a change to a rollout row the caller has locked in `s`, in the caller's
-        transaction (for services that change a rollout together with their own rows).
-        Pass the outcome to `announce` after the commit."""
-        plan, before = plan_of(row), snapshot_of(row)
-        after = transform(plan, before, now)
-        return self._commit(s, row, plan, before, after, actor, action, now)
-
-    def _set_flag(
-        self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
-    ) -> None:
-        fields = machine.flag_fields(snap)
-        if initial:
-            fields = {**fields, "monitoring_enabled": True}
-        # Write pending rows first: a database error (e.g. a rollout started at the same
-        # moment) then surfaces as itself, before a remote flag system has been changed.
-        s.flush()
-        try:
-            self.flags.apply(key, FlagChange.model_validate(fields), actor, session=s)
-        except RollbotError:
-            raise
-        except Exception as exc:
-            raise RollbotError(
-                f"The flag provider ({self.flags.name}) refused the change: {exc}",
-                "Nothing was changed; try again, or check the provider.",
-            ) from exc
-
-    def _choose_plan(self, flag_key: str, plan_name: str | None) -> Plan:
-        if plan_name:
-            return self.plans.get(plan_name)
-        plan = self.plans.for_flag(flag_key)
-        if plan is not None:
-            return plan
-        if self.default_plan:
-            return self.plans.get(self.default_plan)
-        known = ", ".join(sorted(self.plans.plans)) or "none"
-        raise NotFound(
-            f"No plan is written for `{flag_key}` and no default plan is set.",
-            f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).",
-        )
+        transaction; pass the outcome to `announce` after the commit."""
+        return self.changes.change_locked(s, row, action, transform, actor, now)

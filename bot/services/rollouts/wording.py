@@ -1,7 +1,8 @@
-"""Rollout changes as text: the sentence posted to a rollout's thread, and the audit shape.
+"""Rollout changes in words: the sentence posted to a rollout's thread, and the audit shape.
 
 Pure functions of the plan and the snapshots before and after a change, kept apart from the
-service so the wording can be read (and changed) in one place.
+service so the wording can be read (and changed) in one place. Sentences are `Message`s:
+each chat writes the mentions and emphasis its own way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.message import Code, Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot
 
@@ -24,25 +26,45 @@ def snapshot_dict(snap: RolloutSnapshot) -> dict[str, Any]:
     }
 
 
+def started(flag_key: str, plan: Plan, snap: RolloutSnapshot, actor: Actor) -> Message:
+    """The sentence a new rollout posts to its thread."""
+    step = plan.step(0)
+    return Message(
+        actor.named,
+        " started the rollout of ",
+        Code(flag_key),
+        " with plan ",
+        Strong(plan.title),
+        f": {step.phase.name}, {step.step.name} ({snap.percentage}%).",
+    )
+
+
 def describe(
     action: str, plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot, actor: Actor
-) -> str:
+) -> Message:
     """The sentence a change posts to the rollout's thread."""
-    who = actor.mention
+    who = actor.named
     if action == "rollout.advanced":
         step = plan.step(after.step_index)
-        how = "bake time passed, advanced" if actor is SCHEDULER else f"{who} advanced"
-        text = (
-            f"{how} from {before.percentage}% to {after.percentage}%: "
-            f"{step.phase.name}, {step.step.name}."
+        how = (
+            Message("bake time passed, advanced")
+            if actor is SCHEDULER
+            else Message(who, " advanced")
+        )
+        text = Message(
+            how,
+            f" from {before.percentage}% to {after.percentage}%: "
+            f"{step.phase.name}, {step.step.name}.",
         )
         if after.state is machine.RolloutState.COMPLETED:
             text += " The rollout is complete."
         return text
     if action == "rollout.paused":
-        return f"{who} paused the rollout at {after.percentage}%."
+        return Message(who, f" paused the rollout at {after.percentage}%.")
     if action == "rollout.resumed":
-        return f"{who} resumed the rollout at {after.percentage}%."
+        return Message(who, f" resumed the rollout at {after.percentage}%.")
     if action == "rollout.percentage_set":
-        return f"{who} set the percentage from {before.percentage}% to {after.percentage}%."
-    return f"{who}: {action}"
+        return Message(
+            who, f" set the percentage from {before.percentage}% to {after.percentage}%."
+        )
+    return Message(who, f": {action}")

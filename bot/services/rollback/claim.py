@@ -1,0 +1,240 @@
+"""Claiming a rollback: the rollout it targets, whether it may run, and the claim itself.
+
+A rollback is claimed in one transaction under the rollout's row lock: the rollout becomes
+`rolled_back` and a `rollback` row records the attempt, so an automatic and a manual rollback
+(or two replicas) racing for the same rollout run the runbook once. A rollback whose process
+died (its lease ran out while "running") is claimed again the same way to be resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.domain.actor import SCHEDULER, Actor, Via
+from bot.domain.errors import Conflict, InvalidTransition, NotFound
+from bot.domain.message import Message
+from bot.domain.rollback import FiredTrigger, roll_back
+from bot.domain.rollout import RolloutState
+from bot.domain.runbook import RunbookStep, effective_steps, total_budget
+from bot.providers.runbook.base import StepResult
+from bot.services.rollback.context import RollbackContext
+from bot.services.rollback.report import RollbackReport, started_text
+from bot.services.rollouts.views import plan_of, snapshot_of
+from bot.store import audit, rollbacks, rollouts
+from bot.store.models import RolloutRow
+from bot.store.rollback_models import RollbackRow
+
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+LEASE_GRACE = timedelta(minutes=5)
+"""How long a rollback's lease outlives the step it was renewed for: chat calls and listeners
+run between steps, and a lease that runs out under a live process would run a step twice."""
+
+
+def step_lease(steps: list[RunbookStep], index: int) -> timedelta:
+    """The lease taken when step `index` starts: its whole budget (every attempt timing out)
+    plus the grace; past the last step, the grace alone."""
+    budget = total_budget(steps[index : index + 1]) if index < len(steps) else timedelta(0)
+    return budget + LEASE_GRACE
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed rollback, ready to run: its report so far, steps, first message, actor."""
+
+    report: RollbackReport
+    steps: list[RunbookStep]
+    text: Message
+    actor: Actor
+    done: tuple[StepResult, ...] = ()
+    """Results recorded before the process running it died (a resumed rollback)."""
+    resumed: bool = False
+
+
+class RollbackClaims:
+    """Finds the rollout to roll back, refuses what may not run, and claims the run."""
+
+    def __init__(self, ctx: RollbackContext) -> None:
+        self.ctx = ctx
+
+    def target(self, s: Session, flag_key: str, lock: bool) -> RolloutRow:
+        row = rollouts.active_for_flag(s, flag_key, for_update=lock)
+        if row is None:
+            latest = rollouts.latest_for_flag(s, flag_key)
+            if latest is not None and lock:
+                assert latest.id is not None
+                latest = rollouts.by_id(s, latest.id, for_update=True)
+            row = latest
+        if row is None:
+            raise NotFound(
+                f"`{flag_key}` has no rollout to roll back.",
+                "Check the flag key with `/rollout list`.",
+            )
+        return row
+
+    def check_rollable(self, s: Session, row: RolloutRow) -> bool:
+        """Refuse a rollout already rolled back; True when this retries a failed rollback."""
+        if row.state != RolloutState.ROLLED_BACK.value:
+            return False
+        assert row.id is not None
+        last = rollbacks.latest_rollback(s, row.id)
+        if last is not None and last.state == RUNNING and not self._abandoned(row, last):
+            raise Conflict(
+                f"`{row.flag_key}` is being rolled back right now (started "
+                f"{last.started_at:%H:%M:%S} UTC); nothing more was run.",
+                "Follow it in the rollout's thread.",
+            )
+        if last is not None and last.state in (FAILED, RUNNING):
+            return True  # a half-done (or abandoned) rollback may be run again
+        raise InvalidTransition(
+            f"`{row.flag_key}` is already rolled back; nothing was run.",
+            f"Start it again with `/rollout start {row.flag_key}` when it is fixed.",
+        )
+
+    def _abandoned(self, row: RolloutRow, last: RollbackRow) -> bool:
+        """True when a "running" rollback has outlived every step's whole budget: the process
+        running it died, so a person may run the runbook again."""
+        now = self.ctx.clock.now()
+        if last.lease_until is not None and last.lease_until > now:
+            return False  # a process (perhaps one that resumed it) is running it
+        budget = total_budget(effective_steps(plan_of(row).runbook)) + timedelta(minutes=5)
+        return now - last.started_at > budget
+
+    def claim(
+        self,
+        s: Session,
+        row: RolloutRow,
+        actor: Actor,
+        reason: str,
+        fired: list[FiredTrigger],
+        automatic: bool,
+    ) -> Claim:
+        assert row.id is not None
+        now = self.ctx.clock.now()
+        plan, before = plan_of(row), snapshot_of(row)
+        if before.state is not RolloutState.ROLLED_BACK:
+            rollouts.apply_snapshot(row, roll_back(before, now), now)
+            s.add(row)
+        last = rollbacks.latest_rollback(s, row.id)
+        if last is not None and last.state == RUNNING:
+            # Only reached when it was abandoned (see _check_rollable): say so in its row.
+            last.state, last.finished_at = FAILED, now
+            last.failed_step = "(abandoned: rollbot stopped while it ran)"
+            s.add(last)
+        record = rollbacks.start_rollback(
+            s,
+            rollout_id=row.id,
+            flag_key=row.flag_key,
+            attempt=(last.attempt + 1) if last else 1,
+            automatic=automatic,
+            actor=actor.id,
+            reason=reason,
+            trigger={"fired": [t.as_dict() for t in fired]} if fired else None,
+            started_at=now,
+            lease_until=now + step_lease(effective_steps(plan.runbook), 0),
+        )
+        assert record.id is not None
+        audit.record(
+            s,
+            actor=actor,
+            at=now,
+            action="rollback.started",
+            subject_type="rollout",
+            subject_id=row.flag_key,
+            before={"state": before.state.value, "percentage": before.percentage},
+            after={
+                "state": RolloutState.ROLLED_BACK.value,
+                "rollback_id": record.id,
+                "automatic": automatic,
+                "triggers": [t.as_dict() for t in fired],
+            },
+            detail=reason,
+        )
+        steps = effective_steps(plan.runbook)
+        report = RollbackReport(
+            record.id,
+            row.id,
+            row.flag_key,
+            automatic,
+            actor.id,
+            reason,
+            now,
+            list(fired),
+            channel_id=row.channel_id,
+            message_ts=row.message_ts,
+        )
+        text = started_text(row.flag_key, automatic, actor.named, reason, fired, now, steps)
+        return Claim(report, steps, text, actor)
+
+    def claim_interrupted(self, rollback_id: int, rollout_id: int) -> Claim | None:
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            # The rollout's lock first, as a manual `/rollback` takes it: the two serialize.
+            rollout = rollouts.claim(s, rollout_id, skip_locked=True)
+            if rollout is None:
+                return None
+            row = rollbacks.claim_rollback(s, rollback_id)
+            if (
+                row is None
+                or row.state != RUNNING
+                or row.lease_until is None
+                or row.lease_until > now
+            ):
+                return None
+            latest = rollbacks.latest_rollback(s, rollout_id)
+            if latest is not None and latest.id != row.id:
+                return None  # a newer attempt superseded it
+            steps = effective_steps(plan_of(rollout).runbook)
+            done = tuple(_result_of(d) for d in row.steps[: len(steps)])
+            row.lease_until = now + step_lease(steps, len(done))
+            s.add(row)
+            actor = Actor(row.actor, Via.SCHEDULER) if row.actor != SCHEDULER.id else SCHEDULER
+            audit.record(
+                s,
+                actor=SCHEDULER,
+                at=now,
+                action="rollback.resumed",
+                subject_type="rollout",
+                subject_id=row.flag_key,
+                after={"rollback_id": row.id, "step": len(done) + 1, "of": len(steps)},
+                detail="resumed after a restart",
+            )
+            assert row.id is not None
+            report = RollbackReport(
+                row.id,
+                rollout_id,
+                row.flag_key,
+                row.automatic,
+                row.actor,
+                row.reason,
+                row.started_at,
+                [],
+                list(done),
+                channel_id=rollout.channel_id,
+                message_ts=rollout.message_ts,
+            )
+            text = started_text(
+                row.flag_key, row.automatic, actor.named, row.reason, [], row.started_at, steps
+            )
+        return Claim(report, steps, text, actor, done, resumed=True)
+
+
+def _result_of(stored: Mapping[str, object]) -> StepResult:
+    """A step result as the rollback row stored it (`StepResult.as_dict`)."""
+    duration = stored.get("duration_s", 0.0)
+    attempts = stored.get("attempts", 1)
+    error = stored.get("error")
+    return StepResult(
+        name=str(stored.get("name", "")),
+        kind=str(stored.get("kind", "")),
+        ok=bool(stored.get("ok", False)),
+        attempts=attempts if isinstance(attempts, int) else 1,
+        duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0,
+        output=str(stored.get("output") or ""),
+        error=str(error) if error is not None else None,
+        continued=bool(stored.get("continued", False)),
+    )

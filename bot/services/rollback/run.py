@@ -1,0 +1,200 @@
+"""Running a claimed rollback: the runbook, flag-off step first, every step reported.
+
+The runbook runs outside any lock; each step's start and result go to the rollout's thread
+and the audit table as they happen, and the rollback row keeps the results so far, so a
+half-done rollback is visible as such. The row's lease (`lease_until`) is renewed as each
+step starts (for that step's whole budget) and finishes, so a live run is never resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.message import GroupMention, Message, Part, person
+from bot.domain.roles import Role
+from bot.domain.runbook import RunbookStep
+from bot.providers.runbook.base import RunContext, StepResult
+from bot.providers.runbook.engine import run_runbook
+from bot.services.rollback.claim import FAILED, LEASE_GRACE, SUCCEEDED, Claim, step_lease
+from bot.services.rollback.context import RollbackContext
+from bot.services.rollback.report import (
+    RollbackReport,
+    finished_text,
+    resumed_text,
+    step_result_text,
+    step_started_text,
+)
+from bot.services.rollouts.context import Outcome
+from bot.store import audit, rollbacks, rollouts
+
+log = logging.getLogger(__name__)
+
+
+class RunbookRun:
+    """Runs a claimed rollback's runbook and tells the thread, the audit table and the
+    listeners about it."""
+
+    def __init__(self, ctx: RollbackContext) -> None:
+        self.ctx = ctx
+
+    def run(self, claim: Claim) -> RollbackReport:
+        started = time.monotonic()
+        report, steps, actor = claim.report, claim.steps, claim.actor
+        ctx = RunContext(
+            flag_key=report.flag_key,
+            rollout_id=report.rollout_id,
+            reason=report.reason,
+            actor=actor,
+            flags=self.ctx.rollouts.flags,
+            metrics=self.ctx.metrics,
+            env=self.ctx.env,
+            output_tail_chars=self.ctx.output_tail_chars,
+            sleep=self.ctx.sleep,
+        )
+        results: list[StepResult] = list(claim.done)
+        total = len(steps)
+
+        def record_start(index: int, step: RunbookStep) -> None:
+            self._renew(report.rollback_id, steps, index)
+            self._record_step(report, "rollback.step_started", {"step": step.name, "index": index})
+
+        def record_result(index: int, step: RunbookStep, result: StepResult) -> None:
+            results.append(result)
+            self._save_steps(report.rollback_id, results)
+            self._record_step(report, "rollback.step_finished", result.as_dict())
+
+        first = len(results)  # the first step without a recorded result
+        failed_step = next((r.name for r in results if not r.ok and not r.continued), None)
+        if first == 0:
+            # The flag goes off before any chat call or listener: a slow or unreachable Slack
+            # (or an incident feature paging someone) must not delay protecting users.
+            head = run_runbook(steps[:1], ctx, record_start, record_result)
+            view = self.ctx.rollouts.view(report.rollout_id)
+            self.ctx.rollouts.announce(Outcome(view, claim.text))
+            self._tell(report)
+            if claim.resumed:
+                self._post(report, resumed_text(0, total))
+            self._post(report, step_started_text(0, total, steps[0]))
+            self._post(report, step_result_text(0, total, head.results[0]))
+            failed_step = head.failed_step
+            first = 1
+        elif claim.resumed and failed_step is None and first < total:
+            self._post(report, resumed_text(first, total))
+        if failed_step is None and first < total:
+            offset = first
+
+            def on_start(index: int, step: RunbookStep) -> None:
+                record_start(index + offset, step)
+                self._post(report, step_started_text(index + offset, total, step))
+
+            def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
+                record_result(index + offset, step, result)
+                self._post(report, step_result_text(index + offset, total, result))
+
+            failed_step = run_runbook(steps[first:], ctx, on_start, on_result).failed_step
+        finished = replace(
+            report,
+            steps=results,
+            finished=True,
+            failed=failed_step is not None,
+            failed_step=failed_step,
+            finished_at=self.ctx.clock.now(),
+        )
+        self._finish(finished, actor)
+        text = finished_text(finished, total, self._loud(report), time.monotonic() - started)
+        self.ctx.rollouts.announce(Outcome(self.ctx.rollouts.view(report.rollout_id), text))
+        self._tell(finished)
+        return finished
+
+    def run_logged(self, claim: Claim) -> None:
+        try:
+            self.run(claim)
+        except Exception:
+            log.exception(
+                "rollback %s of %s crashed", claim.report.rollback_id, claim.report.flag_key
+            )
+
+    def _finish(self, report: RollbackReport, actor: Actor) -> None:
+        with self.ctx.db.session() as s:
+            row = rollbacks.rollback_by_id(s, report.rollback_id, for_update=True)
+            assert row is not None
+            row.state = FAILED if report.failed else SUCCEEDED
+            row.lease_until = None
+            row.finished_at = report.finished_at
+            row.failed_step = report.failed_step
+            s.add(row)
+            audit.record(
+                s,
+                actor=actor,
+                at=self.ctx.clock.now(),
+                action="rollback.failed" if report.failed else "rollback.succeeded",
+                subject_type="rollout",
+                subject_id=report.flag_key,
+                after={"rollback_id": report.rollback_id, "failed_step": report.failed_step},
+            )
+
+    def _save_steps(self, rollback_id: int, results: list[StepResult]) -> None:
+        with self.ctx.db.session() as s:
+            row = rollbacks.rollback_by_id(s, rollback_id, for_update=True)
+            if row is not None:
+                row.steps = [r.as_dict() for r in results]
+                row.lease_until = self.ctx.clock.now() + LEASE_GRACE
+                s.add(row)
+
+    def _renew(self, rollback_id: int, steps: list[RunbookStep], index: int) -> None:
+        """Hold the lease for step `index`'s whole budget before running it."""
+        with self.ctx.db.session() as s:
+            row = rollbacks.rollback_by_id(s, rollback_id, for_update=True)
+            if row is not None:
+                row.lease_until = self.ctx.clock.now() + step_lease(steps, index)
+                s.add(row)
+
+    def _record_step(self, report: RollbackReport, action: str, after: dict[str, object]) -> None:
+        with self.ctx.db.session() as s:
+            audit.record(
+                s,
+                actor=SCHEDULER,
+                at=self.ctx.clock.now(),
+                action=action,
+                subject_type="rollout",
+                subject_id=report.flag_key,
+                after={"rollback_id": report.rollback_id, **after},
+            )
+
+    def _post(self, report: RollbackReport, message: Message) -> None:
+        """One thread message; a failure goes to the outbox, never stops the runbook."""
+        self.ctx.rollouts.post(report.rollout_id, message)
+
+    def _loud(self, report: RollbackReport) -> list[Part | Message]:
+        """Who must hear about a failed rollback: owner, the person who ran it, ops roles."""
+        with self.ctx.db.session() as s:
+            row = rollouts.by_id(s, report.rollout_id)
+            owner = row.started_by if row else None
+        people = [p for p in (owner, report.actor_id) if p and p != SCHEDULER.id]
+        loud: list[Part | Message] = [person(p) for p in people]
+        for role_id in self.ctx.notify_roles:
+            role = self.ctx.roles.role(role_id)
+            if role is not None:
+                loud.append(Message(role.name, " (", _holders(role), ")"))
+        return loud
+
+    def _tell(self, report: RollbackReport) -> None:
+        for listener in list(self.ctx.listeners):
+            try:
+                listener(report)
+            except Exception:
+                # Another feature's bug must not stop or hide a rollback.
+                log.exception("rollback listener %r failed", listener)
+
+
+def _holders(role: Role) -> Message:
+    """Who holds a role, for the loud message of a failed rollback."""
+    people: list[Part] = [person(m) for m in role.members]
+    if role.usergroup:
+        people.append(GroupMention(role.usergroup))
+    if not people:
+        return Message("nobody yet (add members in the config)")
+    return Message.join(", ", people)

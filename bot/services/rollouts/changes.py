@@ -1,0 +1,334 @@
+"""Changing rollouts: start, advance, pause, resume, set a percentage, advance due steps.
+
+Every change runs in one transaction that locks the rollout row (FOR UPDATE on PostgreSQL,
+BEGIN IMMEDIATE on SQLite), sets the flag through the provider in that same transaction and
+writes its audit event, so a change happens entirely or not at all, and two changes to one
+rollout never interleave. Chat notification follows the commit (the announcer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.domain import rollout as machine
+from bot.domain.actor import SCHEDULER, Actor
+from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
+from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
+from bot.domain.plan import Plan
+from bot.domain.rollout import RolloutSnapshot
+from bot.services.rollouts.announce import RolloutAnnouncer
+from bot.services.rollouts.context import Outcome, RolloutContext
+from bot.services.rollouts.reading import RolloutReader
+from bot.services.rollouts.views import plan_of, snapshot_of
+from bot.services.rollouts.wording import describe, snapshot_dict, started
+from bot.store import audit, rollouts
+from bot.store.models import RolloutRow
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
+"""A change to a rollout: the plan, the snapshot before and the time give the one after."""
+
+
+class RolloutChanges:
+    """Starts, advances, pauses, resumes and sets the percentage of rollouts."""
+
+    def __init__(
+        self, ctx: RolloutContext, reader: RolloutReader, announcer: RolloutAnnouncer
+    ) -> None:
+        self.ctx = ctx
+        self.reader = reader
+        self.announcer = announcer
+
+    def start(
+        self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
+    ) -> Outcome:
+        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
+        self.ctx.permissions.require(actor, "start", "Starting a rollout")
+        if not is_valid_flag_key(flag_key):
+            raise RollbotError(f"`{flag_key}` is not a valid flag key.", FLAG_KEY_HINT + ".")
+        plan = self._choose_plan(flag_key, plan_name)
+        now = self.ctx.clock.now()
+        snap = machine.start(plan, now)
+        try:
+            with self.ctx.db.session() as s:
+                existing = rollouts.active_for_flag(s, flag_key, for_update=True)
+                if existing is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` already has a rollout in progress "
+                        f"(step {existing.step_index + 1}, {existing.percentage}%).",
+                        f"See it with `/rollout status {flag_key}`.",
+                    )
+                row = rollouts.create(
+                    s,
+                    flag_key=flag_key,
+                    plan_name=plan.name,
+                    plan=plan.model_dump(mode="json"),
+                    snapshot=snap,
+                    started_by=actor.id,
+                    now=now,
+                    channel_id=channel_id,
+                )
+                self._set_flag(s, flag_key, snap, actor, initial=True)
+                s.flush()
+                audit.record(
+                    s,
+                    actor=actor,
+                    at=now,
+                    action="rollout.started",
+                    subject_type="rollout",
+                    subject_id=flag_key,
+                    before=None,
+                    after={**snapshot_dict(snap), "plan": plan.name},
+                )
+                view = self.reader.view_of(s, row, now)
+        except IntegrityError:
+            raise Conflict(
+                f"`{flag_key}` was just started by someone else.",
+                f"See it with `/rollout status {flag_key}`.",
+            ) from None
+        return self.announcer.announce(Outcome(view, started(flag_key, plan, snap, actor)))
+
+    def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Move to the next step now.
+
+        `expected_step` is the step the person saw (a button carries it): if the rollout has
+        moved since, the request is stale and changes nothing. Without it (a typed command),
+        an advance made by someone else moments ago is not repeated.
+        """
+        self.ctx.permissions.require(actor, "advance", "Advancing a rollout")
+        now = self.ctx.clock.now()
+
+        def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
+            after = machine.advance(plan, snap, at)  # refuses paused or finished first
+            if (
+                expected_step is None
+                and at - snap.step_started_at < self.ctx.advance_guard
+                and snap.step_index > 0
+            ):
+                raise Conflict(
+                    f"`{flag_key}` moved to step {snap.step_index + 1} ({snap.percentage}%) "
+                    f"{int((at - snap.step_started_at).total_seconds())} s ago.",
+                    "If you mean to go one step further, run the command again in "
+                    f"{int(self.ctx.advance_guard.total_seconds())} s or press the card's button.",
+                )
+            return after
+
+        return self._change(flag_key, actor, "rollout.advanced", transform, now, expected_step)
+
+    def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Hold the rollout where it is."""
+        self.ctx.permissions.require(actor, "pause", "Pausing a rollout")
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.paused",
+            lambda _p, s, at: machine.pause(s, at),
+            self.ctx.clock.now(),
+            expected_step,
+        )
+
+    def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
+        """Continue a paused rollout."""
+        self.ctx.permissions.require(actor, "resume", "Resuming a rollout")
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.resumed",
+            lambda _p, s, at: machine.resume(s, at),
+            self.ctx.clock.now(),
+            expected_step,
+        )
+
+    def set_percentage(
+        self, flag_key: str, percentage: int, actor: Actor, force: bool = False
+    ) -> Outcome:
+        """Set the percentage by hand; lowering it needs `force`."""
+        self.ctx.permissions.require(actor, "set", "Setting a rollout's percentage")
+        return self._change(
+            flag_key,
+            actor,
+            "rollout.percentage_set",
+            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
+            self.ctx.clock.now(),
+            None,
+        )
+
+    def advance_due(self) -> list[Outcome]:
+        """Advance every rollout whose bake time has passed; each step once, even with
+        several replicas running this at the same moment."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            candidates = rollouts.due_ids(s, now)
+        done: list[Outcome] = []
+        for rollout_id in candidates:
+            try:
+                outcome = self._advance_due_one(rollout_id, now)
+            except RollbotError as exc:
+                log.warning("scheduled advance of rollout %s refused: %s", rollout_id, exc)
+                continue
+            if outcome is not None:
+                done.append(self.announcer.announce(outcome))
+        return done
+
+    def _advance_due_one(self, rollout_id: int, now: datetime) -> Outcome | None:
+        with self.ctx.db.session() as s:
+            row = rollouts.claim(s, rollout_id, skip_locked=self.ctx.db.is_postgres)
+            if row is None:
+                return None  # another replica holds it right now
+            plan, before = plan_of(row), snapshot_of(row)
+            if not machine.is_due(plan, before, now):
+                return None  # already advanced (by a person or another replica)
+            if self.held(s, row, plan, before, now, automatic=True) is not None:
+                return None  # waits; the hold's owner shows why on the card
+            after = machine.advance(plan, before, now)
+            return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
+
+    def _change(
+        self,
+        flag_key: str,
+        actor: Actor,
+        action: str,
+        transform: Transform,
+        now: datetime,
+        expected_step: int | None,
+    ) -> Outcome:
+        with self.ctx.db.session() as s:
+            row = rollouts.active_for_flag(s, flag_key, for_update=True)
+            if row is None:
+                latest = rollouts.latest_for_flag(s, flag_key)
+                if latest is not None:
+                    raise InvalidTransition(
+                        f"The rollout of `{flag_key}` is {latest.state.replace('_', ' ')}; "
+                        "there is nothing to change.",
+                        f"Start a new one with `/rollout start {flag_key}`.",
+                    )
+                raise NotFound(f"No rollout for `{flag_key}`.", self.reader.known_hint(s))
+            if expected_step is not None and row.step_index != expected_step:
+                raise Conflict(
+                    f"That button is out of date: `{flag_key}` has moved on to step "
+                    f"{row.step_index + 1} ({row.percentage}%) since.",
+                    "Nothing was changed; look at the card's current state.",
+                )
+            plan, before = plan_of(row), snapshot_of(row)
+            after = transform(plan, before, now)
+            if action == "rollout.advanced":
+                reason = self.held(s, row, plan, before, now, automatic=False)
+                if reason is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
+                        f"See `/rollout status {flag_key}`.",
+                    )
+            planned = plan.step(before.step_index).step.percentage
+            if action == "rollout.percentage_set" and after.percentage > max(
+                planned, before.percentage
+            ):
+                # Going past the step's percentage by hand is leaving it: same holds apply.
+                reason = self.held(s, row, plan, before, now, automatic=False)
+                if reason is not None:
+                    raise InvalidTransition(
+                        f"`{flag_key}` cannot go above {max(planned, before.percentage)}% "
+                        f"yet: {reason}",
+                        f"See `/rollout status {flag_key}`.",
+                    )
+            outcome = self._commit(s, row, plan, before, after, actor, action, now)
+        return self.announcer.announce(outcome)
+
+    def held(
+        self,
+        s: Session,
+        row: RolloutRow,
+        plan: Plan,
+        snap: RolloutSnapshot,
+        at: datetime,
+        automatic: bool,
+    ) -> str | None:
+        """The first reason any registered hold gives for keeping the current step."""
+        for hold in self.ctx.holds:
+            reason = hold.hold(s, row, plan, snap, at, automatic)
+            if reason is not None:
+                return reason
+        return None
+
+    def _commit(
+        self,
+        s: Session,
+        row: RolloutRow,
+        plan: Plan,
+        before: RolloutSnapshot,
+        after: RolloutSnapshot,
+        actor: Actor,
+        action: str,
+        now: datetime,
+    ) -> Outcome:
+        rollouts.apply_snapshot(row, after, now)
+        s.add(row)
+        if after.percentage != before.percentage or after.state != before.state:
+            self._set_flag(s, row.flag_key, after, actor)
+        audit.record(
+            s,
+            actor=actor,
+            at=now,
+            action=action,
+            subject_type="rollout",
+            subject_id=row.flag_key,
+            before=snapshot_dict(before),
+            after=snapshot_dict(after),
+        )
+        s.flush()
+        event = describe(action, plan, before, after, actor)
+        return Outcome(self.reader.view_of(s, row, now), event)
+
+    def change_locked(
+        self,
+        s: Session,
+        row: RolloutRow,
+        action: str,
+        transform: Transform,
+        actor: Actor,
+        now: datetime,
+    ) -> Outcome:
+        """Apply a change to a rollout row the caller has locked in `s`, in the caller's
+        transaction (for services that change a rollout together with their own rows).
+        Pass the outcome to `announce` after the commit."""
+        plan, before = plan_of(row), snapshot_of(row)
+        after = transform(plan, before, now)
+        return self._commit(s, row, plan, before, after, actor, action, now)
+
+    def _set_flag(
+        self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
+    ) -> None:
+        fields = machine.flag_fields(snap)
+        if initial:
+            fields = {**fields, "monitoring_enabled": True}
+        # Write pending rows first: a database error (e.g. a rollout started at the same
+        # moment) then surfaces as itself, before a remote flag system has been changed.
+        s.flush()
+        try:
+            self.ctx.flags.apply(key, FlagChange.model_validate(fields), actor, session=s)
+        except RollbotError:
+            raise
+        except Exception as exc:
+            raise RollbotError(
+                f"The flag provider ({self.ctx.flags.name}) refused the change: {exc}",
+                "Nothing was changed; try again, or check the provider.",
+            ) from exc
+
+    def _choose_plan(self, flag_key: str, plan_name: str | None) -> Plan:
+        if plan_name:
+            return self.ctx.plans.get(plan_name)
+        plan = self.ctx.plans.for_flag(flag_key)
+        if plan is not None:
+            return plan
+        if self.ctx.default_plan:
+            return self.ctx.plans.get(self.ctx.default_plan)
+        known = ", ".join(sorted(self.ctx.plans.plans)) or "none"
+        raise NotFound(
+            f"No plan is written for `{flag_key}` and no default plan is set.",
+            f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).",
+        )

@@ -1,0 +1,54 @@
+"""What every part of the rollout service shares: one context given at construction, and
+the result of a change (`Outcome`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.providers.flags.base import FlagProvider
+from bot.services.permissions import Permissions
+from bot.services.plans import PlanCatalog
+from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.notifier import RolloutNotifier, ThreadText
+from bot.services.rollouts.views import RolloutView
+from bot.store.database import Database
+from bot.store.models import RolloutRow
+
+Annotator = Callable[[Session, RolloutRow, RolloutView, datetime], RolloutView]
+"""Adds a feature's state to a rollout's view (e.g. the sign-off chain on the card)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change did: the rollout as it is now, and the sentence for its thread."""
+
+    view: RolloutView
+    event: ThreadText
+
+
+@dataclass(frozen=True)
+class RolloutContext:
+    """The database, plans, flags, clock, chat port, permissions and settings that reading,
+    announcing and changing rollouts share.
+
+    `holds`, `annotators` and `after_change` are the extension points other features (sign-off,
+    rollback) add to while the container builds the object graph.
+    """
+
+    db: Database
+    plans: PlanCatalog
+    flags: FlagProvider
+    clock: Clock
+    notifier: RolloutNotifier
+    permissions: Permissions
+    default_plan: str | None = None
+    advance_guard: timedelta = timedelta(seconds=30)
+    holds: list[AdvanceHold] = field(default_factory=list)
+    annotators: list[Annotator] = field(default_factory=list)
+    # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
+    after_change: list[Callable[[Outcome], None]] = field(default_factory=list)
