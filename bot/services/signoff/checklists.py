@@ -31,7 +31,6 @@ from bot.services.signoff.ports import CheckButton
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
 from bot.store.models import RolloutRow
-from bot.store.signoff_models import ChecklistResultRow
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +168,9 @@ class ChecklistService:
                 by = mention(result.checked_by or "?")
                 return CheckResult(f"“{item.text}” was already checked by {by}.", False)
             if result is None:
-                result = ChecklistResultRow(
-                    item_key=key,
+                result = signoffs.add_result(
+                    s,
+                    key=key,
                     rollout_id=row.id,
                     checklist_id=checklist.id,
                     item_index=button.index,
@@ -180,7 +180,7 @@ class ChecklistService:
             result.status = ItemStatus.DONE.value
             result.checked_by, result.via, result.at = actor.id, actor.via.value, now
             result.manual, result.next_probe_at = True, None
-            s.add(result)
+            signoffs.save(s, result)
             audit.record(
                 s,
                 actor=actor,
@@ -207,15 +207,14 @@ class ChecklistService:
             for index, item in enumerate(checklist.items):
                 if item.probe is None or (checklist.id, index) in found:
                     continue
-                s.add(
-                    ChecklistResultRow(
-                        item_key=signoffs.item_key(row.id, checklist.id, index),
-                        rollout_id=row.id,
-                        checklist_id=checklist.id,
-                        item_index=index,
-                        status=ItemStatus.OPEN.value,
-                        next_probe_at=now,
-                    )
+                signoffs.add_result(
+                    s,
+                    key=signoffs.item_key(row.id, checklist.id, index),
+                    rollout_id=row.id,
+                    checklist_id=checklist.id,
+                    item_index=index,
+                    status=ItemStatus.OPEN.value,
+                    next_probe_at=now,
                 )
 
     def run_due_probes(self) -> int:
@@ -247,14 +246,14 @@ class ChecklistService:
             row = rollouts.by_id(s, result.rollout_id)
             if row is None or row.state not in ACTIVE:
                 result.next_probe_at = None  # the rollout is over: stop probing
-                s.add(result)
+                signoffs.save(s, result)
                 return None
             checklist = next(c for c in plan_of(row).checklists if c.id == result.checklist_id)
             probe = checklist.items[result.item_index].probe
             if probe is None:
                 return None
             result.next_probe_at = now + probe.interval
-            s.add(result)
+            signoffs.save(s, result)
             return probe, result.rollout_id
 
     def _record_probe(
@@ -263,7 +262,7 @@ class ChecklistService:
         status = ItemStatus.DONE.value if passed else ItemStatus.FAILING.value
         changed = False
         with self.db.session() as s:
-            result = s.get(ChecklistResultRow, result_id, with_for_update=True)
+            result = signoffs.result_by_id(s, result_id, for_update=True)
             row = rollouts.by_id(s, rollout_id)
             if result is None or row is None or result.manual:
                 return
@@ -271,7 +270,7 @@ class ChecklistService:
             before = result.status
             result.status, result.detail, result.at = status, detail, now
             result.checked_by, result.via = "probe", SCHEDULER.via.value
-            s.add(result)
+            signoffs.save(s, result)
             if changed:
                 audit.record(
                     s,

@@ -145,3 +145,12 @@ class NullSignoffNotifier:
     def post(self, view: RolloutView, text: str) -> None:
         """Log the message."""
         log.info("rollout %s: %s", view.flag_key, text)
+
+
+def close_quietly(notifier: SignoffNotifier, ref: MessageRef, text: str) -> None:
+    """Edit a sent ask to say it closed; a failure is only logged, because the signature or
+    the step change it reports is already committed and the message is only a courtesy."""
+    try:
+        notifier.close(ref, text)
+    except Exception:
+        log.warning("could not update sign-off message %s", ref, exc_info=True)
