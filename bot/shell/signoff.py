@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.domain.actor import Actor
+from bot.domain.message import Message
 from bot.services.rollouts.views import Button, RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
@@ -20,6 +21,7 @@ from bot.services.signoff.ports import (
     SignButton,
 )
 from bot.shell.render import plain_text, render_reply
+from bot.shell.text import text
 
 SIGNOFF_ACTIONS = frozenset({ACTION_APPROVE, ACTION_REJECT, ACTION_CHECK})
 
@@ -41,7 +43,7 @@ class ShellSignoffNotifier:
         ]
         if ask.note:
             lines.append(f"   {plain_text(ask.note)}")
-        lines += [f"   {line}" for line in plain_text(ask.chain).splitlines()]
+        lines += [f"   {line}" for line in text(ask.chain).splitlines()]
         lines += [f"   {line}" for line in plain_text(ask.checklists).splitlines()]
         if ask.metrics:
             lines.append("   Current metrics:")
@@ -59,9 +61,9 @@ class ShellSignoffNotifier:
         """Print a direct message."""
         self.write(f"[DM to {user_id}] {plain_text(text)}")
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, message: Message) -> None:
         """Print in the card's thread."""
-        self.write(f"[{view.flag_key} thread] {plain_text(text)}")
+        self.write(f"[{view.flag_key} thread] {text(message)}")
 
 
 class ShellSignoff:

@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 
 from bot.commands.reply import Reply
 from bot.services.rollouts.views import RolloutView
+from bot.slack.mrkdwn import mrkdwn
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -124,7 +125,9 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
         blocks.append(
             SectionBlock(
                 block_id=f"rollout-{view.id}-note-{index}",
-                text=MarkdownTextObject(text=truncate(note, MAX_SECTION_TEXT)),
+                text=MarkdownTextObject(
+                    text=truncate(note if isinstance(note, str) else mrkdwn(note), MAX_SECTION_TEXT)
+                ),
             )
         )
     if view.buttons:

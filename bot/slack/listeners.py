@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.commands.reply import refusal
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
@@ -100,7 +101,7 @@ def _rollout_button(
                 flag = rollbot.rollouts.flag_for_rollout(rollout_id)
                 outcome = change(flag, actor, expected_step=step)
             except RollbotError as exc:
-                text = f":warning: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")
+                text = refusal(exc.message, exc.hint).text
                 ephemeral(respond, text)
                 return
             if (body.get("container") or {}).get("is_ephemeral"):

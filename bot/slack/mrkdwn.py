@@ -39,7 +39,9 @@ def escape(text: str) -> str:
 
 
 def _is_user(user_id: str) -> bool:
-    return user_id[:1] in ("U", "W") and user_id[1:].isalnum() and user_id.isascii()
+    # Underscores too: ids like `U_ENG` (test workspaces, Enterprise Grid exports) are users.
+    rest = user_id[1:].replace("_", "")
+    return user_id[:1] in ("U", "W") and rest.isalnum() and user_id.isascii()
 
 
 def _inline(text: str) -> str:

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.ports import Ask, MessageRef
 from bot.slack.blocks import truncate
+from bot.slack.mrkdwn import mrkdwn
 from bot.slack.notifier import SHELL_CHANNEL
 from bot.slack.signoff_blocks import ask_blocks, ask_text, closed_blocks
 
@@ -55,12 +57,13 @@ class SlackSignoffNotifier:
             channel=self._dm(user_id), text=truncate(text, MAX_MESSAGE_TEXT)
         )
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, message: Message) -> None:
         """Post in the card's thread (or its channel when the card is not in Slack)."""
         channel = view.channel_id
         if channel in (None, SHELL_CHANNEL):
-            log.info("rollout %s has no Slack channel: %s", view.flag_key, text)
+            log.info("rollout %s has no Slack channel: %s", view.flag_key, message.plain())
             return
+        text = mrkdwn(message)
         assert channel is not None
         thread = view.message_ts if view.message_ts else None
         self.client.chat_postMessage(

@@ -16,6 +16,7 @@ from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
 from bot.services.signoff.ports import CheckButton, SignButton
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from tests.integration.test_signoff_service import Recorder
 
@@ -98,7 +99,9 @@ def test_probes_hold_the_gate_until_they_pass(
     assert [status for status, _ in probed(bot)] == ["failing", "failing"]
     assert any("no metrics provider configured" in d for _, d in probed(bot))
     status = bot.rollouts.status(FLAG)
-    assert "probe: no metrics provider configured" in "\n".join(status.notes)
+    assert "probe: no metrics provider configured" in "\n".join(
+        n if isinstance(n, str) else mrkdwn(n) for n in status.notes
+    )
     assert checklists.run_due_probes() == 0  # not due again yet
     with pytest.raises(InvalidTransition) as held:
         bot.rollouts.advance(FLAG, owner)

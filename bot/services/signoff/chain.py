@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.checklist import Checklist, checklist_hold
+from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold, describe_chain
@@ -110,7 +111,9 @@ class SignoffChain:
         plan, gate, chain = found
         order = "in order" if gate.order.value == "sequential" else "in any order"
         described = describe_chain(chain, self.context.directory)
-        notes = [f"*Sign-off: {gate.title}* ({order})\n{described}"]
+        notes: list[str | Message] = [
+            Message(Strong(f"Sign-off: {gate.title}"), f" ({order})\n", described)
+        ]
         required = self.required_checklists(plan, gate)
         states = self.context.checklists.states(s, row, plan) if required else []
         open_text = describe_open(required, states, self.context.directory)

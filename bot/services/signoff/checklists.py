@@ -18,16 +18,16 @@ from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.checklist import Checklist, ItemState, ItemStatus, Probe
 from bot.domain.errors import Conflict, NotFound
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import mention
 from bot.providers.probes import MetricQuery, run_probe
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView, plan_of
-from bot.services.signoff.ports import CheckButton
+from bot.services.signoff.ports import CheckButton, mention
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
 from bot.store.models import RolloutRow
@@ -155,11 +155,11 @@ class ChecklistService:
             groups = self.permissions.group_members()
             members = groups.get(role.usergroup, []) if role and role.usergroup else []
             if role is None or not (role.has(actor.id, members) or actor.id in role.backups):
-                who = role.who() if role else "nobody (the role is not in the config)"
+                who = role.who() if role else Message("nobody (the role is not in the config)")
                 raise Forbidden(
                     f"Only someone holding the role {_role_name(directory, item.owner)} can "
                     f"check “{item.text}”.",
-                    f"Who can: {who}.",
+                    Message("Who can: ", who, "."),
                 )
             assert row.id is not None
             key = signoffs.item_key(row.id, checklist.id, button.index)

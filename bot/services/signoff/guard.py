@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, NotFound, RollbotError
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import Chain, Gate, check_signer, mention
+from bot.domain.signoff import Chain, Gate, check_signer
 from bot.services.signoff.chain import SignoffChain, visit_ms
 from bot.services.signoff.context import SignoffContext
-from bot.services.signoff.ports import ANY_ROLE, SignButton
+from bot.services.signoff.ports import ANY_ROLE, SignButton, mention
 from bot.store import rollouts
 from bot.store.models import RolloutRow
 
@@ -43,14 +44,17 @@ class SignoffGuard:
             members = groups.get(role.usergroup, []) if role and role.usergroup else []
             if role is not None and (role.has(actor.id, members) or actor.id in role.backups):
                 return replace(button, role=role_id)
-        who = "; ".join(
-            f"{self.context.role_name(r)}: {role.who()}"
-            for r in chain.pending()
-            if (role := directory.role(r)) is not None
+        who = Message.join(
+            "; ",
+            (
+                Message(f"{self.context.role_name(r)}: ", role.who())
+                for r in chain.pending()
+                if (role := directory.role(r)) is not None
+            ),
         )
         raise Forbidden(
             f"Only someone still to sign *{chain.gate.title}* can reject it, and you are not.",
-            f"Who can: {who}." if who else "",
+            Message("Who can: ", who, ".") if who else "",
         )
 
     def locked(self, s: Session, button: SignButton) -> tuple[RolloutRow, Plan, Gate, Chain]:

@@ -15,9 +15,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
-from bot.domain.signoff import mention
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import mention
 from bot.services.signoff.tables import table_rows
 from bot.store import rollouts, signoffs
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration, parse_duration
+from bot.domain.message import Code, Message, Sign, Strong
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
 from bot.services.rollouts.reading import Outcome
@@ -43,7 +44,7 @@ class _Send:
     kind: str  # ask | reminder | escalation
     users: list[str]
     ask: Ask
-    channel_text: str | None = None  # escalation to the rollout's channel
+    channel_text: Message | None = None  # escalation to the rollout's channel
     rollout_id: int = 0
 
 
@@ -311,11 +312,18 @@ class SignoffRequests:
                 users = [b for b in backups if b != row.started_by]
             else:
                 users = []
-                who = role.who() if role else role_name
-                channel_text = (
-                    f":rotating_light: Sign-off *{gate.title}* for `{row.flag_key}` is waiting "
-                    f"for {role_name} ({who}) since {waited}. Anyone holding the role: "
-                    f"`/approve {row.flag_key}`."
+                who = role.who() if role else Message(role_name)
+                channel_text = Message(
+                    Sign.INCIDENT,
+                    "Sign-off ",
+                    Strong(gate.title),
+                    " for ",
+                    Code(row.flag_key),
+                    f" is waiting for {role_name} (",
+                    who,
+                    f") since {waited}. Anyone holding the role: ",
+                    Code(f"/approve {row.flag_key}"),
+                    ".",
                 )
         return _Send(request.id or 0, kind, users, ask, channel_text, row.id)
 

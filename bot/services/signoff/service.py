@@ -29,7 +29,7 @@ from bot.domain.errors import Conflict, RollbotError
 from bot.domain.plan import Plan
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.domain.signoff import AlreadySigned, Chain, Gate, mention
+from bot.domain.signoff import AlreadySigned, Chain, Gate
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.service import RolloutService
@@ -44,6 +44,7 @@ from bot.services.signoff.ports import (
     SignButton,
     SignoffNotifier,
     close_quietly,
+    mention,
 )
 from bot.store import audit, signoffs
 from bot.store.database import Database

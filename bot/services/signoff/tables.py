@@ -8,10 +8,10 @@ from datetime import UTC
 from sqlmodel import Session
 
 from bot.domain.errors import NotFound
-from bot.domain.signoff import mention
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.chain import SignoffChain
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import mention
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
 

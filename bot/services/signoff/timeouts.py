@@ -11,11 +11,11 @@ from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import mention
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.chain import gate_of
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import mention
 from bot.store import audit, rollouts, signoffs
 
 log = logging.getLogger(__name__)
