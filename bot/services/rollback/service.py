@@ -500,7 +500,10 @@ class RollbackService:
         for role_id in self.notify_roles:
             role = self.roles.role(role_id)
             if role is not None:
-                mentions.append(f"{role.name} ({role.who()})")
+                holders = [f"<@{m}>" if m[:1] in ("U", "W") else m for m in role.members]
+                holders += [f"<!subteam^{role.usergroup}>"] if role.usergroup else []
+                who = ", ".join(holders) or "nobody yet (add members in the config)"
+                mentions.append(f"{role.name} ({who})")
         return mentions
 
     def _tell(self, report: RollbackReport) -> None:
