@@ -36,7 +36,10 @@ from bot.services.requests import RequestLedger
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
-from bot.services.signoff.feature import Signoffs, install_signoffs
+from bot.services.signoff import Signoffs, SignoffService
+from bot.services.signoff.checklists import ChecklistService
+from bot.services.signoff.report import ReportService
+from bot.services.signoff.requests import SignoffRequests
 from bot.services.status_page import PublicStatusPage
 from bot.store.database import Database
 
@@ -73,7 +76,6 @@ class Rollbot:
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
 
 
-
 def build(
     settings: Settings,
     clock: Clock | None = None,
@@ -108,8 +110,6 @@ def build(
         advance_guard=parse_duration(cfg.advance_guard),
         permissions=permissions,
     )
-    signoffs = install_signoffs(db, rollouts, permissions, clock, settings.config.signoff)
-    signoffs.service.notifier = chat.signoffs
     # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
     metrics = metrics or build_metrics_provider(settings.config.metrics, settings.env)
     rb = settings.config.rollback
@@ -123,9 +123,7 @@ def build(
         sleep,
         spawn=start_thread if runbooks_in_threads else None,
     )
-    if signoffs is not None and settings.config.metrics.provider != "none":
-        # Checklist metric probes ask the same metrics provider as triggers and criteria.
-        signoffs.checklists.metrics = metrics.query
+    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
     watcher = MetricsWatcher(rollback, metrics, interval)
     criteria = CriteriaHold(watcher)
@@ -168,6 +166,33 @@ def build(
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
     )
+
+
+def _signoffs(
+    settings: Settings,
+    db: Database,
+    rollouts: RolloutService,
+    permissions: Permissions,
+    clock: Clock,
+    chat: ChatPorts,
+    metrics: MetricsProvider,
+) -> Signoffs:
+    """The sign-off chain, its requests, checklists and report; when gates are enforced,
+    the gate holds rollouts (an `AdvanceHold`), its chain is on the card, and signers are
+    asked after each change."""
+    config = settings.config.signoff
+    # Checklist metric probes ask the same metrics provider as triggers and criteria.
+    probes = metrics.query if settings.config.metrics.provider != "none" else None
+    checklists = ChecklistService(db, rollouts, permissions, clock, probes)
+    service = SignoffService(
+        db, rollouts, permissions, checklists, clock, config, notifier=chat.signoffs
+    )
+    requests = SignoffRequests(service.context, service.reader)
+    if config.enforce_gates:
+        rollouts.holds.append(service)
+        rollouts.annotators.append(service.annotate)
+        rollouts.after_change.append(requests.on_change)
+    return Signoffs(service, requests, checklists, ReportService(service.context))
 
 
 def slack_chat(settings: Settings) -> SlackChat:

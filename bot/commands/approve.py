@@ -76,7 +76,7 @@ def _waiting(actor: Actor, signoffs: Signoffs) -> Reply:
             "Sign-off gates are not enforced here (`signoff.enforce_gates` is off), so nothing "
             "waits for you."
         )
-    found = waiting_for(signoffs.service, actor.id)
+    found = waiting_for(signoffs.service.context, signoffs.service.reader, actor.id)
     if not found:
         return Reply("Nothing is waiting for your signature.")
     lines = ["*Waiting for your signature:*"]
@@ -91,7 +91,7 @@ def _waiting(actor: Actor, signoffs: Signoffs) -> Reply:
 def _table(flag: str, signoffs: Signoffs) -> Reply:
     if not is_valid_flag_key(flag):
         raise RollbotError(f"`{flag}` is not a flag key or a subcommand.", "See `/approve help`.")
-    view, rows = signatures_table(signoffs.service, flag)
+    view, rows = signatures_table(signoffs.service.context, flag)
     if not rows:
         return Reply(f"The plan of `{flag}` has no sign-off gates.", [view])
     lines = [
@@ -148,7 +148,7 @@ def _check(args: list[str], actor: Actor, signoffs: Signoffs) -> Reply:
             "Checklists: " + ", ".join(f"`{i}`" for i in ids) + ".",
         )
     result = signoffs.checklists.check(CheckButton(view.id, checklist_id, number - 1), actor)
-    return Reply(result.text)
+    return Reply.said(result.text, [])
 
 
 def report_subcommand(signoffs: Signoffs) -> Callable[[list[str], Actor], Reply]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from bot.commands.reply import reply_text
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.incident import (
@@ -111,7 +112,7 @@ def run_incident(
     try:
         return _dispatch(sub, rest, actor, service, channel_id)
     except RollbotError as exc:
-        return refuse(exc.message, exc.hint, "See `/incident help`.")
+        return refuse(reply_text(exc.message), reply_text(exc.hint), "See `/incident help`.")
 
 
 def _dispatch(

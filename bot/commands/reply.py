@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain.message import Message
+from bot.domain.message import GroupMention, Mention, Message, plain_part
 from bot.services.rollouts.views import RolloutView
 
 
@@ -28,11 +28,38 @@ class Reply:
         return Reply(message.plain(), views, message=message)
 
 
-def refusal(message: str, hint: str = "", usage: str = "") -> Reply:
+def reply_text(message: str | Message) -> str:
+    """A refusal's message or hint as the text a `Reply` carries.
+
+    Replies are still mrkdwn (the shell plain-texts them), so the people a refusal names
+    become mentions here; every other part is written as it reads, as refusal text always
+    was. Goes away when replies carry a `Message` for each adapter to render.
+    """
+    if isinstance(message, str):
+        return message
+    out: list[str] = []
+    for part in message.parts:
+        match part:
+            case Mention(user_id=user) if _is_slack_user(user):
+                out.append(f"<@{user}>")
+            case GroupMention(group_id=group):
+                out.append(f"<!subteam^{group}>")
+            case Mention(user_id=user):
+                out.append(user)
+            case _:
+                out.append(plain_part(part))
+    return "".join(out)
+
+
+def _is_slack_user(user_id: str) -> bool:
+    return user_id[:1] in ("U", "W") and user_id[1:].replace("_", "").isalnum()
+
+
+def refusal(message: str | Message, hint: str | Message = "", usage: str = "") -> Reply:
     """A refusal saying what is wrong, what would be right, and the usage."""
-    parts = [f":warning: {message}"]
+    parts = [f":warning: {reply_text(message)}"]
     if hint:
-        parts.append(hint)
+        parts.append(reply_text(hint))
     if usage:
         parts.append(usage)
     return Reply("\n".join(parts), error=True)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from bot.domain.message import Message
+
 
 class RollbotError(Exception):
     """A refusal caused by the user's input or the current state; nothing was changed.
 
-    `message` says what is wrong, `hint` what would be right. Adapters show both
-    (in Slack as an ephemeral reply).
+    `message` says what is wrong, `hint` what would be right: plain text, or a `Message`
+    when they name people (a role's holders), so each adapter writes the mentions its own
+    way. Adapters show both (in Slack as an ephemeral reply); `str()` is plain text, for
+    logs.
     """
 
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Message, hint: str | Message = "") -> None:
+        super().__init__(str(message))
         self.message = message
         self.hint = hint
 

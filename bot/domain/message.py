@@ -76,6 +76,10 @@ class Sign(StrEnum):
     OVERDUE = "overdue"
     PENDING = "pending"
     STOPPED = "stopped"
+    TIMEOUT = "timeout"
+    REMINDER = "reminder"
+    POSTMORTEM = "postmortem"
+    ANNOUNCE = "announce"
     REPEAT = "repeat"
 
 

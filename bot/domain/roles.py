@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.errors import RollbotError
+from bot.domain.message import GroupMention, Mention, Message
 
 ACTIONS = ("start", "advance", "pause", "resume", "set", "rollback")
 """Rollout actions that config can restrict to roles (see `permissions:` in the config)."""
@@ -34,12 +35,14 @@ class Role:
         """True when the user holds the role directly or through the user group."""
         return user_id in self.members or user_id in set(group_members)
 
-    def who(self) -> str:
-        """Who holds the role, for a refusal message."""
-        people = [f"<@{m}>" if m[:1] in ("U", "W") else m for m in self.members]
+    def who(self) -> Message:
+        """Who holds the role, for a refusal message: its members and its user group."""
+        people: list[Mention | GroupMention] = [Mention(m) for m in self.members]
         if self.usergroup:
-            people.append(f"<!subteam^{self.usergroup}>")
-        return ", ".join(people) if people else "nobody yet (add members in the config)"
+            people.append(GroupMention(self.usergroup))
+        if not people:
+            return Message("nobody yet (add members in the config)")
+        return Message.join(", ", people)
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,18 @@ class RoleDirectory:
         if held & set(allowed):
             return
         names = [self.roles[r].name if r in self.roles else r for r in allowed]
-        holders = "; ".join(
-            f"{self.roles[r].name}: {self.roles[r].who()}" for r in allowed if r in self.roles
+        holders = Message.join(
+            "; ",
+            (
+                Message(f"{self.roles[r].name}: ", self.roles[r].who())
+                for r in allowed
+                if r in self.roles
+            ),
         )
         raise Forbidden(
             f"{what or action.capitalize()} needs the role {_either(names)}, "
             "and you do not hold it.",
-            f"Ask someone who does ({holders})." if holders else "",
+            Message("Ask someone who does (", holders, ").") if holders else "",
         )
 
 

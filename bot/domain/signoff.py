@@ -7,7 +7,6 @@ run for Slack buttons, the shell and tests.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.durations import parse_duration
 from bot.domain.errors import Conflict, InvalidTransition
+from bot.domain.message import Mention, Message, Sign
 from bot.domain.roles import Forbidden, RoleDirectory
-
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
 
 
 class Order(StrEnum):
@@ -119,11 +117,6 @@ class AlreadySigned(Exception):
         self.signature = signature
 
 
-def mention(user_id: str) -> str:
-    """A Slack mention for Slack user ids, the plain name otherwise (shell users)."""
-    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else user_id
-
-
 def _name(directory: RoleDirectory, role_id: str) -> str:
     role = directory.role(role_id)
     return role.name if role else role_id
@@ -155,23 +148,27 @@ def check_signer(
     members = groups.get(role.usergroup, ()) if role and role.usergroup else ()
     # Backups hold the role for sign-offs escalated to them.
     if role is None or not (role.has(user_id, members) or user_id in role.backups):
-        who = role.who() if role else "nobody (the role is not in the config)"
+        who = role.who() if role else Message("nobody (the role is not in the config)")
         raise Forbidden(
             f"Only someone holding the role {_name(directory, role_id)} can sign for it, "
             "and you do not hold it.",
-            f"Who can: {who}.",
+            Message("Who can: ", who, "."),
         )
     if user_id == requester:
         raise Forbidden(
             "You started this rollout, so you cannot sign for it.",
-            f"Ask another {_name(directory, role_id)}: {role.who()}.",
+            Message(f"Ask another {_name(directory, role_id)}: ", role.who(), "."),
         )
     signed = chain.signatures.get(role_id)
     if signed is not None:
         if signed.user == user_id and not rejecting:
             raise AlreadySigned(signed)
         raise Conflict(
-            f"{_name(directory, role_id)} has already signed this gate ({mention(signed.user)}).",
+            Message(
+                f"{_name(directory, role_id)} has already signed this gate (",
+                Mention(signed.user),
+                ").",
+            ),
             "Nothing was changed.",
         )
     if not allow_multiple_roles:
@@ -183,7 +180,7 @@ def check_signer(
             raise Forbidden(
                 f"You already signed this gate as {_name(directory, other.role)}; one person "
                 "signs for one role.",
-                f"Ask another {_name(directory, role_id)}: {role.who()}.",
+                Message(f"Ask another {_name(directory, role_id)}: ", role.who(), "."),
             )
     if not rejecting and role_id not in chain.next_roles():
         waiting = ", ".join(_name(directory, r) for r in chain.next_roles())
@@ -193,27 +190,31 @@ def check_signer(
         )
 
 
-def describe_chain(chain: Chain, directory: RoleDirectory) -> str:
-    """One line per role: signed (who, when) or waiting (next or later)."""
-    lines: list[str] = []
+def describe_chain(chain: Chain, directory: RoleDirectory) -> Message:
+    """One line per role: signed (who), waiting for a signature, or not yet asked; then the
+    open rejection, if any."""
+    lines: list[Message] = []
     nxt = set(chain.next_roles())
     for role_id in chain.gate.roles:
         name = _name(directory, role_id)
         signed = chain.signatures.get(role_id)
         if signed is not None:
-            lines.append(f":white_check_mark: {name}: signed by {mention(signed.user)}")
+            lines.append(Message(Sign.OK, f"{name}: signed by ", Mention(signed.user)))
         elif role_id in nxt:
-            lines.append(f":hourglass_flowing_sand: {name}: waiting for signature")
+            lines.append(Message(Sign.WAITING, f"{name}: waiting for signature"))
         else:
-            lines.append(f":white_circle: {name}: not yet asked")
+            lines.append(Message(Sign.PENDING, f"{name}: not yet asked"))
     rejection = chain.open_rejection()
     if rejection is not None:
         lines.append(
-            f":no_entry: Rejected by {mention(rejection.user)} "
-            f"({_name(directory, rejection.role)}): "
-            f"{rejection.reason}"
+            Message(
+                Sign.STOPPED,
+                "Rejected by ",
+                Mention(rejection.user),
+                f" ({_name(directory, rejection.role)}): {rejection.reason}",
+            )
         )
-    return "\n".join(lines)
+    return Message.join("\n", lines)
 
 
 def chain_hold(chain: Chain, directory: RoleDirectory) -> str | None:

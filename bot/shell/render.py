@@ -9,6 +9,7 @@ from bot.commands.reply import Reply
 from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
 from bot.shell import text as terminal
+from bot.shell.text import text as message_text
 
 _EMOJI = {
     ":warning:": "!",
@@ -109,7 +110,8 @@ def render_card(view: RolloutView) -> str:
     head = f"== {view.flag_key}: {plain_text(view.plan_title)} (plan {view.plan_name}) =="
     lines = [head] + [f"   {label + ':':<{width}} {value}" for label, value in rows]
     for note in view.notes:
-        lines.extend(f"   {line}" for line in plain_text(note).splitlines())
+        shown = plain_text(note) if isinstance(note, str) else message_text(note)
+        lines.extend(f"   {line}" for line in shown.splitlines())
     buttons = render_buttons(view)
     lines.append(f"   {buttons}" if buttons else "   (no buttons)")
     return "\n".join(lines)

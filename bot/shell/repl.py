@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.commands.incident import run_incident
-from bot.commands.reply import Reply
+from bot.commands.reply import Reply, reply_text
 from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
@@ -361,9 +361,9 @@ class Shell:
         self.notifier.write(text)
 
     def _refuse(self, exc: RollbotError) -> None:
-        lines = [f"! {plain_text(exc.message)}"]
+        lines = [f"! {plain_text(reply_text(exc.message))}"]
         if exc.hint:
-            lines.append(f"  {plain_text(exc.hint)}")
+            lines.append(f"  {plain_text(reply_text(exc.hint))}")
         self.say("\n".join(lines))
 
     @staticmethod

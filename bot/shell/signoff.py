@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.domain.actor import Actor
+from bot.domain.message import Message
 from bot.services.rollouts.views import Button, RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
@@ -20,6 +21,8 @@ from bot.services.signoff.ports import (
     SignButton,
 )
 from bot.shell.render import plain_text, render_reply
+from bot.shell.text import text
+from bot.shell.text import text as message_text
 
 SIGNOFF_ACTIONS = frozenset({ACTION_APPROVE, ACTION_REJECT, ACTION_CHECK})
 
@@ -41,7 +44,7 @@ class ShellSignoffNotifier:
         ]
         if ask.note:
             lines.append(f"   {plain_text(ask.note)}")
-        lines += [f"   {line}" for line in plain_text(ask.chain).splitlines()]
+        lines += [f"   {line}" for line in text(ask.chain).splitlines()]
         lines += [f"   {line}" for line in plain_text(ask.checklists).splitlines()]
         if ask.metrics:
             lines.append("   Current metrics:")
@@ -50,18 +53,18 @@ class ShellSignoffNotifier:
         self.write("\n".join(lines))
         return {"channel": f"shell-dm:{user_id}", "ts": str(self._sent)}
 
-    def close(self, ref: MessageRef, text: str) -> None:
+    def close(self, ref: MessageRef, message: Message) -> None:
         """Say that an earlier ask is closed."""
         user = ref.get("channel", "").removeprefix("shell-dm:")
-        self.write(f"[DM to {user}] (request closed) {plain_text(text)}")
+        self.write(f"[DM to {user}] (request closed) {text(message)}")
 
-    def tell(self, user_id: str, text: str) -> None:
+    def tell(self, user_id: str, message: Message) -> None:
         """Print a direct message."""
-        self.write(f"[DM to {user_id}] {plain_text(text)}")
+        self.write(f"[DM to {user_id}] {text(message)}")
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, message: Message) -> None:
         """Print in the card's thread."""
-        self.write(f"[{view.flag_key} thread] {plain_text(text)}")
+        self.write(f"[{view.flag_key} thread] {text(message)}")
 
 
 class ShellSignoff:
@@ -89,13 +92,13 @@ class ShellSignoff:
         if button.action_id == ACTION_CHECK:
             check = CheckButton.loads(button.value)
             if check is not None:
-                self.write(self.signoffs.checklists.check(check, actor).text)
+                self.write(text(self.signoffs.checklists.check(check, actor).text))
             return
         sign = SignButton.loads(button.value)
         if sign is None:
             return
         if button.action_id == ACTION_APPROVE:
-            self.write(plain_text(self.signoffs.service.approve(sign, actor).text))
+            self.write(text(self.signoffs.service.approve(sign, actor).text))
             return
         summary = self.signoffs.service.may_reject(sign, actor)
         self.pending_reject = sign
@@ -112,4 +115,4 @@ class ShellSignoff:
         if text.strip().lower() == "cancel":
             self.write("Not rejected; the request stays open.")
             return
-        self.write(plain_text(self.signoffs.service.reject(sign, actor, text).text))
+        self.write(message_text(self.signoffs.service.reject(sign, actor, text).text))

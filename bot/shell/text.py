@@ -20,6 +20,10 @@ SIGNS: dict[Sign, str] = {
     Sign.OVERDUE: "[!]",
     Sign.PENDING: "-",
     Sign.STOPPED: "x",
+    Sign.TIMEOUT: "!",
+    Sign.REMINDER: "..",
+    Sign.POSTMORTEM: "",
+    Sign.ANNOUNCE: "",
     Sign.REPEAT: ":repeat:",
 }
 

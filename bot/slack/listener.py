@@ -26,7 +26,9 @@ from bot.commands.reply import refusal
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
+from bot.domain.message import Message
 from bot.slack.blocks import truncate
+from bot.slack.mrkdwn import mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,12 @@ class Interaction:
         """A clicked button's value."""
         return str((self.action or {}).get("value") or "")
 
-    def reply(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        """Answer only this person: an ephemeral reply, or a direct message after a form."""
+    def reply(self, said: str | Message, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Answer only this person: an ephemeral reply, or a direct message after a form.
+
+        A `str` is the adapter's own mrkdwn; a `Message` (what a service said) is written
+        as mrkdwn here, its text escaped."""
+        text = said if isinstance(said, str) else mrkdwn(said)
         if self.respond is not None:
             self.respond(
                 response_type="ephemeral",

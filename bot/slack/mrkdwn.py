@@ -31,6 +31,10 @@ SIGNS: dict[Sign, str] = {
     Sign.OVERDUE: ":red_circle:",
     Sign.PENDING: ":white_circle:",
     Sign.STOPPED: ":no_entry:",
+    Sign.TIMEOUT: ":alarm_clock:",
+    Sign.REMINDER: ":hourglass:",
+    Sign.POSTMORTEM: ":memo:",
+    Sign.ANNOUNCE: ":mega:",
     Sign.REPEAT: ":repeat:",
 }
 

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.approve import ApproveReply
-from bot.domain.signoff import mention
+from bot.domain.message import Mention, Message
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_REJECT,
@@ -36,6 +36,7 @@ from bot.slack.blocks import (
     text_blocks,
     truncate,
 )
+from bot.slack.mrkdwn import mrkdwn
 
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
@@ -67,12 +68,14 @@ def ask_blocks(ask: Ask) -> Blocks:
                 _field("Rollout", f"`{ask.flag_key}` ({ask.plan_title})"),
                 _field("Phase", ask.phase_name),
                 _field("Step", f"{ask.step_name} ({ask.percentage}%)"),
-                _field("Requested by", mention(ask.requester)),
+                _field("Requested by", mrkdwn(Message(Mention(ask.requester)))),
             ],
         ),
         SectionBlock(
             block_id="signoff-ask-chain",
-            text=MarkdownTextObject(text=truncate(f"*Chain*\n{ask.chain}", MAX_SECTION_TEXT)),
+            text=MarkdownTextObject(
+                text=truncate(f"*Chain*\n{mrkdwn(ask.chain)}", MAX_SECTION_TEXT)
+            ),
         ),
         SectionBlock(
             block_id="signoff-ask-checklists",

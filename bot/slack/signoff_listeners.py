@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.container import Rollbot
+from bot.domain.message import Message, Sign
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
@@ -45,10 +46,10 @@ def _approve_command(signoffs: Signoffs) -> Handler:
     def on_approve(i: Interaction) -> None:
         reply = run_approve(i.text, i.actor, signoffs)
         if isinstance(reply, ApproveReply) and reply.items:
-            i.reply(reply.text, checklist_blocks(reply))
+            i.reply(reply.message or reply.text, checklist_blocks(reply))
         else:
             cards = bool(reply.views) and not reply.error
-            i.reply(reply.text, reply_blocks(reply, with_cards=cards))
+            i.reply(reply.message or reply.text, reply_blocks(reply, with_cards=cards))
 
     return on_approve
 
@@ -60,7 +61,7 @@ def _approve_button(signoffs: Signoffs) -> Handler:
             i.reply(":warning: This button does not say what it signs.")
             return
         result = signoffs.service.approve(button, i.actor)
-        i.reply((":white_check_mark: " if result.changed else "") + result.text)
+        i.reply(Message(Sign.OK, result.text) if result.changed else result.text)
 
     return on_approve
 
@@ -108,6 +109,6 @@ def _check_button(signoffs: Signoffs) -> Handler:
             i.reply(":warning: This button does not say which item it checks.")
             return
         result = signoffs.checklists.check(button, i.actor)
-        i.reply((":ballot_box_with_check: " if result.changed else "") + result.text)
+        i.reply(Message(Sign.CHECKED, result.text) if result.changed else result.text)
 
     return on_check

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.ports import Ask, MessageRef
 from bot.slack.blocks import truncate
+from bot.slack.mrkdwn import mrkdwn
 from bot.slack.notifier import SHELL_CHANNEL
 from bot.slack.signoff_blocks import ask_blocks, ask_text, closed_blocks
 
@@ -40,8 +42,9 @@ class SlackSignoffNotifier:
         )
         return {"channel": str(response["channel"]), "ts": str(response["ts"])}
 
-    def close(self, ref: MessageRef, text: str) -> None:
+    def close(self, ref: MessageRef, message: Message) -> None:
         """Replace the ask's buttons with what happened."""
+        text = mrkdwn(message)
         self.client.chat_update(
             channel=ref["channel"],
             ts=ref["ts"],
@@ -49,18 +52,19 @@ class SlackSignoffNotifier:
             blocks=closed_blocks(text),
         )
 
-    def tell(self, user_id: str, text: str) -> None:
+    def tell(self, user_id: str, message: Message) -> None:
         """DM one person."""
         self.client.chat_postMessage(
-            channel=self._dm(user_id), text=truncate(text, MAX_MESSAGE_TEXT)
+            channel=self._dm(user_id), text=truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
         )
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, message: Message) -> None:
         """Post in the card's thread (or its channel when the card is not in Slack)."""
         channel = view.channel_id
         if channel in (None, SHELL_CHANNEL):
-            log.info("rollout %s has no Slack channel: %s", view.flag_key, text)
+            log.info("rollout %s has no Slack channel: %s", view.flag_key, message.plain())
             return
+        text = mrkdwn(message)
         assert channel is not None
         thread = view.message_ts if view.message_ts else None
         self.client.chat_postMessage(

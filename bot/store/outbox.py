@@ -106,12 +106,11 @@ def message_data(message: Message) -> list[Any]:
     return out
 
 
-def message_of(data: object) -> Message | str:
-    """The message a payload keeps (see `message_data`); a str (chat text kept as it was
-    written, by a row from before messages were data or a feature not writing them yet)
-    comes back as it is."""
+def message_of(data: object) -> Message:
+    """The message a payload keeps (see `message_data`). A str is a row queued before
+    messages were data: it comes back as text (its mrkdwn, if any, then shows as written)."""
     if isinstance(data, str):
-        return data
+        return Message(data)
     parts: list[Part] = []
     for item in data if isinstance(data, list) else []:
         if isinstance(item, str):

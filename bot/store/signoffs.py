@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from bot.store.signoff_models import (
     ChecklistResultRow,
@@ -12,6 +12,11 @@ from bot.store.signoff_models import (
     SignatureRow,
     SignoffRequestRow,
 )
+
+
+def save(session: Session, row: SQLModel) -> None:
+    """Write back a changed signature, gate visit, request or checklist result."""
+    session.add(row)
 
 
 def visit_key(rollout_id: int, step_index: int, entered_at: datetime) -> str:
@@ -38,6 +43,75 @@ def visit_signatures(
         for r in signatures(session, rollout_id)
         if r.step_index == step_index and r.entered_at == entered_at
     ]
+
+
+def add_signature(
+    session: Session,
+    *,
+    rollout_id: int,
+    step_index: int,
+    entered_at: datetime,
+    gate_id: str,
+    role_id: str,
+    user_id: str,
+    via: str,
+    decision: str,
+    at: datetime,
+    reason: str | None = None,
+) -> SignatureRow:
+    """Record an approval or a rejection of one visit of a step.
+
+    An approval is unique per (visit, role) through its `approval_key`: a second approval
+    of the same role fails with `IntegrityError` at flush, so two racing clicks sign once.
+    Rejections carry no key (several may be on record for one role)."""
+    approval_key = None
+    if decision == "approved":
+        approval_key = f"{visit_key(rollout_id, step_index, entered_at)}:{role_id}"
+    row = SignatureRow(
+        rollout_id=rollout_id,
+        step_index=step_index,
+        entered_at=entered_at,
+        gate_id=gate_id,
+        role_id=role_id,
+        user_id=user_id,
+        via=via,
+        decision=decision,
+        reason=reason,
+        at=at,
+        approval_key=approval_key,
+    )
+    session.add(row)
+    return row
+
+
+def gate_visit_by_id(session: Session, visit_id: int) -> GateVisitRow | None:
+    """A gate visit by its id."""
+    return session.get(GateVisitRow, visit_id)
+
+
+def open_gate_visit(
+    session: Session,
+    *,
+    key: str,
+    rollout_id: int,
+    step_index: int,
+    entered_at: datetime,
+    gate_id: str,
+    opened_at: datetime,
+    timeout_at: datetime | None,
+) -> GateVisitRow:
+    """Record that a gate opened for a visit of its step."""
+    row = GateVisitRow(
+        visit_key=key,
+        rollout_id=rollout_id,
+        step_index=step_index,
+        entered_at=entered_at,
+        gate_id=gate_id,
+        opened_at=opened_at,
+        timeout_at=timeout_at,
+    )
+    session.add(row)
+    return row
 
 
 def gate_visit(session: Session, key: str, for_update: bool = False) -> GateVisitRow | None:
@@ -99,6 +173,39 @@ def request(session: Session, key: str) -> SignoffRequestRow | None:
     ).first()
 
 
+def add_request(
+    session: Session,
+    *,
+    key: str,
+    rollout_id: int,
+    step_index: int,
+    entered_at: datetime,
+    gate_id: str,
+    role_id: str,
+    created_at: datetime,
+) -> SignoffRequestRow:
+    """A new request to one role, due to be asked at once."""
+    row = SignoffRequestRow(
+        request_key=key,
+        rollout_id=rollout_id,
+        step_index=step_index,
+        entered_at=entered_at,
+        gate_id=gate_id,
+        role_id=role_id,
+        created_at=created_at,
+        next_at=created_at,
+    )
+    session.add(row)
+    return row
+
+
+def request_by_id(
+    session: Session, request_id: int, for_update: bool = False
+) -> SignoffRequestRow | None:
+    """A request by its id (locked for this transaction when `for_update`)."""
+    return session.get(SignoffRequestRow, request_id, with_for_update=for_update or None)
+
+
 def due_request_ids(session: Session, now: datetime) -> list[int]:
     """Open requests whose ask, reminder or escalation is due."""
     query = (
@@ -135,6 +242,36 @@ def result(session: Session, key: str, for_update: bool = False) -> ChecklistRes
     if for_update:
         query = query.with_for_update()
     return session.exec(query).first()
+
+
+def add_result(
+    session: Session,
+    *,
+    key: str,
+    rollout_id: int,
+    checklist_id: str,
+    item_index: int,
+    status: str,
+    next_probe_at: datetime | None = None,
+) -> ChecklistResultRow:
+    """A new result row for one checklist item (open until checked or probed)."""
+    row = ChecklistResultRow(
+        item_key=key,
+        rollout_id=rollout_id,
+        checklist_id=checklist_id,
+        item_index=item_index,
+        status=status,
+        next_probe_at=next_probe_at,
+    )
+    session.add(row)
+    return row
+
+
+def result_by_id(
+    session: Session, result_id: int, for_update: bool = False
+) -> ChecklistResultRow | None:
+    """A checklist result by its id (locked for this transaction when `for_update`)."""
+    return session.get(ChecklistResultRow, result_id, with_for_update=for_update or None)
 
 
 def due_probe_ids(session: Session, now: datetime) -> list[int]:

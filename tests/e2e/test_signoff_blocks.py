@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.commands.approve import ApproveReply, ItemLine
+from bot.domain.message import Mention, Message, Sign
 from bot.services.rollouts.views import Button
 from bot.services.signoff.ports import ACTION_APPROVE, ACTION_CHECK, Ask, CheckButton, SignButton
 from bot.slack.blocks import rollout_card
@@ -29,7 +30,7 @@ def ask(**changes: Any) -> Ask:
         gate_title="Approval Chain",
         role_name="Security Lead",
         requester="U_ALICE",
-        chain=":white_check_mark: Engineering Lead: signed by <@U_ENG>",
+        chain=Message(Sign.OK, "Engineering Lead: signed by ", Mention("U_ENG")),
         checklists="• Code Readiness: 4/5 done. Open: Security audit passed (Security Lead)",
         button=BUTTON,
         note="Reminder 2: asked 1d 4h ago.",
@@ -42,7 +43,14 @@ def test_ask_blocks_are_valid_even_with_very_long_texts() -> None:
     for a in (
         ask(),
         ask(note="", metrics=""),
-        ask(chain=LONG, checklists=LONG, note=LONG, metrics=LONG, role_name=LONG, gate_title=LONG),
+        ask(
+            chain=Message(LONG),
+            checklists=LONG,
+            note=LONG,
+            metrics=LONG,
+            role_name=LONG,
+            gate_title=LONG,
+        ),
     ):
         blocks = ask_blocks(a)
         assert validate_blocks(blocks) == []

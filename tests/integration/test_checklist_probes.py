@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from bot.config.settings import load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
+from bot.services.chat import ChatPorts
 from bot.services.signoff.ports import CheckButton, SignButton
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from tests.integration.test_signoff_service import Recorder
 
@@ -47,7 +50,13 @@ checklists:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Rollbot]:
+def rec() -> Recorder:
+    """What signers are sent."""
+    return Recorder()
+
+
+@pytest.fixture
+def bot(tmp_path: Path, database_url: str, clock: ManualClock, rec: Recorder) -> Iterator[Rollbot]:
     plans = tmp_path / "plans"
     plans.mkdir()
     script = tmp_path / "check.py"
@@ -62,7 +71,7 @@ def bot(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Rollb
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": database_url}, config_path=config)
-    rollbot = build(settings, clock)
+    rollbot = build(settings, clock, replace(ChatPorts.none(), signoffs=rec))
     try:
         yield rollbot
     finally:
@@ -78,13 +87,11 @@ def probed(bot: Rollbot) -> list[tuple[str, str]]:
 
 
 def test_probes_hold_the_gate_until_they_pass(
-    bot: Rollbot, clock: ManualClock, tmp_path: Path
+    bot: Rollbot, clock: ManualClock, tmp_path: Path, rec: Recorder
 ) -> None:
     assert bot.signoffs is not None
     checklists = bot.signoffs.checklists
     owner = Actor("UOPS", Via.SLACK)
-    rec = Recorder()
-    bot.signoffs.service.notifier = rec
     start = bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK), "C1")
     ((user, ask),) = rec.asks
     assert user == "UOPS" and ask.metrics == "• Error rate low: not measured yet"
@@ -98,7 +105,9 @@ def test_probes_hold_the_gate_until_they_pass(
     assert [status for status, _ in probed(bot)] == ["failing", "failing"]
     assert any("no metrics provider configured" in d for _, d in probed(bot))
     status = bot.rollouts.status(FLAG)
-    assert "probe: no metrics provider configured" in "\n".join(status.notes)
+    assert "probe: no metrics provider configured" in "\n".join(
+        n if isinstance(n, str) else mrkdwn(n) for n in status.notes
+    )
     assert checklists.run_due_probes() == 0  # not due again yet
     with pytest.raises(InvalidTransition) as held:
         bot.rollouts.advance(FLAG, owner)

@@ -39,9 +39,7 @@ class Kit:
 
 
 def recording_ports() -> ChatPorts:
-    return replace(
-        ChatPorts.none(), incidents=RecordingChat(users={"oncall@example.com": ONCALL})
-    )
+    return replace(ChatPorts.none(), incidents=RecordingChat(users={"oncall@example.com": ONCALL}))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ escalation and timeouts that survive a restart, checklists and the report."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +18,23 @@ from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
+from bot.domain.message import Message
 from bot.domain.roles import Forbidden
+from bot.services.chat import ChatPorts
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 
 FLAG = "realtime-features"
+
+
+def card_notes(view: RolloutView) -> str:
+    """The card's notes as Slack shows them."""
+    return "\n".join(n if isinstance(n, str) else mrkdwn(n) for n in view.notes)
+
+
 ROLES = """
 roles:
   eng_lead: {name: Engineering Lead, members: [UENG, UENG2, UENG3]}
@@ -69,8 +80,8 @@ class Recorder:
     def tell(self, user_id: str, text: str) -> None:
         self.told.append((user_id, text))
 
-    def post(self, view: RolloutView, text: str) -> None:
-        self.posted.append(text)
+    def post(self, view: RolloutView, text: Message) -> None:
+        self.posted.append(mrkdwn(text))
 
 
 def slack(user: str) -> Actor:
@@ -84,10 +95,10 @@ def make_bot(
     bots: list[Rollbot] = []
 
     def make(extra: str = "") -> tuple[Rollbot, Recorder]:
-        bot = build(settings_factory(database_url, ROLES + extra), clock)
-        bots.append(bot)
         recorder = Recorder()
-        so(bot).service.notifier = recorder
+        chat = replace(ChatPorts.none(), signoffs=recorder)
+        bot = build(settings_factory(database_url, ROLES + extra), clock, chat)
+        bots.append(bot)
         return bot, recorder
 
     yield make
@@ -183,7 +194,7 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
     with pytest.raises(Forbidden) as refused:
         svc.approve(eng, slack("UOTHER"))  # not a member
     assert "Only someone holding the role Engineering Lead" in refused.value.message
-    assert "<@UENG>, <@UENG2>, <@UENG3>" in refused.value.hint
+    assert "<@UENG>, <@UENG2>, <@UENG3>" in mrkdwn(refused.value.hint)
 
     with pytest.raises(Forbidden) as refused:
         svc.approve(eng, slack("UENG"))  # started the rollout
@@ -203,7 +214,7 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
     assert not again.changed and "already signed" in again.text
     with pytest.raises(Conflict) as taken:
         svc.approve(eng, slack("UENG3"))  # the role is signed already
-    assert "already signed this gate (<@UENG2>)" in taken.value.message
+    assert "already signed this gate (<@UENG2>)" in mrkdwn(taken.value.message)
     assert len(events(bot, "signoff.approved")) == 1
 
 
@@ -261,7 +272,7 @@ def test_rejection_pauses_tells_the_requester_and_the_role_can_approve_after_res
     assert result.changed
     view = bot.rollouts.status(FLAG)
     assert view.state.value == "paused"
-    assert "Rejected by <@UENG>" in "\n".join(view.notes)
+    assert "Rejected by <@UENG>" in card_notes(view)
     ((user, text),) = rec.told
     assert user == "UALICE" and "Load tests are still red" in text
     (event,) = events(bot, "signoff.rejected")
@@ -269,7 +280,7 @@ def test_rejection_pauses_tells_the_requester_and_the_role_can_approve_after_res
 
     bot.rollouts.resume(FLAG, ALICE)
     assert svc.approve(button(bot, "eng_lead"), slack("UENG")).changed
-    assert "Rejected" not in "\n".join(bot.rollouts.status(FLAG).notes)
+    assert "Rejected" not in card_notes(bot.rollouts.status(FLAG))
 
 
 def test_reminders_escalation_and_timeout_survive_a_restart_once(
@@ -429,7 +440,7 @@ def test_the_cards_reject_button_serves_any_signer_still_to_sign(
     with pytest.raises(Forbidden) as refused:
         so(bot).service.may_reject(any_role, slack("UOTHER"))
     assert "Only someone still to sign" in refused.value.message
-    assert "Security Lead: <@USEC>" in refused.value.hint
+    assert "Security Lead: <@USEC>" in mrkdwn(refused.value.hint)
 
     # The Security Lead sees a problem before it is his turn: he may reject now.
     assert "as Security Lead" in so(bot).service.may_reject(any_role, slack("USEC"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.roles import Forbidden, Role, RoleDirectory
+from bot.slack.mrkdwn import mrkdwn
 
 DIRECTORY = RoleDirectory(
     roles={
@@ -35,7 +36,8 @@ def test_a_refusal_names_the_role_needed_and_who_holds_it() -> None:
     assert caught.value.message == (
         "Rolling back needs the role Operations Lead, and you do not hold it."
     )
-    assert "<@UOPS>" in caught.value.hint and "<!subteam^SOPS>" in caught.value.hint
+    hint = mrkdwn(caught.value.hint)
+    assert "<@UOPS>" in hint and "<!subteam^SOPS>" in hint
 
 
 def test_a_refusal_lists_every_allowed_role() -> None:

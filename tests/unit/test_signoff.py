@@ -25,6 +25,7 @@ from bot.domain.signoff import (
     check_signer,
     describe_chain,
 )
+from bot.slack.mrkdwn import mrkdwn
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PLAN = Path(__file__).resolve().parents[2] / "config" / "plans" / "realtime-features.yaml"
@@ -75,10 +76,10 @@ def test_membership_direct_by_user_group_and_as_backup() -> None:
     with pytest.raises(Forbidden) as refused:
         check(chain, "eng", "UOTHER")
     assert "Engineering Lead" in refused.value.message
-    assert refused.value.hint == "Who can: <@UENG>, <@UENG2>."
+    assert mrkdwn(refused.value.hint) == "Who can: <@UENG>, <@UENG2>."
     with pytest.raises(Forbidden) as refused:
         check_signer(chain, "ops", "UOPS", "UREQ", DIRECTORY, {})  # group members unknown
-    assert "<!subteam^SOPS>" in refused.value.hint
+    assert "<!subteam^SOPS>" in mrkdwn(refused.value.hint)
 
 
 def test_the_requester_cannot_sign_and_repeats_are_recognised() -> None:
@@ -113,7 +114,9 @@ def test_rejection_is_open_until_the_role_approves_later() -> None:
     assert chain.open_rejection() == rejection
     hold = chain_hold(chain, DIRECTORY)
     assert hold is not None and "rejected by Engineering Lead: tests red" in hold
-    assert "Rejected by <@UENG> (Engineering Lead): tests red" in describe_chain(chain, DIRECTORY)
+    assert "Rejected by <@UENG> (Engineering Lead): tests red" in mrkdwn(
+        describe_chain(chain, DIRECTORY)
+    )
     later = {"eng": Signature("eng", "UENG2", T0 + timedelta(hours=1))}
     assert Chain(gate(), later, (rejection,)).open_rejection() is None
     # A rejecter may reject a role not yet asked in a sequential chain.

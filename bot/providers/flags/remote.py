@@ -145,8 +145,8 @@ class RemoteClient:
     def _scrub(self, error: FlagProviderError) -> FlagProviderError:
         """Blank the token out of an error, in case a server ever echoes it back."""
         if self._secret:
-            error.message = error.message.replace(self._secret, "[token]")
-            error.hint = error.hint.replace(self._secret, "[token]")
+            error.message = str(error.message).replace(self._secret, "[token]")
+            error.hint = str(error.hint).replace(self._secret, "[token]")
             error.args = (error.message,)
         return error
 

@@ -18,6 +18,7 @@ from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 
+
 class BuiltinStatusPage:
     """rollbot's own public status page."""
 

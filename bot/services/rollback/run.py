@@ -13,8 +13,7 @@ import time
 from dataclasses import replace
 
 from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.message import GroupMention, Message, Part, person
-from bot.domain.roles import Role
+from bot.domain.message import Message, Part, person
 from bot.domain.runbook import RunbookStep
 from bot.providers.runbook.base import RunContext, StepResult
 from bot.providers.runbook.engine import run_runbook
@@ -178,7 +177,7 @@ class RunbookRun:
         for role_id in self.ctx.notify_roles:
             role = self.ctx.roles.role(role_id)
             if role is not None:
-                loud.append(Message(role.name, " (", _holders(role), ")"))
+                loud.append(Message(role.name, " (", role.who(), ")"))
         return loud
 
     def _tell(self, report: RollbackReport) -> None:
@@ -188,13 +187,3 @@ class RunbookRun:
             except Exception:
                 # Another feature's bug must not stop or hide a rollback.
                 log.exception("rollback listener %r failed", listener)
-
-
-def _holders(role: Role) -> Message:
-    """Who holds a role, for the loud message of a failed rollback."""
-    people: list[Part] = [person(m) for m in role.members]
-    if role.usergroup:
-        people.append(GroupMention(role.usergroup))
-    if not people:
-        return Message("nobody yet (add members in the config)")
-    return Message.join(", ", people)

@@ -20,9 +20,8 @@ __all__ = ["CardLocation", "NullNotifier", "RolloutNotifier", "ThreadText", "bac
 
 log = logging.getLogger(__name__)
 
-ThreadText = Message | str
-"""A thread message: a `Message`, or a str of Slack mrkdwn from a feature that does not
-write messages yet (the sign-off events); adapters pass such a str through as before."""
+ThreadText = Message
+"""A message in a rollout's thread (each chat writes it its own way)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.domain import rollout as machine
 from bot.domain.durations import format_duration
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
@@ -56,7 +57,7 @@ class RolloutView:
     buttons: list[Button] = field(default_factory=list)
     # Extra sections (mrkdwn) added by features through RolloutService.annotators,
     # e.g. the sign-off chain and the checklist items holding a gate.
-    notes: tuple[str, ...] = ()
+    notes: tuple[str | Message, ...] = ()
 
     def button_value(self) -> str:
         """The value buttons carry: which rollout and which step they were pressed on."""

@@ -1,8 +1,8 @@
 """Reading a rollout's sign-off chain: the gate of its step, who has signed, what holds
 it, and the chain and buttons on its card.
 
-`SignoffService` (bot/services/signoff/service.py) builds on this through `SignoffGuard`
-(bot/services/signoff/guard.py): reading here, who may sign there, signing in signoff.py.
+`SignoffService` (service.py) composes this reader with the guard (guard.py, who may sign)
+and does the signing itself; requests, timeouts and tables read the chain through it too.
 """
 
 from __future__ import annotations
@@ -12,27 +12,21 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.clock import Clock
-from bot.config.signoff import SignoffConfig
 from bot.domain.checklist import Checklist, checklist_hold
+from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
-from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold, describe_chain
-from bot.services.permissions import Permissions
-from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import Button, RolloutView, plan_of
-from bot.services.signoff.checklists import ChecklistService, describe_open
+from bot.services.signoff.checklists import describe_open
+from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_REJECT,
     ANY_ROLE,
-    NullSignoffNotifier,
     SignButton,
-    SignoffNotifier,
 )
 from bot.store import signoffs
-from bot.store.database import Database
 from bot.store.models import RolloutRow
 
 
@@ -50,28 +44,8 @@ def gate_of(plan: Plan, step_index: int) -> Gate | None:
 class SignoffChain:
     """Gates of the current step: the chain, the hold it puts on the rollout, the card."""
 
-    def __init__(
-        self,
-        db: Database,
-        rollout_service: RolloutService,
-        permissions: Permissions,
-        checklists: ChecklistService,
-        clock: Clock,
-        config: SignoffConfig,
-        notifier: SignoffNotifier | None = None,
-    ) -> None:
-        self.db = db
-        self.rollouts = rollout_service
-        self.permissions = permissions
-        self.checklists = checklists
-        self.clock = clock
-        self.config = config
-        self.notifier: SignoffNotifier = notifier or NullSignoffNotifier()
-
-    @property
-    def directory(self) -> RoleDirectory:
-        """The roles from the config."""
-        return self.permissions.directory
+    def __init__(self, context: SignoffContext) -> None:
+        self.context = context
 
     # -- reading -------------------------------------------------------------------------
 
@@ -118,10 +92,10 @@ class SignoffChain:
         gate = gate_of(plan, snapshot.step_index)
         if gate is None:
             return None
-        reasons = [chain_hold(self.chain(session, row, gate), self.directory)]
+        reasons = [chain_hold(self.chain(session, row, gate), self.context.directory)]
         required = self.required_checklists(plan, gate)
         if required:
-            states = self.checklists.states(session, row, plan)
+            states = self.context.checklists.states(session, row, plan)
             reasons.append(checklist_hold(required, states))
         found = [r for r in reasons if r]
         return ("; ".join(found) + ".") if found else None
@@ -136,10 +110,13 @@ class SignoffChain:
             return view
         plan, gate, chain = found
         order = "in order" if gate.order.value == "sequential" else "in any order"
-        notes = [f"*Sign-off: {gate.title}* ({order})\n{describe_chain(chain, self.directory)}"]
+        described = describe_chain(chain, self.context.directory)
+        notes: list[str | Message] = [
+            Message(Strong(f"Sign-off: {gate.title}"), f" ({order})\n", described)
+        ]
         required = self.required_checklists(plan, gate)
-        states = self.checklists.states(s, row, plan) if required else []
-        open_text = describe_open(required, states, self.directory)
+        states = self.context.checklists.states(s, row, plan) if required else []
+        open_text = describe_open(required, states, self.context.directory)
         if open_text:
             notes.append(f"*Checklists holding this gate:*\n{open_text}")
         buttons = list(view.buttons)
@@ -147,7 +124,7 @@ class SignoffChain:
         if not chain.complete and row.state == RolloutState.RUNNING.value:
             for role_id in chain.next_roles():
                 value = SignButton(view.id, row.step_index, visit, role_id).dumps()
-                label = f"Approve as {self._name(role_id)}"
+                label = f"Approve as {self.context.role_name(role_id)}"
                 buttons.append(Button(label, ACTION_APPROVE, value, "primary"))
             # One Reject for every signer still to sign, in or out of turn.
             value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
@@ -155,14 +132,10 @@ class SignoffChain:
         waiting = view.waiting_for
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
-            held = [chain_hold(chain, self.directory)]
+            held = [chain_hold(chain, self.context.directory)]
             missing = sum(1 for st in states if not st.done)
             held.append(f"{missing} checklist item(s) open" if missing else None)
             found_held = [h for h in held if h]
             if found_held:
                 waiting = f"{waiting} Held: {'; '.join(found_held)}."
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
-
-    def _name(self, role_id: str) -> str:
-        role = self.directory.role(role_id)
-        return role.name if role else role_id

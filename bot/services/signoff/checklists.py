@@ -18,10 +18,10 @@ from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.checklist import Checklist, ItemState, ItemStatus, Probe
 from bot.domain.errors import Conflict, NotFound
+from bot.domain.message import Code, Message, person
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import mention
 from bot.providers.probes import MetricQuery, run_probe
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
@@ -31,7 +31,6 @@ from bot.services.signoff.ports import CheckButton
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
 from bot.store.models import RolloutRow
-from bot.store.signoff_models import ChecklistResultRow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ ACTIVE = (RolloutState.RUNNING.value, RolloutState.PAUSED.value)
 class CheckResult:
     """What a Check press did."""
 
-    text: str
+    text: Message
     changed: bool
 
 
@@ -156,21 +155,23 @@ class ChecklistService:
             groups = self.permissions.group_members()
             members = groups.get(role.usergroup, []) if role and role.usergroup else []
             if role is None or not (role.has(actor.id, members) or actor.id in role.backups):
-                who = role.who() if role else "nobody (the role is not in the config)"
+                who = role.who() if role else Message("nobody (the role is not in the config)")
                 raise Forbidden(
                     f"Only someone holding the role {_role_name(directory, item.owner)} can "
                     f"check “{item.text}”.",
-                    f"Who can: {who}.",
+                    Message("Who can: ", who, "."),
                 )
             assert row.id is not None
             key = signoffs.item_key(row.id, checklist.id, button.index)
             result = signoffs.result(s, key, for_update=True)
             if result is not None and result.manual and result.status == ItemStatus.DONE.value:
-                by = mention(result.checked_by or "?")
-                return CheckResult(f"“{item.text}” was already checked by {by}.", False)
+                by = person(result.checked_by or "?")
+                already = Message(f"“{item.text}” was already checked by ", by, ".")
+                return CheckResult(already, False)
             if result is None:
-                result = ChecklistResultRow(
-                    item_key=key,
+                result = signoffs.add_result(
+                    s,
+                    key=key,
                     rollout_id=row.id,
                     checklist_id=checklist.id,
                     item_index=button.index,
@@ -180,7 +181,7 @@ class ChecklistService:
             result.status = ItemStatus.DONE.value
             result.checked_by, result.via, result.at = actor.id, actor.via.value, now
             result.manual, result.next_probe_at = True, None
-            s.add(result)
+            signoffs.save(s, result)
             audit.record(
                 s,
                 actor=actor,
@@ -193,9 +194,9 @@ class ChecklistService:
                 detail=item.text,
             )
             rollout_id, flag = row.id, row.flag_key
-        event = f"{actor.mention} checked “{item.text}” ({checklist.title})."
+        event = Message(actor.named, f" checked “{item.text}” ({checklist.title}).")
         self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
-        return CheckResult(f"Checked “{item.text}” for `{flag}`.", True)
+        return CheckResult(Message(f"Checked “{item.text}” for ", Code(flag), "."), True)
 
     # -- probes --------------------------------------------------------------------------
 
@@ -207,15 +208,14 @@ class ChecklistService:
             for index, item in enumerate(checklist.items):
                 if item.probe is None or (checklist.id, index) in found:
                     continue
-                s.add(
-                    ChecklistResultRow(
-                        item_key=signoffs.item_key(row.id, checklist.id, index),
-                        rollout_id=row.id,
-                        checklist_id=checklist.id,
-                        item_index=index,
-                        status=ItemStatus.OPEN.value,
-                        next_probe_at=now,
-                    )
+                signoffs.add_result(
+                    s,
+                    key=signoffs.item_key(row.id, checklist.id, index),
+                    rollout_id=row.id,
+                    checklist_id=checklist.id,
+                    item_index=index,
+                    status=ItemStatus.OPEN.value,
+                    next_probe_at=now,
                 )
 
     def run_due_probes(self) -> int:
@@ -247,14 +247,14 @@ class ChecklistService:
             row = rollouts.by_id(s, result.rollout_id)
             if row is None or row.state not in ACTIVE:
                 result.next_probe_at = None  # the rollout is over: stop probing
-                s.add(result)
+                signoffs.save(s, result)
                 return None
             checklist = next(c for c in plan_of(row).checklists if c.id == result.checklist_id)
             probe = checklist.items[result.item_index].probe
             if probe is None:
                 return None
             result.next_probe_at = now + probe.interval
-            s.add(result)
+            signoffs.save(s, result)
             return probe, result.rollout_id
 
     def _record_probe(
@@ -263,7 +263,7 @@ class ChecklistService:
         status = ItemStatus.DONE.value if passed else ItemStatus.FAILING.value
         changed = False
         with self.db.session() as s:
-            result = s.get(ChecklistResultRow, result_id, with_for_update=True)
+            result = signoffs.result_by_id(s, result_id, for_update=True)
             row = rollouts.by_id(s, rollout_id)
             if result is None or row is None or result.manual:
                 return
@@ -271,7 +271,7 @@ class ChecklistService:
             before = result.status
             result.status, result.detail, result.at = status, detail, now
             result.checked_by, result.via = "probe", SCHEDULER.via.value
-            s.add(result)
+            signoffs.save(s, result)
             if changed:
                 audit.record(
                     s,
@@ -291,5 +291,5 @@ class ChecklistService:
         if changed:
             word = "passes" if passed else "fails"
             self.rollouts.announce(
-                Outcome(self.rollouts.view(rollout_id), f"Probe {word}: {detail}.")
+                Outcome(self.rollouts.view(rollout_id), Message(f"Probe {word}: ", detail, "."))
             )

@@ -1,6 +1,6 @@
 """Who may sign a gate, and whether a click is for the gate visit now open.
 
-The checks run after `_locked` has locked the rollout's row, so what they find still holds
+The checks run after `locked` has locked the rollout's row, so what they find still holds
 when the signature is written in the same transaction.
 """
 
@@ -12,42 +12,52 @@ from sqlmodel import Session
 
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, NotFound, RollbotError
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import Chain, Gate, check_signer, mention
+from bot.domain.signoff import Chain, Gate, check_signer
 from bot.services.signoff.chain import SignoffChain, visit_ms
-from bot.services.signoff.ports import ANY_ROLE, SignButton
+from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import ANY_ROLE, SignButton, mention
 from bot.store import rollouts
 from bot.store.models import RolloutRow
 
 
-class SignoffGuard(SignoffChain):
+class SignoffGuard:
     """Checks a sign-off click: the button is current, gates are enforced, the signer may sign."""
 
-    def _resolve(self, chain: Chain, button: SignButton, actor: Actor) -> SignButton:
+    def __init__(self, context: SignoffContext, chain: SignoffChain) -> None:
+        self.context = context
+        self.chain = chain
+
+    def resolve(self, chain: Chain, button: SignButton, actor: Actor) -> SignButton:
         """A Reject button for any role: the role still to sign that `actor` holds (the
         next one first)."""
         if button.role != ANY_ROLE:
             return button
-        groups = self.permissions.group_members()
+        directory = self.context.directory
+        groups = self.context.permissions.group_members()
         order = chain.next_roles() + [r for r in chain.pending() if r not in chain.next_roles()]
         for role_id in order:
-            role = self.directory.role(role_id)
+            role = directory.role(role_id)
             members = groups.get(role.usergroup, []) if role and role.usergroup else []
             if role is not None and (role.has(actor.id, members) or actor.id in role.backups):
                 return replace(button, role=role_id)
-        who = "; ".join(
-            f"{self._name(r)}: {role.who()}"
-            for r in chain.pending()
-            if (role := self.directory.role(r)) is not None
+        who = Message.join(
+            "; ",
+            (
+                Message(f"{self.context.role_name(r)}: ", role.who())
+                for r in chain.pending()
+                if (role := directory.role(r)) is not None
+            ),
         )
         raise Forbidden(
             f"Only someone still to sign *{chain.gate.title}* can reject it, and you are not.",
-            f"Who can: {who}." if who else "",
+            Message("Who can: ", who, ".") if who else "",
         )
 
-    def _locked(self, s: Session, button: SignButton) -> tuple[RolloutRow, Plan, Gate, Chain]:
+    def locked(self, s: Session, button: SignButton) -> tuple[RolloutRow, Plan, Gate, Chain]:
         """Lock the button's rollout and check the button is for its current gate visit."""
         row = rollouts.by_id(s, button.rollout, for_update=True)
         if row is None:
@@ -70,29 +80,31 @@ class SignoffGuard(SignoffChain):
                 f"{stale}: the chain of `{row.flag_key}` started again since it was sent.",
                 "Nothing was changed; use the buttons of the newest request.",
             )
-        current = self.current(s, row)
+        current = self.chain.current(s, row)
         if current is None:
             raise Conflict(f"{stale}: `{row.flag_key}` has no open gate.", "Nothing was changed.")
         plan, gate, chain = current
         return row, plan, gate, chain
 
-    def _check(
+    def check(
         self, chain: Chain, row: RolloutRow, button: SignButton, actor: Actor, rejecting: bool
     ) -> None:
-        self._require_enforced()
+        """Raise unless gates are enforced and `actor` may sign (or reject) `button.role`."""
+        self.require_enforced()
         check_signer(
             chain,
             button.role,
             actor.id,
             row.started_by,
-            self.directory,
-            self.permissions.group_members(),
-            self.config.allow_multiple_roles,
+            self.context.directory,
+            self.context.permissions.group_members(),
+            self.context.config.allow_multiple_roles,
             rejecting=rejecting,
         )
 
-    def _require_enforced(self) -> None:
-        if not self.config.enforce_gates:
+    def require_enforced(self) -> None:
+        """Raise unless `signoff.enforce_gates` is on: nobody signs a gate that holds nothing."""
+        if not self.context.config.enforce_gates:
             raise RollbotError(
                 "Sign-off gates are not enforced here (`signoff.enforce_gates` is off).",
                 "Turn it on in the config once the roles name your team.",
@@ -101,12 +113,13 @@ class SignoffGuard(SignoffChain):
     def may_reject(self, button: SignButton, actor: Actor) -> str:
         """Raise unless `actor` could reject now (checked before asking for a reason);
         return what rejecting will do, for the reason form."""
-        with self.db.session() as s:
-            row, _plan, gate, chain = self._locked(s, button)
-            self._require_enforced()
-            button = self._resolve(chain, button, actor)
-            self._check(chain, row, button, actor, rejecting=True)
+        with self.context.db.session() as s:
+            row, _plan, gate, chain = self.locked(s, button)
+            self.require_enforced()
+            button = self.resolve(chain, button, actor)
+            self.check(chain, row, button, actor, rejecting=True)
             return (
-                f"Rejecting *{gate.title}* for `{row.flag_key}` as {self._name(button.role)} "
+                f"Rejecting *{gate.title}* for `{row.flag_key}` as "
+                f"{self.context.role_name(button.role)} "
                 f"pauses the rollout and tells {mention(row.started_by)} why."
             )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.domain.message import Message
 from bot.services.rollouts.views import RolloutView
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,18 @@ ACTION_REJECT = "signoff_reject"
 ACTION_CHECK = "checklist_check"
 REJECT_CALLBACK = "signoff_reject_reason"
 ANY_ROLE = "*"  # a card's Reject button: whichever role still to sign the clicker holds
+
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
+
+
+def mention(user_id: str) -> str:
+    """A Slack mention for Slack user ids, the plain name otherwise (shell users).
+
+    Only for texts whose sink is still mrkdwn `str` (a card note's neighbours, thread
+    events, command replies, the Markdown report): new texts are `Message`s with `Mention`.
+    """
+    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else user_id
+
 
 MessageRef = dict[str, str]
 """Where a sent message is: {"channel": ..., "ts": ...}."""
@@ -91,7 +105,7 @@ class Ask:
     gate_title: str
     role_name: str
     requester: str
-    chain: str  # mrkdwn, one line per role
+    chain: Message  # one line per role: signed by whom, waiting, not yet asked
     checklists: str  # mrkdwn, what the gate's checklists still need
     button: SignButton
     note: str = ""  # e.g. "Reminder 2" or "Escalated: nobody signed for 2d"
@@ -114,15 +128,15 @@ class SignoffNotifier(Protocol):
         """Send `ask` with Approve / Reject buttons; return where it is (to edit it later)."""
         ...
 
-    def close(self, ref: MessageRef, text: str) -> None:
+    def close(self, ref: MessageRef, text: Message) -> None:
         """Replace a sent ask with `text` (no buttons): signed, passed or out of date."""
         ...
 
-    def tell(self, user_id: str, text: str) -> None:
+    def tell(self, user_id: str, text: Message) -> None:
         """Send `text` to one person."""
         ...
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, text: Message) -> None:
         """Post `text` where the rollout's card is (escalation to the channel)."""
         ...
 
@@ -135,13 +149,22 @@ class NullSignoffNotifier:
         log.info("sign-off ask for %s: %s", user_id, ask.headline)
         return None
 
-    def close(self, ref: MessageRef, text: str) -> None:
+    def close(self, ref: MessageRef, text: Message) -> None:
         """Nothing to edit."""
 
-    def tell(self, user_id: str, text: str) -> None:
+    def tell(self, user_id: str, text: Message) -> None:
         """Log the message."""
-        log.info("to %s: %s", user_id, text)
+        log.info("to %s: %s", user_id, text.plain())
 
-    def post(self, view: RolloutView, text: str) -> None:
+    def post(self, view: RolloutView, text: Message) -> None:
         """Log the message."""
-        log.info("rollout %s: %s", view.flag_key, text)
+        log.info("rollout %s: %s", view.flag_key, text.plain())
+
+
+def close_quietly(notifier: SignoffNotifier, ref: MessageRef, text: Message) -> None:
+    """Edit a sent ask to say it closed; a failure is only logged, because the signature or
+    the step change it reports is already committed and the message is only a courtesy."""
+    try:
+        notifier.close(ref, text)
+    except Exception:
+        log.warning("could not update sign-off message %s", ref, exc_info=True)

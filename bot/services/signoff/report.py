@@ -15,14 +15,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
-from bot.domain.signoff import mention
 from bot.services.rollouts.views import plan_of
-from bot.services.signoff.checklists import ChecklistService
-from bot.services.signoff.service import SignoffService
+from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import mention
 from bot.services.signoff.tables import table_rows
 from bot.store import rollouts, signoffs
-from bot.store.database import Database
 
+# bot/services/signoff/report.py -> the repository root, where templates/ is.
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 TEMPLATE = "rollout-report.md.j2"
 
@@ -44,16 +43,8 @@ class ApprovalLine:
 class ReportService:
     """Renders rollout reports."""
 
-    def __init__(
-        self,
-        db: Database,
-        signoff: SignoffService,
-        checklists: ChecklistService,
-        templates: Path = TEMPLATES,
-    ) -> None:
-        self.db = db
-        self.signoff = signoff
-        self.checklists = checklists
+    def __init__(self, context: SignoffContext, templates: Path = TEMPLATES) -> None:
+        self.context = context
         self.env = Environment(
             loader=FileSystemLoader(str(templates)),
             undefined=StrictUndefined,  # a typo in the template fails loudly, not blank
@@ -63,15 +54,15 @@ class ReportService:
 
     def render(self, flag_key: str) -> str:
         """The Markdown report of the flag's active (else latest) rollout."""
-        with self.db.session() as s:
+        with self.context.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
             assert row.id is not None
             plan = plan_of(row)
-            view = self.signoff.rollouts.view_of(s, row, row.updated_at)
-            states = self.checklists.states(s, row, plan)
-            table = table_rows(self.signoff, s, row)
+            view = self.context.rollouts.view_of(s, row, row.updated_at)
+            states = self.context.checklists.states(s, row, plan)
+            table = table_rows(self.context, s, row)
             rejections = [r for r in signoffs.signatures(s, row.id) if r.decision == "rejected"]
             full_production = row.finished_at if row.state == "completed" else None
             context: dict[str, Any] = {
@@ -104,8 +95,7 @@ class ReportService:
         return self.env.get_template(TEMPLATE).render(**context)
 
     def _role(self, role_id: str) -> str:
-        role = self.signoff.directory.role(role_id)
-        return role.name if role else role_id
+        return self.context.role_name(role_id)
 
     def _sections(
         self, states: list[ItemState], full_production: datetime | None

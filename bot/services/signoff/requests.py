@@ -18,16 +18,18 @@ from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration, parse_duration
+from bot.domain.message import Code, Message, Sign, Strong
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
 from bot.services.rollouts.reading import Outcome
-from bot.services.signoff.chain import visit_ms
+from bot.services.signoff.chain import SignoffChain, visit_ms
 from bot.services.signoff.checklists import describe_metrics, describe_open
-from bot.services.signoff.ports import Ask, MessageRef, SignButton
-from bot.services.signoff.service import SignoffService
+from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import Ask, MessageRef, SignButton, close_quietly
 from bot.services.signoff.timeouts import GateTimeouts
 from bot.store import audit, rollouts, signoffs
-from bot.store.signoff_models import GateVisitRow, SignoffRequestRow
+from bot.store.models import RolloutRow
+from bot.store.signoff_models import SignoffRequestRow
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +44,20 @@ class _Send:
     kind: str  # ask | reminder | escalation
     users: list[str]
     ask: Ask
-    channel_text: str | None = None  # escalation to the rollout's channel
+    channel_text: Message | None = None  # escalation to the rollout's channel
     rollout_id: int = 0
 
 
 class SignoffRequests:
     """Opens gates, asks, reminds, escalates and times out."""
 
-    def __init__(self, signoff: SignoffService) -> None:
-        self.signoff = signoff
-        self.db = signoff.db
-        self.clock = signoff.clock
-        self.config = signoff.config
-        self.timeouts = GateTimeouts(signoff)
+    def __init__(self, context: SignoffContext, chain: SignoffChain) -> None:
+        self.context = context
+        self.chain = chain
+        self.db = context.db
+        self.clock = context.clock
+        self.config = context.config
+        self.timeouts = GateTimeouts(context)
 
     # -- entry points --------------------------------------------------------------------
 
@@ -84,21 +87,22 @@ class SignoffRequests:
             row = rollouts.by_id(s, rollout_id, for_update=True)
             if row is None:
                 return
-            current = self.signoff.current(s, row)
+            current = self.chain.current(s, row)
             key = signoffs.visit_key(rollout_id, row.step_index, row.step_started_at)
             why = _closed_reason(row.state)
             for visit in signoffs.gate_visits(s, rollout_id):
                 if visit.closed_at is None and (current is None or visit.visit_key != key):
                     visit.closed_at = now
-                    s.add(visit)
+                    signoffs.save(s, visit)
             next_roles: list[str] = []
             if current is not None:
                 _plan, gate, chain = current
                 found = signoffs.gate_visit(s, key)
                 if found is None:
                     timeout = gate.timeout_delta
-                    found = GateVisitRow(
-                        visit_key=key,
+                    found = signoffs.open_gate_visit(
+                        s,
+                        key=key,
                         rollout_id=rollout_id,
                         step_index=row.step_index,
                         entered_at=row.step_started_at,
@@ -106,14 +110,13 @@ class SignoffRequests:
                         opened_at=now,
                         timeout_at=now + timeout if timeout else None,
                     )
-                    s.add(found)
                 if chain.complete and found.passed_at is None:
                     found.passed_at = now
-                    s.add(found)
+                    signoffs.save(s, found)
                 next_roles = [] if chain.complete else chain.next_roles()
                 if row.state == RolloutState.PAUSED.value:
                     next_roles = []  # nobody is asked while the rollout is held
-                self.signoff.checklists.ensure_probe_rows(s, row, now)
+                self.context.checklists.ensure_probe_rows(s, row, now)
             for request in signoffs.open_requests(s, rollout_id):
                 if request.request_key.startswith(key + ":") and request.role_id in next_roles:
                     continue
@@ -121,32 +124,30 @@ class SignoffRequests:
                     key + ":"
                 ):
                     request.next_at = None  # kept open; asked again when resumed
-                    s.add(request)
+                    signoffs.save(s, request)
                     continue
                 request.closed_at, request.next_at = now, None
-                s.add(request)
+                signoffs.save(s, request)
                 closing.extend((ref, why) for ref in request.messages)
             for role_id in next_roles:
                 request_key = f"{key}:{role_id}"
                 existing = signoffs.request(s, request_key)
                 if existing is None:
-                    s.add(
-                        SignoffRequestRow(
-                            request_key=request_key,
-                            rollout_id=rollout_id,
-                            step_index=row.step_index,
-                            entered_at=row.step_started_at,
-                            gate_id=current[1].id if current else "",
-                            role_id=role_id,
-                            created_at=now,
-                            next_at=now,
-                        )
+                    signoffs.add_request(
+                        s,
+                        key=request_key,
+                        rollout_id=rollout_id,
+                        step_index=row.step_index,
+                        entered_at=row.step_started_at,
+                        gate_id=current[1].id if current else "",
+                        role_id=role_id,
+                        created_at=now,
                     )
                 elif existing.closed_at is None and existing.next_at is None:
                     existing.next_at = self._next_due(existing, now)  # resumed
-                    s.add(existing)
+                    signoffs.save(s, existing)
         for ref, text in closing:
-            self.signoff._close_message(ref, text)
+            close_quietly(self.context.notifier, ref, Message(text))
 
     def _next_due(self, request: SignoffRequestRow, now: datetime) -> datetime:
         if request.asked_at is None:
@@ -178,10 +179,10 @@ class SignoffRequests:
                 continue
             if refs:
                 with self.db.session() as s:
-                    request = s.get(SignoffRequestRow, request_id)
+                    request = signoffs.request_by_id(s, request_id)
                     if request is not None:
                         request.messages = [*request.messages, *refs]
-                        s.add(request)
+                        signoffs.save(s, request)
             sent += 1
         return sent
 
@@ -200,12 +201,12 @@ class SignoffRequests:
             )
             if row.state == RolloutState.PAUSED.value and not moved:
                 request.next_at = None  # held: asked again when it resumes (see `sync`)
-                s.add(request)
+                signoffs.save(s, request)
                 return None
             if moved or row.state != RolloutState.RUNNING.value:
                 # The step moved on (or the rollout finished) since: nothing to ask any more.
                 request.closed_at, request.next_at = now, None
-                s.add(request)
+                signoffs.save(s, request)
                 return None
             if request.asked_at is None:
                 kind = "ask"
@@ -227,7 +228,7 @@ class SignoffRequests:
                 while first + every * request.reminders_sent <= now:
                     request.reminders_sent += 1
             request.next_at = self._next_due(request, now)
-            s.add(request)
+            signoffs.save(s, request)
             send = self._compose(s, request, row, kind, now)
             if send is not None:
                 audit.record(
@@ -244,7 +245,7 @@ class SignoffRequests:
     def _unclaim(self, send: _Send, now: datetime) -> None:
         """Sending failed: put the request back so the next tick tries again."""
         with self.db.session() as s:
-            request = s.get(SignoffRequestRow, send.request_id, with_for_update=True)
+            request = signoffs.request_by_id(s, send.request_id, for_update=True)
             if request is None:
                 return
             if send.kind == "ask":
@@ -252,30 +253,28 @@ class SignoffRequests:
             elif send.kind == "escalation":
                 request.escalated_at = None
             request.next_at = now + RETRY_AFTER_FAILURE
-            s.add(request)
+            signoffs.save(s, request)
 
     def _compose(
-        self, s: Session, request: SignoffRequestRow, row: object, kind: str, now: datetime
+        self, s: Session, request: SignoffRequestRow, row: RolloutRow, kind: str, now: datetime
     ) -> _Send | None:
-        from bot.store.models import RolloutRow
-
-        assert isinstance(row, RolloutRow) and row.id is not None
-        current = self.signoff.current(s, row)
+        assert row.id is not None
+        current = self.chain.current(s, row)
         if current is None:
             return None
         plan, gate, chain = current
-        directory = self.signoff.directory
+        directory = self.context.directory
         role = directory.role(request.role_id)
         role_name = role.name if role else request.role_id
-        groups = self.signoff.permissions.group_members()
+        groups = self.context.permissions.group_members()
         members: list[str] = []
         if role is not None:
             members = list(role.members)
             if role.usergroup:
                 members += [m for m in groups.get(role.usergroup, []) if m not in members]
         planned = plan.step(row.step_index)
-        required = self.signoff.required_checklists(plan, gate)
-        all_states = self.signoff.checklists.states(s, row, plan)
+        required = self.chain.required_checklists(plan, gate)
+        all_states = self.context.checklists.states(s, row, plan)
         required_ids = {c.id for c in required}
         states = [st for st in all_states if st.checklist.id in required_ids]
         waited = format_duration(now - (request.asked_at or now))
@@ -313,18 +312,25 @@ class SignoffRequests:
                 users = [b for b in backups if b != row.started_by]
             else:
                 users = []
-                who = role.who() if role else role_name
-                channel_text = (
-                    f":rotating_light: Sign-off *{gate.title}* for `{row.flag_key}` is waiting "
-                    f"for {role_name} ({who}) since {waited}. Anyone holding the role: "
-                    f"`/approve {row.flag_key}`."
+                who = role.who() if role else Message(role_name)
+                channel_text = Message(
+                    Sign.INCIDENT,
+                    "Sign-off ",
+                    Strong(gate.title),
+                    " for ",
+                    Code(row.flag_key),
+                    f" is waiting for {role_name} (",
+                    who,
+                    f") since {waited}. Anyone holding the role: ",
+                    Code(f"/approve {row.flag_key}"),
+                    ".",
                 )
         return _Send(request.id or 0, kind, users, ask, channel_text, row.id)
 
     def _send(self, send: _Send) -> list[MessageRef]:
         """Send to everyone; raise only when nobody could be reached (then it is retried),
         so one unreachable member neither blocks the others nor gets them a duplicate."""
-        notifier = self.signoff.notifier
+        notifier = self.context.notifier
         refs: list[MessageRef] = []
         failures: list[Exception] = []
         for user in send.users:
@@ -337,7 +343,7 @@ class SignoffRequests:
             if ref:
                 refs.append(ref)
         if send.channel_text:
-            notifier.post(self.signoff.rollouts.view(send.rollout_id), send.channel_text)
+            notifier.post(self.context.rollouts.view(send.rollout_id), send.channel_text)
         elif failures and len(failures) == len(send.users):
             raise failures[0]
         return refs

@@ -5,8 +5,10 @@ audit event, and is unique per (visit of the step, role): a double click, a Slac
 two replicas racing sign once. A button names the visit it was sent for, so a click after
 the gate passed or after a rollback changes nothing and says so.
 
-Split by concept: reading the chain (holds, the card) is in signoff_chain.py, checking a
-click and its signer in signoff_guard.py, and signing (approve, reject) here.
+Composed, not inherited: `SignoffService` builds one `SignoffContext` and the collaborators
+that share it — reading the chain (holds, the card) in chain.py, checking a click and its
+signer in guard.py — and signs (approve, reject) here. Adapters and the rollout service use
+only this facade.
 """
 
 from __future__ import annotations
@@ -18,18 +20,35 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.clock import Clock
+from bot.config.signoff import SignoffConfig
 from bot.domain import rollout as machine
 from bot.domain.actor import Actor
+from bot.domain.checklist import Checklist
 from bot.domain.errors import Conflict, RollbotError
-from bot.domain.rollout import RolloutState
-from bot.domain.signoff import AlreadySigned, mention
+from bot.domain.message import Code, Message, Sign, Strong, person
+from bot.domain.plan import Plan
+from bot.domain.roles import RoleDirectory
+from bot.domain.rollout import RolloutSnapshot, RolloutState
+from bot.domain.signoff import AlreadySigned, Chain, Gate
+from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
+from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
+from bot.services.signoff.chain import SignoffChain
+from bot.services.signoff.checklists import ChecklistService
+from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.guard import SignoffGuard
-from bot.services.signoff.ports import MessageRef, SignButton
+from bot.services.signoff.ports import (
+    MessageRef,
+    NullSignoffNotifier,
+    SignButton,
+    SignoffNotifier,
+    close_quietly,
+)
 from bot.store import audit, signoffs
+from bot.store.database import Database
 from bot.store.models import RolloutRow
-from bot.store.signoff_models import SignatureRow
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +57,120 @@ log = logging.getLogger(__name__)
 class SignResult:
     """What a click did: a sentence for the person who clicked, and whether it changed."""
 
-    text: str
+    text: Message
     changed: bool
     view: RolloutView | None = None
 
 
-class SignoffService(SignoffGuard):
-    """Approvals and rejections of the gates of the current step (reading the chain is in
-    `SignoffChain`, checking a click in `SignoffGuard`)."""
+class SignoffService:
+    """The door to the sign-off chain: approvals and rejections of the gates of the current
+    step, the chain's hold on the rollout and its card (read by `SignoffChain`), and who may
+    sign (checked by `SignoffGuard`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        rollout_service: RolloutService,
+        permissions: Permissions,
+        checklists: ChecklistService,
+        clock: Clock,
+        config: SignoffConfig,
+        *,
+        notifier: SignoffNotifier | None = None,
+    ) -> None:
+        self.context = SignoffContext(
+            db=db,
+            clock=clock,
+            rollouts=rollout_service,
+            permissions=permissions,
+            checklists=checklists,
+            config=config,
+            notifier=notifier or NullSignoffNotifier(),
+        )
+        self.reader = SignoffChain(self.context)
+        self.guard = SignoffGuard(self.context, self.reader)
+
+    # -- what the collaborators share, for adapters and the other sign-off services -----
+
+    @property
+    def db(self) -> Database:
+        """The database."""
+        return self.context.db
+
+    @property
+    def clock(self) -> Clock:
+        """The clock."""
+        return self.context.clock
+
+    @property
+    def config(self) -> SignoffConfig:
+        """The `signoff:` settings."""
+        return self.context.config
+
+    @property
+    def rollouts(self) -> RolloutService:
+        """The rollout service whose gates this chain holds."""
+        return self.context.rollouts
+
+    @property
+    def permissions(self) -> Permissions:
+        """Who holds which role."""
+        return self.context.permissions
+
+    @property
+    def checklists(self) -> ChecklistService:
+        """The checklists gates wait for."""
+        return self.context.checklists
+
+    @property
+    def directory(self) -> RoleDirectory:
+        """The roles from the config."""
+        return self.context.directory
+
+    @property
+    def notifier(self) -> SignoffNotifier:
+        """The chat port that reaches signers."""
+        return self.context.notifier
+
+    # -- reading (SignoffChain) ----------------------------------------------------------
+
+    def chain(self, s: Session, row: RolloutRow, gate: Gate) -> Chain:
+        """The gate's chain for the rollout's current visit of its step."""
+        return self.reader.chain(s, row, gate)
+
+    def current(self, s: Session, row: RolloutRow) -> tuple[Plan, Gate, Chain] | None:
+        """The open gate of an active rollout (plan, gate, chain), or None."""
+        return self.reader.current(s, row)
+
+    def required_checklists(self, plan: Plan, gate: Gate) -> list[Checklist]:
+        """The checklists a gate needs complete."""
+        return self.reader.required_checklists(plan, gate)
+
+    def hold(
+        self,
+        session: Session,
+        row: RolloutRow,
+        plan: Plan,
+        snapshot: RolloutSnapshot,
+        at: datetime,
+        automatic: bool,
+    ) -> str | None:
+        """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
+        return self.reader.hold(session, row, plan, snapshot, at, automatic)
+
+    def annotate(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> RolloutView:
+        """Add the chain, the checklist items holding the gate and Approve / Reject buttons
+        to a rollout's card."""
+        return self.reader.annotate(s, row, view, now)
+
+    # -- checking (SignoffGuard) ---------------------------------------------------------
+
+    def may_reject(self, button: SignButton, actor: Actor) -> str:
+        """Raise unless `actor` could reject now (checked before asking for a reason);
+        return what rejecting will do, for the reason form."""
+        return self.guard.may_reject(button, actor)
 
     # -- signing -------------------------------------------------------------------------
 
@@ -55,31 +180,32 @@ class SignoffService(SignoffGuard):
         closing: list[MessageRef] = []
         try:
             with self.db.session() as s:
-                row, _plan, gate, chain = self._locked(s, button)
+                row, _plan, gate, chain = self.guard.locked(s, button)
                 try:
-                    self._check(chain, row, button, actor, rejecting=False)
+                    self.guard.check(chain, row, button, actor, rejecting=False)
                 except AlreadySigned as done:
                     return SignResult(
-                        f"You already signed *{gate.title}* as {self._name(button.role)} "
-                        f"({done.signature.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC); "
-                        "nothing more to do.",
+                        Message(
+                            "You already signed ",
+                            Strong(gate.title),
+                            f" as {self._role(button)} "
+                            f"({done.signature.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC); "
+                            "nothing more to do.",
+                        ),
                         changed=False,
                     )
                 assert row.id is not None
-                key = signoffs.visit_key(row.id, row.step_index, row.step_started_at)
-                s.add(
-                    SignatureRow(
-                        rollout_id=row.id,
-                        step_index=row.step_index,
-                        entered_at=row.step_started_at,
-                        gate_id=gate.id,
-                        role_id=button.role,
-                        user_id=actor.id,
-                        via=actor.via.value,
-                        decision="approved",
-                        at=now,
-                        approval_key=f"{key}:{button.role}",
-                    )
+                signoffs.add_signature(
+                    s,
+                    rollout_id=row.id,
+                    step_index=row.step_index,
+                    entered_at=row.step_started_at,
+                    gate_id=gate.id,
+                    role_id=button.role,
+                    user_id=actor.id,
+                    via=actor.via.value,
+                    decision="approved",
+                    at=now,
                 )
                 audit.record(
                     s,
@@ -89,28 +215,31 @@ class SignoffService(SignoffGuard):
                     subject_type="rollout",
                     subject_id=row.flag_key,
                     after={"gate": gate.id, "role": button.role, "step": row.step_index},
-                    detail=f"{self._name(button.role)} signed {gate.title}",
+                    detail=f"{self._role(button)} signed {gate.title}",
                 )
                 s.flush()
-                after = self.chain(s, row, gate)
+                after = self.reader.chain(s, row, gate)
                 closing = self._close_role(s, row, button.role, now)
                 flag, rollout_id = row.flag_key, row.id
         except IntegrityError:
             raise Conflict(
-                f"{self._name(button.role)} was signed by someone else at the same moment.",
+                f"{self._role(button)} was signed by someone else at the same moment.",
                 "Nothing was changed; see the card for who signed.",
             ) from None
         for ref in closing:
-            self._close_message(ref, f"Signed by {actor.mention} as {self._name(button.role)}.")
-        event = f"{actor.mention} signed *{gate.title}* as {self._name(button.role)}."
+            closed = Message("Signed by ", actor.named, f" as {self._role(button)}.")
+            close_quietly(self.notifier, ref, closed)
+        event = Message(actor.named, " signed ", Strong(gate.title), f" as {self._role(button)}.")
         if after.complete:
             event += " All signatures are in."
         else:
-            nxt = ", ".join(self._name(r) for r in after.next_roles())
+            nxt = ", ".join(self.context.role_name(r) for r in after.next_roles())
             event += f" Next: {nxt}."
         outcome = self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
         return SignResult(
-            f"Signed: *{gate.title}* for `{flag}` as {self._name(button.role)}.",
+            Message(
+                "Signed: ", Strong(gate.title), " for ", Code(flag), f" as {self._role(button)}."
+            ),
             changed=True,
             view=outcome.view,
         )
@@ -122,24 +251,23 @@ class SignoffService(SignoffGuard):
             raise RollbotError("A rejection needs a reason.", "Say why, so it can be fixed.")
         now = self.clock.now()
         with self.db.session() as s:
-            row, _plan, gate, chain = self._locked(s, button)
-            self._require_enforced()
-            button = self._resolve(chain, button, actor)
-            self._check(chain, row, button, actor, rejecting=True)
+            row, _plan, gate, chain = self.guard.locked(s, button)
+            self.guard.require_enforced()
+            button = self.guard.resolve(chain, button, actor)
+            self.guard.check(chain, row, button, actor, rejecting=True)
             assert row.id is not None
-            s.add(
-                SignatureRow(
-                    rollout_id=row.id,
-                    step_index=row.step_index,
-                    entered_at=row.step_started_at,
-                    gate_id=gate.id,
-                    role_id=button.role,
-                    user_id=actor.id,
-                    via=actor.via.value,
-                    decision="rejected",
-                    reason=reason,
-                    at=now,
-                )
+            signoffs.add_signature(
+                s,
+                rollout_id=row.id,
+                step_index=row.step_index,
+                entered_at=row.step_started_at,
+                gate_id=gate.id,
+                role_id=button.role,
+                user_id=actor.id,
+                via=actor.via.value,
+                decision="rejected",
+                reason=reason,
+                at=now,
             )
             audit.record(
                 s,
@@ -161,23 +289,41 @@ class SignoffService(SignoffGuard):
                     now,
                 )
             flag, rollout_id, requester = row.flag_key, row.id, row.started_by
-        event = (
-            f"{actor.mention} rejected *{gate.title}* as {self._name(button.role)}: {reason}. "
-            "The rollout is paused."
+        event = Message(
+            actor.named,
+            " rejected ",
+            Strong(gate.title),
+            f" as {self._role(button)}: ",
+            reason,
+            ". The rollout is paused.",
         )
         outcome = self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
         try:
             self.notifier.tell(
                 requester,
-                f":no_entry: Your rollout of `{flag}` is paused: {event} "
-                f"Fix what is asked, then `/rollout resume {flag}`; "
-                f"{self._name(button.role)} can then approve.",
+                Message(
+                    Sign.STOPPED,
+                    "Your rollout of ",
+                    Code(flag),
+                    " is paused: ",
+                    event,
+                    " Fix what is asked, then ",
+                    Code(f"/rollout resume {flag}"),
+                    f"; {self._role(button)} can then approve.",
+                ),
             )
         except Exception:
             log.exception("could not tell %s about the rejection", requester)
         return SignResult(
-            f"Rejected *{gate.title}* for `{flag}`; the rollout is paused and "
-            f"the requester ({mention(requester)}) has been told why.",
+            Message(
+                "Rejected ",
+                Strong(gate.title),
+                " for ",
+                Code(flag),
+                "; the rollout is paused and the requester (",
+                person(requester),
+                ") has been told why.",
+            ),
             changed=True,
             view=outcome.view,
         )
@@ -195,11 +341,8 @@ class SignoffService(SignoffGuard):
                 request.closed_at = now
                 request.next_at = None
                 refs.extend(request.messages)
-                s.add(request)
+                signoffs.save(s, request)
         return refs
 
-    def _close_message(self, ref: MessageRef, text: str) -> None:
-        try:
-            self.notifier.close(ref, text)
-        except Exception:
-            log.warning("could not update sign-off message %s", ref, exc_info=True)
+    def _role(self, button: SignButton) -> str:
+        return self.context.role_name(button.role)

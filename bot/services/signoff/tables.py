@@ -8,9 +8,10 @@ from datetime import UTC
 from sqlmodel import Session
 
 from bot.domain.errors import NotFound
-from bot.domain.signoff import mention
 from bot.services.rollouts.views import RolloutView, plan_of
-from bot.services.signoff.service import SignoffService
+from bot.services.signoff.chain import SignoffChain
+from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.ports import mention
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
 
@@ -18,7 +19,7 @@ TableRow = tuple[str, str, str, str]
 """Role, Name, Signature, Date (empty strings where nobody signed yet)."""
 
 
-def table_rows(service: SignoffService, s: Session, row: RolloutRow) -> list[TableRow]:
+def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[TableRow]:
     """One row per role of every gate of the rollout's plan, newest visit of each gate."""
     assert row.id is not None
     plan = plan_of(row)
@@ -30,8 +31,7 @@ def table_rows(service: SignoffService, s: Session, row: RolloutRow) -> list[Tab
         mine = [a for a in approvals if a.gate_id == gate.id and a.step_index == step]
         latest = max((a.entered_at for a in mine), default=None)
         for role_id in gate.roles:
-            role = service.directory.role(role_id)
-            name = role.name if role else role_id
+            name = context.role_name(role_id)
             if gate is not plan.gates[0]:
                 # The first gate is the plan's approval chain; later ones say which they are.
                 name = f"{name} ({gate.title})"
@@ -46,31 +46,34 @@ def table_rows(service: SignoffService, s: Session, row: RolloutRow) -> list[Tab
     return out
 
 
-def signatures_table(service: SignoffService, flag_key: str) -> tuple[RolloutView, list[TableRow]]:
+def signatures_table(context: SignoffContext, flag_key: str) -> tuple[RolloutView, list[TableRow]]:
     """The flag's active (else latest) rollout and its approval table."""
-    with service.db.session() as s:
+    with context.db.session() as s:
         row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
         if row is None:
             raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
-        view = service.rollouts.view_of(s, row, service.clock.now())
-        return view, table_rows(service, s, row)
+        view = context.rollouts.view_of(s, row, context.clock.now())
+        return view, table_rows(context, s, row)
 
 
-def waiting_for(service: SignoffService, user_id: str) -> list[tuple[RolloutView, str]]:
+def waiting_for(
+    context: SignoffContext, reader: SignoffChain, user_id: str
+) -> list[tuple[RolloutView, str]]:
     """Gates waiting for `user_id` to sign now: (rollout, role name)."""
-    groups = service.permissions.group_members()
+    groups = context.permissions.group_members()
     found: list[tuple[RolloutView, str]] = []
-    with service.db.session() as s:
+    with context.db.session() as s:
         for row in rollouts.active(s):
-            current = service.current(s, row)
+            current = reader.current(s, row)
             if current is None or row.started_by == user_id:
                 continue
             _plan, _gate, chain = current
             for role_id in chain.next_roles():
-                role = service.directory.role(role_id)
+                role = context.directory.role(role_id)
                 if role is None:
                     continue
                 members = groups.get(role.usergroup, []) if role.usergroup else []
                 if role.has(user_id, members) or user_id in role.backups:
-                    found.append((service.rollouts.view_of(s, row, service.clock.now()), role.name))
+                    view = context.rollouts.view_of(s, row, context.clock.now())
+                    found.append((view, role.name))
     return found

@@ -10,14 +10,13 @@ from datetime import datetime
 from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER
 from bot.domain.durations import format_duration
+from bot.domain.message import Message, Sign, Strong, person
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import mention
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.chain import gate_of
-from bot.services.signoff.service import SignoffService
+from bot.services.signoff.context import SignoffContext
 from bot.store import audit, rollouts, signoffs
-from bot.store.signoff_models import GateVisitRow
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +24,10 @@ log = logging.getLogger(__name__)
 class GateTimeouts:
     """Pauses rollouts whose gate timed out."""
 
-    def __init__(self, signoff: SignoffService) -> None:
-        self.signoff = signoff
-        self.db = signoff.db
-        self.clock = signoff.clock
+    def __init__(self, context: SignoffContext) -> None:
+        self.context = context
+        self.db = context.db
+        self.clock = context.clock
 
     def time_out(self) -> int:
         """Pause rollouts whose gate waited past its timeout (never advance them)."""
@@ -40,9 +39,9 @@ class GateTimeouts:
             outcome, requester = self._time_out_one(visit_id, now)
             if outcome is None:
                 continue
-            self.signoff.rollouts.announce(outcome)
+            self.context.rollouts.announce(outcome)
             try:
-                self.signoff.notifier.tell(requester, f":alarm_clock: {outcome.event}")
+                self.context.notifier.tell(requester, Message(Sign.TIMEOUT, outcome.event))
             except Exception:
                 log.exception("could not tell %s about the gate timeout", requester)
             done += 1
@@ -50,7 +49,7 @@ class GateTimeouts:
 
     def _time_out_one(self, visit_id: int, now: datetime) -> tuple[Outcome | None, str]:
         with self.db.session() as s:
-            probe = s.get(GateVisitRow, visit_id)
+            probe = signoffs.gate_visit_by_id(s, visit_id)
             if probe is None:
                 return None, ""
             # The rollout row first, as every other change does, so locks never cross.
@@ -61,7 +60,7 @@ class GateTimeouts:
             if visit is None or visit.timed_out_at or visit.passed_at or visit.closed_at:
                 return None, ""
             visit.timed_out_at = now
-            s.add(visit)
+            signoffs.save(s, visit)
             plan = plan_of(row)
             gate = gate_of(plan, visit.step_index)
             title = gate.title if gate else visit.gate_id
@@ -75,12 +74,14 @@ class GateTimeouts:
                 subject_id=row.flag_key,
                 after={"gate": visit.gate_id, "step": visit.step_index},
             )
-            event = (
-                f"Sign-off *{title}* timed out after {waited} without every signature; "
-                "the rollout is paused (it never advances without them)."
+            event = Message(
+                "Sign-off ",
+                Strong(title),
+                f" timed out after {waited} without every signature; "
+                "the rollout is paused (it never advances without them).",
             )
             if row.state == RolloutState.RUNNING.value:
-                changed = self.signoff.rollouts.change_locked(
+                changed = self.context.rollouts.change_locked(
                     s,
                     row,
                     "rollout.paused",
@@ -88,8 +89,7 @@ class GateTimeouts:
                     SCHEDULER,
                     now,
                 )
-                return Outcome(changed.view, f"{event} Owner: {mention(row.started_by)}."), (
-                    row.started_by
-                )
-            view = self.signoff.rollouts.view_of(s, row, now)
+                owned = Message(event, " Owner: ", person(row.started_by), ".")
+                return Outcome(changed.view, owned), row.started_by
+            view = self.context.rollouts.view_of(s, row, now)
             return Outcome(view, event), row.started_by
