@@ -33,9 +33,8 @@ def test_emphasis_code_and_links_cannot_be_broken_out_of() -> None:
 def test_signs_are_emoji_in_slack_and_words_in_the_terminal() -> None:
     message = Message(Sign.WARNING, "no data for ", Code("error_rate"))
     assert mrkdwn(message) == ":warning: no data for `error_rate`"
-    assert (
-        text(message) == "! no data for `error_rate`"
-    )  # code as typed, as the shell always showed it
+    # Code as typed, as the shell has always shown it.
+    assert text(message) == "! no data for `error_rate`"
     assert message.plain() == "no data for error_rate"
 
 
