@@ -13,6 +13,7 @@ from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
+from bot.domain.message import Code, Message, Strong, person
 from bot.services.rollouts.views import Button
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import ACTION_CHECK, CheckButton
@@ -94,17 +95,24 @@ def _table(flag: str, signoffs: Signoffs) -> Reply:
     view, rows = signatures_table(signoffs.service.context, flag)
     if not rows:
         return Reply(f"The plan of `{flag}` has no sign-off gates.", [view])
-    lines = [
-        f"*Approval chain of `{flag}`* ({view.plan_title}):",
-        "| Role | Name | Signature | Date |",
+    lines: list[Message] = [
+        Message(Strong(f"Approval chain of {flag}"), f" ({view.plan_title}):"),
+        Message("| Role | Name | Signature | Date |"),
     ]
     lines += [
-        f"| {role} | {name or '________'} | {sig or '________'} | {date or '_____'} |"
-        for role, name, sig, date in rows
+        Message(
+            f"| {role} | ",
+            person(user) if user else "________",
+            f" | {sig or '________'} | {date or '_____'} |",
+        )
+        for role, user, sig, date in rows
     ]
     if not signoffs.enforced:
-        lines.append("_Sign-off gates are not enforced here (`signoff.enforce_gates` is off)._")
-    return Reply("\n".join(lines), [view])
+        lines.append(
+            Message("Sign-off gates are not enforced here (", Code("signoff.enforce_gates"),
+                    " is off).")
+        )
+    return Reply.said(Message.join("\n", lines), [view])
 
 
 def _checklist(flag: str, signoffs: Signoffs) -> ApproveReply:
@@ -160,6 +168,6 @@ def report_subcommand(signoffs: Signoffs) -> Callable[[list[str], Actor], Reply]
                 "`/rollout report` needs a flag key.",
                 "Example: `/rollout report realtime-features`.",
             )
-        return Reply(signoffs.reports.render(args[0]))
+        return Reply.said(signoffs.reports.render(args[0]), [])
 
     return report

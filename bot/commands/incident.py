@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from bot.commands.reply import reply_text
+from bot.commands.reply import refusal_message
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.incident import (
@@ -22,6 +22,7 @@ from bot.domain.incident import (
     parse_severity,
     parse_status,
 )
+from bot.domain.message import Message
 from bot.services.incidents.service import IncidentService
 from bot.services.incidents.views import IncidentView
 
@@ -64,12 +65,14 @@ class IncidentReply:
     error: bool = False
     incident: IncidentView | None = None
     timeline: list[TimelineEvent] = field(default_factory=list)
+    # When set, shown instead of `text` by each chat its own way (see `Reply.message`).
+    message: Message | None = None
 
 
-def refuse(message: str, hint: str = "", usage: str = "") -> IncidentReply:
+def refuse(message: str | Message, hint: str | Message = "", usage: str = "") -> IncidentReply:
     """A refusal: what is wrong, what would be right, the usage; nothing changed."""
-    parts = [f":warning: {message}", *(p for p in (hint, usage) if p)]
-    return IncidentReply("\n".join(parts), error=True)
+    said = refusal_message(message, hint, usage)
+    return IncidentReply(said.plain(), error=True, message=said)
 
 
 def summary_line(v: IncidentView) -> str:
@@ -112,7 +115,7 @@ def run_incident(
     try:
         return _dispatch(sub, rest, actor, service, channel_id)
     except RollbotError as exc:
-        return refuse(reply_text(exc.message), reply_text(exc.hint), "See `/incident help`.")
+        return refuse(exc.message, exc.hint, "See `/incident help`.")
 
 
 def _dispatch(

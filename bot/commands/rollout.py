@@ -8,7 +8,7 @@ from datetime import UTC
 from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
-from bot.domain.message import Message
+from bot.domain.message import Code, Message, Strong
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
 
@@ -25,11 +25,14 @@ USAGE = """*Usage:* `/rollout <subcommand>`
 SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")
 
 
-def summary_line(v: RolloutView) -> str:
+def summary_line(v: RolloutView) -> Message:
     """One line about a rollout, for lists."""
-    return (
-        f"• `{v.flag_key}` — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
-        f"{v.phase_name} (step {v.step_number}/{v.step_count}) — {v.waiting_for}"
+    return Message(
+        "• ",
+        Code(v.flag_key),
+        f" — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
+        f"{v.phase_name} (step {v.step_number}/{v.step_count}) — ",
+        v.waiting_for,
     )
 
 
@@ -88,21 +91,21 @@ def _dispatch(
     if sub == "status":
         if args:
             view = service.status(_need_flag(sub, args))
-            return Reply(summary_line(view), [view])
+            return Reply.said(summary_line(view), [view])
         views = service.active()
         if not views:
             return Reply("No rollout is in progress. Start one with `/rollout start <flag>`.")
-        return Reply("\n".join(summary_line(v) for v in views), views)
+        return Reply.said(Message.join("\n", (summary_line(v) for v in views)), views)
     if sub == "list":
         if args:
             raise RollbotError("`/rollout list` takes no arguments.", "Try `/rollout list`.")
         views = service.recent()
         if not views:
             return Reply("No rollouts yet. Start one with `/rollout start <flag>`.")
-        lines = ["*Rollouts* (newest first):"]
+        lines = [Message(Strong("Rollouts"), " (newest first):")]
         for v in views:
             lines.append(summary_line(v) + f" — started {v.started_at.astimezone(UTC):%Y-%m-%d}")
-        return Reply("\n".join(lines))
+        return Reply.said(Message.join("\n", lines), [])
     if sub in ("advance", "pause", "resume"):
         flag = _need_flag(sub, args)
         action = {"advance": service.advance, "pause": service.pause, "resume": service.resume}[sub]

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.durations import parse_duration
+from bot.domain.message import Message, Strong
 
 
 class Probe(BaseModel):
@@ -144,9 +145,9 @@ def open_items(states: list[ItemState]) -> list[ItemState]:
     return [s for s in states if not s.done]
 
 
-def checklist_hold(checklists: list[Checklist], states: list[ItemState]) -> str | None:
+def checklist_hold(checklists: list[Checklist], states: list[ItemState]) -> Message | None:
     """Why required checklists hold a gate (naming the open items), or None when complete."""
-    parts: list[str] = []
+    parts: list[Message] = []
     for checklist in checklists:
         mine = [s for s in states if s.checklist.id == checklist.id]
         missing = open_items(mine)
@@ -155,7 +156,10 @@ def checklist_hold(checklists: list[Checklist], states: list[ItemState]) -> str 
         names = ", ".join(s.item.text for s in missing[:3])
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         parts.append(
-            f"checklist *{checklist.title}* has {len(missing)} of {len(checklist.items)} "
-            f"items open ({names}{more})"
+            Message(
+                "checklist ",
+                Strong(checklist.title),
+                f" has {len(missing)} of {len(checklist.items)} items open ({names}{more})",
+            )
         )
-    return "; ".join(parts) if parts else None
+    return Message.join("; ", parts) if parts else None

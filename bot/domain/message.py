@@ -29,6 +29,13 @@ class GroupMention:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A chat channel by id (Slack `C…`; in the shell the id is the channel's name)."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
 class Strong:
     """Text to stand out (Slack bold)."""
 
@@ -83,7 +90,7 @@ class Sign(StrEnum):
     REPEAT = "repeat"
 
 
-Part = str | Mention | GroupMention | Strong | Code | Preformatted | Link | Sign
+Part = str | Mention | GroupMention | Channel | Strong | Code | Preformatted | Link | Sign
 
 
 @dataclass(frozen=True, init=False)
@@ -109,6 +116,10 @@ class Message:
 
     def __bool__(self) -> bool:
         return bool(self.parts)
+
+    def __contains__(self, text: str) -> bool:
+        """True when the plain text of the message contains `text`."""
+        return text in self.plain()
 
     @staticmethod
     def join(separator: Part | Message, items: Iterable[Part | Message]) -> Message:
@@ -139,6 +150,8 @@ def plain_part(part: Part) -> str:
             return f"@{user}"
         case GroupMention(group_id=group):
             return f"@{group}"
+        case Channel(channel_id=channel):
+            return f"#{channel}"
         case Strong(text=text) | Code(text=text) | Preformatted(text=text):
             return text
         case Link(url=url, label=label):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.durations import parse_duration
 from bot.domain.errors import Conflict, InvalidTransition
-from bot.domain.message import Mention, Message, Sign
+from bot.domain.message import Mention, Message, Sign, Strong
 from bot.domain.roles import Forbidden, RoleDirectory
 
 
@@ -217,14 +217,19 @@ def describe_chain(chain: Chain, directory: RoleDirectory) -> Message:
     return Message.join("\n", lines)
 
 
-def chain_hold(chain: Chain, directory: RoleDirectory) -> str | None:
+def chain_hold(chain: Chain, directory: RoleDirectory) -> Message | None:
     """Why the gate holds the rollout (naming who must sign next), or None when complete."""
     if chain.complete:
         return None
     names = [_name(directory, r) for r in chain.pending()]
     nxt = ", ".join(_name(directory, r) for r in chain.next_roles())
-    text = f"sign-off *{chain.gate.title}* needs {len(names)} more signature(s), next: {nxt}"
+    text = Message(
+        "sign-off ",
+        Strong(chain.gate.title),
+        f" needs {len(names)} more signature(s), next: {nxt}",
+    )
     rejection = chain.open_rejection()
     if rejection is not None:
-        text += f" (rejected by {_name(directory, rejection.role)}: {rejection.reason})"
+        who = _name(directory, rejection.role)
+        text += Message(f" (rejected by {who}: ", rejection.reason, ")")
     return text

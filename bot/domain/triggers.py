@@ -15,6 +15,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.domain.message import Message, Strong
+
 
 class MissingData(StrEnum):
     """What a query that answers nothing (or fails) means.
@@ -163,17 +165,19 @@ class Reading:
     error: str | None = None
 
 
-def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> str | None:
+def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> Message | None:
     """Why `criterion` holds the step, or None when it is met."""
     if reading is None or reading.at is None:
-        return f"success criterion *{criterion.name}* has not been measured yet"
+        return Message("success criterion ", Strong(criterion.name), " has not been measured yet")
     if criterion_met(criterion, reading.streak):
         return None
     measured = format_value(reading.value, criterion.unit)
     if reading.error:
         measured = f"no data ({reading.error})"
-    return (
-        f"success criterion *{criterion.label()}* is not met: measured {measured}, "
+    return Message(
+        "success criterion ",
+        Strong(criterion.label()),
+        f" is not met: measured {measured}, "
         f"needs {criterion.rule()} for {criterion.consecutive} evaluations in a row "
-        f"({reading.streak.good} so far)"
+        f"({reading.streak.good} so far)",
     )

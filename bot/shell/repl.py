@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.commands.incident import run_incident
-from bot.commands.reply import Reply, reply_text
+from bot.commands.reply import Reply
 from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
@@ -36,6 +36,7 @@ from bot.shell.incident_chat import render_incident
 from bot.shell.notifier import SHELL_CHANNEL
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
 from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff
+from bot.shell.text import text as message_text
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class Shell:
         reply = run_incident(rest, self.actor, service, channel_id=channel)
         if reply.incident is not None and rest.split()[:1] == ["declare"]:
             self._incident_channel = reply.incident.channel_id
-        self.say(render_reply(Reply(reply.text, error=reply.error)))
+        self.say(render_reply(Reply(reply.text, error=reply.error, message=reply.message)))
         for event in reply.timeline:
             self.say(f"  {event.at:%H:%M:%S} {event.kind.value}: {plain_text(event.text)}")
         if reply.incident is not None and rest.split()[:1] == ["status"]:
@@ -361,9 +362,9 @@ class Shell:
         self.notifier.write(text)
 
     def _refuse(self, exc: RollbotError) -> None:
-        lines = [f"! {plain_text(reply_text(exc.message))}"]
+        lines = [f"! {message_text(exc.message)}"]
         if exc.hint:
-            lines.append(f"  {plain_text(reply_text(exc.hint))}")
+            lines.append(f"  {message_text(exc.hint)}")
         self.say("\n".join(lines))
 
     @staticmethod

@@ -38,7 +38,7 @@ class ShellSignoffNotifier:
         """Print the ask with its buttons."""
         self._sent += 1
         lines = [
-            f"[DM to {user_id}] {plain_text(ask.headline)}.",
+            f"[DM to {user_id}] {text(ask.headline)}.",
             f"   Rollout: {ask.flag_key} ({ask.plan_title}), {ask.phase_name}, "
             f"{ask.step_name} ({ask.percentage}%), requested by {ask.requester}",
         ]
@@ -103,7 +103,7 @@ class ShellSignoff:
         summary = self.signoffs.service.may_reject(sign, actor)
         self.pending_reject = sign
         self.write(
-            f"{plain_text(summary)}\nWhy? Type the reason on the next line "
+            f"{text(summary)}\nWhy? Type the reason on the next line "
             "(required; `cancel` to keep the request open)."
         )
 

@@ -64,7 +64,8 @@ def card_text(view: RolloutView) -> str:
     state = view.state.value.replace("_", " ")
     return truncate(
         f"Rollout of {view.flag_key}: {view.percentage}% ({state}), "
-        f"{view.phase_name}, step {view.step_number}/{view.step_count}. {view.waiting_for}",
+        f"{view.phase_name}, step {view.step_number}/{view.step_count}. "
+        f"{mrkdwn(view.waiting_for)}",
         MAX_FALLBACK_TEXT,
     )
 
@@ -107,7 +108,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
         SectionBlock(
             block_id=f"rollout-{view.id}-waiting",
             text=MarkdownTextObject(
-                text=truncate(f"*Waiting for:* {view.waiting_for}", MAX_SECTION_TEXT)
+                text=truncate(f"*Waiting for:* {mrkdwn(view.waiting_for)}", MAX_SECTION_TEXT)
             ),
         ),
         ContextBlock(

@@ -4,6 +4,7 @@ emoji, and escapes text (`&`, `<`, `>`) so that user and outside text stays text
 from __future__ import annotations
 
 from bot.domain.message import (
+    Channel,
     Code,
     GroupMention,
     Link,
@@ -64,6 +65,9 @@ def part(piece: Part) -> str:
             return escape(piece)
         case Mention(user_id=user):
             return f"<@{user}>" if _is_user(user) else escape(user)
+        case Channel(channel_id=channel):
+            ok = channel.isalnum() and channel.isascii()
+            return f"<#{channel}>" if ok else f"#{escape(channel)}"
         case GroupMention(group_id=group):
             return f"<!subteam^{group}>" if group.isalnum() and group.isascii() else escape(group)
         case Strong(text=text):

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.approve import ApproveReply
-from bot.domain.message import Mention, Message
+from bot.domain.message import Code, Mention, Message
 from bot.services.signoff.ports import (
     ACTION_APPROVE,
     ACTION_REJECT,
@@ -50,7 +50,7 @@ def _field(label: str, value: str) -> MarkdownTextObject:
 
 def ask_text(ask: Ask) -> str:
     """The notification text of an ask (shown where blocks are not)."""
-    return truncate(f"{ask.headline}. {ask.note}".strip(), MAX_SECTION_TEXT)
+    return truncate(f"{mrkdwn(ask.headline)}. {mrkdwn(ask.note)}".strip(), MAX_SECTION_TEXT)
 
 
 def ask_blocks(ask: Ask) -> Blocks:
@@ -60,14 +60,14 @@ def ask_blocks(ask: Ask) -> Blocks:
     blocks: list[Block] = [
         SectionBlock(
             block_id="signoff-ask-head",
-            text=MarkdownTextObject(text=truncate(ask.headline + ".", MAX_SECTION_TEXT)),
+            text=MarkdownTextObject(text=truncate(mrkdwn(ask.headline + "."), MAX_SECTION_TEXT)),
         ),
         SectionBlock(
             block_id="signoff-ask-fields",
             fields=[
-                _field("Rollout", f"`{ask.flag_key}` ({ask.plan_title})"),
-                _field("Phase", ask.phase_name),
-                _field("Step", f"{ask.step_name} ({ask.percentage}%)"),
+                _field("Rollout", mrkdwn(Message(Code(ask.flag_key), f" ({ask.plan_title})"))),
+                _field("Phase", mrkdwn(ask.phase_name)),
+                _field("Step", mrkdwn(f"{ask.step_name} ({ask.percentage}%)")),
                 _field("Requested by", mrkdwn(Message(Mention(ask.requester)))),
             ],
         ),
@@ -80,7 +80,7 @@ def ask_blocks(ask: Ask) -> Blocks:
         SectionBlock(
             block_id="signoff-ask-checklists",
             text=MarkdownTextObject(
-                text=truncate(f"*Checklists*\n{ask.checklists}", MAX_SECTION_TEXT)
+                text=truncate(f"*Checklists*\n{mrkdwn(ask.checklists)}", MAX_SECTION_TEXT)
             ),
         ),
     ]
@@ -89,7 +89,7 @@ def ask_blocks(ask: Ask) -> Blocks:
             SectionBlock(
                 block_id="signoff-ask-metrics",
                 text=MarkdownTextObject(
-                    text=truncate(f"*Current metrics*\n{ask.metrics}", MAX_SECTION_TEXT)
+                    text=truncate(f"*Current metrics*\n{mrkdwn(ask.metrics)}", MAX_SECTION_TEXT)
                 ),
             )
         )
@@ -97,7 +97,7 @@ def ask_blocks(ask: Ask) -> Blocks:
         blocks.append(
             ContextBlock(
                 block_id="signoff-ask-note",
-                elements=[MarkdownTextObject(text=truncate(ask.note, 2000))],
+                elements=[MarkdownTextObject(text=truncate(mrkdwn(ask.note), 2000))],
             )
         )
     blocks.append(
@@ -131,7 +131,7 @@ def closed_blocks(text: str) -> Blocks:
     return [SectionBlock(text=MarkdownTextObject(text=truncate(text, MAX_SECTION_TEXT))).to_dict()]
 
 
-def reject_modal(value: str, summary: str) -> dict[str, object]:
+def reject_modal(value: str, summary: Message) -> dict[str, object]:
     """The modal asking why: a required reason; the button's value rides along."""
     view = View(
         type="modal",
@@ -141,7 +141,9 @@ def reject_modal(value: str, summary: str) -> dict[str, object]:
         submit=PlainTextObject(text="Reject"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=truncate(summary, MAX_SECTION_TEXT))),
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(mrkdwn(summary), MAX_SECTION_TEXT))
+            ),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Why? (the requester will read this)"),

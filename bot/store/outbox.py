@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.domain.message import (
+    Channel,
     Code,
     GroupMention,
     Link,
@@ -95,6 +96,8 @@ def message_data(message: Message) -> list[Any]:
                 out.append({"mention": user})
             case GroupMention(group_id=group):
                 out.append({"group": group})
+            case Channel(channel_id=channel):
+                out.append({"channel": channel})
             case Strong(text=text):
                 out.append({"strong": text})
             case Code(text=text):
@@ -127,6 +130,8 @@ def _part_of(item: dict[str, Any]) -> Part:
         return Mention(str(item["mention"]))
     if "group" in item:
         return GroupMention(str(item["group"]))
+    if "channel" in item:
+        return Channel(str(item["channel"]))
     if "strong" in item:
         return Strong(str(item["strong"]))
     if "code" in item:

@@ -443,7 +443,7 @@ def test_the_cards_reject_button_serves_any_signer_still_to_sign(
     assert "Security Lead: <@USEC>" in mrkdwn(refused.value.hint)
 
     # The Security Lead sees a problem before it is his turn: he may reject now.
-    assert "as Security Lead" in so(bot).service.may_reject(any_role, slack("USEC"))
+    assert "as Security Lead" in so(bot).service.may_reject(any_role, slack("USEC")).plain()
     result = so(bot).service.reject(any_role, slack("USEC"), "Pen test findings open")
     assert result.changed
     (event,) = events(bot, "signoff.rejected")

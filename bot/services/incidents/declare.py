@@ -11,6 +11,7 @@ import logging
 import uuid
 from datetime import datetime
 from functools import partial
+from typing import TypeGuard
 
 from sqlalchemy.exc import IntegrityError
 
@@ -25,11 +26,10 @@ from bot.domain.incident import (
     channel_name,
     incident_key,
 )
-from bot.domain.message import Message, Sign, Strong
+from bot.domain.message import Channel, Message, Sign, Strong, person
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, DueWork
-from bot.services.incidents.naming import channel, is_chat_user, named, person
 from bot.services.incidents.ports import PagingError
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import ChannelNameTaken, IncidentOutcome, IncidentView
@@ -39,6 +39,11 @@ from bot.store import incidents as store
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
+
+
+def is_chat_user(user_id: str | None) -> TypeGuard[str]:
+    """True for Slack user ids (people that can be invited and messaged)."""
+    return user_id is not None and user_id.startswith(("U", "W"))
 
 
 class Declaring:
@@ -146,7 +151,7 @@ class Declaring:
             f"{view.severity.upper()} incident declared: ",
             Strong(view.title),
             " — follow it in ",
-            channel(view.channel_id),
+            Channel(view.channel_id),
             ".",
         )
         targets = [origin_channel, self.ctx.config.announce_channel]
@@ -195,7 +200,7 @@ class Declaring:
             self.card.record(
                 row.id,
                 EventKind.DECLARED,
-                Message(named(actor), f" declared {severity.value.upper()}: {title}{how}"),
+                Message(actor.named, f" declared {severity.value.upper()}: {title}{how}"),
                 actor.id,
                 session=s,
             )

@@ -12,7 +12,6 @@ from bot.domain.message import Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
-from bot.services.incidents.naming import named
 from bot.services.incidents.postmortem import PostmortemFacts, render_postmortem
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.templates import DEFAULT_POSTMORTEM
@@ -87,7 +86,7 @@ class Resolution:
             self.card.record(
                 incident_id,
                 EventKind.RESOLVED,
-                Message(named(actor), f" resolved it{said}"),
+                Message(actor.named, f" resolved it{said}"),
                 actor.id,
                 session=s,
             )
@@ -172,7 +171,7 @@ class Resolution:
                 EventKind.POSTMORTEM,
                 Message(
                     "Post-mortem draft written by ",
-                    named(actor),
+                    actor.named,
                     f", due {pm.due_at:%Y-%m-%d %H:%M} UTC.",
                 ),
                 actor.id,
@@ -225,7 +224,7 @@ class Resolution:
             self.card.record(
                 row.id,
                 EventKind.POSTMORTEM,
-                Message(named(actor), " marked the post-mortem done."),
+                Message(actor.named, " marked the post-mortem done."),
                 actor.id,
                 session=s,
             )

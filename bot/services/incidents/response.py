@@ -9,12 +9,10 @@ from functools import partial
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import GroupMention, Mention, Message, Part, Sign, Strong
-from bot.services.incidents import naming
+from bot.domain.message import Channel, GroupMention, Mention, Message, Part, Sign, Strong, person
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
-from bot.services.incidents.naming import named, person
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import IncidentOutcome
 from bot.store import incidents as store
@@ -69,7 +67,7 @@ class Response:
             self.card.record(
                 incident_id,
                 EventKind.ACKNOWLEDGED,
-                Message(named(actor), f" acknowledged{where}."),
+                Message(actor.named, f" acknowledged{where}."),
                 actor.id,
                 session=s,
             )
@@ -155,11 +153,11 @@ class Response:
             self.ctx.safely("invite the paged people", lambda: self.ctx.chat.invite(channel, users))
         text = Message(
             Sign.INCIDENT,
-            named(actor),
+            actor.named,
             " needs you in incident ",
             Strong(view.title),
             f" ({view.severity.upper()})",
-            Message(": ", naming.channel(channel)) if channel else ".",
+            Message(": ", Channel(channel)) if channel else ".",
         )
         for user in users:
             self.ctx.safely("page a person", partial(self.ctx.chat.direct, user, text))
@@ -169,7 +167,7 @@ class Response:
                 view, Message(Sign.INCIDENT, GroupMention(group), " ", who, " is needed here.")
             )
         self.card.record(
-            row.id, EventKind.PAGED, Message(named(actor), " paged ", who, "."), actor.id
+            row.id, EventKind.PAGED, Message(actor.named, " paged ", who, "."), actor.id
         )
         return IncidentOutcome(self.card.refresh(row.id), f"Paged {who_text}.")
 
@@ -207,7 +205,7 @@ class Response:
                 self.card.record(
                     locked.id,
                     EventKind.ACKNOWLEDGED,
-                    Message(named(actor), f" acknowledged (by moving to {status.value})."),
+                    Message(actor.named, f" acknowledged (by moving to {status.value})."),
                     actor.id,
                     session=s,
                 )

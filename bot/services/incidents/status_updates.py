@@ -21,7 +21,6 @@ from bot.domain.incident import EventKind, Status
 from bot.domain.message import Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
-from bot.services.incidents.naming import named
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
 from bot.services.incidents.templates import load_template
 from bot.services.incidents.views import DraftView, IncidentOutcome, draft_view
@@ -182,7 +181,7 @@ class StatusUpdates:
             self.card.record(
                 row.incident_id,
                 EventKind.STATUS_DRAFTED,
-                Message(named(actor), f" edited the {row.status} draft: {row.message}"),
+                Message(actor.named, f" edited the {row.status} draft: {row.message}"),
                 actor.id,
                 session=s,
             )

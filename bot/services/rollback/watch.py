@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
@@ -195,7 +196,7 @@ class CriteriaHold:
         snapshot: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
+    ) -> Message | None:
         """Why the step may not advance by itself yet, or None."""
         if not automatic or not self.watcher.enabled:
             return None
@@ -205,8 +206,10 @@ class CriteriaHold:
             cond = rollbacks.condition(session, row.id, TRIGGER, trigger.name, TRIGGER_STEP)
             if cond is not None and cond.last == Verdict.HOLD.value:
                 why = f" ({cond.error})" if cond.error else ""
-                return (
-                    f"trigger *{trigger.name}* has no data{why} and its missing_data policy is hold"
+                return Message(
+                    "trigger ",
+                    Strong(trigger.name),
+                    f" has no data{why} and its missing_data policy is hold",
                 )
         for criterion in plan.criteria_for(snapshot.step_index):
             cond = rollbacks.condition(
@@ -214,9 +217,11 @@ class CriteriaHold:
             )
             reading = rollbacks.reading(cond)
             if reading is not None and reading.at is not None and reading.at < stale:
-                return (
-                    f"success criterion *{criterion.name}* was last measured at "
-                    f"{reading.at:%H:%M:%S} UTC; waiting for a fresh measurement"
+                return Message(
+                    "success criterion ",
+                    Strong(criterion.name),
+                    f" was last measured at {reading.at:%H:%M:%S} UTC; "
+                    "waiting for a fresh measurement",
                 )
             reason = criterion_hold_reason(criterion, reading)
             if reason is not None:
@@ -238,7 +243,9 @@ class RolloutNotes:
         note = self.note(s, row, view, now)
         return replace(view, waiting_for=note) if note else view
 
-    def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> str | None:
+    def note(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> Message | None:
         """A criterion holding a due step, or the state of the rollback."""
         assert row.id is not None
         if row.state == RolloutState.ROLLED_BACK.value:
@@ -259,22 +266,26 @@ class RolloutNotes:
             )
             reason = self.hold.hold(s, row, plan, snap, now, automatic=True)
             if reason is not None:
-                return f"Bake time passed; held: {reason}."
+                return Message("Bake time passed; held: ", reason, ".")
         return None
 
 
-def _rollback_note(s: Session, rollout_id: int) -> str | None:
+def _rollback_note(s: Session, rollout_id: int) -> Message | None:
     last = rollbacks.latest_rollback(s, rollout_id)
     if last is None:
         return None
-    who = f"<@{last.actor}>" if last.actor[:1] in ("U", "W") else last.actor
-    how = "automatically" if last.automatic else f"by {who}"
+    how = Message("automatically") if last.automatic else Message("by ", person(last.actor))
     if last.state == "running":
         done = len(last.steps)
-        return f"Rolling back {how}: {done} step(s) done so far. Reason: {last.reason}"
-    if last.state == "failed":
-        return (
-            f"ROLLBACK FAILED at step {last.failed_step!r} (rolled back {how}): the rollback "
-            "is half done. Run `/rollback` again or finish it by hand."
+        return Message(
+            "Rolling back ", how, f": {done} step(s) done so far. Reason: ", last.reason
         )
-    return f"Rolled back {how}: {last.reason}"
+    if last.state == "failed":
+        return Message(
+            f"ROLLBACK FAILED at step {last.failed_step!r} (rolled back ",
+            how,
+            "): the rollback is half done. Run ",
+            Code("/rollback"),
+            " again or finish it by hand.",
+        )
+    return Message("Rolled back ", how, ": ", last.reason)

@@ -19,6 +19,7 @@ from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
+from bot.domain.message import Code, Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot
 from bot.services.rollouts.announce import RolloutAnnouncer
@@ -221,7 +222,11 @@ class RolloutChanges:
                 reason = self.held(s, row, plan, before, now, automatic=False)
                 if reason is not None:
                     raise InvalidTransition(
-                        f"`{flag_key}` cannot leave step {before.step_index + 1} yet: {reason}",
+                        Message(
+                            Code(flag_key),
+                            f" cannot leave step {before.step_index + 1} yet: ",
+                            reason,
+                        ),
                         f"See `/rollout status {flag_key}`.",
                     )
             planned = plan.step(before.step_index).step.percentage
@@ -232,8 +237,11 @@ class RolloutChanges:
                 reason = self.held(s, row, plan, before, now, automatic=False)
                 if reason is not None:
                     raise InvalidTransition(
-                        f"`{flag_key}` cannot go above {max(planned, before.percentage)}% "
-                        f"yet: {reason}",
+                        Message(
+                            Code(flag_key),
+                            f" cannot go above {max(planned, before.percentage)}% yet: ",
+                            reason,
+                        ),
                         f"See `/rollout status {flag_key}`.",
                     )
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
@@ -247,7 +255,7 @@ class RolloutChanges:
         snap: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
+    ) -> Message | None:
         """The first reason any registered hold gives for keeping the current step."""
         for hold in self.ctx.holds:
             reason = hold.hold(s, row, plan, snap, at, automatic)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from sqlmodel import Session
 
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot
 from bot.store.models import RolloutRow
@@ -25,8 +26,8 @@ class AdvanceHold(Protocol):
         snapshot: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
-        """The reason (Slack mrkdwn, one sentence) the step is held, or None.
+    ) -> Message | None:
+        """The reason (one sentence) the step is held, or None.
 
         `automatic` is True when the scheduler advances after a bake time, False when a
         person asks; a hold may apply to both (a gate) or only to automatic advances.

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
+from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutSnapshot
@@ -201,7 +202,7 @@ class RolloutService:
         snap: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
+    ) -> Message | None:
         """The first reason any registered hold gives for keeping the current step."""
         return self.changes.held(s, row, plan, snap, at, automatic)
 

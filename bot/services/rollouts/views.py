@@ -50,7 +50,7 @@ class RolloutView:
     next_percentage: int | None
     due_at: datetime | None
     auto_advance: bool
-    waiting_for: str
+    waiting_for: Message
     channel_id: str | None
     message_ts: str | None
     version: int
@@ -134,7 +134,7 @@ def build_view(row: RolloutRow, now: datetime) -> RolloutView:
         next_percentage=nxt.step.percentage if nxt else None,
         due_at=snap.step_due_at,
         auto_advance=planned.step.auto_advance,
-        waiting_for=describe_wait(plan, snap, now),
+        waiting_for=Message(describe_wait(plan, snap, now)),
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         version=row.version,

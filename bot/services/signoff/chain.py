@@ -87,7 +87,7 @@ class SignoffChain:
         snapshot: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
+    ) -> Message | None:
         """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
         gate = gate_of(plan, snapshot.step_index)
         if gate is None:
@@ -98,7 +98,7 @@ class SignoffChain:
             states = self.context.checklists.states(session, row, plan)
             reasons.append(checklist_hold(required, states))
         found = [r for r in reasons if r]
-        return ("; ".join(found) + ".") if found else None
+        return (Message.join("; ", found) + ".") if found else None
 
     def annotate(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
@@ -118,7 +118,7 @@ class SignoffChain:
         states = self.context.checklists.states(s, row, plan) if required else []
         open_text = describe_open(required, states, self.context.directory)
         if open_text:
-            notes.append(f"*Checklists holding this gate:*\n{open_text}")
+            notes.append(Message(Strong("Checklists holding this gate:"), "\n", open_text))
         buttons = list(view.buttons)
         visit = visit_ms(row.step_started_at)
         if not chain.complete and row.state == RolloutState.RUNNING.value:
@@ -132,10 +132,10 @@ class SignoffChain:
         waiting = view.waiting_for
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
-            held = [chain_hold(chain, self.context.directory)]
+            held: list[Message | None] = [chain_hold(chain, self.context.directory)]
             missing = sum(1 for st in states if not st.done)
-            held.append(f"{missing} checklist item(s) open" if missing else None)
+            held.append(Message(f"{missing} checklist item(s) open") if missing else None)
             found_held = [h for h in held if h]
             if found_held:
-                waiting = f"{waiting} Held: {'; '.join(found_held)}."
+                waiting = Message(waiting, " Held: ", Message.join("; ", found_held), ".")
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.message import Message
+from bot.domain.message import Code, Message, Strong
 from bot.services.rollouts.views import RolloutView
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,23 @@ class Ask:
     role_name: str
     requester: str
     chain: Message  # one line per role: signed by whom, waiting, not yet asked
-    checklists: str  # mrkdwn, what the gate's checklists still need
+    checklists: str  # text, a line per checklist: what the gate's checklists still need
     button: SignButton
     note: str = ""  # e.g. "Reminder 2" or "Escalated: nobody signed for 2d"
-    metrics: str = ""  # mrkdwn: the latest value of each metric probe (empty without any)
+    metrics: str = ""  # text: the latest value of each metric probe (empty without any)
 
     @property
-    def headline(self) -> str:
+    def headline(self) -> Message:
         """The first line: what is asked of whom."""
         prefix = {"reminder": "Reminder: ", "escalation": "Escalated: "}.get(self.kind, "")
-        return (
-            f"{prefix}your sign-off as *{self.role_name}* is needed for `{self.flag_key}` "
-            f"(*{self.gate_title}*)"
+        return Message(
+            f"{prefix}your sign-off as ",
+            Strong(self.role_name),
+            " is needed for ",
+            Code(self.flag_key),
+            " (",
+            Strong(self.gate_title),
+            ")",
         )
 
 
@@ -146,7 +151,7 @@ class NullSignoffNotifier:
 
     def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
         """Log the ask."""
-        log.info("sign-off ask for %s: %s", user_id, ask.headline)
+        log.info("sign-off ask for %s: %s", user_id, ask.headline.plain())
         return None
 
     def close(self, ref: MessageRef, text: Message) -> None:

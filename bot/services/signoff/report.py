@@ -6,6 +6,7 @@ Rendered from templates/rollout-report.md.j2 so teams can change the wording wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
+from bot.domain.message import Message, person
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
-from bot.services.signoff.ports import mention
 from bot.services.signoff.tables import table_rows
 from bot.store import rollouts, signoffs
 
@@ -40,6 +41,16 @@ class ApprovalLine:
     date: str
 
 
+# Where a person stands in the rendered Markdown, until `_people` makes them a Mention.
+# NUL cannot come from a plan file or the template, so the marker cannot be forged.
+_PERSON = "\x00{}\x00"
+
+
+def _people(markdown: str) -> Message:
+    pieces = markdown.split("\x00")
+    return Message(*(person(p) if i % 2 else p for i, p in enumerate(pieces)))
+
+
 class ReportService:
     """Renders rollout reports."""
 
@@ -52,8 +63,13 @@ class ReportService:
             keep_trailing_newline=True,
         )
 
-    def render(self, flag_key: str) -> str:
-        """The Markdown report of the flag's active (else latest) rollout."""
+    def render(self, flag_key: str) -> Message:
+        """The Markdown report of the flag's active (else latest) rollout, the people in it
+        marked so that each chat names them its own way."""
+        return _people(self.markdown(flag_key, _PERSON.format))
+
+    def markdown(self, flag_key: str, name: Callable[[str], str] = str) -> str:
+        """The report's Markdown; `name` writes a person's user id (the id by default)."""
         with self.context.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
@@ -71,7 +87,7 @@ class ReportService:
                 "rollout_id": row.id,
                 "plan_name": plan.name,
                 "description": plan.description,
-                "started_by": mention(row.started_by),
+                "started_by": name(row.started_by),
                 "started_at": _date(row.started_at),
                 "finished_at": _date(row.finished_at),
                 "state": row.state.replace("_", " "),
@@ -79,12 +95,15 @@ class ReportService:
                 "phase": view.phase_name,
                 "step_number": view.step_number,
                 "step_count": view.step_count,
-                "sections": self._sections(states, full_production),
-                "approvals": [ApprovalLine(*r) for r in table],
+                "sections": self._sections(states, full_production, name),
+                "approvals": [
+                    ApprovalLine(role, name(user) if user else "", sig, date)
+                    for role, user, sig, date in table
+                ],
                 "rejections": [
                     {
                         "date": _date(r.at),
-                        "name": mention(r.user_id),
+                        "name": name(r.user_id),
                         "role": self._role(r.role_id),
                         "gate": next((g.title for g in plan.gates if g.id == r.gate_id), r.gate_id),
                         "reason": r.reason or "",
@@ -98,7 +117,10 @@ class ReportService:
         return self.context.role_name(role_id)
 
     def _sections(
-        self, states: list[ItemState], full_production: datetime | None
+        self,
+        states: list[ItemState],
+        full_production: datetime | None,
+        name: Callable[[str], str],
     ) -> list[dict[str, Any]]:
         sections: dict[str, dict[str, Any]] = {}
         for state in states:
@@ -112,7 +134,7 @@ class ReportService:
                 {
                     "text": state.item.text,
                     "done": state.done,
-                    "note": self._note(state, full_production),
+                    "note": self._note(state, full_production, name),
                 }
             )
         return [
@@ -120,10 +142,12 @@ class ReportService:
             for s in sections.values()
         ]
 
-    def _note(self, state: ItemState, full_production: datetime | None) -> str:
+    def _note(
+        self, state: ItemState, full_production: datetime | None, name: Callable[[str], str]
+    ) -> str:
         parts = [self._role(state.item.owner)]
         if state.status is ItemStatus.DONE:
-            who = "probe" if state.by == "probe" else mention(state.by or "?")
+            who = "probe" if state.by == "probe" else name(state.by or "?")
             parts.append(f"checked by {who} {_date(state.at)}")
         elif state.status is ItemStatus.FAILING:
             parts.append(f"probe failing: {state.detail}")

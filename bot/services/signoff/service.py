@@ -154,7 +154,7 @@ class SignoffService:
         snapshot: RolloutSnapshot,
         at: datetime,
         automatic: bool,
-    ) -> str | None:
+    ) -> Message | None:
         """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
         return self.reader.hold(session, row, plan, snapshot, at, automatic)
 
@@ -167,7 +167,7 @@ class SignoffService:
 
     # -- checking (SignoffGuard) ---------------------------------------------------------
 
-    def may_reject(self, button: SignButton, actor: Actor) -> str:
+    def may_reject(self, button: SignButton, actor: Actor) -> Message:
         """Raise unless `actor` could reject now (checked before asking for a reason);
         return what rejecting will do, for the reason form."""
         return self.guard.may_reject(button, actor)

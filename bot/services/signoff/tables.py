@@ -11,12 +11,11 @@ from bot.domain.errors import NotFound
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.chain import SignoffChain
 from bot.services.signoff.context import SignoffContext
-from bot.services.signoff.ports import mention
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
 
 TableRow = tuple[str, str, str, str]
-"""Role, Name, Signature, Date (empty strings where nobody signed yet)."""
+"""Role, signer's user id, Signature, Date (empty strings where nobody signed yet)."""
 
 
 def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[TableRow]:
@@ -42,7 +41,7 @@ def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[Tab
                 out.append((name, "", "", ""))
             else:
                 date = signed.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-                out.append((name, mention(signed.user_id), f"approved via {signed.via}", date))
+                out.append((name, signed.user_id, f"approved via {signed.via}", date))
     return out
 
 
