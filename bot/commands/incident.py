@@ -7,6 +7,7 @@ change nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -22,7 +23,7 @@ from bot.domain.incident import (
     parse_severity,
     parse_status,
 )
-from bot.domain.message import Message
+from bot.domain.message import Channel, Code, Link, Mention, Message, Sign, Strong, person
 from bot.services.incidents.service import IncidentService
 from bot.services.incidents.views import IncidentView
 
@@ -69,32 +70,61 @@ class IncidentReply:
     message: Message | None = None
 
 
+def said(
+    message: Message,
+    incident: IncidentView | None = None,
+    timeline: list[TimelineEvent] | None = None,
+) -> IncidentReply:
+    """A reply that is a message (each chat writes it its own way)."""
+    return IncidentReply(message.plain(), False, incident, timeline or [], message)
+
+
 def refuse(message: str | Message, hint: str | Message = "", usage: str = "") -> IncidentReply:
     """A refusal: what is wrong, what would be right, the usage; nothing changed."""
     said = refusal_message(message, hint, usage)
     return IncidentReply(said.plain(), error=True, message=said)
 
 
-def summary_line(v: IncidentView) -> str:
+def summary_line(v: IncidentView) -> Message:
     """One line about an incident, for lists."""
-    where = f" <#{v.channel_id}>" if v.channel_id else ""
     state = "open" if v.active else "resolved"
-    commander = f", commander <@{v.commander}>" if v.commander else ""
-    line = (
-        f"• *{v.severity.upper()}* {v.title}{where} — {state}, {v.status}{commander}, "
-        f"declared {v.declared_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    line = Message(
+        "• ",
+        Strong(v.severity.upper()),
+        f" {v.title}",
+        Message(" ", Channel(v.channel_id)) if v.channel_id else "",
+        f" — {state}, {v.status}",
+        Message(", commander ", person(v.commander)) if v.commander else "",
+        f", declared {v.declared_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
     )
     if v.postmortem_overdue:
-        line += " — :warning: post-mortem overdue"
+        line += Message(" — ", Sign.WARNING, "post-mortem overdue")
     return line
 
 
-def event_line(e: TimelineEvent) -> str:
-    """One timeline entry as a line of mrkdwn."""
-    who = f" — <@{e.actor}>" if e.actor[:1] in ("U", "W") else ""
-    link = f" <{e.permalink}|(message)>" if e.permalink else ""
-    return (
-        f"`{e.at.astimezone(UTC):%H:%M:%S}` *{e.kind.value.replace('_', ' ')}* {e.text}{who}{link}"
+_MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
+
+
+def page_target(text: str) -> str:
+    """Who `/incident page` names: a role id as typed, or a user id from a Slack mention
+    (`<@U1|carol>`), `@U1` or `U1`."""
+    text = text.strip()
+    match = _MENTION.match(text)
+    if match:
+        return match.group(1)
+    return text[1:] if text.startswith("@") and text[1:2] in ("U", "W") else text
+
+
+def event_line(e: TimelineEvent) -> Message:
+    """One timeline entry as a line."""
+    return Message(
+        Code(f"{e.at.astimezone(UTC):%H:%M:%S}"),
+        " ",
+        Strong(e.kind.value.replace("_", " ")),
+        " ",
+        e.message,
+        Message(" — ", Mention(e.actor)) if e.actor[:1] in ("U", "W") else "",
+        Message(" ", Link(e.permalink, "(message)")) if e.permalink else "",
     )
 
 
@@ -131,7 +161,7 @@ def _dispatch(
         severity = parse_severity(args[0])
         title = rest[len(args[0]) :].strip()
         outcome = service.declare(severity, title, actor, origin_channel=channel_id)
-        return IncidentReply(outcome.text, incident=outcome.view)
+        return said(outcome.text, incident=outcome.view)
     if sub == "update":
         if not args:
             raise RollbotError("`/incident update` needs a status and a message.", STATUS_HINT)
@@ -141,29 +171,31 @@ def _dispatch(
             outcome = service.resolve_in(channel_id, message, actor)
         else:
             outcome = service.change_status(channel_id, status, message, actor)
-        return IncidentReply(outcome.text, incident=outcome.view)
+        return said(outcome.text, incident=outcome.view)
     if sub == "publish":
         outcome = service.publish_pending(channel_id, actor)
-        return IncidentReply(outcome.text, incident=outcome.view)
+        return said(outcome.text, incident=outcome.view)
     if sub == "note":
-        return IncidentReply(service.note(channel_id, rest, actor).text)
+        return said(service.note(channel_id, rest, actor).text)
     if sub == "ack":
         view = service.in_channel_view(channel_id, "ack")
-        return IncidentReply(service.acknowledge(view.id, actor).text)
+        return said(service.acknowledge(view.id, actor).text)
     if sub == "page":
         if not rest:
             raise RollbotError(
                 "`/incident page` needs a role or a person.",
                 "Example: `/incident page ops_lead` or `/incident page @carol`.",
             )
-        return IncidentReply(service.escalate(channel_id, rest, actor).text)
+        return said(service.escalate(channel_id, page_target(rest), actor).text)
     if sub == "resolve":
         outcome = service.resolve_in(channel_id, rest, actor)
-        return IncidentReply(outcome.text, incident=outcome.view)
+        return said(outcome.text, incident=outcome.view)
     if sub == "timeline":
         view, events = service.timeline_of(channel_id)
-        return IncidentReply(
-            f"*Timeline of {view.title}* ({len(events)} entries)", incident=view, timeline=events
+        return said(
+            Message(Strong(f"Timeline of {view.title}"), f" ({len(events)} entries)"),
+            incident=view,
+            timeline=events,
         )
     if sub == "postmortem":
         if args and args != ["done"]:
@@ -172,7 +204,7 @@ def _dispatch(
                 "Use `/incident postmortem` or `/incident postmortem done`.",
             )
         outcome = service.postmortem(channel_id, actor, done=bool(args))
-        return IncidentReply(outcome.text, incident=outcome.view)
+        return said(outcome.text, incident=outcome.view)
     if sub == "status":
         return _status(service, channel_id)
     if sub == "list":
@@ -181,9 +213,8 @@ def _dispatch(
             return IncidentReply(
                 "No incidents yet. Declare one with `/incident declare <sev> <title>`."
             )
-        return IncidentReply(
-            "*Incidents* (open first):\n" + "\n".join(summary_line(v) for v in views)
-        )
+        lines = [Message(Strong("Incidents"), " (open first):"), *map(summary_line, views)]
+        return said(Message.join("\n", lines))
     return IncidentReply(USAGE)
 
 
@@ -194,10 +225,10 @@ def _status(service: IncidentService, channel_id: str | None) -> IncidentReply:
         open_ones = [v for v in service.incidents() if v.active]
         if not open_ones:
             return IncidentReply("No incident is open.")
-        return IncidentReply("\n".join(summary_line(v) for v in open_ones))
+        return said(Message.join("\n", map(summary_line, open_ones)))
     last = (
         f"last status update {format_span(service.clock.now() - view.last_update_at)} ago"
         if view.last_update_at
         else "no status update published yet"
     )
-    return IncidentReply(f"{summary_line(view)}\n{last}.", incident=view)
+    return said(Message(summary_line(view), f"\n{last}."), incident=view)

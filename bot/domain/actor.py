@@ -31,12 +31,5 @@ class Actor:
             return Mention(self.id)
         return self.id
 
-    @property
-    def mention(self) -> str:
-        """How to name the actor in a chat message."""
-        if self.via is Via.SLACK and self.id.startswith(("U", "W")):
-            return f"<@{self.id}>"
-        return self.id
-
 
 SCHEDULER = Actor("rollbot", Via.SCHEDULER)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.errors import RollbotError
+from bot.domain.message import Message
 
 
 class Severity(StrEnum):
@@ -208,9 +209,14 @@ class TimelineEvent:
 
     at: datetime
     kind: EventKind
-    text: str
+    message: Message
     actor: str = "rollbot"
     permalink: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The entry as plain text (people as `@id`), for the post-mortem and logs."""
+        return self.message.plain()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from bot.slack.blocks import (
     slack_date,
     truncate,
 )
+from bot.slack.mrkdwn import mrkdwn
 
 DECLARE_MODAL = "incident_declare_modal"
 EDIT_MODAL = "incident_edit_modal"
@@ -289,7 +290,7 @@ def timeline_messages(title: str, events: list[TimelineEvent]) -> list[Blocks]:
     sections: list[tuple[str, int]] = []  # (text, number of events in it)
     current, count = "", 0
     for event in events:
-        line = truncate(event_line(event), MAX_SECTION_TEXT)
+        line = truncate(mrkdwn(event_line(event)), MAX_SECTION_TEXT)
         if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
             sections.append((current, count))
             current, count = "", 0

@@ -16,7 +16,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.incident import parse_impact, parse_severity
 from bot.services.incidents.views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
 from bot.slack import listener
-from bot.slack.blocks import text_blocks
+from bot.slack.blocks import chat_text, text_blocks
 from bot.slack.incident_blocks import (
     DECLARE_MODAL,
     EDIT_MODAL,
@@ -60,15 +60,16 @@ def _command(rollbot: Rollbot) -> Handler:
             i.client.views_open(trigger_id=trigger_id, view=declare_modal(i.channel_id))
             return
         reply = run_incident(i.text, i.actor, rollbot.incidents, i.channel_id)
+        text = chat_text(reply.message or reply.text)
         if reply.timeline and not reply.error:
-            for blocks in timeline_messages(reply.text, reply.timeline):
-                i.reply(reply.text, blocks)
+            for blocks in timeline_messages(text, reply.timeline):
+                i.reply(text, blocks)
             return
-        blocks = text_blocks(reply.text)
+        blocks = text_blocks(text)
         words = i.text.split()
         if reply.incident is not None and words and words[0].lower() == "status":
             blocks += incident_card(reply.incident)
-        i.reply(reply.text, blocks)
+        i.reply(text, blocks)
 
     return on_incident
 

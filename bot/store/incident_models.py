@@ -73,10 +73,12 @@ class IncidentEventRow(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id", index=True)
     at: datetime = _ts()
     kind: str = Field(max_length=30)
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))  # the message as plain text
     actor: str = Field(default="rollbot", max_length=100)
     permalink: str | None = None
     dedupe: str | None = Field(default=None, max_length=255)
+    # The message as data (bot/store/messages.py); None on entries from before 0007.
+    parts: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class IncidentStatusUpdateRow(SQLModel, table=True):

@@ -11,16 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.incident import EventKind, TimelineEvent
-from bot.domain.message import (
-    Code,
-    GroupMention,
-    Link,
-    Mention,
-    Message,
-    Part,
-    Strong,
-    plain_part,
-)
+from bot.domain.message import Message, as_message
 from bot.store.incident_models import (
     IncidentEventRow,
     IncidentJobRow,
@@ -28,6 +19,7 @@ from bot.store.incident_models import (
     IncidentStatusUpdateRow,
     PostmortemRow,
 )
+from bot.store.messages import legacy_message, message_data, message_of
 
 ACTIVE = "active"
 RESOLVED = "resolved"
@@ -87,35 +79,6 @@ def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
 # -- timeline --------------------------------------------------------------------------
 
 
-def _stored_part(part: Part) -> str:
-    match part:
-        case str():
-            return part
-        case Mention(user_id=user):
-            return f"<@{user}>"
-        case GroupMention(group_id=group):
-            return f"<!subteam^{group}>"
-        case Strong(text=text):
-            return f"*{text}*"
-        case Code(text=text):
-            return f"`{text}`"
-        case Link(url=url, label=label):
-            return f"<{url}|{label}>" if label else f"<{url}>"
-    return plain_part(part)
-
-
-def stored_text(text: str | Message) -> str:
-    """A timeline entry as the `text` column keeps it.
-
-    The column has always held entries with `<@U…>` mentions, `*bold*` and code spans
-    (Slack and the shell render them, the post-mortem copies them), so a `Message` is
-    written in that same form and old and new rows read alike.
-    """
-    if isinstance(text, str):
-        return text
-    return "".join(_stored_part(p) for p in text.parts)
-
-
 def add_event(
     session: Session,
     incident_id: int,
@@ -127,11 +90,13 @@ def add_event(
     dedupe: str | None = None,
 ) -> bool:
     """Add a timeline entry; False when an entry with the same `dedupe` key exists."""
+    message = as_message(text)
     row = IncidentEventRow(
         incident_id=incident_id,
         at=at,
         kind=kind.value,
-        text=stored_text(text),
+        text=message.plain(),
+        parts=message_data(message),
         actor=actor[:100],
         permalink=permalink,
         dedupe=dedupe[:255] if dedupe else None,
@@ -161,14 +126,21 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
             col(IncidentEventRow.text),
             col(IncidentEventRow.actor),
             col(IncidentEventRow.permalink),
+            col(IncidentEventRow.parts),
         )
         .where(col(IncidentEventRow.incident_id) == incident_id)
         .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
     )
     kinds = {k.value: k for k in EventKind}
     return [
-        TimelineEvent(at, kinds[kind], text, actor, permalink)
-        for at, kind, text, actor, permalink in session.execute(query)
+        TimelineEvent(
+            at,
+            kinds[kind],
+            message_of(parts) if parts is not None else legacy_message(text),
+            actor,
+            permalink,
+        )
+        for at, kind, text, actor, permalink, parts in session.execute(query)
     ]
 
 

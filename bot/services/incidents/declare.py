@@ -139,8 +139,10 @@ class Declaring:
         self.status_updates.show_draft(draft_id)
         view = self.card.refresh(incident_id)
         self._announce(view, origin_channel)
-        where = f" in <#{view.channel_id}>" if view.channel_id else ""
-        return IncidentOutcome(view, f"Declared {view.severity.upper()} *{view.title}*{where}.")
+        where = Message(" in ", Channel(view.channel_id)) if view.channel_id else ""
+        return IncidentOutcome(
+            view, Message(f"Declared {view.severity.upper()} ", Strong(view.title), where, ".")
+        )
 
     def _announce(self, view: IncidentView, origin_channel: str | None) -> None:
         """Tell the channel it was declared in, and the announce channel, where it is."""

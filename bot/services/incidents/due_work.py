@@ -226,8 +226,8 @@ class DueWork:
         )
         self.card.record(view.id, EventKind.NUDGE, Message("Nudged the commander: ", text))
         # No sign for a nudge yet: the emoji code is plain text to the shell too.
-        self.card.tell_commander(view, Message(f":hourglass: {view.title}: ", text))
-        self.card.tell(view, Message(":hourglass: ", text))
+        self.card.tell_commander(view, Message(Sign.REMINDER, f"{view.title}: ", text))
+        self.card.tell(view, Message(Sign.REMINDER, text))
         with self.ctx.db.session() as s:
             store.schedule(s, view.id, NUDGE, now + self.ctx.deadlines.update_interval)
         self.card.refresh(view.id)
@@ -246,8 +246,8 @@ class DueWork:
             ".",
         )
         # No sign for a reminder yet: the emoji code is plain text to the shell too.
-        self.card.tell_commander(view, Message(":memo: ", text))
-        self.card.tell(view, Message(":memo: ", text))
+        self.card.tell_commander(view, Message(Sign.POSTMORTEM, text))
+        self.card.tell(view, Message(Sign.POSTMORTEM, text))
 
     def _postmortem_overdue(self, view: IncidentView) -> None:
         if view.postmortem_done:

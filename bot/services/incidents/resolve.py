@@ -8,7 +8,7 @@ import logging
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Message
+from bot.domain.message import Message, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
@@ -119,7 +119,9 @@ class Resolution:
         view = self.card.refresh(incident_id)
         due = view.postmortem_due
         when = f" (due {due:%Y-%m-%d %H:%M} UTC)" if due else ""
-        return IncidentOutcome(view, f"Resolved *{view.title}*. Post-mortem draft uploaded{when}.")
+        return IncidentOutcome(
+            view, Message("Resolved ", Strong(view.title), f". Post-mortem draft uploaded{when}.")
+        )
 
     def render_postmortem_of(self, incident_id: int) -> str:
         """The post-mortem draft rendered from the current timeline."""
@@ -207,7 +209,8 @@ class Resolution:
         if not done:
             self.write_postmortem(row.id, actor)
             return IncidentOutcome(
-                self.card.refresh(row.id), "Post-mortem re-rendered from the timeline and uploaded."
+                self.card.refresh(row.id),
+                Message("Post-mortem re-rendered from the timeline and uploaded."),
             )
         now = self.ctx.clock.now()
         with self.ctx.db.session() as s:
@@ -229,5 +232,5 @@ class Resolution:
                 session=s,
             )
         return IncidentOutcome(
-            self.card.refresh(row.id), "Post-mortem marked done; reminders stopped."
+            self.card.refresh(row.id), Message("Post-mortem marked done; reminders stopped.")
         )

@@ -19,7 +19,7 @@ from bot.store import incidents as store
 from bot.store.incident_models import IncidentRow
 
 MAX_NOTE = 3000
-_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
+_USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 
 
 class Response:
@@ -75,7 +75,8 @@ class Response:
                 store.schedule(s, incident_id, PAGE_ACK, now)
         self.due_work.run_due_for(incident_id)
         view = self.card.refresh(incident_id)
-        return IncidentOutcome(view, f"{actor.mention} acknowledged *{view.title}*.")
+        said = Message(actor.named, " acknowledged ", Strong(view.title), ".")
+        return IncidentOutcome(view, said)
 
     def note(self, channel_id: str | None, text: str, actor: Actor) -> IncidentOutcome:
         """Add a note to the timeline."""
@@ -88,7 +89,7 @@ class Response:
             row = self.card.in_channel(s, channel_id, "note")
             assert row.id is not None
             self.card.record(row.id, EventKind.NOTE, text[:MAX_NOTE], actor.id, session=s)
-        return IncidentOutcome(self.card.view(row.id), "Added to the timeline.")
+        return IncidentOutcome(self.card.view(row.id), Message("Added to the timeline."))
 
     def pinned(self, channel_id: str, ts: str, actor: Actor) -> bool:
         """A message in an incident channel got :pushpin:: put it on the timeline (once)."""
@@ -103,7 +104,7 @@ class Response:
             return False
         author = person(message.author)
         # The whole entry, author included, stays within a note's length.
-        room = MAX_NOTE - len(store.stored_text(Message(author)))
+        room = MAX_NOTE - len(Message(author).plain())
         text = Message(author, f": {message.text}"[: max(0, room)])
         added = self.card.record(
             row.id,
@@ -119,7 +120,8 @@ class Response:
         return added
 
     def escalate(self, channel_id: str | None, target: str, actor: Actor) -> IncidentOutcome:
-        """`/incident page <role or user>`: bring someone in (invite and message them)."""
+        """`/incident page <role or user>`: bring someone in (invite and message them).
+        `target` is a role id or a chat user id."""
         row = self._active_in(channel_id, "page")
         assert row.id is not None
         target = target.strip()
@@ -129,7 +131,6 @@ class Response:
         group: str | None = None
         if role is not None:
             users, who, group = list(role.members), role.name, role.usergroup
-            who_text = role.name
             if not users and not group:
                 raise RollbotError(
                     f"Nobody holds the role {role.name}.", "Add members in the config."
@@ -144,9 +145,8 @@ class Response:
                     f"`{target}` is neither a role nor a person.",
                     f"Name a role ({known}) or mention someone: `/incident page @name`.",
                 )
-            users = [match.group(1) or match.group(2)]
-            who = Mention(users[0])
-            who_text = f"<@{users[0]}>"
+            users = [target]
+            who = Mention(target)
         view = self.card.view(row.id)
         channel = view.channel_id
         if channel and users:
@@ -169,7 +169,7 @@ class Response:
         self.card.record(
             row.id, EventKind.PAGED, Message(actor.named, " paged ", who, "."), actor.id
         )
-        return IncidentOutcome(self.card.refresh(row.id), f"Paged {who_text}.")
+        return IncidentOutcome(self.card.refresh(row.id), Message("Paged ", who, "."))
 
     def change_status(
         self, channel_id: str | None, status: Status, message: str, actor: Actor
@@ -223,4 +223,6 @@ class Response:
             self.status_updates.show_draft(stale)
         view = self.card.refresh(row.id)
         tail = "published" if published else "queued (the status page did not answer; retrying)"
-        return IncidentOutcome(view, f"Status is now *{status.value}*; update {tail}.")
+        return IncidentOutcome(
+            view, Message("Status is now ", Strong(status.value), f"; update {tail}.")
+        )

@@ -18,7 +18,7 @@ from bot.domain.actor import Actor
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Message
+from bot.domain.message import Message, Sign
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
@@ -151,9 +151,10 @@ class StatusUpdates:
         published = self.publish_one(update_id)
         view = self.card.view(incident_id)
         if published:
-            return IncidentOutcome(view, f"Status update published by {actor.mention}.")
+            return IncidentOutcome(view, Message("Status update published by ", actor.named, "."))
         return IncidentOutcome(
-            view, "The status page did not take it yet; rollbot keeps retrying (see the card)."
+            view,
+            Message("The status page did not take it yet; rollbot keeps retrying (see the card)."),
         )
 
     def publish_pending(self, channel_id: str | None, actor: Actor) -> IncidentOutcome:
@@ -325,7 +326,7 @@ class StatusUpdates:
             incident_id, status, message = incident.id, row.status, row.message
             had_dm = row.dm_ts is not None
         view = self.card.refresh(incident_id)
-        # No sign for an announcement yet: the emoji code is plain text to the shell too.
-        self.card.tell(view, Message(f":mega: Status update published ({status}): {message}"))
+        published = Message(Sign.ANNOUNCE, f"Status update published ({status}): ", message)
+        self.card.tell(view, published)
         if had_dm:  # the commander's draft DM now says it is out, without buttons
             self.show_draft(update_id)

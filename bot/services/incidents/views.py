@@ -90,7 +90,7 @@ class IncidentOutcome:
     """What a change did: the incident as it is now, and a sentence about it."""
 
     view: IncidentView
-    text: str
+    text: Message
 
 
 def draft_view(row: IncidentStatusUpdateRow, incident: IncidentRow) -> DraftView:

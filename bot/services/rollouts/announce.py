@@ -12,7 +12,7 @@ from bot.services.rollouts.context import Outcome, RolloutContext
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.reading import RolloutReader
 from bot.services.rollouts.views import RolloutView
-from bot.store import outbox, rollouts
+from bot.store import messages, outbox, rollouts
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class RolloutAnnouncer:
             error: str | None = None
             try:
                 view = self._show(self.reader.view(int(item.payload["rollout_id"])))
-                self.ctx.notifier.post_event(view, outbox.message_of(item.payload["text"]))
+                self.ctx.notifier.post_event(view, messages.message_of(item.payload["text"]))
             except Exception as exc:
                 error = str(exc)
             with self.ctx.db.session() as s:
@@ -89,7 +89,7 @@ class RolloutAnnouncer:
     def _keep(self, rollout_id: int, message: ThreadText, exc: Exception) -> None:
         payload: dict[str, object] = {
             "rollout_id": rollout_id,
-            "text": message if isinstance(message, str) else outbox.message_data(message),
+            "text": message if isinstance(message, str) else messages.message_data(message),
         }
         with self.ctx.db.session() as s:
             outbox.queue(s, OUTBOX_KIND, payload, str(exc), self.ctx.clock.now())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,18 +22,6 @@ ACTION_REJECT = "signoff_reject"
 ACTION_CHECK = "checklist_check"
 REJECT_CALLBACK = "signoff_reject_reason"
 ANY_ROLE = "*"  # a card's Reject button: whichever role still to sign the clicker holds
-
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
-
-
-def mention(user_id: str) -> str:
-    """A Slack mention for Slack user ids, the plain name otherwise (shell users).
-
-    Only for texts whose sink is still mrkdwn `str` (a card note's neighbours, thread
-    events, command replies, the Markdown report): new texts are `Message`s with `Mention`.
-    """
-    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else user_id
-
 
 MessageRef = dict[str, str]
 """Where a sent message is: {"channel": ..., "ts": ...}."""
