@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from bot.commands.incident import IncidentReply
+from bot.commands.reply import Reply
 from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.services.chat import ChatPorts
+from bot.slack.blocks import chat_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"
@@ -98,3 +101,8 @@ def rollbot(settings: Settings, clock: ManualClock, chat_ports: ChatPorts) -> It
         yield bot
     finally:
         bot.db.dispose()
+
+
+def slack_text(reply: Reply | IncidentReply) -> str:
+    """A command's reply as Slack shows it (mrkdwn, mentions written)."""
+    return chat_text(reply.message or reply.text)

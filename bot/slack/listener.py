@@ -22,7 +22,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.commands.reply import refusal
+from bot.commands.reply import refusal_message
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
@@ -41,7 +41,7 @@ UNEXPECTED = (
 
 def refusal_text(exc: RollbotError) -> str:
     """A refusal as Slack text: what is wrong, then what would be right."""
-    return refusal(exc.message, exc.hint).text
+    return mrkdwn(refusal_message(exc.message, exc.hint))
 
 
 @dataclass(frozen=True)

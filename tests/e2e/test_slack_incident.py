@@ -16,6 +16,7 @@ from bot.container import build, slack_chat
 from bot.services.incidents.ports import OnCall
 from bot.services.incidents.views import ACTION_EDIT, ACTION_PUBLISH
 from bot.slack.app import build_slack_app
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
 from tests.e2e.conftest import CHANNEL, Harness, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
@@ -325,7 +326,9 @@ def test_a_pinned_reply_in_a_thread_lands_on_the_timeline(incident: Incident) ->
     deadline = time.monotonic() + 5
     while True:  # the listener records it after reading the permalink
         with h.rollbot.db.session() as s:
-            pinned = [e.text for e in store.timeline(s, view.id) if e.kind.value == "pinned"]
+            pinned = [
+                mrkdwn(e.message) for e in store.timeline(s, view.id) if e.kind.value == "pinned"
+            ]
         if pinned or time.monotonic() > deadline:
             break
         time.sleep(0.02)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
+from bot.commands.incident import page_target
 from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
@@ -21,6 +22,7 @@ from bot.domain.incident import EventKind, Severity, Status
 from bot.domain.roles import Role, RoleDirectory
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat, message
 
@@ -330,7 +332,8 @@ def test_pinned_messages_land_on_the_timeline_once(kit: Kit) -> None:
     with kit.bot.db.session() as s:
         pinned = [e for e in store.timeline(s, incident_id) if e.kind is EventKind.PINNED]
     assert len(pinned) == 1
-    assert pinned[0].text == "<@U0BOB>: api-7 is out of memory" and pinned[0].at == at
+    assert mrkdwn(pinned[0].message) == "<@U0BOB>: api-7 is out of memory"
+    assert pinned[0].at == at
     assert pinned[0].permalink == "https://x.slack.com/p111222"
 
 
@@ -360,11 +363,11 @@ def test_escalation_to_a_role_or_a_person(kit: Kit) -> None:
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     outcome = kit.bot.incidents.escalate(channel, "ops_lead", ALICE)
-    assert outcome.text == "Paged Operations Lead."
+    assert outcome.text.plain() == "Paged Operations Lead."
     assert (channel, ["U0OPS1", "U0OPS2"]) in kit.chat.invites
     assert {u for u, t in kit.chat.directs if "needs you in incident" in t} == {"U0OPS1", "U0OPS2"}
-    outcome = kit.bot.incidents.escalate(channel, "<@U0CAROL|carol>", ALICE)
-    assert "Paged <@U0CAROL>" in outcome.text
+    outcome = kit.bot.incidents.escalate(channel, page_target("<@U0CAROL|carol>"), ALICE)
+    assert "Paged <@U0CAROL>" in mrkdwn(outcome.text)
     assert (channel, ["U0CAROL"]) in kit.chat.invites
     with pytest.raises(RollbotError, match="neither a role nor a person"):
         kit.bot.incidents.escalate(channel, "nobody-here", ALICE)
@@ -530,7 +533,7 @@ def test_escalation_to_a_role_held_by_a_user_group(kit: Kit) -> None:
     kit.bot.incidents.roles = RoleDirectory(roles={"sre": Role("sre", "SRE on call", (), "S0SRE")})
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
-    assert kit.bot.incidents.escalate(channel, "sre", ALICE).text == "Paged SRE on call."
+    assert kit.bot.incidents.escalate(channel, "sre", ALICE).text.plain() == "Paged SRE on call."
     assert all(users for _, users in kit.chat.invites)  # nobody to invite by id
     assert (channel, ":rotating_light: <!subteam^S0SRE> SRE on call is needed here.") in (
         kit.chat.posts

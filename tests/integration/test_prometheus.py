@@ -24,6 +24,7 @@ from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.providers.metrics.prometheus import PrometheusProvider
 from bot.services.chat import ChatPorts
+from bot.slack.mrkdwn import mrkdwn
 from bot.slack.notifier import SlackNotifier, build_client
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 from tests.prometheus_support import (
@@ -199,7 +200,8 @@ def test_a_healthy_rollout_advances_once_bake_time_and_criteria_hold(
     assert rb.rollouts.advance_due() == []  # criteria fine, bake time not passed
     clock.advance(timedelta(hours=1))
     assert rb.rollouts.advance_due() == []  # bake passed; the window needs 2 fresh evaluations
-    assert "held: success criterion *error-rate-low*" in rb.rollouts.status(FLAG).waiting_for
+    waiting = mrkdwn(rb.rollouts.status(FLAG).waiting_for)
+    assert "held: success criterion *error-rate-low*" in waiting
     time.sleep(1.1)
     clock.advance(TICK)
     rb.watcher.evaluate()

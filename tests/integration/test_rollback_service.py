@@ -27,6 +27,7 @@ from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
@@ -123,7 +124,7 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     assert flag(bot) == (False, 0)
     view = bot.rollouts.status(FLAG)
     assert view.state is RolloutState.ROLLED_BACK
-    assert view.waiting_for.startswith("Rolled back automatically")
+    assert view.waiting_for.plain().startswith("Rolled back automatically")
     # Why, with the trigger, threshold and measured values, first; then every step.
     why = seen.events[1]  # after the rollout's start
     assert "Automatic rollback of `chat-v2`" in why
@@ -178,7 +179,7 @@ def test_missing_data_policies(bot: Rollbot, clock: ManualClock, metrics: FakeMe
     clock.advance(timedelta(hours=1))
     tick(bot, clock)
     assert bot.rollouts.advance_due() == []  # held: latency has no data
-    assert "trigger *latency* has no data" in bot.rollouts.status(FLAG).waiting_for
+    assert "trigger *latency* has no data" in mrkdwn(bot.rollouts.status(FLAG).waiting_for)
     assert "Prometheus did not answer" in bot.rollouts.status(FLAG).waiting_for
     metrics.set(LATENCY, 0.1)
     tick(bot, clock)
@@ -196,7 +197,7 @@ def test_criteria_hold_a_due_step_until_they_held_over_their_window(
     tick(bot, clock)
     assert bot.rollouts.advance_due() == []
     waiting = bot.rollouts.status(FLAG).waiting_for
-    assert "Bake time passed; held: success criterion *success* is not met" in waiting
+    assert "Bake time passed; held: success criterion *success* is not met" in mrkdwn(waiting)
     assert "measured 0.9" in waiting and "needs > 0.99" in waiting
     metrics.set(SUCCESS, 0.995)
     tick(bot, clock)  # one good evaluation: window of 2 not yet full

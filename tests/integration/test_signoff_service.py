@@ -26,6 +26,7 @@ from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
+from tests.conftest import slack_text
 
 FLAG = "realtime-features"
 
@@ -181,7 +182,7 @@ def test_the_five_role_chain_asks_in_order_and_then_lets_the_rollout_leave_stagi
     assert len(events(bot, "checklist.checked")) == 10
 
     reply = run_approve(FLAG, slack("UOTHER"), so(bot))
-    assert "| Engineering Lead | <@UENG> | approved via slack |" in reply.text
+    assert "| Engineering Lead | <@UENG> | approved via slack |" in slack_text(reply)
     assert "| CTO (CTO sign-off before Full Production) | ________ |" in reply.text
 
 
@@ -358,7 +359,7 @@ def test_automatic_advance_waits_at_the_cto_gate(
     assert bot.rollouts.status(FLAG).state.value == "completed"
 
     report = run_rollout(f"report {FLAG}", ALICE, bot.rollouts, extra=bot.rollout_subcommands)
-    text = report.text
+    text = slack_text(report)
     assert "## Pre-Migration Checklist" in text and "### Code Readiness" in text
     assert "- [x] Security audit passed — Security Lead, checked by <@USEC>" in text
     assert "- [ ] Performance analysis report — Engineering Lead, due 2026-" in text

@@ -26,6 +26,7 @@ from bot.domain.incident import (
     response_times,
     slugify,
 )
+from bot.domain.message import Message
 
 T0 = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 VALID_CHANNEL = re.compile(r"^[a-z0-9_-]{1,80}$")
@@ -95,7 +96,7 @@ def test_auto_publish_must_come_before_the_deadline() -> None:
 
 
 def ev(minutes: float, kind: EventKind, text: str = "") -> TimelineEvent:
-    return TimelineEvent(T0 + timedelta(minutes=minutes), kind, text)
+    return TimelineEvent(T0 + timedelta(minutes=minutes), kind, Message(text))
 
 
 def test_response_times_from_the_first_event_of_each_kind() -> None:

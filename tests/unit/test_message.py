@@ -48,3 +48,13 @@ def test_messages_join_and_add() -> None:
     assert mrkdwn(joined) == "<@U1>, bob."
     assert not Message("")
     assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_incident_page_takes_a_mention_an_at_name_or_an_id() -> None:
+    from bot.commands.incident import page_target
+
+    assert page_target("<@U0CTO|cto>") == "U0CTO"
+    assert page_target("@U0CTO") == "U0CTO"
+    assert page_target(" U0CTO ") == "U0CTO"
+    assert page_target("ops_lead") == "ops_lead"
+    assert page_target("@carol") == "@carol"  # not an id: the service says it is unknown

@@ -135,7 +135,8 @@ def test_checklist_hold_names_open_items() -> None:
         for i, item in enumerate(checklist.items)
     ]
     hold = checklist_hold([checklist], states)
-    assert hold == (
+    assert hold is not None
+    assert mrkdwn(hold) == (
         "checklist *Code Readiness* has 4 of 5 items open (item 1, item 2, item 3 and 1 more)"
     )
     done = [ItemState(checklist, i, it, ItemStatus.DONE) for i, it in enumerate(checklist.items)]
