@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 
 from bot.container import Rollbot
 from bot.slack.incident_listeners import register_incidents
-from bot.slack.listeners import register
 from bot.slack.rollback_listeners import register_rollback
+from bot.slack.rollout_listeners import register_rollouts
 from bot.slack.signoff_listeners import register_signoff
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def build_slack_app(rollbot: Rollbot, client: WebClient, *, socket_mode: bool = 
         logger=logging.getLogger("bot.slack.bolt"),
     )
     register_signoff(app, rollbot)
-    register(app, rollbot)
+    register_rollouts(app, rollbot)
     register_rollback(app, rollbot)
     register_incidents(app, rollbot)
     # Registered last, so any listener for a specific event comes first and wins. The

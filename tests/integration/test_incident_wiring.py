@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
+from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as incidents_store
 from bot.web.app import create_app
 from tests.fakes.metrics import FakeMetrics
@@ -41,8 +42,9 @@ def bot(
 
 
 def timeline_texts(bot: Rollbot, incident_id: int) -> list[str]:
+    """The timeline's entries as Slack shows them."""
     with bot.db.session() as s:
-        return [e.text for e in incidents_store.timeline(s, incident_id)]
+        return [mrkdwn(e.message) for e in incidents_store.timeline(s, incident_id)]
 
 
 def test_an_automatic_rollback_declares_an_incident_with_its_steps_on_the_timeline(

@@ -30,9 +30,11 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert set(inspect(db.engine).get_table_names()) >= TABLES
-        assert _revision(db) == _heads(database_url) == ["0006"]
+        assert _revision(db) == _heads(database_url) == ["0007"]
         columns = {c["name"] for c in inspect(db.engine).get_columns("rollback")}
         assert "lease_until" in columns  # 0006: an interrupted rollback is resumed
+        columns = {c["name"] for c in inspect(db.engine).get_columns("incident_event")}
+        assert "parts" in columns  # 0007: timeline entries keep their message as data
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
         assert _revision(db) == _heads(database_url)

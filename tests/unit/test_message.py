@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bot.domain.message import Code, GroupMention, Link, Mention, Message, Sign, Strong
+from bot.commands.incident import page_target
+from bot.domain.message import Channel, Code, GroupMention, Link, Mention, Message, Sign, Strong
 from bot.shell.text import text
 from bot.slack.mrkdwn import escape, mrkdwn
+from bot.store.messages import legacy_message, message_data, message_of
 
 
 def test_user_text_cannot_ping_or_link_in_slack() -> None:
@@ -51,10 +53,28 @@ def test_messages_join_and_add() -> None:
 
 
 def test_incident_page_takes_a_mention_an_at_name_or_an_id() -> None:
-    from bot.commands.incident import page_target
-
     assert page_target("<@U0CTO|cto>") == "U0CTO"
     assert page_target("@U0CTO") == "U0CTO"
     assert page_target(" U0CTO ") == "U0CTO"
     assert page_target("ops_lead") == "ops_lead"
     assert page_target("@carol") == "@carol"  # not an id: the service says it is unknown
+
+
+def test_a_message_kept_as_json_reads_back_the_same() -> None:
+    message = Message(
+        Sign.ROLLBACK,
+        Mention("U1"),
+        " in ",
+        Channel("C1"),
+        ": ",
+        Strong("x"),
+        Code("y"),
+        GroupMention("S1"),
+        Link("https://x.example", "z"),
+    )
+    assert message_of(message_data(message)) == message
+
+
+def test_timeline_text_from_before_messages_were_data_keeps_its_mentions() -> None:
+    old = legacy_message("<@U0BOB|bob>: api-7 is down, see <#C0INC> & <https://x|y>")
+    assert mrkdwn(old) == "<@U0BOB>: api-7 is down, see <#C0INC> &amp; &lt;https://x|y&gt;"

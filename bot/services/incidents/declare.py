@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TypeGuard
@@ -46,20 +47,14 @@ def is_chat_user(user_id: str | None) -> TypeGuard[str]:
     return user_id is not None and user_id.startswith(("U", "W"))
 
 
+@dataclass(frozen=True)
 class Declaring:
     """Declaration."""
 
-    def __init__(
-        self,
-        ctx: IncidentContext,
-        card: IncidentCard,
-        status_updates: StatusUpdates,
-        due_work: DueWork,
-    ) -> None:
-        self.ctx = ctx
-        self.card = card
-        self.status_updates = status_updates
-        self.due_work = due_work
+    ctx: IncidentContext
+    card: IncidentCard
+    status_updates: StatusUpdates
+    due_work: DueWork
 
     def find_commander(self, actor: Actor) -> tuple[str | None, str]:
         """The on-call engineer mapped to a chat user, else the declarer; and why."""

@@ -4,6 +4,7 @@ uploaded to the channel, kept in the database, due 48 hours later with reminders
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
@@ -44,20 +45,14 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
     )
 
 
+@dataclass(frozen=True)
 class Resolution:
     """Resolution and post-mortems."""
 
-    def __init__(
-        self,
-        ctx: IncidentContext,
-        card: IncidentCard,
-        status_updates: StatusUpdates,
-        due_work: DueWork,
-    ) -> None:
-        self.ctx = ctx
-        self.card = card
-        self.status_updates = status_updates
-        self.due_work = due_work
+    ctx: IncidentContext
+    card: IncidentCard
+    status_updates: StatusUpdates
+    due_work: DueWork
 
     def resolve_in(self, channel_id: str | None, summary: str, actor: Actor) -> IncidentOutcome:
         """`/incident resolve [summary]` in the incident channel."""

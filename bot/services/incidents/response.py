@@ -4,6 +4,7 @@ changes."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import partial
 
 from bot.domain.actor import Actor
@@ -22,20 +23,14 @@ MAX_NOTE = 3000
 _USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 
 
+@dataclass(frozen=True)
 class Response:
     """The commands used while an incident is open."""
 
-    def __init__(
-        self,
-        ctx: IncidentContext,
-        card: IncidentCard,
-        status_updates: StatusUpdates,
-        due_work: DueWork,
-    ) -> None:
-        self.ctx = ctx
-        self.card = card
-        self.status_updates = status_updates
-        self.due_work = due_work
+    ctx: IncidentContext
+    card: IncidentCard
+    status_updates: StatusUpdates
+    due_work: DueWork
 
     def _active_in(self, channel_id: str | None, command: str) -> IncidentRow:
         with self.ctx.db.session() as s:

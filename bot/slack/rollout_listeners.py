@@ -24,7 +24,7 @@ from bot.slack.listener import MAX_REPLY_TEXT, Interaction
 CARD_SUBCOMMANDS = frozenset({"status"})
 
 
-def register(app: App, rollbot: Rollbot) -> None:
+def register_rollouts(app: App, rollbot: Rollbot) -> None:
     """Attach `/rollout` and the card's buttons to `app`."""
     app.command("/rollout")(listener.command(rollbot, "/rollout", _rollout_command(rollbot)))
     service = rollbot.rollouts
