@@ -54,19 +54,11 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
         *alertmanager_routes(rollbot),
     ]
     if slack_app is not None:
-        from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+        from bot.slack.http import slack_events
 
-        async def slack_events(request: Request) -> Response:
-            # Bolt's App is synchronous: dispatch in the thread pool so one request waiting
-            # for its ack never stalls the others (or /healthz and /flags).
-            body = await request.body()
-            bolt_response = await run_in_threadpool(
-                slack_app.dispatch, to_bolt_request(request, body)
-            )
-            response: Response = to_starlette_response(bolt_response)
-            return response
-
-        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+        secret = rollbot.settings.slack_signing_secret or ""
+        endpoint = slack_events(slack_app, secret)
+        routes.append(Route("/slack/events", endpoint, methods=["POST"]))
     else:
 
         async def slack_disabled(_request: Request) -> PlainTextResponse:
