@@ -45,3 +45,12 @@ def refusal_message(
 def refusal(message: str | Message, hint: str | Message = "", usage: str = "") -> Reply:
     """A refusal saying what is wrong, what would be right, and the usage."""
     return Reply.said(refusal_message(message, hint, usage), [], error=True)
+
+
+MAX_ECHO = 40
+
+
+def echo(text: str, limit: int = MAX_ECHO) -> str:
+    """What someone typed, shortened for a reply that repeats it (a 1 MB argument is not
+    sent back)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC
 
-from bot.commands.reply import Reply, refusal
+from bot.commands.reply import Reply, echo, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.message import Code, Message, Strong
@@ -126,9 +126,10 @@ def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
         )
     flag, raw = rest
     number = raw.rstrip("%")
-    if not number.isdigit():
+    # ASCII digits only: `isdigit` also takes "²", "５" and "٥٠", which are no percentage.
+    if not (number.isascii() and number.isdigit()) or len(number) > 3:
         raise RollbotError(
-            f"`{raw}` is not a number.", "Give a whole percentage from 0 to 100, e.g. `25`."
+            f"`{echo(raw)}` is not a number.", "Give a whole percentage from 0 to 100, e.g. `25`."
         )
     percentage = int(number)
     if percentage > 100:

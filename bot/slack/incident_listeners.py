@@ -13,6 +13,7 @@ from slack_bolt import App
 from bot.commands.incident import run_incident
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
+from bot.domain.ids import record_id
 from bot.domain.incident import parse_impact, parse_severity
 from bot.services.incidents.views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
 from bot.slack import listener
@@ -76,7 +77,7 @@ def _command(rollbot: Rollbot) -> Handler:
 
 def _value(value: str, key: str) -> int | None:
     try:
-        return int(json.loads(value)[key])
+        return record_id(json.loads(value)[key])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -159,13 +160,17 @@ def _message(view: dict[str, Any]) -> str:
 
 
 def _check_edit(i: Interaction) -> dict[str, str] | None:
+    try:
+        record_id(i.view.get("private_metadata") or 0)
+    except ValueError:
+        return {"message": "This form lost its status update; press Edit again."}
     return None if _message(i.view) else {"message": "A status update needs some text."}
 
 
 def _edit_submitted(rollbot: Rollbot) -> Handler:
     def on_submit(i: Interaction) -> None:
         rollbot.incidents.edit_draft(
-            int(i.view.get("private_metadata") or 0), _message(i.view), i.actor
+            record_id(i.view.get("private_metadata") or 0), _message(i.view), i.actor
         )
 
     return on_submit

@@ -13,6 +13,7 @@ from slack_bolt import App
 
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
+from bot.domain.ids import record_id
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack import listener
@@ -54,7 +55,7 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
 def _button_value(value: str) -> tuple[int, int] | None:
     try:
         parsed = json.loads(value)
-        return int(parsed["rollout"]), int(parsed["step"])
+        return record_id(parsed["rollout"]), record_id(parsed["step"])
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -47,7 +47,7 @@ def alertmanager_routes(rollbot: Rollbot) -> list[Route]:
             return JSONResponse({"error": "body too large"}, 413)
         try:
             group = parse_alertmanager(json.loads(body or b"null"))
-        except (ValueError, AlertPayloadError) as exc:
+        except (ValueError, RecursionError, AlertPayloadError) as exc:
             return JSONResponse({"error": f"not an Alertmanager webhook payload: {exc}"}, 400)
         try:
             result = await run_in_threadpool(rollbot.incidents.alert, group)

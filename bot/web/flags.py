@@ -68,7 +68,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
             return bad
         try:
             body = json.loads(await request.body() or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # bad JSON, a 5,000-digit number, deep
             return JSONResponse({"error": f"body: not valid JSON ({exc})"}, 422)
         try:
             change = parse_flag_change(body)

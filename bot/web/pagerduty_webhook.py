@@ -93,7 +93,7 @@ def _parse_event(body: bytes) -> tuple[str, dict[str, Any], datetime] | str:
     """(event_type, data, occurred_at) of a v3 webhook, or what is wrong with it."""
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, huge numbers, deep nesting
         return "body: not valid JSON"
     event = document.get("event") if isinstance(document, dict) else None
     if not isinstance(event, dict) or not isinstance(event.get("event_type"), str):

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.conftest import SIGNING_SECRET, Harness
+from tests.e2e.conftest import FLAG, SIGNING_SECRET, Harness
 from tests.fakes.slack_requests import FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, signed_headers
 
 FORM = {"Content-Type": FORM_CONTENT_TYPE}
@@ -90,3 +90,30 @@ def test_a_request_body_is_never_logged(harness: Harness, caplog: pytest.LogCapt
     )
     assert response.status_code == 401
     assert "SECRETRESPONSEURL" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "percent", ["²", "５", "٥٠", pytest.param("1" * 5000, id="5000 digits")]
+)
+def test_only_ascii_digits_are_a_percentage(harness: Harness, percent: str) -> None:
+    harness.command(f"start {FLAG}")
+    before = harness.flag()
+    reply = harness.command(f"set {FLAG} {percent}")
+    assert "is not a number" in reply.params["text"]
+    assert "unexpected problem" not in reply.params["text"]
+    assert harness.flag() == before
+
+
+@pytest.mark.parametrize(
+    "value", ['{"rollout": 1000000000000000000000000000000, "step": 0}', '{"rollout": -1}']
+)
+def test_a_forged_button_id_is_refused_plainly(
+    harness: Harness, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    harness.command(f"start {FLAG}")
+    before = len(harness.responses())
+    response = harness.slack.block_action("rollout_advance", value)
+    assert response.status_code == 200
+    (reply,) = harness.fake.wait_for("response_url", before + 1)[before:]
+    assert "does not say which rollout" in reply.params["text"]
+    assert not [r for r in caplog.records if r.exc_info]

@@ -154,7 +154,17 @@ def test_unknown_field_error_lists_the_allowed_fields(client: TestClient) -> Non
     assert "rollout_percentage" in error
 
 
-@pytest.mark.parametrize("raw", [b"enabled=false", b"{not json", b"\xff\xfe", b"{'enabled': 1}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"enabled=false",
+        b"{not json",
+        b"\xff\xfe",
+        b"{'enabled': 1}",
+        pytest.param(b'{"rollout_percentage": ' + b"1" * 5000 + b"}", id="5000-digit number"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="100000 deep"),
+    ],
+)
 def test_non_json_body_is_422(client: TestClient, raw: bytes) -> None:
     response = client.post(
         "/flags/f", content=raw, headers={**AUTH, "Content-Type": "application/json"}

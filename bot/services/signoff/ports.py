@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.domain.ids import record_id
 from bot.domain.message import Code, Message, Strong
 from bot.services.rollouts.views import RolloutView
 
@@ -49,7 +50,10 @@ class SignButton:
         try:
             data = json.loads(value)
             return SignButton(
-                int(data["rollout"]), int(data["step"]), int(data["visit"]), str(data["role"])
+                record_id(data["rollout"]),
+                record_id(data["step"]),
+                record_id(data["visit"]),
+                str(data["role"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -74,7 +78,9 @@ class CheckButton:
         """Parse a button value; None when it is not one of ours."""
         try:
             data = json.loads(value)
-            return CheckButton(int(data["rollout"]), str(data["checklist"]), int(data["item"]))
+            return CheckButton(
+                record_id(data["rollout"]), str(data["checklist"]), record_id(data["item"])
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
