@@ -26,6 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.commands.incident import event_line
 from bot.domain.incident import SEVERITIES, Impact, TimelineEvent
+from bot.domain.message import Message, person
 from bot.services.incidents.views import (
     ACTION_EDIT,
     ACTION_PUBLISH,
@@ -43,7 +44,7 @@ from bot.slack.blocks import (
     slack_date,
     truncate,
 )
-from bot.slack.mrkdwn import mrkdwn
+from bot.slack.mrkdwn import escape, mrkdwn
 
 DECLARE_MODAL = "incident_declare_modal"
 EDIT_MODAL = "incident_edit_modal"
@@ -58,9 +59,7 @@ MAX_MESSAGE_CHARS = 36_000  # under Slack's 40,000 characters per message, with 
 
 
 def _who(user: str | None) -> str:
-    if not user:
-        return "—"
-    return f"<@{user}>" if user[:1] in ("U", "W") else user
+    return mrkdwn(Message(person(user))) if user else "—"
 
 
 def _field(label: str, value: str) -> MarkdownTextObject:
@@ -70,7 +69,8 @@ def _field(label: str, value: str) -> MarkdownTextObject:
 def card_text(view: IncidentView) -> str:
     """Fallback text of the card."""
     return truncate(
-        f"{view.severity.upper()} incident: {view.title} ({view.status}, {view.state})", 3000
+        f"{view.severity.upper()} incident: {escape(view.title)} ({view.status}, {view.state})",
+        3000,
     )
 
 
@@ -102,7 +102,10 @@ def incident_card(view: IncidentView) -> Blocks:
                 _field("Commander", _who(view.commander)),
                 _field(
                     "Impact",
-                    view.impact + (f" — {', '.join(view.components)}" if view.components else ""),
+                    escape(
+                        view.impact
+                        + (f" — {', '.join(view.components)}" if view.components else "")
+                    ),
                 ),
                 _field("Status page", _update_text(view)),
                 _field("Declared", f"{slack_date(view.declared_at)} by {_who(view.declared_by)}"),
@@ -119,7 +122,7 @@ def incident_card(view: IncidentView) -> Blocks:
             pm += f", due {slack_date(view.postmortem_due)}"
         if view.postmortem_overdue:
             pm = ":warning: *overdue* — " + pm
-        summary = f"*Summary:* {view.summary}\n" if view.summary else ""
+        summary = f"*Summary:* {escape(view.summary)}\n" if view.summary else ""
         blocks.append(
             SectionBlock(
                 block_id=f"incident-{view.id}-closed",
@@ -174,7 +177,7 @@ def draft_blocks(draft: DraftView) -> Blocks:
         head = f"*Status update {draft.state}.*"
     else:
         head = (
-            f":memo: *Draft status update for {draft.incident_title}* "
+            f":memo: *Draft status update for {escape(draft.incident_title)}* "
             f"({draft.status}, impact {draft.impact})"
         )
         if draft.auto_publish_at is not None:
@@ -183,7 +186,9 @@ def draft_blocks(draft: DraftView) -> Blocks:
             )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=truncate(head, MAX_SECTION_TEXT))),
-        SectionBlock(text=MarkdownTextObject(text=truncate(f">{draft.message}", MAX_SECTION_TEXT))),
+        SectionBlock(
+            text=MarkdownTextObject(text=truncate(f">{escape(draft.message)}", MAX_SECTION_TEXT))
+        ),
     ]
     if draft.state in ("draft", "queued"):
         value = draft.button_value()

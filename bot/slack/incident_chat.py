@@ -17,7 +17,7 @@ from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftVie
 from bot.services.rollouts.notifier import CardLocation
 from bot.slack.blocks import truncate
 from bot.slack.incident_blocks import card_text, draft_blocks, incident_card
-from bot.slack.mrkdwn import mrkdwn
+from bot.slack.mrkdwn import escape, mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SlackIncidentChat:
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
         """DM the draft with Publish / Edit, or edit that DM in place."""
         blocks = draft_blocks(draft)
-        text = truncate(f"Status update draft ({draft.status}): {draft.message}", 3000)
+        text = truncate(f"Status update draft ({draft.status}): {escape(draft.message)}", 3000)
         if draft.dm_channel and draft.dm_ts:
             self.client.chat_update(
                 channel=draft.dm_channel, ts=draft.dm_ts, text=text, blocks=blocks

@@ -372,3 +372,50 @@ def test_the_cards_buttons_acknowledge_and_resolve(incident: Incident) -> None:
     while button_value(fake.message(channel, ts)["blocks"], "incident_resolve"):  # type: ignore[index]
         assert time.monotonic() < deadline, "the card still offers Resolve"
         time.sleep(0.02)
+
+
+def test_mentions_and_links_typed_by_a_user_stay_text_everywhere(incident: Incident) -> None:
+    """A title, a note, an update and a rollback reason with `<!channel>` and a disguised
+    link ping nobody and link nowhere: every message rollbot sends escapes them."""
+    h = incident.h
+    hostile = "<!channel> db down <https://evil.example|login> <@U0BOSS>"
+    incident.command(f"declare sev3 {hostile}")
+    channel = next(c for c, obj in h.fake.channels.items() if obj["name"].startswith("inc-"))
+    incident.command(f"note {hostile}", channel_id=channel)
+    incident.command(f"update identified {hostile}", channel_id=channel)
+    incident.command("timeline", channel_id=channel)
+    incident.command("status", channel_id=channel)
+    incident.command("list", channel_id=channel)
+    h.quiet()
+    sent = "\n".join(_mrkdwn_strings([c.params for c in h.fake.calls]))
+    for raw in ("<!channel>", "<https://evil.example|login>", "<@U0BOSS>"):
+        assert raw not in sent, raw
+    assert "&lt;!channel&gt;" in sent
+
+
+def _mrkdwn_strings(value: object) -> list[str]:
+    """Every string Slack would read as mrkdwn: not `plain_text` objects (Slack shows those
+    as typed), not ids, metadata or URLs of the API call itself."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _mrkdwn_strings(item)]
+    if isinstance(value, dict):
+        if value.get("type") == "plain_text":
+            return []
+        skip = {
+            "channel",
+            "ts",
+            "thread_ts",
+            "private_metadata",
+            "value",
+            "action_id",
+            "block_id",
+            "users",
+            "name",
+            "user",
+            "filename",
+            "email",
+        }
+        return [s for k, v in value.items() if k not in skip for s in _mrkdwn_strings(v)]
+    return []
