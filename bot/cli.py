@@ -17,6 +17,7 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
+from bot.logs import redact_logs
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
 
@@ -101,6 +102,7 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = _settings_or_exit(config)
+    redact_logs(settings.secret_values())
     _plans_or_exit(settings)
     slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
     rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
@@ -162,6 +164,7 @@ def shell(
     """Run the whole bot with this terminal as its chat (no Slack needed)."""
     logging.basicConfig(level=logging.WARNING)
     settings = _settings_or_exit(config)
+    redact_logs(settings.secret_values())
     _plans_or_exit(settings)
     from bot.scheduler import start_scheduler, stop_scheduler
     from bot.shell.chat import ShellChat

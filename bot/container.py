@@ -122,6 +122,7 @@ def build(
         rb.output_tail_chars,
         sleep,
         spawn=start_thread if runbooks_in_threads else None,
+        secret_names=settings.secret_names(),
     )
     signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)

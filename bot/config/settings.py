@@ -23,6 +23,7 @@ from bot.config.runtime import SchedulerConfig, SlackConfig, WebConfig
 from bot.config.signoff import RoleConfig, SignoffConfig
 from bot.domain.plan import PlanProblem
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
+from bot.domain.secrets import OWN_SECRETS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_CANDIDATES = ("config/rollbot.yaml", "config/rollbot.example.yaml")
@@ -100,6 +101,15 @@ class Settings:
     api_token: str | None = None
     env: dict[str, str] = field(default_factory=dict)
 
+    def secret_names(self) -> frozenset[str]:
+        """Every environment variable holding a secret: rollbot's own (Slack, the API token,
+        the database URL) and each one the config names in a `*_env` key."""
+        return OWN_SECRETS | frozenset(_env_names(self.config))
+
+    def secret_values(self) -> list[str]:
+        """The values of those variables that are set."""
+        return [v for k, v in self.env.items() if k in self.secret_names() and v]
+
     @property
     def slack_http(self) -> bool:
         """True when Slack can be served over HTTP."""
@@ -109,6 +119,25 @@ class Settings:
     def slack_socket_mode(self) -> bool:
         """True when Socket Mode should be used."""
         return bool(self.slack_bot_token and self.slack_app_token)
+
+
+def _env_names(node: object) -> list[str]:
+    """The values of every `*_env` field in a config model, however deep."""
+    found: list[str] = []
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            if name.endswith("_env") and isinstance(value, str) and value:
+                found.append(value)
+            else:
+                found.extend(_env_names(value))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            found.extend(_env_names(item))
+    elif isinstance(node, dict):
+        for item in node.values():
+            found.extend(_env_names(item))
+    return found
 
 
 class ConfigError(Exception):

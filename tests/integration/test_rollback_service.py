@@ -3,6 +3,8 @@ fake metrics provider and a manual clock (the evaluation job is driven directly)
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -21,6 +23,8 @@ from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
+from bot.domain.secrets import Redactor
+from bot.logs import RedactingFilter
 from bot.providers.metrics.base import MetricsProviderError
 from bot.services.chat import ChatPorts
 from bot.services.rollback.report import RollbackReport
@@ -620,3 +624,82 @@ def test_a_failed_rollback_can_still_be_run_again_by_hand_and_is_not_resumed(
     with bot.db.session() as s:
         states = [r.state for r in s.exec(select(RollbackRow).order_by(RollbackRow.attempt))]
     assert states == ["failed", "succeeded"]
+
+
+SECRETS = {
+    "PAGERDUTY_ROUTING_KEY": "routing-key-5678",
+    "PAGERDUTY_API_TOKEN": "pd-api-token-4321",
+    "ROLLBOT_ALERTMANAGER_TOKEN": "am-token-1234567",
+    "PAGERDUTY_WEBHOOK_SECRET": "pd-webhook-secret-89",
+    "DEPLOY_KEY": "deploy-key-aaaa",
+}
+LEAKY_STEPS = """
+  - name: Leaky
+    kind: command
+    run: echo "am=$ROLLBOT_ALERTMANAGER_TOKEN pd=$PAGERDUTY_WEBHOOK_SECRET"
+    timeout: 5s
+  - name: Asked for by name
+    kind: command
+    run: echo "key=$KEY"; echo "$KEY" >&2
+    env_from: {KEY: DEPLOY_KEY}
+    timeout: 5s
+"""
+
+
+def test_no_secret_the_config_names_reaches_a_command_or_a_message(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    """Every `*_env` the config names is withheld from commands (unless a step asks for it
+    with `env_from`) and masked in everything shown, whatever the step prints."""
+    seen = Recorder()
+    plan = PLAN.replace("  - name: Drain\n", LEAKY_STEPS.lstrip("\n") + "  - name: Drain\n")
+    extra = "rollback:\n  output_tail_chars: 500\n"
+    extra += (
+        "paging:\n  pagerduty:\n    escalation_policy_id: P0ESC\n"
+        "    webhook_secret_env: PAGERDUTY_WEBHOOK_SECRET\n"
+    )
+    rb = build_rollbot(
+        tmp_path,
+        database_url,
+        clock,
+        metrics,
+        plan=plan,
+        extra_yaml=extra,
+        env=SECRETS,
+        chat=hearing(seen),
+    )
+    try:
+        assert {"ROLLBOT_ALERTMANAGER_TOKEN", "PAGERDUTY_WEBHOOK_SECRET"} <= (
+            rb.settings.secret_names()
+        )
+        rb.rollouts.start(FLAG, None, ALICE)
+        report = rb.rollback.roll_back(FLAG, ALICE, "leak check")
+        leaky = next(s for s in report.steps if s.name == "Leaky")
+        assert leaky.ok and "am= pd=" in leaky.output  # withheld: the variables are unset
+        asked = next(s for s in report.steps if s.name == "Asked for by name")
+        assert asked.ok and "key=***" in asked.output
+        shown = "\n".join(seen.events) + repr(report)
+        with rb.db.session() as s:
+            shown += repr([r.steps for r in s.exec(select(RollbackRow))])
+        for value in SECRETS.values():
+            assert value not in shown
+    finally:
+        rb.db.dispose()
+
+
+def test_log_lines_never_carry_a_secret(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.secrets")
+    handler = logging.StreamHandler(io.StringIO())
+    handler.addFilter(RedactingFilter(Redactor(SECRETS.values())))
+    logger.addHandler(handler)
+    try:
+        logger.warning("calling with %s", SECRETS["DEPLOY_KEY"])
+        try:
+            raise RuntimeError(f"refused token {SECRETS['ROLLBOT_ALERTMANAGER_TOKEN']}")
+        except RuntimeError:
+            logger.exception("it failed")
+    finally:
+        logger.removeHandler(handler)
+    written = handler.stream.getvalue()
+    assert "calling with ***" in written and "refused token ***" in written
+    assert not any(v in written for v in SECRETS.values())

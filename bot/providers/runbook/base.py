@@ -8,19 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.actor import Actor
+from bot.domain.secrets import OWN_SECRETS, Redactor
 from bot.providers.flags.base import FlagProvider
 from bot.providers.metrics.base import MetricsProvider
-
-# Never handed to runbook commands: rollbot's own credentials.
-PRIVATE_ENV = frozenset(
-    {
-        "SLACK_BOT_TOKEN",
-        "SLACK_SIGNING_SECRET",
-        "SLACK_APP_TOKEN",
-        "ROLLBOT_API_TOKEN",
-        "DATABASE_URL",
-    }
-)
 
 
 class StepFailed(Exception):
@@ -45,19 +35,18 @@ class RunContext:
     output_tail_chars: int = 1500
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
-    secrets: list[str] = field(default_factory=list)
+    # Variables withheld from commands unless a step asks for one by name (`env_from`).
+    private: frozenset[str] = OWN_SECRETS
+    redactor: Redactor = field(default_factory=Redactor)
 
     def __post_init__(self) -> None:
-        # rollbot's own credentials never reach a command, but a step could still print them
-        # (an http step echoing a header, say): keep them out of anything shown.
-        self.secrets.extend(v for k, v in self.env.items() if k in PRIVATE_ENV and v)
+        # Withheld secrets never reach a command, but a step could still print one (an http
+        # step echoing a header, say): keep them out of anything shown.
+        self.redactor.add(*(v for k, v in self.env.items() if k in self.private and v))
 
     def redact(self, text: str) -> str:
-        """`text` with every secret value this run has read replaced by `***`."""
-        for secret in self.secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """`text` with every secret value this run knows replaced by `***`."""
+        return self.redactor(text)
 
     def tail(self, text: str) -> str:
         """The end of `text`, redacted, short enough for a Slack message."""
@@ -72,7 +61,7 @@ class RunContext:
         value = self.env.get(name, "")
         if not value:
             raise StepFailed(f"the environment variable {name} is not set")
-        self.secrets.append(value)
+        self.redactor.add(value)
         return value
 
 

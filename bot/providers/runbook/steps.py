@@ -15,7 +15,7 @@ import httpx
 from bot.domain.flag import FlagChange
 from bot.domain.runbook import CommandStep, FlagStep, HttpStep, RunbookStep, WaitForHealthStep
 from bot.providers.metrics.base import MetricsProviderError
-from bot.providers.runbook.base import PRIVATE_ENV, RunContext, StepFailed
+from bot.providers.runbook.base import RunContext, StepFailed
 
 
 def run_step(step: RunbookStep, ctx: RunContext) -> str:
@@ -56,7 +56,7 @@ def _flag(step: FlagStep, ctx: RunContext) -> str:
 
 def command_env(step: CommandStep, ctx: RunContext) -> dict[str, str]:
     """The command's environment: rollbot's minus its own secrets, plus the step's."""
-    env = {k: v for k, v in ctx.env.items() if k not in PRIVATE_ENV}
+    env = {k: v for k, v in ctx.env.items() if k not in ctx.private}
     env.update(
         ROLLBOT_FLAG=ctx.flag_key,
         ROLLBOT_ROLLOUT_ID=str(ctx.rollout_id),

@@ -52,6 +52,7 @@ class RunbookRun:
             env=self.ctx.env,
             output_tail_chars=self.ctx.output_tail_chars,
             sleep=self.ctx.sleep,
+            private=self.ctx.secret_names,
         )
         results: list[StepResult] = list(claim.done)
         total = len(steps)

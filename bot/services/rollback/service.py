@@ -22,6 +22,7 @@ from bot.domain.roles import RoleDirectory
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import RolloutState
 from bot.domain.runbook import effective_steps
+from bot.domain.secrets import OWN_SECRETS
 from bot.providers.metrics.base import MetricsProvider
 from bot.services.rollback.claim import Claim, RollbackClaims
 from bot.services.rollback.context import Listener, RollbackContext
@@ -57,6 +58,7 @@ class RollbackService:
         sleep: Callable[[float], None] = time.sleep,
         *,
         spawn: Spawn | None = None,
+        secret_names: frozenset[str] = OWN_SECRETS,
     ) -> None:
         self._build(
             RollbackContext(
@@ -67,6 +69,7 @@ class RollbackService:
                 notify_roles=notify_roles or [],
                 output_tail_chars=output_tail_chars,
                 sleep=sleep,
+                secret_names=secret_names,
             )
         )
         self.spawn = spawn
