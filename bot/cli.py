@@ -17,6 +17,7 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
+from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
@@ -50,6 +51,27 @@ def _settings_or_exit(config: Path | None) -> Settings:
         typer.echo("rollbot cannot start: the configuration has problems:", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def _database_or_exit(settings: Settings) -> Iterator[None]:
+    """Say plainly why the database cannot be opened (and exit 2), never with a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        redact = Redactor(settings.secret_values())
+        typer.echo("rollbot cannot start: the database (DATABASE_URL) cannot be opened:", err=True)
+        typer.echo(f"  {redact(first)}", err=True)
+        typer.echo(
+            "  hint: check DATABASE_URL (sqlite:///path.db, or postgresql://user@host:5432/db) "
+            "and that the server is running and reachable",
+            err=True,
+        )
         raise typer.Exit(2) from None
 
 
@@ -105,7 +127,8 @@ def serve(
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
     slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
-    rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
+    with _database_or_exit(settings):
+        rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
     from bot.scheduler import start_scheduler, stop_scheduler
 
     web = settings.config.web
@@ -171,7 +194,8 @@ def shell(
     from bot.shell.repl import Shell
 
     chat = ShellChat(sys.stdout)
-    rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
+    with _database_or_exit(settings):
+        rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
     web = settings.config.web
     server = _web_server(rollbot, web.host, web.port if port is None else port)
     thread = threading.Thread(target=server.run, name="web", daemon=True)
@@ -271,7 +295,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from bot.store.database import Database
 
     settings = _settings_or_exit(config)
-    Database(settings.database_url).dispose()
+    with _database_or_exit(settings):
+        Database(settings.database_url).dispose()
     typer.echo("Database is up to date.")
 
 

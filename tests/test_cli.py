@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "config" / "plans"
@@ -161,3 +162,16 @@ def test_shell_runs_a_rollout_from_stdin(tmp_path: Path) -> None:
     assert "| Engineering Lead | @U0ENGLEAD | approved via shell |" in out
     assert "Phase 2: Limited Beta (2/4)" not in out
     assert "Traceback" not in out + result.stderr
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["shell"]])
+def test_an_unopenable_database_is_a_clear_message_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = "postgresql://rollbot:hunter2-not-shown@127.0.0.1:1/none"
+    result = run(command, tmp_path, env={"DATABASE_URL": url})
+    assert result.returncode == 2, result.stderr
+    assert "the database (DATABASE_URL) cannot be opened" in result.stderr
+    assert "Connection refused" in result.stderr or "connection" in result.stderr.lower()
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "hunter2-not-shown" not in result.stderr + result.stdout
