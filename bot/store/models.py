@@ -102,3 +102,5 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(nullable=True)
+    # Where it goes (`rollout:<id>`): one thread's notifications are delivered in order.
+    thread: str | None = Field(default=None, max_length=100)

@@ -24,32 +24,69 @@ def backoff(attempts: int) -> timedelta:
 
 
 def queue(
-    session: Session, kind: str, payload: dict[str, object], error: str, now: datetime
+    session: Session,
+    kind: str,
+    payload: dict[str, object],
+    error: str | None,
+    now: datetime,
+    thread: str | None = None,
 ) -> OutboxRow:
-    """Keep an undelivered notification for a later attempt."""
+    """Keep an undelivered notification: after a failed attempt (`error`, retried after
+    the backoff), or behind the undelivered ones of its `thread` (due at once, delivered
+    right after them)."""
     row = OutboxRow(
         kind=kind,
         payload=payload,
-        attempts=1,
-        last_error=error[:500],
-        next_attempt_at=now + backoff(1),
+        attempts=1 if error else 0,
+        last_error=error[:500] if error else None,
+        next_attempt_at=now + backoff(1) if error else now,
         created_at=now,
+        thread=thread,
     )
     session.add(row)
+    session.flush()
     return row
 
 
-def due(session: Session, now: datetime, limit: int = 50) -> list[OutboxRow]:
-    """Undelivered notifications whose next attempt is due, oldest first."""
+def waiting(session: Session, thread: str) -> bool:
+    """True while the thread has notifications not delivered yet (nor given up on)."""
+    query = (
+        select(OutboxRow.id)
+        .where(OutboxRow.thread == thread)
+        .where(col(OutboxRow.delivered_at).is_(None))
+        .where(OutboxRow.attempts < MAX_ATTEMPTS)
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
+
+
+def deliverable(session: Session, now: datetime, limit: int = 200) -> list[OutboxRow]:
+    """What may be attempted now, in the order it happened: every notification without a
+    thread that is due, and for each thread the undelivered ones from its oldest on, when
+    that oldest is due (a later one never overtakes an earlier one of its thread)."""
     query = (
         select(OutboxRow)
         .where(col(OutboxRow.delivered_at).is_(None))
-        .where(OutboxRow.next_attempt_at <= now)
         .where(OutboxRow.attempts < MAX_ATTEMPTS)
         .order_by(col(OutboxRow.id))
         .limit(limit)
     )
-    return list(session.exec(query))
+    out: list[OutboxRow] = []
+    held: set[str] = set()
+    started: set[str] = set()
+    for row in session.exec(query):
+        if row.thread is None:
+            if row.next_attempt_at <= now:
+                out.append(row)
+            continue
+        if row.thread in held:
+            continue
+        if row.thread not in started and row.next_attempt_at > now:
+            held.add(row.thread)  # its oldest waits for its backoff: so does the rest
+            continue
+        started.add(row.thread)
+        out.append(row)
+    return out
 
 
 def mark(session: Session, row_id: int, now: datetime, error: str | None) -> None:

@@ -298,3 +298,23 @@ def test_bake_time_passing_advances_once(harness: Harness) -> None:
     assert harness.rollbot.rollouts.advance_due() == []
     harness.quiet()
     assert len(harness.fake.calls) == calls
+
+
+def test_after_a_slack_outage_the_thread_reads_in_the_order_things_happened(
+    harness: Harness,
+) -> None:
+    ts = start(harness)
+    before = len(harness.thread_posts())
+    # Slack fails the next post (and the SDK's one retry of it)...
+    harness.fake.fail_next("chat.postMessage", status=500, times=2)
+    harness.command(f"advance {FLAG}")
+    harness.command(f"set {FLAG} 3 --force")  # ...but answers again for these two
+    harness.command(f"pause {FLAG}")
+    harness.quiet()
+    assert len(harness.thread_posts()) == before  # nothing overtook the failed one
+    harness.clock.advance(timedelta(seconds=30))  # past the retry's backoff
+    assert harness.rollbot.rollouts.deliver_pending() == 3
+    texts = [c.params["text"] for c in harness.thread_posts()[before:]]
+    assert [c.params["thread_ts"] for c in harness.thread_posts()[before:]] == [ts] * 3
+    assert "advanced" in texts[0] and "3%" in texts[1] and "paused" in texts[2].lower(), texts
+    assert harness.rollbot.rollouts.deliver_pending() == 0

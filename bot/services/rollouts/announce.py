@@ -32,10 +32,9 @@ class RolloutAnnouncer:
         view = outcome.view
         try:
             view = self._show(view)
-            self.ctx.notifier.post_event(view, outcome.event)
-        except Exception as exc:
-            log.warning("could not notify for rollout %s: %s", view.id, exc)
-            self._keep(view.id, outcome.event, exc)
+        except Exception as exc:  # the next change or delivery edits the card again
+            log.warning("could not show the card of rollout %s: %s", view.id, exc)
+        self.post(view.id, outcome.event, view)
         announced = Outcome(view, outcome.event)
         for hook in self.ctx.after_change:
             try:
@@ -44,28 +43,42 @@ class RolloutAnnouncer:
                 log.exception("after-change hook failed for rollout %s", view.id)
         return announced
 
-    def post(self, rollout_id: int, message: ThreadText) -> None:
-        """One message in a rollout's thread, without showing the card again; a failure
-        goes to the outbox (a runbook reporting its steps must never stop for the chat)."""
+    def post(self, rollout_id: int, message: ThreadText, view: RolloutView | None = None) -> None:
+        """One message in a rollout's thread, without showing the card again. A failure
+        goes to the outbox (a runbook reporting its steps must never stop for the chat);
+        while earlier messages of the thread wait there, this one queues behind them, so
+        the thread reads in the order things happened."""
+        thread = _thread(rollout_id)
+        with self.ctx.db.session() as s:
+            behind = outbox.waiting(s, thread)
+        if behind:
+            self._keep(rollout_id, message, None)
+            self.deliver_pending()
+            return
         try:
-            self.ctx.notifier.post_event(self.reader.view(rollout_id), message)
+            self.ctx.notifier.post_event(view or self.reader.view(rollout_id), message)
         except Exception as exc:
             log.warning("could not post to the thread of rollout %s: %s", rollout_id, exc)
             self._keep(rollout_id, message, exc)
 
     def deliver_pending(self) -> int:
-        """Retry notifications that failed before; return how many got through."""
+        """Retry notifications that failed before, each thread in order (a thread stops at
+        its first failure, so nothing overtakes it); return how many got through."""
         with self.ctx.db.session() as s:
-            pending = outbox.due(s, self.ctx.clock.now())
+            pending = outbox.deliverable(s, self.ctx.clock.now())
         delivered = 0
+        stopped: set[str | None] = set()
         for item in pending:
             assert item.id is not None
+            if item.thread is not None and item.thread in stopped:
+                continue
             error: str | None = None
             try:
                 view = self._show(self.reader.view(int(item.payload["rollout_id"])))
                 self.ctx.notifier.post_event(view, messages.message_of(item.payload["text"]))
             except Exception as exc:
-                error = str(exc)
+                error = str(exc) or type(exc).__name__
+                stopped.add(item.thread)
             with self.ctx.db.session() as s:
                 outbox.mark(s, item.id, self.ctx.clock.now(), error)
             delivered += error is None
@@ -86,10 +99,17 @@ class RolloutAnnouncer:
                 row.channel_id, row.message_ts = location.channel_id, location.message_ts
                 s.add(row)
 
-    def _keep(self, rollout_id: int, message: ThreadText, exc: Exception) -> None:
+    def _keep(self, rollout_id: int, message: ThreadText, exc: Exception | None) -> None:
         payload: dict[str, object] = {
             "rollout_id": rollout_id,
-            "text": message if isinstance(message, str) else messages.message_data(message),
+            "text": messages.message_data(message),
         }
+        error = (str(exc) or type(exc).__name__) if exc is not None else None
         with self.ctx.db.session() as s:
-            outbox.queue(s, OUTBOX_KIND, payload, str(exc), self.ctx.clock.now())
+            outbox.queue(
+                s, OUTBOX_KIND, payload, error, self.ctx.clock.now(), _thread(rollout_id)
+            )
+
+
+def _thread(rollout_id: int) -> str:
+    return f"rollout:{rollout_id}"
