@@ -6,6 +6,7 @@ from bot.commands.reply import Reply, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+from bot.domain.message import Code, Message
 from bot.services.rollback.report import RollbackPreview, RollbackReport
 from bot.services.rollback.service import RollbackService
 
@@ -35,7 +36,7 @@ def is_help(text: str) -> bool:
     return not words or words[0].lower() in ("help", "-h", "--help")
 
 
-def confirmation_text(preview: RollbackPreview) -> str:
+def confirmation_text(preview: RollbackPreview) -> Message:
     """What the confirmation shows: the rollout and the steps that will run."""
     retry = (
         "\n:warning: A previous rollback of this flag failed half-way; this runs the runbook again."
@@ -43,9 +44,12 @@ def confirmation_text(preview: RollbackPreview) -> str:
         else ""
     )
     state = preview.state.replace("_", " ")
-    return (
-        f"Roll back `{preview.flag_key}` (now {state}, {preview.percentage}%)? "
-        f"These steps will run, in order:\n" + "\n".join(preview.steps) + retry
+    return Message(
+        "Roll back ",
+        Code(preview.flag_key),
+        f" (now {state}, {preview.percentage}%)? These steps will run, in order:\n",
+        Message.join("\n", preview.steps),
+        retry,
     )
 
 
@@ -71,9 +75,14 @@ def run_rollback_direct(text: str, actor: Actor, service: RollbackService) -> Re
         flag, reason = parse(text)
         preview = service.preview(flag, actor)
         if not reason:
-            return Reply(
-                confirmation_text(preview)
-                + f"\nTo run it, give the reason: `/rollback {flag} <reason>`."
+            return Reply.said(
+                Message(
+                    confirmation_text(preview),
+                    "\nTo run it, give the reason: ",
+                    Code(f"/rollback {flag} <reason>"),
+                    ".",
+                ),
+                [],
             )
         report = service.roll_back(flag, actor, reason)
         return Reply(report_text(report), error=report.failed)

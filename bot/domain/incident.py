@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.errors import RollbotError
-from bot.domain.message import Message
+from bot.domain.message import Code, Message
 
 
 class Severity(StrEnum):
@@ -73,7 +73,7 @@ def parse_severity(text: str) -> Severity:
             return Severity(candidate)
         except ValueError:
             continue
-    raise RollbotError(f"`{text}` is not a severity.", SEVERITY_HINT)
+    raise RollbotError(Message(Code(text), " is not a severity."), SEVERITY_HINT)
 
 
 def parse_status(text: str) -> Status:
@@ -81,7 +81,9 @@ def parse_status(text: str) -> Status:
     try:
         return Status(text.strip().lower())
     except ValueError:
-        raise RollbotError(f"`{text}` is not an incident status.", STATUS_HINT) from None
+        raise RollbotError(
+            Message(Code(text), " is not an incident status."), STATUS_HINT
+        ) from None
 
 
 def parse_impact(text: str) -> Impact:
@@ -90,7 +92,7 @@ def parse_impact(text: str) -> Impact:
         return Impact(text.strip().lower())
     except ValueError:
         raise RollbotError(
-            f"`{text}` is not an impact.", "Impacts: none, minor, major, critical."
+            Message(Code(text), " is not an impact."), "Impacts: none, minor, major, critical."
         ) from None
 
 

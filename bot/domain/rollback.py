@@ -21,7 +21,7 @@ def roll_back(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     if snap.state is RolloutState.ROLLED_BACK:
         raise InvalidTransition(
             "This rollout is already rolled back; nothing was run.",
-            "Start it again with `/rollout start <flag>` when it is fixed.",
+            Message("Start it again with ", Code("/rollout start <flag>"), " when it is fixed."),
         )
     return replace(
         snap,

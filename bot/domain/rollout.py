@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.errors import InvalidTransition, RollbotError
+from bot.domain.message import Code, Message
 from bot.domain.plan import Plan, PlannedStep
 
 
@@ -66,12 +67,14 @@ def _require_active(snap: RolloutSnapshot, verb: str) -> None:
     if snap.state is RolloutState.COMPLETED:
         raise InvalidTransition(
             f"Cannot {verb}: this rollout is already complete.",
-            "Start a new rollout with `/rollout start <flag>` if you need one.",
+            Message(
+                "Start a new rollout with ", Code("/rollout start <flag>"), " if you need one."
+            ),
         )
     if snap.state is RolloutState.ROLLED_BACK:
         raise InvalidTransition(
             f"Cannot {verb}: this rollout was rolled back.",
-            "Start it again with `/rollout start <flag>`.",
+            Message("Start it again with ", Code("/rollout start <flag>"), "."),
         )
 
 
@@ -81,7 +84,7 @@ def advance(plan: Plan, snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot
     if snap.state is RolloutState.PAUSED:
         raise InvalidTransition(
             "Cannot advance: this rollout is paused.",
-            "Resume it first with `/rollout resume <flag>`.",
+            Message("Resume it first with ", Code("/rollout resume <flag>"), "."),
         )
     return _enter_step(plan, snap.step_index + 1, snap.percentage, now)
 
@@ -91,7 +94,8 @@ def pause(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     _require_active(snap, "pause")
     if snap.state is RolloutState.PAUSED:
         raise InvalidTransition(
-            "This rollout is already paused.", "Resume it with `/rollout resume <flag>`."
+            "This rollout is already paused.",
+            Message("Resume it with ", Code("/rollout resume <flag>"), "."),
         )
     remaining = None
     if snap.step_due_at is not None:
@@ -104,7 +108,8 @@ def resume(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     _require_active(snap, "resume")
     if snap.state is not RolloutState.PAUSED:
         raise InvalidTransition(
-            "This rollout is not paused.", "Pause it with `/rollout pause <flag>`."
+            "This rollout is not paused.",
+            Message("Pause it with ", Code("/rollout pause <flag>"), "."),
         )
     due = None
     if snap.paused_remaining_s is not None:
@@ -123,8 +128,11 @@ def set_percentage(snap: RolloutSnapshot, percentage: int, force: bool) -> Rollo
         raise InvalidTransition(
             f"{percentage}% is below the current {snap.percentage}%: lowering it turns the "
             "feature off for users who have it.",
-            f"Add --force to do it anyway (`/rollout set <flag> {percentage} --force`), "
-            "or roll back.",
+            Message(
+                "Add --force to do it anyway (",
+                Code(f"/rollout set <flag> {percentage} --force"),
+                "), or roll back.",
+            ),
         )
     return replace(snap, percentage=percentage)
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.durations import parse_duration
+from bot.domain.message import Code, Message
 from bot.domain.triggers import COMPARISONS
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -166,17 +167,17 @@ def effective_steps(steps: list[RunbookStep]) -> list[RunbookStep]:
     return [DEFAULT_FLAG_STEP, *steps]
 
 
-def describe_step(step: RunbookStep) -> str:
+def describe_step(step: RunbookStep) -> Message:
     """One line saying what a step does (for the confirmation modal and the shell)."""
     if isinstance(step, FlagStep):
         fields = ", ".join(f"{k}={v}" for k, v in step.set.items())
-        return f"{step.name}: set the flag ({fields})"
+        return Message(f"{step.name}: set the flag ({fields})")
     if isinstance(step, CommandStep):
-        return f"{step.name}: run `{step.run}`"
+        return Message(f"{step.name}: run ", Code(step.run))
     if isinstance(step, HttpStep):
-        return f"{step.name}: {step.method} {step.url} (expects {step.expect_status})"
-    target = step.url or f"`{step.query}` {step.comparison} {step.threshold}"
-    return f"{step.name}: wait until healthy: {target} (up to {step.timeout})"
+        return Message(f"{step.name}: {step.method} {step.url} (expects {step.expect_status})")
+    target = step.url or Message(Code(str(step.query)), f" {step.comparison} {step.threshold}")
+    return Message(f"{step.name}: wait until healthy: ", target, f" (up to {step.timeout})")
 
 
 def total_budget(steps: list[RunbookStep]) -> timedelta:

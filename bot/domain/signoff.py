@@ -140,7 +140,9 @@ def check_signer(
     gate = chain.gate
     if role_id not in gate.roles:
         raise InvalidTransition(
-            f"The gate *{gate.title}* does not ask for {_name(directory, role_id)}.",
+            Message(
+                "The gate ", Strong(gate.title), f" does not ask for {_name(directory, role_id)}."
+            ),
             "Nothing was changed.",
         )
     role = directory.role(role_id)
@@ -185,7 +187,11 @@ def check_signer(
     if not rejecting and role_id not in chain.next_roles():
         waiting = ", ".join(_name(directory, r) for r in chain.next_roles())
         raise InvalidTransition(
-            f"The gate *{gate.title}* signs in order and is waiting for {waiting} first.",
+            Message(
+                "The gate ",
+                Strong(gate.title),
+                f" signs in order and is waiting for {waiting} first.",
+            ),
             "You will get a message when it is your turn.",
         )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.config.files import FileProblem, read_yaml
 from bot.domain.errors import NotFound
+from bot.domain.message import Code, Message
 from bot.domain.plan import Plan, PlanProblem, validate_plan
 
 
@@ -71,7 +72,9 @@ class PlanCatalog:
             return self.plans[name]
         except KeyError:
             known = ", ".join(sorted(self.plans)) or "none"
-            raise NotFound(f"There is no plan called `{name}`.", f"Known plans: {known}.") from None
+            raise NotFound(
+                Message("There is no plan called ", Code(name), "."), f"Known plans: {known}."
+            ) from None
 
     def for_flag(self, flag_key: str) -> Plan | None:
         """The plan written for this flag (its `flag:` key or its name), if exactly one."""

@@ -32,6 +32,7 @@ from bot.services.rollback.report import RollbackPreview
 from bot.slack import listener
 from bot.slack.blocks import truncate
 from bot.slack.listener import UNEXPECTED, FormCheck, FormRefused, Interaction, refusal_text
+from bot.slack.mrkdwn import mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ def confirmation_modal(
         submit=PlainTextObject(text="Roll back now"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=truncate(confirmation_text(preview), 3000))),
+            SectionBlock(
+                text=MarkdownTextObject(text=truncate(mrkdwn(confirmation_text(preview)), 3000))
+            ),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Why roll back?"),

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from bot.domain.message import Code, Message
 from bot.domain.plan import validate_plan
 from bot.domain.runbook import (
     CommandStep,
@@ -113,7 +114,7 @@ def test_a_missing_flag_step_is_added_first() -> None:
         "rollout_percentage": 0,
     }
     assert [s.name for s in steps] == ["Turn the flag off", "drain"]
-    assert "run `true`" in describe_step(steps[1])
+    assert describe_step(steps[1]) == Message("drain: run ", Code("true"))
     assert total_budget(steps).total_seconds() > 60
 
 

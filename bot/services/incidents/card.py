@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.domain.errors import NotFound, RollbotError
 from bot.domain.incident import EventKind, TimelineEvent
-from bot.domain.message import Message
+from bot.domain.message import Code, Message
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.views import IncidentView, build_incident_view
 from bot.store import incidents as store
@@ -46,10 +46,17 @@ class IncidentCard:
             active = [r for r in store.listing(s, 0) if r.state == store.ACTIVE]
             where = ", ".join(f"#{r.channel_name}" for r in active if r.channel_name)
             raise RollbotError(
-                f"`/incident {command}` works in an incident's own channel, and this is not one.",
+                Message(
+                    Code(f"/incident {command}"),
+                    " works in an incident's own channel, and this is not one.",
+                ),
                 f"Run it in the incident channel ({where})."
                 if where
-                else "No incident is open; declare one with `/incident declare <sev> <title>`.",
+                else Message(
+                    "No incident is open; declare one with ",
+                    Code("/incident declare <sev> <title>"),
+                    ".",
+                ),
             )
         return row
 

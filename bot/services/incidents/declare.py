@@ -27,7 +27,7 @@ from bot.domain.incident import (
     channel_name,
     incident_key,
 )
-from bot.domain.message import Channel, Message, Sign, Strong, person
+from bot.domain.message import Channel, Code, Message, Sign, Strong, person
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, DueWork
@@ -97,7 +97,8 @@ class Declaring:
         title = " ".join(title.split())
         if not title:
             raise RollbotError(
-                "An incident needs a title.", "Example: `/incident declare sev2 API errors`."
+                "An incident needs a title.",
+                Message("Example: ", Code("/incident declare sev2 API errors"), "."),
             )
         if len(title) > MAX_TITLE:
             raise RollbotError(f"The title is {len(title)} characters; keep it under {MAX_TITLE}.")
@@ -121,7 +122,11 @@ class Declaring:
             )
         except IntegrityError:
             raise Conflict(
-                f"An incident for {source} `{source_ref}` was opened at the same moment.",
+                Message(
+                    f"An incident for {source} ",
+                    Code(str(source_ref)),
+                    " was opened at the same moment.",
+                ),
                 "It gets this one's events instead.",
             ) from None
         self._open_channel(incident_id, actor)

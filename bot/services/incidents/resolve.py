@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Message, Strong
+from bot.domain.message import Code, Message, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
@@ -70,7 +70,7 @@ class Resolution:
             if row is None or row.state != store.ACTIVE:
                 raise InvalidTransition(
                     "That incident is already resolved." if row else "No such incident.",
-                    "See `/incident list`.",
+                    Message("See ", Code("/incident list"), "."),
                 )
             row.state, row.status, row.resolved_at = store.RESOLVED, Status.RESOLVED.value, now
             row.summary = summary or None
@@ -198,8 +198,11 @@ class Resolution:
         assert row.id is not None
         if row.state == store.ACTIVE:
             raise InvalidTransition(
-                f"*{row.title}* is still open; its post-mortem is drafted when it is resolved.",
-                "Resolve it with `/incident resolve [summary]`.",
+                Message(
+                    Strong(row.title),
+                    " is still open; its post-mortem is drafted when it is resolved.",
+                ),
+                Message("Resolve it with ", Code("/incident resolve [summary]"), "."),
             )
         if not done:
             self.write_postmortem(row.id, actor)

@@ -10,7 +10,17 @@ from functools import partial
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Channel, GroupMention, Mention, Message, Part, Sign, Strong, person
+from bot.domain.message import (
+    Channel,
+    Code,
+    GroupMention,
+    Mention,
+    Message,
+    Part,
+    Sign,
+    Strong,
+    person,
+)
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
@@ -37,8 +47,10 @@ class Response:
             row = self.card.in_channel(s, channel_id, command)
         if row.state != store.ACTIVE:
             raise InvalidTransition(
-                f"*{row.title}* is already resolved.",
-                "Declare a new incident with `/incident declare <sev> <title>`.",
+                Message(Strong(row.title), " is already resolved."),
+                Message(
+                    "Declare a new incident with ", Code("/incident declare <sev> <title>"), "."
+                ),
             )
         return row
 
@@ -53,7 +65,10 @@ class Response:
                 raise InvalidTransition("That incident is not open.")
             if row.acknowledged_at is not None:
                 raise InvalidTransition(
-                    f"*{row.title}* was already acknowledged at {row.acknowledged_at:%H:%M:%S} UTC."
+                    Message(
+                        Strong(row.title),
+                        f" was already acknowledged at {row.acknowledged_at:%H:%M:%S} UTC.",
+                    )
                 )
             row.acknowledged_at = now
             row.version += 1
@@ -78,7 +93,8 @@ class Response:
         text = text.strip()
         if not text:
             raise RollbotError(
-                "`/incident note` needs some text.", "Example: `/incident note restarted api-7`."
+                Message(Code("/incident note"), " needs some text."),
+                Message("Example: ", Code("/incident note restarted api-7"), "."),
             )
         with self.ctx.db.session() as s:
             row = self.card.in_channel(s, channel_id, "note")
@@ -133,12 +149,17 @@ class Response:
         else:
             match = _USER.match(target)
             if match is None:
-                known = (
-                    ", ".join(f"`{r}`" for r in sorted(self.ctx.roles.roles)) or "none configured"
-                )
+                roles = sorted(self.ctx.roles.roles)
+                known = Message.join(", ", (Code(r) for r in roles)) if roles else "none configured"
                 raise RollbotError(
-                    f"`{target}` is neither a role nor a person.",
-                    f"Name a role ({known}) or mention someone: `/incident page @name`.",
+                    Message(Code(target), " is neither a role nor a person."),
+                    Message(
+                        "Name a role (",
+                        known,
+                        ") or mention someone: ",
+                        Code("/incident page @name"),
+                        ".",
+                    ),
                 )
             users = [target]
             who = Mention(target)
@@ -174,7 +195,10 @@ class Response:
         if not message:
             raise RollbotError(
                 "A status update needs a message.",
-                f"Example: `/incident update {status.value} Error rates are back to normal.`",
+                Message(
+                    "Example: ",
+                    Code(f"/incident update {status.value} Error rates are back to normal."),
+                ),
             )
         row = self._active_in(channel_id, "update")
         assert row.id is not None
@@ -183,7 +207,7 @@ class Response:
             locked = store.by_id(s, row.id, for_update=True)
             assert locked is not None and locked.id is not None
             if locked.state != store.ACTIVE:  # resolved since the check above
-                raise InvalidTransition(f"*{locked.title}* was just resolved.")
+                raise InvalidTransition(Message(Strong(locked.title), " was just resolved."))
             before = locked.status
             locked.status = status.value
             locked.version += 1

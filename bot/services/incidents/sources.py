@@ -62,7 +62,7 @@ class OutsideSources:
                 return declare().view.id, True
             except Conflict:
                 continue
-        raise Conflict(f"Could not open or find the incident of {source} `{ref}`.")
+        raise Conflict(Message(f"Could not open or find the incident of {source} ", Code(ref), "."))
 
     # -- automatic rollback ----------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from bot.domain.actor import Actor
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Message, Sign
+from bot.domain.message import Code, Message, Sign
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
@@ -129,12 +129,12 @@ class StatusUpdates:
             when = f"{row.published_at:%H:%M:%S} UTC" if row.published_at else "already"
             raise InvalidTransition(
                 f"That status update was already published ({when}, to {row.provider_used}).",
-                "Post a newer one with `/incident update <status> <message>`.",
+                Message("Post a newer one with ", Code("/incident update <status> <message>"), "."),
             )
         if row.state in ("superseded", "failed"):
             raise InvalidTransition(
                 f"That status update is {row.state}; a newer one replaced it or it gave up.",
-                "Post a new one with `/incident update <status> <message>`.",
+                Message("Post a new one with ", Code("/incident update <status> <message>"), "."),
             )
         return row
 
@@ -166,7 +166,7 @@ class StatusUpdates:
         if not pending or pending[-1].id is None:
             raise InvalidTransition(
                 "There is no status update waiting to be published.",
-                "Post one with `/incident update <status> <message>`.",
+                Message("Post one with ", Code("/incident update <status> <message>"), "."),
             )
         return self.publish_draft(pending[-1].id, actor)
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound
-from bot.domain.message import Message
+from bot.domain.message import Code, Message
 from bot.domain.rollback import FiredTrigger, roll_back
 from bot.domain.rollout import RolloutState
 from bot.domain.runbook import RunbookStep, effective_steps, total_budget
@@ -71,8 +71,8 @@ class RollbackClaims:
             row = latest
         if row is None:
             raise NotFound(
-                f"`{flag_key}` has no rollout to roll back.",
-                "Check the flag key with `/rollout list`.",
+                Message(Code(flag_key), " has no rollout to roll back."),
+                Message("Check the flag key with ", Code("/rollout list"), "."),
             )
         return row
 
@@ -84,15 +84,20 @@ class RollbackClaims:
         last = rollbacks.latest_rollback(s, row.id)
         if last is not None and last.state == RUNNING and not self._abandoned(row, last):
             raise Conflict(
-                f"`{row.flag_key}` is being rolled back right now (started "
-                f"{last.started_at:%H:%M:%S} UTC); nothing more was run.",
+                Message(
+                    Code(row.flag_key),
+                    f" is being rolled back right now (started {last.started_at:%H:%M:%S} UTC); "
+                    "nothing more was run.",
+                ),
                 "Follow it in the rollout's thread.",
             )
         if last is not None and last.state in (FAILED, RUNNING):
             return True  # a half-done (or abandoned) rollback may be run again
         raise InvalidTransition(
-            f"`{row.flag_key}` is already rolled back; nothing was run.",
-            f"Start it again with `/rollout start {row.flag_key}` when it is fixed.",
+            Message(Code(row.flag_key), " is already rolled back; nothing was run."),
+            Message(
+                "Start it again with ", Code(f"/rollout start {row.flag_key}"), " when it is fixed."
+            ),
         )
 
     def _abandoned(self, row: RolloutRow, last: RollbackRow) -> bool:

@@ -67,13 +67,13 @@ class RollbackPreview:
     rollout_id: int
     state: str
     percentage: int
-    steps: list[str]
+    steps: list[Message]
     retry_of_failed: bool = False
 
 
-def preview_lines(steps: list[RunbookStep]) -> list[str]:
+def preview_lines(steps: list[RunbookStep]) -> list[Message]:
     """One numbered line per runbook step."""
-    return [f"{i}. {describe_step(step)}" for i, step in enumerate(steps, start=1)]
+    return [Message(f"{i}. ", describe_step(step)) for i, step in enumerate(steps, start=1)]
 
 
 def started_text(
@@ -104,8 +104,8 @@ def started_text(
             actor,
             f" at {when}: {reason}",
         )
-    plan = "\n".join(preview_lines(steps))
-    return Message(head, f"\nThe flag is turned off first, then the runbook runs:\n{plan}")
+    plan = Message.join("\n", preview_lines(steps))
+    return Message(head, "\nThe flag is turned off first, then the runbook runs:\n", plan)
 
 
 def resumed_text(index: int, total: int) -> Message:
@@ -119,7 +119,7 @@ def resumed_text(index: int, total: int) -> Message:
 
 def step_started_text(index: int, total: int, step: RunbookStep) -> Message:
     """A step begins."""
-    return Message(Sign.RESUMED, f"Step {index + 1}/{total} started: {describe_step(step)}")
+    return Message(Sign.RESUMED, f"Step {index + 1}/{total} started: ", describe_step(step))
 
 
 def step_result_text(index: int, total: int, result: StepResult) -> Message:

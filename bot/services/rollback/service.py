@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.errors import RollbotError
+from bot.domain.message import Code, Message
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import RolloutState
@@ -128,7 +129,8 @@ class RollbackService:
         reason = " ".join(reason.split())
         if not reason:
             raise RollbotError(
-                "A rollback needs a reason.", f"Example: `/rollback {flag_key} error rate is up`."
+                "A rollback needs a reason.",
+                Message("Example: ", Code(f"/rollback {flag_key} error rate is up"), "."),
             )
         with self.db.session() as s:
             row = self.claims.target(s, flag_key, lock=True)

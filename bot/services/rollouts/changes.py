@@ -52,7 +52,9 @@ class RolloutChanges:
         """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
         self.ctx.permissions.require(actor, "start", "Starting a rollout")
         if not is_valid_flag_key(flag_key):
-            raise RollbotError(f"`{flag_key}` is not a valid flag key.", FLAG_KEY_HINT + ".")
+            raise RollbotError(
+                Message(Code(flag_key), " is not a valid flag key."), FLAG_KEY_HINT + "."
+            )
         plan = self._choose_plan(flag_key, plan_name)
         now = self.ctx.clock.now()
         snap = machine.start(plan, now)
@@ -61,9 +63,12 @@ class RolloutChanges:
                 existing = rollouts.active_for_flag(s, flag_key, for_update=True)
                 if existing is not None:
                     raise InvalidTransition(
-                        f"`{flag_key}` already has a rollout in progress "
-                        f"(step {existing.step_index + 1}, {existing.percentage}%).",
-                        f"See it with `/rollout status {flag_key}`.",
+                        Message(
+                            Code(flag_key),
+                            " already has a rollout in progress "
+                            f"(step {existing.step_index + 1}, {existing.percentage}%).",
+                        ),
+                        Message("See it with ", Code(f"/rollout status {flag_key}"), "."),
                     )
                 row = rollouts.create(
                     s,
@@ -90,8 +95,8 @@ class RolloutChanges:
                 view = self.reader.view_of(s, row, now)
         except IntegrityError:
             raise Conflict(
-                f"`{flag_key}` was just started by someone else.",
-                f"See it with `/rollout status {flag_key}`.",
+                Message(Code(flag_key), " was just started by someone else."),
+                Message("See it with ", Code(f"/rollout status {flag_key}"), "."),
             ) from None
         return self.announcer.announce(Outcome(view, started(flag_key, plan, snap, actor)))
 
@@ -113,8 +118,11 @@ class RolloutChanges:
                 and snap.step_index > 0
             ):
                 raise Conflict(
-                    f"`{flag_key}` moved to step {snap.step_index + 1} ({snap.percentage}%) "
-                    f"{int((at - snap.step_started_at).total_seconds())} s ago.",
+                    Message(
+                        Code(flag_key),
+                        f" moved to step {snap.step_index + 1} ({snap.percentage}%) "
+                        f"{int((at - snap.step_started_at).total_seconds())} s ago.",
+                    ),
                     "If you mean to go one step further, run the command again in "
                     f"{int(self.ctx.advance_guard.total_seconds())} s or press the card's button.",
                 )
@@ -205,15 +213,23 @@ class RolloutChanges:
                 latest = rollouts.latest_for_flag(s, flag_key)
                 if latest is not None:
                     raise InvalidTransition(
-                        f"The rollout of `{flag_key}` is {latest.state.replace('_', ' ')}; "
-                        "there is nothing to change.",
-                        f"Start a new one with `/rollout start {flag_key}`.",
+                        Message(
+                            "The rollout of ",
+                            Code(flag_key),
+                            f" is {latest.state.replace('_', ' ')}; there is nothing to change.",
+                        ),
+                        Message("Start a new one with ", Code(f"/rollout start {flag_key}"), "."),
                     )
-                raise NotFound(f"No rollout for `{flag_key}`.", self.reader.known_hint(s))
+                raise NotFound(
+                    Message("No rollout for ", Code(flag_key), "."), self.reader.known_hint(s)
+                )
             if expected_step is not None and row.step_index != expected_step:
                 raise Conflict(
-                    f"That button is out of date: `{flag_key}` has moved on to step "
-                    f"{row.step_index + 1} ({row.percentage}%) since.",
+                    Message(
+                        "That button is out of date: ",
+                        Code(flag_key),
+                        f" has moved on to step {row.step_index + 1} ({row.percentage}%) since.",
+                    ),
                     "Nothing was changed; look at the card's current state.",
                 )
             plan, before = plan_of(row), snapshot_of(row)
@@ -227,7 +243,7 @@ class RolloutChanges:
                             f" cannot leave step {before.step_index + 1} yet: ",
                             reason,
                         ),
-                        f"See `/rollout status {flag_key}`.",
+                        Message("See ", Code(f"/rollout status {flag_key}"), "."),
                     )
             planned = plan.step(before.step_index).step.percentage
             if action == "rollout.percentage_set" and after.percentage > max(
@@ -242,7 +258,7 @@ class RolloutChanges:
                             f" cannot go above {max(planned, before.percentage)}% yet: ",
                             reason,
                         ),
-                        f"See `/rollout status {flag_key}`.",
+                        Message("See ", Code(f"/rollout status {flag_key}"), "."),
                     )
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self.announcer.announce(outcome)
@@ -337,6 +353,6 @@ class RolloutChanges:
             return self.ctx.plans.get(self.ctx.default_plan)
         known = ", ".join(sorted(self.ctx.plans.plans)) or "none"
         raise NotFound(
-            f"No plan is written for `{flag_key}` and no default plan is set.",
-            f"Name one: `/rollout start {flag_key} <plan>` (plans: {known}).",
+            Message("No plan is written for ", Code(flag_key), " and no default plan is set."),
+            Message("Name one: ", Code(f"/rollout start {flag_key} <plan>"), f" (plans: {known})."),
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.errors import NotFound
+from bot.domain.message import Code, Message
 from bot.services.rollouts.context import Outcome as Outcome
 from bot.services.rollouts.context import RolloutContext
 from bot.services.rollouts.views import RolloutView, build_view
@@ -29,7 +30,7 @@ class RolloutReader:
         with self.ctx.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
-                raise NotFound(f"No rollout for `{flag_key}`.", self.known_hint(s))
+                raise NotFound(Message("No rollout for ", Code(flag_key), "."), self.known_hint(s))
             return self.view_of(s, row, self.ctx.clock.now())
 
     def active(self) -> list[RolloutView]:
@@ -59,9 +60,11 @@ class RolloutReader:
             view = annotate(s, row, view, now)
         return view
 
-    def known_hint(self, s: Session) -> str:
+    def known_hint(self, s: Session) -> Message:
         """A hint naming the flags that have rollouts (for "no rollout for …" refusals)."""
         keys = sorted({r.flag_key for r in rollouts.recent(s, 50)})
         if not keys:
-            return "No rollouts yet: start one with `/rollout start <flag> [plan]`."
-        return "Rollouts exist for: " + ", ".join(f"`{k}`" for k in keys) + "."
+            return Message(
+                "No rollouts yet: start one with ", Code("/rollout start <flag> [plan]"), "."
+            )
+        return Message("Rollouts exist for: ", Message.join(", ", (Code(k) for k in keys)), ".")

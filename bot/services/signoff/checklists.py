@@ -130,7 +130,10 @@ class ChecklistService:
         with self.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
-                raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
+                raise NotFound(
+                    Message("No rollout for ", Code(flag_key), "."),
+                    Message("Start one with ", Code("/rollout start"), "."),
+                )
             return self.rollouts.view_of(s, row, self.clock.now()), self.states(s, row)
 
     def check(self, button: CheckButton, actor: Actor) -> CheckResult:
@@ -146,7 +149,11 @@ class ChecklistService:
                 raise NotFound("That checklist item is not in the rollout's plan.")
             if row.state == RolloutState.ROLLED_BACK.value:
                 raise Conflict(
-                    f"That button is out of date: the rollout of `{row.flag_key}` was rolled back.",
+                    Message(
+                        "That button is out of date: the rollout of ",
+                        Code(row.flag_key),
+                        " was rolled back.",
+                    ),
                     "Nothing was changed.",
                 )
             item = checklist.items[button.index]

@@ -53,7 +53,11 @@ class SignoffGuard:
             ),
         )
         raise Forbidden(
-            f"Only someone still to sign *{chain.gate.title}* can reject it, and you are not.",
+            Message(
+                "Only someone still to sign ",
+                Strong(chain.gate.title),
+                " can reject it, and you are not.",
+            ),
             Message("Who can: ", who, ".") if who else "",
         )
 
@@ -65,24 +69,40 @@ class SignoffGuard:
         stale = "That sign-off request is out of date"
         if row.state == RolloutState.ROLLED_BACK.value:
             raise Conflict(
-                f"{stale}: the rollout of `{row.flag_key}` was rolled back, so its chain "
-                "starts again when it is restarted.",
+                Message(
+                    f"{stale}: the rollout of ",
+                    Code(row.flag_key),
+                    " was rolled back, so its chain starts again when it is restarted.",
+                ),
                 "Nothing was changed.",
             )
         if row.state == RolloutState.COMPLETED.value or row.step_index != button.step:
             raise Conflict(
-                f"{stale}: `{row.flag_key}` has already left that step (it is at step "
-                f"{row.step_index + 1}, {row.percentage}%).",
-                "Nothing was changed; see `/approve " + row.flag_key + "` for its chain.",
+                Message(
+                    f"{stale}: ",
+                    Code(row.flag_key),
+                    f" has already left that step (it is at step {row.step_index + 1}, "
+                    f"{row.percentage}%).",
+                ),
+                Message(
+                    "Nothing was changed; see ", Code(f"/approve {row.flag_key}"), " for its chain."
+                ),
             )
         if visit_ms(row.step_started_at) != button.visit:
             raise Conflict(
-                f"{stale}: the chain of `{row.flag_key}` started again since it was sent.",
+                Message(
+                    f"{stale}: the chain of ",
+                    Code(row.flag_key),
+                    " started again since it was sent.",
+                ),
                 "Nothing was changed; use the buttons of the newest request.",
             )
         current = self.chain.current(s, row)
         if current is None:
-            raise Conflict(f"{stale}: `{row.flag_key}` has no open gate.", "Nothing was changed.")
+            raise Conflict(
+                Message(f"{stale}: ", Code(row.flag_key), " has no open gate."),
+                "Nothing was changed.",
+            )
         plan, gate, chain = current
         return row, plan, gate, chain
 
@@ -106,7 +126,11 @@ class SignoffGuard:
         """Raise unless `signoff.enforce_gates` is on: nobody signs a gate that holds nothing."""
         if not self.context.config.enforce_gates:
             raise RollbotError(
-                "Sign-off gates are not enforced here (`signoff.enforce_gates` is off).",
+                Message(
+                    "Sign-off gates are not enforced here (",
+                    Code("signoff.enforce_gates"),
+                    " is off).",
+                ),
                 "Turn it on in the config once the roles name your team.",
             )
 

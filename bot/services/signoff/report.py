@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
-from bot.domain.message import Message, person
+from bot.domain.message import Code, Message, person
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.tables import table_rows
@@ -73,7 +73,10 @@ class ReportService:
         with self.context.db.session() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
-                raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
+                raise NotFound(
+                    Message("No rollout for ", Code(flag_key), "."),
+                    Message("Start one with ", Code("/rollout start"), "."),
+                )
             assert row.id is not None
             plan = plan_of(row)
             view = self.context.rollouts.view_of(s, row, row.updated_at)

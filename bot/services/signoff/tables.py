@@ -8,6 +8,7 @@ from datetime import UTC
 from sqlmodel import Session
 
 from bot.domain.errors import NotFound
+from bot.domain.message import Code, Message
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.chain import SignoffChain
 from bot.services.signoff.context import SignoffContext
@@ -50,7 +51,10 @@ def signatures_table(context: SignoffContext, flag_key: str) -> tuple[RolloutVie
     with context.db.session() as s:
         row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
         if row is None:
-            raise NotFound(f"No rollout for `{flag_key}`.", "Start one with `/rollout start`.")
+            raise NotFound(
+                Message("No rollout for ", Code(flag_key), "."),
+                Message("Start one with ", Code("/rollout start"), "."),
+            )
         view = context.rollouts.view_of(s, row, context.clock.now())
         return view, table_rows(context, s, row)
 
