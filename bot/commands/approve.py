@@ -109,8 +109,9 @@ def _table(flag: str, signoffs: Signoffs) -> Reply:
     ]
     if not signoffs.enforced:
         lines.append(
-            Message("Sign-off gates are not enforced here (", Code("signoff.enforce_gates"),
-                    " is off).")
+            Message(
+                "Sign-off gates are not enforced here (", Code("signoff.enforce_gates"), " is off)."
+            )
         )
     return Reply.said(Message.join("\n", lines), [view])
 

@@ -30,9 +30,7 @@ class Reply:
         return Reply(message.plain(), views, error, message)
 
 
-def refusal_message(
-    message: str | Message, hint: str | Message = "", usage: str = ""
-) -> Message:
+def refusal_message(message: str | Message, hint: str | Message = "", usage: str = "") -> Message:
     """What is wrong, then what would be right, then the usage, a line each."""
     parts: list[str | Message] = [Message(Sign.WARNING, message)]
     if hint:

@@ -95,9 +95,7 @@ def _check_payload(payload: Any) -> None:
         raise Malformed(f"a {kind} payload without a view")
 
 
-def slack_events(
-    app: App, signing_secret: str
-) -> Callable[[Request], Awaitable[Response]]:
+def slack_events(app: App, signing_secret: str) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint handing checked requests to the Bolt `app`."""
     verifier = SignatureVerifier(signing_secret)
 

@@ -141,9 +141,7 @@ def reject_modal(value: str, summary: Message) -> dict[str, object]:
         submit=PlainTextObject(text="Reject"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(text=truncate(mrkdwn(summary), MAX_SECTION_TEXT))
-            ),
+            SectionBlock(text=MarkdownTextObject(text=truncate(mrkdwn(summary), MAX_SECTION_TEXT))),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Why? (the requester will read this)"),

@@ -92,9 +92,7 @@ def test_a_request_body_is_never_logged(harness: Harness, caplog: pytest.LogCapt
     assert "SECRETRESPONSEURL" not in caplog.text
 
 
-@pytest.mark.parametrize(
-    "percent", ["²", "５", "٥٠", pytest.param("1" * 5000, id="5000 digits")]
-)
+@pytest.mark.parametrize("percent", ["²", "５", "٥٠", pytest.param("1" * 5000, id="5000 digits")])
 def test_only_ascii_digits_are_a_percentage(harness: Harness, percent: str) -> None:
     harness.command(f"start {FLAG}")
     before = harness.flag()

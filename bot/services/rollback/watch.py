@@ -243,9 +243,7 @@ class RolloutNotes:
         note = self.note(s, row, view, now)
         return replace(view, waiting_for=note) if note else view
 
-    def note(
-        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
-    ) -> Message | None:
+    def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> Message | None:
         """A criterion holding a due step, or the state of the rollback."""
         assert row.id is not None
         if row.state == RolloutState.ROLLED_BACK.value:
@@ -277,9 +275,7 @@ def _rollback_note(s: Session, rollout_id: int) -> Message | None:
     how = Message("automatically") if last.automatic else Message("by ", person(last.actor))
     if last.state == "running":
         done = len(last.steps)
-        return Message(
-            "Rolling back ", how, f": {done} step(s) done so far. Reason: ", last.reason
-        )
+        return Message("Rolling back ", how, f": {done} step(s) done so far. Reason: ", last.reason)
     if last.state == "failed":
         return Message(
             f"ROLLBACK FAILED at step {last.failed_step!r} (rolled back ",

@@ -106,9 +106,7 @@ class RolloutAnnouncer:
         }
         error = (str(exc) or type(exc).__name__) if exc is not None else None
         with self.ctx.db.session() as s:
-            outbox.queue(
-                s, OUTBOX_KIND, payload, error, self.ctx.clock.now(), _thread(rollout_id)
-            )
+            outbox.queue(s, OUTBOX_KIND, payload, error, self.ctx.clock.now(), _thread(rollout_id))
 
 
 def _thread(rollout_id: int) -> str:
