@@ -35,12 +35,17 @@ class Role:
         """True when the user holds the role directly or through the user group."""
         return user_id in self.members or user_id in set(group_members)
 
-    def who(self) -> Message:
-        """Who holds the role, for a refusal message: its members and its user group."""
-        people: list[Mention | GroupMention] = [Mention(m) for m in self.members]
+    def who(self, besides: str | None = None) -> Message:
+        """Who holds the role, for a refusal message: its members and its user group;
+        `besides` leaves out the person being refused (who cannot be asked instead)."""
+        people: list[Mention | GroupMention] = [
+            Mention(m) for m in self.members if m != besides
+        ]
         if self.usergroup:
             people.append(GroupMention(self.usergroup))
         if not people:
+            if besides is not None and besides in self.members:
+                return Message("nobody else holds it (add members or backups in the config)")
             return Message("nobody yet (add members in the config)")
         return Message.join(", ", people)
 

@@ -159,7 +159,7 @@ def check_signer(
     if user_id == requester:
         raise Forbidden(
             "You started this rollout, so you cannot sign for it.",
-            Message(f"Ask another {_name(directory, role_id)}: ", role.who(), "."),
+            Message(f"Ask another {_name(directory, role_id)}: ", role.who(besides=user_id), "."),
         )
     signed = chain.signatures.get(role_id)
     if signed is not None:
@@ -182,7 +182,9 @@ def check_signer(
             raise Forbidden(
                 f"You already signed this gate as {_name(directory, other.role)}; one person "
                 "signs for one role.",
-                Message(f"Ask another {_name(directory, role_id)}: ", role.who(), "."),
+                Message(
+                    f"Ask another {_name(directory, role_id)}: ", role.who(besides=user_id), "."
+                ),
             )
     if not rejecting and role_id not in chain.next_roles():
         waiting = ", ".join(_name(directory, r) for r in chain.next_roles())

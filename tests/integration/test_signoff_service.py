@@ -452,3 +452,18 @@ def test_the_cards_reject_button_serves_any_signer_still_to_sign(
     assert bot.rollouts.status(FLAG).state.value == "paused"
     ((told, text),) = rec.told
     assert told == "UALICE" and "Pen test findings open" in text
+
+
+def test_the_card_holds_on_the_gates_own_items_only(gated: tuple[Rollbot, Recorder]) -> None:
+    """The launch gate needs Code and Infrastructure Readiness (10 items); the plan's other
+    checklists (communication, post-migration) do not hold it."""
+    bot, _ = gated
+    waiting = bot.rollouts.start(FLAG, None, ALICE, "C1").view.waiting_for
+    assert "10 checklist item(s) of this gate open" in waiting
+    check_all(bot, ("code-readiness",))
+    waiting = bot.rollouts.status(FLAG).waiting_for
+    assert "5 checklist item(s) of this gate open" in waiting
+    check_all(bot, ("infrastructure-readiness",))
+    waiting = bot.rollouts.status(FLAG).waiting_for
+    assert "checklist item" not in waiting and "open:" not in waiting
+    assert "sign-off" in waiting  # the chain still holds it

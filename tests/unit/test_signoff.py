@@ -84,8 +84,10 @@ def test_membership_direct_by_user_group_and_as_backup() -> None:
 
 def test_the_requester_cannot_sign_and_repeats_are_recognised() -> None:
     chain = Chain(gate())
-    with pytest.raises(Forbidden, match="You started this rollout"):
+    with pytest.raises(Forbidden, match="You started this rollout") as refused:
         check_signer(chain, "eng", "UENG", "UENG", DIRECTORY, GROUPS)
+    # The one to ask is another member, never the starter themselves.
+    assert mrkdwn(refused.value.hint) == "Ask another Engineering Lead: <@UENG2>."
     chain = Chain(gate(), signed(("eng", "UENG")))
     with pytest.raises(AlreadySigned):
         check(chain, "eng", "UENG")

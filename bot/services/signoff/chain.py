@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.domain.checklist import Checklist, checklist_hold
+from bot.domain.checklist import Checklist, ItemState, checklist_hold
 from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
@@ -133,9 +133,24 @@ class SignoffChain:
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
             held: list[Message | None] = [chain_hold(chain, self.context.directory)]
-            missing = sum(1 for st in states if not st.done)
-            held.append(Message(f"{missing} checklist item(s) open") if missing else None)
+            held.append(_open_items(required, states))
             found_held = [h for h in held if h]
             if found_held:
                 waiting = Message(waiting, " Held: ", Message.join("; ", found_held), ".")
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
+
+
+# Up to this many open items are named on the card's waiting line; more are counted.
+NAMED_ITEMS = 3
+
+
+def _open_items(required: list[Checklist], states: list[ItemState]) -> Message | None:
+    """The items of the gate's own checklists still open: named when few, else counted."""
+    ids = {c.id for c in required}
+    missing = [st for st in states if st.checklist.id in ids and not st.done]
+    if not missing:
+        return None
+    if len(missing) <= NAMED_ITEMS:
+        names = ", ".join(f"“{st.item.text}”" for st in missing)
+        return Message(f"open: {names}")
+    return Message(f"{len(missing)} checklist item(s) of this gate open")
