@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -84,6 +86,27 @@ def _plans_or_exit(settings: Settings) -> None:
         raise typer.Exit(2)
 
 
+def _listen_or_exit(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: a free one), or exit 2 naming `--port`."""
+    try:
+        listening = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        what = "is taken" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        typer.echo(
+            f"rollbot cannot start: port {port} on {host} {what}. Pick another with "
+            "`--port N` (or `--port 0` for a free one), or set web.port in the config.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    listening.set_inheritable(True)
+    return listening
+
+
+def _url(listening: socket.socket) -> str:
+    host, port = listening.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
 class _Server(uvicorn.Server):
     """uvicorn, minus re-raising SIGTERM/SIGINT once it has stopped gracefully: that kills
     the process before `serve` closes the Slack socket, the scheduler and the database."""
@@ -133,19 +156,21 @@ def serve(
 
     web = settings.config.web
     host, port = host or web.host, web.port if port is None else port
-    socket = None
+    listening = _listen_or_exit(host, port)
+    port = listening.getsockname()[1]
+    connection = None
     if slack is not None and settings.slack_socket_mode:
         from bot.slack.socket_mode import SocketModeUnavailable, connect_socket_mode
 
         try:
-            socket = connect_socket_mode(rollbot, slack.client)
+            connection = connect_socket_mode(rollbot, slack.client)
         except SocketModeUnavailable as exc:
             typer.echo(f"rollbot cannot connect to Slack: {exc}", err=True)
             rollbot.db.dispose()
             raise typer.Exit(2) from None
         typer.echo(
             "Slack: connected in Socket Mode."
-            if socket.connected
+            if connection.connected
             else "Slack: the Socket Mode connection is not open yet (see the log); "
             "retrying in the background."
         )
@@ -165,10 +190,10 @@ def serve(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
     )
     try:
-        server.run()
+        server.run(sockets=[listening])
     finally:
-        if socket is not None:
-            socket.close()
+        if connection is not None:
+            connection.close()
         stop_scheduler(scheduler)
         rollbot.db.dispose()
         typer.echo("rollbot stopped.")
@@ -193,13 +218,17 @@ def shell(
     from bot.shell.chat import ShellChat
     from bot.shell.repl import Shell
 
+    web = settings.config.web
+    listening = _listen_or_exit(web.host, web.port if port is None else port)
     chat = ShellChat(sys.stdout)
     with _database_or_exit(settings):
         rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
-    web = settings.config.web
-    server = _web_server(rollbot, web.host, web.port if port is None else port)
-    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    server = _web_server(rollbot, web.host, listening.getsockname()[1])
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True
+    )
     thread.start()
+    typer.echo(f"rollbot shell: web server (flag API, health, status page) at {_url(listening)}")
     scheduler = start_scheduler(rollbot)
     try:
         code = Shell(rollbot, chat, sys.stdin, user=user).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -175,3 +176,37 @@ def test_an_unopenable_database_is_a_clear_message_not_a_traceback(
     assert "Connection refused" in result.stderr or "connection" in result.stderr.lower()
     assert "Traceback" not in result.stderr + result.stdout
     assert "hunter2-not-shown" not in result.stderr + result.stdout
+
+
+def test_the_shell_says_where_its_web_server_is_and_it_answers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli_main", "shell", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        first = proc.stdout.readline()
+        match = re.search(r"web server \(flag API, health, status page\) at (http://\S+)", first)
+        assert match, first
+        assert httpx.get(f"{match.group(1)}/healthz", timeout=10).json()["status"] == "ok"
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
+def test_a_taken_port_stops_the_shell_and_names_the_option(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(["shell", "--port", str(port)], tmp_path, stdin="quit\n")
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
