@@ -220,7 +220,8 @@ def shell(
 
     web = settings.config.web
     listening = _listen_or_exit(web.host, web.port if port is None else port)
-    chat = ShellChat(sys.stdout)
+    drafts = Path.cwd() / "postmortems"
+    chat = ShellChat(sys.stdout, drafts)
     with _database_or_exit(settings):
         rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
     server = _web_server(rollbot, web.host, listening.getsockname()[1])

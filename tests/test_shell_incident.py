@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from bot.clock import ManualClock
 from bot.container import Rollbot
@@ -39,3 +40,19 @@ def test_declare_update_publish_resolve_in_the_shell(
     out = sh.feed("/incident postmortem done\n")
     assert "Post-mortem marked done" in out
     assert sh.code == 0
+
+
+def test_the_post_mortem_is_a_file_and_can_be_read_in_the_shell(
+    rb: Rollbot,  # noqa: F811
+    chat: ShellChat,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    chat.incidents.folder = tmp_path / "postmortems"  # as `rollbot shell` sets it
+    sh = Session(rb, chat, user="alice")
+    sh.feed("/incident declare sev2 Checkout errors\n/incident publish\n")
+    out = sh.feed("/incident resolve Rolled back\n")
+    (draft,) = (tmp_path / "postmortems").iterdir()
+    assert f"wrote {draft}" in out
+    assert draft.read_text(encoding="utf-8").startswith("# Post-mortem: Checkout errors")
+    out = sh.feed("/incident postmortem\n")
+    assert "# Post-mortem: Checkout errors" in out and "## Summary" in out

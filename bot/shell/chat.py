@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TextIO
 
 from bot.services.chat import ChatPorts
@@ -11,16 +12,17 @@ from bot.shell.signoff import ShellSignoffNotifier
 
 
 class ShellChat:
-    """Cards, thread events, sign-off DMs and incident channels printed on `out`.
+    """Cards, thread events, sign-off DMs and incident channels printed on `out`;
+    post-mortem drafts written into `drafts` (a folder).
 
     Build rollbot with `ports`, then give this chat to `Shell`, which listens to what it
     prints (`notifier.on_view` / `on_event`) to know each flag's latest buttons.
     """
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, drafts: Path | None = None) -> None:
         self.out = out
         self.notifier = ShellNotifier(out)
-        self.incidents = ShellIncidentChat(self.notifier)
+        self.incidents = ShellIncidentChat(self.notifier, drafts)
         self.ports = ChatPorts(
             rollouts=self.notifier,
             signoffs=ShellSignoffNotifier(self.notifier.write),

@@ -6,6 +6,8 @@ channel of the incident declared last, the way you would type them in that Slack
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.domain.message import Message
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
@@ -39,8 +41,10 @@ def render_incident(view: IncidentView) -> str:
 class ShellIncidentChat:
     """An `IncidentChat` printing through the shell's notifier (one lock for all output)."""
 
-    def __init__(self, notifier: ShellNotifier) -> None:
+    def __init__(self, notifier: ShellNotifier, folder: Path | None = None) -> None:
         self.notifier = notifier
+        # Where post-mortem drafts are written (the shell has no channel to upload them to).
+        self.folder = folder
         self.names: set[str] = set()
         self._shown: dict[int, str] = {}  # the card last printed per incident
 
@@ -92,11 +96,18 @@ class ShellIncidentChat:
         return CardLocation(f"dm-{user_id}", draft.dm_ts or f"draft-{draft.id}")
 
     def upload(self, channel_id: str | None, filename: str, content: str, title: str) -> str | None:
-        """Say that the file is there (it is kept in the database)."""
+        """Write the file into the drafts folder and say where (without a folder, only that
+        it is kept in the database)."""
         lines = content.count("\n") + 1
         where = f"#{channel_id}" if channel_id else "rollbot"
-        self.notifier.write(f"[{where}] uploaded {filename} ({lines} lines): {title}")
-        return None
+        if self.folder is None:
+            self.notifier.write(f"[{where}] uploaded {filename} ({lines} lines): {title}")
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / Path(filename).name  # never outside the folder
+        path.write_text(content, encoding="utf-8")
+        self.notifier.write(f"[{where}] wrote {path} ({lines} lines): {title}")
+        return str(path)
 
     def user_by_email(self, email: str) -> str | None:
         """The shell knows nobody's email."""

@@ -226,7 +226,10 @@ class Shell:
             self._incident_channel = reply.incident.channel_id
         self.say(render_reply(Reply(reply.text, error=reply.error, message=reply.message)))
         for event in reply.timeline:
-            self.say(f"  {event.at:%H:%M:%S} {event.kind.value}: {plain_text(event.text)}")
+            self.say(f"  {event.at:%H:%M:%S} {event.kind.value}: {message_text(event.message)}")
+        if reply.incident is not None and rest.split() == ["postmortem"] and not reply.error:
+            # Slack gets the draft as a file in the channel; here it is read where it is typed.
+            self.say(service.render_postmortem_of(reply.incident.id))
         if reply.incident is not None and rest.split()[:1] == ["status"]:
             self.say(render_incident(reply.incident))
 
