@@ -13,7 +13,8 @@ from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
 
 USAGE = """*Usage:* `/rollout <subcommand>`
-• `/rollout start <flag> [plan]` — start a phased rollout of a flag
+• `/rollout start <flag> [plan] [--force]` — start a phased rollout of a flag
+  (`--force`: after a rollback of it that did not finish)
 • `/rollout status [<flag>]` — where a rollout stands (all active ones without a flag)
 • `/rollout list` — active and recent rollouts
 • `/rollout advance <flag>` — move to the next step now
@@ -85,8 +86,11 @@ def _dispatch(
     sub: str, args: list[str], actor: Actor, service: RolloutService, channel_id: str | None
 ) -> Reply:
     if sub == "start":
+        force = "--force" in args
+        args = [a for a in args if a != "--force"]
         flag = _need_flag(sub, args, most=2)
-        outcome = service.start(flag, args[1] if len(args) > 1 else None, actor, channel_id)
+        plan = args[1] if len(args) > 1 else None
+        outcome = service.start(flag, plan, actor, channel_id, force=force)
         return Reply.said(Message("Started: ", _said(outcome.event)), [outcome.view])
     if sub == "status":
         if args:

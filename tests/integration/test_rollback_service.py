@@ -703,3 +703,24 @@ def test_log_lines_never_carry_a_secret(caplog: pytest.LogCaptureFixture) -> Non
     written = handler.stream.getvalue()
     assert "calling with ***" in written and "refused token ***" in written
     assert not any(v in written for v in SECRETS.values())
+
+
+def test_starting_again_after_a_half_done_rollback_needs_force(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    rb = build_rollbot(tmp_path, database_url, clock, metrics, plan=FAILING)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        assert rb.rollback.roll_back(FLAG, ALICE, "errors").failed
+        with pytest.raises(InvalidTransition) as refused:
+            rb.rollouts.start(FLAG, None, ALICE)
+        assert "did not finish (it failed at step 'Deploy previous')" in refused.value.message
+        assert "--force" in refused.value.hint
+        assert rb.rollouts.active() == []
+        started = rb.rollouts.start(FLAG, None, ALICE, force=True)
+        assert started.view.percentage == 5  # the plan starts at its first step
+        with rb.db.session() as s:
+            (event,) = audit.events(s, subject_id=FLAG, action="rollout.started")[-1:]
+        assert event.detail == "forced past the unfinished rollback (failed at 'Deploy previous')"
+    finally:
+        rb.db.dispose()

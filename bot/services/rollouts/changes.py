@@ -27,7 +27,7 @@ from bot.services.rollouts.context import Outcome, RolloutContext
 from bot.services.rollouts.reading import RolloutReader
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.services.rollouts.wording import describe, snapshot_dict, started
-from bot.store import audit, rollouts
+from bot.store import audit, rollbacks, rollouts
 from bot.store.models import RolloutRow
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,17 @@ class RolloutChanges:
         self.announcer = announcer
 
     def start(
-        self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
+        self,
+        flag_key: str,
+        plan_name: str | None,
+        actor: Actor,
+        channel_id: str | None = None,
+        force: bool = False,
     ) -> Outcome:
-        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
+        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default).
+
+        After a rollback that failed half-way the system may be half reverted: starting again
+        needs `force` (recorded in the audit table)."""
         self.ctx.permissions.require(actor, "start", "Starting a rollout")
         if not is_valid_flag_key(flag_key):
             raise RollbotError(
@@ -69,6 +77,23 @@ class RolloutChanges:
                             f"(step {existing.step_index + 1}, {existing.percentage}%).",
                         ),
                         Message("See it with ", Code(f"/rollout status {flag_key}"), "."),
+                    )
+                unfinished = self._unfinished_rollback(s, flag_key)
+                if unfinished is not None and not force:
+                    raise InvalidTransition(
+                        Message(
+                            "The last rollback of ",
+                            Code(flag_key),
+                            f" did not finish (it failed at step {unfinished!r}): "
+                            "the system may be half rolled back.",
+                        ),
+                        Message(
+                            "Finish it by hand (or ",
+                            Code(f"/rollback {flag_key}"),
+                            " again), then start with ",
+                            Code(f"/rollout start {flag_key} --force"),
+                            ".",
+                        ),
                     )
                 row = rollouts.create(
                     s,
@@ -91,6 +116,11 @@ class RolloutChanges:
                     subject_id=flag_key,
                     before=None,
                     after={**snapshot_dict(snap), "plan": plan.name},
+                    detail=(
+                        f"forced past the unfinished rollback (failed at {unfinished!r})"
+                        if unfinished is not None
+                        else None
+                    ),
                 )
                 view = self.reader.view_of(s, row, now)
         except IntegrityError:
@@ -99,6 +129,16 @@ class RolloutChanges:
                 Message("See it with ", Code(f"/rollout status {flag_key}"), "."),
             ) from None
         return self.announcer.announce(Outcome(view, started(flag_key, plan, snap, actor)))
+
+    def _unfinished_rollback(self, s: Session, flag_key: str) -> str | None:
+        """The step the flag's last rollback failed at, when it failed (else None)."""
+        last = rollouts.latest_for_flag(s, flag_key)
+        if last is None or last.id is None:
+            return None
+        attempt = rollbacks.latest_rollback(s, last.id)
+        if attempt is None or attempt.state != "failed":
+            return None
+        return attempt.failed_step or "?"
 
     def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Move to the next step now.

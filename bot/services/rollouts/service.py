@@ -167,10 +167,16 @@ class RolloutService:
     # -- changing --------------------------------------------------------------------------
 
     def start(
-        self, flag_key: str, plan_name: str | None, actor: Actor, channel_id: str | None = None
+        self,
+        flag_key: str,
+        plan_name: str | None,
+        actor: Actor,
+        channel_id: str | None = None,
+        force: bool = False,
     ) -> Outcome:
-        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default)."""
-        return self.changes.start(flag_key, plan_name, actor, channel_id)
+        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default);
+        after a rollback that did not finish, only with `force`."""
+        return self.changes.start(flag_key, plan_name, actor, channel_id, force)
 
     def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
         """Move to the next step now (`expected_step`: the step a button was pressed on)."""
