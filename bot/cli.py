@@ -303,14 +303,31 @@ def _slack_mode(settings: Settings) -> str:
 
 
 @plan_app.command("check")
-def plan_check(files: Annotated[list[Path], typer.Argument(help="Plan YAML file(s).")]) -> None:
-    """Validate plan files; print every problem with its key path and a hint."""
+def plan_check(
+    files: Annotated[list[Path], typer.Argument(help="Plan YAML file(s).")],
+    config: ConfigOption = None,
+) -> None:
+    """Validate plan files; print every problem with its key path and a hint. Gates and
+    checklist owners must name roles of the config (as `config check` asks)."""
     failed = False
+    roles: set[str] | None = None
+    try:
+        settings = load_settings(config_path=config)
+    except ConfigError as exc:
+        typer.echo(
+            f"note: roles not checked, the config has {len(exc.problems)} problem(s) "
+            "(see `rollbot config check`)"
+        )
+    else:
+        if settings.config.signoff.enforce_gates:
+            roles = set(settings.config.roles)
     for path in files:
-        plan, problems = load_plan_file(path)
+        plan, problems = load_plan_file(path, roles)
         for problem in problems:
             typer.echo(str(problem))
-        if plan is not None:
+        if problems:
+            failed = True
+        elif plan is not None:
             percentages = " -> ".join(f"{s.step.percentage}%" for s in plan.steps())
             typer.echo(f"{path}: OK: {plan.title} ({len(plan.phases)} phases: {percentages})")
         else:

@@ -52,3 +52,24 @@ def test_config_check_names_unknown_gate_roles_when_gates_are_enforced(tmp_path:
     )
     assert example.returncode == 0, example.stdout
     assert "signoff.enforce_gates is off" not in example.stdout
+
+
+def test_plan_check_names_a_gate_role_the_config_does_not_define(tmp_path: Path) -> None:
+    data = yaml.safe_load((PLANS / "realtime-features.yaml").read_text(encoding="utf-8"))
+    data["gates"][0]["roles"].append("release_captain")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {PLANS}\n"
+        "roles:\n  eng_lead: {name: Engineering Lead, members: [U1]}\n"
+        "signoff:\n  enforce_gates: true\n",
+        encoding="utf-8",
+    )
+    result = run(["plan", "check", "--config", str(config), str(bad)], tmp_path)
+    assert result.returncode == 1
+    assert "unknown role 'release_captain'" in result.stdout
+    assert "OK:" not in result.stdout
+    # The shipped example config defines the shipped plan's roles.
+    ok = run(["plan", "check", str(PLANS / "realtime-features.yaml")], tmp_path)
+    assert ok.returncode == 0, ok.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from bot.config.files import FileProblem, read_yaml
@@ -10,11 +11,13 @@ from bot.domain.message import Code, Message
 from bot.domain.plan import Plan, PlanProblem, validate_plan
 
 
-def load_plan_file(path: Path) -> tuple[Plan | None, list[FileProblem]]:
-    """Load and validate one plan file."""
+def load_plan_file(
+    path: Path, roles: Collection[str] | None = None
+) -> tuple[Plan | None, list[FileProblem]]:
+    """Load and validate one plan file (with `roles`, gates and owners must name them)."""
     data, problems = read_yaml(path)
     if not problems:
-        plan, problems = validate_plan(data)
+        plan, problems = validate_plan(data, roles=roles)
     else:
         plan = None
     return plan, [FileProblem(str(path), p) for p in problems]
