@@ -97,6 +97,10 @@ def _every(
 
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     """Start the background scheduler for this rollbot (jobs persisted in its database)."""
+    # APScheduler logs every run of every job at INFO (a line every few seconds); what an
+    # operator needs (a tick failed, a rollback started) rollbot logs itself.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
     global _running
     _running = rollbot
     store = SQLAlchemyJobStore(

@@ -3,8 +3,10 @@ was claimed by a process that then died is taken over once its lease runs out.""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,3 +66,20 @@ def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
     assert len(page.published) == 1
     rollbot.incidents.run_due()
     assert len(page.published) == 1
+
+
+def test_job_runs_are_not_logged_at_info(
+    rollbot: Rollbot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator's log shows what happened, not a line per job run every few seconds."""
+    caplog.set_level(logging.INFO)
+    running = scheduler.start_scheduler(rollbot)
+    try:
+        job = running.get_job(scheduler.INCIDENT_TICK)
+        assert job is not None
+        job.modify(next_run_time=datetime.now(UTC))  # run it now
+        time.sleep(1.0)
+    finally:
+        scheduler.stop_scheduler(running)
+    noisy = [r for r in caplog.records if r.name.startswith("apscheduler") and r.levelno < 30]
+    assert noisy == []
