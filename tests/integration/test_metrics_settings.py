@@ -41,4 +41,6 @@ def test_bad_metrics_and_rollback_sections(tmp_path: Path) -> None:
 def test_the_example_config_loads() -> None:
     settings = load_settings(env={}, config_path=EXAMPLE)
     assert settings.config.metrics.evaluation_seconds == 15
+    # The quick start runs on the example without a Prometheus to ask (issue 11).
+    assert settings.config.metrics.provider == "none"
     assert settings.config.rollback.notify_roles == ["ops_lead"]

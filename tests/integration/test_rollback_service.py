@@ -724,3 +724,19 @@ def test_starting_again_after_a_half_done_rollback_needs_force(
         assert event.detail == "forced past the unfinished rollback (failed at 'Deploy previous')"
     finally:
         rb.db.dispose()
+
+
+def test_the_card_says_metrics_are_unreachable_instead_of_a_countdown(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    bot.rollouts.start(FLAG, None, ALICE)
+    assert "advances by itself" in bot.rollouts.status(FLAG).waiting_for
+    for query in (ERRORS, LATENCY, SUCCESS):
+        metrics.set(query, MetricsProviderError("Prometheus did not answer"))
+    tick(bot, clock)
+    waiting = bot.rollouts.status(FLAG).waiting_for
+    assert "Metrics unreachable (Prometheus did not answer)" in waiting
+    assert "advances by itself" not in waiting
+    healthy(metrics)
+    tick(bot, clock)
+    assert "Metrics unreachable" not in bot.rollouts.status(FLAG).waiting_for

@@ -243,11 +243,24 @@ class RolloutNotes:
         note = self.note(s, row, view, now)
         return replace(view, waiting_for=note) if note else view
 
+    def _unreachable(self, s: Session, row: RolloutRow) -> str | None:
+        if not self.hold.watcher.enabled:
+            return None
+        return _unreachable_error(s, row)
+
     def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> Message | None:
         """A criterion holding a due step, or the state of the rollback."""
         assert row.id is not None
         if row.state == RolloutState.ROLLED_BACK.value:
             return _rollback_note(s, row.id)
+        unreachable = self._unreachable(s, row)
+        if unreachable is not None and row.state == RolloutState.RUNNING.value:
+            # A countdown to an advance that cannot happen would mislead: say why it waits.
+            return Message(
+                "Metrics unreachable (",
+                unreachable,
+                "): automatic steps wait until they answer; advance by hand if you must.",
+            )
         if (
             row.state == RolloutState.RUNNING.value
             and row.step_due_at is not None
@@ -266,6 +279,23 @@ class RolloutNotes:
             if reason is not None:
                 return Message("Bake time passed; held: ", reason, ".")
         return None
+
+
+def _unreachable_error(s: Session, row: RolloutRow) -> str | None:
+    """The error of the latest failed query among the step's triggers and criteria."""
+    assert row.id is not None
+    plan = plan_of(row)
+    found = [
+        rollbacks.condition(s, row.id, TRIGGER, t.name, TRIGGER_STEP)
+        for t in plan.triggers_for(row.step_index)
+    ] + [
+        rollbacks.condition(s, row.id, CRITERION, c.name, row.step_index)
+        for c in plan.criteria_for(row.step_index)
+    ]
+    failing = [c for c in found if c is not None and c.error]
+    if not failing or len(failing) < len([c for c in found if c is not None]):
+        return None  # nothing measured yet, or some queries still answer
+    return failing[-1].error
 
 
 def _rollback_note(s: Session, rollout_id: int) -> Message | None:
