@@ -14,11 +14,12 @@ from bot.clock import ManualClock
 from bot.commands.reply import Reply
 from bot.config.settings import load_settings
 from bot.container import Rollbot, build
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.message import Mention, Message, Strong
 from bot.domain.rollout import RolloutState
 from bot.services.rollouts.notifier import CardLocation
-from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
+from bot.services.rollouts.views import Button, RolloutView
 from bot.shell.chat import ShellChat
 from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, render_card, render_reply
@@ -327,7 +328,7 @@ def _view(**changes: object) -> RolloutView:
         "message_ts": None,
         "version": 3,
         "buttons": [
-            Button("Advance to 25%", ACTION_ADVANCE, '{"rollout": 7, "step": 1}'),
+            Button("Advance to 25%", Action.ADVANCE, '{"rollout": 7, "step": 1}'),
             Button("Pause", "rollout_pause", '{"rollout": 7, "step": 1}'),
         ],
     }

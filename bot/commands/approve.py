@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.commands.reply import Reply, refusal
+from bot.domain.actions import Action
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
 from bot.domain.message import Code, Message, Strong, person
 from bot.services.rollouts.views import Button
 from bot.services.signoff.feature import Signoffs
-from bot.services.signoff.ports import ACTION_CHECK, CheckButton
+from bot.services.signoff.ports import CheckButton
 from bot.services.signoff.tables import signatures_table, waiting_for
 
 USAGE = """*Usage:* `/approve [<subcommand>]`
@@ -136,7 +137,7 @@ def _checklist(flag: str, signoffs: Signoffs) -> ApproveReply:
         button = None
         if not state.done:
             value = CheckButton(view.id, state.checklist.id, state.index).dumps()
-            button = Button(f"Check {state.item.text}", ACTION_CHECK, value)
+            button = Button(f"Check {state.item.text}", Action.CHECK, value)
         items.append(ItemLine(text, button))
     head = f"*Checklists of `{flag}`*: {done} of {len(states)} items done."
     return ApproveReply(head, items=tuple(items))

@@ -20,14 +20,12 @@ from bot.commands.reply import Reply
 from bot.commands.rollback import run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import (
-    ACTION_ADVANCE,
-    ACTION_PAUSE,
-    ACTION_RESUME,
     Button,
     RolloutView,
 )
@@ -271,18 +269,18 @@ class Shell:
         button = self._find_button(view, label)
         if button is None:
             return
-        if button.action_id in SIGNOFF_ACTIONS and self.signoff is not None:
+        if button.action in SIGNOFF_ACTIONS and self.signoff is not None:
             self.say(f"{self.user} pressed [{button.label}] on the `{view.flag_key}` card.")
             self.signoff.press(button, self.actor)
             return
         value = json.loads(button.value)
         service = self.rollbot.rollouts
         actions: dict[str, Callable[[str, Actor, int | None], Outcome]] = {
-            ACTION_ADVANCE: service.advance,
-            ACTION_PAUSE: service.pause,
-            ACTION_RESUME: service.resume,
+            Action.ADVANCE: service.advance,
+            Action.PAUSE: service.pause,
+            Action.RESUME: service.resume,
         }
-        action = actions.get(button.action_id)
+        action = actions.get(button.action)
         if action is None:
             self.say(f"The [{button.label}] button does nothing in the shell yet.")
             return

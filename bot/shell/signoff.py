@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.commands.approve import ApproveReply, run_approve
+from bot.domain.actions import Action
 from bot.domain.actor import Actor
 from bot.domain.message import Message
 from bot.services.rollouts.views import Button, RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
-    ACTION_APPROVE,
-    ACTION_CHECK,
-    ACTION_REJECT,
     Ask,
     CheckButton,
     MessageRef,
@@ -24,7 +22,7 @@ from bot.shell.render import plain_text, render_reply
 from bot.shell.text import text
 from bot.shell.text import text as message_text
 
-SIGNOFF_ACTIONS = frozenset({ACTION_APPROVE, ACTION_REJECT, ACTION_CHECK})
+SIGNOFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CHECK})
 
 
 class ShellSignoffNotifier:
@@ -89,7 +87,7 @@ class ShellSignoff:
 
     def press(self, button: Button, actor: Actor) -> None:
         """Press an Approve, Reject or Check button as `actor`."""
-        if button.action_id == ACTION_CHECK:
+        if button.action is Action.CHECK:
             check = CheckButton.loads(button.value)
             if check is not None:
                 self.write(text(self.signoffs.checklists.check(check, actor).text))
@@ -97,7 +95,7 @@ class ShellSignoff:
         sign = SignButton.loads(button.value)
         if sign is None:
             return
-        if button.action_id == ACTION_APPROVE:
+        if button.action is Action.APPROVE:
             self.write(text(self.signoffs.service.approve(sign, actor).text))
             return
         summary = self.signoffs.service.may_reject(sign, actor)

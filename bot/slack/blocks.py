@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 from bot.commands.reply import Reply
 from bot.domain.message import Message, person
 from bot.services.rollouts.views import RolloutView
+from bot.slack.actions import action_id
 from bot.slack.mrkdwn import mrkdwn
 
 MAX_BLOCKS = 50
@@ -141,7 +142,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
                 elements=[
                     ButtonElement(
                         text=PlainTextObject(text=truncate(b.label, MAX_BUTTON_LABEL)),
-                        action_id=b.action_id,
+                        action_id=action_id(b.action),
                         value=b.value,
                         style=b.style,
                     )

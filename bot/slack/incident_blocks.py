@@ -25,15 +25,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.incident import event_line
+from bot.domain.actions import Action
 from bot.domain.incident import SEVERITIES, Impact, TimelineEvent
 from bot.domain.message import Message, person
 from bot.services.incidents.views import (
-    ACTION_EDIT,
-    ACTION_PUBLISH,
-    ACTION_RESOLVE,
     DraftView,
     IncidentView,
 )
+from bot.slack.actions import action_id
 from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_BUTTON_LABEL,
@@ -144,7 +143,7 @@ def incident_card(view: IncidentView) -> Blocks:
         elements = []
         for b in view.buttons:
             confirm = None
-            if b.action_id == ACTION_RESOLVE:
+            if b.action is Action.RESOLVE:
                 confirm = ConfirmObject(
                     title="Resolve the incident?",
                     text="This pages resolved, publishes `resolved` and drafts the post-mortem.",
@@ -154,7 +153,7 @@ def incident_card(view: IncidentView) -> Blocks:
             elements.append(
                 ButtonElement(
                     text=PlainTextObject(text=truncate(b.label, MAX_BUTTON_LABEL)),
-                    action_id=b.action_id,
+                    action_id=action_id(b.action),
                     value=b.value,
                     style=b.style,
                     confirm=confirm,
@@ -198,12 +197,14 @@ def draft_blocks(draft: DraftView) -> Blocks:
                 elements=[
                     ButtonElement(
                         text=PlainTextObject(text="Publish"),
-                        action_id=ACTION_PUBLISH,
+                        action_id=action_id(Action.PUBLISH),
                         value=value,
                         style="primary",
                     ),
                     ButtonElement(
-                        text=PlainTextObject(text="Edit"), action_id=ACTION_EDIT, value=value
+                        text=PlainTextObject(text="Edit"),
+                        action_id=action_id(Action.EDIT),
+                        value=value,
                     ),
                 ],
             )

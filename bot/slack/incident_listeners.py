@@ -12,10 +12,10 @@ from slack_bolt import App
 
 from bot.commands.incident import run_incident
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.ids import record_id
 from bot.domain.incident import parse_impact, parse_severity
-from bot.services.incidents.views import ACTION_ACK, ACTION_EDIT, ACTION_PUBLISH, ACTION_RESOLVE
 from bot.slack import listener
 from bot.slack.blocks import chat_text, text_blocks
 from bot.slack.incident_blocks import (
@@ -32,11 +32,10 @@ from bot.slack.listener import Handler, Interaction
 def register_incidents(app: App, rollbot: Rollbot) -> None:
     """Attach incident commands, buttons, modals and events."""
     app.command("/incident")(listener.command(rollbot, "/incident", _command(rollbot)))
-    for action_id, what in ((ACTION_ACK, "ack"), (ACTION_RESOLVE, "resolve")):
-        handler = _incident_button(rollbot, what)
-        app.action(action_id)(listener.action(rollbot, f"incident {what} button", handler))
-    app.action(ACTION_PUBLISH)(listener.action(rollbot, "publish button", _publish_button(rollbot)))
-    app.action(ACTION_EDIT)(listener.action(rollbot, "edit button", _edit_button(rollbot)))
+    listener.button(app, rollbot, Action.ACKNOWLEDGE, _incident_button(rollbot, "ack"))
+    listener.button(app, rollbot, Action.RESOLVE, _incident_button(rollbot, "resolve"))
+    listener.button(app, rollbot, Action.PUBLISH, _publish_button(rollbot))
+    listener.button(app, rollbot, Action.EDIT, _edit_button(rollbot))
     app.view(DECLARE_MODAL)(
         listener.submission(rollbot, "declare form", _check_declare, _declare_submitted(rollbot))
     )

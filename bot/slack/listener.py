@@ -19,14 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.commands.reply import refusal_message
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.message import Message
+from bot.slack.actions import action_id
 from bot.slack.blocks import truncate
 from bot.slack.mrkdwn import mrkdwn
 
@@ -214,3 +216,8 @@ def event(name: str, handle: Callable[[dict[str, Any]], None]) -> Callable[..., 
             log.exception("%s failed", name)
 
     return on_event
+
+
+def button(app: App, rollbot: Rollbot, what: Action, handle: Handler) -> None:
+    """Register `handle` for the clicks of one kind of button (see bot/slack/actions.py)."""
+    app.action(action_id(what))(action(rollbot, f"{what} button", handle))

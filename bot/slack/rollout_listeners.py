@@ -13,9 +13,9 @@ from slack_bolt import App
 
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.ids import record_id
 from bot.services.rollouts.reading import Outcome
-from bot.services.rollouts.views import ACTION_ADVANCE, ACTION_PAUSE, ACTION_RESUME
 from bot.slack import listener
 from bot.slack.blocks import chat_text, reply_blocks, rollout_card, truncate
 from bot.slack.listener import MAX_REPLY_TEXT, Interaction
@@ -29,14 +29,13 @@ def register_rollouts(app: App, rollbot: Rollbot) -> None:
     """Attach `/rollout` and the card's buttons to `app`."""
     app.command("/rollout")(listener.command(rollbot, "/rollout", _rollout_command(rollbot)))
     service = rollbot.rollouts
-    actions: dict[str, Callable[..., Outcome]] = {
-        ACTION_ADVANCE: service.advance,
-        ACTION_PAUSE: service.pause,
-        ACTION_RESUME: service.resume,
+    changes: dict[Action, Callable[..., Outcome]] = {
+        Action.ADVANCE: service.advance,
+        Action.PAUSE: service.pause,
+        Action.RESUME: service.resume,
     }
-    for action_id, change in actions.items():
-        handler = _rollout_button(rollbot, change)
-        app.action(action_id)(listener.action(rollbot, f"rollout button {action_id}", handler))
+    for what, change in changes.items():
+        listener.button(app, rollbot, what, _rollout_button(rollbot, change))
 
 
 def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:

@@ -20,13 +20,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.approve import ApproveReply
+from bot.domain.actions import Action
 from bot.domain.message import Code, Mention, Message
-from bot.services.signoff.ports import (
-    ACTION_APPROVE,
-    ACTION_REJECT,
-    REJECT_CALLBACK,
-    Ask,
-)
+from bot.services.signoff.ports import Ask
+from bot.slack.actions import REJECT_CALLBACK, action_id
 from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_BUTTON_LABEL,
@@ -108,7 +105,7 @@ def ask_blocks(ask: Ask) -> Blocks:
                     text=PlainTextObject(
                         text=truncate(f"Approve as {ask.role_name}", MAX_BUTTON_LABEL)
                     ),
-                    action_id=ACTION_APPROVE,
+                    action_id=action_id(Action.APPROVE),
                     value=value,
                     style="primary",
                 ),
@@ -116,7 +113,7 @@ def ask_blocks(ask: Ask) -> Blocks:
                     text=PlainTextObject(
                         text=truncate(f"Reject as {ask.role_name}", MAX_BUTTON_LABEL)
                     ),
-                    action_id=ACTION_REJECT,
+                    action_id=action_id(Action.REJECT),
                     value=value,
                     style="danger",
                 ),
@@ -163,7 +160,7 @@ def checklist_blocks(reply: ApproveReply) -> Blocks:
         if line.button is not None:
             accessory = ButtonElement(
                 text=PlainTextObject(text=truncate(line.button.label, MAX_BUTTON_LABEL)),
-                action_id=line.button.action_id,
+                action_id=action_id(line.button.action),
                 value=line.button.value,
             )
         blocks.append(

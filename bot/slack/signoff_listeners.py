@@ -10,17 +10,12 @@ from slack_bolt import App
 
 from bot.commands.approve import ApproveReply, run_approve
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.message import Message, Sign
 from bot.services.signoff.feature import Signoffs
-from bot.services.signoff.ports import (
-    ACTION_APPROVE,
-    ACTION_CHECK,
-    ACTION_REJECT,
-    REJECT_CALLBACK,
-    CheckButton,
-    SignButton,
-)
+from bot.services.signoff.ports import CheckButton, SignButton
 from bot.slack import listener
+from bot.slack.actions import REJECT_CALLBACK
 from bot.slack.blocks import reply_blocks
 from bot.slack.listener import Handler, Interaction
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
@@ -32,11 +27,9 @@ def register_signoff(app: App, rollbot: Rollbot) -> None:
     if signoffs is None:
         return
     app.command("/approve")(listener.command(rollbot, "/approve", _approve_command(signoffs)))
-    app.action(ACTION_APPROVE)(
-        listener.action(rollbot, "approve button", _approve_button(signoffs))
-    )
-    app.action(ACTION_REJECT)(listener.action(rollbot, "reject button", _reject_button(signoffs)))
-    app.action(ACTION_CHECK)(listener.action(rollbot, "check button", _check_button(signoffs)))
+    listener.button(app, rollbot, Action.APPROVE, _approve_button(signoffs))
+    listener.button(app, rollbot, Action.REJECT, _reject_button(signoffs))
+    listener.button(app, rollbot, Action.CHECK, _check_button(signoffs))
     app.view(REJECT_CALLBACK)(
         listener.submission(rollbot, "reject form", _check_reason, _reject_submission(signoffs))
     )

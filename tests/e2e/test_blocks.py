@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
+from bot.domain.actions import Action
 from bot.domain.rollout import RolloutState
-from bot.services.rollouts.views import ACTION_ADVANCE, Button, RolloutView
+from bot.services.rollouts.views import Button, RolloutView
 from bot.slack.blocks import reply_blocks, rollout_card
 from tests.fakes.slack_api import validate_blocks
 
@@ -38,7 +39,7 @@ def view(rollout_id: int = 1, **changes: object) -> RolloutView:
         channel_id="C1",
         message_ts="1.1",
         version=1,
-        buttons=[Button("Advance to 25%", ACTION_ADVANCE, '{"rollout": 1, "step": 1}', "primary")],
+        buttons=[Button("Advance to 25%", Action.ADVANCE, '{"rollout": 1, "step": 1}', "primary")],
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -57,7 +58,7 @@ def test_long_texts_are_cut_to_slack_limits() -> None:
             plan_title=long,
             step_name=long,
             waiting_for=long,
-            buttons=[Button("y" * 200, ACTION_ADVANCE, "{}")],
+            buttons=[Button("y" * 200, Action.ADVANCE, "{}")],
         )
     )
     assert validate_blocks(card) == []

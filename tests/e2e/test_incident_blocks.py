@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.domain.actions import Action
 from bot.domain.incident import Deadlines, EventKind, TimelineEvent
-from bot.services.incidents.views import ACTION_RESOLVE, DraftView, build_incident_view
+from bot.services.incidents.views import DraftView, build_incident_view
+from bot.slack.actions import action_id
 from bot.slack.incident_blocks import (
     declare_modal,
     draft_blocks,
@@ -49,7 +51,7 @@ def test_card_is_valid_also_with_very_long_fields() -> None:
     assert validate_blocks(blocks) == []
     assert [Block.parse(b).to_dict() for b in blocks] == blocks  # type: ignore[union-attr]
     actions = next(b for b in blocks if b["type"] == "actions")
-    resolve = next(e for e in actions["elements"] if e["action_id"] == ACTION_RESOLVE)
+    resolve = next(e for e in actions["elements"] if e["action_id"] == action_id(Action.RESOLVE))
     assert "confirm" in resolve  # resolving from the card asks first
     closed = build_incident_view(
         incident(state="resolved", status="resolved", resolved_at=T0, summary="x" * 5000),

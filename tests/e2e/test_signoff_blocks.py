@@ -7,9 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from bot.commands.approve import ApproveReply, ItemLine
+from bot.domain.actions import Action
 from bot.domain.message import Mention, Message, Sign
 from bot.services.rollouts.views import Button
-from bot.services.signoff.ports import ACTION_APPROVE, ACTION_CHECK, Ask, CheckButton, SignButton
+from bot.services.signoff.ports import Ask, CheckButton, SignButton
 from bot.slack.blocks import rollout_card
 from bot.slack.signoff_blocks import ask_blocks, checklist_blocks, closed_blocks, reject_modal
 from tests.e2e.test_blocks import view
@@ -71,7 +72,7 @@ def test_checklist_reply_stays_under_fifty_blocks() -> None:
     items = tuple(
         ItemLine(
             f"item {i} " + LONG,
-            Button("Check " + LONG, ACTION_CHECK, CheckButton(1, "c", i).dumps()),
+            Button("Check " + LONG, Action.CHECK, CheckButton(1, "c", i).dumps()),
         )
         for i in range(80)
     )
@@ -82,8 +83,8 @@ def test_checklist_reply_stays_under_fifty_blocks() -> None:
 
 def test_card_with_the_chain_and_sign_buttons_is_valid() -> None:
     buttons = [
-        Button(f"Approve as {LONG}", ACTION_APPROVE, BUTTON.dumps(), "primary"),
-        Button(f"Reject as {LONG}", "signoff_reject", BUTTON.dumps(), "danger"),
+        Button(f"Approve as {LONG}", Action.APPROVE, BUTTON.dumps(), "primary"),
+        Button(f"Reject as {LONG}", Action.REJECT, BUTTON.dumps(), "danger"),
     ]
     card = rollout_card(view(notes=(LONG,) * 8, buttons=buttons))
     assert validate_blocks(card) == []

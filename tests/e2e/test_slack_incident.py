@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 
 from bot.container import build, slack_chat
+from bot.domain.actions import Action
 from bot.services.incidents.ports import OnCall
-from bot.services.incidents.views import ACTION_EDIT, ACTION_PUBLISH
+from bot.slack.actions import action_id
 from bot.slack.app import build_slack_app
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
 from tests.e2e.conftest import CHANNEL, Harness, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
+
+PUBLISH, EDIT = action_id(Action.PUBLISH), action_id(Action.EDIT)
 
 NAME = "inc-20261102-checkout-api-errors"
 
@@ -109,8 +112,8 @@ def test_a_whole_incident(incident: Incident) -> None:
     # The commander got the draft with Publish / Edit.
     dm = draft_dm(incident)
     assert dm.params["channel"] == "D_CAROL"
-    assert button_value(dm.params["blocks"], ACTION_PUBLISH) is not None
-    assert button_value(dm.params["blocks"], ACTION_EDIT) is not None
+    assert button_value(dm.params["blocks"], PUBLISH) is not None
+    assert button_value(dm.params["blocks"], EDIT) is not None
 
     # Nobody publishes; at four minutes rollbot does, and the page answers 500 first.
     incident.page.fail_next(1)
@@ -125,7 +128,7 @@ def test_a_whole_incident(incident: Incident) -> None:
     assert "HTTP 500" in incident.command("timeline", channel_id=channel)
     dm_now = fake.message("D_CAROL", str(dm.response["ts"]))  # type: ignore[index]
     assert dm_now is not None and "published" in json.dumps(dm_now["blocks"])
-    assert button_value(dm_now["blocks"], ACTION_PUBLISH) is None
+    assert button_value(dm_now["blocks"], PUBLISH) is None
 
     # Someone pins a message in the incident channel: it lands on the timeline.
     ts = fake.post_as_user(
@@ -178,9 +181,9 @@ def test_the_commander_publishes_from_the_dm(incident: Incident) -> None:
     h = incident.h
     declare(incident)
     dm = draft_dm(incident)
-    value = button_value(dm.params["blocks"], ACTION_PUBLISH)
+    value = button_value(dm.params["blocks"], PUBLISH)
     response = h.slack.block_action(
-        ACTION_PUBLISH,
+        PUBLISH,
         value=value,
         user_id="U_CAROL",
         channel_id="D_CAROL",
@@ -252,9 +255,9 @@ def test_the_commander_edits_the_draft_in_a_form(incident: Incident) -> None:
     h = incident.h
     declare(incident)
     dm = draft_dm(incident)
-    value = button_value(dm.params["blocks"], ACTION_EDIT)
+    value = button_value(dm.params["blocks"], EDIT)
     response = h.slack.block_action(
-        ACTION_EDIT,
+        EDIT,
         value=value,
         user_id="U_CAROL",
         channel_id="D_CAROL",

@@ -14,6 +14,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
 from bot.container import Rollbot, build
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
 from bot.services.chat import ChatPorts
@@ -96,7 +97,7 @@ def test_probes_hold_the_gate_until_they_pass(
     ((user, ask),) = rec.asks
     assert user == "UOPS" and ask.metrics == "• Error rate low: not measured yet"
     assert "Flag file present (Operations Lead)" in ask.checklists
-    button = next(b for b in start.view.buttons if b.action_id == "signoff_approve")
+    button = next(b for b in start.view.buttons if b.action is Action.APPROVE)
     sign = SignButton.loads(button.value)
     assert sign is not None
     bot.signoffs.service.approve(sign, owner)

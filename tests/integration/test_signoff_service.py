@@ -16,6 +16,7 @@ from bot.commands.approve import run_approve
 from bot.commands.rollout import run_rollout
 from bot.config.settings import Settings
 from bot.container import Rollbot, build
+from bot.domain.actions import Action
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.message import Message
@@ -122,7 +123,7 @@ def button(bot: Rollbot, role: str) -> SignButton:
     view = bot.rollouts.status(FLAG)
     for b in view.buttons:
         parsed = SignButton.loads(b.value)
-        if b.action_id == "signoff_approve" and parsed and parsed.role == role:
+        if b.action is Action.APPROVE and parsed and parsed.role == role:
             return parsed
     raise AssertionError(f"no Approve button for {role}: {[b.label for b in view.buttons]}")
 
@@ -434,7 +435,7 @@ def test_the_cards_reject_button_serves_any_signer_still_to_sign(
     bot, rec = gated
     bot.rollouts.start(FLAG, None, ALICE, "C1")
     view = bot.rollouts.status(FLAG)
-    (reject,) = [b for b in view.buttons if b.action_id == "signoff_reject"]
+    (reject,) = [b for b in view.buttons if b.action is Action.REJECT]
     assert reject.label == "Reject"
     any_role = SignButton.loads(reject.value)
     assert any_role is not None and any_role.role == "*"

@@ -11,16 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from bot.domain.actions import Action
 from bot.domain.incident import Deadlines, postmortem_overdue
 from bot.domain.message import Message
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button
 from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow, PostmortemRow
-
-ACTION_ACK = "incident_ack"
-ACTION_PUBLISH = "incident_publish_draft"
-ACTION_EDIT = "incident_edit_draft"
-ACTION_RESOLVE = "incident_resolve"
 
 
 @dataclass(frozen=True)
@@ -130,9 +126,9 @@ def build_incident_view(
     buttons: list[Button] = []
     value = json.dumps({"incident": row.id})
     if active and row.acknowledged_at is None:
-        buttons.append(Button("Acknowledge", ACTION_ACK, value, "primary"))
+        buttons.append(Button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"))
     if active:
-        buttons.append(Button("Resolve", ACTION_RESOLVE, value, "danger"))
+        buttons.append(Button("Resolve", Action.RESOLVE, value, "danger"))
     return IncidentView(
         id=row.id,
         key=row.key,

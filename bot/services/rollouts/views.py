@@ -7,23 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain import rollout as machine
+from bot.domain.actions import Action
 from bot.domain.durations import format_duration
 from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
 
-ACTION_ADVANCE = "rollout_advance"
-ACTION_PAUSE = "rollout_pause"
-ACTION_RESUME = "rollout_resume"
-
 
 @dataclass(frozen=True)
 class Button:
-    """A button on the card: label, action id and the value it carries."""
+    """A button on the card: label, what it does and the value it carries."""
 
     label: str
-    action_id: str
+    action: Action
     value: str
     style: str | None = None
 
@@ -143,9 +140,9 @@ def build_view(row: RolloutRow, now: datetime) -> RolloutView:
     value = view.button_value()
     if snap.state is RolloutState.RUNNING and nxt is not None:
         buttons.append(
-            Button(f"Advance to {nxt.step.percentage}%", ACTION_ADVANCE, value, "primary")
+            Button(f"Advance to {nxt.step.percentage}%", Action.ADVANCE, value, "primary")
         )
-        buttons.append(Button("Pause", ACTION_PAUSE, value))
+        buttons.append(Button("Pause", Action.PAUSE, value))
     elif snap.state is RolloutState.PAUSED:
-        buttons.append(Button("Resume", ACTION_RESUME, value, "primary"))
+        buttons.append(Button("Resume", Action.RESUME, value, "primary"))
     return RolloutView(**{**view.__dict__, "buttons": buttons})

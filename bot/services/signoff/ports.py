@@ -18,10 +18,6 @@ from bot.services.rollouts.views import RolloutView
 
 log = logging.getLogger(__name__)
 
-ACTION_APPROVE = "signoff_approve"
-ACTION_REJECT = "signoff_reject"
-ACTION_CHECK = "checklist_check"
-REJECT_CALLBACK = "signoff_reject_reason"
 ANY_ROLE = "*"  # a card's Reject button: whichever role still to sign the clicker holds
 
 MessageRef = dict[str, str]

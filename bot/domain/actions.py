@@ -1,0 +1,21 @@
+"""What a person can do from a card or a message (each chat draws it as a button its own
+way: Slack with an action id, the shell with a `press` label)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """A button's meaning."""
+
+    ADVANCE = "advance"
+    PAUSE = "pause"
+    RESUME = "resume"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CHECK = "check"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    PUBLISH = "publish"
+    EDIT = "edit"

@@ -1,0 +1,28 @@
+"""Slack's action ids of rollbot's buttons, and the callback ids of its forms.
+
+The ids are what buttons already posted in Slack carry, so they never change.
+"""
+
+from __future__ import annotations
+
+from bot.domain.actions import Action
+
+ACTION_IDS: dict[Action, str] = {
+    Action.ADVANCE: "rollout_advance",
+    Action.PAUSE: "rollout_pause",
+    Action.RESUME: "rollout_resume",
+    Action.APPROVE: "signoff_approve",
+    Action.REJECT: "signoff_reject",
+    Action.CHECK: "checklist_check",
+    Action.ACKNOWLEDGE: "incident_ack",
+    Action.RESOLVE: "incident_resolve",
+    Action.PUBLISH: "incident_publish_draft",
+    Action.EDIT: "incident_edit_draft",
+}
+
+REJECT_CALLBACK = "signoff_reject_reason"
+
+
+def action_id(action: Action) -> str:
+    """The Slack action id of a button."""
+    return ACTION_IDS[action]
