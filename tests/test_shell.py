@@ -329,7 +329,7 @@ def _view(**changes: object) -> RolloutView:
         "version": 3,
         "buttons": [
             Button("Advance to 25%", Action.ADVANCE, '{"rollout": 7, "step": 1}'),
-            Button("Pause", "rollout_pause", '{"rollout": 7, "step": 1}'),
+            Button("Pause", Action.PAUSE, '{"rollout": 7, "step": 1}'),
         ],
     }
     base.update(changes)
