@@ -38,9 +38,7 @@ class Role:
     def who(self, besides: str | None = None) -> Message:
         """Who holds the role, for a refusal message: its members and its user group;
         `besides` leaves out the person being refused (who cannot be asked instead)."""
-        people: list[Mention | GroupMention] = [
-            Mention(m) for m in self.members if m != besides
-        ]
+        people: list[Mention | GroupMention] = [Mention(m) for m in self.members if m != besides]
         if self.usergroup:
             people.append(GroupMention(self.usergroup))
         if not people:
