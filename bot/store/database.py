@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,20 @@ def upgrade(engine: Engine) -> None:
         # "heads": features add migrations on their own branches off the same parent
         # (e.g. 0003 off 0001); all of them apply, whichever order they were merged in.
         command.upgrade(cfg, "heads")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """An open unit of work, handed to code outside the store that must take part in it:
+    a flag provider that keeps flags in rollbot's database writes in it, so the flag and
+    the rollout change commit or fail together. Only the store's repositories reach the
+    session inside."""
+
+    session: Session
+
+    def flush(self) -> None:
+        """Send what is pending to the database (row locks, constraint checks) now."""
+        self.session.flush()
 
 
 class Database:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlmodel import Session
-
 from bot.domain.actor import Actor
 from bot.domain.errors import FlagSystemError
 from bot.domain.flag import FlagChange, FlagDocument
+from bot.store.database import Transaction
 
 # Providers raise the domain's error, so adapters can answer it without importing providers.
 FlagProviderError = FlagSystemError
@@ -24,11 +23,11 @@ class FlagProvider(Protocol):
         ...
 
     def apply(
-        self, key: str, change: FlagChange, actor: Actor, session: Session | None = None
+        self, key: str, change: FlagChange, actor: Actor, within: Transaction | None = None
     ) -> FlagDocument:
         """Apply a partial change (creating the flag if needed); return the new document.
 
-        `session` is the caller's open transaction: a provider that keeps flags in rollbot's
+        `within` is the caller's open transaction: a provider that keeps flags in rollbot's
         database writes in it, so the flag and the rollout change commit or fail together.
         Remote providers ignore it; if they raise, the caller's transaction rolls back.
         """

@@ -8,7 +8,7 @@ from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
 from bot.store import audit, flags
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 
 class BuiltinFlagProvider:
@@ -27,11 +27,11 @@ class BuiltinFlagProvider:
             return flags.to_document(row) if row else None
 
     def apply(
-        self, key: str, change: FlagChange, actor: Actor, session: Session | None = None
+        self, key: str, change: FlagChange, actor: Actor, within: Transaction | None = None
     ) -> FlagDocument:
         """Apply the change with its audit event, in the caller's transaction if given."""
-        if session is not None:
-            return self._apply(session, key, change, actor)
+        if within is not None:
+            return self._apply(within.session, key, change, actor)
         with self.db.session() as own:
             return self._apply(own, key, change, actor)
 

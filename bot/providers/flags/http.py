@@ -13,14 +13,13 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
-from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.remote import RemoteClient, check_percentage, flush_pending, record_change
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 
 class HttpFlagProvider:
@@ -69,7 +68,7 @@ class HttpFlagProvider:
         return self._document(response, f"GET /flags/{key}")
 
     def apply(
-        self, key: str, change: FlagChange, actor: Actor, session: Session | None = None
+        self, key: str, change: FlagChange, actor: Actor, within: Transaction | None = None
     ) -> FlagDocument:
         """POST the partial change; audit before and after in the caller's transaction.
 
@@ -77,12 +76,12 @@ class HttpFlagProvider:
         retried POST harmless: sending the same fields twice sets them to the same values.
         """
         check_percentage(change)
-        flush_pending(session)
+        flush_pending(within)
         before = self.get(key)
         response = self.remote.request("POST", _path(key), json=change.fields())
         after = self._document(response, f"POST /flags/{key}")
         record_change(
-            self.db, self.clock, session, provider=self.name, key=key, actor=actor,
+            self.db, self.clock, within, provider=self.name, key=key, actor=actor,
             before=before, after=after,
         )  # fmt: skip
         return after

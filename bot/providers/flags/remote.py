@@ -20,7 +20,7 @@ from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.store import audit
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def check_percentage(change: FlagChange) -> None:
         )
 
 
-def flush_pending(session: Session | None) -> None:
+def flush_pending(within: Transaction | None) -> None:
     """Write the caller's pending rows before the remote change, so a database error (a
     constraint, a lost connection) surfaces while nothing outside has changed yet."""
-    if session is not None:
-        session.flush()
+    if within is not None:
+        within.flush()
 
 
 class RemoteClient:
@@ -187,7 +187,7 @@ def _server_message(response: httpx.Response, limit: int = 300) -> str:
 def record_change(
     db: Database,
     clock: Clock,
-    session: Session | None,
+    within: Transaction | None,
     *,
     provider: str,
     key: str,
@@ -211,8 +211,8 @@ def record_change(
             detail=f"provider={provider}",
         )
 
-    if session is not None:
-        write(session)
+    if within is not None:
+        write(within.session)
         return
     with db.session() as own:
         write(own)

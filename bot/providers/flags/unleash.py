@@ -22,14 +22,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.remote import RemoteClient, check_percentage, flush_pending, record_change
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 Json = dict[str, Any]
 Undo = tuple[str, str, Json | None]  # method, path, body: how to take one remote step back
@@ -154,7 +153,7 @@ class UnleashFlagProvider:
     # -- changing -------------------------------------------------------------------------
 
     def apply(
-        self, key: str, change: FlagChange, actor: Actor, session: Session | None = None
+        self, key: str, change: FlagChange, actor: Actor, within: Transaction | None = None
     ) -> FlagDocument:
         """Create the flag if missing, set the strategy and the environment switch; audit it.
 
@@ -164,7 +163,7 @@ class UnleashFlagProvider:
         worked; the caller's transaction then rolls back.
         """
         check_percentage(change)
-        flush_pending(session)
+        flush_pending(within)
         feature = self._read(key)
         created = feature is None
         if feature is None:
@@ -191,7 +190,7 @@ class UnleashFlagProvider:
         except FlagProviderError as exc:
             raise self._undo(done, exc) from None
         record_change(
-            self.db, self.clock, session, provider=self.name, key=key, actor=actor,
+            self.db, self.clock, within, provider=self.name, key=key, actor=actor,
             before=None if created else current, after=after,
         )  # fmt: skip
         return after

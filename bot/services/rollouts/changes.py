@@ -28,6 +28,7 @@ from bot.services.rollouts.reading import RolloutReader
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.services.rollouts.wording import describe, snapshot_dict, started
 from bot.store import audit, rollbacks, rollouts
+from bot.store.database import Transaction
 from bot.store.models import RolloutRow
 
 log = logging.getLogger(__name__)
@@ -374,7 +375,8 @@ class RolloutChanges:
         # moment) then surfaces as itself, before a remote flag system has been changed.
         s.flush()
         try:
-            self.ctx.flags.apply(key, FlagChange.model_validate(fields), actor, session=s)
+            change = FlagChange.model_validate(fields)
+            self.ctx.flags.apply(key, change, actor, within=Transaction(s))
         except RollbotError:
             raise
         except Exception as exc:
