@@ -247,9 +247,11 @@ def config_check(config: ConfigOption = None) -> None:
     try:
         settings = load_settings(config_path=config)
     except ConfigError as exc:
-        for problem in exc.problems:
+        # The plans' own problems too, so one run shows everything there is to fix.
+        plan_problems = PlanCatalog(exc.plans_dir).problems if exc.plans_dir else []
+        for problem in [*exc.problems, *plan_problems]:
             typer.echo(str(problem))
-        typer.echo(f"{len(exc.problems)} problem(s) found.")
+        typer.echo(f"{len(exc.problems) + len(plan_problems)} problem(s) found.")
         raise typer.Exit(1) from None
     catalog = PlanCatalog(settings.plans_dir)
     for problem in catalog.problems:
@@ -267,7 +269,9 @@ def config_check(config: ConfigOption = None) -> None:
     signoff_errors, signoff_notes = signoff_problems(settings, catalog)
     for line in [*signoff_errors, *signoff_notes]:
         typer.echo(line)
-    if catalog.problems or missing_default or unset or signoff_errors:
+    count = len(catalog.problems) + missing_default + len(unset) + len(signoff_errors)
+    if count:
+        typer.echo(f"{count} problem(s) found.")
         raise typer.Exit(1)
     typer.echo(
         f"{settings.config_path}: OK ({len(catalog.plans)} plan(s): "

@@ -210,3 +210,21 @@ def test_a_taken_port_stops_the_shell_and_names_the_option(tmp_path: Path) -> No
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is taken" in result.stderr
     assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_check_lists_config_and_plan_problems_in_one_run(tmp_path: Path) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    plan = (PLANS / "realtime-features.yaml").read_text(encoding="utf-8")
+    (plans / "too-far.yaml").write_text(
+        plan.replace("percentage: 100", "percentage: 150", 1), encoding="utf-8"
+    )
+    config = write_config(
+        tmp_path, "rollouts:\n  plans_dir: plans\nscheduler:\n  tick_seconds: -5\n"
+    )
+    result = run(["config", "check", "--config", str(config)], tmp_path)
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"{config}: scheduler.tick_seconds" in out
+    assert f"{plans / 'too-far.yaml'}: phases.2.steps.2.percentage" in out
+    assert "2 problem(s) found." in out

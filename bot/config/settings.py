@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -143,9 +144,12 @@ def _env_names(node: object) -> list[str]:
 class ConfigError(Exception):
     """The config is invalid; `problems` lists every problem found."""
 
-    def __init__(self, problems: list[FileProblem]) -> None:
+    def __init__(self, problems: list[FileProblem], plans_dir: Path | None = None) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        # Where the plans are, as far as the broken config says: so their own problems can
+        # be listed in the same run.
+        self.plans_dir = plans_dir
 
 
 _HINTS = {
@@ -170,6 +174,16 @@ def find_config(env: dict[str, str]) -> Path:
             if (base / candidate).is_file():
                 return base / candidate
     return REPO_ROOT / DEFAULT_CONFIG_CANDIDATES[1]
+
+
+def _plans_dir_of(path: Path, data: dict[str, Any]) -> Path | None:
+    """The plans folder a config that did not validate points at, if it can be told."""
+    rollouts = data.get("rollouts")
+    named = rollouts.get("plans_dir", "plans") if isinstance(rollouts, dict) else "plans"
+    if not isinstance(named, str):
+        return None
+    folder = (path.parent / named).resolve()
+    return folder if folder.is_dir() else None
 
 
 def load_settings(env: dict[str, str] | None = None, config_path: Path | None = None) -> Settings:
@@ -199,7 +213,8 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     ),
                 )
                 for err in exc.errors()
-            ]
+            ],
+            _plans_dir_of(path, data),
         ) from None
     problems: list[FileProblem] = []
     plans_dir = (path.parent / config.rollouts.plans_dir).resolve()

@@ -106,9 +106,6 @@ class IncidentService:
         """The chat where incident channels, cards and drafts live."""
         return self.context.chat
 
-    @chat.setter
-    def chat(self, chat: IncidentChat) -> None:
-        self.context.chat = chat
 
     @property
     def pager(self) -> Pager | None:
