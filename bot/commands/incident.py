@@ -28,7 +28,8 @@ from bot.services.incidents.service import IncidentService
 from bot.services.incidents.views import IncidentView
 
 USAGE = """*Usage:* `/incident <subcommand>`
-• `/incident declare <sev1|sev2|sev3|sev4> <title>` — declare an incident (no arguments: a form)
+• `/incident declare <sev1|sev2|sev3|sev4> <title> [--components a,b]` — declare an incident
+  (no arguments: a form)
 • `/incident update <investigating|identified|monitoring|resolved> <message>` — new status
 • `/incident publish` — publish the pending status update draft now
 • `/incident note <text>` — add a note to the timeline
@@ -115,6 +116,14 @@ def page_target(text: str) -> str:
     return text[1:] if text.startswith("@") and text[1:2] in ("U", "W") else text
 
 
+def _components(text: str) -> tuple[str, list[str]]:
+    """A declaration's title, and the components named after `--components` (comma separated)."""
+    title, marker, named = text.partition("--components")
+    if not marker:
+        return text, []
+    return title.strip(), [c.strip() for c in named.split(",") if c.strip()]
+
+
 def event_line(e: TimelineEvent) -> Message:
     """One timeline entry as a line."""
     return Message(
@@ -159,8 +168,15 @@ def _dispatch(
                 f"Example: `/incident declare sev2 Checkout API errors`. {SEVERITY_HINT}",
             )
         severity = parse_severity(args[0])
-        title = rest[len(args[0]) :].strip()
-        outcome = service.declare(severity, title, actor, origin_channel=channel_id)
+        title, components = _components(rest[len(args[0]) :].strip())
+        if not title:
+            raise RollbotError(
+                "`/incident declare` needs a title.",
+                "Example: `/incident declare sev2 Checkout API errors --components api,web`.",
+            )
+        outcome = service.declare(
+            severity, title, actor, components=components, origin_channel=channel_id
+        )
         return said(outcome.text, incident=outcome.view)
     if sub == "update":
         if not args:

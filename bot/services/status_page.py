@@ -155,7 +155,9 @@ class PublicStatusPage:
         names = list(dict.fromkeys(self.options.components))
         impacts: dict[str, list[str]] = {}
         for incident in active:
-            for name in incident.components:
+            # An incident that names no component may touch any of them: the page must not
+            # say every component is operational while its headline says there is an outage.
+            for name in incident.components or names:
                 impacts.setdefault(name, []).append(incident.impact)
                 if name not in names:
                     names.append(name)

@@ -27,6 +27,7 @@ def record_update(
     message: str,
     components: list[str],
     at: datetime,
+    started_at: datetime | None = None,
 ) -> tuple[StatusIncidentRow, StatusPageUpdateRow]:
     """Create or update the incident's entry and append the update to its history.
 
@@ -41,7 +42,7 @@ def record_update(
             status=status,
             impact=impact,
             components=list(components),
-            started_at=at,
+            started_at=started_at or at,
             updated_at=at,
             resolved_at=None,
         )

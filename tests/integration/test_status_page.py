@@ -12,8 +12,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.clock import ManualClock
+from bot.commands.incident import run_incident
 from bot.config.settings import Settings
 from bot.container import Rollbot, build
+from bot.domain.actor import Actor, Via
+from bot.domain.incident import Impact, Severity
 from bot.providers.statuspage.base import StatusUpdate
 from bot.providers.statuspage.builtin import BuiltinStatusPage
 from bot.web.app import create_app
@@ -268,3 +271,38 @@ def test_the_page_is_404_when_the_builtin_provider_is_not_configured(
                 assert "type: builtin" in response.json()["hint"]
     finally:
         rollbot.db.dispose()
+
+
+def test_an_incident_declared_without_components_never_shows_all_operational(
+    bot: Rollbot, clock: ManualClock
+) -> None:
+    """The declared incident's start is its declaration, not the first publish; and with
+    no component named, the page does not say every component is operational under an
+    outage headline."""
+    declared_at = clock.now()
+    bot.incidents.declare(
+        Severity.SEV2, "Checkout errors", Actor("U0ALICE", Via.SLACK), impact=Impact.MAJOR
+    )
+    clock.advance(timedelta(minutes=4))
+    bot.incidents.run_due()  # the first status update goes out by itself
+    assert bot.public_status is not None
+    view = bot.public_status.page()
+    (incident,) = view.active
+    assert incident.started_at == declared_at
+    assert view.description == "Partial System Outage"
+    assert {c.status for c in view.components} == {"partial_outage"}
+
+
+def test_components_named_when_declaring_are_the_ones_shown(
+    bot: Rollbot, clock: ManualClock
+) -> None:
+    reply = run_incident(
+        "declare sev2 Checkout errors --components API", Actor("carol", Via.SHELL), bot.incidents
+    )
+    assert reply.incident is not None and reply.incident.title == "Checkout errors"
+    assert reply.incident.components == ["API"]
+    clock.advance(timedelta(minutes=4))
+    bot.incidents.run_due()
+    assert bot.public_status is not None
+    statuses = {c.name: c.status for c in bot.public_status.page().components}
+    assert statuses["API"] != "operational" and statuses["Web app"] == "operational"

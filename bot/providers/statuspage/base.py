@@ -34,6 +34,8 @@ class StatusUpdate:
     impact: str  # none | minor | major | critical
     components: list[str]
     at: datetime
+    # When the incident began (its declaration); the first update's time when unknown.
+    started_at: datetime | None = None
 
 
 class StatusPageError(Exception):

@@ -42,6 +42,7 @@ class BuiltinStatusPage:
                     message=update.message,
                     components=list(update.components),
                     at=update.at,
+                    started_at=update.started_at or update.at,
                 )
         except SQLAlchemyError as exc:
             # The driver's message can carry the database URL; say only what kind of error.

@@ -235,6 +235,7 @@ class StatusUpdates:
                 row.impact,
                 list(row.components),
                 now,
+                started_at=incident.declared_at,
             )
             index = row.provider_index % len(self.ctx.status_pages) if self.ctx.status_pages else 0
         if not self.ctx.status_pages:
