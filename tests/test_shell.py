@@ -186,8 +186,10 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
         "/frobnicate": "Unknown input `/frobnicate`",
         "rollout status": "Did you mean `/rollout status`?",
         "/rollout bogus": "! `bogus` is not a /rollout subcommand.",
+        "/rollout sett": "Did you mean `set`?",
+        "/rolout status": "Did you mean `/rollout status`?",
         "/rollout advance": "`/rollout advance` needs a flag key.",
-        f"/rollout set {FLAG} lots": "`lots` is not a number.",
+        f"/rollout set {FLAG} lots": "`lots` is not a whole number from 0 to 100.",
         f"/rollout start {FLAG}": f"`{FLAG}` already has a rollout in progress",
         "/rollout pause no-such-flag": "No rollout for `no-such-flag`.",
         # Without a reason /rollback only shows what would run (the modal's part in Slack).
@@ -383,3 +385,13 @@ def test_notifier_never_interleaves_lines_from_threads() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 400
     assert all(line.startswith("[checkout thread] event ") for line in lines)
+
+
+def test_refusals_name_the_flag_and_every_subcommand(rb: Rollbot, sh: Session) -> None:
+    sh.feed(f"/rollout start {FLAG}\n/rollout pause {FLAG}\n")
+    out = sh.feed(f"/rollout pause {FLAG}\n")
+    assert f"Resume it with `/rollout resume {FLAG}`" in out and "<flag>" not in out
+    out = sh.feed("/rollout sett\n")
+    assert "`report`" in out and "`set`" in out
+    out = sh.feed(f"/rollout set {FLAG} 5.5\n")
+    assert "`5.5` is not a whole number from 0 to 100" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from datetime import UTC
 
@@ -58,9 +59,12 @@ def run_rollout(
         except RollbotError as exc:
             return refusal(exc.message, exc.hint)
     if sub not in SUBCOMMANDS:
+        known = [*SUBCOMMANDS[:-1], *sorted(extra or {}), SUBCOMMANDS[-1]]
+        close = difflib.get_close_matches(sub, known, n=1)
         return refusal(
-            f"`{sub}` is not a /rollout subcommand.",
-            "Subcommands: " + ", ".join(f"`{s}`" for s in SUBCOMMANDS) + ".",
+            f"`{echo(sub)}` is not a /rollout subcommand."
+            + (f" Did you mean `{close[0]}`?" if close else ""),
+            "Subcommands: " + ", ".join(f"`{s}`" for s in known) + ".",
             USAGE,
         )
     try:
@@ -133,7 +137,8 @@ def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
     # ASCII digits only: `isdigit` also takes "²", "５" and "٥٠", which are no percentage.
     if not (number.isascii() and number.isdigit()) or len(number) > 3:
         raise RollbotError(
-            f"`{echo(raw)}` is not a number.", "Give a whole percentage from 0 to 100, e.g. `25`."
+            f"`{echo(raw)}` is not a whole number from 0 to 100.",
+            "Give a whole percentage, e.g. `25`.",
         )
     percentage = int(number)
     if percentage > 100:

@@ -63,39 +63,46 @@ def start(plan: Plan, now: datetime) -> RolloutSnapshot:
     return _enter_step(plan, 0, 0, now)
 
 
-def _require_active(snap: RolloutSnapshot, verb: str) -> None:
+# What the hints name when the caller does not say which flag (the word users would type).
+ANY_FLAG = "<flag>"
+
+
+def _require_active(snap: RolloutSnapshot, verb: str, flag: str) -> None:
     if snap.state is RolloutState.COMPLETED:
         raise InvalidTransition(
             f"Cannot {verb}: this rollout is already complete.",
             Message(
-                "Start a new rollout with ", Code("/rollout start <flag>"), " if you need one."
+                "Start a new rollout with ", Code(f"/rollout start {flag}"), " if you need one."
             ),
         )
     if snap.state is RolloutState.ROLLED_BACK:
         raise InvalidTransition(
             f"Cannot {verb}: this rollout was rolled back.",
-            Message("Start it again with ", Code("/rollout start <flag>"), "."),
+            Message("Start it again with ", Code(f"/rollout start {flag}"), "."),
         )
 
 
-def advance(plan: Plan, snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
-    """Move to the next step now (a person said so, or the bake time passed)."""
-    _require_active(snap, "advance")
+def advance(
+    plan: Plan, snap: RolloutSnapshot, now: datetime, flag: str = ANY_FLAG
+) -> RolloutSnapshot:
+    """Move to the next step now (a person said so, or the bake time passed); `flag` is
+    named in the hints of a refusal."""
+    _require_active(snap, "advance", flag)
     if snap.state is RolloutState.PAUSED:
         raise InvalidTransition(
             "Cannot advance: this rollout is paused.",
-            Message("Resume it first with ", Code("/rollout resume <flag>"), "."),
+            Message("Resume it first with ", Code(f"/rollout resume {flag}"), "."),
         )
     return _enter_step(plan, snap.step_index + 1, snap.percentage, now)
 
 
-def pause(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
+def pause(snap: RolloutSnapshot, now: datetime, flag: str = ANY_FLAG) -> RolloutSnapshot:
     """Hold the rollout; the rest of the bake time is kept for when it resumes."""
-    _require_active(snap, "pause")
+    _require_active(snap, "pause", flag)
     if snap.state is RolloutState.PAUSED:
         raise InvalidTransition(
             "This rollout is already paused.",
-            Message("Resume it with ", Code("/rollout resume <flag>"), "."),
+            Message("Resume it with ", Code(f"/rollout resume {flag}"), "."),
         )
     remaining = None
     if snap.step_due_at is not None:
@@ -103,13 +110,13 @@ def pause(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     return replace(snap, state=RolloutState.PAUSED, step_due_at=None, paused_remaining_s=remaining)
 
 
-def resume(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
+def resume(snap: RolloutSnapshot, now: datetime, flag: str = ANY_FLAG) -> RolloutSnapshot:
     """Continue a paused rollout; the bake clock picks up where it stopped."""
-    _require_active(snap, "resume")
+    _require_active(snap, "resume", flag)
     if snap.state is not RolloutState.PAUSED:
         raise InvalidTransition(
             "This rollout is not paused.",
-            Message("Pause it with ", Code("/rollout pause <flag>"), "."),
+            Message("Pause it with ", Code(f"/rollout pause {flag}"), "."),
         )
     due = None
     if snap.paused_remaining_s is not None:
@@ -117,9 +124,11 @@ def resume(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
     return replace(snap, state=RolloutState.RUNNING, step_due_at=due, paused_remaining_s=None)
 
 
-def set_percentage(snap: RolloutSnapshot, percentage: int, force: bool) -> RolloutSnapshot:
+def set_percentage(
+    snap: RolloutSnapshot, percentage: int, force: bool, flag: str = ANY_FLAG
+) -> RolloutSnapshot:
     """Set the flag's percentage by hand without moving to another step."""
-    _require_active(snap, "set the percentage")
+    _require_active(snap, "set the percentage", flag)
     if not 0 <= percentage <= 100:
         raise RollbotError(
             f"{percentage}% is not a percentage.", "Give a whole number from 0 to 100."
@@ -130,7 +139,7 @@ def set_percentage(snap: RolloutSnapshot, percentage: int, force: bool) -> Rollo
             "feature off for users who have it.",
             Message(
                 "Add --force to do it anyway (",
-                Code(f"/rollout set <flag> {percentage} --force"),
+                Code(f"/rollout set {flag} {percentage} --force"),
                 "), or roll back.",
             ),
         )

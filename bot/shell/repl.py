@@ -8,6 +8,7 @@ thread events are printed by the `ShellNotifier`, also when the scheduler moves 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import logging
 import re
@@ -37,6 +38,8 @@ from bot.shell.signoff import SIGNOFF_ACTIONS, ShellSignoff
 from bot.shell.text import text as message_text
 
 log = logging.getLogger(__name__)
+
+COMMANDS = ("/rollout", "/approve", "/rollback", "/incident")
 
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
@@ -187,8 +190,11 @@ class Shell:
             self._press(rest)
         elif word in ("cards", "/cards"):
             self._cards()
-        elif "/" + word in ("/rollout", "/approve", "/rollback", "/incident"):
+        elif "/" + word in COMMANDS:
             self.say(f"Unknown input `{text}`. Did you mean `/{text}`? Type `help` for more.")
+        elif close := difflib.get_close_matches("/" + word.lstrip("/"), COMMANDS, n=1):
+            fixed = close[0] + (f" {rest}" if rest else "")
+            self.say(f"Unknown input `{text}`. Did you mean `{fixed}`? Type `help` for more.")
         else:
             self.say(f"Unknown input `{text}`. Type `help` for what you can do.")
 

@@ -97,7 +97,7 @@ def test_only_ascii_digits_are_a_percentage(harness: Harness, percent: str) -> N
     harness.command(f"start {FLAG}")
     before = harness.flag()
     reply = harness.command(f"set {FLAG} {percent}")
-    assert "is not a number" in reply.params["text"]
+    assert "is not a whole number from 0 to 100" in reply.params["text"]
     assert "unexpected problem" not in reply.params["text"]
     assert harness.flag() == before
 

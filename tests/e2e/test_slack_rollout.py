@@ -188,7 +188,7 @@ def test_bad_input_is_explained_and_changes_nothing(harness: Harness) -> None:
     cases = {
         "frobnicate": ["`frobnicate` is not a /rollout subcommand", "Subcommands:"],
         "start other-flag no-such-plan": ["no plan called `no-such-plan`", "Known plans"],
-        f"set {FLAG} abc": ["`abc` is not a number"],
+        f"set {FLAG} abc": ["`abc` is not a whole number from 0 to 100"],
         f"set {FLAG} 150": ["150% is more than 100%"],
         f"set {FLAG} 2": ["below the current 5%", "--force"],
         "advance no-such-flag": ["No rollout for `no-such-flag`"],

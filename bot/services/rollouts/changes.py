@@ -152,7 +152,7 @@ class RolloutChanges:
         now = self.ctx.clock.now()
 
         def transform(plan: Plan, snap: RolloutSnapshot, at: datetime) -> RolloutSnapshot:
-            after = machine.advance(plan, snap, at)  # refuses paused or finished first
+            after = machine.advance(plan, snap, at, flag_key)  # refuses paused or finished
             if (
                 expected_step is None
                 and at - snap.step_started_at < self.ctx.advance_guard
@@ -178,7 +178,7 @@ class RolloutChanges:
             flag_key,
             actor,
             "rollout.paused",
-            lambda _p, s, at: machine.pause(s, at),
+            lambda _p, s, at: machine.pause(s, at, flag_key),
             self.ctx.clock.now(),
             expected_step,
         )
@@ -190,7 +190,7 @@ class RolloutChanges:
             flag_key,
             actor,
             "rollout.resumed",
-            lambda _p, s, at: machine.resume(s, at),
+            lambda _p, s, at: machine.resume(s, at, flag_key),
             self.ctx.clock.now(),
             expected_step,
         )
@@ -204,7 +204,7 @@ class RolloutChanges:
             flag_key,
             actor,
             "rollout.percentage_set",
-            lambda _p, s, _at: machine.set_percentage(s, percentage, force),
+            lambda _p, s, _at: machine.set_percentage(s, percentage, force, flag_key),
             self.ctx.clock.now(),
             None,
         )
