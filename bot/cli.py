@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import getpass
 import logging
 import socket
 import sys
@@ -100,6 +101,16 @@ def _listen_or_exit(host: str, port: int) -> socket.socket:
         raise typer.Exit(2) from None
     listening.set_inheritable(True)
     return listening
+
+
+def _login_name() -> str:
+    """Who is at the terminal, as a shell user name (letters, digits, `._-@+`)."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, no LOGNAME/USER
+        return "operator"
+    cleaned = "".join(c for c in name if c.isalnum() or c in "._-@+")[:64]
+    return cleaned or "operator"
 
 
 def _url(listening: socket.socket) -> str:
@@ -202,8 +213,11 @@ def serve(
 @app.command()
 def shell(
     user: Annotated[
-        str, typer.Option(help="Who you are at the start (switch with `as NAME`).")
-    ] = "you",
+        str | None,
+        typer.Option(
+            help="Who you are at the start (default: your login name; switch with `as NAME`)."
+        ),
+    ] = None,
     port: Annotated[
         int | None, typer.Option(help="Port of the web server (flags, health); 0 picks a free one.")
     ] = None,
@@ -232,7 +246,7 @@ def shell(
     typer.echo(f"rollbot shell: web server (flag API, health, status page) at {_url(listening)}")
     scheduler = start_scheduler(rollbot)
     try:
-        code = Shell(rollbot, chat, sys.stdin, user=user).run()
+        code = Shell(rollbot, chat, sys.stdin, user=user or _login_name()).run()
     finally:
         server.should_exit = True
         stop_scheduler(scheduler)

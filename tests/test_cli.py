@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import socket
@@ -228,3 +229,10 @@ def test_config_check_lists_config_and_plan_problems_in_one_run(tmp_path: Path) 
     assert f"{config}: scheduler.tick_seconds" in out
     assert f"{plans / 'too-far.yaml'}: phases.2.steps.2.percentage" in out
     assert "2 problem(s) found." in out
+
+
+def test_the_shell_starts_as_the_person_at_the_terminal(tmp_path: Path) -> None:
+    result = run(["shell", "--port", "0"], tmp_path, stdin="whoami\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert f"You are {getpass.getuser()}." in result.stdout
+    assert "You are you." not in result.stdout

@@ -29,7 +29,7 @@ from bot.services.incidents.views import IncidentView
 
 USAGE = """*Usage:* `/incident <subcommand>`
 • `/incident declare <sev1|sev2|sev3|sev4> <title> [--components a,b]` — declare an incident
-  (no arguments: a form)
+  (in Slack, without arguments: a form)
 • `/incident update <investigating|identified|monitoring|resolved> <message>` — new status
 • `/incident publish` — publish the pending status update draft now
 • `/incident note <text>` — add a note to the timeline
@@ -88,13 +88,13 @@ def refuse(message: str | Message, hint: str | Message = "", usage: str = "") ->
 
 def summary_line(v: IncidentView) -> Message:
     """One line about an incident, for lists."""
-    state = "open" if v.active else "resolved"
+    state = f"open, {v.status}" if v.active else "resolved"
     line = Message(
         "• ",
         Strong(v.severity.upper()),
         f" {v.title}",
         Message(" ", Channel(v.channel_id)) if v.channel_id else "",
-        f" — {state}, {v.status}",
+        f" — {state}",
         Message(", commander ", person(v.commander)) if v.commander else "",
         f", declared {v.declared_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
     )
