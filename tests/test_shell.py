@@ -368,6 +368,17 @@ def test_notifier_places_cards_in_the_shell_but_leaves_slack_cards_alone() -> No
     assert out.getvalue().endswith("[checkout thread] @U1 paused it\n")
 
 
+def test_a_card_is_printed_again_only_when_it_changed() -> None:
+    out = io.StringIO()
+    notifier = ShellNotifier(out)
+    notifier.show_card(_view())
+    printed = out.getvalue()
+    notifier.show_card(_view())  # e.g. a probe result that changes nothing on the card
+    assert out.getvalue() == printed
+    notifier.show_card(_view(percentage=25))
+    assert out.getvalue() != printed and "25%" in out.getvalue()[len(printed) :]
+
+
 def test_notifier_never_interleaves_lines_from_threads() -> None:
     out = io.StringIO()
     notifier = ShellNotifier(out)

@@ -35,6 +35,7 @@ class ShellNotifier:
         self.on_view = on_view
         self.on_event = on_event
         self.lock = threading.RLock()
+        self._printed: dict[int, str] = {}  # the card last printed of each rollout
 
     def write(self, text: str) -> None:
         """Print `text` (a newline is added) as one piece, flushed."""
@@ -53,7 +54,11 @@ class ShellNotifier:
         keeps its place there: None, so the shell never takes a Slack card away."""
         with self.lock:
             self._heard(view)
-            self.write(render_card(view))
+            card = render_card(view)
+            # Printed again only when it changed (a probe result alone changes nothing here).
+            if self._printed.get(view.id) != card:
+                self._printed[view.id] = card
+                self.write(card)
         if view.message_ts is not None and view.channel_id not in (None, SHELL_CHANNEL):
             return None
         return CardLocation(SHELL_CHANNEL, str(view.id))
