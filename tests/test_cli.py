@@ -236,3 +236,24 @@ def test_the_shell_starts_as_the_person_at_the_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"You are {getpass.getuser()}." in result.stdout
     assert "You are you." not in result.stdout
+
+
+def test_config_problems_speak_yaml(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        f"rollouts:\n  plans_dir: {PLANS}\n  advance_gaurd: 5s\nsignoff: 5\nrolouts: {{}}\n",
+    )
+    out = run(["config", "check", "--config", str(config)], tmp_path).stdout
+    assert "'advance_gaurd' is not a key here; did you mean 'advance_guard'?" in out
+    assert "'rolouts' is not a key here; did you mean 'rollouts'?" in out
+    assert "signoff: should be a mapping (`key: value` lines indented under it), not 5" in out
+    assert "Input should be" not in out and "SignoffConfig" not in out
+    assert "3 problem(s) found." in out
+
+
+def test_a_yaml_typo_is_pointed_at_where_it_is(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, f"rollouts:\n  plans_dir: {PLANS}\nscheduler:\n  tick_seconds: [1\nweb: {{}}\n"
+    )
+    out = run(["config", "check", "--config", str(config)], tmp_path).stdout
+    assert "line 4, column 17: invalid YAML: a `[` list starts here and is not closed" in out

@@ -23,6 +23,7 @@ from bot.config.rollouts import RollbackConfig, RolloutsConfig
 from bot.config.runtime import SchedulerConfig, SlackConfig, WebConfig
 from bot.config.signoff import RoleConfig, SignoffConfig
 from bot.domain.plan import PlanProblem
+from bot.domain.problems import describe
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
 from bot.domain.secrets import OWN_SECRETS
 
@@ -176,6 +177,23 @@ def find_config(env: dict[str, str]) -> Path:
     return REPO_ROOT / DEFAULT_CONFIG_CANDIDATES[1]
 
 
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the config model allows where the last part of `loc` was written."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if not fields or not isinstance(part, str) or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        # `X | None` and the like: the model among the union's members.
+        members = getattr(annotation, "__args__", None) or (annotation,)
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        if not models:
+            return []
+        current = models[0]
+    return list(getattr(current, "model_fields", {}))
+
+
 def _plans_dir_of(path: Path, data: dict[str, Any]) -> Path | None:
     """The plans folder a config that did not validate points at, if it can be told."""
     rollouts = data.get("rollouts")
@@ -208,7 +226,7 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     where,
                     PlanProblem(
                         ".".join(str(p) for p in err["loc"]) or "(top level)",
-                        err["msg"].removeprefix("Value error, "),
+                        describe(err, _keys_at(ConfigFile, err["loc"])),
                         _HINTS.get(err["type"], ""),
                     ),
                 )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+from bot.domain.problems import describe
 from bot.domain.runbook import FlagStep, RunbookStep
 from bot.domain.signoff import Gate
 from bot.domain.triggers import Criterion, Trigger
@@ -175,7 +176,7 @@ def validate_plan(
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         problems = [
-            PlanProblem(_path(err["loc"]), err["msg"], _HINTS.get(err["type"], ""))
+            PlanProblem(_path(err["loc"]), describe(err), _HINTS.get(err["type"], ""))
             for err in exc.errors()
         ]
         return None, problems
