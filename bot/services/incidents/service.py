@@ -106,7 +106,6 @@ class IncidentService:
         """The chat where incident channels, cards and drafts live."""
         return self.context.chat
 
-
     @property
     def pager(self) -> Pager | None:
         """The pager (None: the declarer commands and nobody is paged)."""
