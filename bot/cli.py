@@ -22,6 +22,7 @@ from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
+from bot.services.live_check import Finding, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
 
@@ -196,6 +197,7 @@ def serve(
             "flag API and health only; try `rollbot shell` to drive rollouts locally."
         )
         server = _web_server(rollbot, host, port)
+    _warn_at_start(rollbot)
     scheduler = start_scheduler(rollbot)
     typer.echo(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
@@ -244,6 +246,7 @@ def shell(
     )
     thread.start()
     typer.echo(f"rollbot shell: web server (flag API, health, status page) at {_url(listening)}")
+    _warn_at_start(rollbot)
     scheduler = start_scheduler(rollbot)
     try:
         code = Shell(rollbot, chat, sys.stdin, user=user or _login_name()).run()
@@ -256,7 +259,17 @@ def shell(
 
 
 @config_app.command("check")
-def config_check(config: ConfigOption = None) -> None:
+def config_check(
+    config: ConfigOption = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also ask every configured outside system (Slack, metrics, PagerDuty, status "
+            "pages, the flag system) whether it answers.",
+        ),
+    ] = False,
+) -> None:
     """Validate the config and every plan it points at; print every problem."""
     try:
         settings = load_settings(config_path=config)
@@ -293,6 +306,52 @@ def config_check(config: ConfigOption = None) -> None:
         f" Slack {_slack_mode(settings)})"
     )
     typer.echo(_incident_providers_line(settings))
+    for finding in missing_runbook_env(catalog, settings.env):
+        typer.echo(f"warning: {finding.system}: {finding.detail}")
+    if live:
+        with _database_or_exit(settings):
+            checks = build(settings).live
+        failed = _live(settings, checks.outside())
+        if failed:
+            typer.echo(f"{failed} outside system(s) did not answer.")
+            raise typer.Exit(1)
+
+
+def _warn_at_start(rollbot: Rollbot) -> None:
+    """Say once what will not work: runbook variables unset, metrics that do not answer."""
+    findings = [*rollbot.live.runbook_env(), rollbot.live.metrics_reachable()]
+    redact = Redactor(rollbot.settings.secret_values())
+    for finding in findings:
+        if finding.ok is False:
+            typer.echo(
+                f"warning: {finding.system}: {redact(finding.detail)} "
+                "(see `rollbot config check --live`)",
+                err=True,
+            )
+
+
+def _live(settings: Settings, findings: list[Finding]) -> int:
+    """Print each outside system's answer (Slack's `auth.test` first); return how many failed."""
+    if settings.slack_bot_token:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            who = WebClient(settings.slack_bot_token, base_url=settings.slack_api_url).auth_test()
+            findings = [
+                Finding("slack", True, f"auth.test: {who.get('team')} as {who.get('user')}"),
+                *findings,
+            ]
+        except (SlackApiError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            findings = [Finding("slack", False, f"auth.test failed: {error}"), *findings]
+    else:
+        findings = [Finding("slack", None, "no SLACK_BOT_TOKEN: not connected"), *findings]
+    redact = Redactor(settings.secret_values())
+    for finding in findings:
+        mark = {True: "ok", False: "FAILED", None: "-"}[finding.ok]
+        typer.echo(f"  {mark:6} {finding.system}: {redact(finding.detail)}")
+    return sum(1 for f in findings if f.ok is False)
 
 
 def _incident_env_problems(settings: Settings) -> list[FileProblem]:

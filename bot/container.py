@@ -30,6 +30,7 @@ from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
+from bot.services.live_check import LiveCheck
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
@@ -70,6 +71,7 @@ class Rollbot:
     # The builtin status page's public side (`GET /status`), when it is configured.
     public_status: PublicStatusPage | None
     templates_dir: Path
+    live: LiveCheck
     flag_api: FlagService
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
@@ -163,6 +165,7 @@ def build(
         HealthCheck(db),
         public_status,
         REPO_ROOT / "templates",
+        LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
         FlagService(flags),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},

@@ -257,3 +257,27 @@ def test_a_yaml_typo_is_pointed_at_where_it_is(tmp_path: Path) -> None:
     )
     out = run(["config", "check", "--config", str(config)], tmp_path).stdout
     assert "line 4, column 17: invalid YAML: a `[` list starts here and is not closed" in out
+
+
+def test_live_check_and_the_start_warning_say_what_will_not_work(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        f"rollouts:\n  plans_dir: {PLANS}\n"
+        "metrics:\n  provider: prometheus\n  url: http://127.0.0.1:9\n  timeout: 2s\n"
+        "signoff:\n  enforce_gates: false\n",
+    )
+    result = run(["config", "check", "--config", str(config), "--live"], tmp_path)
+    out = result.stdout
+    assert result.returncode == 1, out
+    assert "REVERT_COMMIT is not set" in out and "a rollback would fail" in out
+    assert "FAILED metrics: prometheus did not answer" in out
+    assert "ok     flags (builtin): answered" in out
+    assert "1 outside system(s) did not answer." in out
+
+    started = run(["shell", "--port", "0", "--config", str(config)], tmp_path, stdin="quit\n")
+    assert started.returncode == 0
+    assert "warning: metrics: prometheus did not answer" in started.stderr
+    assert "warning: runbook of realtime-features: REALTIME_REPO is not set" in started.stderr
+    env = {"REALTIME_REPO": "/srv/app", "REVERT_COMMIT": "abc", "PREVIOUS_VERSION": "1.2"}
+    quiet = run(["config", "check", "--config", str(config)], tmp_path, env=env).stdout
+    assert "is not set" not in quiet

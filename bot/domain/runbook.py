@@ -184,3 +184,26 @@ def total_budget(steps: list[RunbookStep]) -> timedelta:
     """The longest a runbook can take (every attempt of every step timing out)."""
     seconds = sum((s.timeout_s + s.retry_delay_s) * (s.retries + 1) for s in steps)
     return timedelta(seconds=seconds)
+
+
+# What rollbot itself gives every command step (bot/providers/runbook/steps.py).
+GIVEN_TO_COMMANDS = frozenset({"ROLLBOT_FLAG", "ROLLBOT_ROLLOUT_ID", "ROLLBOT_REASON"})
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def needed_env(steps: list[RunbookStep]) -> dict[str, list[str]]:
+    """Environment variables a runbook reads, each with the steps that read it: `$NAME` and
+    `${NAME...}` in commands (minus what the step or rollbot sets), `env_from` sources and
+    `headers_from_env` of http steps."""
+    needed: dict[str, list[str]] = {}
+    for step in steps:
+        names: set[str] = set()
+        if isinstance(step, CommandStep):
+            set_here = set(step.env) | set(step.env_from) | GIVEN_TO_COMMANDS
+            names |= {n for n in _VARIABLE.findall(step.run) if n not in set_here}
+            names |= set(step.env_from.values())
+        if isinstance(step, HttpStep):
+            names |= set(step.headers_from_env.values())
+        for name in sorted(names):
+            needed.setdefault(name, []).append(step.name)
+    return needed

@@ -1,0 +1,121 @@
+"""Can rollbot reach what it is configured to use: the metrics provider, the pager, the
+status pages, the flag system; and does the environment hold what the runbooks read.
+
+`rollbot config check --live` shows every check; `serve` and `shell` warn once at start
+about what will not work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.domain.runbook import needed_env
+from bot.providers.flags.base import FlagProvider
+from bot.providers.metrics.base import MetricsProvider
+from bot.providers.paging.base import Pager
+from bot.providers.statuspage.base import StatusPageProvider
+from bot.services.plans import PlanCatalog
+
+PROBE_FLAG = "rollbot-live-check"  # read, never written: absent is a fine answer
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: what was checked, whether it works (None: not checked), and why."""
+
+    system: str
+    ok: bool | None
+    detail: str
+
+
+def missing_runbook_env(plans: PlanCatalog, env: Mapping[str, str]) -> list[Finding]:
+    """Each environment variable a plan's runbook reads and `env` lacks (no network)."""
+    found: list[Finding] = []
+    for name, plan in sorted(plans.plans.items()):
+        for variable, steps in needed_env(plan.runbook).items():
+            if not env.get(variable):
+                where = ", ".join(f"“{s}”" for s in steps)
+                found.append(
+                    Finding(
+                        f"runbook of {name}",
+                        False,
+                        f"{variable} is not set (read by {where}); a rollback would fail "
+                        "at that step",
+                    )
+                )
+    return found
+
+
+class LiveCheck:
+    """Asks each outside system one harmless question."""
+
+    def __init__(
+        self,
+        plans: PlanCatalog,
+        metrics: MetricsProvider,
+        pager: Pager | None,
+        status_pages: list[StatusPageProvider],
+        flags: FlagProvider,
+        env: Mapping[str, str],
+    ) -> None:
+        self.plans = plans
+        self.metrics = metrics
+        self.pager = pager
+        self.status_pages = status_pages
+        self.flags = flags
+        self.env = env
+
+    def runbook_env(self) -> list[Finding]:
+        """Each environment variable a plan's runbook reads and the environment lacks."""
+        return missing_runbook_env(self.plans, self.env)
+
+    def metrics_reachable(self) -> Finding:
+        """One query the plans ask, through the configured metrics provider."""
+        if self.metrics.name == "none":
+            return Finding("metrics", None, "off (metrics.provider: none): no triggers watch")
+        conditions = [
+            c
+            for plan in self.plans.plans.values()
+            for c in (*plan.triggers, *(c for phase in plan.phases for c in phase.criteria))
+        ]
+        query = conditions[0].query if conditions else None
+        if query is None:
+            return Finding("metrics", None, f"{self.metrics.name}: no plan asks a query")
+        try:
+            value = self.metrics.query(query)
+        except Exception as exc:
+            return Finding("metrics", False, f"{self.metrics.name} did not answer: {exc}")
+        return Finding("metrics", True, f"{self.metrics.name} answered {query!r} with {value}")
+
+    def outside(self) -> list[Finding]:
+        """Every outside system: metrics, pager, status pages, flag system."""
+        found = [self.metrics_reachable()]
+        if self.pager is None:
+            found.append(Finding("paging", None, "none configured: the declarer commands"))
+        else:
+            try:
+                on_call = self.pager.on_call()
+            except Exception as exc:
+                found.append(Finding("paging", False, f"the on-call lookup failed: {exc}"))
+            else:
+                who = on_call.name if on_call else "nobody"
+                found.append(Finding("paging", True, f"on call now: {who}"))
+        for page in self.status_pages:
+            if page.name == "builtin":
+                found.append(Finding("status page builtin", True, "kept in rollbot's database"))
+            else:
+                found.append(
+                    Finding(
+                        f"status page {page.name}",
+                        None,
+                        "not checked: publishing an update is the only call it has",
+                    )
+                )
+        try:
+            self.flags.get(PROBE_FLAG)
+        except Exception as exc:
+            found.append(Finding(f"flags ({self.flags.name})", False, f"did not answer: {exc}"))
+        else:
+            found.append(Finding(f"flags ({self.flags.name})", True, "answered"))
+        return found
