@@ -1,28 +1,57 @@
-"""The first hour of a new user, at a real terminal: the README's shell walkthrough, the web
-server it prints, and an incident's post-mortem read in the shell."""
+"""The first hour of a new user: a clean clone, a fresh virtualenv, the README's first
+command, and at a real terminal the README's shell walkthrough, the web server it prints,
+and an incident's post-mortem read in the shell."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pexpect
+import pytest
 
 from tests.test_cli import REPO_ROOT
 
 PROMPT = re.compile(r"rollbot \(as [^)]+\)> ")
 
 
+def _clean_clone_with_rollbot(tmp_path: Path) -> tuple[Path, Path]:
+    """A clone of this checkout's HEAD and a fresh virtualenv where the README's install
+    ran (`python3 -m pip install -e .`); the venv sees the installed dependencies, so it
+    needs no downloads beyond the build backend."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    clone, venv = tmp_path / "rollbot", tmp_path / "venv"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
+    )
+    python = venv / "bin" / "python3"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", "."],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return clone, venv / "bin" / "rollbot"
+
+
 def test_the_readme_walkthrough_at_a_terminal(tmp_path: Path) -> None:
+    clone, rollbot = _clean_clone_with_rollbot(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
-    env |= {"PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": f"sqlite:///{tmp_path}/rollbot.db"}
+    env.pop("DATABASE_URL", None)  # the embedded default: SQLite in ./rollbot.db
+    env.pop("PYTHONPATH", None)
     shell = pexpect.spawn(
-        sys.executable,
-        ["-m", "bot.cli_main", "shell", "--port", "0"],
-        cwd=str(tmp_path),
+        str(rollbot),
+        ["shell", "--port", "0"],
+        cwd=str(clone),
         env=env,
         encoding="utf-8",
         timeout=30,
@@ -50,7 +79,7 @@ def test_the_readme_walkthrough_at_a_terminal(tmp_path: Path) -> None:
         declared = run("/incident declare sev2 Checkout errors --components API")
         assert "opened #inc-" in declared
         resolved = run("/incident resolve Rolled back")
-        drafts = tmp_path / "postmortems"
+        drafts = clone / "postmortems"
         (draft,) = drafts.iterdir()
         assert f"wrote {draft}" in resolved.replace("\r\n", "")
         assert "# Post-mortem: Checkout errors" in run("/incident postmortem")
@@ -60,3 +89,4 @@ def test_the_readme_walkthrough_at_a_terminal(tmp_path: Path) -> None:
     finally:
         shell.close(force=True)
     assert shell.exitstatus == 0
+    assert (clone / "rollbot.db").is_file()  # the embedded default database
