@@ -37,6 +37,9 @@ def test_declare_update_publish_resolve_in_the_shell(
     assert [u.status for u in page.published] == ["investigating", "identified", "resolved"]
     out = sh.feed("/incident list\n")
     assert "SEV2 Checkout errors" in out and "resolved" in out
+    assert "resolved, resolved" not in out
+    out = sh.feed("/incident help\n")
+    assert "(in Slack, without arguments: a form)" in out
     out = sh.feed("/incident postmortem done\n")
     assert "Post-mortem marked done" in out
     assert sh.code == 0

@@ -76,6 +76,8 @@ def test_all_four_slash_commands_are_declared(manifest: dict[str, Any]) -> None:
         assert command["url"] == REQUEST_URL
         assert command["description"]
         assert command["usage_hint"]
+    rollout = next(c for c in commands if c["command"] == "/rollout")
+    assert "start <flag> [plan]" in rollout["usage_hint"]  # as the README and /rollout help
 
 
 def test_http_mode_with_a_single_request_url(manifest: dict[str, Any]) -> None:
