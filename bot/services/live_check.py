@@ -102,16 +102,16 @@ class LiveCheck:
                 who = on_call.name if on_call else "nobody"
                 found.append(Finding("paging", True, f"on call now: {who}"))
         for page in self.status_pages:
-            if page.name == "builtin":
-                found.append(Finding("status page builtin", True, "kept in rollbot's database"))
+            try:
+                said = page.check()
+            except Exception as exc:
+                found.append(Finding(f"status page {page.name}", False, str(exc)))
+                continue
+            if said is None:
+                said = "not checked: publishing an update is the only call it has"
+                found.append(Finding(f"status page {page.name}", None, said))
             else:
-                found.append(
-                    Finding(
-                        f"status page {page.name}",
-                        None,
-                        "not checked: publishing an update is the only call it has",
-                    )
-                )
+                found.append(Finding(f"status page {page.name}", True, said))
         try:
             self.flags.get(PROBE_FLAG)
         except Exception as exc:

@@ -40,6 +40,10 @@ class FakeStatusPage:
         with self._lock:
             self._failures = 0
 
+    def check(self) -> str | None:
+        """A fake has nothing to be asked."""
+        return None
+
     def publish(self, update: StatusUpdate) -> str:
         """Record the update, or fail as scripted."""
         with self._lock:

@@ -67,6 +67,15 @@ class FakeStatuspage:
             Call(request.method, request.url.path, dict(request.headers), body, status)
         )
 
+    async def _page(self, request: Request) -> JSONResponse:
+        """GET a page: its id and name, for the right key."""
+        if request.headers.get("authorization") != f"OAuth {self.api_key}":
+            self._record(request, None, 401)
+            return JSONResponse({"error": "Could not authenticate"}, 401)
+        self._record(request, None, 200)
+        page_id = request.path_params["page_id"]
+        return JSONResponse({"id": page_id, "name": f"Page {page_id}"}, 200)
+
     async def _handle(self, request: Request) -> JSONResponse:
         raw = await request.body()
         body: Any = None
@@ -107,6 +116,7 @@ class FakeStatuspage:
     def __enter__(self) -> FakeStatuspage:
         app = Starlette(
             routes=[
+                Route("/v1/pages/{page_id}", self._page, methods=["GET"]),
                 Route("/v1/pages/{page_id}/incidents", self._handle, methods=["POST"]),
                 Route(
                     "/v1/pages/{page_id}/incidents/{incident_id}",

@@ -161,3 +161,13 @@ def test_an_invalid_update_is_refused_before_any_request(
     with pytest.raises(StatusPageError, match="unknown impact"):
         make(db, fake_statuspage).publish(update(impact="huge"))
     assert fake_statuspage.calls == []
+
+
+def test_the_live_check_asks_for_the_page_without_publishing(
+    db: Database, fake_statuspage: FakeStatuspage
+) -> None:
+    assert make(db, fake_statuspage).check() == "page 'Page pg1' answered"
+    with pytest.raises(StatusPageError, match="GET page: HTTP 401") as raised:
+        make(db, fake_statuspage, api_key="sp-wrong-key-1111").check()
+    assert "sp-wrong-key-1111" not in str(raised.value)
+    assert fake_statuspage.incidents == {}  # nothing was published

@@ -66,6 +66,11 @@ class AtlassianStatusPage:
         """Close the HTTP connections."""
         self._client.close()
 
+    def check(self) -> str | None:
+        """GET the page: its name, when the key and page id are right."""
+        answer = self._call("GET", f"/v1/pages/{self.page_id}", None, what="page")
+        return f"page {answer.get('name') or self.page_id!r} answered"
+
     def publish(self, update: StatusUpdate) -> str:
         """Create or update the Statuspage incident; return its shortlink (else its id)."""
         check_update(update)
@@ -112,25 +117,27 @@ class AtlassianStatusPage:
             incident["metadata"] = {"rollbot": {"incident_key": update.incident_key}}
         return incident
 
-    def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None, what: str = "incident"
+    ) -> dict[str, Any]:
         """One request; any failure becomes a StatusPageError without the key in it."""
         try:
             response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise StatusPageError(
-                f"{self.name}: {method} incident: {type(exc).__name__} ({self._scrub(str(exc))})"
+                f"{self.name}: {method} {what}: {type(exc).__name__} ({self._scrub(str(exc))})"
             ) from None
         if not response.is_success:
             raise StatusPageError(
-                f"{self.name}: {method} incident: HTTP {response.status_code}"
+                f"{self.name}: {method} {what}: HTTP {response.status_code}"
                 f"{self._detail(response)}"
             )
         try:
             answer = response.json()
         except ValueError:
-            raise StatusPageError(f"{self.name}: {method} incident: answer is not JSON") from None
+            raise StatusPageError(f"{self.name}: {method} {what}: answer is not JSON") from None
         if not isinstance(answer, dict):
-            raise StatusPageError(f"{self.name}: {method} incident: answer is not an object")
+            raise StatusPageError(f"{self.name}: {method} {what}: answer is not an object")
         return answer
 
     def _detail(self, response: httpx.Response) -> str:

@@ -55,6 +55,11 @@ class StatusPageProvider(Protocol):
         """
         ...
 
+    def check(self) -> str | None:
+        """Ask the page something harmless; return what it said, None when it has no such
+        question (a plain webhook). Raises StatusPageError when it does not answer."""
+        ...
+
 
 def check_update(update: StatusUpdate) -> None:
     """Refuse an update no page could show, before anything is sent anywhere."""

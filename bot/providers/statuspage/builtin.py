@@ -28,6 +28,10 @@ class BuiltinStatusPage:
         self.db = db
         self.options = options
 
+    def check(self) -> str | None:
+        """Nothing outside to ask: the page is rollbot's database."""
+        return "kept in rollbot's database"
+
     def publish(self, update: StatusUpdate) -> str:
         """Store the update; the reference is the incident's anchor on the page."""
         check_update(update)

@@ -67,6 +67,10 @@ class WebhookStatusPage:
         """Close the HTTP connections."""
         self._client.close()
 
+    def check(self) -> str | None:
+        """A webhook has no harmless question: every call publishes."""
+        return None
+
     def publish(self, update: StatusUpdate) -> str:
         """POST the update; the reference is the receiver's `id` or `url`, else its host."""
         check_update(update)
