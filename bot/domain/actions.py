@@ -19,3 +19,14 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     PUBLISH = "publish"
     EDIT = "edit"
+    RERUN_STEP = "rerun_step"
+    SKIP_STEP = "skip_step"
+    ABORT_ROLLBACK = "abort_rollback"
+
+
+# A rollback waiting at a step not safe to run twice: each button, the choice it makes.
+ROLLBACK_DECISIONS: dict[Action, str] = {
+    Action.RERUN_STEP: "rerun",
+    Action.SKIP_STEP: "skip",
+    Action.ABORT_ROLLBACK: "abort",
+}

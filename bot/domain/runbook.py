@@ -30,6 +30,9 @@ class _StepBase(BaseModel):
     retries: int = Field(default=0, ge=0, le=10)
     retry_delay: str = "2s"
     continue_on_error: bool = False
+    # Safe to run again when rollbot stopped while it ran? A step that is not (a `git revert`
+    # that pushes) then waits for a person to re-run it, skip it or abort the rollback.
+    idempotent: bool = True
 
     @field_validator("timeout", "retry_delay")
     @classmethod

@@ -18,10 +18,10 @@ from typing import TextIO
 
 from bot.commands.incident import run_incident
 from bot.commands.reply import Reply
-from bot.commands.rollback import run_rollback_direct
+from bot.commands.rollback import report_text, run_rollback_direct
 from bot.commands.rollout import run_rollout
 from bot.container import Rollbot
-from bot.domain.actions import Action
+from bot.domain.actions import ROLLBACK_DECISIONS, Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.flag import is_valid_flag_key
@@ -280,6 +280,13 @@ class Shell:
             self.signoff.press(button, self.actor)
             return
         value = json.loads(button.value)
+        if button.action in ROLLBACK_DECISIONS:
+            self.say(f"{self.user} pressed [{button.label}] on the `{view.flag_key}` card.")
+            report = self.rollbot.rollback.decide(
+                int(value["rollback"]), ROLLBACK_DECISIONS[button.action], self.actor
+            )
+            self.say(render_reply(Reply(report_text(report))))
+            return
         service = self.rollbot.rollouts
         actions: dict[str, Callable[[str, Actor, int | None], Outcome]] = {
             Action.ADVANCE: service.advance,

@@ -18,6 +18,9 @@ ACTION_IDS: dict[Action, str] = {
     Action.RESOLVE: "incident_resolve",
     Action.PUBLISH: "incident_publish_draft",
     Action.EDIT: "incident_edit_draft",
+    Action.RERUN_STEP: "rollback_rerun_step",
+    Action.SKIP_STEP: "rollback_skip_step",
+    Action.ABORT_ROLLBACK: "rollback_abort",
 }
 
 REJECT_CALLBACK = "signoff_reject_reason"

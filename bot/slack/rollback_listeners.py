@@ -27,11 +27,20 @@ from slack_sdk.models.views import View
 
 from bot.commands.rollback import USAGE, confirmation_text, is_help, parse, report_text
 from bot.container import Rollbot
+from bot.domain.actions import ROLLBACK_DECISIONS
 from bot.domain.errors import RollbotError
+from bot.domain.ids import record_id
 from bot.services.rollback.report import RollbackPreview
 from bot.slack import listener
 from bot.slack.blocks import truncate
-from bot.slack.listener import UNEXPECTED, FormCheck, FormRefused, Interaction, refusal_text
+from bot.slack.listener import (
+    UNEXPECTED,
+    FormCheck,
+    FormRefused,
+    Handler,
+    Interaction,
+    refusal_text,
+)
 from bot.slack.mrkdwn import mrkdwn
 
 log = logging.getLogger(__name__)
@@ -47,6 +56,8 @@ def register_rollback(app: App, rollbot: Rollbot) -> None:
     app.view(CALLBACK_ID)(
         listener.submission(rollbot, "rollback form", _check(rollbot), _submission(rollbot))
     )
+    for what, choice in ROLLBACK_DECISIONS.items():
+        listener.button(app, rollbot, what, _decision(rollbot, choice))
 
 
 def confirmation_modal(
@@ -153,6 +164,21 @@ def _submission(rollbot: Rollbot) -> Callable[[Interaction], None]:
         _tell(i.client, channel, i.user_id, text)
 
     return on_submit
+
+
+def _decision(rollbot: Rollbot, choice: str) -> Handler:
+    """Re-run, Skip or Abort on the card of a rollback waiting at an unsafe step."""
+
+    def on_decision(i: Interaction) -> None:
+        try:
+            rollback_id = record_id(json.loads(i.value)["rollback"])
+        except (KeyError, TypeError, ValueError):
+            i.reply(":warning: This button does not say which rollback it is for.")
+            return
+        report = rollbot.rollback.decide(rollback_id, choice, i.actor)
+        i.reply(report_text(report))
+
+    return on_decision
 
 
 def _tell(client: WebClient, channel: str | None, user: str, text: str) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.clock import ManualClock
 from bot.config.settings import Settings
 from bot.container import Rollbot
+from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.message import Message
@@ -740,3 +741,65 @@ def test_the_card_says_metrics_are_unreachable_instead_of_a_countdown(
     healthy(metrics)
     tick(bot, clock)
     assert "Metrics unreachable" not in bot.rollouts.status(FLAG).waiting_for
+
+
+UNSAFE = PLAN.replace(
+    "    run: echo deployed\n    timeout: 5s\n",
+    "    run: echo deployed\n    timeout: 5s\n    idempotent: false\n",
+)
+
+
+@pytest.mark.parametrize("choice", ["rerun", "skip", "abort"])
+def test_a_step_not_safe_to_run_twice_waits_for_a_person_after_a_crash(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    metrics: FakeMetrics,
+    monkeypatch: pytest.MonkeyPatch,
+    choice: str,
+) -> None:
+    """Step 3 is `idempotent: false` and was in flight when rollbot died: the resumer does not
+    run it blindly. The card offers Re-run / Skip / Abort; each is audited."""
+    seen = Recorder()
+    bot = build_rollbot(tmp_path, database_url, clock, metrics, plan=UNSAFE, chat=hearing(seen))
+    try:
+        rollback_id = _die_before_step_3(bot, monkeypatch)
+        clock.advance(timedelta(minutes=10))  # the lease ran out
+        (waiting,) = bot.rollback.resume_interrupted()
+        assert not waiting.finished
+        assert any("not safe to run twice" in e for e in seen.events)
+        assert not any("Step 3/3 started" in e for e in seen.events)
+        card = bot.rollouts.status(FLAG)
+        assert "waits for a person at step" in card.waiting_for
+        assert [b.action for b in card.buttons] == [
+            Action.RERUN_STEP,
+            Action.SKIP_STEP,
+            Action.ABORT_ROLLBACK,
+        ]
+        clock.advance(timedelta(hours=1))
+        assert bot.rollback.resume_interrupted() == []  # it waits; no tick takes it
+        with pytest.raises(Conflict, match="waits for a decision"):
+            bot.rollback.roll_back(FLAG, ALICE, "again")
+
+        report = bot.rollback.decide(rollback_id, choice, ALICE)
+        assert report.finished
+        with pytest.raises(Conflict, match="not waiting"):
+            bot.rollback.decide(rollback_id, choice, ALICE)  # a second click changes nothing
+        with bot.db.session() as s:
+            row = s.get(RollbackRow, rollback_id)
+            assert row is not None
+            (decided,) = audit.events(s, subject_id=FLAG, action="rollback.decided")
+        assert decided.actor == ALICE.id and decided.after["choice"] == choice
+        if choice == "rerun":
+            assert not report.failed and row.state == "succeeded"
+            assert sum("Step 3/3 started" in e for e in seen.events) == 1
+        if choice == "skip":
+            assert not report.failed and row.state == "succeeded"
+            assert report.steps[-1].error == f"skipped by {ALICE.id}"
+            assert not any("Step 3/3 started" in e for e in seen.events)
+        if choice == "abort":
+            assert report.failed and report.failed_step == "Deploy previous"
+            assert row.state == "failed"
+        assert Action.RERUN_STEP not in [b.action for b in bot.rollouts.status(FLAG).buttons]
+    finally:
+        bot.db.dispose()

@@ -22,13 +22,15 @@ from bot.domain.rollout import RolloutState
 from bot.domain.runbook import RunbookStep, effective_steps, total_budget
 from bot.providers.runbook.base import StepResult
 from bot.services.rollback.context import RollbackContext
-from bot.services.rollback.report import RollbackReport, started_text
+from bot.services.rollback.report import RollbackReport, decided_text, started_text
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.store import audit, rollbacks, rollouts
 from bot.store.models import RolloutRow
 from bot.store.rollback_models import RollbackRow
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+# Stopped at a step that may have run and is not safe to run again: a person decides.
+WAITING = "waiting"
 
 LEASE_GRACE = timedelta(minutes=5)
 """How long a rollback's lease outlives the step it was renewed for: chat calls and listeners
@@ -90,6 +92,15 @@ class RollbackClaims:
                     "nothing more was run.",
                 ),
                 "Follow it in the rollout's thread.",
+            )
+        if last is not None and last.state == WAITING:
+            raise Conflict(
+                Message(
+                    "The rollback of ",
+                    Code(row.flag_key),
+                    f" waits for a decision on step “{last.failed_step}”; nothing more was run.",
+                ),
+                "Press Re-run, Skip or Abort on the rollout's card.",
             )
         if last is not None and last.state in (FAILED, RUNNING):
             return True  # a half-done (or abandoned) rollback may be run again
@@ -226,6 +237,92 @@ class RollbackClaims:
                 row.flag_key, row.automatic, actor.named, row.reason, [], row.started_at, steps
             )
         return Claim(report, steps, text, actor, done, resumed=True)
+
+    def hold_for_decision(self, claim: Claim) -> RollbackReport:
+        """Park a resumed rollback at the step that was in flight (not safe to run twice):
+        no lease, so no tick resumes it; a person re-runs, skips or aborts it."""
+        index = len(claim.done)
+        step = claim.steps[index]
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            row = rollbacks.rollback_by_id(s, claim.report.rollback_id, for_update=True)
+            if row is None:
+                return claim.report
+            row.state, row.lease_until, row.failed_step = WAITING, None, step.name
+            s.add(row)
+            audit.record(
+                s,
+                actor=SCHEDULER,
+                at=now,
+                action="rollback.waiting",
+                subject_type="rollout",
+                subject_id=claim.report.flag_key,
+                after={"rollback_id": row.id, "step": step.name, "index": index},
+                detail="the step in flight is not safe to run twice",
+            )
+        return claim.report
+
+    def claim_decided(self, rollback_id: int, choice: str, actor: Actor) -> Claim:
+        """Take a rollback waiting at a step: `rerun` runs that step again, `skip` records it
+        as skipped and goes on, `abort` ends the rollback as failed there (the claim then has
+        nothing left to run). Raises when it is not waiting any more."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.session() as s:
+            row = rollbacks.rollback_by_id(s, rollback_id, for_update=True)
+            if row is None or row.state != WAITING:
+                raise Conflict(
+                    "That rollback is not waiting for a decision any more.",
+                    "See the rollout's card and thread for where it stands.",
+                )
+            rollout = rollouts.by_id(s, row.rollout_id, for_update=True)
+            assert rollout is not None and row.id is not None
+            steps = effective_steps(plan_of(rollout).runbook)
+            done = [_result_of(d) for d in row.steps[: len(steps)]]
+            step = steps[len(done)]
+            if choice == "skip":
+                done.append(
+                    StepResult(
+                        step.name,
+                        step.kind,
+                        False,
+                        0,
+                        0.0,
+                        "",
+                        f"skipped by {actor.id}",
+                        continued=True,
+                    )
+                )
+                row.steps = [r.as_dict() for r in done]
+            if choice == "abort":
+                row.state, row.finished_at, row.lease_until = FAILED, now, None
+            else:
+                row.state, row.failed_step = RUNNING, None
+                row.lease_until = now + step_lease(steps, len(done))
+            s.add(row)
+            audit.record(
+                s,
+                actor=actor,
+                at=now,
+                action="rollback.decided",
+                subject_type="rollout",
+                subject_id=row.flag_key,
+                after={"rollback_id": row.id, "step": step.name, "choice": choice},
+            )
+            report = RollbackReport(
+                row.id,
+                row.rollout_id,
+                row.flag_key,
+                row.automatic,
+                row.actor,
+                row.reason,
+                row.started_at,
+                [],
+                list(done),
+                channel_id=rollout.channel_id,
+                message_ts=rollout.message_ts,
+            )
+        text = decided_text(choice, actor.named, step.name)
+        return Claim(report, steps, text, actor, tuple(done))
 
 
 def _result_of(stored: Mapping[str, object]) -> StepResult:

@@ -177,3 +177,24 @@ def format_duration_s(seconds: float) -> str:
     from datetime import timedelta
 
     return format_duration(timedelta(seconds=int(seconds)))
+
+
+def waiting_text(index: int, total: int, step: RunbookStep) -> Message:
+    """The step in flight when rollbot stopped is not safe to run twice: a person decides."""
+    return Message(
+        Sign.WARNING,
+        f"Rollback stopped at step {index + 1}/{total} ",
+        Strong(step.name),
+        ": it was running when rollbot stopped, so it may have done its work or not, and it "
+        "is not safe to run twice. Check, then press Re-run, Skip or Abort on the card.",
+    )
+
+
+def decided_text(choice: str, actor: Part, step: str) -> Message:
+    """What a person chose for the step a rollback waited at."""
+    said = {
+        "rerun": "re-runs",
+        "skip": "skips",
+        "abort": "aborts the rollback at",
+    }[choice]
+    return Message(Sign.REPEAT, actor, f" {said} step ", Strong(step), ".")

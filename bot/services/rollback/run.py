@@ -25,6 +25,7 @@ from bot.services.rollback.report import (
     resumed_text,
     step_result_text,
     step_started_text,
+    waiting_text,
 )
 from bot.services.rollouts.context import Outcome
 from bot.store import audit, rollbacks, rollouts
@@ -109,6 +110,31 @@ class RunbookRun:
         self._tell(finished)
         return finished
 
+    def wait_for_decision(self, claim: Claim) -> None:
+        """Say in the thread (and on the card) that the rollback waits for a person."""
+        index = len(claim.done)
+        self._post(claim.report, waiting_text(index, len(claim.steps), claim.steps[index]))
+        self.ctx.rollouts.announce(
+            Outcome(self.ctx.rollouts.view(claim.report.rollout_id), claim.text)
+        )
+
+    def abort(self, claim: Claim) -> RollbackReport:
+        """End a waiting rollback as failed at its step, as a person chose."""
+        step = claim.steps[len(claim.done)].name
+        finished = replace(
+            claim.report,
+            steps=list(claim.done),
+            finished=True,
+            failed=True,
+            failed_step=step,
+            finished_at=self.ctx.clock.now(),
+        )
+        self._post(claim.report, claim.text)
+        text = finished_text(finished, len(claim.steps), self._loud(claim.report), 0.0)
+        self.ctx.rollouts.announce(Outcome(self.ctx.rollouts.view(claim.report.rollout_id), text))
+        self._tell(finished)
+        return finished
+
     def run_logged(self, claim: Claim) -> None:
         try:
             self.run(claim)
@@ -163,6 +189,10 @@ class RunbookRun:
                 subject_id=report.flag_key,
                 after={"rollback_id": report.rollback_id, **after},
             )
+
+    def post(self, report: RollbackReport, message: Message) -> None:
+        """One message in the rollout's thread."""
+        self._post(report, message)
 
     def _post(self, report: RollbackReport, message: Message) -> None:
         """One thread message; a failure goes to the outbox, never stops the runbook."""

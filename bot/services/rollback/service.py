@@ -178,9 +178,26 @@ class RollbackService:
                 claimed.report.flag_key,
                 len(claimed.done) + 1,
             )
-            if self.spawn is not None:
+            index = len(claimed.done)
+            if index < len(claimed.steps) and not claimed.steps[index].idempotent:
+                # It may have done its work or not: running it blindly could do it twice.
+                reports.append(self.claims.hold_for_decision(claimed))
+                self.runs.wait_for_decision(claimed)
+            elif self.spawn is not None:
                 self.spawn(functools.partial(self.runs.run_logged, claimed))
                 reports.append(claimed.report)
             else:
                 reports.append(self.runs.run(claimed))
         return reports
+
+    def decide(self, rollback_id: int, choice: str, actor: Actor) -> RollbackReport:
+        """A person's answer for a rollback waiting at a step not safe to run twice:
+        `rerun` it, `skip` it, or `abort` the rollback there (audited)."""
+        if choice not in ("rerun", "skip", "abort"):
+            raise RollbotError(f"{choice!r} is not a choice.", "Re-run, Skip or Abort.")
+        self.rollouts.permissions.require(actor, "rollback", "Deciding about a rollback step")
+        claimed = self.claims.claim_decided(rollback_id, choice, actor)
+        if choice == "abort":
+            return self.runs.abort(claimed)
+        self.runs.post(claimed.report, claimed.text)
+        return self.runs.run(claimed)

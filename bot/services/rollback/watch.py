@@ -9,12 +9,14 @@ Triggers stay armed in every active state, paused and held-by-a-gate included.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.domain.actions import Action
 from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
@@ -34,7 +36,7 @@ from bot.domain.triggers import (
 from bot.providers.metrics.base import MetricsProvider, MetricsProviderError
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
-from bot.services.rollouts.views import RolloutView, plan_of
+from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.store import rollbacks, rollouts
 from bot.store.models import RolloutRow
 from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
@@ -241,7 +243,21 @@ class RolloutNotes:
     ) -> RolloutView:
         """The view, its "waiting for" line replaced when metrics or a rollback explain it."""
         note = self.note(s, row, view, now)
-        return replace(view, waiting_for=note) if note else view
+        view = replace(view, waiting_for=note) if note else view
+        if row.state == RolloutState.ROLLED_BACK.value and row.id is not None:
+            last = rollbacks.latest_rollback(s, row.id)
+            if last is not None and last.state == "waiting" and last.id is not None:
+                value = json.dumps({"rollback": last.id})
+                step = last.failed_step or "the step"
+                view = replace(
+                    view,
+                    buttons=[
+                        Button(f"Re-run “{step}”", Action.RERUN_STEP, value, "primary"),
+                        Button(f"Skip “{step}”", Action.SKIP_STEP, value),
+                        Button("Abort the rollback", Action.ABORT_ROLLBACK, value, "danger"),
+                    ],
+                )
+        return view
 
     def _unreachable(self, s: Session, row: RolloutRow) -> str | None:
         if not self.hold.watcher.enabled:
@@ -306,6 +322,13 @@ def _rollback_note(s: Session, rollout_id: int) -> Message | None:
     if last.state == "running":
         done = len(last.steps)
         return Message("Rolling back ", how, f": {done} step(s) done so far. Reason: ", last.reason)
+    if last.state == "waiting":
+        return Message(
+            "Rollback waits for a person at step ",
+            Strong(last.failed_step or "?"),
+            ": it was running when rollbot stopped and is not safe to run twice. "
+            "Re-run it, skip it or abort the rollback.",
+        )
     if last.state == "failed":
         return Message(
             f"ROLLBACK FAILED at step {last.failed_step!r} (rolled back ",
