@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ import uvicorn
 
 from bot.clock import ManualClock
 from bot.container import Rollbot, slack_chat
+from bot.domain.actions import Action
+from bot.domain.actor import Actor, Via
+from bot.domain.message import Message
+from bot.services.rollback.report import RollbackReport
 from bot.slack.app import build_slack_app
 from bot.slack.notifier import build_client
 from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
@@ -23,7 +28,7 @@ from bot.web.app import create_app
 from tests.e2e.conftest import SIGNING_SECRET
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
-from tests.rollback_support import FLAG, build_rollbot
+from tests.rollback_support import FLAG, PLAN, build_rollbot
 
 CHANNEL = "C_RELEASES"
 ROLES = (
@@ -69,12 +74,13 @@ class Bot:
         return texts
 
 
-def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str) -> Iterator[Bot]:
+def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) -> Iterator[Bot]:
     rollbot = build_rollbot(
         tmp_path,
         f"sqlite:///{tmp_path}/rollbot.db",
         ManualClock(),
         None,
+        plan=plan,
         extra_yaml=extra_yaml,
         env={
             "SLACK_BOT_TOKEN": "xoxb-test",
@@ -189,3 +195,50 @@ def test_rollback_help_and_unknown_flags(bot: Bot) -> None:
     reply = bot.command("/rollback", "no-such-flag broken")
     assert "`no-such-flag` has no rollout to roll back" in reply.params["text"]
     assert bot.fake.calls_to("views.open") == []
+
+
+def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
+    fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unsafe = PLAN.replace(
+        "    run: echo deployed\n    timeout: 5s\n",
+        "    run: echo deployed\n    timeout: 5s\n    idempotent: false\n",
+    )
+    served = serve(fake_slack, tmp_path, ROLES, plan=unsafe)
+    bot = next(served)
+    try:
+        start(bot)
+        runs = bot.rollbot.rollback.runs
+        post = runs._post
+
+        def dying(report: RollbackReport, message: Message) -> None:
+            if "Step 3/3 started" in message.plain():
+                raise Died
+            post(report, message)
+
+        monkeypatch.setattr(runs, "_post", dying)
+        with pytest.raises(Died):
+            bot.rollbot.rollback.roll_back(FLAG, Actor("U_OPS", Via.SLACK), "errors")
+        monkeypatch.setattr(runs, "_post", post)
+        clock = bot.rollbot.clock
+        assert isinstance(clock, ManualClock)
+        clock.advance(timedelta(minutes=10))
+        bot.rollbot.rollback.resume_interrupted()
+        card = bot.rollbot.rollouts.status(FLAG)
+        (rerun,) = [b for b in card.buttons if b.action is Action.RERUN_STEP]
+        before = len(bot.fake.calls_to("response_url"))
+        click = bot.slack.block_action(
+            "rollback_rerun_step", rerun.value, user_id="U_OPS", channel_id=CHANNEL
+        )
+        assert click.status_code == 200
+        reply = bot.fake.wait_for("response_url", before + 1)[before]
+        assert "is rolled back: 3 steps done" in reply.params["text"]
+        threads = [c.params["text"] for c in bot.fake.calls_to("chat.postMessage")]
+        assert any("re-runs step *Deploy previous*" in t for t in threads)
+        assert any("Step 3/3 *Deploy previous* done" in t for t in threads)
+    finally:
+        served.close()
+
+
+class Died(BaseException):
+    """Stands in for the process dying mid-step: nothing in rollbot catches it."""
