@@ -28,9 +28,7 @@ def _clean_clone_with_rollbot(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("needs git and a git checkout to clone")
     clone, venv = tmp_path / "rollbot", tmp_path / "venv"
     subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True, timeout=120)
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python3"
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "-e", "."],

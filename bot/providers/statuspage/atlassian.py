@@ -129,8 +129,7 @@ class AtlassianStatusPage:
             ) from None
         if not response.is_success:
             raise StatusPageError(
-                f"{self.name}: {method} {what}: HTTP {response.status_code}"
-                f"{self._detail(response)}"
+                f"{self.name}: {method} {what}: HTTP {response.status_code}{self._detail(response)}"
             )
         try:
             answer = response.json()
