@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,6 +97,12 @@ class Database:
     def is_postgres(self) -> bool:
         """True on PostgreSQL (row locks with SKIP LOCKED are available)."""
         return self.engine.dialect.name == "postgresql"
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable id of this database (its URL hashed): the same for every replica
+        on it, different for another rollbot's database on the same host."""
+        return hashlib.sha256(normalize_url(self.url).encode()).hexdigest()[:12]
 
     @property
     def dialect(self) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -803,3 +806,34 @@ def test_a_step_not_safe_to_run_twice_waits_for_a_person_after_a_crash(
         assert Action.RERUN_STEP not in [b.action for b in bot.rollouts.status(FLAG).buttons]
     finally:
         bot.db.dispose()
+
+
+def test_the_resumer_stops_what_the_dead_run_left_running(
+    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill -9` leaves the step's command running; it carries the rollback's id in its
+    environment, and the resumer stops it before the rollback goes on."""
+    rollback_id = _die_before_step_3(bot, monkeypatch)
+    orphan = subprocess.Popen(
+        ["sleep", "60"],
+        env={**os.environ, "ROLLBOT_ROLLBACK_ID": f"{bot.db.fingerprint}-{rollback_id}"},
+        start_new_session=True,
+    )
+    # Another rollbot's rollback with the same id (another database) is left alone.
+    bystander = subprocess.Popen(
+        ["sleep", "60"],
+        env={**os.environ, "ROLLBOT_ROLLBACK_ID": f"0123456789ab-{rollback_id}"},
+        start_new_session=True,
+    )
+    try:
+        clock.advance(timedelta(minutes=10))
+        (report,) = bot.rollback.resume_interrupted()
+        assert report.finished and not report.failed
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+        assert bystander.poll() is None  # only this rollback's own processes
+        assert any(
+            "Stopped 1 process(es) the interrupted run left behind" in e for e in seen.events
+        )
+    finally:
+        orphan.kill()
+        bystander.kill()

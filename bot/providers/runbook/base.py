@@ -35,6 +35,8 @@ class RunContext:
     output_tail_chars: int = 1500
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    # The rollback's run marker, in every command's environment (see leftovers.py).
+    run_marker: str | None = None
     # Variables withheld from commands unless a step asks for one by name (`env_from`).
     private: frozenset[str] = OWN_SECRETS
     redactor: Redactor = field(default_factory=Redactor)

@@ -16,6 +16,7 @@ from bot.domain.flag import FlagChange
 from bot.domain.runbook import CommandStep, FlagStep, HttpStep, RunbookStep, WaitForHealthStep
 from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.runbook.base import RunContext, StepFailed
+from bot.providers.runbook.leftovers import MARKER
 
 
 def run_step(step: RunbookStep, ctx: RunContext) -> str:
@@ -62,6 +63,8 @@ def command_env(step: CommandStep, ctx: RunContext) -> dict[str, str]:
         ROLLBOT_ROLLOUT_ID=str(ctx.rollout_id),
         ROLLBOT_REASON=ctx.reason,
     )
+    if ctx.run_marker is not None:
+        env[MARKER] = ctx.run_marker
     env.update(step.env)
     for name, source in step.env_from.items():
         env[name] = ctx.secret(source)

@@ -198,3 +198,12 @@ def decided_text(choice: str, actor: Part, step: str) -> Message:
         "abort": "aborts the rollback at",
     }[choice]
     return Message(Sign.REPEAT, actor, f" {said} step ", Strong(step), ".")
+
+
+def leftovers_text(count: int) -> Message:
+    """Commands the dead run left running were stopped before the rollback went on."""
+    return Message(
+        Sign.STOPPED,
+        f"Stopped {count} process(es) the interrupted run left behind, so no step runs twice "
+        "at once.",
+    )

@@ -17,6 +17,7 @@ from bot.domain.message import Message, Part, person
 from bot.domain.runbook import RunbookStep
 from bot.providers.runbook.base import RunContext, StepResult
 from bot.providers.runbook.engine import run_runbook
+from bot.providers.runbook.leftovers import run_marker
 from bot.services.rollback.claim import FAILED, LEASE_GRACE, SUCCEEDED, Claim, step_lease
 from bot.services.rollback.context import RollbackContext
 from bot.services.rollback.report import (
@@ -54,6 +55,7 @@ class RunbookRun:
             output_tail_chars=self.ctx.output_tail_chars,
             sleep=self.ctx.sleep,
             private=self.ctx.secret_names,
+            run_marker=run_marker(self.ctx.db.fingerprint, report.rollback_id),
         )
         results: list[StepResult] = list(claim.done)
         total = len(steps)

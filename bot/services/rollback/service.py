@@ -25,9 +25,15 @@ from bot.domain.rollout import RolloutState
 from bot.domain.runbook import effective_steps
 from bot.domain.secrets import OWN_SECRETS
 from bot.providers.metrics.base import MetricsProvider
+from bot.providers.runbook.leftovers import run_marker, stop_leftovers
 from bot.services.rollback.claim import Claim, RollbackClaims
 from bot.services.rollback.context import Listener, RollbackContext
-from bot.services.rollback.report import RollbackPreview, RollbackReport, preview_lines
+from bot.services.rollback.report import (
+    RollbackPreview,
+    RollbackReport,
+    leftovers_text,
+    preview_lines,
+)
 from bot.services.rollback.run import RunbookRun
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import plan_of
@@ -178,6 +184,12 @@ class RollbackService:
                 claimed.report.flag_key,
                 len(claimed.done) + 1,
             )
+            stopped = stop_leftovers(run_marker(self.db.fingerprint, rollback_id))
+            if stopped:
+                log.warning(
+                    "stopped %d leftover process(es) of rollback %s", len(stopped), rollback_id
+                )
+                self.runs.post(claimed.report, leftovers_text(len(stopped)))
             index = len(claimed.done)
             if index < len(claimed.steps) and not claimed.steps[index].idempotent:
                 # It may have done its work or not: running it blindly could do it twice.
