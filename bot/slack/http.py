@@ -25,6 +25,8 @@ from starlette.responses import JSONResponse, Response
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000  # Slack's own payloads are far smaller
+EVENTS_API_TYPES = frozenset({"url_verification", "event_callback", "app_rate_limited"})
+OBJECT_KEYS = ("user", "team", "enterprise", "channel", "view", "container", "message", "event")
 INTERACTIONS_WITH_A_USER = frozenset(
     {"block_actions", "view_submission", "view_closed", "shortcut", "message_action"}
 )
@@ -59,8 +61,10 @@ def check_shape(body: bytes, content_type: str) -> None:
     text = body.decode("utf-8")
     if content_type.startswith("application/json"):
         data = _json(text, "body")
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise Malformed("a JSON body without a type")
+        # Only the Events API posts JSON; interactions come as a form's `payload`.
+        if not isinstance(data, dict) or data.get("type") not in EVENTS_API_TYPES:
+            raise Malformed("a JSON body that is not an Events API callback")
+        _check_objects(data)
         return
     form = parse_qs(text, keep_blank_values=True)
     if "payload" in form:
@@ -79,9 +83,17 @@ def _json(text: str, what: str) -> Any:
         raise Malformed(f"a {what} that is not JSON") from None
 
 
+def _check_objects(data: dict[str, Any]) -> None:
+    """Bolt reads these keys as objects wherever it finds them (even to log the request)."""
+    for key in OBJECT_KEYS:
+        if key in data and not isinstance(data[key], dict):
+            raise Malformed(f"a {key!r} that is not an object")
+
+
 def _check_payload(payload: Any) -> None:
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise Malformed("an interaction payload without a type")
+    _check_objects(payload)
     kind = payload["type"]
     if kind in INTERACTIONS_WITH_A_USER:
         user = payload.get("user")
