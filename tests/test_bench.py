@@ -32,3 +32,17 @@ def test_quick_bench_prints_every_figure() -> None:
         assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
     replicas = [line for line in lines if line.startswith("[replicas]") and "skipped" not in line]
     assert all(line.endswith(": each exactly once") for line in replicas), result.stdout
+
+
+def test_quick_memory_bench_prints_both_figures() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.memory", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[memory] RSS after 200 commands:" in result.stdout
+    assert "[memory] RSS after 1,000 commands:" in result.stdout
