@@ -84,9 +84,12 @@ def _json(text: str, what: str) -> Any:
 
 
 def _check_objects(data: dict[str, Any]) -> None:
-    """Bolt reads these keys as objects wherever it finds them (even to log the request)."""
+    """Bolt reads these keys as objects wherever it finds them (even to log the request).
+    Slack sends some as null (`"enterprise": null` outside Enterprise Grid); a `view`, when
+    there is one, is always an object."""
     for key in OBJECT_KEYS:
-        if key in data and not isinstance(data[key], dict):
+        value = data.get(key)
+        if key in data and not isinstance(value, dict) and (value is not None or key == "view"):
             raise Malformed(f"a {key!r} that is not an object")
 
 
