@@ -61,7 +61,7 @@ WORDS = st.sampled_from(
 )
 TEXT = st.one_of(st.text(max_size=200), st.lists(WORDS, max_size=6).map(" ".join))
 QUICK = settings(
-    max_examples=80,
+    max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -130,6 +130,9 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
                 JSON_VALUES,
             )
         )
+    for key in ("channel", "container", "message", "enterprise"):
+        if draw(st.booleans()):
+            payload[key] = draw(st.one_of(st.none(), st.just({"id": "C1"}), JSON_VALUES))
     payload["trigger_id"] = draw(st.text(min_size=1, max_size=12))
     return payload
 
