@@ -8,7 +8,7 @@ died (its lease ran out while "running") is claimed again the same way to be res
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -219,20 +219,7 @@ class RollbackClaims:
                 after={"rollback_id": row.id, "step": len(done) + 1, "of": len(steps)},
                 detail="resumed after a restart",
             )
-            assert row.id is not None
-            report = RollbackReport(
-                row.id,
-                rollout_id,
-                row.flag_key,
-                row.automatic,
-                row.actor,
-                row.reason,
-                row.started_at,
-                [],
-                list(done),
-                channel_id=rollout.channel_id,
-                message_ts=rollout.message_ts,
-            )
+            report = _report_so_far(row, rollout, done)
             text = started_text(
                 row.flag_key, row.automatic, actor.named, row.reason, [], row.started_at, steps
             )
@@ -308,21 +295,29 @@ class RollbackClaims:
                 subject_id=row.flag_key,
                 after={"rollback_id": row.id, "step": step.name, "choice": choice},
             )
-            report = RollbackReport(
-                row.id,
-                row.rollout_id,
-                row.flag_key,
-                row.automatic,
-                row.actor,
-                row.reason,
-                row.started_at,
-                [],
-                list(done),
-                channel_id=rollout.channel_id,
-                message_ts=rollout.message_ts,
-            )
+            report = _report_so_far(row, rollout, done)
         text = decided_text(choice, actor.named, step.name)
         return Claim(report, steps, text, actor, tuple(done))
+
+
+def _report_so_far(
+    row: RollbackRow, rollout: RolloutRow, done: Sequence[StepResult]
+) -> RollbackReport:
+    """The report of a rollback taken up again: what its row says, the steps done so far."""
+    assert row.id is not None
+    return RollbackReport(
+        row.id,
+        row.rollout_id,
+        row.flag_key,
+        row.automatic,
+        row.actor,
+        row.reason,
+        row.started_at,
+        [],
+        list(done),
+        channel_id=rollout.channel_id,
+        message_ts=rollout.message_ts,
+    )
 
 
 def _result_of(stored: Mapping[str, object]) -> StepResult:
