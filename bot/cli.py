@@ -333,11 +333,11 @@ def _warn_at_start(rollbot: Rollbot) -> None:
 def _live(settings: Settings, findings: list[Finding]) -> int:
     """Print each outside system's answer (Slack's `auth.test` first); return how many failed."""
     if settings.slack_bot_token:
-        from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError
 
         try:
-            who = WebClient(settings.slack_bot_token, base_url=settings.slack_api_url).auth_test()
+            # The client rollbot talks through (retries, Retry-After, base URL as configured).
+            who = slack_chat(settings).client.auth_test()
             findings = [
                 Finding("slack", True, f"auth.test: {who.get('team')} as {who.get('user')}"),
                 *findings,

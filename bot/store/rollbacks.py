@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.domain.triggers import Reading, Streak, Verdict
-from bot.store.rollback_models import ConditionRow, RollbackRow
+from bot.store.rollback_models import TRIGGER_STEP, ConditionRow, RollbackRow
 
 
 def condition(
@@ -28,6 +28,20 @@ def conditions(session: Session, rollout_id: int) -> list[ConditionRow]:
     """Every stored condition of a rollout."""
     query = select(ConditionRow).where(ConditionRow.rollout_id == rollout_id)
     return list(session.exec(query.order_by(col(ConditionRow.id))))
+
+
+def latest_evaluation(session: Session, rollout_id: int, step_index: int) -> list[ConditionRow]:
+    """The triggers and the step's criteria as the latest evaluation of the rollout left
+    them (one evaluation writes them all at the same time)."""
+    query = (
+        select(ConditionRow)
+        .where(ConditionRow.rollout_id == rollout_id)
+        .where(col(ConditionRow.step_index).in_([step_index, TRIGGER_STEP]))
+        .where(col(ConditionRow.evaluated_at).is_not(None))
+    )
+    rows = list(session.exec(query))
+    latest = max((r.evaluated_at for r in rows if r.evaluated_at), default=None)
+    return [r for r in rows if r.evaluated_at == latest]
 
 
 def reading(row: ConditionRow | None) -> Reading | None:

@@ -298,20 +298,12 @@ class RolloutNotes:
 
 
 def _unreachable_error(s: Session, row: RolloutRow) -> str | None:
-    """The error of the latest failed query among the step's triggers and criteria."""
+    """The error of the latest evaluation when every query of it failed (else None)."""
     assert row.id is not None
-    plan = plan_of(row)
-    found = [
-        rollbacks.condition(s, row.id, TRIGGER, t.name, TRIGGER_STEP)
-        for t in plan.triggers_for(row.step_index)
-    ] + [
-        rollbacks.condition(s, row.id, CRITERION, c.name, row.step_index)
-        for c in plan.criteria_for(row.step_index)
-    ]
-    failing = [c for c in found if c is not None and c.error]
-    if not failing or len(failing) < len([c for c in found if c is not None]):
-        return None  # nothing measured yet, or some queries still answer
-    return failing[-1].error
+    latest = rollbacks.latest_evaluation(s, row.id, row.step_index)
+    if not latest or not all(c.error for c in latest):
+        return None  # nothing measured yet, or some queries answer
+    return latest[-1].error
 
 
 def _rollback_note(s: Session, rollout_id: int) -> Message | None:

@@ -195,28 +195,7 @@ class SignoffService:
                         changed=False,
                     )
                 assert row.id is not None
-                signoffs.add_signature(
-                    s,
-                    rollout_id=row.id,
-                    step_index=row.step_index,
-                    entered_at=row.step_started_at,
-                    gate_id=gate.id,
-                    role_id=button.role,
-                    user_id=actor.id,
-                    via=actor.via.value,
-                    decision="approved",
-                    at=now,
-                )
-                audit.record(
-                    s,
-                    actor=actor,
-                    at=now,
-                    action="signoff.approved",
-                    subject_type="rollout",
-                    subject_id=row.flag_key,
-                    after={"gate": gate.id, "role": button.role, "step": row.step_index},
-                    detail=f"{self._role(button)} signed {gate.title}",
-                )
+                self._sign(s, row, gate, button, actor, now, "approved", None)
                 s.flush()
                 after = self.reader.chain(s, row, gate)
                 closing = self._close_role(s, row, button.role, now)
@@ -256,29 +235,7 @@ class SignoffService:
             button = self.guard.resolve(chain, button, actor)
             self.guard.check(chain, row, button, actor, rejecting=True)
             assert row.id is not None
-            signoffs.add_signature(
-                s,
-                rollout_id=row.id,
-                step_index=row.step_index,
-                entered_at=row.step_started_at,
-                gate_id=gate.id,
-                role_id=button.role,
-                user_id=actor.id,
-                via=actor.via.value,
-                decision="rejected",
-                reason=reason,
-                at=now,
-            )
-            audit.record(
-                s,
-                actor=actor,
-                at=now,
-                action="signoff.rejected",
-                subject_type="rollout",
-                subject_id=row.flag_key,
-                after={"gate": gate.id, "role": button.role, "step": row.step_index},
-                detail=reason,
-            )
+            self._sign(s, row, gate, button, actor, now, "rejected", reason)
             if row.state == RolloutState.RUNNING.value:
                 self.rollouts.change_locked(
                     s,
@@ -329,6 +286,43 @@ class SignoffService:
         )
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _sign(
+        self,
+        s: Session,
+        row: RolloutRow,
+        gate: Gate,
+        button: SignButton,
+        actor: Actor,
+        now: datetime,
+        decision: str,
+        reason: str | None,
+    ) -> None:
+        """Record one approval or rejection for this visit of the step, and audit it."""
+        assert row.id is not None
+        signoffs.add_signature(
+            s,
+            rollout_id=row.id,
+            step_index=row.step_index,
+            entered_at=row.step_started_at,
+            gate_id=gate.id,
+            role_id=button.role,
+            user_id=actor.id,
+            via=actor.via.value,
+            decision=decision,
+            reason=reason,
+            at=now,
+        )
+        audit.record(
+            s,
+            actor=actor,
+            at=now,
+            action=f"signoff.{decision}",
+            subject_type="rollout",
+            subject_id=row.flag_key,
+            after={"gate": gate.id, "role": button.role, "step": row.step_index},
+            detail=reason or f"{self._role(button)} signed {gate.title}",
+        )
 
     def _close_role(
         self, s: Session, row: RolloutRow, role_id: str, now: datetime
