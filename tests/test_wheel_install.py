@@ -3,8 +3,10 @@ Dockerfile copies, install it (not editable) into a fresh venv outside the check
 `rollbot serve` from another folder with no config of its own through an incident.
 
 The venv sees the machine's packages (`--system-site-packages`), so rollbot's dependencies
-come from here and nothing is downloaded; rollbot itself is imported from the venv, never
-from this checkout (asserted). Slack is the fake Slack Web API, over real HTTP.
+come from here and are not downloaded; only the build backend (`[build-system] requires`)
+comes from the package index, into pip's isolated build as in the image. rollbot itself is
+imported from the venv, never from this checkout (asserted). Slack is the fake Slack Web
+API, over real HTTP.
 """
 
 from __future__ import annotations
