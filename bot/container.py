@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
 from bot.commands.reply import Reply
-from bot.config.settings import REPO_ROOT, Settings
+from bot.config.settings import Settings
+from bot.config.shipped import templates_dir
 from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
@@ -164,7 +165,7 @@ def build(
         pager,
         HealthCheck(db),
         public_status,
-        REPO_ROOT / "templates",
+        templates_dir(),
         LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
         FlagService(flags),
         signoffs=signoffs,

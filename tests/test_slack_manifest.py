@@ -1,4 +1,6 @@
-"""Validate config/slack-app-manifest.json against Slack's published manifest schema.
+"""Validate the Slack app manifests against Slack's published manifest schema: one for
+HTTP mode (config/slack-app-manifest.json, Slack calls rollbot's public URL) and one for
+Socket Mode (config/slack-app-manifest.socket-mode.json, rollbot connects out to Slack).
 
 The schema (tests/data/slack-manifest.schema.1.0.0.json, MIT, see the .LICENSE file
 beside it) is Slack's own; a manifest that fails it is refused when pasted into
@@ -18,6 +20,8 @@ from jsonschema import Draft7Validator  # type: ignore[import-untyped]  # no typ
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = ROOT / "config" / "slack-app-manifest.json"
+SOCKET_MODE_PATH = ROOT / "config" / "slack-app-manifest.socket-mode.json"
+MANIFESTS = {"http": MANIFEST_PATH, "socket-mode": SOCKET_MODE_PATH}
 SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "slack-manifest.schema.1.0.0.json"
 REQUEST_URL = "https://rollbot.example.com/slack/events"
 COMMANDS = {"/rollout", "/rollback", "/approve", "/incident"}
@@ -30,10 +34,16 @@ def load_json(path: Path) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(scope="module", params=sorted(MANIFESTS))
+def mode(request: pytest.FixtureRequest) -> str:
+    """Which manifest: `http` or `socket-mode`."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def manifest() -> dict[str, Any]:
+def manifest(mode: str) -> dict[str, Any]:
     """The app manifest under test."""
-    return load_json(MANIFEST_PATH)
+    return load_json(MANIFESTS[mode])
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +78,21 @@ def test_background_color_is_hex(manifest: dict[str, Any]) -> None:
     assert re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", color)
 
 
-def test_all_four_slash_commands_are_declared(manifest: dict[str, Any]) -> None:
+def test_all_four_slash_commands_are_declared(manifest: dict[str, Any], mode: str) -> None:
     commands = manifest["features"]["slash_commands"]
     assert {c["command"] for c in commands} == COMMANDS
     assert len(commands) == len(COMMANDS)
     for command in commands:
-        assert command["url"] == REQUEST_URL
+        # Socket Mode: commands arrive over the socket, there is no URL to call.
+        assert command.get("url") == (REQUEST_URL if mode == "http" else None)
         assert command["description"]
         assert command["usage_hint"]
     rollout = next(c for c in commands if c["command"] == "/rollout")
     assert "start <flag> [plan]" in rollout["usage_hint"]  # as the README and /rollout help
 
 
-def test_http_mode_with_a_single_request_url(manifest: dict[str, Any]) -> None:
-    settings = manifest["settings"]
+def test_http_mode_with_a_single_request_url() -> None:
+    settings = load_json(MANIFEST_PATH)["settings"]
     assert settings["socket_mode_enabled"] is False
     assert settings["interactivity"] == {"is_enabled": True, "request_url": REQUEST_URL}
     assert settings["event_subscriptions"]["request_url"] == REQUEST_URL
@@ -89,6 +100,30 @@ def test_http_mode_with_a_single_request_url(manifest: dict[str, Any]) -> None:
         "reaction_added",
         "member_joined_channel",
     }
+
+
+def test_socket_mode_has_no_request_url() -> None:
+    manifest = load_json(SOCKET_MODE_PATH)
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert settings["interactivity"] == {"is_enabled": True}  # buttons and forms, over the socket
+    assert "request_url" not in settings["event_subscriptions"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "reaction_added",
+        "member_joined_channel",
+    }
+    assert "rollbot.example.com" not in json.dumps(manifest)  # nothing to replace
+
+
+def test_the_two_manifests_differ_only_in_how_slack_reaches_rollbot() -> None:
+    # Same name, commands, scopes and events: a team can switch modes without losing any.
+    http = load_json(MANIFEST_PATH)
+    for command in http["features"]["slash_commands"]:
+        del command["url"]
+    del http["settings"]["event_subscriptions"]["request_url"]
+    del http["settings"]["interactivity"]["request_url"]
+    http["settings"]["socket_mode_enabled"] = True
+    assert http == load_json(SOCKET_MODE_PATH)
 
 
 def test_bot_scopes_cover_what_the_bot_calls(manifest: dict[str, Any]) -> None:

@@ -21,13 +21,13 @@ from bot.config.metrics import MetricsConfig
 from bot.config.providers import PagingConfig, StatusPageConfig
 from bot.config.rollouts import RollbackConfig, RolloutsConfig
 from bot.config.runtime import SchedulerConfig, SlackConfig, WebConfig
+from bot.config.shipped import example_config, shipped_root
 from bot.config.signoff import RoleConfig, SignoffConfig
 from bot.domain.plan import PlanProblem
 from bot.domain.problems import describe
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
 from bot.domain.secrets import OWN_SECRETS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_CANDIDATES = ("config/rollbot.yaml", "config/rollbot.example.yaml")
 
 
@@ -167,14 +167,16 @@ _HINTS = {
 
 
 def find_config(env: dict[str, str]) -> Path:
-    """ROLLBOT_CONFIG, else config/rollbot.yaml, else the shipped example config."""
+    """ROLLBOT_CONFIG, else config/rollbot.yaml (in the working directory, then in the
+    checkout rollbot runs from), else the shipped example config, which a wheel install
+    carries too."""
     if env.get("ROLLBOT_CONFIG"):
         return Path(env["ROLLBOT_CONFIG"])
-    for base in (Path.cwd(), REPO_ROOT):
+    for base in (Path.cwd(), shipped_root()):
         for candidate in DEFAULT_CONFIG_CANDIDATES:
             if (base / candidate).is_file():
                 return base / candidate
-    return REPO_ROOT / DEFAULT_CONFIG_CANDIDATES[1]
+    return example_config()
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.config.incidents import IncidentsConfig
-from bot.config.settings import REPO_ROOT
+from bot.config.shipped import shipped
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.alerts import AlertGroup
 from bot.domain.incident import Deadlines, Impact, Severity, Status, TimelineEvent
@@ -48,7 +48,7 @@ class IncidentService:
         config: IncidentsConfig,
         directory: RoleDirectory | None = None,
         *,
-        config_dir: Path = REPO_ROOT,
+        config_dir: Path | None = None,
         pager: Pager | None = None,
         status_pages: list[StatusPageProvider] | None = None,
         chat: IncidentChat | None = None,
@@ -58,7 +58,8 @@ class IncidentService:
             clock,
             config,
             directory,
-            config_dir,
+            # Templates a config names are relative to it; without one, to the shipped one.
+            config_dir or shipped("config"),
             chat or NullIncidentChat(),
             pager,
             status_pages,

@@ -1,5 +1,5 @@
 """The Jinja2 templates of incidents: status updates and post-mortems, a team's own or the
-shipped ones (in `templates/`)."""
+shipped ones (`templates/`, found by bot/config/shipped.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.config.settings import REPO_ROOT
+from bot.config.shipped import templates_dir
 
-DEFAULT_TEMPLATES = REPO_ROOT / "templates"
+DEFAULT_TEMPLATES = templates_dir()
 DEFAULT_POSTMORTEM = DEFAULT_TEMPLATES / "postmortem.md.j2"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.config.shipped import templates_dir
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
 from bot.domain.message import Code, Message, person
@@ -22,8 +23,7 @@ from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.tables import table_rows
 from bot.store import rollouts, signoffs
 
-# bot/services/signoff/report.py -> the repository root, where templates/ is.
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+TEMPLATES = templates_dir()
 TEMPLATE = "rollout-report.md.j2"
 
 
