@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = ROOT / "config" / "slack-app-manifest.json"
 SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "slack-manifest.schema.1.0.0.json"
 REQUEST_URL = "https://rollbot.example.com/slack/events"
-COMMANDS = {"/rollout", "/rollback", "/approve", "/incident"}
+COMMANDS = {"/rollout", "/rollback", "/approve", "/incident", "/oncall"}
 
 
 def load_json(path: Path) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def test_background_color_is_hex(manifest: dict[str, Any]) -> None:
     assert re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", color)
 
 
-def test_all_four_slash_commands_are_declared(manifest: dict[str, Any]) -> None:
+def test_every_slash_command_is_declared(manifest: dict[str, Any]) -> None:
     commands = manifest["features"]["slash_commands"]
     assert {c["command"] for c in commands} == COMMANDS
     assert len(commands) == len(COMMANDS)
