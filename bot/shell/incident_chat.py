@@ -119,6 +119,10 @@ class ShellIncidentChat:
         """The shell knows nobody's email."""
         return None
 
+    def display_name(self, user_id: str) -> str | None:
+        """In the shell, people are the names they typed (`as carol`)."""
+        return user_id
+
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """The shell has no message history to pin from."""
         return None

@@ -153,6 +153,7 @@ class RecordingChat:
     drafts: list[tuple[str, DraftView]] = field(default_factory=list)
     uploads: list[tuple[str | None, str, str]] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)  # email -> user id
+    names: dict[str, str] = field(default_factory=dict)  # user id -> real name
     messages: dict[tuple[str, str], ChatMessage] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
 
@@ -190,6 +191,9 @@ class RecordingChat:
 
     def email_of(self, user_id: str) -> str | None:
         return next((e for e, u in self.users.items() if u == user_id), None)
+
+    def display_name(self, user_id: str) -> str | None:
+        return self.names.get(user_id)
 
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         return self.messages.get((channel_id, ts))

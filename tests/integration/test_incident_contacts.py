@@ -263,3 +263,23 @@ def test_bad_contacts_are_config_problems_with_the_key(
     with pytest.raises(ConfigError) as caught:
         settings_factory(f"sqlite:///{tmp_path}/bad.db", contacts)
     assert says in str(caught.value)
+
+
+def test_the_post_mortem_names_people_instead_of_their_ids(
+    settings_factory: Callable[..., Settings],
+    tmp_path: Path,
+    clock: ManualClock,
+    pager: FakePager,
+) -> None:
+    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    chat.names.update({"U0ALICE": "Alice Adams", "U0OLGA": "Olga On-Call"})
+    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
+    bot.incidents.note(view.channel_id, "asked the NOC", ALICE)
+    bot.incidents.escalate(view.channel_id, "U0STRANGER", ALICE)
+    bot.incidents.resolve_in(view.channel_id, "fixed", ALICE)
+    [(_, _, markdown)] = chat.uploads
+    assert "| Commander | Olga On-Call |" in markdown
+    assert "by Alice Adams" in markdown
+    assert "| Alice Adams |" in markdown  # the actor column of the timeline
+    assert "Alice Adams paged @U0STRANGER" in markdown  # unknown to the chat: the id stays
+    assert "<@U0" not in markdown and "@U0ALICE" not in markdown

@@ -216,6 +216,10 @@ class IncidentChat(Protocol):
         """A chat user's email address (to find them in PagerDuty), when the chat knows it."""
         ...
 
+    def display_name(self, user_id: str) -> str | None:
+        """A chat user's name as people know it (for files such as post-mortems)."""
+        ...
+
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """One message of a channel (for pinned messages)."""
         ...
@@ -254,6 +258,10 @@ class NullIncidentChat:
         return None
 
     def email_of(self, user_id: str) -> str | None:
+        """No users."""
+        return None
+
+    def display_name(self, user_id: str) -> str | None:
         """No users."""
         return None
 
