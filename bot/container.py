@@ -86,6 +86,8 @@ def build(
     *,
     runbooks_in_threads: bool = False,
     metrics: MetricsProvider | None = None,
+    pager: Pager | None = None,
+    status_pages: list[StatusPageProvider] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
@@ -94,7 +96,8 @@ def build(
     `runbooks_in_threads`: automatic and resumed rollbacks run their runbook on a thread of
     their own (a server: a long runbook must not stop triggers from being evaluated);
     otherwise before the call that started them returns. `metrics` replaces the configured
-    metrics provider and `sleep` the wait between runbook retries (tests).
+    metrics provider, `pager` and `status_pages` the configured paging and status page
+    providers, and `sleep` the wait between runbook retries (tests).
     """
     clock = clock or SystemClock()
     chat = chat or ChatPorts.none()
@@ -134,10 +137,11 @@ def build(
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
     # Providers from the `statuspage:` and `paging:` config sections.
-    status_pages = build_status_providers(settings, db)
+    if status_pages is None:
+        status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin
     public_status = PublicStatusPage(db, builtin_page) if builtin_page is not None else None
-    pager = build_pager(settings)
+    pager = pager or build_pager(settings)
     incidents = IncidentService(
         db,
         clock,
@@ -147,6 +151,7 @@ def build(
         pager=pager,
         status_pages=status_pages,
         chat=chat.incidents,
+        contacts=settings.config.contact_book(),
     )
     rollback.listeners.append(RollbackIncidents(incidents))
     return Rollbot(

@@ -59,3 +59,36 @@ def test_the_post_mortem_is_a_file_and_can_be_read_in_the_shell(
     assert draft.read_text(encoding="utf-8").startswith("# Post-mortem: Checkout errors")
     out = sh.feed("/incident postmortem\n")
     assert "# Post-mortem: Checkout errors" in out and "## Summary" in out
+
+
+def test_oncall_and_paging_a_contact_in_the_shell(
+    tmp_path: Path,
+    clock: ManualClock,  # noqa: F811
+    chat: ShellChat,  # noqa: F811
+) -> None:
+    from bot.config.settings import load_settings
+    from bot.container import build
+    from tests.conftest import NO_GATES, PLANS_DIR
+
+    config = tmp_path / "contacts.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {PLANS_DIR}\n"
+        + NO_GATES
+        + "contacts:\n  - {name: noc, title: NOC, email: noc@example.com, slack_user: U0NOC}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}, config_path=config)
+    bot = build(settings, clock=clock, chat=chat.ports, status_pages=[FakeStatusPage()])
+    try:
+        sh = Session(bot, chat, user="alice")
+        out = sh.feed("/oncall\n")
+        assert "NOC (`noc`): @U0NOC · noc@example.com" in out
+        assert "*" not in out  # the shell writes no mrkdwn
+        sh.feed("/incident declare sev2 Checkout errors\n")
+        out = sh.feed("/incident page noc\n")
+        assert "Paged NOC." in out  # no PagerDuty here: brought in by the shell only
+        out = sh.feed("/incident status\n")
+        assert "contacts: NOC (`noc`): @U0NOC" in out
+        assert "noc@example.com" not in out  # a public channel: no contact details
+    finally:
+        bot.db.dispose()

@@ -34,7 +34,8 @@ USAGE = """*Usage:* `/incident <subcommand>`
 • `/incident publish` — publish the pending status update draft now
 • `/incident note <text>` — add a note to the timeline
 • `/incident ack` — acknowledge (stops the page escalating)
-• `/incident page <role or @person>` — bring someone in
+• `/incident page <role, contact or @person>` — bring someone in (a contact or person
+  is paged through PagerDuty when configured; `/oncall` lists contacts)
 • `/incident resolve [summary]` — resolve; drafts the post-mortem
 • `/incident timeline` — the timeline so far
 • `/incident postmortem [done]` — re-render the post-mortem draft, or mark it done

@@ -47,6 +47,9 @@ class IncidentsConfig(BaseModel):
 
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,19}$")
     private_channels: bool = False
+    # Phones and emails of `contacts:` on incident cards: shown only in private incident
+    # channels unless this says public channels may see them too.
+    contact_details_in_public_channels: bool = False
     status_update_deadline: str = "5m"
     auto_publish_after: str = "4m"
     update_interval: str = "30m"

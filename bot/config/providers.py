@@ -148,6 +148,9 @@ class PagerDutyConfig(BaseModel):
     webhook_secret_env: str | None = "PAGERDUTY_WEBHOOK_SECRET"
     # PagerDuty asks for the acting user's email (From header) on some REST calls.
     from_email: str | None = None
+    # The service `/incident page <person or contact>` opens its PagerDuty incident on (an
+    # incident assigned to that person); PagerDuty needs from_email for it too.
+    service_id: str | None = Field(default=None, pattern=r"^P[A-Z0-9]{3,}$")
     # EU accounts: https://api.eu.pagerduty.com and https://events.eu.pagerduty.com
     api_url: str = "https://api.pagerduty.com"
     events_url: str = "https://events.pagerduty.com"

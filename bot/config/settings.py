@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.config.contacts import ContactConfig, contact_book, unique_names
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -23,6 +24,7 @@ from bot.config.rollouts import RollbackConfig, RolloutsConfig
 from bot.config.runtime import SchedulerConfig, SlackConfig, WebConfig
 from bot.config.shipped import example_config, shipped_root
 from bot.config.signoff import RoleConfig, SignoffConfig
+from bot.domain.contacts import ContactBook
 from bot.domain.plan import PlanProblem
 from bot.domain.problems import describe
 from bot.domain.roles import ACTIONS, Role, RoleDirectory
@@ -61,6 +63,22 @@ class ConfigFile(BaseModel):
         return self
 
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    contacts: list[ContactConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _contacts_name_known_roles(self) -> ConfigFile:
+        unique_names(self.contacts)
+        for i, contact in enumerate(self.contacts):
+            if contact.role is not None and contact.role not in self.roles:
+                known = ", ".join(sorted(self.roles)) or "none defined"
+                raise ValueError(
+                    f"contacts[{i}].role: unknown role {contact.role!r} (roles: {known})"
+                )
+        return self
+
+    def contact_book(self) -> ContactBook:
+        """The emergency contacts as the domain sees them."""
+        return contact_book(self.contacts)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -162,6 +180,7 @@ _HINTS = {
     "value_error": "see the roles and permissions sections of config/rollbot.example.yaml",
     "flags": "see the flags section of config/rollbot.example.yaml",
     "incidents": "see the incidents section of config/rollbot.example.yaml",
+    "contacts": "see the contacts section of config/rollbot.example.yaml",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' (see the example)",
 }
 

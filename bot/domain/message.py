@@ -9,7 +9,7 @@ one place and a `<!channel>` typed by a user stays text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -134,6 +134,13 @@ class Message:
     def plain(self) -> str:
         """The message without any markup, for logs, the audit table and exceptions."""
         return "".join(plain_part(p) for p in self.parts)
+
+    def named(self, name: Callable[[str], str]) -> str:
+        """The message without markup, each mentioned person written by `name` (a file such
+        as a post-mortem shows people's names, not ids)."""
+        return "".join(
+            name(p.user_id) if isinstance(p, Mention) else plain_part(p) for p in self.parts
+        )
 
     def __str__(self) -> str:
         return self.plain()

@@ -31,6 +31,8 @@ def render_incident(view: IncidentView) -> str:
             else f"no update yet, due {utc(view.status_deadline)}"
         ),
     ]
+    if view.active and view.contacts:
+        lines.append("| contacts: " + "; ".join(text(c) for c in view.contacts))
     if not view.active and view.postmortem_due:
         state = "done" if view.postmortem_done else f"due {utc(view.postmortem_due)}"
         lines.append(f"| post-mortem: {'OVERDUE, ' if view.postmortem_overdue else ''}{state}")
@@ -112,6 +114,14 @@ class ShellIncidentChat:
     def user_by_email(self, email: str) -> str | None:
         """The shell knows nobody's email."""
         return None
+
+    def email_of(self, user_id: str) -> str | None:
+        """The shell knows nobody's email."""
+        return None
+
+    def display_name(self, user_id: str) -> str | None:
+        """In the shell, people are the names they typed (`as carol`)."""
+        return user_id
 
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """The shell has no message history to pin from."""

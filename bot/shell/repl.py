@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.commands.incident import run_incident
+from bot.commands.oncall import run_oncall
 from bot.commands.reply import Reply
 from bot.commands.rollback import report_text, run_rollback_direct
 from bot.commands.rollout import run_rollout
@@ -39,7 +40,7 @@ from bot.shell.text import text as message_text
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("/rollout", "/approve", "/rollback", "/incident")
+COMMANDS = ("/rollout", "/approve", "/rollback", "/incident", "/oncall")
 
 QUIT = ("quit", "exit", "/quit", "/exit")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
@@ -59,6 +60,7 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
                                 act on the incident declared last, e.g.
                                 /incident declare sev2 Checkout errors
                                 /incident update identified Bad deploy
+  /oncall                     who is on call now and how to reach each emergency contact
   press <button> [<flag>]     press a button on the latest card shown (or on that flag's
                                 card); the start of its label is enough, any case, e.g.
                                 press advance      press pause realtime-features
@@ -182,6 +184,9 @@ class Shell:
             self.say(render_reply(run_rollback_direct(rest, self.actor, self.rollbot.rollback)))
         elif word == "/incident":
             self._incident(rest)
+        elif word == "/oncall":
+            reply = run_oncall(rest, self.rollbot.incidents)
+            self.say(render_reply(Reply(reply.text, error=reply.error, message=reply.message)))
         elif word in ("as", "/as"):
             self._switch(rest)
         elif word in ("whoami", "/whoami"):

@@ -130,6 +130,14 @@ def incident_card(view: IncidentView) -> Blocks:
                 ),
             )
         )
+    if view.active and view.contacts:
+        lines = "\n".join(mrkdwn(line) for line in view.contacts)
+        blocks.append(
+            SectionBlock(
+                block_id=f"incident-{view.id}-contacts",
+                text=MarkdownTextObject(text=truncate(f"*Contacts*\n{lines}", MAX_SECTION_TEXT)),
+            )
+        )
     context = f"`{view.key}` · `/incident help` · :pushpin: a message to add it to the timeline"
     if view.rollout_id is not None:
         context += f" · rollout #{view.rollout_id}"

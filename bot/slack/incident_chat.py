@@ -122,6 +122,30 @@ class SlackIncidentChat:
             raise
         return str(response["user"]["id"])
 
+    def email_of(self, user_id: str) -> str | None:
+        """users.info's profile email (the users:read.email scope); None when hidden."""
+        try:
+            response = self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if _error(exc) == "user_not_found":
+                return None
+            raise
+        email = (response.get("user") or {}).get("profile", {}).get("email")
+        return str(email) if email else None
+
+    def display_name(self, user_id: str) -> str | None:
+        """users.info's real name (else display name); None when Slack does not know them."""
+        try:
+            response = self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if _error(exc) == "user_not_found":
+                return None
+            raise
+        user = response.get("user") or {}
+        profile = user.get("profile") or {}
+        name = user.get("real_name") or profile.get("real_name") or profile.get("display_name")
+        return str(name) if name else None
+
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """The message at `ts` (conversations.history) and its permalink."""
         response = self.client.conversations_history(

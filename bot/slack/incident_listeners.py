@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.commands.incident import run_incident
+from bot.commands.oncall import run_oncall
 from bot.container import Rollbot
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
@@ -32,6 +33,7 @@ from bot.slack.listener import Handler, Interaction
 def register_incidents(app: App, rollbot: Rollbot) -> None:
     """Attach incident commands, buttons, modals and events."""
     app.command("/incident")(listener.command(rollbot, "/incident", _command(rollbot)))
+    app.command("/oncall")(listener.command(rollbot, "/oncall", _oncall(rollbot)))
     listener.button(app, rollbot, Action.ACKNOWLEDGE, _incident_button(rollbot, "ack"))
     listener.button(app, rollbot, Action.RESOLVE, _incident_button(rollbot, "resolve"))
     listener.button(app, rollbot, Action.PUBLISH, _publish_button(rollbot))
@@ -72,6 +74,15 @@ def _command(rollbot: Rollbot) -> Handler:
         i.reply(text, blocks)
 
     return on_incident
+
+
+def _oncall(rollbot: Rollbot) -> Handler:
+    def on_oncall(i: Interaction) -> None:
+        reply = run_oncall(i.text, rollbot.incidents)
+        text = chat_text(reply.message or reply.text)
+        i.reply(text, text_blocks(text))
+
+    return on_oncall
 
 
 def _value(value: str, key: str) -> int | None:

@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.message import Message
-from bot.services.incidents.ports import OnCall, PagingError, StatusPageError, StatusUpdate
+from bot.services.incidents.ports import (
+    OnCall,
+    PagedPerson,
+    PagingError,
+    StatusPageError,
+    StatusUpdate,
+)
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.slack.mrkdwn import mrkdwn
@@ -62,10 +68,45 @@ class FakePager:
         self.on_call_person = on_call
         self.events: list[dict[str, Any]] = []
         self.fail_times = fail_times
+        # Who is on call per schedule or escalation policy id, and PagerDuty users by email.
+        self.rotas: dict[str, OnCall] = {}
+        self.users: dict[str, str] = {}
+        # Incidents opened by `page_person`: (key, title, user or policy).
+        self.opened: list[tuple[str, str, str]] = []
 
     def on_call(self) -> OnCall | None:
         """Who is on call."""
         return self.on_call_person
+
+    def on_call_for(
+        self, *, schedule_id: str | None = None, escalation_policy_id: str | None = None
+    ) -> OnCall | None:
+        """Who is on call in that rota."""
+        if self.fail_times:
+            self.fail_times -= 1
+            raise PagingError("PagerDuty: looking up who is on call failed: HTTP 503")
+        return self.rotas.get(schedule_id or escalation_policy_id or "")
+
+    def user_by_email(self, email: str) -> str | None:
+        """The PagerDuty user with that email."""
+        return self.users.get(email)
+
+    def page_person(
+        self,
+        incident_key: str,
+        title: str,
+        details: str,
+        *,
+        user_id: str | None = None,
+        escalation_policy_id: str | None = None,
+    ) -> PagedPerson:
+        """Open an incident assigned to the user or policy."""
+        if self.fail_times:
+            self.fail_times -= 1
+            raise PagingError("PagerDuty: opening an incident failed: HTTP 503")
+        target = user_id or escalation_policy_id or ""
+        self.opened.append((incident_key, title, target))
+        return PagedPerson(f"Q{len(self.opened):04d}", None)
 
     def _send(self, body: dict[str, Any]) -> None:
         if self.fail_times:
@@ -112,6 +153,7 @@ class RecordingChat:
     drafts: list[tuple[str, DraftView]] = field(default_factory=list)
     uploads: list[tuple[str | None, str, str]] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)  # email -> user id
+    names: dict[str, str] = field(default_factory=dict)  # user id -> real name
     messages: dict[tuple[str, str], ChatMessage] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
 
@@ -146,6 +188,12 @@ class RecordingChat:
 
     def user_by_email(self, email: str) -> str | None:
         return self.users.get(email)
+
+    def email_of(self, user_id: str) -> str | None:
+        return next((e for e, u in self.users.items() if u == user_id), None)
+
+    def display_name(self, user_id: str) -> str | None:
+        return self.names.get(user_id)
 
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         return self.messages.get((channel_id, ts))

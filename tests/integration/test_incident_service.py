@@ -369,7 +369,7 @@ def test_escalation_to_a_role_or_a_person(kit: Kit) -> None:
     outcome = kit.bot.incidents.escalate(channel, page_target("<@U0CAROL|carol>"), ALICE)
     assert "Paged <@U0CAROL>" in mrkdwn(outcome.text)
     assert (channel, ["U0CAROL"]) in kit.chat.invites
-    with pytest.raises(RollbotError, match="neither a role nor a person"):
+    with pytest.raises(RollbotError, match="neither a role, a contact nor a person"):
         kit.bot.incidents.escalate(channel, "nobody-here", ALICE)
 
 

@@ -64,6 +64,18 @@ class FakePagerDuty:
             return answer(200, {"oncalls": self.oncalls, "limit": 100, "offset": 0, "more": False})
         if path.startswith("/users/") and path.split("/")[2] in self.users:
             return answer(200, {"user": self.users[path.split("/")[2]]})
+        if path == "/users" and request.method == "GET":
+            query = parse_qs(request.url.query.decode()).get("query", [""])[0]
+            found = [u for u in self.users.values() if query.lower() in u["email"].lower()]
+            return answer(200, {"users": found, "limit": 100, "offset": 0, "more": False})
+        if path == "/incidents" and request.method == "POST":
+            incident = json.loads(request.content)["incident"]
+            opened = {
+                **incident,
+                "id": f"Q{len(self.requests):04d}",
+                "html_url": f"https://acme.pagerduty.com/incidents/Q{len(self.requests):04d}",
+            }
+            return answer(201, {"incident": opened})
         return answer(404, {"error": {"message": "Not Found", "code": 2100}})
 
     def events(self) -> list[dict[str, Any]]:
@@ -82,6 +94,7 @@ def pager(fake: FakePagerDuty) -> PagerDutyPager:
         routing_key=ROUTING_KEY,
         api_token=TOKEN,
         from_email="rollbot@example.com",
+        service_id="PSVC123",
         api_url=API,
         events_url=EVENTS,
         transport=httpx2.MockTransport(fake),
@@ -250,3 +263,84 @@ def test_a_bad_dedup_key_is_refused_before_sending(
     with pytest.raises(PagingError, match="dedup_key"):
         pager.resolve(key)
     assert fake.requests == []
+
+
+def test_on_call_of_a_schedule_asks_for_that_schedule(
+    pager: PagerDutyPager, fake: FakePagerDuty
+) -> None:
+    fake.oncalls = [oncall(1, "PDEV", "Dana Dev")]
+    fake.users["PDEV"] = {"id": "PDEV", "name": "Dana Dev", "email": "dana@example.com"}
+    dana = OnCall("Dana Dev", "dana@example.com", "PDEV")
+    assert pager.on_call_for(schedule_id="PSCHED1") == dana
+    params = parse_qs(fake.requests[0].url.query.decode())
+    assert params["schedule_ids[]"] == ["PSCHED1"]
+    assert "escalation_policy_ids[]" not in params
+
+
+def test_a_user_is_found_by_their_exact_email(pager: PagerDutyPager, fake: FakePagerDuty) -> None:
+    fake.users["PDEV"] = {"id": "PDEV", "name": "Dana", "email": "dana@example.com"}
+    fake.users["PDEV2"] = {"id": "PDEV2", "name": "Dana 2", "email": "dana@example.com.au"}
+    assert pager.user_by_email("Dana@Example.com") == "PDEV"
+    assert pager.user_by_email("nobody@example.com") is None
+
+
+def test_paging_a_person_opens_an_incident_assigned_to_them(
+    pager: PagerDutyPager, fake: FakePagerDuty
+) -> None:
+    paged = pager.page_person(
+        "rollbot-inc-1-PDEV", "[SEV2] Checkout errors", "U0ALICE needs you", user_id="PDEV"
+    )
+    request = fake.requests[-1]
+    assert (request.method, request.url.path) == ("POST", "/incidents")
+    assert request.headers["from"] == "rollbot@example.com"
+    incident = json.loads(request.content)["incident"]
+    assert incident["service"] == {"id": "PSVC123", "type": "service_reference"}
+    assert incident["assignments"] == [{"assignee": {"id": "PDEV", "type": "user_reference"}}]
+    assert incident["incident_key"] == "rollbot-inc-1-PDEV"
+    assert incident["title"] == "[SEV2] Checkout errors"
+    assert incident["body"] == {"type": "incident_body", "details": "U0ALICE needs you"}
+    assert paged.incident_id.startswith("Q") and paged.url is not None
+
+    pager.page_person("k2", "t", "d", escalation_policy_id="PSECPOL")
+    incident = json.loads(fake.requests[-1].content)["incident"]
+    assert incident["escalation_policy"] == {
+        "id": "PSECPOL",
+        "type": "escalation_policy_reference",
+    }
+    assert "assignments" not in incident
+
+
+def test_paging_a_person_needs_a_service_and_says_which_keys(fake: FakePagerDuty) -> None:
+    pager = PagerDutyPager(
+        escalation_policy_id="PEP1234",
+        routing_key=ROUTING_KEY,
+        api_token=TOKEN,
+        api_url=API,
+        events_url=EVENTS,
+        transport=httpx2.MockTransport(fake),
+        sleep_timer=0.0,
+    )
+    with pytest.raises(PagingError, match=r"paging\.pagerduty\.service_id"):
+        pager.page_person("k", "t", "d", user_id="PDEV")
+    assert fake.requests == []
+
+
+def test_a_refused_incident_says_why_without_the_token(
+    pager: PagerDutyPager, fake: FakePagerDuty
+) -> None:
+    fake.scripted = [
+        answer(
+            400,
+            {
+                "error": {
+                    "message": "Invalid Input Provided",
+                    "code": 2001,
+                    "errors": ["Open incident with matching dedup key already exists"],
+                }
+            },
+        )
+    ]
+    with pytest.raises(PagingError) as caught:
+        pager.page_person("k", "t", "d", user_id="PDEV")
+    assert "matching dedup key already exists" in str(caught.value)
+    assert TOKEN not in str(caught.value)

@@ -17,6 +17,14 @@ class OnCall:
     pagerduty_user_id: str
 
 
+@dataclass(frozen=True)
+class PagedPerson:
+    """A PagerDuty incident opened for one person or one escalation policy."""
+
+    incident_id: str
+    url: str | None
+
+
 class PagingError(Exception):
     """The paging system refused or could not be reached. Never contains secrets."""
 
@@ -26,6 +34,29 @@ class Pager(Protocol):
 
     def on_call(self) -> OnCall | None:
         """Who is on call first for the configured escalation policy (None: nobody)."""
+        ...
+
+    def on_call_for(
+        self, *, schedule_id: str | None = None, escalation_policy_id: str | None = None
+    ) -> OnCall | None:
+        """Who is on call now in this schedule or escalation policy (None: nobody)."""
+        ...
+
+    def user_by_email(self, email: str) -> str | None:
+        """The paging system's user id for this email address, or None."""
+        ...
+
+    def page_person(
+        self,
+        incident_key: str,
+        title: str,
+        details: str,
+        *,
+        user_id: str | None = None,
+        escalation_policy_id: str | None = None,
+    ) -> PagedPerson:
+        """Open an incident assigned to one user (or one escalation policy), paging them;
+        the same `incident_key` again does not open a second one."""
         ...
 
     def trigger(

@@ -29,6 +29,7 @@ def build_pager(settings: Settings) -> Pager | None:
         routing_key=settings.env[pd.routing_key_env],
         api_token=settings.env[pd.api_token_env],
         from_email=pd.from_email,
+        service_id=pd.service_id,
         api_url=pd.api_url,
         events_url=pd.events_url,
         timeout_seconds=pd.timeout_seconds,

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx2
 import pagerduty
 
-from bot.providers.paging.base import SEVERITIES, OnCall, PagingError
+from bot.providers.paging.base import SEVERITIES, OnCall, PagedPerson, PagingError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class PagerDutyPager:
         routing_key: str,
         api_token: str,
         from_email: str | None = None,
+        service_id: str | None = None,
         api_url: str = "https://api.pagerduty.com",
         events_url: str = "https://events.pagerduty.com",
         timeout_seconds: float = 10.0,
@@ -55,6 +56,8 @@ class PagerDutyPager:
         sleep_timer: float = 0.5,
     ) -> None:
         self.escalation_policy_id = escalation_policy_id
+        self.service_id = service_id
+        self.from_email = from_email
         self._secrets = [s for s in (routing_key, api_token) if s]
         extra: dict[str, Any] = {} if transport is None else {"transport": transport}
         self.rest = pagerduty.RestApiV2Client(
@@ -72,12 +75,20 @@ class PagerDutyPager:
 
     def on_call(self) -> OnCall | None:
         """The first-level on-call engineer of the escalation policy, or None."""
+        return self.on_call_for(escalation_policy_id=self.escalation_policy_id)
+
+    def on_call_for(
+        self, *, schedule_id: str | None = None, escalation_policy_id: str | None = None
+    ) -> OnCall | None:
+        """Who is on call first in a schedule or escalation policy (`GET /oncalls`)."""
+        if schedule_id:
+            params: dict[str, Any] = {"schedule_ids[]": [schedule_id]}
+        elif escalation_policy_id:
+            params = {"escalation_policy_ids[]": [escalation_policy_id]}
+        else:
+            raise PagingError("PagerDuty: who is on call needs a schedule or escalation policy")
         entries = self._guard(
-            "looking up who is on call",
-            lambda: self.rest.list_all(
-                "/oncalls",
-                params={"escalation_policy_ids[]": [self.escalation_policy_id]},
-            ),
+            "looking up who is on call", lambda: self.rest.list_all("/oncalls", params=params)
         )
         candidates = [
             e
@@ -98,6 +109,63 @@ class PagerDutyPager:
             raise PagingError("PagerDuty: looking up the on-call user: unexpected answer")
         name = user.get("name") or first["user"].get("summary") or user_id
         return OnCall(name=str(name), email=str(user.get("email") or ""), pagerduty_user_id=user_id)
+
+    def user_by_email(self, email: str) -> str | None:
+        """The PagerDuty user with exactly this email (`GET /users?query=`), or None."""
+        users = self._guard(
+            "looking up a user by email",
+            lambda: self.rest.list_all("/users", params={"query": email}),
+        )
+        wanted = email.strip().lower()
+        for user in users:
+            if isinstance(user, dict) and str(user.get("email") or "").lower() == wanted:
+                found = user.get("id")
+                if isinstance(found, str):
+                    return found
+        return None
+
+    def page_person(
+        self,
+        incident_key: str,
+        title: str,
+        details: str,
+        *,
+        user_id: str | None = None,
+        escalation_policy_id: str | None = None,
+    ) -> PagedPerson:
+        """`POST /incidents` on the configured service, assigned to the user (or to the
+        escalation policy); PagerDuty refuses a second open incident with the same key."""
+        if not self.service_id or not self.from_email:
+            raise PagingError(
+                "PagerDuty: paging one person opens an incident on a service: set "
+                "paging.pagerduty.service_id and paging.pagerduty.from_email"
+            )
+        if (user_id is None) == (escalation_policy_id is None):
+            raise PagingError("PagerDuty: page one user or one escalation policy")
+        self._check_key(incident_key)
+        incident: dict[str, Any] = {
+            "type": "incident",
+            "title": title[:SUMMARY_LIMIT],
+            "service": {"id": self.service_id, "type": "service_reference"},
+            "urgency": "high",
+            "incident_key": incident_key,
+            "body": {"type": "incident_body", "details": details[:10_000]},
+        }
+        if user_id is not None:
+            incident["assignments"] = [{"assignee": {"id": user_id, "type": "user_reference"}}]
+        else:
+            incident["escalation_policy"] = {
+                "id": escalation_policy_id,
+                "type": "escalation_policy_reference",
+            }
+        opened = self._guard(
+            "opening an incident",
+            lambda: self.rest.rpost("/incidents", json={"incident": incident}),
+        )
+        if not isinstance(opened, dict) or not isinstance(opened.get("id"), str):
+            raise PagingError("PagerDuty: opening an incident: unexpected answer")
+        url = opened.get("html_url")
+        return PagedPerson(opened["id"], url if isinstance(url, str) else None)
 
     def trigger(
         self,

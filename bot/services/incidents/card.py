@@ -3,6 +3,7 @@ entries, and the messages in its channel and to its commander."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -10,6 +11,7 @@ from sqlmodel import Session
 from bot.domain.errors import NotFound, RollbotError
 from bot.domain.incident import EventKind, TimelineEvent
 from bot.domain.message import Code, Message
+from bot.services.incidents.contacts import contact_lines
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.views import IncidentView, build_incident_view
 from bot.store import incidents as store
@@ -35,9 +37,10 @@ class IncidentCard:
     def build(self, s: Session, row: IncidentRow) -> IncidentView:
         """The view of a row read in `s`."""
         assert row.id is not None
-        return build_incident_view(
+        view = build_incident_view(
             row, store.postmortem(s, row.id), self.ctx.deadlines, self.ctx.clock.now()
         )
+        return replace(view, contacts=contact_lines(self.ctx))
 
     def in_channel(self, s: Session, channel_id: str | None, command: str) -> IncidentRow:
         """The incident of this channel; a RollbotError saying where to run it otherwise."""

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.clock import Clock
 from bot.config.incidents import IncidentsConfig
+from bot.domain.contacts import ContactBook
 from bot.domain.incident import Deadlines
 from bot.domain.roles import RoleDirectory
 from bot.services.incidents.ports import Pager, StatusPageProvider
@@ -48,6 +49,8 @@ class IncidentContext:
     pager: Pager | None = None
     # The same list the container holds, so providers wired later are seen here.
     status_pages: list[StatusPageProvider] = field(default_factory=list)
+    # The emergency contacts of `contacts:` (`/oncall`, `/incident page <contact>`, cards).
+    contacts: ContactBook = field(default_factory=ContactBook)
 
     @classmethod
     def build(
@@ -60,6 +63,7 @@ class IncidentContext:
         chat: IncidentChat,
         pager: Pager | None,
         status_pages: list[StatusPageProvider] | None,
+        contacts: ContactBook | None = None,
     ) -> IncidentContext:
         """The context with the configured templates found relative to the config file."""
         return cls(
@@ -77,6 +81,7 @@ class IncidentContext:
             chat=chat,
             pager=pager,
             status_pages=status_pages if status_pages is not None else [],
+            contacts=contacts or ContactBook(),
         )
 
     def safely(self, what: str, call: Callable[[], T]) -> T | None:

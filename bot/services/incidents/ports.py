@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.providers.paging.base import OnCall, Pager, PagingError
+from bot.providers.paging.base import OnCall, PagedPerson, Pager, PagingError
 from bot.providers.statuspage.base import StatusPageError, StatusPageProvider, StatusUpdate
 
 __all__ = [
     "OnCall",
+    "PagedPerson",
     "Pager",
     "PagingError",
     "StatusPageError",

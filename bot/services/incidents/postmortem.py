@@ -6,8 +6,8 @@ own template can render without a database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,21 +77,28 @@ def render_postmortem(
     events: Sequence[TimelineEvent],
     due_at: datetime | None,
     now: datetime,
+    name: Callable[[str], str] = lambda user_id: f"@{user_id}",
 ) -> str:
-    """The post-mortem draft as Markdown."""
-    env, name = load_template(template)
+    """The post-mortem draft as Markdown; `name` writes a person (their name, from the
+    chat; `@id` by default)."""
+    env, template_name = load_template(template)
     env.filters.setdefault("cell", _cell)
     env.filters.setdefault("utc", _utc)
     times = response_times(facts.declared_at, events)
     end = facts.resolved_at or now
-    return env.get_template(name).render(
+    facts = replace(
+        facts,
+        commander=name(facts.commander) if facts.commander else None,
+        declared_by=name(facts.declared_by),
+    )
+    return env.get_template(template_name).render(
         incident=facts,
         timeline=[
             {
                 "at": e.at,
                 "kind": e.kind.value,
-                "actor": e.actor,
-                "text": e.text,
+                "actor": name(e.actor),
+                "text": e.message.named(name),
                 "permalink": e.permalink,
             }
             for e in events

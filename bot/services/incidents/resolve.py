@@ -17,6 +17,7 @@ from bot.services.incidents.postmortem import PostmortemFacts, render_postmortem
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.templates import DEFAULT_POSTMORTEM
 from bot.services.incidents.views import IncidentOutcome
+from bot.services.people import People
 from bot.store import audit
 from bot.store import incidents as store
 from bot.store.incident_models import IncidentRow
@@ -32,8 +33,7 @@ def facts_of(row: IncidentRow) -> PostmortemFacts:
         severity=row.severity,
         impact=row.impact,
         components=list(row.components),
-        # The post-mortem is a Markdown file, not a chat message: people by plain `@id`.
-        commander=f"@{row.commander}" if row.commander else None,
+        commander=row.commander,
         declared_by=row.declared_by,
         declared_at=row.declared_at,
         resolved_at=row.resolved_at,
@@ -127,10 +127,12 @@ class Resolution:
             pm = store.postmortem(s, incident_id)
             facts = facts_of(row)
         resolved = facts.resolved_at or self.ctx.clock.now()
+        # A Markdown file, not a chat message: people by the name the chat knows them by.
+        name = People(self.ctx.chat.display_name).namer()
         due = pm.due_at if pm else self.ctx.deadlines.postmortem_due(resolved)
         try:
             return render_postmortem(
-                self.ctx.postmortem_template, facts, events, due, self.ctx.clock.now()
+                self.ctx.postmortem_template, facts, events, due, self.ctx.clock.now(), name
             )
         except Exception as exc:
             if self.ctx.postmortem_template == DEFAULT_POSTMORTEM:
@@ -143,7 +145,9 @@ class Resolution:
                 f"The post-mortem template failed ({type(exc).__name__}: {exc}); "
                 "the draft uses rollbot's own template.",
             )
-            return render_postmortem(DEFAULT_POSTMORTEM, facts, events, due, self.ctx.clock.now())
+            return render_postmortem(
+                DEFAULT_POSTMORTEM, facts, events, due, self.ctx.clock.now(), name
+            )
 
     def write_postmortem(self, incident_id: int, actor: Actor) -> str:
         """Render, store and upload the post-mortem draft; return the Markdown."""

@@ -22,6 +22,7 @@ from bot.domain.message import (
     person,
 )
 from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.contacts import Contacts, PagerDutyPage
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
 from bot.services.incidents.status_updates import StatusUpdates
@@ -41,6 +42,7 @@ class Response:
     card: IncidentCard
     status_updates: StatusUpdates
     due_work: DueWork
+    contacts: Contacts
 
     def _active_in(self, channel_id: str | None, command: str) -> IncidentRow:
         with self.ctx.db.session() as s:
@@ -131,12 +133,15 @@ class Response:
         return added
 
     def escalate(self, channel_id: str | None, target: str, actor: Actor) -> IncidentOutcome:
-        """`/incident page <role or user>`: bring someone in (invite and message them).
-        `target` is a role id or a chat user id."""
+        """`/incident page <role, contact or user>`: bring someone in (invite and message
+        them), and page a contact or person through PagerDuty (an incident assigned to
+        them) when PagerDuty knows them. `target` is a role id, a contact name or a chat
+        user id."""
         row = self._active_in(channel_id, "page")
         assert row.id is not None
         target = target.strip()
         role = self.ctx.roles.role(target.lower())
+        contact = None if role is not None else self.ctx.contacts.find(target)
         users: list[str]
         who: Part
         group: str | None = None
@@ -146,25 +151,28 @@ class Response:
                 raise RollbotError(
                     f"Nobody holds the role {role.name}.", "Add members in the config."
                 )
+        elif contact is not None:
+            held, group = self.contacts.holders(contact)
+            users, who = list(held), contact.title
         else:
-            match = _USER.match(target)
-            if match is None:
-                roles = sorted(self.ctx.roles.roles)
-                known = Message.join(", ", (Code(r) for r in roles)) if roles else "none configured"
-                raise RollbotError(
-                    Message(Code(target), " is neither a role nor a person."),
-                    Message(
-                        "Name a role (",
-                        known,
-                        ") or mention someone: ",
-                        Code("/incident page @name"),
-                        ".",
-                    ),
-                )
+            if _USER.match(target) is None:
+                raise self._unknown_target(target)
             users = [target]
             who = Mention(target)
         view = self.card.view(row.id)
         channel = view.channel_id
+        page = (
+            self.contacts.page(
+                f"rollbot-{view.key}",
+                f"[{view.severity.upper()}] {view.title}",
+                f"{actor.id} needs you in rollbot incident {view.key}"
+                + (f" (#{view.channel_name})" if view.channel_name else ""),
+                contact=contact,
+                user=users[0] if contact is None and users else None,
+            )
+            if role is None
+            else PagerDutyPage(None)
+        )
         if channel and users:
             self.ctx.safely("invite the paged people", lambda: self.ctx.chat.invite(channel, users))
         text = Message(
@@ -183,9 +191,27 @@ class Response:
                 view, Message(Sign.INCIDENT, GroupMention(group), " ", who, " is needed here.")
             )
         self.card.record(
-            row.id, EventKind.PAGED, Message(actor.named, " paged ", who, "."), actor.id
+            row.id,
+            EventKind.PAGED,
+            Message(actor.named, " paged ", who, page.said(), "."),
+            actor.id,
         )
-        return IncidentOutcome(self.card.refresh(row.id), Message("Paged ", who, "."))
+        return IncidentOutcome(self.card.refresh(row.id), Message("Paged ", who, page.said(), "."))
+
+    def _unknown_target(self, target: str) -> RollbotError:
+        roles = sorted(self.ctx.roles.roles)
+        contacts = self.ctx.contacts.names
+        known = Message.join(", ", (Code(r) for r in [*roles, *contacts]))
+        return RollbotError(
+            Message(Code(target), " is neither a role, a contact nor a person."),
+            Message(
+                "Name a role or contact (",
+                known if roles or contacts else "none configured",
+                ") or mention someone: ",
+                Code("/incident page @name"),
+                ".",
+            ),
+        )
 
     def change_status(
         self, channel_id: str | None, status: Status, message: str, actor: Actor

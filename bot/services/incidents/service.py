@@ -16,10 +16,12 @@ from bot.config.incidents import IncidentsConfig
 from bot.config.shipped import shipped
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.alerts import AlertGroup
+from bot.domain.contacts import ContactBook
 from bot.domain.incident import Deadlines, Impact, Severity, Status, TimelineEvent
 from bot.domain.message import Message
 from bot.domain.roles import RoleDirectory
 from bot.services.incidents.card import IncidentCard
+from bot.services.incidents.contacts import ContactNow, Contacts
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.declare import Declaring
 from bot.services.incidents.due_work import DueWork
@@ -52,6 +54,7 @@ class IncidentService:
         pager: Pager | None = None,
         status_pages: list[StatusPageProvider] | None = None,
         chat: IncidentChat | None = None,
+        contacts: ContactBook | None = None,
     ) -> None:
         self.context = IncidentContext.build(
             db,
@@ -63,13 +66,17 @@ class IncidentService:
             chat or NullIncidentChat(),
             pager,
             status_pages,
+            contacts,
         )
         ctx = self.context
         self.card = IncidentCard(ctx)
         self.status_updates = StatusUpdates(ctx, self.card)
         self.due_work = DueWork(ctx, self.card, self.status_updates)
         self.declaring = Declaring(ctx, self.card, self.status_updates, self.due_work)
-        self.response = Response(ctx, self.card, self.status_updates, self.due_work)
+        self.contacts = Contacts(ctx)
+        self.response = Response(
+            ctx, self.card, self.status_updates, self.due_work, self.contacts
+        )
         self.resolution = Resolution(ctx, self.card, self.status_updates, self.due_work)
         self.sources = OutsideSources(ctx, self.card, self.declaring, self.response)
 
@@ -227,8 +234,12 @@ class IncidentService:
         return self.response.pinned(channel_id, ts, actor)
 
     def escalate(self, channel_id: str | None, target: str, actor: Actor) -> IncidentOutcome:
-        """`/incident page <role or user>`: bring someone in."""
+        """`/incident page <role, contact or user>`: bring someone in."""
         return self.response.escalate(channel_id, target, actor)
+
+    def on_call(self) -> list[ContactNow]:
+        """`/oncall`: every emergency contact, with who PagerDuty has on call now."""
+        return self.contacts.now()
 
     def change_status(
         self, channel_id: str | None, status: Status, message: str, actor: Actor

@@ -74,6 +74,8 @@ class IncidentView:
     postmortem_overdue: bool
     version: int
     buttons: list[Button] = field(default_factory=list)
+    # How to reach each emergency contact (phones and emails only where allowed).
+    contacts: list[Message] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -210,6 +212,14 @@ class IncidentChat(Protocol):
         """The chat user with this email address."""
         ...
 
+    def email_of(self, user_id: str) -> str | None:
+        """A chat user's email address (to find them in PagerDuty), when the chat knows it."""
+        ...
+
+    def display_name(self, user_id: str) -> str | None:
+        """A chat user's name as people know it (for files such as post-mortems)."""
+        ...
+
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """One message of a channel (for pinned messages)."""
         ...
@@ -244,6 +254,14 @@ class NullIncidentChat:
         return None
 
     def user_by_email(self, email: str) -> str | None:
+        """No users."""
+        return None
+
+    def email_of(self, user_id: str) -> str | None:
+        """No users."""
+        return None
+
+    def display_name(self, user_id: str) -> str | None:
         """No users."""
         return None
 
