@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
 from bot.commands.reply import Reply
+from bot.commands.rollout import retro_subcommand
 from bot.config.settings import Settings
 from bot.config.shipped import templates_dir
 from bot.domain.durations import parse_duration
@@ -32,14 +33,17 @@ from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
 from bot.services.live_check import LiveCheck
+from bot.services.people import People
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
+from bot.services.retrospective import RetrospectiveService
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff import Signoffs, SignoffService
 from bot.services.signoff.checklists import ChecklistService
+from bot.services.signoff.follow_through import FollowThrough
 from bot.services.signoff.report import ReportService
 from bot.services.signoff.requests import SignoffRequests
 from bot.services.status_page import PublicStatusPage
@@ -130,7 +134,7 @@ def build(
         spawn=start_thread if runbooks_in_threads else None,
         secret_names=settings.secret_names(),
     )
-    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
+    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics, flags)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
     watcher = MetricsWatcher(rollback, metrics, interval)
     criteria = CriteriaHold(watcher)
@@ -154,6 +158,11 @@ def build(
         contacts=settings.config.contact_book(),
     )
     rollback.listeners.append(RollbackIncidents(incidents))
+    # Files rollbot writes (the retrospective) name people as the chat knows them.
+    people = People(chat.incidents.display_name)
+    retrospective = RetrospectiveService(
+        db, clock, signoffs.checklists, people, templates_dir()
+    )
     return Rollbot(
         settings,
         clock,
@@ -172,9 +181,12 @@ def build(
         public_status,
         templates_dir(),
         LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
-        FlagService(flags),
+        FlagService(flags, rollout_of=rollouts.has_active_rollout),
         signoffs=signoffs,
-        rollout_subcommands={"report": report_subcommand(signoffs)},
+        rollout_subcommands={
+            "report": report_subcommand(signoffs),
+            "retro": retro_subcommand(retrospective.render),
+        },
     )
 
 
@@ -186,23 +198,32 @@ def _signoffs(
     clock: Clock,
     chat: ChatPorts,
     metrics: MetricsProvider,
+    flags: FlagProvider,
 ) -> Signoffs:
-    """The sign-off chain, its requests, checklists and report; when gates are enforced,
-    the gate holds rollouts (an `AdvanceHold`), its chain is on the card, and signers are
-    asked after each change."""
+    """The sign-off chain, its requests, checklists, post-migration tasks and report; when
+    gates are enforced, the gate holds rollouts (an `AdvanceHold`), its chain is on the
+    card, and signers are asked after each change."""
     config = settings.config.signoff
     # Checklist metric probes ask the same metrics provider as triggers and criteria.
     probes = metrics.query if settings.config.metrics.provider != "none" else None
-    checklists = ChecklistService(db, rollouts, permissions, clock, probes)
+    # "Remove feature flags" is done when the flag system no longer has the flag.
+    checklists = ChecklistService(
+        db, rollouts, permissions, clock, probes, lambda key: flags.get(key) is not None
+    )
     service = SignoffService(
         db, rollouts, permissions, checklists, clock, config, notifier=chat.signoffs
     )
     requests = SignoffRequests(service.context, service.reader)
+    # Post-migration tasks are followed whether gates are enforced or not.
+    follow_through = FollowThrough(service.context)
+    rollouts.annotators.append(follow_through.annotate)
     if config.enforce_gates:
         rollouts.holds.append(service)
         rollouts.annotators.append(service.annotate)
         rollouts.after_change.append(requests.on_change)
-    return Signoffs(service, requests, checklists, ReportService(service.context))
+    return Signoffs(
+        service, requests, checklists, ReportService(service.context), follow_through
+    )
 
 
 def slack_chat(settings: Settings) -> SlackChat:

@@ -45,13 +45,15 @@ def rollout_tick() -> None:
 
 def signoff_tick() -> None:
     """Open gates, send due sign-off asks / reminders / escalations, pause rollouts whose
-    gate timed out, and re-run due checklist probes (each piece claimed once)."""
+    gate timed out, re-run due checklist probes and remind owners of post-migration tasks
+    (each piece claimed once)."""
     if _running is None or _running.signoffs is None:
         return
     try:
         if _running.signoffs.enforced:
             _running.signoffs.requests.tick()
         _running.signoffs.checklists.run_due_probes()
+        _running.signoffs.follow_through.remind_due()
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
         log.exception("sign-off tick failed")

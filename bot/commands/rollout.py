@@ -22,6 +22,7 @@ USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout pause <flag>` / `/rollout resume <flag>` — hold and continue
 • `/rollout set <flag> <percent> [--force]` — set the percentage by hand (lowering needs --force)
 • `/rollout report <flag>` — the rollout's report: checklists and approval table (Markdown)
+• `/rollout retro <flag>` — a draft retrospective from the rollout's timeline (Markdown)
 • `/rollout help` — this help"""
 
 SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")
@@ -153,3 +154,18 @@ def _said(event: Message | str) -> Message:
     """A rollout event for a reply (the rollout service writes its own events as messages)."""
     assert isinstance(event, Message), "rollout changes describe themselves as messages"
     return event
+
+
+def retro_subcommand(render: Callable[[str], str]) -> Callable[[list[str], Actor], Reply]:
+    """`/rollout retro <flag>`: the draft retrospective of the flag's latest rollout."""
+
+    def retro(args: list[str], actor: Actor) -> Reply:
+        if len(args) != 1:
+            raise RollbotError(
+                "`/rollout retro` needs a flag key.",
+                "Example: `/rollout retro realtime-features`.",
+            )
+        # Plain text from rollbot's records (names, reasons, titles): escaped by each chat.
+        return Reply.said(Message(render(args[0])), [])
+
+    return retro

@@ -32,8 +32,13 @@ class SignoffConfig(BaseModel):
     escalate_after: str | None = "2d"
     escalate_to: str = "backups"  # backups (DM the role's backups, else the channel) | channel
     group_cache: str = "5m"
+    # Post-migration tasks (checklist items with `due:`): their owners are reminded this long
+    # before the due date, and told once when it has passed.
+    task_reminder_before: str = "1d"
 
-    @field_validator("remind_after", "remind_every", "escalate_after", "group_cache")
+    @field_validator(
+        "remind_after", "remind_every", "escalate_after", "group_cache", "task_reminder_before"
+    )
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:

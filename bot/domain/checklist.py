@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bot.domain.durations import parse_duration
 from bot.domain.message import Message, Strong
 
+KINDS = ("http", "tls", "command", "metric", "flag_removed")
+
+# Post-migration tasks of rollouts finished longer ago than this are no longer followed
+# (reminded or probed): the shipped plan's last tasks are due four weeks after.
+FOLLOW_UP_HORIZON = timedelta(days=120)
+
 
 class Probe(BaseModel):
     """An automatic check rollbot runs and re-runs; exactly one kind is given.
@@ -24,6 +30,8 @@ class Probe(BaseModel):
     - `tls: host[:port]` passes when its certificate is valid for more than `min_days`.
     - `command: "..."` passes when the command exits 0 within `timeout`.
     - `metric: query` passes when the value is within `min`/`max`.
+    - `flag_removed: true` passes once the rollout's flag is gone from the flag system (the
+      plan's "Remove feature flags" task, done only when it really is).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -32,6 +40,7 @@ class Probe(BaseModel):
     tls: str | None = None
     command: str | None = None
     metric: str | None = None
+    flag_removed: bool = False
     min_days: int = Field(default=14, ge=0)
     timeout: str = "30s"
     min: float | None = None
@@ -46,10 +55,10 @@ class Probe(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Probe:
-        kinds = [k for k in ("http", "tls", "command", "metric") if getattr(self, k)]
+        kinds = [k for k in KINDS if getattr(self, k)]
         if len(kinds) != 1:
             raise ValueError(
-                "a probe needs exactly one of http, tls, command, metric "
+                "a probe needs exactly one of http, tls, command, metric, flag_removed "
                 f"(found: {', '.join(kinds) or 'none'})"
             )
         if self.http and not self.http.startswith(("http://", "https://")):
@@ -60,13 +69,13 @@ class Probe(BaseModel):
 
     @property
     def kind(self) -> str:
-        """Which kind of probe this is: http, tls, command or metric."""
-        return next(k for k in ("http", "tls", "command", "metric") if getattr(self, k))
+        """Which kind of probe this is: http, tls, command, metric or flag_removed."""
+        return next(k for k in KINDS if getattr(self, k))
 
     @property
     def target(self) -> str:
-        """What the probe looks at (URL, host, command or query)."""
-        return str(getattr(self, self.kind))
+        """What the probe looks at (URL, host, command or query; the rollout's flag)."""
+        return "the rollout's flag" if self.flag_removed else str(getattr(self, self.kind))
 
     @property
     def interval(self) -> timedelta:

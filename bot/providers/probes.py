@@ -17,12 +17,24 @@ from bot.domain.checklist import Probe
 MetricQuery = Callable[[str], float | None]
 """Runs a metric query and returns its current value (None when there is no data)."""
 
+FlagExists = Callable[[str], bool]
+"""True while the flag system still has the flag (raises when it cannot be asked)."""
+
 NO_METRICS = "no metrics provider configured"
 
 
-def run_probe(probe: Probe, now: datetime, query: MetricQuery | None = None) -> tuple[bool, str]:
-    """Run one probe; (True, detail) when it passes."""
+def run_probe(
+    probe: Probe,
+    now: datetime,
+    query: MetricQuery | None = None,
+    *,
+    flag_key: str = "",
+    flag_exists: FlagExists | None = None,
+) -> tuple[bool, str]:
+    """Run one probe; (True, detail) when it passes. `flag_key` is the rollout's flag."""
     try:
+        if probe.flag_removed:
+            return _flag_removed(flag_key, flag_exists)
         if probe.http:
             return _http(probe.http, probe.timeout_delta.total_seconds())
         if probe.tls:
@@ -96,3 +108,11 @@ def _metric(probe: Probe, query: MetricQuery | None) -> tuple[bool, str]:
     if probe.max is not None and value > probe.max:
         return False, f"`{probe.metric}` = {value:g}, above the maximum {probe.max:g}"
     return True, f"`{probe.metric}` = {value:g}, within bounds"
+
+
+def _flag_removed(flag_key: str, flag_exists: FlagExists | None) -> tuple[bool, str]:
+    if flag_exists is None:
+        return False, "no flag system to ask"
+    if flag_exists(flag_key):
+        return False, f"the flag `{flag_key}` still exists in the flag system"
+    return True, f"the flag `{flag_key}` is gone from the flag system"

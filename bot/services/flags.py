@@ -6,12 +6,15 @@ rollouts change flags inside their own transactions through the provider itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.actor import Actor
 from bot.domain.bucketing import evaluate
+from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProvider
+from bot.providers.flags.builtin import BuiltinFlagProvider
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,27 @@ class Evaluation:
 class FlagService:
     """Reads, changes and evaluates flags; a failing flag system raises `FlagSystemError`."""
 
-    def __init__(self, provider: FlagProvider) -> None:
+    def __init__(
+        self, provider: FlagProvider, rollout_of: Callable[[str], bool] = lambda _key: False
+    ) -> None:
         self.provider = provider
+        # True while the flag has a running or paused rollout (which must not lose its flag).
+        self.rollout_of = rollout_of
+
+    def remove(self, key: str, actor: Actor) -> bool:
+        """Remove a flag from the built-in store (a remote flag system removes its own);
+        False when it did not exist. Refused while a rollout of it is running or paused."""
+        if not isinstance(self.provider, BuiltinFlagProvider):
+            raise RollbotError(
+                f"flags of the {self.provider.name} flag system are removed there, not here",
+                "remove the flag in that system; rollbot checks that it is gone",
+            )
+        if self.rollout_of(key):
+            raise InvalidTransition(
+                f"a rollout of {key!r} is running or paused",
+                "finish it (or roll it back) before removing the flag",
+            )
+        return self.provider.remove(key, actor)
 
     def get(self, key: str) -> FlagDocument | None:
         """The flag's document, or None when it does not exist."""

@@ -49,3 +49,14 @@ def events(
     if action is not None:
         query = query.where(AuditRow.action == action)
     return list(session.exec(query.order_by(col(AuditRow.id))))
+
+
+def events_between(
+    session: Session, subject_id: str, since: datetime, until: datetime | None = None
+) -> list[AuditRow]:
+    """One subject's audit events from `since` (to `until`), oldest first."""
+    query = select(AuditRow).where(AuditRow.subject_id == subject_id)
+    query = query.where(col(AuditRow.at) >= since)
+    if until is not None:
+        query = query.where(col(AuditRow.at) <= until)
+    return list(session.exec(query.order_by(col(AuditRow.id))))

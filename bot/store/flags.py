@@ -76,3 +76,11 @@ def ensure(session: Session, key: str, now: datetime) -> bool:
 def all_keys(session: Session) -> list[str]:
     """Every flag key, sorted."""
     return list(session.exec(select(FlagRow.key).order_by(col(FlagRow.key))))
+
+
+def delete(session: Session, key: str) -> FlagRow | None:
+    """Remove the flag; the removed row (None when there was none)."""
+    row = get(session, key, for_update=True)
+    if row is not None:
+        session.delete(row)
+    return row

@@ -324,3 +324,13 @@ def add_postmortem(
     )
     session.add(row)
     return row
+
+
+def of_rollout(session: Session, rollout_id: int) -> list[IncidentRow]:
+    """The incidents linked to one rollout (declared by its rollbacks), oldest first."""
+    query = (
+        select(IncidentRow)
+        .where(IncidentRow.rollout_id == rollout_id)
+        .order_by(col(IncidentRow.id))
+    )
+    return list(session.exec(query))

@@ -116,3 +116,14 @@ def apply_snapshot(row: RolloutRow, snap: RolloutSnapshot, now: datetime) -> Non
     else:
         row.active_flag_key = None
         row.finished_at = row.finished_at or now
+
+
+def completed_since(session: Session, since: datetime) -> list[RolloutRow]:
+    """Rollouts that reached full production (completed) at or after `since`."""
+    query = (
+        select(RolloutRow)
+        .where(RolloutRow.state == "completed")
+        .where(col(RolloutRow.finished_at) >= since)
+        .order_by(col(RolloutRow.id))
+    )
+    return list(session.exec(query))

@@ -102,3 +102,6 @@ class ChecklistResultRow(SQLModel, table=True):
     detail: str | None = None
     manual: bool = False  # checked by an owner: probes no longer change it
     next_probe_at: datetime | None = _ts(nullable=True)
+    # Post-migration tasks: 1 once the owner was reminded before the due date, 2 once told
+    # it is overdue (each sent once, claimed under the row lock).
+    reminders_sent: int = 0

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
-from bot.domain.errors import FlagSystemError
+from bot.domain.errors import FlagSystemError, InvalidTransition, RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key, parse_flag_change
 
 
@@ -31,6 +31,18 @@ def _authorized(request: Request, token: str | None) -> bool:
     if token is None or scheme.lower() != "bearer" or not given:
         return False
     return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _unauthorized(token: str | None) -> JSONResponse:
+    """401 for a write without the API token, saying how to send (or set) it."""
+    hint = (
+        "set ROLLBOT_API_TOKEN on the server to enable writes"
+        if token is None
+        else "send Authorization: Bearer <ROLLBOT_API_TOKEN>"
+    )
+    return JSONResponse(
+        {"error": "unauthorized", "hint": hint}, 401, headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def _upstream_failed(exc: FlagSystemError) -> JSONResponse:
@@ -56,14 +68,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
     async def post_flag(request: Request) -> JSONResponse:
         key = request.path_params["key"]
         if not _authorized(request, rollbot.settings.api_token):
-            hint = (
-                "set ROLLBOT_API_TOKEN on the server to enable writes"
-                if rollbot.settings.api_token is None
-                else "send Authorization: Bearer <ROLLBOT_API_TOKEN>"
-            )
-            return JSONResponse(
-                {"error": "unauthorized", "hint": hint}, 401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            return _unauthorized(rollbot.settings.api_token)
         if (bad := _bad_key(key)) is not None:
             return bad
         try:
@@ -80,6 +85,23 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         except FlagSystemError as exc:
             return _upstream_failed(exc)
         return JSONResponse(doc.model_dump())
+
+    async def delete_flag(request: Request) -> JSONResponse:
+        key = request.path_params["key"]
+        if not _authorized(request, rollbot.settings.api_token):
+            return _unauthorized(rollbot.settings.api_token)
+        if (bad := _bad_key(key)) is not None:
+            return bad
+        try:
+            actor = Actor("api", Via.API)
+            removed = await run_in_threadpool(rollbot.flag_api.remove, key, actor)
+        except InvalidTransition as exc:
+            return JSONResponse({"error": str(exc.message), "hint": str(exc.hint)}, 409)
+        except RollbotError as exc:  # a remote flag system removes its own flags
+            return JSONResponse({"error": str(exc.message), "hint": str(exc.hint)}, 405)
+        if not removed:
+            return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
+        return JSONResponse({"removed": key})
 
     async def evaluate_flag(request: Request) -> JSONResponse:
         key = request.path_params["key"]
@@ -102,5 +124,6 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
     return [
         Route("/flags/{key}", get_flag, methods=["GET"]),
         Route("/flags/{key}", post_flag, methods=["POST"]),
+        Route("/flags/{key}", delete_flag, methods=["DELETE"]),
         Route("/flags/{key}/evaluate", evaluate_flag, methods=["GET"]),
     ]

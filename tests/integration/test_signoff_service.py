@@ -69,6 +69,7 @@ class Recorder:
         self.told: list[tuple[str, str]] = []
         self.posted: list[str] = []
         self.fail = False
+        self.fail_tell = False  # direct messages fail (the chat is down)
 
     def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
         if self.fail:
@@ -80,6 +81,8 @@ class Recorder:
         self.closed.append((ref, text))
 
     def tell(self, user_id: str, text: str) -> None:
+        if self.fail_tell:
+            raise RuntimeError("chat is down")
         self.told.append((user_id, text))
 
     def post(self, view: RolloutView, text: Message) -> None:

@@ -56,3 +56,22 @@ class BuiltinFlagProvider:
             after=after.model_dump(),
         )
         return after
+
+    def remove(self, key: str, actor: Actor) -> bool:
+        """Remove the flag for good (its audit event keeps the last document); False when
+        there was no such flag."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            row = flags.delete(session, key)
+            if row is None:
+                return False
+            audit.record(
+                session,
+                actor=actor,
+                at=now,
+                action="flag.removed",
+                subject_type="flag",
+                subject_id=key,
+                before=flags.to_document(row).model_dump(),
+            )
+            return True

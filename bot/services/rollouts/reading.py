@@ -39,6 +39,11 @@ class RolloutReader:
         with self.ctx.db.session() as s:
             return [self.view_of(s, r, now) for r in rollouts.active(s)]
 
+    def has_active(self, flag_key: str) -> bool:
+        """True while the flag has a running or paused rollout."""
+        with self.ctx.db.session() as s:
+            return rollouts.active_for_flag(s, flag_key) is not None
+
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.ctx.clock.now()

@@ -134,6 +134,10 @@ class RolloutService:
         """Every running or paused rollout."""
         return self.reader.active()
 
+    def has_active_rollout(self, flag_key: str) -> bool:
+        """True while the flag has a running or paused rollout."""
+        return self.reader.has_active(flag_key)
+
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         return self.reader.recent(limit)

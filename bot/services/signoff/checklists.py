@@ -16,13 +16,13 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.checklist import Checklist, ItemState, ItemStatus, Probe
+from bot.domain.checklist import FOLLOW_UP_HORIZON, Checklist, ItemState, ItemStatus, Probe
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.message import Code, Message, person
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutState
-from bot.providers.probes import MetricQuery, run_probe
+from bot.providers.probes import FlagExists, MetricQuery, run_probe
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.service import RolloutService
@@ -95,12 +95,14 @@ class ChecklistService:
         permissions: Permissions,
         clock: Clock,
         metrics: MetricQuery | None = None,
+        flag_exists: FlagExists | None = None,
     ) -> None:
         self.db = db
         self.rollouts = rollout_service
         self.permissions = permissions
         self.clock = clock
         self.metrics = metrics
+        self.flag_exists = flag_exists
 
     def states(self, s: Session, row: RolloutRow, plan: Plan | None = None) -> list[ItemState]:
         """Every item of the rollout's plan with its current result, in plan order."""
@@ -157,6 +159,17 @@ class ChecklistService:
                     "Nothing was changed.",
                 )
             item = checklist.items[button.index]
+            if item.probe is not None and item.probe.flag_removed:
+                raise Conflict(
+                    f"“{item.text}” is checked by rollbot itself, once the flag is gone.",
+                    Message(
+                        "Remove ",
+                        Code(row.flag_key),
+                        " from the flag system (the built-in store: ",
+                        Code(f"DELETE /flags/{row.flag_key}"),
+                        f"); the probe looks every {item.probe.every}.",
+                    ),
+                )
             directory = self.permissions.directory
             role = directory.role(item.owner)
             groups = self.permissions.group_members()
@@ -208,12 +221,15 @@ class ChecklistService:
     # -- probes --------------------------------------------------------------------------
 
     def ensure_probe_rows(self, s: Session, row: RolloutRow, now: datetime) -> None:
-        """Make sure every probe item of an active rollout has a result row to claim."""
+        """Make sure every probe item of an active rollout (of a completed one: its
+        post-migration tasks, the items with a due date) has a result row to claim."""
         assert row.id is not None
         found = signoffs.results(s, row.id)
         for checklist in plan_of(row).checklists:
             for index, item in enumerate(checklist.items):
                 if item.probe is None or (checklist.id, index) in found:
+                    continue
+                if row.state not in ACTIVE and item.due is None:
                     continue
                 signoffs.add_result(
                     s,
@@ -229,7 +245,8 @@ class ChecklistService:
         """Run every probe whose time has come (each once across replicas); return how many."""
         now = self.clock.now()
         with self.db.session() as s:
-            for row in rollouts.active(s):
+            followed = rollouts.completed_since(s, now - FOLLOW_UP_HORIZON)
+            for row in [*rollouts.active(s), *followed]:
                 self.ensure_probe_rows(s, row, now)
         with self.db.session() as s:
             due = signoffs.due_probe_ids(s, now)
@@ -238,13 +255,15 @@ class ChecklistService:
             claimed = self._claim_probe(result_id, now)
             if claimed is None:
                 continue
-            probe_item, rollout_id = claimed
-            passed, detail = run_probe(probe_item, now, self.metrics)
+            probe_item, rollout_id, flag_key = claimed
+            passed, detail = run_probe(
+                probe_item, now, self.metrics, flag_key=flag_key, flag_exists=self.flag_exists
+            )
             self._record_probe(result_id, rollout_id, passed, detail, now)
             ran += 1
         return ran
 
-    def _claim_probe(self, result_id: int, now: datetime) -> tuple[Probe, int] | None:
+    def _claim_probe(self, result_id: int, now: datetime) -> tuple[Probe, int, str] | None:
         with self.db.session() as s:
             result = signoffs.claim_result(s, result_id, skip_locked=self.db.is_postgres)
             if result is None or result.manual or result.next_probe_at is None:
@@ -252,17 +271,30 @@ class ChecklistService:
             if result.next_probe_at > now:
                 return None  # another replica ran it just now
             row = rollouts.by_id(s, result.rollout_id)
-            if row is None or row.state not in ACTIVE:
+            checklist = (
+                next((c for c in plan_of(row).checklists if c.id == result.checklist_id), None)
+                if row is not None
+                else None
+            )
+            item = checklist.items[result.item_index] if checklist is not None else None
+            followed = (
+                row is not None
+                and item is not None
+                and item.due is not None
+                and row.state == RolloutState.COMPLETED.value
+                and row.finished_at is not None
+                and row.finished_at >= now - FOLLOW_UP_HORIZON
+            )
+            if row is None or item is None or (row.state not in ACTIVE and not followed):
                 result.next_probe_at = None  # the rollout is over: stop probing
                 signoffs.save(s, result)
                 return None
-            checklist = next(c for c in plan_of(row).checklists if c.id == result.checklist_id)
-            probe = checklist.items[result.item_index].probe
+            probe = item.probe
             if probe is None:
                 return None
             result.next_probe_at = now + probe.interval
             signoffs.save(s, result)
-            return probe, result.rollout_id
+            return probe, result.rollout_id, row.flag_key
 
     def _record_probe(
         self, result_id: int, rollout_id: int, passed: bool, detail: str, now: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.signoff.checklists import ChecklistService
+from bot.services.signoff.follow_through import FollowThrough
 from bot.services.signoff.report import ReportService
 from bot.services.signoff.requests import SignoffRequests
 from bot.services.signoff.service import SignoffService
@@ -12,12 +13,14 @@ from bot.services.signoff.service import SignoffService
 
 @dataclass
 class Signoffs:
-    """The sign-off chain, its requests, checklists and the final report."""
+    """The sign-off chain, its requests, checklists, the post-migration tasks and the final
+    report."""
 
     service: SignoffService
     requests: SignoffRequests
     checklists: ChecklistService
     reports: ReportService
+    follow_through: FollowThrough
 
     @property
     def enforced(self) -> bool:

@@ -1,0 +1,217 @@
+"""Post-migration follow-through: the tasks a plan gives due dates (`due:` on checklist
+items, counted from full production — the rollout completing at 100%), their owners
+reminded before the due date and told once it has passed, and the overdue ones listed on the
+rollout's card and in `/rollout status`.
+
+Each reminder is sent once across replicas: the item's result row is locked (skipped when
+another replica holds it) and its `reminders_sent` moved on before anyone is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemState, ItemStatus
+from bot.domain.durations import format_duration, parse_duration
+from bot.domain.message import Code, Message, Sign, Strong
+from bot.services.rollouts.views import RolloutView, plan_of
+from bot.services.signoff.context import SignoffContext
+from bot.store import rollouts, signoffs
+from bot.store.models import RolloutRow
+
+log = logging.getLogger(__name__)
+
+BEFORE_DUE, OVERDUE = 1, 2
+
+
+@dataclass(frozen=True)
+class Task:
+    """A post-migration task that is not done yet, with its due date."""
+
+    state: ItemState
+    due_at: datetime
+
+    def overdue(self, now: datetime) -> bool:
+        """True once the due date has passed."""
+        return now >= self.due_at
+
+
+def open_tasks(
+    context: SignoffContext, s: Session, row: RolloutRow, finished_at: datetime
+) -> list[Task]:
+    """The rollout's tasks with a due date that are not done, soonest first."""
+    tasks = []
+    for state in context.checklists.states(s, row):
+        due = state.item.due_at(finished_at)
+        if due is not None and state.status is not ItemStatus.DONE:
+            tasks.append(Task(state, due))
+    return sorted(tasks, key=lambda t: t.due_at)
+
+
+class FollowThrough:
+    """Post-migration tasks: reminders and the overdue list."""
+
+    def __init__(self, context: SignoffContext) -> None:
+        self.context = context
+
+    @property
+    def remind_before(self) -> timedelta:
+        """How long before a due date its owner hears about it."""
+        return parse_duration(self.context.config.task_reminder_before)
+
+    def annotate(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> RolloutView:
+        """A completed rollout's card and status list its overdue tasks and those due soon."""
+        if row.state != "completed" or row.finished_at is None:
+            return view
+        tasks = open_tasks(self.context, s, row, row.finished_at)
+        overdue = [t for t in tasks if t.overdue(now)]
+        soon = [t for t in tasks if not t.overdue(now) and t.due_at - now <= self.remind_before]
+        notes: list[Message] = []
+        if overdue:
+            notes.append(
+                Message(
+                    Sign.OVERDUE,
+                    Strong(f"{len(overdue)} post-migration task(s) overdue"),
+                    ": ",
+                    Message.join("; ", (self._line(t, now) for t in overdue[:5])),
+                    f" and {len(overdue) - 5} more" if len(overdue) > 5 else "",
+                )
+            )
+        if soon:
+            notes.append(
+                Message(
+                    Sign.PENDING,
+                    "Due soon: ",
+                    Message.join("; ", (self._line(t, now) for t in soon[:5])),
+                )
+            )
+        if tasks and not overdue and not soon:
+            notes.append(
+                Message(
+                    f"{len(tasks)} post-migration task(s) open; next due ",
+                    Strong(tasks[0].state.item.text),
+                    f" in {format_duration(tasks[0].due_at - now)}.",
+                )
+            )
+        return replace(view, notes=(*view.notes, *notes)) if notes else view
+
+    def _line(self, task: Task, now: datetime) -> Message:
+        owner = self.context.role_name(task.state.item.owner)
+        when = (
+            f"{format_duration(now - task.due_at)} overdue"
+            if task.overdue(now)
+            else f"due in {format_duration(task.due_at - now)}"
+        )
+        return Message(f"“{task.state.item.text}” ({owner}, {when})")
+
+    def remind_due(self) -> int:
+        """Remind owners of tasks due soon and tell them of tasks overdue, each once; return
+        how many reminders were sent."""
+        now = self.context.clock.now()
+        with self.context.db.session() as s:
+            finished = rollouts.completed_since(s, now - FOLLOW_UP_HORIZON)
+            due: list[tuple[int, str, int, int]] = []  # rollout, checklist, index, stage
+            for row in finished:
+                assert row.id is not None and row.finished_at is not None
+                for task in open_tasks(self.context, s, row, row.finished_at):
+                    stage = self._stage(task, now)
+                    if stage:
+                        due.append((row.id, task.state.checklist.id, task.state.index, stage))
+        sent = 0
+        for rollout_id, checklist_id, index, stage in due:
+            before = self._claim(rollout_id, checklist_id, index, stage)
+            if before is None:
+                continue
+            if self._remind(rollout_id, checklist_id, index, stage, now):
+                sent += 1
+            else:
+                # Nobody could be told: give the reminder back, the next tick tries again.
+                self._claim(rollout_id, checklist_id, index, before, back=True)
+        return sent
+
+    def _stage(self, task: Task, now: datetime) -> int:
+        if task.overdue(now):
+            return OVERDUE
+        if task.due_at - now <= self.remind_before:
+            return BEFORE_DUE
+        return 0
+
+    def _claim(
+        self, rollout_id: int, checklist_id: str, index: int, stage: int, back: bool = False
+    ) -> int | None:
+        """Move the item's reminder count to `stage` under its row lock and return what it
+        was; None when it was already there (another replica or an earlier tick sent it).
+        `back` sets it to `stage` whatever it is (a reminder that could not be sent)."""
+        key = signoffs.item_key(rollout_id, checklist_id, index)
+        with self.context.db.session() as s:
+            result = signoffs.result(s, key, for_update=True)
+            if result is None:
+                result = signoffs.add_result(
+                    s,
+                    key=key,
+                    rollout_id=rollout_id,
+                    checklist_id=checklist_id,
+                    item_index=index,
+                    status=ItemStatus.OPEN.value,
+                )
+                s.flush()
+                result = signoffs.result(s, key, for_update=True)
+                assert result is not None
+            before = result.reminders_sent
+            if not back and (before >= stage or result.status == ItemStatus.DONE.value):
+                return None
+            result.reminders_sent = stage
+            signoffs.save(s, result)
+            return before
+
+    def _remind(
+        self, rollout_id: int, checklist_id: str, index: int, stage: int, now: datetime
+    ) -> bool:
+        """Tell the task's owners (else the rollout's channel); True when someone heard."""
+        view = self.context.rollouts.view(rollout_id)
+        with self.context.db.session() as s:
+            row = rollouts.by_id(s, rollout_id)
+            assert row is not None and row.finished_at is not None
+            checklist = next(c for c in plan_of(row).checklists if c.id == checklist_id)
+            item = checklist.items[index]
+            due = item.due_at(row.finished_at)
+        assert due is not None
+        role = self.context.directory.role(item.owner)
+        when = (
+            f"was due {format_duration(now - due)} ago"
+            if stage == OVERDUE
+            else f"is due in {format_duration(due - now)}"
+        )
+        text = Message(
+            Sign.OVERDUE if stage == OVERDUE else Sign.PENDING,
+            "Post-migration task ",
+            Strong(item.text),
+            f" ({checklist.title}) of ",
+            Code(view.flag_key),
+            f" {when}. Check it with ",
+            Code(f"/approve checklist {view.flag_key}"),
+            " once it is done.",
+        )
+        people = list(role.members) if role is not None else []
+        told = 0
+        for user in people:
+            try:
+                self.context.notifier.tell(user, text)
+                told += 1
+            except Exception as exc:
+                log.warning("could not remind %s of %r: %s", user, item.text, exc)
+        if people:
+            return told > 0
+        try:
+            # Nobody to tell in person: where the rollout's card is, so it is not lost.
+            self.context.notifier.post(view, text)
+        except Exception as exc:
+            log.warning("could not post the reminder of %r: %s", item.text, exc)
+            return False
+        return True
