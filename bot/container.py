@@ -85,6 +85,8 @@ def build(
     *,
     runbooks_in_threads: bool = False,
     metrics: MetricsProvider | None = None,
+    pager: Pager | None = None,
+    status_pages: list[StatusPageProvider] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
@@ -93,7 +95,8 @@ def build(
     `runbooks_in_threads`: automatic and resumed rollbacks run their runbook on a thread of
     their own (a server: a long runbook must not stop triggers from being evaluated);
     otherwise before the call that started them returns. `metrics` replaces the configured
-    metrics provider and `sleep` the wait between runbook retries (tests).
+    metrics provider, `pager` the configured pager, `status_pages` the configured status
+    pages (primary first; `[]`: none) and `sleep` the wait between runbook retries (tests).
     """
     clock = clock or SystemClock()
     chat = chat or ChatPorts.none()
@@ -133,10 +136,12 @@ def build(
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
     # Providers from the `statuspage:` and `paging:` config sections.
-    status_pages = build_status_providers(settings, db)
+    if status_pages is None:
+        status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin
     public_status = PublicStatusPage(db, builtin_page) if builtin_page is not None else None
-    pager = build_pager(settings)
+    if pager is None:
+        pager = build_pager(settings)
     incidents = IncidentService(
         db,
         clock,

@@ -20,7 +20,7 @@ from bot.config.settings import load_settings
 from bot.container import Rollbot, build, slack_chat
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
-from tests.conftest import NO_GATES
+from tests.conftest import NO_GATES, Providers
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack_fixture
 from tests.fakes.slack_requests import SlackRequestSender
 
@@ -113,7 +113,9 @@ def harness_extra_yaml() -> str:
 
 
 @pytest.fixture
-def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> Iterator[Harness]:
+def harness(
+    fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str, providers: Providers
+) -> Iterator[Harness]:
     """rollbot (SQLite, manual clock) served by a real uvicorn on an ephemeral port."""
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -139,7 +141,13 @@ def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> I
     )
     clock = ManualClock()
     slack = slack_chat(settings)
-    rollbot = build(settings, clock=clock, chat=slack.ports)
+    rollbot = build(
+        settings,
+        clock=clock,
+        chat=slack.ports,
+        pager=providers.pager,
+        status_pages=providers.status_pages,
+    )
     app = create_app(rollbot, build_slack_app(rollbot, slack.client))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

@@ -19,6 +19,7 @@ from bot.slack.actions import action_id
 from bot.slack.app import build_slack_app
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
+from tests.conftest import Providers
 from tests.e2e.conftest import CHANNEL, Harness, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
@@ -53,11 +54,23 @@ class Incident:
 
 
 @pytest.fixture
-def incident(harness: Harness) -> Incident:
-    page = FakeStatusPage("statuspage")
-    pager = FakePager(OnCall("Carol Chen", "carol@example.com", "PCAROL1"))
-    harness.rollbot.status_pages[:] = [page]  # the fake is the only status page
-    harness.rollbot.incidents.pager = pager
+def page() -> FakeStatusPage:
+    return FakeStatusPage("statuspage")
+
+
+@pytest.fixture
+def pager() -> FakePager:
+    return FakePager(OnCall("Carol Chen", "carol@example.com", "PCAROL1"))
+
+
+@pytest.fixture
+def providers(page: FakeStatusPage, pager: FakePager) -> Providers:
+    """The harness pages through the fake pager; the fake is the only status page."""
+    return Providers(pager=pager, status_pages=[page])
+
+
+@pytest.fixture
+def incident(harness: Harness, page: FakeStatusPage, pager: FakePager) -> Incident:
     return Incident(harness, page, pager)
 
 
@@ -299,11 +312,10 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
     h.clock.advance(timedelta(minutes=2))
     # rollbot restarts: a new process (new build, new Slack app) on the same database.
     slack = slack_chat(h.rollbot.settings)
-    again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports)
+    page = FakeStatusPage("after-restart")
+    again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports, status_pages=[page])
     try:
         build_slack_app(again, slack.client)
-        page = FakeStatusPage("after-restart")
-        again.status_pages[:] = [page]
         h.clock.advance(timedelta(minutes=2))
         again.incidents.run_due()
         [published] = page.published

@@ -96,51 +96,13 @@ class IncidentService:
 
     @property
     def status_pages(self) -> list[StatusPageProvider]:
-        """The status pages, primary first (the container's list)."""
+        """The status pages, primary first."""
         return self.context.status_pages
-
-    # Settable until the container passes everything at construction (tests set them too).
 
     @property
     def chat(self) -> IncidentChat:
         """The chat where incident channels, cards and drafts live."""
         return self.context.chat
-
-    @property
-    def pager(self) -> Pager | None:
-        """The pager (None: the declarer commands and nobody is paged)."""
-        return self.context.pager
-
-    @pager.setter
-    def pager(self, pager: Pager | None) -> None:
-        self.context.pager = pager
-
-    @property
-    def roles(self) -> RoleDirectory:
-        """The roles `/incident page` can bring in."""
-        return self.context.roles
-
-    @roles.setter
-    def roles(self, roles: RoleDirectory) -> None:
-        self.context.roles = roles
-
-    @property
-    def status_template(self) -> Path:
-        """The status update template."""
-        return self.context.status_template
-
-    @status_template.setter
-    def status_template(self, path: Path) -> None:
-        self.context.status_template = path
-
-    @property
-    def postmortem_template(self) -> Path:
-        """The post-mortem template."""
-        return self.context.postmortem_template
-
-    @postmortem_template.setter
-    def postmortem_template(self, path: Path) -> None:
-        self.context.postmortem_template = path
 
     # -- reading -----------------------------------------------------------------------
 
