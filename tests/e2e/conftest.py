@@ -106,6 +106,16 @@ def button_value(blocks: list[dict[str, Any]], action_id: str) -> str | None:
     return None
 
 
+def button_styles(blocks: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Each button's Block Kit style (None: Slack's default look), by action id."""
+    return {
+        str(element["action_id"]): element.get("style")
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    }
+
+
 @pytest.fixture
 def harness_extra_yaml() -> str:
     """More config for the harness (a test module overrides this fixture, e.g. with roles)."""

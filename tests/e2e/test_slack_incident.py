@@ -20,7 +20,7 @@ from bot.slack.app import build_slack_app
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
 from tests.conftest import Providers
-from tests.e2e.conftest import CHANNEL, Harness, button_value
+from tests.e2e.conftest import CHANNEL, Harness, button_styles, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
 
@@ -127,6 +127,7 @@ def test_a_whole_incident(incident: Incident) -> None:
     assert dm.params["channel"] == "D_CAROL"
     assert button_value(dm.params["blocks"], PUBLISH) is not None
     assert button_value(dm.params["blocks"], EDIT) is not None
+    assert button_styles(dm.params["blocks"]) == {PUBLISH: "primary", EDIT: None}
 
     # Nobody publishes; at four minutes rollbot does, and the page answers 500 first.
     incident.page.fail_next(1)
@@ -356,6 +357,7 @@ def test_the_cards_buttons_acknowledge_and_resolve(incident: Incident) -> None:
     card = next(c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel)
     ts = str(card.response["ts"])  # type: ignore[index]
     blocks = fake.message(channel, ts)["blocks"]  # type: ignore[index]
+    assert button_styles(blocks) == {"incident_ack": "primary", "incident_resolve": "danger"}
     updates = len(fake.calls_to("chat.update"))
     h.slack.block_action(
         "incident_ack",
