@@ -198,8 +198,8 @@ def _signoffs(
     )
     requests = SignoffRequests(service.context, service.reader)
     if config.enforce_gates:
-        rollouts.holds.append(service)
-        rollouts.annotators.append(service.annotate)
+        rollouts.holds.append(service.reader)
+        rollouts.annotators.append(service.reader.annotate)
         rollouts.after_change.append(requests.on_change)
     return Signoffs(service, requests, checklists, ReportService(service.context))
 

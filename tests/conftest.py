@@ -22,6 +22,7 @@ from bot.container import Rollbot, build
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.slack.blocks import chat_text
+from tests.fakes.incidents import FakeStatusPage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"
@@ -102,6 +103,10 @@ class Providers:
     pager: Pager | None = None  # None: as configured
     status_pages: list[StatusPageProvider] | None = None  # None: as configured; []: none
 
+    def build(self, settings: Settings, clock: ManualClock, chat: ChatPorts) -> Rollbot:
+        """rollbot built with these in place of the configured ones."""
+        return build(settings, clock, chat, pager=self.pager, status_pages=self.status_pages)
+
 
 @pytest.fixture
 def providers() -> Providers:
@@ -111,17 +116,17 @@ def providers() -> Providers:
 
 
 @pytest.fixture
+def status_page() -> FakeStatusPage:
+    """A fake status page; a module's `providers` fixture puts it in place."""
+    return FakeStatusPage()
+
+
+@pytest.fixture
 def rollbot(
     settings: Settings, clock: ManualClock, chat_ports: ChatPorts, providers: Providers
 ) -> Iterator[Rollbot]:
     """A built Rollbot (database migrated), disposed after the test."""
-    bot = build(
-        settings,
-        clock,
-        chat_ports,
-        pager=providers.pager,
-        status_pages=providers.status_pages,
-    )
+    bot = providers.build(settings, clock, chat_ports)
     try:
         yield bot
     finally:

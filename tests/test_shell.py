@@ -51,13 +51,7 @@ def rb(
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)
-    bot = build(
-        settings,
-        clock=clock,
-        chat=chat.ports,
-        pager=providers.pager,
-        status_pages=providers.status_pages,
-    )
+    bot = providers.build(settings, clock, chat.ports)
     try:
         yield bot
     finally:

@@ -16,22 +16,18 @@ from tests.test_shell import Session, chat, clock, rb  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def page() -> FakeStatusPage:
-    return FakeStatusPage()
-
-
-@pytest.fixture
-def providers(page: FakeStatusPage) -> Providers:
+def providers(status_page: FakeStatusPage) -> Providers:
     """The fake is the only status page."""
-    return Providers(status_pages=[page])
+    return Providers(status_pages=[status_page])
 
 
 def test_declare_update_publish_resolve_in_the_shell(
     rb: Rollbot,  # noqa: F811
     clock: ManualClock,  # noqa: F811
     chat: ShellChat,  # noqa: F811
-    page: FakeStatusPage,
+    status_page: FakeStatusPage,
 ) -> None:
+    page = status_page
     sh = Session(rb, chat, user="alice")
     out = sh.feed("/incident declare sev2 Checkout errors\n")
     assert "opened #inc-20261102-checkout-errors" in out

@@ -17,7 +17,7 @@ import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, build, slack_chat
+from bot.container import Rollbot, slack_chat
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
 from tests.conftest import NO_GATES, Providers
@@ -151,13 +151,7 @@ def harness(
     )
     clock = ManualClock()
     slack = slack_chat(settings)
-    rollbot = build(
-        settings,
-        clock=clock,
-        chat=slack.ports,
-        pager=providers.pager,
-        status_pages=providers.status_pages,
-    )
+    rollbot = providers.build(settings, clock, slack.ports)
     app = create_app(rollbot, build_slack_app(rollbot, slack.client))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

@@ -54,24 +54,19 @@ class Incident:
 
 
 @pytest.fixture
-def page() -> FakeStatusPage:
-    return FakeStatusPage("statuspage")
-
-
-@pytest.fixture
 def pager() -> FakePager:
     return FakePager(OnCall("Carol Chen", "carol@example.com", "PCAROL1"))
 
 
 @pytest.fixture
-def providers(page: FakeStatusPage, pager: FakePager) -> Providers:
+def providers(status_page: FakeStatusPage, pager: FakePager) -> Providers:
     """The harness pages through the fake pager; the fake is the only status page."""
-    return Providers(pager=pager, status_pages=[page])
+    return Providers(pager=pager, status_pages=[status_page])
 
 
 @pytest.fixture
-def incident(harness: Harness, page: FakeStatusPage, pager: FakePager) -> Incident:
-    return Incident(harness, page, pager)
+def incident(harness: Harness, status_page: FakeStatusPage, pager: FakePager) -> Incident:
+    return Incident(harness, status_page, pager)
 
 
 def declare(inc: Incident) -> str:

@@ -31,19 +31,15 @@ def chat_ports() -> ChatPorts:
 
 
 @pytest.fixture
-def page() -> FakeStatusPage:
-    return FakeStatusPage()
-
-
-@pytest.fixture
-def providers(page: FakeStatusPage) -> Providers:
+def providers(status_page: FakeStatusPage) -> Providers:
     """The fake is the only status page."""
-    return Providers(status_pages=[page])
+    return Providers(status_pages=[status_page])
 
 
 def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
-    rollbot: Rollbot, clock: ManualClock, page: FakeStatusPage
+    rollbot: Rollbot, clock: ManualClock, status_page: FakeStatusPage
 ) -> None:
+    page = status_page
     rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE)
     running = scheduler.start_scheduler(rollbot)
     try:
@@ -58,8 +54,9 @@ def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
-    rollbot: Rollbot, clock: ManualClock, page: FakeStatusPage
+    rollbot: Rollbot, clock: ManualClock, status_page: FakeStatusPage
 ) -> None:
+    page = status_page
     incident_id = rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view.id
     clock.advance(timedelta(minutes=4))
     with rollbot.db.session() as s:
