@@ -13,7 +13,6 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.config.incidents import IncidentsConfig
 from bot.config.settings import REPO_ROOT
-from bot.domain.incident import Deadlines
 from bot.domain.roles import RoleDirectory
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
@@ -57,6 +56,9 @@ class IncidentService:
             status_pages,
         )
         ctx = self.context
+        # The clock incidents take the time from, and the chat their channels live in.
+        self.clock = ctx.clock
+        self.chat = ctx.chat
         self.card = IncidentCard(ctx)
         self.status_updates = StatusUpdates(ctx, self.card)
         self.due_work = DueWork(ctx, self.card, self.status_updates)
@@ -100,35 +102,3 @@ class IncidentService:
         self.on_pagerduty_event = self.sources.on_pagerduty_event
         self.pagerduty_event = self.sources.pagerduty_event
         self.alert = self.sources.alert
-
-    # -- what it is built from ---------------------------------------------------------
-
-    @property
-    def db(self) -> Database:
-        """rollbot's database."""
-        return self.context.db
-
-    @property
-    def clock(self) -> Clock:
-        """Where incidents take the time from."""
-        return self.context.clock
-
-    @property
-    def config(self) -> IncidentsConfig:
-        """The `incidents:` config section."""
-        return self.context.config
-
-    @property
-    def deadlines(self) -> Deadlines:
-        """The configured deadlines."""
-        return self.context.deadlines
-
-    @property
-    def status_pages(self) -> list[StatusPageProvider]:
-        """The status pages, primary first."""
-        return self.context.status_pages
-
-    @property
-    def chat(self) -> IncidentChat:
-        """The chat where incident channels, cards and drafts live."""
-        return self.context.chat

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from bot.clock import Clock
@@ -17,8 +16,7 @@ from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.changes import RolloutChanges
-from bot.services.rollouts.context import Annotator, Outcome, RolloutContext
-from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.context import RolloutContext
 from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier
 from bot.services.rollouts.reading import RolloutReader
 from bot.store.database import Database
@@ -58,6 +56,16 @@ class RolloutService:
         self.reader = RolloutReader(ctx)
         self.announcer = RolloutAnnouncer(ctx, self.reader)
         self.changes = RolloutChanges(ctx, self.reader, self.announcer)
+        # What other services read: the database, clock, flag provider and permissions.
+        self.db = ctx.db
+        self.clock = ctx.clock
+        self.flags = ctx.flags
+        self.permissions = ctx.permissions
+        # What the container adds features to: holds on a step, what adds to a card, and
+        # what hears each announced outcome after its commit.
+        self.holds = ctx.holds
+        self.annotators = ctx.annotators
+        self.after_change = ctx.after_change
         # The door's calls are the collaborators' own methods (their signatures and docs).
         # Reading: the flag's active or latest rollout, every active one, the newest ones, one
         # by id, and the view of a row read in the caller's session.
@@ -81,63 +89,6 @@ class RolloutService:
         self.advance_due = self.changes.advance_due
         self.held = self.changes.held
         self.change_locked = self.changes.change_locked
-
-    # -- what other features and adapters read -------------------------------------------
-
-    @property
-    def db(self) -> Database:
-        """The database rollouts live in."""
-        return self.ctx.db
-
-    @property
-    def clock(self) -> Clock:
-        """The clock every change is timed by."""
-        return self.ctx.clock
-
-    @property
-    def flags(self) -> FlagProvider:
-        """The flag provider changes are applied through."""
-        return self.ctx.flags
-
-    @property
-    def plans(self) -> PlanCatalog:
-        """The plans rollouts start from."""
-        return self.ctx.plans
-
-    @property
-    def permissions(self) -> Permissions:
-        """Who may do what."""
-        return self.ctx.permissions
-
-    @property
-    def default_plan(self) -> str | None:
-        """The plan used when none is named or written for the flag."""
-        return self.ctx.default_plan
-
-    @property
-    def advance_guard(self) -> timedelta:
-        """How soon after a step a typed advance counts as a repeat."""
-        return self.ctx.advance_guard
-
-    @property
-    def holds(self) -> list[AdvanceHold]:
-        """What may hold a rollout at its step (features add theirs while being built)."""
-        return self.ctx.holds
-
-    @property
-    def annotators(self) -> list[Annotator]:
-        """What adds features' state to a rollout's view."""
-        return self.ctx.annotators
-
-    @property
-    def after_change(self) -> list[Callable[[Outcome], None]]:
-        """Called with each announced outcome, after its commit."""
-        return self.ctx.after_change
-
-    @property
-    def notifier(self) -> RolloutNotifier:
-        """The chat that hears about rollouts."""
-        return self.ctx.notifier
 
     def flag_for_rollout(self, rollout_id: int) -> str:
         """The flag key of a rollout (buttons carry rollout ids)."""

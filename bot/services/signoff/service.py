@@ -26,7 +26,6 @@ from bot.domain import rollout as machine
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, RollbotError
 from bot.domain.message import Code, Message, Sign, Strong, person
-from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import AlreadySigned, Gate
 from bot.services.permissions import Permissions
@@ -90,48 +89,13 @@ class SignoffService:
         self.guard = SignoffGuard(self.context, self.reader)
         # Before asking for a reason: raises unless the actor could reject now.
         self.may_reject = self.guard.may_reject
-
-    # -- what the collaborators share, for adapters and the other sign-off services -----
-
-    @property
-    def db(self) -> Database:
-        """The database."""
-        return self.context.db
-
-    @property
-    def clock(self) -> Clock:
-        """The clock."""
-        return self.context.clock
-
-    @property
-    def config(self) -> SignoffConfig:
-        """The `signoff:` settings."""
-        return self.context.config
-
-    @property
-    def rollouts(self) -> RolloutService:
-        """The rollout service whose gates this chain holds."""
-        return self.context.rollouts
-
-    @property
-    def permissions(self) -> Permissions:
-        """Who holds which role."""
-        return self.context.permissions
-
-    @property
-    def checklists(self) -> ChecklistService:
-        """The checklists gates wait for."""
-        return self.context.checklists
-
-    @property
-    def directory(self) -> RoleDirectory:
-        """The roles from the config."""
-        return self.context.directory
-
-    @property
-    def notifier(self) -> SignoffNotifier:
-        """The chat port that reaches signers."""
-        return self.context.notifier
+        # What signing uses, and what the other sign-off services and adapters read.
+        self.db = self.context.db
+        self.clock = self.context.clock
+        self.rollouts = self.context.rollouts
+        self.notifier = self.context.notifier
+        self.config = config
+        self.directory = self.context.directory
 
     # -- signing -------------------------------------------------------------------------
 
