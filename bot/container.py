@@ -100,8 +100,8 @@ def build(
     `runbooks_in_threads`: automatic and resumed rollbacks run their runbook on a thread of
     their own (a server: a long runbook must not stop triggers from being evaluated);
     otherwise before the call that started them returns. `metrics` replaces the configured
-    metrics provider, `pager` and `status_pages` the configured paging and status page
-    providers, and `sleep` the wait between runbook retries (tests).
+    metrics provider, `pager` the configured pager, `status_pages` the configured status
+    pages (primary first; `[]`: none) and `sleep` the wait between runbook retries (tests).
     """
     clock = clock or SystemClock()
     chat = chat or ChatPorts.none()
@@ -145,7 +145,8 @@ def build(
         status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin
     public_status = PublicStatusPage(db, builtin_page) if builtin_page is not None else None
-    pager = pager or build_pager(settings)
+    if pager is None:
+        pager = build_pager(settings)
     incidents = IncidentService(
         db,
         clock,
@@ -218,8 +219,8 @@ def _signoffs(
     follow_through = FollowThrough(service.context)
     rollouts.annotators.append(follow_through.annotate)
     if config.enforce_gates:
-        rollouts.holds.append(service)
-        rollouts.annotators.append(service.annotate)
+        rollouts.holds.append(service.reader)
+        rollouts.annotators.append(service.reader.annotate)
         rollouts.after_change.append(requests.on_change)
     return Signoffs(
         service, requests, checklists, ReportService(service.context), follow_through

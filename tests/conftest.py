@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from bot.commands.reply import Reply
 from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.services.chat import ChatPorts
+from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.slack.blocks import chat_text
+from tests.fakes.incidents import FakeStatusPage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"
@@ -93,10 +96,37 @@ def chat_ports() -> ChatPorts:
     return ChatPorts.none()
 
 
+@dataclass
+class Providers:
+    """Outside systems a test hands to `build` in place of the configured ones."""
+
+    pager: Pager | None = None  # None: as configured
+    status_pages: list[StatusPageProvider] | None = None  # None: as configured; []: none
+
+    def build(self, settings: Settings, clock: ManualClock, chat: ChatPorts) -> Rollbot:
+        """rollbot built with these in place of the configured ones."""
+        return build(settings, clock, chat, pager=self.pager, status_pages=self.status_pages)
+
+
 @pytest.fixture
-def rollbot(settings: Settings, clock: ManualClock, chat_ports: ChatPorts) -> Iterator[Rollbot]:
+def providers() -> Providers:
+    """The pager and status pages `rollbot` is built with: the configured ones. A test module
+    overrides this fixture to put fakes in their place."""
+    return Providers()
+
+
+@pytest.fixture
+def status_page() -> FakeStatusPage:
+    """A fake status page; a module's `providers` fixture puts it in place."""
+    return FakeStatusPage()
+
+
+@pytest.fixture
+def rollbot(
+    settings: Settings, clock: ManualClock, chat_ports: ChatPorts, providers: Providers
+) -> Iterator[Rollbot]:
     """A built Rollbot (database migrated), disposed after the test."""
-    bot = build(settings, clock, chat_ports)
+    bot = providers.build(settings, clock, chat_ports)
     try:
         yield bot
     finally:

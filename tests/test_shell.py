@@ -25,7 +25,7 @@ from bot.shell.notifier import ShellNotifier
 from bot.shell.render import plain_text, render_card, render_reply
 from bot.shell.repl import Shell
 from bot.store import audit
-from tests.conftest import NO_GATES
+from tests.conftest import NO_GATES, Providers
 
 PLANS_DIR = (Path(__file__).resolve().parent.parent / "config" / "plans").resolve()
 FLAG = "realtime-features"
@@ -42,14 +42,16 @@ def chat() -> ShellChat:
 
 
 @pytest.fixture
-def rb(tmp_path: Path, clock: ManualClock, chat: ShellChat) -> Iterator[Rollbot]:
+def rb(
+    tmp_path: Path, clock: ManualClock, chat: ShellChat, providers: Providers
+) -> Iterator[Rollbot]:
     config = tmp_path / "rollbot.yaml"
     config.write_text(
         f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n" + NO_GATES,
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)
-    bot = build(settings, clock=clock, chat=chat.ports)
+    bot = providers.build(settings, clock, chat.ports)
     try:
         yield bot
     finally:

@@ -5,20 +5,29 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.shell.chat import ShellChat
+from tests.conftest import Providers
 from tests.fakes.incidents import FakeStatusPage
 from tests.test_shell import Session, chat, clock, rb  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def providers(status_page: FakeStatusPage) -> Providers:
+    """The fake is the only status page."""
+    return Providers(status_pages=[status_page])
 
 
 def test_declare_update_publish_resolve_in_the_shell(
     rb: Rollbot,  # noqa: F811
     clock: ManualClock,  # noqa: F811
     chat: ShellChat,  # noqa: F811
+    status_page: FakeStatusPage,
 ) -> None:
-    page = FakeStatusPage()
-    rb.status_pages[:] = [page]  # the fake is the only status page
+    page = status_page
     sh = Session(rb, chat, user="alice")
     out = sh.feed("/incident declare sev2 Checkout errors\n")
     assert "opened #inc-20261102-checkout-errors" in out

@@ -3,7 +3,7 @@ way: Slack with an action id, the shell with a `press` label)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 
 class Action(StrEnum):
@@ -22,6 +22,16 @@ class Action(StrEnum):
     RERUN_STEP = "rerun_step"
     SKIP_STEP = "skip_step"
     ABORT_ROLLBACK = "abort_rollback"
+
+
+class Emphasis(Enum):
+    """How much a button stands out among its neighbours; each chat shows it its own way."""
+
+    NONE = "none"
+    # The step forward the card expects (advance, approve, acknowledge, publish).
+    CONFIRM = "confirm"
+    # Ends, undoes or refuses something (reject, resolve, abort).
+    DESTRUCTIVE = "destructive"
 
 
 # A rollback waiting at a step not safe to run twice: each button, the choice it makes.

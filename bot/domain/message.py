@@ -36,17 +36,26 @@ class Channel:
 
 
 @dataclass(frozen=True)
-class Strong:
-    """Text to stand out (Slack bold)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
 class Code:
     """Text shown exactly as typed: commands, keys, identifiers."""
 
     text: str
+
+
+@dataclass(frozen=True, init=False)
+class Strong:
+    """Words to stand out (Slack bold), which may hold code: `Strong("Rollback of ",
+    Code("chat-v2"))`."""
+
+    parts: tuple[str | Code, ...]
+
+    def __init__(self, *parts: str | Code) -> None:
+        object.__setattr__(self, "parts", tuple(p for p in parts if p != ""))
+
+    @property
+    def text(self) -> str:
+        """The words without markup (code as its bare text, as a `Code` part reads)."""
+        return "".join(p if isinstance(p, str) else p.text for p in self.parts)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.message import Code, Message, Part, Preformatted, Sign, plain_part
+from bot.domain.message import Code, Message, Part, Preformatted, Sign, Strong, plain_part
 
 SIGNS: dict[Sign, str] = {
     Sign.WARNING: "!",
@@ -37,6 +37,8 @@ def part(piece: Part) -> str:
     # has always shown.
     if isinstance(piece, Code):
         return f"`{piece.text}`" if piece.text else ""
+    if isinstance(piece, Strong):
+        return "".join(part(p) for p in piece.parts)
     if isinstance(piece, Preformatted):
         return f"```{piece.text}```" if piece.text else ""
     return plain_part(piece)

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 from bot.commands.reply import Reply
 from bot.domain.message import Message, person
 from bot.services.rollouts.views import RolloutView
-from bot.slack.actions import action_id
+from bot.slack.actions import action_id, button_style
 from bot.slack.mrkdwn import mrkdwn
 
 MAX_BLOCKS = 50
@@ -144,7 +144,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
                         text=PlainTextObject(text=truncate(b.label, MAX_BUTTON_LABEL)),
                         action_id=action_id(b.action),
                         value=b.value,
-                        style=b.style,
+                        style=button_style(b.emphasis),
                     )
                     for b in view.buttons
                 ],

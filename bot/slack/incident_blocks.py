@@ -25,14 +25,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.incident import event_line
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.incident import SEVERITIES, Impact, TimelineEvent
 from bot.domain.message import Message, person
 from bot.services.incidents.views import (
     DraftView,
     IncidentView,
 )
-from bot.slack.actions import action_id
+from bot.slack.actions import action_id, button_style
 from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_BUTTON_LABEL,
@@ -163,7 +163,7 @@ def incident_card(view: IncidentView) -> Blocks:
                     text=PlainTextObject(text=truncate(b.label, MAX_BUTTON_LABEL)),
                     action_id=action_id(b.action),
                     value=b.value,
-                    style=b.style,
+                    style=button_style(b.emphasis),
                     confirm=confirm,
                 )
             )
@@ -207,7 +207,7 @@ def draft_blocks(draft: DraftView) -> Blocks:
                         text=PlainTextObject(text="Publish"),
                         action_id=action_id(Action.PUBLISH),
                         value=value,
-                        style="primary",
+                        style=button_style(Emphasis.CONFIRM),
                     ),
                     ButtonElement(
                         text=PlainTextObject(text="Edit"),

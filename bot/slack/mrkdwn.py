@@ -56,6 +56,17 @@ def _inline(text: str) -> str:
     return escape(text).replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    quoted = _inline(text).replace("`", "'")
+    return f"`{quoted}`" if text else ""
+
+
+def _strong(piece: Strong) -> str:
+    # A `*` anywhere inside, code included, would end the bold early.
+    inner = "".join(_inline(p) if isinstance(p, str) else _code(p.text) for p in piece.parts)
+    return f"*{inner.replace('*', '')}*" if piece.text.strip() else ""
+
+
 def part(piece: Part) -> str:
     """One part in mrkdwn."""
     match piece:
@@ -70,11 +81,10 @@ def part(piece: Part) -> str:
             return f"<#{channel}>" if ok else f"#{escape(channel)}"
         case GroupMention(group_id=group):
             return f"<!subteam^{group}>" if group.isalnum() and group.isascii() else escape(group)
-        case Strong(text=text):
-            return f"*{_inline(text).replace('*', '')}*" if text.strip() else ""
+        case Strong():
+            return _strong(piece)
         case Code(text=text):
-            quoted = _inline(text).replace("`", "'")
-            return f"`{quoted}`" if text else ""
+            return _code(text)
         case Preformatted(text=text):
             # A code block ends at the next triple backtick, so none may appear inside.
             fenced = escape(text).replace("```", "'''")

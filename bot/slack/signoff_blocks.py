@@ -20,10 +20,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.commands.approve import ApproveReply
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.message import Code, Mention, Message
 from bot.services.signoff.ports import Ask
-from bot.slack.actions import REJECT_CALLBACK, action_id
+from bot.slack.actions import REJECT_CALLBACK, action_id, button_style
 from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_BUTTON_LABEL,
@@ -107,7 +107,7 @@ def ask_blocks(ask: Ask) -> Blocks:
                     ),
                     action_id=action_id(Action.APPROVE),
                     value=value,
-                    style="primary",
+                    style=button_style(Emphasis.CONFIRM),
                 ),
                 ButtonElement(
                     text=PlainTextObject(
@@ -115,7 +115,7 @@ def ask_blocks(ask: Ask) -> Blocks:
                     ),
                     action_id=action_id(Action.REJECT),
                     value=value,
-                    style="danger",
+                    style=button_style(Emphasis.DESTRUCTIVE),
                 ),
             ],
         )

@@ -1,5 +1,9 @@
 """Messages as JSON, for the rows that keep one (the outbox's payloads, timeline entries):
-each part a string or a one-key object, so a message read back is the one written."""
+each part a string or a one-key object, so a message read back is the one written.
+
+Strong words are `{"strong": "text"}`, or, when they hold code, `{"strong": ["text",
+{"code": "x"}, …]}`; rows written before strong words could hold code have the first form.
+"""
 
 from __future__ import annotations
 
@@ -35,8 +39,9 @@ def message_data(message: Message) -> list[Any]:
                 out.append({"group": group})
             case Channel(channel_id=channel):
                 out.append({"channel": channel})
-            case Strong(text=text):
-                out.append({"strong": text})
+            case Strong(parts=inner):
+                plain = all(isinstance(p, str) for p in inner)
+                out.append({"strong": part.text if plain else [_inline_data(p) for p in inner]})
             case Code(text=text):
                 out.append({"code": text})
             case Preformatted(text=text):
@@ -44,6 +49,10 @@ def message_data(message: Message) -> list[Any]:
             case Link(url=url, label=label):
                 out.append({"link": url, "label": label})
     return out
+
+
+def _inline_data(part: str | Code) -> str | dict[str, str]:
+    return part if isinstance(part, str) else {"code": part.text}
 
 
 def message_of(data: object) -> Message:
@@ -70,7 +79,7 @@ def _part_of(item: dict[str, Any]) -> Part:
     if "channel" in item:
         return Channel(str(item["channel"]))
     if "strong" in item:
-        return Strong(str(item["strong"]))
+        return _strong_of(item["strong"])
     if "code" in item:
         return Code(str(item["code"]))
     if "pre" in item:
@@ -78,6 +87,18 @@ def _part_of(item: dict[str, Any]) -> Part:
     if "link" in item:
         return Link(str(item["link"]), str(item.get("label", "")))
     return str(item)
+
+
+def _strong_of(data: object) -> Strong:
+    if not isinstance(data, list):
+        return Strong(str(data))
+    inner: list[str | Code] = []
+    for item in data:
+        if isinstance(item, dict) and "code" in item:
+            inner.append(Code(str(item["code"])))
+        else:
+            inner.append(str(item))
+    return Strong(*inner)
 
 
 # Timeline entries written before messages were data kept Slack mentions and channel links

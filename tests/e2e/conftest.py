@@ -17,10 +17,10 @@ import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, build, slack_chat
+from bot.container import Rollbot, slack_chat
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
-from tests.conftest import NO_GATES
+from tests.conftest import NO_GATES, Providers
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack_fixture
 from tests.fakes.slack_requests import SlackRequestSender
 
@@ -106,6 +106,16 @@ def button_value(blocks: list[dict[str, Any]], action_id: str) -> str | None:
     return None
 
 
+def button_styles(blocks: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Each button's Block Kit style (None: Slack's default look), by action id."""
+    return {
+        str(element["action_id"]): element.get("style")
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    }
+
+
 @pytest.fixture
 def harness_extra_yaml() -> str:
     """More config for the harness (a test module overrides this fixture, e.g. with roles)."""
@@ -113,7 +123,9 @@ def harness_extra_yaml() -> str:
 
 
 @pytest.fixture
-def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> Iterator[Harness]:
+def harness(
+    fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str, providers: Providers
+) -> Iterator[Harness]:
     """rollbot (SQLite, manual clock) served by a real uvicorn on an ephemeral port."""
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -139,7 +151,7 @@ def harness(fake_slack: FakeSlack, tmp_path: Path, harness_extra_yaml: str) -> I
     )
     clock = ManualClock()
     slack = slack_chat(settings)
-    rollbot = build(settings, clock=clock, chat=slack.ports)
+    rollbot = providers.build(settings, clock, slack.ports)
     app = create_app(rollbot, build_slack_app(rollbot, slack.client))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.rollout import RolloutState
 from bot.services.rollouts.views import Button, RolloutView
 from bot.slack.blocks import reply_blocks, rollout_card
@@ -39,7 +39,9 @@ def view(rollout_id: int = 1, **changes: object) -> RolloutView:
         channel_id="C1",
         message_ts="1.1",
         version=1,
-        buttons=[Button("Advance to 25%", Action.ADVANCE, '{"rollout": 1, "step": 1}', "primary")],
+        buttons=[
+            Button("Advance to 25%", Action.ADVANCE, '{"rollout": 1, "step": 1}', Emphasis.CONFIRM)
+        ],
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 

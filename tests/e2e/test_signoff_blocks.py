@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.commands.approve import ApproveReply, ItemLine
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.message import Mention, Message, Sign
 from bot.services.rollouts.views import Button
 from bot.services.signoff.ports import Ask, CheckButton, SignButton
@@ -83,8 +83,8 @@ def test_checklist_reply_stays_under_fifty_blocks() -> None:
 
 def test_card_with_the_chain_and_sign_buttons_is_valid() -> None:
     buttons = [
-        Button(f"Approve as {LONG}", Action.APPROVE, BUTTON.dumps(), "primary"),
-        Button(f"Reject as {LONG}", Action.REJECT, BUTTON.dumps(), "danger"),
+        Button(f"Approve as {LONG}", Action.APPROVE, BUTTON.dumps(), Emphasis.CONFIRM),
+        Button(f"Reject as {LONG}", Action.REJECT, BUTTON.dumps(), Emphasis.DESTRUCTIVE),
     ]
     card = rollout_card(view(notes=(LONG,) * 8, buttons=buttons))
     assert validate_blocks(card) == []

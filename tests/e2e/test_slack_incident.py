@@ -19,7 +19,8 @@ from bot.slack.actions import action_id
 from bot.slack.app import build_slack_app
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
-from tests.e2e.conftest import CHANNEL, Harness, button_value
+from tests.conftest import Providers
+from tests.e2e.conftest import CHANNEL, Harness, button_styles, button_value
 from tests.fakes.incidents import ROUTING_KEY, FakePager, FakeStatusPage
 from tests.fakes.slack_api import Call
 
@@ -53,12 +54,19 @@ class Incident:
 
 
 @pytest.fixture
-def incident(harness: Harness) -> Incident:
-    page = FakeStatusPage("statuspage")
-    pager = FakePager(OnCall("Carol Chen", "carol@example.com", "PCAROL1"))
-    harness.rollbot.status_pages[:] = [page]  # the fake is the only status page
-    harness.rollbot.incidents.pager = pager
-    return Incident(harness, page, pager)
+def pager() -> FakePager:
+    return FakePager(OnCall("Carol Chen", "carol@example.com", "PCAROL1"))
+
+
+@pytest.fixture
+def providers(status_page: FakeStatusPage, pager: FakePager) -> Providers:
+    """The harness pages through the fake pager; the fake is the only status page."""
+    return Providers(pager=pager, status_pages=[status_page])
+
+
+@pytest.fixture
+def incident(harness: Harness, status_page: FakeStatusPage, pager: FakePager) -> Incident:
+    return Incident(harness, status_page, pager)
 
 
 def declare(inc: Incident) -> str:
@@ -114,6 +122,7 @@ def test_a_whole_incident(incident: Incident) -> None:
     assert dm.params["channel"] == "D_CAROL"
     assert button_value(dm.params["blocks"], PUBLISH) is not None
     assert button_value(dm.params["blocks"], EDIT) is not None
+    assert button_styles(dm.params["blocks"]) == {PUBLISH: "primary", EDIT: None}
 
     # Nobody publishes; at four minutes rollbot does, and the page answers 500 first.
     incident.page.fail_next(1)
@@ -299,11 +308,10 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
     h.clock.advance(timedelta(minutes=2))
     # rollbot restarts: a new process (new build, new Slack app) on the same database.
     slack = slack_chat(h.rollbot.settings)
-    again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports)
+    page = FakeStatusPage("after-restart")
+    again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports, status_pages=[page])
     try:
         build_slack_app(again, slack.client)
-        page = FakeStatusPage("after-restart")
-        again.status_pages[:] = [page]
         h.clock.advance(timedelta(minutes=2))
         again.incidents.run_due()
         [published] = page.published
@@ -344,6 +352,7 @@ def test_the_cards_buttons_acknowledge_and_resolve(incident: Incident) -> None:
     card = next(c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == channel)
     ts = str(card.response["ts"])  # type: ignore[index]
     blocks = fake.message(channel, ts)["blocks"]  # type: ignore[index]
+    assert button_styles(blocks) == {"incident_ack": "primary", "incident_resolve": "danger"}
     updates = len(fake.calls_to("chat.update"))
     h.slack.block_action(
         "incident_ack",

@@ -22,10 +22,11 @@ from bot.domain.actor import Actor, Via
 from bot.domain.message import Message
 from bot.services.rollback.report import RollbackReport
 from bot.slack.app import build_slack_app
+from bot.slack.blocks import rollout_card
 from bot.slack.notifier import build_client
 from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
 from bot.web.app import create_app
-from tests.e2e.conftest import SIGNING_SECRET
+from tests.e2e.conftest import SIGNING_SECRET, button_styles
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
 from tests.rollback_support import FLAG, PLAN, build_rollbot
@@ -226,6 +227,11 @@ def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
         bot.rollbot.rollback.resume_interrupted()
         card = bot.rollbot.rollouts.status(FLAG)
         (rerun,) = [b for b in card.buttons if b.action is Action.RERUN_STEP]
+        assert button_styles(rollout_card(card)) == {
+            "rollback_rerun_step": "primary",
+            "rollback_skip_step": None,
+            "rollback_abort": "danger",
+        }
         before = len(bot.fake.calls_to("response_url"))
         click = bot.slack.block_action(
             "rollback_rerun_step", rerun.value, user_id="U_OPS", channel_id=CHANNEL

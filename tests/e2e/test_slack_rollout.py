@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import CHANNEL, FLAG, Harness, button_value, card_state
+from tests.e2e.conftest import CHANNEL, FLAG, Harness, button_styles, button_value, card_state
 from tests.fakes.slack_api import Call
 
 
@@ -75,6 +75,8 @@ def test_start_posts_one_card_a_thread_message_and_creates_the_flag(harness: Har
     assert "(1/4)" in blocks  # phase 1 of 4
     assert "0%" in blocks
     assert button_value(card.params["blocks"], "rollout_advance") is not None
+    styles = button_styles(card.params["blocks"])
+    assert styles == {"rollout_advance": "primary", "rollout_pause": None}
     assert card.response is not None
     (event,) = harness.wait_events(1)
     assert event.params["thread_ts"] == card.response["ts"]
@@ -150,6 +152,7 @@ def test_pause_and_resume_with_buttons_and_commands(harness: Harness) -> None:
     blocks = current_blocks(harness, ts)
     assert button_value(blocks, "rollout_resume") is not None
     assert button_value(blocks, "rollout_advance") is None
+    assert button_styles(blocks) == {"rollout_resume": "primary"}
     assert "paused the rollout" in harness.wait_events(3)[-1].params["text"]
 
     updates = len(harness.fake.calls_to("chat.update"))

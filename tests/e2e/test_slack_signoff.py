@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.store import audit
-from tests.e2e.conftest import CHANNEL, FLAG, Harness, button_value, card_state
+from tests.e2e.conftest import CHANNEL, FLAG, Harness, button_styles, button_value, card_state
 from tests.fakes.slack_api import Call
 
 ROLES = """
@@ -144,6 +144,10 @@ def test_the_five_role_sequential_chain(h: Harness) -> None:
     assert "Code Readiness: 0/5 done" in card  # the items holding the gate
     first = dms_to(h, "U_ENG")[0]
     assert "Phase 1: Staging Deployment" in json.dumps(first.params["blocks"])
+    styles = {"signoff_approve": "primary", "signoff_reject": "danger"}
+    assert button_styles(first.params["blocks"]) == styles
+    on_card = button_styles(h.fake.message(CHANNEL, ts)["blocks"])  # type: ignore[index]
+    assert styles.items() <= on_card.items()
     assert dms_to(h, "U_PM") == []  # sequential: not asked before the Engineering Lead signed
     assert dms_to(h, "U_ALICE") == []  # the requester is never asked
 

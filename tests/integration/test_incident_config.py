@@ -41,10 +41,9 @@ def test_own_templates_and_deadlines(
         "  status_template: status.md.j2\n",  # relative to the config file
     )
     chat = RecordingChat()
-    bot = build(settings, clock, replace(ChatPorts.none(), incidents=chat))
+    page = FakeStatusPage()  # the only status page
+    bot = build(settings, clock, replace(ChatPorts.none(), incidents=chat), status_pages=[page])
     try:
-        page = FakeStatusPage()
-        bot.status_pages[:] = [page]  # the fake is the only status page
         view = bot.incidents.declare(Severity.SEV3, "Slow search", ALICE).view
         clock.advance(timedelta(minutes=2))
         bot.incidents.run_due()

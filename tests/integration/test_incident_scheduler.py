@@ -18,6 +18,7 @@ from bot.domain.incident import Severity
 from bot.services.chat import ChatPorts
 from bot.services.incidents.status_updates import LEASE
 from bot.store import incidents as store
+from tests.conftest import Providers
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
 
 ALICE = Actor("U0ALICE", Via.SLACK)
@@ -29,11 +30,16 @@ def chat_ports() -> ChatPorts:
     return replace(ChatPorts.none(), incidents=RecordingChat())
 
 
+@pytest.fixture
+def providers(status_page: FakeStatusPage) -> Providers:
+    """The fake is the only status page."""
+    return Providers(status_pages=[status_page])
+
+
 def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
-    rollbot: Rollbot, clock: ManualClock
+    rollbot: Rollbot, clock: ManualClock, status_page: FakeStatusPage
 ) -> None:
-    page = FakeStatusPage()
-    rollbot.status_pages[:] = [page]  # the fake is the only status page
+    page = status_page
     rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE)
     running = scheduler.start_scheduler(rollbot)
     try:
@@ -48,10 +54,9 @@ def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
-    rollbot: Rollbot, clock: ManualClock
+    rollbot: Rollbot, clock: ManualClock, status_page: FakeStatusPage
 ) -> None:
-    page = FakeStatusPage()
-    rollbot.status_pages[:] = [page]  # the fake is the only status page
+    page = status_page
     incident_id = rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view.id
     clock.advance(timedelta(minutes=4))
     with rollbot.db.session() as s:

@@ -19,7 +19,6 @@ from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, RollbotError
 from bot.domain.incident import EventKind, Severity, Status
-from bot.domain.roles import Role, RoleDirectory
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
 from bot.slack.mrkdwn import mrkdwn
@@ -50,25 +49,48 @@ def chat_ports() -> ChatPorts:
     return recording_ports()
 
 
-def start(settings: Settings, clock: ManualClock) -> Rollbot:
-    """Another rollbot process on the same database, with a recording chat."""
-    return build(settings, clock, recording_ports())
+def start(
+    settings: Settings, clock: ManualClock, pages: list[Any], pager: FakePager | None = None
+) -> Rollbot:
+    """A rollbot process on the test's database, with a recording chat, the fake status pages
+    (primary first) and a fake pager."""
+    return build(settings, clock, recording_ports(), pager=pager or FakePager(), status_pages=pages)
 
 
-def wire(bot: Rollbot, pages: list[FakeStatusPage], pager: FakePager) -> RecordingChat:
-    bot.status_pages[:] = pages  # the fakes replace the configured pages
-    bot.incidents.pager = pager
+def recorded(bot: Rollbot) -> RecordingChat:
+    """What `bot` said in incident channels, cards and drafts."""
     chat = bot.incidents.chat
     assert isinstance(chat, RecordingChat)
     return chat
 
 
 @pytest.fixture
-def kit(rollbot: Rollbot, clock: ManualClock) -> Kit:
-    pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
-    primary, fallback = FakeStatusPage("statuspage"), FakeStatusPage("builtin")
-    chat = wire(rollbot, [primary, fallback], pager)
-    return Kit(rollbot, clock, chat, pager, primary, fallback)
+def make_kit(
+    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
+) -> Iterator[Callable[..., Kit]]:
+    """Build a kit: rollbot with `extra_yaml` in its config, the primary fake status page
+    (or `first` in its place), the fallback page unless `fallback=False`, and a fake pager
+    that knows the on-call engineer."""
+    built: list[Rollbot] = []
+
+    def make(extra_yaml: str = "", *, first: Any = None, fallback: bool = True) -> Kit:
+        pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
+        primary, backup = FakeStatusPage("statuspage"), FakeStatusPage("builtin")
+        pages = [primary if first is None else first] + ([backup] if fallback else [])
+        bot = start(settings_factory(database_url, extra_yaml), clock, pages, pager)
+        built.append(bot)
+        return Kit(bot, clock, recorded(bot), pager, primary, backup)
+
+    try:
+        yield make
+    finally:
+        for bot in built:
+            bot.db.dispose()
+
+
+@pytest.fixture
+def kit(make_kit: Callable[..., Kit]) -> Kit:
+    return make_kit()
 
 
 def kinds(kit: Kit, incident_id: int) -> list[str]:
@@ -125,8 +147,10 @@ def test_draft_is_published_automatically_at_the_configured_point(kit: Kit) -> N
     assert "Status update published (investigating)" in kit.chat.said()
 
 
-def test_a_failing_status_page_is_retried_with_backoff_before_the_deadline(kit: Kit) -> None:
-    kit.bot.status_pages.remove(kit.fallback)
+def test_a_failing_status_page_is_retried_with_backoff_before_the_deadline(
+    make_kit: Callable[..., Kit],
+) -> None:
+    kit = make_kit(fallback=False)
     incident_id = declare(kit)
     kit.primary.fail_next(2)
     kit.clock.advance(timedelta(minutes=4))
@@ -162,8 +186,8 @@ def test_falls_back_to_the_next_provider_during_an_outage(kit: Kit) -> None:
     assert update.published_at <= kit.bot.incidents.view(incident_id).status_deadline
 
 
-def test_missed_deadline_is_flagged_and_publishing_goes_on(kit: Kit) -> None:
-    kit.bot.status_pages.remove(kit.fallback)
+def test_missed_deadline_is_flagged_and_publishing_goes_on(make_kit: Callable[..., Kit]) -> None:
+    kit = make_kit(fallback=False)
     incident_id = declare(kit)
     kit.primary.fail_next(1000)
     for _ in range(80):
@@ -213,15 +237,12 @@ def test_restart_mid_incident_still_publishes_and_two_replicas_publish_once(
     settings: Settings, clock: ManualClock
 ) -> None:
     page = FakeStatusPage()
-    first = start(settings, clock)
-    wire(first, [page], FakePager())
+    first = start(settings, clock, [page])
     incident_id = first.incidents.declare(Severity.SEV1, "Database down", ALICE).view.id
     first.db.dispose()  # the process dies one minute in
     clock.advance(timedelta(minutes=4))
-    replicas = [start(settings, clock), start(settings, clock)]
+    replicas = [start(settings, clock, [page]), start(settings, clock, [page])]
     try:
-        for bot in replicas:
-            wire(bot, [page], FakePager())
         run_together(*(bot.incidents.run_due for bot in replicas))
         assert len(page.published) == 1
         assert replicas[0].incidents.view(incident_id).last_update_at == clock.now()
@@ -278,9 +299,9 @@ def test_postmortem_reminders_survive_a_restart_and_stop_when_done(
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     kit.bot.incidents.resolve_in(channel, "", ALICE)
-    again = start(settings, kit.clock)
+    again = start(settings, kit.clock, [kit.primary])
     try:
-        chat = wire(again, [kit.primary], FakePager())
+        chat = recorded(again)
         kit.clock.advance(timedelta(hours=24))
         again.incidents.run_due()
         assert "due in 1d" in chat.said()
@@ -356,10 +377,8 @@ def test_commands_outside_an_incident_channel_change_nothing(kit: Kit) -> None:
     assert [v.state for v in kit.bot.incidents.incidents()] == ["active"]
 
 
-def test_escalation_to_a_role_or_a_person(kit: Kit) -> None:
-    kit.bot.incidents.roles = RoleDirectory(
-        roles={"ops_lead": Role("ops_lead", "Operations Lead", ("U0OPS1", "U0OPS2"))}
-    )
+def test_escalation_to_a_role_or_a_person(make_kit: Callable[..., Kit]) -> None:
+    kit = make_kit("roles:\n  ops_lead: {name: Operations Lead, members: [U0OPS1, U0OPS2]}\n")
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     outcome = kit.bot.incidents.escalate(channel, "ops_lead", ALICE)
@@ -382,9 +401,7 @@ def test_channel_names_taken_get_a_number(kit: Kit) -> None:
 
 @pytest.fixture
 def no_pager(rollbot: Rollbot) -> Iterator[RecordingChat]:
-    chat = rollbot.incidents.chat
-    assert isinstance(chat, RecordingChat)
-    yield chat
+    yield recorded(rollbot)
 
 
 def test_without_pager_the_declarer_commands_and_nothing_is_paged(
@@ -429,10 +446,8 @@ def test_two_replicas_taking_the_same_alert_open_one_incident(
             "alerts": [{"labels": {"alertname": "HighErrorRate"}, "fingerprint": "f1"}],
         }
     )
-    replicas = [start(settings, clock), start(settings, clock)]
+    replicas = [start(settings, clock, [FakeStatusPage()]) for _ in range(2)]
     try:
-        for bot in replicas:
-            wire(bot, [FakeStatusPage()], FakePager())
         results = run_together(*(lambda bot=bot: bot.incidents.alert(group) for bot in replicas))
         assert sorted(r.action for r in results) == ["added", "declared"]
         assert len({r.incident_key for r in results}) == 1
@@ -472,11 +487,12 @@ def test_paging_that_fails_is_retried_with_backoff(kit: Kit) -> None:
     assert len(kit.pager.events) == 1  # done once
 
 
-def test_a_broken_team_template_never_stops_an_incident(kit: Kit, tmp_path: Any) -> None:
+def test_a_broken_team_template_never_stops_an_incident(
+    make_kit: Callable[..., Kit], tmp_path: Any
+) -> None:
     broken = tmp_path / "broken.md.j2"
     broken.write_text("{{ no_such_variable.field }}", encoding="utf-8")
-    kit.bot.incidents.status_template = broken
-    kit.bot.incidents.postmortem_template = broken
+    kit = make_kit(f"incidents:\n  status_template: {broken}\n  postmortem_template: {broken}\n")
     incident_id = declare(kit)
     kit.clock.advance(timedelta(minutes=4))
     kit.bot.incidents.run_due()
@@ -503,9 +519,10 @@ class CrashingPage:
         raise RuntimeError("token=SECRET123 rejected")
 
 
-def test_a_crashing_provider_falls_back_and_its_text_stays_out(kit: Kit) -> None:
-    kit.bot.status_pages[:] = [CrashingPage(), kit.fallback]  # type: ignore[list-item]
-    kit.bot.incidents.config.attempts_per_provider = 1
+def test_a_crashing_provider_falls_back_and_its_text_stays_out(
+    make_kit: Callable[..., Kit],
+) -> None:
+    kit = make_kit("incidents:\n  attempts_per_provider: 1\n", first=CrashingPage())
     incident_id = declare(kit)
     kit.clock.advance(timedelta(minutes=4))
     kit.bot.incidents.run_due()
@@ -516,9 +533,9 @@ def test_a_crashing_provider_falls_back_and_its_text_stays_out(kit: Kit) -> None
 
 
 def test_new_incidents_are_announced_where_declared_and_in_the_announce_channel(
-    kit: Kit,
+    make_kit: Callable[..., Kit],
 ) -> None:
-    kit.bot.incidents.config.announce_channel = "C0ANNOUNCE"
+    kit = make_kit("incidents:\n  announce_channel: C0ANNOUNCE\n")
     view = kit.bot.incidents.declare(
         Severity.SEV1, "DB down", ALICE, origin_channel="C0RELEASES"
     ).view
@@ -529,8 +546,8 @@ def test_new_incidents_are_announced_where_declared_and_in_the_announce_channel(
     assert [c for c, t in kit.chat.posts if "incident declared" in t][2:] == ["C0ANNOUNCE"]
 
 
-def test_escalation_to_a_role_held_by_a_user_group(kit: Kit) -> None:
-    kit.bot.incidents.roles = RoleDirectory(roles={"sre": Role("sre", "SRE on call", (), "S0SRE")})
+def test_escalation_to_a_role_held_by_a_user_group(make_kit: Callable[..., Kit]) -> None:
+    kit = make_kit("roles:\n  sre: {name: SRE on call, usergroup: S0SRE}\n")
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     assert kit.bot.incidents.escalate(channel, "sre", ALICE).text.plain() == "Paged SRE on call."

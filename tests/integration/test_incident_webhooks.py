@@ -17,6 +17,7 @@ from bot.domain.incident import EventKind
 from bot.services.chat import ChatPorts
 from bot.store import incidents as store
 from bot.web.app import create_app
+from tests.conftest import Providers
 from tests.fakes.incidents import FakePager, RecordingChat
 
 TOKEN = "am-secret"
@@ -53,8 +54,18 @@ def chat_ports() -> ChatPorts:
 
 
 @pytest.fixture
+def pager() -> FakePager:
+    return FakePager()
+
+
+@pytest.fixture
+def providers(pager: FakePager) -> Providers:
+    """The `rollbot` fixture pages through the fake."""
+    return Providers(pager=pager)
+
+
+@pytest.fixture
 def chat(rollbot: Rollbot) -> RecordingChat:
-    rollbot.incidents.pager = FakePager()
     recording = rollbot.incidents.chat
     assert isinstance(recording, RecordingChat)
     return recording
@@ -131,10 +142,8 @@ def test_without_a_token_configured_the_door_is_shut(rollbot: Rollbot, chat: Rec
 
 
 def test_pagerduty_declares_without_paging_back_and_acknowledges(
-    rollbot: Rollbot, chat: RecordingChat
+    rollbot: Rollbot, chat: RecordingChat, pager: FakePager
 ) -> None:
-    pager = FakePager()
-    rollbot.incidents.pager = pager
     view = rollbot.incidents.declare_from_pagerduty(
         "Q1ABCDEF", "Checkout down", urgency="high", html_url="https://x.pagerduty.com/incidents/Q1"
     )

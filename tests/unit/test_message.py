@@ -78,3 +78,26 @@ def test_a_message_kept_as_json_reads_back_the_same() -> None:
 def test_timeline_text_from_before_messages_were_data_keeps_its_mentions() -> None:
     old = legacy_message("<@U0BOB|bob>: api-7 is down, see <#C0INC> & <https://x|y>")
     assert mrkdwn(old) == "<@U0BOB>: api-7 is down, see <#C0INC> &amp; &lt;https://x|y&gt;"
+
+
+def test_strong_words_may_hold_code_in_slack_and_in_the_terminal() -> None:
+    heading = Message(Sign.OK, Strong("Rollback of ", Code("chat-v2"), " complete"), " in 3s.")
+    assert mrkdwn(heading) == ":white_check_mark: *Rollback of `chat-v2` complete* in 3s."
+    assert text(heading) == "OK Rollback of `chat-v2` complete in 3s."
+    assert heading.plain() == "Rollback of chat-v2 complete in 3s."
+    # Text and code inside stay escaped and cannot end the bold or the code span early.
+    hostile = Strong("<!channel> *a*\n", Code("x*`<@U1>"))
+    assert mrkdwn(Message(hostile)) == "*&lt;!channel&gt; a `x'&lt;@U1&gt;`*"
+    assert mrkdwn(Message(Strong(" ", Code("")))) == ""
+
+
+def test_strong_words_with_code_keep_their_shape_as_json_and_old_rows_still_read() -> None:
+    heading = Message(Strong("ROLLBACK OF ", Code("chat-v2"), " FAILED"), " at step ", Strong("x"))
+    data = message_data(heading)
+    assert data[0] == {"strong": ["ROLLBACK OF ", {"code": "chat-v2"}, " FAILED"]}
+    assert data[2] == {"strong": "x"}  # words alone: the shape rows have always had
+    assert message_of(data) == heading
+    # An outbox row or timeline entry written when the code was backticks inside the words.
+    old = message_of([{"strong": "Rollback of `chat-v2` complete"}])
+    assert old == Message(Strong("Rollback of `chat-v2` complete"))
+    assert mrkdwn(old) == "*Rollback of `chat-v2` complete*"

@@ -28,14 +28,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class IncidentContext:
-    """The dependencies and settings of the incident use cases.
-
-    Not frozen only so that the facade can keep its settable attributes (`chat`, `pager`,
-    `roles`, the templates) that the container and tests set today; collaborators treat it
-    as read-only.
-    """
+    """The dependencies and settings of the incident use cases, fixed at construction."""
 
     db: Database
     clock: Clock
@@ -47,7 +42,7 @@ class IncidentContext:
     postmortem_template: Path
     chat: IncidentChat = field(default_factory=NullIncidentChat)
     pager: Pager | None = None
-    # The same list the container holds, so providers wired later are seen here.
+    # Primary first, then the fallbacks (the container's list).
     status_pages: list[StatusPageProvider] = field(default_factory=list)
     # The emergency contacts of `contacts:` (`/oncall`, `/incident page <contact>`, cards).
     contacts: ContactBook = field(default_factory=ContactBook)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.incident import Deadlines, postmortem_overdue
 from bot.domain.message import Message
 from bot.services.rollouts.notifier import CardLocation
@@ -128,9 +128,9 @@ def build_incident_view(
     buttons: list[Button] = []
     value = json.dumps({"incident": row.id})
     if active and row.acknowledged_at is None:
-        buttons.append(Button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"))
+        buttons.append(Button("Acknowledge", Action.ACKNOWLEDGE, value, Emphasis.CONFIRM))
     if active:
-        buttons.append(Button("Resolve", Action.RESOLVE, value, "danger"))
+        buttons.append(Button("Resolve", Action.RESOLVE, value, Emphasis.DESTRUCTIVE))
     return IncidentView(
         id=row.id,
         key=row.key,

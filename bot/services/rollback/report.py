@@ -91,7 +91,7 @@ def started_text(
         why = Message.join("; ", (t.sentence() for t in triggers))
         head = Message(
             Sign.INCIDENT,
-            Strong(f"Automatic rollback of `{flag_key}`"),
+            Strong("Automatic rollback of ", Code(flag_key)),
             f" at {when}: ",
             why,
             ".",
@@ -99,7 +99,7 @@ def started_text(
     else:
         head = Message(
             Sign.ROLLBACK,
-            Strong(f"Rollback of `{flag_key}`"),
+            Strong("Rollback of ", Code(flag_key)),
             " started by ",
             actor,
             f" at {when}: {reason}",
@@ -150,7 +150,7 @@ def finished_text(
     if not report.failed:
         return Message(
             Sign.OK,
-            Strong(f"Rollback of `{report.flag_key}` complete"),
+            Strong("Rollback of ", Code(report.flag_key), " complete"),
             f" in {took}: {len(report.steps)}/{total} steps done. The rollout is rolled back.",
         )
     done = sum(1 for s in report.steps if s.ok)
@@ -158,7 +158,7 @@ def finished_text(
     who = Message.join(" ", list(dict.fromkeys(loud)))
     return Message(
         Sign.INCIDENT,
-        Strong(f"ROLLBACK OF `{report.flag_key}` FAILED"),
+        Strong("ROLLBACK OF ", Code(report.flag_key), " FAILED"),
         " at step ",
         Strong(report.failed_step or ""),
         f". {done} of {total} steps done, {skipped} not run: the rollback "

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.errors import RollbotError
 from bot.domain.message import Code, Message
@@ -27,7 +26,7 @@ from bot.domain.secrets import OWN_SECRETS
 from bot.providers.metrics.base import MetricsProvider
 from bot.providers.runbook.leftovers import run_marker, stop_leftovers
 from bot.services.rollback.claim import Claim, RollbackClaims
-from bot.services.rollback.context import Listener, RollbackContext
+from bot.services.rollback.context import RollbackContext
 from bot.services.rollback.report import (
     RollbackPreview,
     RollbackReport,
@@ -38,7 +37,6 @@ from bot.services.rollback.run import RunbookRun
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import plan_of
 from bot.store import rollbacks, rollouts
-from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -87,31 +85,12 @@ class RollbackService:
         self.ctx = ctx
         self.claims = RollbackClaims(ctx)
         self.runs = RunbookRun(ctx)
-
-    @property
-    def rollouts(self) -> RolloutService:
-        """The rollout service rollbacks change and report through."""
-        return self.ctx.rollouts
-
-    @property
-    def db(self) -> Database:
-        """The database rollbacks are kept in."""
-        return self.ctx.db
-
-    @property
-    def clock(self) -> Clock:
-        """The clock rollbacks are timed by."""
-        return self.ctx.clock
-
-    @property
-    def metrics(self) -> MetricsProvider:
-        """The metrics provider runbook health checks ask."""
-        return self.ctx.metrics
-
-    @property
-    def listeners(self) -> list[Listener]:
+        # The rollout service rollbacks change and report through, its database and clock.
+        self.rollouts = ctx.rollouts
+        self.db = ctx.db
+        self.clock = ctx.clock
+        self.listeners = ctx.listeners
         """Called with a report when a rollback starts and when it finishes (see README)."""
-        return self.ctx.listeners
 
     # -- asking ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
@@ -252,9 +252,11 @@ class RolloutNotes:
                 view = replace(
                     view,
                     buttons=[
-                        Button(f"Re-run “{step}”", Action.RERUN_STEP, value, "primary"),
+                        Button(f"Re-run “{step}”", Action.RERUN_STEP, value, Emphasis.CONFIRM),
                         Button(f"Skip “{step}”", Action.SKIP_STEP, value),
-                        Button("Abort the rollback", Action.ABORT_ROLLBACK, value, "danger"),
+                        Button(
+                            "Abort the rollback", Action.ABORT_ROLLBACK, value, Emphasis.DESTRUCTIVE
+                        ),
                     ],
                 )
         return view

@@ -7,29 +7,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-
-from sqlmodel import Session
+from datetime import timedelta
 
 from bot.clock import Clock
-from bot.domain.actor import Actor
-from bot.domain.message import Message
-from bot.domain.plan import Plan
 from bot.domain.roles import RoleDirectory
-from bot.domain.rollout import RolloutSnapshot
 from bot.providers.flags.base import FlagProvider
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.rollouts.announce import RolloutAnnouncer
-from bot.services.rollouts.changes import RolloutChanges, Transform
-from bot.services.rollouts.context import Annotator, Outcome, RolloutContext
-from bot.services.rollouts.holds import AdvanceHold
-from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier, ThreadText
+from bot.services.rollouts.changes import RolloutChanges
+from bot.services.rollouts.context import RolloutContext
+from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier
 from bot.services.rollouts.reading import RolloutReader
-from bot.services.rollouts.views import RolloutView
 from bot.store.database import Database
-from bot.store.models import RolloutRow
 
 
 class RolloutService:
@@ -66,165 +56,41 @@ class RolloutService:
         self.reader = RolloutReader(ctx)
         self.announcer = RolloutAnnouncer(ctx, self.reader)
         self.changes = RolloutChanges(ctx, self.reader, self.announcer)
-
-    # -- what other features and adapters read -------------------------------------------
-
-    @property
-    def db(self) -> Database:
-        """The database rollouts live in."""
-        return self.ctx.db
-
-    @property
-    def clock(self) -> Clock:
-        """The clock every change is timed by."""
-        return self.ctx.clock
-
-    @property
-    def flags(self) -> FlagProvider:
-        """The flag provider changes are applied through."""
-        return self.ctx.flags
-
-    @property
-    def plans(self) -> PlanCatalog:
-        """The plans rollouts start from."""
-        return self.ctx.plans
-
-    @property
-    def permissions(self) -> Permissions:
-        """Who may do what."""
-        return self.ctx.permissions
-
-    @property
-    def default_plan(self) -> str | None:
-        """The plan used when none is named or written for the flag."""
-        return self.ctx.default_plan
-
-    @property
-    def advance_guard(self) -> timedelta:
-        """How soon after a step a typed advance counts as a repeat."""
-        return self.ctx.advance_guard
-
-    @property
-    def holds(self) -> list[AdvanceHold]:
-        """What may hold a rollout at its step (features add theirs while being built)."""
-        return self.ctx.holds
-
-    @property
-    def annotators(self) -> list[Annotator]:
-        """What adds features' state to a rollout's view."""
-        return self.ctx.annotators
-
-    @property
-    def after_change(self) -> list[Callable[[Outcome], None]]:
-        """Called with each announced outcome, after its commit."""
-        return self.ctx.after_change
-
-    @property
-    def notifier(self) -> RolloutNotifier:
-        """The chat that hears about rollouts."""
-        return self.ctx.notifier
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def status(self, flag_key: str) -> RolloutView:
-        """The flag's active rollout, or its latest one."""
-        return self.reader.status(flag_key)
-
-    def active(self) -> list[RolloutView]:
-        """Every running or paused rollout."""
-        return self.reader.active()
-
-    def has_active_rollout(self, flag_key: str) -> bool:
-        """True while the flag has a running or paused rollout."""
-        return self.reader.has_active(flag_key)
-
-    def recent(self, limit: int = 20) -> list[RolloutView]:
-        """The newest rollouts, active or finished."""
-        return self.reader.recent(limit)
-
-    def view(self, rollout_id: int) -> RolloutView:
-        """One rollout by id."""
-        return self.reader.view(rollout_id)
-
-    def view_of(self, s: Session, row: RolloutRow, now: datetime) -> RolloutView:
-        """The view of a rollout row read in `s`, with every annotator's additions."""
-        return self.reader.view_of(s, row, now)
+        # What other services read: the database, clock, flag provider and permissions.
+        self.db = ctx.db
+        self.clock = ctx.clock
+        self.flags = ctx.flags
+        self.permissions = ctx.permissions
+        # What the container adds features to: holds on a step, what adds to a card, and
+        # what hears each announced outcome after its commit.
+        self.holds = ctx.holds
+        self.annotators = ctx.annotators
+        self.after_change = ctx.after_change
+        # The door's calls are the collaborators' own methods (their signatures and docs).
+        # Reading: the flag's active or latest rollout, every active one, the newest ones, one
+        # by id, and the view of a row read in the caller's session.
+        self.status = self.reader.status
+        self.active = self.reader.active
+        self.has_active_rollout = self.reader.has_active
+        self.recent = self.reader.recent
+        self.view = self.reader.view
+        self.view_of = self.reader.view_of
+        # Telling: the card and event of a committed change, one thread message, the retry of
+        # notifications that failed before.
+        self.announce = self.announcer.announce
+        self.post = self.announcer.post
+        self.deliver_pending = self.announcer.deliver_pending
+        # Changing: start, advance, pause, resume, set, the scheduler's due advances, the
+        # holds' verdict, and a change inside another service's transaction.
+        self.start = self.changes.start
+        self.advance = self.changes.advance
+        self.pause = self.changes.pause
+        self.resume = self.changes.resume
+        self.set_percentage = self.changes.set_percentage
+        self.advance_due = self.changes.advance_due
+        self.held = self.changes.held
+        self.change_locked = self.changes.change_locked
 
     def flag_for_rollout(self, rollout_id: int) -> str:
         """The flag key of a rollout (buttons carry rollout ids)."""
         return self.reader.view(rollout_id).flag_key
-
-    # -- telling ---------------------------------------------------------------------------
-
-    def announce(self, outcome: Outcome) -> Outcome:
-        """Show the card and post the event of a committed change (see `change_locked`)."""
-        return self.announcer.announce(outcome)
-
-    def post(self, rollout_id: int, message: ThreadText) -> None:
-        """One message in a rollout's thread (failures go to the outbox)."""
-        self.announcer.post(rollout_id, message)
-
-    def deliver_pending(self) -> int:
-        """Retry notifications that failed before; return how many got through."""
-        return self.announcer.deliver_pending()
-
-    # -- changing --------------------------------------------------------------------------
-
-    def start(
-        self,
-        flag_key: str,
-        plan_name: str | None,
-        actor: Actor,
-        channel_id: str | None = None,
-        force: bool = False,
-    ) -> Outcome:
-        """Start a rollout of `flag_key` with a plan (named, written for the flag, or default);
-        after a rollback that did not finish, only with `force`."""
-        return self.changes.start(flag_key, plan_name, actor, channel_id, force)
-
-    def advance(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
-        """Move to the next step now (`expected_step`: the step a button was pressed on)."""
-        return self.changes.advance(flag_key, actor, expected_step)
-
-    def pause(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
-        """Hold the rollout where it is."""
-        return self.changes.pause(flag_key, actor, expected_step)
-
-    def resume(self, flag_key: str, actor: Actor, expected_step: int | None = None) -> Outcome:
-        """Continue a paused rollout."""
-        return self.changes.resume(flag_key, actor, expected_step)
-
-    def set_percentage(
-        self, flag_key: str, percentage: int, actor: Actor, force: bool = False
-    ) -> Outcome:
-        """Set the percentage by hand; lowering it needs `force`."""
-        return self.changes.set_percentage(flag_key, percentage, actor, force)
-
-    def advance_due(self) -> list[Outcome]:
-        """Advance every rollout whose bake time has passed, each step once."""
-        return self.changes.advance_due()
-
-    def held(
-        self,
-        s: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snap: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
-        """The first reason any registered hold gives for keeping the current step."""
-        return self.changes.held(s, row, plan, snap, at, automatic)
-
-    def change_locked(
-        self,
-        s: Session,
-        row: RolloutRow,
-        action: str,
-        transform: Transform,
-        actor: Actor,
-        now: datetime,
-    ) -> Outcome:
-        """Apply a change to a rollout row the caller has locked in `s`, in the caller's
-        transaction; pass the outcome to `announce` after the commit."""
-        return self.changes.change_locked(s, row, action, transform, actor, now)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain import rollout as machine
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.durations import format_duration
 from bot.domain.message import Message
 from bot.domain.plan import Plan
@@ -17,12 +17,13 @@ from bot.store.models import RolloutRow
 
 @dataclass(frozen=True)
 class Button:
-    """A button on the card: label, what it does and the value it carries."""
+    """A button on the card: label, what it does, the value it carries and how much it
+    stands out."""
 
     label: str
     action: Action
     value: str
-    style: str | None = None
+    emphasis: Emphasis = Emphasis.NONE
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,9 @@ def build_view(row: RolloutRow, now: datetime) -> RolloutView:
     value = view.button_value()
     if snap.state is RolloutState.RUNNING and nxt is not None:
         buttons.append(
-            Button(f"Advance to {nxt.step.percentage}%", Action.ADVANCE, value, "primary")
+            Button(f"Advance to {nxt.step.percentage}%", Action.ADVANCE, value, Emphasis.CONFIRM)
         )
         buttons.append(Button("Pause", Action.PAUSE, value))
     elif snap.state is RolloutState.PAUSED:
-        buttons.append(Button("Resume", Action.RESUME, value, "primary"))
+        buttons.append(Button("Resume", Action.RESUME, value, Emphasis.CONFIRM))
     return RolloutView(**{**view.__dict__, "buttons": buttons})

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.domain.actions import Action
+from bot.domain.actions import Action, Emphasis
 from bot.domain.checklist import Checklist, ItemState, checklist_hold
 from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
@@ -124,10 +124,10 @@ class SignoffChain:
             for role_id in chain.next_roles():
                 value = SignButton(view.id, row.step_index, visit, role_id).dumps()
                 label = f"Approve as {self.context.role_name(role_id)}"
-                buttons.append(Button(label, Action.APPROVE, value, "primary"))
+                buttons.append(Button(label, Action.APPROVE, value, Emphasis.CONFIRM))
             # One Reject for every signer still to sign, in or out of turn.
             value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
-            buttons.append(Button("Reject", Action.REJECT, value, "danger"))
+            buttons.append(Button("Reject", Action.REJECT, value, Emphasis.DESTRUCTIVE))
         waiting = view.waiting_for
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.

@@ -21,13 +21,9 @@ from bot.services.signoff.ports import NullSignoffNotifier, SignoffNotifier
 from bot.store.database import Database
 
 
-@dataclass
+@dataclass(frozen=True)
 class SignoffContext:
-    """The sign-off chain's dependencies, given once at construction.
-
-    Not frozen only because `SignoffService.notifier` may still be replaced after build
-    (see its setter); nothing else changes after construction.
-    """
+    """The sign-off chain's dependencies, given once at construction."""
 
     db: Database
     clock: Clock

@@ -7,8 +7,8 @@ the gate passed or after a rollback changes nothing and says so.
 
 Composed, not inherited: `SignoffService` builds one `SignoffContext` and the collaborators
 that share it — reading the chain (holds, the card) in chain.py, checking a click and its
-signer in guard.py — and signs (approve, reject) here. Adapters and the rollout service use
-only this facade.
+signer in guard.py — and signs (approve, reject) here. Adapters use only this facade; the
+container gives the rollout service its reader as a hold and an annotator.
 """
 
 from __future__ import annotations
@@ -24,13 +24,10 @@ from bot.clock import Clock
 from bot.config.signoff import SignoffConfig
 from bot.domain import rollout as machine
 from bot.domain.actor import Actor
-from bot.domain.checklist import Checklist
 from bot.domain.errors import Conflict, RollbotError
 from bot.domain.message import Code, Message, Sign, Strong, person
-from bot.domain.plan import Plan
-from bot.domain.roles import RoleDirectory
-from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.domain.signoff import AlreadySigned, Chain, Gate
+from bot.domain.rollout import RolloutState
+from bot.domain.signoff import AlreadySigned, Gate
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.service import RolloutService
@@ -88,89 +85,17 @@ class SignoffService:
             notifier=notifier or NullSignoffNotifier(),
         )
         self.reader = SignoffChain(self.context)
+        """Reads the chain: the rollouts' `AdvanceHold` and the card's annotator."""
         self.guard = SignoffGuard(self.context, self.reader)
-
-    # -- what the collaborators share, for adapters and the other sign-off services -----
-
-    @property
-    def db(self) -> Database:
-        """The database."""
-        return self.context.db
-
-    @property
-    def clock(self) -> Clock:
-        """The clock."""
-        return self.context.clock
-
-    @property
-    def config(self) -> SignoffConfig:
-        """The `signoff:` settings."""
-        return self.context.config
-
-    @property
-    def rollouts(self) -> RolloutService:
-        """The rollout service whose gates this chain holds."""
-        return self.context.rollouts
-
-    @property
-    def permissions(self) -> Permissions:
-        """Who holds which role."""
-        return self.context.permissions
-
-    @property
-    def checklists(self) -> ChecklistService:
-        """The checklists gates wait for."""
-        return self.context.checklists
-
-    @property
-    def directory(self) -> RoleDirectory:
-        """The roles from the config."""
-        return self.context.directory
-
-    @property
-    def notifier(self) -> SignoffNotifier:
-        """The chat port that reaches signers."""
-        return self.context.notifier
-
-    # -- reading (SignoffChain) ----------------------------------------------------------
-
-    def chain(self, s: Session, row: RolloutRow, gate: Gate) -> Chain:
-        """The gate's chain for the rollout's current visit of its step."""
-        return self.reader.chain(s, row, gate)
-
-    def current(self, s: Session, row: RolloutRow) -> tuple[Plan, Gate, Chain] | None:
-        """The open gate of an active rollout (plan, gate, chain), or None."""
-        return self.reader.current(s, row)
-
-    def required_checklists(self, plan: Plan, gate: Gate) -> list[Checklist]:
-        """The checklists a gate needs complete."""
-        return self.reader.required_checklists(plan, gate)
-
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
-        """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
-        return self.reader.hold(session, row, plan, snapshot, at, automatic)
-
-    def annotate(
-        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
-    ) -> RolloutView:
-        """Add the chain, the checklist items holding the gate and Approve / Reject buttons
-        to a rollout's card."""
-        return self.reader.annotate(s, row, view, now)
-
-    # -- checking (SignoffGuard) ---------------------------------------------------------
-
-    def may_reject(self, button: SignButton, actor: Actor) -> Message:
-        """Raise unless `actor` could reject now (checked before asking for a reason);
-        return what rejecting will do, for the reason form."""
-        return self.guard.may_reject(button, actor)
+        # Before asking for a reason: raises unless the actor could reject now.
+        self.may_reject = self.guard.may_reject
+        # What signing uses, and what the other sign-off services and adapters read.
+        self.db = self.context.db
+        self.clock = self.context.clock
+        self.rollouts = self.context.rollouts
+        self.notifier = self.context.notifier
+        self.config = config
+        self.directory = self.context.directory
 
     # -- signing -------------------------------------------------------------------------
 
