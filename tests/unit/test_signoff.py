@@ -171,8 +171,13 @@ def test_the_shipped_plan_has_the_five_role_chain_and_the_cto_again() -> None:
     final = next(g for g in plan.gates if g.id == before_last.step.gate)
     assert final.roles == ["cto"]
     sections = {c.section for c in plan.checklists}
-    assert sections == {"Pre-Migration Checklist", "Communication Plan", "Post-Migration Tasks"}
-    assert sum(len(c.items) for c in plan.checklists) == 28
+    assert sections == {
+        "Pre-Migration Checklist",
+        "Communication Plan",
+        "Phase 4: Full Production",
+        "Post-Migration Tasks",
+    }
+    assert sum(len(c.items) for c in plan.checklists) == 32
 
 
 def test_bad_gates_are_reported_with_key_path_and_hint() -> None:
