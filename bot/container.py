@@ -21,7 +21,8 @@ from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.base import MetricsProvider
-from bot.providers.metrics.factory import build_metrics_provider
+from bot.providers.metrics.factory import build_databases, build_metric_sources
+from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
@@ -113,11 +114,12 @@ def build(
         permissions=permissions,
     )
     # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
-    metrics = metrics or build_metrics_provider(settings.config.metrics, settings.env)
+    databases = build_databases(settings.config, settings.env)
+    sources = build_metric_sources(settings.config, settings.env, databases, default=metrics)
     rb = settings.config.rollback
     rollback = RollbackService(
         rollouts,
-        metrics,
+        sources,
         settings.env,
         settings.config.role_directory(),
         rb.notify_roles,
@@ -125,10 +127,11 @@ def build(
         sleep,
         spawn=start_thread if runbooks_in_threads else None,
         secret_names=settings.secret_names(),
+        databases=databases,
     )
-    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
+    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, sources)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, metrics, interval)
+    watcher = MetricsWatcher(rollback, sources, interval)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
@@ -165,7 +168,7 @@ def build(
         HealthCheck(db),
         public_status,
         REPO_ROOT / "templates",
-        LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
+        LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
         FlagService(flags),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
@@ -179,14 +182,14 @@ def _signoffs(
     permissions: Permissions,
     clock: Clock,
     chat: ChatPorts,
-    metrics: MetricsProvider,
+    metrics: MetricSources,
 ) -> Signoffs:
     """The sign-off chain, its requests, checklists and report; when gates are enforced,
     the gate holds rollouts (an `AdvanceHold`), its chain is on the card, and signers are
     asked after each change."""
     config = settings.config.signoff
     # Checklist metric probes ask the same metrics provider as triggers and criteria.
-    probes = metrics.query if settings.config.metrics.provider != "none" else None
+    probes = (lambda expr, source: metrics.ask(source, expr)) if metrics.enabled else None
     checklists = ChecklistService(db, rollouts, permissions, clock, probes)
     service = SignoffService(
         db, rollouts, permissions, checklists, clock, config, notifier=chat.signoffs

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.config.databases import DatabaseConfig, database_urls
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -48,6 +49,8 @@ class ConfigFile(BaseModel):
     statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)
     paging: PagingConfig = Field(default_factory=PagingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    # Databases by name, for `provider: sql` metrics and `kind: sql` runbook steps.
+    databases: dict[str, DatabaseConfig] = Field(default_factory=dict)
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
 
     @model_validator(mode="after")
@@ -76,6 +79,20 @@ class ConfigFile(BaseModel):
                         f"permissions.{action}: unknown role {role_id!r} (roles: {known})"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _sql_database_known(self) -> ConfigFile:
+        sql = self.metrics.sql
+        if sql is not None and sql.database is not None and sql.database not in self.databases:
+            known = ", ".join(sorted(self.databases)) or "none defined"
+            raise ValueError(
+                f"metrics.sql.database: unknown database {sql.database!r} (databases: {known})"
+            )
+        return self
+
+    def database_names(self) -> set[str]:
+        """Every database plans may name: `databases:` and `metrics.sql`'s own."""
+        return set(database_urls(self.databases, self.metrics.sql))
 
     def role_directory(self) -> RoleDirectory:
         """The roles and permissions as the domain sees them."""
@@ -280,6 +297,19 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                         "metrics",
                         f"the environment variable {name} named here is not set",
                         "set it, or remove it from the metrics section",
+                    ),
+                )
+            )
+    for name, variable in database_urls(config.databases, config.metrics.sql).items():
+        if not env.get(variable):
+            problems.append(
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        f"databases.{name}.url_env",
+                        f"the environment variable {variable} (the URL of database {name!r}) "
+                        "is not set",
+                        f"export {variable}=postgresql://user@host:5432/db (any SQLAlchemy URL)",
                     ),
                 )
             )

@@ -115,13 +115,13 @@ def test_probes_hold_the_gate_until_they_pass(
     assert "Flag file present" in held.value.message and "Error rate low" in held.value.message
 
     (tmp_path / "marker").write_text("x")
-    checklists.metrics = lambda query: 0.001
+    checklists.metrics = lambda query, _source: 0.001
     clock.advance(timedelta(minutes=10))
     assert checklists.run_due_probes() == 2
     assert [status for status, _ in probed(bot)][-2:] == ["done", "done"]
 
     # An owner's check wins over the probe from then on.
-    checklists.metrics = lambda query: 0.5
+    checklists.metrics = lambda query, _source: 0.5
     view, _ = checklists.items(FLAG)
     assert checklists.check(CheckButton(view.id, "infra", 1), owner).changed
     clock.advance(timedelta(minutes=10))

@@ -24,6 +24,7 @@ from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import RolloutState
 from bot.domain.runbook import effective_steps
 from bot.domain.secrets import OWN_SECRETS
+from bot.providers.databases import Databases
 from bot.providers.metrics.base import MetricsProvider
 from bot.providers.runbook.leftovers import run_marker, stop_leftovers
 from bot.services.rollback.claim import Claim, RollbackClaims
@@ -66,6 +67,7 @@ class RollbackService:
         *,
         spawn: Spawn | None = None,
         secret_names: frozenset[str] = OWN_SECRETS,
+        databases: Databases | None = None,
     ) -> None:
         self._build(
             RollbackContext(
@@ -77,6 +79,7 @@ class RollbackService:
                 output_tail_chars=output_tail_chars,
                 sleep=sleep,
                 secret_names=secret_names,
+                databases=databases,
             )
         )
         self.spawn = spawn

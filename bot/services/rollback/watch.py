@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -28,12 +29,14 @@ from bot.domain.triggers import (
     Trigger,
     Verdict,
     criterion_hold_reason,
+    decisive,
     fires,
     judge_criterion,
     judge_trigger,
     observe,
 )
-from bot.providers.metrics.base import MetricsProvider, MetricsProviderError
+from bot.providers.metrics.base import MetricsProviderError
+from bot.providers.metrics.sources import MetricSources
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
 from bot.services.rollouts.views import Button, RolloutView, plan_of
@@ -44,6 +47,7 @@ from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
 log = logging.getLogger(__name__)
 
 TRIGGER, CRITERION = "trigger", "criterion"
+C = TypeVar("C", bound=Condition)
 RECENT_VALUES = 10
 
 
@@ -53,6 +57,7 @@ class Measurement:
 
     value: float | None
     error: str | None = None
+    label: str | None = None  # which labelled value decided (`per:` conditions)
 
 
 class MetricsWatcher:
@@ -61,7 +66,7 @@ class MetricsWatcher:
     def __init__(
         self,
         rollback: RollbackService,
-        metrics: MetricsProvider,
+        metrics: MetricSources,
         interval: timedelta = timedelta(seconds=15),
     ) -> None:
         self.rollback = rollback
@@ -75,7 +80,11 @@ class MetricsWatcher:
     @property
     def enabled(self) -> bool:
         """False when no metrics provider is configured (nothing can be measured)."""
-        return self.metrics.name != "none"
+        return self.metrics.enabled
+
+    def armed(self, conditions: list[C]) -> list[C]:
+        """The conditions whose provider is configured (the others are not evaluated)."""
+        return [c for c in conditions if self.metrics.configured(c.source)]
 
     def evaluate(self) -> list[RollbackReport]:
         """One evaluation of every active rollout; return the rollbacks it ran."""
@@ -109,15 +118,22 @@ class MetricsWatcher:
 
     def _measure(self, condition: Condition) -> Measurement:
         try:
-            return Measurement(self.metrics.query(condition.query))
+            if condition.per is None:
+                return Measurement(self.metrics.ask(condition.source, condition.query))
+            values = self.metrics.ask_labelled(condition.source, condition.query, condition.per)
+            label, value = decisive(condition, values, trigger=isinstance(condition, Trigger))
+            return Measurement(value, label=label)
         except MetricsProviderError as exc:
+            # A timeout or an unreachable database is no data: the missing_data policy rules.
             return Measurement(None, str(exc)[:300])
 
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
     ) -> list[FiredTrigger]:
-        triggers = plan.triggers_for(index)
-        criteria = plan.criteria_for(index) if state == RolloutState.RUNNING.value else []
+        triggers = self.armed(plan.triggers_for(index))
+        criteria = (
+            self.armed(plan.criteria_for(index)) if state == RolloutState.RUNNING.value else []
+        )
         measured = {("t", t.name): self._measure(t) for t in triggers}
         measured.update({("c", c.name): self._measure(c) for c in criteria})
         now = self.clock.now()
@@ -204,7 +220,7 @@ class CriteriaHold:
             return None
         assert row.id is not None
         stale = at - 3 * self.watcher.interval
-        for trigger in plan.triggers_for(snapshot.step_index):
+        for trigger in self.watcher.armed(plan.triggers_for(snapshot.step_index)):
             cond = rollbacks.condition(session, row.id, TRIGGER, trigger.name, TRIGGER_STEP)
             if cond is not None and cond.last == Verdict.HOLD.value:
                 why = f" ({cond.error})" if cond.error else ""
@@ -213,7 +229,7 @@ class CriteriaHold:
                     Strong(trigger.name),
                     f" has no data{why} and its missing_data policy is hold",
                 )
-        for criterion in plan.criteria_for(snapshot.step_index):
+        for criterion in self.watcher.armed(plan.criteria_for(snapshot.step_index)):
             cond = rollbacks.condition(
                 session, row.id, CRITERION, criterion.name, snapshot.step_index
             )
