@@ -20,9 +20,10 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
+from bot.domain.plan import database_problems
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
-from bot.services.live_check import Finding, missing_runbook_env
+from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
 
@@ -293,10 +294,19 @@ def config_check(
     unset = _incident_env_problems(settings)
     for problem in unset:
         typer.echo(str(problem))
+    known_databases = settings.config.database_names()
+    database_errors = [
+        f"{settings.plans_dir}: plan {name}: {problem}"
+        for name, plan in sorted(catalog.plans.items())
+        for problem in database_problems(plan, known_databases)
+    ]
+    for line in database_errors:
+        typer.echo(line)
     signoff_errors, signoff_notes = signoff_problems(settings, catalog)
     for line in [*signoff_errors, *signoff_notes]:
         typer.echo(line)
     count = len(catalog.problems) + missing_default + len(unset) + len(signoff_errors)
+    count += len(database_errors)
     if count:
         typer.echo(f"{count} problem(s) found.")
         raise typer.Exit(1)
@@ -306,7 +316,10 @@ def config_check(
         f" Slack {_slack_mode(settings)})"
     )
     typer.echo(_incident_providers_line(settings))
-    for finding in missing_runbook_env(catalog, settings.env):
+    for finding in [
+        *missing_runbook_env(catalog, settings.env),
+        *missing_database_env(settings.config, settings.env),
+    ]:
         typer.echo(f"warning: {finding.system}: {finding.detail}")
     if live:
         with _database_or_exit(settings):
@@ -319,7 +332,11 @@ def config_check(
 
 def _warn_at_start(rollbot: Rollbot) -> None:
     """Say once what will not work: runbook variables unset, metrics that do not answer."""
-    findings = [*rollbot.live.runbook_env(), rollbot.live.metrics_reachable()]
+    findings = [
+        *rollbot.live.runbook_env(),
+        *missing_database_env(rollbot.settings.config, rollbot.settings.env),
+        rollbot.live.metrics_reachable(),
+    ]
     redact = Redactor(rollbot.settings.secret_values())
     for finding in findings:
         if finding.ok is False:
@@ -388,6 +405,7 @@ def plan_check(
     checklist owners must name roles of the config (as `config check` asks)."""
     failed = False
     roles: set[str] | None = None
+    databases: set[str] | None = None
     try:
         settings = load_settings(config_path=config)
     except ConfigError as exc:
@@ -396,10 +414,11 @@ def plan_check(
             "(see `rollbot config check`)"
         )
     else:
+        databases = settings.config.database_names()
         if settings.config.signoff.enforce_gates:
             roles = set(settings.config.roles)
     for path in files:
-        plan, problems = load_plan_file(path, roles)
+        plan, problems = load_plan_file(path, roles, databases)
         for problem in problems:
             typer.echo(str(problem))
         if problems:

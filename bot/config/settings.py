@@ -300,19 +300,6 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     ),
                 )
             )
-    for name, variable in database_urls(config.databases, config.metrics.sql).items():
-        if not env.get(variable):
-            problems.append(
-                FileProblem(
-                    where,
-                    PlanProblem(
-                        f"databases.{name}.url_env",
-                        f"the environment variable {variable} (the URL of database {name!r}) "
-                        "is not set",
-                        f"export {variable}=postgresql://user@host:5432/db (any SQLAlchemy URL)",
-                    ),
-                )
-            )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it

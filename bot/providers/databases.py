@@ -61,6 +61,11 @@ class Databases:
         """The databases configured."""
         return sorted(self._urls)
 
+    @property
+    def available(self) -> list[str]:
+        """The databases configured whose URL is set."""
+        return sorted(name for name, url in self._urls.items() if url)
+
     def __contains__(self, name: object) -> bool:
         return name in self._urls
 
@@ -71,6 +76,10 @@ class Databases:
                 if name not in self._urls:
                     known = ", ".join(self.names) or "none configured"
                     raise DatabaseUnavailable(f"no database called {name!r} (databases: {known})")
+                if not self._urls[name]:
+                    raise DatabaseUnavailable(
+                        f"database {name!r} has no URL: the variable its url_env names is not set"
+                    )
                 url = normalize_url(self._urls[name])
                 options: dict[str, Any] = {"pool_pre_ping": True}
                 if url.startswith("sqlite"):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.domain.runbook import needed_env
+from bot.config.databases import database_urls
+from bot.config.settings import ConfigFile
+from bot.domain.runbook import FULL, needed_env
 from bot.providers.flags.base import FlagProvider
 from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.base import Pager
@@ -33,18 +35,35 @@ def missing_runbook_env(plans: PlanCatalog, env: Mapping[str, str]) -> list[Find
     """Each environment variable a plan's runbook reads and `env` lacks (no network)."""
     found: list[Finding] = []
     for name, plan in sorted(plans.plans.items()):
-        for variable, steps in needed_env(plan.runbook).items():
-            if not env.get(variable):
-                where = ", ".join(f"“{s}”" for s in steps)
-                found.append(
-                    Finding(
-                        f"runbook of {name}",
-                        False,
-                        f"{variable} is not set (read by {where}); a rollback would fail "
-                        "at that step",
+        for runbook in plan.runbook_names():
+            for variable, steps in needed_env(plan.runbook_steps(runbook)).items():
+                if not env.get(variable):
+                    where = ", ".join(f"“{s}”" for s in steps)
+                    which = "runbook" if runbook == FULL else f"runbook {runbook}"
+                    found.append(
+                        Finding(
+                            f"{which} of {name}",
+                            False,
+                            f"{variable} is not set (read by {where}); a rollback would fail "
+                            "at that step",
+                        )
                     )
-                )
     return found
+
+
+def missing_database_env(config: ConfigFile, env: Mapping[str, str]) -> list[Finding]:
+    """Each named database whose URL variable is unset: its sql conditions are not
+    evaluated and sql runbook steps on it fail."""
+    return [
+        Finding(
+            f"database {name}",
+            False,
+            f"{variable} is not set: its sql criteria, triggers and probes are not evaluated, "
+            "and sql runbook steps on it would fail",
+        )
+        for name, variable in sorted(database_urls(config.databases, config.metrics.sql).items())
+        if not env.get(variable)
+    ]
 
 
 class LiveCheck:

@@ -50,7 +50,7 @@ def build_metric_sources(
     metrics = config.metrics
     timeout = parse_duration(metrics.timeout).total_seconds()
     sql: dict[str, MetricsProvider] = {
-        name: SqlMetricsProvider(databases, name, timeout) for name in databases.names
+        name: SqlMetricsProvider(databases, name, timeout) for name in databases.available
     }
     return MetricSources(
         default or build_metrics_provider(metrics, env), sql, sql_default=metrics.sql_database

@@ -22,6 +22,7 @@ from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
+from bot.domain.runbook import FULL
 from bot.domain.triggers import (
     Condition,
     Criterion,
@@ -144,15 +145,16 @@ class MetricsWatcher:
                 return []  # another replica has it, or it ended meanwhile
             if row.step_index != index:
                 return []  # moved on while we measured: the next evaluation sees its step
+            breached: list[tuple[Trigger, ConditionRow]] = []
             for trigger in triggers:
                 cond = self._count(s, rollout_id, TRIGGER, trigger, TRIGGER_STEP, measured, now)
-                # No "already fired" guard here: the rollback's claim under the rollout lock
-                # is what makes it run once, and a claim that failed must be tried again.
                 if cond is not None and fires(trigger, _streak(cond)):
-                    cond.fired_at = cond.fired_at or now
-                    s.add(cond)
-                    values = cond.recent[-cond.bad :] if cond.bad else []
-                    fired.append(FiredTrigger.of(trigger, values, now))
+                    breached.append((trigger, cond))
+            for trigger, cond in _acted_on(plan, breached):
+                cond.fired_at = cond.fired_at or now
+                s.add(cond)
+                values = cond.recent[-cond.bad :] if cond.bad else []
+                fired.append(FiredTrigger.of(trigger, values, now))
             for criterion in criteria:
                 self._count(s, rollout_id, CRITERION, criterion, index, measured, now)
         return fired
@@ -193,6 +195,26 @@ class MetricsWatcher:
             row.recent = [*row.recent, m.value][-RECENT_VALUES:]
         s.add(row)
         return row
+
+
+def _acted_on(
+    plan: Plan, breached: list[tuple[Trigger, ConditionRow]]
+) -> list[tuple[Trigger, ConditionRow]]:
+    """The fired triggers this evaluation acts on.
+
+    Full-rollback triggers have no "already fired" guard: the rollback's claim under the
+    rollout lock makes it run once (the rollout ends rolled back), and a claim that failed
+    must be tried again. A partial runbook leaves the rollout active, so its trigger acts once
+    per breaching streak (`fired_at` is cleared when it is healthy again); and one partial
+    runbook runs per evaluation: the next one's triggers, still breaching, act next time."""
+    full = [(t, c) for t, c in breached if not plan.runbook_partial(t.runbook or FULL)]
+    if full:
+        return full
+    fresh = [(t, c) for t, c in breached if c.fired_at is None]
+    if not fresh:
+        return []
+    first = fresh[0][0].runbook
+    return [(t, c) for t, c in fresh if t.runbook == first]
 
 
 def _streak(row: ConditionRow) -> Streak:
