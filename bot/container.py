@@ -35,6 +35,7 @@ from bot.services.live_check import LiveCheck
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
+from bot.services.rollback.backup import DataBackup
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
@@ -135,6 +136,10 @@ def build(
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
+    # Last of the holds: the plan's data backup runs only once nothing else holds the step.
+    backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
+    rollouts.holds.append(backup)
+    rollouts.after_change.append(backup.after_change)
     # Providers from the `statuspage:` and `paging:` config sections.
     status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin
