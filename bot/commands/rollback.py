@@ -1,4 +1,6 @@
-"""`/rollback <flag> [reason]`: what it would run (the confirmation), and running it."""
+"""`/rollback <flag> [runbook] [reason]`: what it would run (the confirmation), and running
+it. The runbook is a name the flag's plan offers (`full`, or one of its `runbooks:`); a
+second word that is not one is the start of the reason."""
 
 from __future__ import annotations
 

@@ -87,24 +87,15 @@ class DataBackup:
             return None
         assert row.id is not None
         if plan.backup.database not in self.databases.available:
-            # Not set up here (its URL variable is unset: `config check` warns): said loudly
-            # in the thread and the audit table, and it does not stop the rollout.
-            audit.record(
-                session,
-                actor=SCHEDULER,
-                at=at,
-                action="rollout.backup_skipped",
-                subject_type="rollout",
-                subject_id=row.flag_key,
-                detail=f"database {plan.backup.database!r} has no URL configured",
-            )
+            # Not set up here (no such database, or its URL variable is unset: `config check`
+            # warns): said loudly in the thread, and it does not stop the rollout.
             self._pending[row.id] = Message(
                 Sign.WARNING,
                 "Data backup ",
                 Strong(plan.backup.name),
-                f" was NOT taken: database {plan.backup.database!r} has no URL configured "
-                "(set the variable its url_env names). The data-migration rollback has "
-                "nothing to restore from.",
+                f" was NOT taken: database {plan.backup.database!r} is not configured here "
+                "(databases: in the config, and the variable its url_env names). The "
+                "data-migration rollback has nothing to restore from.",
             )
             return None
         ctx = RunContext(
