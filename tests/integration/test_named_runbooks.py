@@ -28,72 +28,12 @@ from bot.shell.render import render_reply
 from bot.shell.text import text as plain
 from bot.slack.blocks import chat_text
 from tests.fakes.metrics import FakeMetrics
+from tests.rollback_support import RUNBOOKS_PLAN as PLAN
 from tests.rollback_support import build_rollbot
 
 FLAG = "chat-v2"
 OPS = Actor("U_OPS", Via.SHELL)
 TICK = timedelta(seconds=15)
-
-PLAN = f"""
-name: chat-v2
-title: Chat v2
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - {{name: five, percentage: 5, bake: 1h}}
-      - {{name: twentyfive, percentage: 25, bake: 1h}}
-  - id: ga
-    name: GA
-    steps:
-      - {{name: all, percentage: 100}}
-triggers:
-  - name: error-rate
-    query: errors
-    comparison: ">"
-    threshold: 0.01
-    consecutive: 2
-    missing_data: ignore
-  - name: memory
-    description: memory usage > 80%
-    query: memory
-    comparison: ">"
-    threshold: 0.8
-    consecutive: 2
-    missing_data: ignore
-    runbook: restart
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Drain
-    kind: command
-    run: echo drained
-    timeout: 5s
-runbooks:
-  restart:
-    description: "memory leaks: restart the servers"
-    partial: true
-    steps:
-      - name: Restart the servers
-        kind: command
-        run: echo restarted "$ROLLBOT_FLAG"
-        timeout: 5s
-      - name: Scale down
-        kind: command
-        run: echo scaled down
-        timeout: 5s
-  collab-off:
-    description: "state synchronisation: disable collaborative features"
-    partial: true
-    steps:
-      - name: Disable collaborative features
-        kind: flag
-        flag: chat-v2-collab
-        set: {{enabled: false}}
-        timeout: 5s
-"""
 
 
 class Recorder:

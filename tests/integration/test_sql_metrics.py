@@ -139,11 +139,11 @@ def test_any_sqlalchemy_url_sqlite_with_its_own_time_limit(tmp_path: Path) -> No
         conn.executemany("INSERT INTO websocket_messages VALUES (?)", [(100,), (300,)])
     sql = SqlMetricsProvider(Databases({"local": f"sqlite:///{path}"}), "local", timeout=0.3)
     assert sql.query("SELECT AVG(size_bytes) FROM websocket_messages") == 200
-    with pytest.raises(MetricsProviderError, match="timed out after 0.3 s"):
+    with pytest.raises(MetricsProviderError, match=r"timed out after 0\.3 s"):
         sql.query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT MAX(i) FROM n"
         )
-    with pytest.raises(MetricsProviderError, match="readonly|read-only|query_only"):
+    with pytest.raises(MetricsProviderError, match=r"readonly|read-only|query_only"):
         sql.query("DELETE FROM websocket_messages")
     assert sql.query("SELECT COUNT(*) FROM websocket_messages") == 2
 
@@ -174,7 +174,9 @@ phases:
     criteria:
       - name: throughput
         provider: sql
-        query: SELECT COUNT(*) / 60.0 FROM websocket_messages WHERE timestamp > NOW() - INTERVAL '1 minute'
+        query: >-
+          SELECT COUNT(*) / 60.0 FROM websocket_messages
+          WHERE timestamp > NOW() - INTERVAL '1 minute'
         comparison: ">"
         threshold: 1
         consecutive: 1
