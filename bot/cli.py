@@ -20,7 +20,7 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
-from bot.domain.plan import database_problems
+from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
 from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
@@ -317,10 +317,7 @@ def config_check(
     known_databases = settings.config.database_names()
     for name, plan in sorted(catalog.plans.items()):
         for unknown in database_problems(plan, known_databases):
-            typer.echo(
-                f"warning: plan {name}: {unknown.path}: {unknown.message}: its sql queries are "
-                f"not evaluated and its sql steps fail (hint: {unknown.hint})"
-            )
+            typer.echo(f"warning: {_unknown_database(name, unknown)}")
     if live:
         with _database_or_exit(settings):
             checks = build(settings).live
@@ -330,12 +327,26 @@ def config_check(
             raise typer.Exit(1)
 
 
+def _unknown_database(plan: str, problem: PlanProblem) -> str:
+    """A plan naming a database the config lacks, as a warning (`plan check` refuses it)."""
+    return (
+        f"plan {plan}: {problem.path}: {problem.message}: its sql queries are not evaluated, "
+        f"its sql steps fail and its backup is not taken (hint: {problem.hint})"
+    )
+
+
 def _warn_at_start(rollbot: Rollbot) -> None:
     """Say once what will not work: runbook variables unset, metrics that do not answer."""
     findings = [
         *rollbot.live.runbook_env(),
         *missing_database_env(rollbot.settings.config, rollbot.settings.env),
         rollbot.live.metrics_reachable(),
+    ]
+    known = rollbot.settings.config.database_names()
+    findings += [
+        Finding("plans", False, _unknown_database(name, problem))
+        for name, plan in sorted(rollbot.plans.plans.items())
+        for problem in database_problems(plan, known)
     ]
     redact = Redactor(rollbot.settings.secret_values())
     for finding in findings:

@@ -327,3 +327,21 @@ def test_a_crash_between_the_two_statements_leaves_nothing_half_done_and_resumes
         assert bot.rollouts.status(FLAG).state == RolloutState.ROLLED_BACK.value
     finally:
         bot.db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_database_without_its_url_here_skips_the_backup_and_says_so(
+    tmp_path: Path, database_url: str, clock: ManualClock, seen: Recorder
+) -> None:
+    bot = build_rollbot(
+        tmp_path, database_url, clock, None, plan=PLAN, extra_yaml=CONFIG, chat=hearing(seen)
+    )
+    try:
+        bot.rollouts.start(FLAG, None, OPS)
+        bot.rollouts.advance(FLAG, OPS)
+        assert bot.rollouts.status(FLAG).percentage == 5
+        thread = "\n".join(seen.events)
+        assert "Data backup *Back up realtime_data* was NOT taken" in thread
+        assert "has no URL here" in thread
+    finally:
+        bot.db.dispose()

@@ -5,14 +5,16 @@ SELECT * FROM realtime_data`; its restore (drop and rename back) is a step of th
 plan declares the backup as an sql step under `backup:`, and `DataBackup` runs it as an
 `AdvanceHold`: when a rollout at 0% is about to show the feature to users (advanced to the
 first step above 0%, or set above 0% by hand), the backup runs first, and a failed backup
-holds the rollout where it is (nothing is changed; the reason says why); a database with no
-URL configured here skips it, saying so loudly. Its `skip_if` guard
+holds the rollout where it is (nothing is changed; the reason says why). A database the
+config declares without a URL here skips it, saying so in the thread; one the config does
+not have at all is reported by `config check` and at start, and logged. Its `skip_if` guard
 makes a second run (a retried advance, a restart) a reported no-op. What it did goes to the
 audit table with the change and to the rollout's thread once the change is announced.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -32,6 +34,8 @@ from bot.services.rollouts.context import Outcome
 from bot.services.rollouts.service import RolloutService
 from bot.store import audit
 from bot.store.models import RolloutRow
+
+log = logging.getLogger(__name__)
 
 
 def backup_due(plan: Plan, snapshot: RolloutSnapshot) -> bool:
@@ -86,16 +90,26 @@ class DataBackup:
         if plan.backup is None or not backup_due(plan, snapshot):
             return None
         assert row.id is not None
+        if plan.backup.database not in self.databases:
+            # The config does not have this database at all: `config check` and every start
+            # say so for the plan; here it is logged, and the rollout goes on.
+            log.warning(
+                "rollout %s: the backup %r was not taken: the config has no database %r",
+                row.flag_key,
+                plan.backup.name,
+                plan.backup.database,
+            )
+            return None
         if plan.backup.database not in self.databases.available:
-            # Not set up here (no such database, or its URL variable is unset: `config check`
-            # warns): said loudly in the thread, and it does not stop the rollout.
+            # Configured, but its URL variable is unset here (`config check` warns): said
+            # loudly in the thread, and it does not stop the rollout.
             self._pending[row.id] = Message(
                 Sign.WARNING,
                 "Data backup ",
                 Strong(plan.backup.name),
-                f" was NOT taken: database {plan.backup.database!r} is not configured here "
-                "(databases: in the config, and the variable its url_env names). The "
-                "data-migration rollback has nothing to restore from.",
+                f" was NOT taken: database {plan.backup.database!r} has no URL here (the "
+                "variable its url_env names is unset). The data-migration rollback has "
+                "nothing to restore from.",
             )
             return None
         ctx = RunContext(
