@@ -53,5 +53,8 @@ def build_metric_sources(
         name: SqlMetricsProvider(databases, name, timeout) for name in databases.available
     }
     return MetricSources(
-        default or build_metrics_provider(metrics, env), sql, sql_default=metrics.sql_database
+        default or build_metrics_provider(metrics, env),
+        sql,
+        sql_default=metrics.sql_database,
+        default_kind=None if default is not None else metrics.provider,
     )

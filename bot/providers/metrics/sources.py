@@ -22,12 +22,19 @@ class MetricSources:
         default: MetricsProvider,
         sql: Mapping[str, MetricsProvider] | None = None,
         sql_default: str | None = None,
+        default_kind: str | None = None,
     ) -> None:
         self.default = default
         self.sql = dict(sql or {})
         self.sql_default = sql_default
+        # `metrics.provider` as configured: `sql` makes SQL the default for every query.
+        self.default_kind = default_kind or default.name
         # The default provider's name (`sql` when only databases answer; `none`: nothing).
-        self.name = "sql" if default.name == "none" and self.sql else default.name
+        self.name = (
+            "sql"
+            if self.default_kind == "sql" or (default.name == "none" and self.sql)
+            else default.name
+        )
 
     @property
     def enabled(self) -> bool:
@@ -40,7 +47,7 @@ class MetricSources:
 
     def provider(self, source: MetricSource) -> MetricsProvider | None:
         """The provider that answers queries from `source`; None when it is not configured."""
-        if source.provider == "sql" or (source.provider is None and self.default.name == "sql"):
+        if source.provider == "sql" or (source.provider is None and self.default_kind == "sql"):
             database = source.database or self.sql_default
             return self.sql.get(database) if database else None
         if source.provider is None or source.provider == self.default.name:

@@ -267,7 +267,16 @@ class RollbackClaims:
             )
             report = _report_so_far(row, rollout, done)
             text = started_text(
-                row.flag_key, row.automatic, actor.named, row.reason, [], row.started_at, steps
+                row.flag_key,
+                row.automatic,
+                actor.named,
+                row.reason,
+                [],
+                row.started_at,
+                steps,
+                report.runbook,
+                report.partial,
+                rollout.percentage,
             )
         return Claim(report, steps, text, actor, done, resumed=True)
 
