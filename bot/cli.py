@@ -20,9 +20,10 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
+from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
-from bot.services.live_check import Finding, missing_runbook_env
+from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
 
@@ -306,8 +307,17 @@ def config_check(
         f" Slack {_slack_mode(settings)})"
     )
     typer.echo(_incident_providers_line(settings))
-    for finding in missing_runbook_env(catalog, settings.env):
+    for finding in [
+        *missing_runbook_env(catalog, settings.env),
+        *missing_database_env(settings.config, settings.env),
+    ]:
         typer.echo(f"warning: {finding.system}: {finding.detail}")
+    # Not errors here: such queries are not evaluated and such steps fail, as with a
+    # database whose URL is unset (`plan check` refuses them).
+    known_databases = settings.config.database_names()
+    for name, plan in sorted(catalog.plans.items()):
+        for unknown in database_problems(plan, known_databases):
+            typer.echo(f"warning: {_unknown_database(name, unknown)}")
     if live:
         with _database_or_exit(settings):
             checks = build(settings).live
@@ -317,9 +327,27 @@ def config_check(
             raise typer.Exit(1)
 
 
+def _unknown_database(plan: str, problem: PlanProblem) -> str:
+    """A plan naming a database the config lacks, as a warning (`plan check` refuses it)."""
+    return (
+        f"plan {plan}: {problem.path}: {problem.message}: its sql queries are not evaluated, "
+        f"its sql steps fail and its backup is not taken (hint: {problem.hint})"
+    )
+
+
 def _warn_at_start(rollbot: Rollbot) -> None:
     """Say once what will not work: runbook variables unset, metrics that do not answer."""
-    findings = [*rollbot.live.runbook_env(), rollbot.live.metrics_reachable()]
+    findings = [
+        *rollbot.live.runbook_env(),
+        *missing_database_env(rollbot.settings.config, rollbot.settings.env),
+        rollbot.live.metrics_reachable(),
+    ]
+    known = rollbot.settings.config.database_names()
+    findings += [
+        Finding("plans", False, _unknown_database(name, problem))
+        for name, plan in sorted(rollbot.plans.plans.items())
+        for problem in database_problems(plan, known)
+    ]
     redact = Redactor(rollbot.settings.secret_values())
     for finding in findings:
         if finding.ok is False:
@@ -388,6 +416,7 @@ def plan_check(
     checklist owners must name roles of the config (as `config check` asks)."""
     failed = False
     roles: set[str] | None = None
+    databases: set[str] | None = None
     try:
         settings = load_settings(config_path=config)
     except ConfigError as exc:
@@ -396,10 +425,11 @@ def plan_check(
             "(see `rollbot config check`)"
         )
     else:
+        databases = settings.config.database_names()
         if settings.config.signoff.enforce_gates:
             roles = set(settings.config.roles)
     for path in files:
-        plan, problems = load_plan_file(path, roles)
+        plan, problems = load_plan_file(path, roles, databases)
         for problem in problems:
             typer.echo(str(problem))
         if problems:

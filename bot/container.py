@@ -23,7 +23,8 @@ from bot.domain.durations import parse_duration
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.select import build_flag_provider
 from bot.providers.metrics.base import MetricsProvider
-from bot.providers.metrics.factory import build_metrics_provider
+from bot.providers.metrics.factory import build_databases, build_metric_sources
+from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
@@ -38,6 +39,7 @@ from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
 from bot.services.retrospective import RetrospectiveService
+from bot.services.rollback.backup import DataBackup
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.service import RolloutService
@@ -121,11 +123,12 @@ def build(
         permissions=permissions,
     )
     # Rollback: metrics watched by the scheduler, success criteria as an automatic-only hold.
-    metrics = metrics or build_metrics_provider(settings.config.metrics, settings.env)
+    databases = build_databases(settings.config, settings.env)
+    sources = build_metric_sources(settings.config, settings.env, databases, default=metrics)
     rb = settings.config.rollback
     rollback = RollbackService(
         rollouts,
-        metrics,
+        sources,
         settings.env,
         settings.config.role_directory(),
         rb.notify_roles,
@@ -133,13 +136,18 @@ def build(
         sleep,
         spawn=start_thread if runbooks_in_threads else None,
         secret_names=settings.secret_names(),
+        databases=databases,
     )
-    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics, flags)
+    signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, sources, flags)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, metrics, interval)
+    watcher = MetricsWatcher(rollback, sources, interval)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
+    # Last of the holds: the plan's data backup runs only once nothing else holds the step.
+    backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
+    rollouts.holds.append(backup)
+    rollouts.after_change.append(backup.after_change)
     # Providers from the `statuspage:` and `paging:` config sections.
     if status_pages is None:
         status_pages = build_status_providers(settings, db)
@@ -181,7 +189,7 @@ def build(
         HealthCheck(db),
         public_status,
         templates_dir(),
-        LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
+        LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
         FlagService(flags, rollout_of=rollouts.has_active_rollout),
         signoffs=signoffs,
         rollout_subcommands={
@@ -198,7 +206,7 @@ def _signoffs(
     permissions: Permissions,
     clock: Clock,
     chat: ChatPorts,
-    metrics: MetricsProvider,
+    metrics: MetricSources,
     flags: FlagProvider,
 ) -> Signoffs:
     """The sign-off chain, its requests, checklists, post-migration tasks and report; when
@@ -206,7 +214,7 @@ def _signoffs(
     card, and signers are asked after each change."""
     config = settings.config.signoff
     # Checklist metric probes ask the same metrics provider as triggers and criteria.
-    probes = metrics.query if settings.config.metrics.provider != "none" else None
+    probes = (lambda expr, source: metrics.ask(source, expr)) if metrics.enabled else None
     # "Remove feature flags" is done when the flag system no longer has the flag.
     checklists = ChecklistService(
         db, rollouts, permissions, clock, probes, lambda key: flags.get(key) is not None

@@ -72,6 +72,70 @@ runbook:
 """
 
 
+# A plan with risk-specific runbooks: memory runs the partial `restart`; `collab-off` turns
+# another flag off.
+RUNBOOKS_PLAN = f"""
+name: chat-v2
+title: Chat v2
+flag: {FLAG}
+phases:
+  - id: beta
+    name: Beta
+    steps:
+      - {{name: five, percentage: 5, bake: 1h}}
+      - {{name: twentyfive, percentage: 25, bake: 1h}}
+  - id: ga
+    name: GA
+    steps:
+      - {{name: all, percentage: 100}}
+triggers:
+  - name: error-rate
+    query: errors
+    comparison: ">"
+    threshold: 0.01
+    consecutive: 2
+    missing_data: ignore
+  - name: memory
+    description: memory usage > 80%
+    query: memory
+    comparison: ">"
+    threshold: 0.8
+    consecutive: 2
+    missing_data: ignore
+    runbook: restart
+runbook:
+  - name: Disable the flag
+    kind: flag
+    timeout: 5s
+  - name: Drain
+    kind: command
+    run: echo drained
+    timeout: 5s
+runbooks:
+  restart:
+    description: "memory leaks: restart the servers"
+    partial: true
+    steps:
+      - name: Restart the servers
+        kind: command
+        run: echo restarted "$ROLLBOT_FLAG"
+        timeout: 5s
+      - name: Scale down
+        kind: command
+        run: echo scaled down
+        timeout: 5s
+  collab-off:
+    description: "state synchronisation: disable collaborative features"
+    partial: true
+    steps:
+      - name: Disable collaborative features
+        kind: flag
+        flag: chat-v2-collab
+        set: {{enabled: false}}
+        timeout: 5s
+"""
+
+
 def write_plan(directory: Path, text: str = PLAN, name: str = "chat-v2.yaml") -> Path:
     """A plans folder holding `text`."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -197,7 +197,7 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
         # Without a reason /rollback only shows what would run (the modal's part in Slack).
         "/rollback realtime-features": "To run it, give the reason: `/rollback",
         "/rollback no-such-flag oops": "`no-such-flag` has no rollout to roll back.",
-        "/rollback": "Usage: `/rollback <flag> [reason]`",
+        "/rollback": "Usage: `/rollback <flag> [runbook] [reason]`",
         "/approve no-such-flag": "No rollout for `no-such-flag`.",
         "/incident declare": "`/incident declare` needs a severity and a title.",
         "/incident note hi": "works in an incident's own channel",

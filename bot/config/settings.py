@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.config.contacts import ContactConfig, contact_book, unique_names
+from bot.config.databases import DatabaseConfig, database_urls
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -50,6 +51,8 @@ class ConfigFile(BaseModel):
     statuspage: StatusPageConfig = Field(default_factory=StatusPageConfig)
     paging: PagingConfig = Field(default_factory=PagingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    # Databases by name, for `provider: sql` metrics and `kind: sql` runbook steps.
+    databases: dict[str, DatabaseConfig] = Field(default_factory=dict)
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
 
     @model_validator(mode="after")
@@ -94,6 +97,20 @@ class ConfigFile(BaseModel):
                         f"permissions.{action}: unknown role {role_id!r} (roles: {known})"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _sql_database_known(self) -> ConfigFile:
+        sql = self.metrics.sql
+        if sql is not None and sql.database is not None and sql.database not in self.databases:
+            known = ", ".join(sorted(self.databases)) or "none defined"
+            raise ValueError(
+                f"metrics.sql.database: unknown database {sql.database!r} (databases: {known})"
+            )
+        return self
+
+    def database_names(self) -> set[str]:
+        """Every database plans may name: `databases:` and `metrics.sql`'s own."""
+        return set(database_urls(self.databases, self.metrics.sql))
 
     def role_directory(self) -> RoleDirectory:
         """The roles and permissions as the domain sees them."""

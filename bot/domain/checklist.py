@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bot.domain.durations import parse_duration
 from bot.domain.message import Message, Strong
+from bot.domain.triggers import MetricProviderName, MetricSource, source_problem
 
 KINDS = ("http", "tls", "command", "metric", "flag_removed")
 
@@ -46,6 +47,9 @@ class Probe(BaseModel):
     min: float | None = None
     max: float | None = None
     every: str = "5m"
+    # A metric probe's provider (default: `metrics.provider`) and, for sql, its database.
+    provider: MetricProviderName | None = None
+    database: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     @field_validator("timeout", "every")
     @classmethod
@@ -65,7 +69,17 @@ class Probe(BaseModel):
             raise ValueError(f"http probe {self.http!r} must start with http:// or https://")
         if self.metric and self.min is None and self.max is None:
             raise ValueError("a metric probe needs min and/or max")
+        if (self.provider or self.database) and not self.metric:
+            raise ValueError("provider and database belong to a metric probe")
+        problem = source_problem(self.provider, self.database)
+        if problem:
+            raise ValueError(problem)
         return self
+
+    @property
+    def source(self) -> MetricSource:
+        """Where a metric probe's query is answered."""
+        return MetricSource(self.provider, self.database)
 
     @property
     def kind(self) -> str:

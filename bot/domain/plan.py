@@ -6,6 +6,7 @@ and a hint, so `rollbot plan check` can list them all at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,9 +18,16 @@ from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
 from bot.domain.problems import describe
-from bot.domain.runbook import FlagStep, RunbookStep
+from bot.domain.runbook import (
+    FULL,
+    Runbook,
+    RunbookStep,
+    SqlStep,
+    effective_steps,
+    turns_own_flag,
+)
 from bot.domain.signoff import Gate
-from bot.domain.triggers import Criterion, Trigger
+from bot.domain.triggers import Condition, Criterion, Trigger
 
 
 class Step(BaseModel):
@@ -81,6 +89,11 @@ class Plan(BaseModel):
     # Rollback triggers armed in every phase, and the runbook a rollback runs.
     triggers: list[Trigger] = Field(default_factory=list)
     runbook: list[RunbookStep] = Field(default_factory=list)
+    # Runbooks for particular risks, by name; `runbook:` above is the one named `full`.
+    runbooks: dict[str, Runbook] = Field(default_factory=dict)
+    # A data backup run before the first user sees the feature (before the first step with
+    # a percentage above 0); its restore belongs in the runbook.
+    backup: SqlStep | None = None
 
     @field_validator("flag")
     @classmethod
@@ -109,6 +122,36 @@ class Plan(BaseModel):
         """The criteria the step at `index` must meet before it advances by itself."""
         planned = self.step(index)
         return [*planned.phase.criteria, *planned.step.criteria]
+
+    def runbook_names(self) -> list[str]:
+        """Every runbook a rollback may run: `full` first, then the named ones."""
+        return [FULL, *self.runbooks]
+
+    def has_runbook(self, name: str) -> bool:
+        """True when `name` is one of `runbook_names()`."""
+        return name == FULL or name in self.runbooks
+
+    def runbook_steps(self, name: str = FULL) -> list[RunbookStep]:
+        """The steps runbook `name` runs (the full one with its flag-off step first)."""
+        if name == FULL:
+            return effective_steps(self.runbook)
+        named = self.runbooks[name]
+        return effective_steps(named.steps, partial=named.partial)
+
+    def runbook_partial(self, name: str = FULL) -> bool:
+        """True when runbook `name` leaves the rollout's flag alone (the rollout pauses)."""
+        return name != FULL and self.runbooks[name].partial
+
+    def runbook_description(self, name: str = FULL) -> str:
+        """What runbook `name` is for, for menus and messages."""
+        if name == FULL:
+            return "full rollback: the flag off first, then the runbook"
+        named = self.runbooks[name]
+        return named.description or ("partial runbook" if named.partial else "runbook")
+
+    def first_exposed_index(self) -> int | None:
+        """The first step whose percentage is above 0: where users first see the feature."""
+        return next((p.index for p in self.steps() if p.step.percentage > 0), None)
 
     @property
     def last_index(self) -> int:
@@ -153,8 +196,9 @@ _HINTS = {
     "enum": "use one of the values listed",
     "list_type": "write a list (`- item` lines or [a, b])",
     "float_parsing": "write a number, e.g. 0.01",
-    "union_tag_invalid": "kind is one of flag, command, http, wait_for_health",
-    "union_tag_not_found": "add kind: flag, command, http or wait_for_health",
+    "union_tag_invalid": "kind is one of flag, command, http, wait_for_health, sql",
+    "union_tag_not_found": "add kind: flag, command, http, wait_for_health or sql",
+    "literal_error": "use one of the values listed",
 }
 
 
@@ -163,12 +207,15 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def validate_plan(
-    data: Any, roles: Collection[str] | None = None
+    data: Any,
+    roles: Collection[str] | None = None,
+    databases: Collection[str] | None = None,
 ) -> tuple[Plan | None, list[PlanProblem]]:
     """Validate parsed YAML as a plan; return the plan (if usable) and every problem found.
 
     With `roles` (the role ids of a config), gates and checklist owners naming other roles
-    are problems too.
+    are problems too; with `databases` (the config's named databases), so are sql queries
+    and steps naming other databases.
     """
     if not isinstance(data, dict):
         return None, [PlanProblem("(top level)", "a plan must be a mapping", "see config/plans/")]
@@ -184,6 +231,8 @@ def validate_plan(
     from bot.domain.plan_gates import gate_problems  # it needs Plan, defined here
 
     problems += gate_problems(plan, roles)
+    if databases is not None:
+        problems += database_problems(plan, databases)
     return (None if problems else plan), problems
 
 
@@ -272,18 +321,109 @@ def _metric_problems(plan: Plan) -> list[PlanProblem]:
                 for i, c in enumerate(step.criteria)
             ]
             problems += _unique(names, "criterion name")
-    problems += _unique(
-        [(f"runbook.{i}.name", s.name) for i, s in enumerate(plan.runbook)], "step name"
-    )
-    for i, runbook_step in enumerate(plan.runbook):
-        if isinstance(runbook_step, FlagStep) and i > 0:
+    problems += _runbook_problems(plan, "runbook", plan.runbook, partial=False)
+    for name, named in plan.runbooks.items():
+        where = f"runbooks.{name}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) or name == FULL:
             problems.append(
                 PlanProblem(
-                    f"runbook.{i}.kind",
+                    where,
+                    f"{name!r} cannot name a runbook"
+                    + (": `full` is the plan's `runbook:`" if name == FULL else ""),
+                    "use lower-case letters, digits, '-' and '_', other than full",
+                )
+            )
+        problems += _runbook_problems(plan, f"{where}.steps", named.steps, named.partial)
+    all_triggers = [(f"triggers.{i}", t) for i, t in enumerate(plan.triggers)]
+    all_triggers += [
+        (f"phases.{p}.triggers.{i}", t)
+        for p, phase in enumerate(plan.phases)
+        for i, t in enumerate(phase.triggers)
+    ]
+    for path, trigger in all_triggers:
+        if trigger.runbook is not None and not plan.has_runbook(trigger.runbook):
+            problems.append(
+                PlanProblem(
+                    f"{path}.runbook",
+                    f"there is no runbook called {trigger.runbook!r}",
+                    f"runbooks of this plan: {', '.join(plan.runbook_names())}",
+                )
+            )
+    if plan.backup is not None and plan.first_exposed_index() is None:
+        problems.append(
+            PlanProblem(
+                "backup",
+                "no step has a percentage above 0, so the backup would never run",
+                "the backup runs just before the first step that shows users the feature",
+            )
+        )
+    # Duplicates found once per phase would repeat; keep each problem once.
+    return list(dict.fromkeys(problems))
+
+
+def _runbook_problems(
+    plan: Plan, where: str, steps: list[RunbookStep], partial: bool
+) -> list[PlanProblem]:
+    """Step names used twice; the rollout's flag step out of place (or in a partial one)."""
+    problems = _unique([(f"{where}.{i}.name", s.name) for i, s in enumerate(steps)], "step name")
+    for i, runbook_step in enumerate(steps):
+        if not turns_own_flag(runbook_step, plan.flag):
+            continue
+        if partial:
+            problems.append(
+                PlanProblem(
+                    f"{where}.{i}",
+                    "a partial runbook leaves the rollout's own flag alone",
+                    "name another flag with flag:, or make the runbook full (partial: false)",
+                )
+            )
+        elif i > 0:
+            problems.append(
+                PlanProblem(
+                    f"{where}.{i}.kind",
                     "the flag step must be the runbook's first step",
                     "users are protected by turning the flag off first; move it to the top "
                     "(or leave it out: rollbot adds it)",
                 )
             )
-    # Duplicates found once per phase would repeat; keep each problem once.
-    return list(dict.fromkeys(problems))
+    return problems
+
+
+def database_problems(plan: Plan, databases: Collection[str]) -> list[PlanProblem]:
+    """SQL queries, probes and steps naming a database the config does not have."""
+    named: list[tuple[str, str | None]] = []
+    conditions: list[tuple[str, Condition]] = [
+        (f"triggers.{i}", c) for i, c in enumerate(plan.triggers)
+    ]
+    for p, phase in enumerate(plan.phases):
+        conditions += [(f"phases.{p}.triggers.{i}", c) for i, c in enumerate(phase.triggers)]
+        conditions += [(f"phases.{p}.criteria.{i}", c) for i, c in enumerate(phase.criteria)]
+        for s, step in enumerate(phase.steps):
+            conditions += [
+                (f"phases.{p}.steps.{s}.criteria.{i}", c) for i, c in enumerate(step.criteria)
+            ]
+    named += [(f"{path}.database", c.database) for path, c in conditions]
+    for c, checklist in enumerate(plan.checklists):
+        for i, item in enumerate(checklist.items):
+            if item.probe is not None:
+                named.append((f"checklists.{c}.items.{i}.probe.database", item.probe.database))
+    runbooks: list[tuple[str, list[RunbookStep]]] = [("runbook", plan.runbook)]
+    runbooks += [(f"runbooks.{n}.steps", r.steps) for n, r in plan.runbooks.items()]
+    for where, steps in runbooks:
+        named += [
+            (f"{where}.{i}.database", s.database)
+            for i, s in enumerate(steps)
+            if isinstance(s, SqlStep)
+        ]
+    if plan.backup is not None:
+        named.append(("backup.database", plan.backup.database))
+    known = ", ".join(sorted(databases)) or "none configured"
+    return [
+        PlanProblem(
+            path,
+            f"there is no database called {name!r} in the config",
+            f"databases: {known} (the config's `databases:` section)",
+        )
+        for path, name in named
+        if name is not None and name not in databases
+    ]

@@ -46,6 +46,7 @@ class FiredTrigger:
     consecutive: int
     values: list[float | None] = field(default_factory=list)
     at: datetime | None = None
+    runbook: str | None = None  # the plan's runbook this trigger runs (None: the full one)
 
     @classmethod
     def of(cls, trigger: Trigger, values: list[float | None], at: datetime) -> FiredTrigger:
@@ -60,6 +61,7 @@ class FiredTrigger:
             trigger.consecutive,
             list(values),
             at,
+            trigger.runbook,
         )
 
     def sentence(self) -> Message:
@@ -86,4 +88,5 @@ class FiredTrigger:
             "consecutive": self.consecutive,
             "values": self.values,
             "at": self.at.isoformat() if self.at else None,
+            "runbook": self.runbook,
         }

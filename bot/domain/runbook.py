@@ -1,8 +1,11 @@
-"""The rollback runbook a plan carries: ordered steps of four kinds.
+"""The rollback runbooks a plan carries: ordered steps of five kinds.
 
-A runbook always starts by turning the flag off, so users are protected within seconds and
-the slower steps (drain, revert, deploy, verify) follow. A plan may write that flag step
-itself (it must then be the first step) or leave it out, in which case it is added.
+The full runbook (`runbook:`, named `full`) always starts by turning the flag off, so users
+are protected within seconds and the slower steps (drain, revert, deploy, verify) follow. A
+plan may write that flag step itself (it must then be the first step) or leave it out, in
+which case it is added. A plan may also name runbooks for particular risks (`runbooks:`); a
+*partial* one (restart the servers, turn off another flag) leaves the rollout's own flag
+alone, so the rollout stays where it is, paused.
 """
 
 from __future__ import annotations
@@ -55,7 +58,19 @@ class FlagStep(_StepBase):
     """Set flag fields through the configured flag provider (by default: turn it off)."""
 
     kind: Literal["flag"]
+    # Another flag to set (e.g. `realtime-collab` in a partial runbook); default: the
+    # rollout's own flag.
+    flag: str | None = None
     set: dict[str, Any] = Field(default_factory=lambda: {"enabled": False, "rollout_percentage": 0})
+
+    @field_validator("flag")
+    @classmethod
+    def _flag_key(cls, value: str | None) -> str | None:
+        from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+
+        if value is not None and not is_valid_flag_key(value):
+            raise ValueError(f"{value!r} is not a valid flag key: {FLAG_KEY_HINT}")
+        return value
 
     @field_validator("set")
     @classmethod
@@ -156,16 +171,71 @@ class WaitForHealthStep(_StepBase):
         }[self.comparison]
 
 
+SQL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+"""A table name a step may count rows of: an identifier, optionally schema-qualified."""
+
+
+class SqlStep(_StepBase):
+    """Statements run against a database named in the config, in one transaction with a
+    statement timeout: all of them commit or none. `skip_if` (a query whose first value is
+    true when the work is already done) makes a re-run safe; `count_rows` reports the row
+    counts of tables before and after."""
+
+    kind: Literal["sql"]
+    database: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    statements: list[str] = Field(min_length=1)
+    skip_if: str | None = Field(default=None, min_length=1)
+    count_rows: list[str] = Field(default_factory=list)
+
+    @field_validator("statements")
+    @classmethod
+    def _not_blank(cls, value: list[str]) -> list[str]:
+        if any(not s.strip() for s in value):
+            raise ValueError("a statement is empty")
+        return value
+
+    @field_validator("count_rows")
+    @classmethod
+    def _tables(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(SQL_NAME, name):
+                raise ValueError(f"{name!r} is not a table name (letters, digits, '_')")
+        return value
+
+
 RunbookStep = Annotated[
-    FlagStep | CommandStep | HttpStep | WaitForHealthStep, Field(discriminator="kind")
+    FlagStep | CommandStep | HttpStep | WaitForHealthStep | SqlStep, Field(discriminator="kind")
 ]
+
+FULL = "full"
+"""The name of the plan's `runbook:`: the full rollback, flag off first."""
+
+
+class Runbook(BaseModel):
+    """A named runbook of a plan (`runbooks: {name: ...}`), for one risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    # Partial: it does not turn the rollout's flag off; the rollout stays, paused.
+    partial: bool = False
+    steps: list[RunbookStep] = Field(min_length=1)
+
 
 DEFAULT_FLAG_STEP = FlagStep(kind="flag", name="Turn the flag off", timeout="30s", retries=3)
 
 
-def effective_steps(steps: list[RunbookStep]) -> list[RunbookStep]:
-    """The steps that run: the plan's, with the flag-off step first (added if missing)."""
-    if steps and isinstance(steps[0], FlagStep):
+def turns_own_flag(step: RunbookStep, flag_key: str | None) -> bool:
+    """True for a flag step that sets the rollout's own flag."""
+    return isinstance(step, FlagStep) and (step.flag is None or step.flag == flag_key)
+
+
+def effective_steps(steps: list[RunbookStep], partial: bool = False) -> list[RunbookStep]:
+    """The steps that run: the plan's, with the flag-off step first (added if missing);
+    a partial runbook's as written."""
+    if partial:
+        return list(steps)
+    if steps and isinstance(steps[0], FlagStep) and steps[0].flag is None:
         return list(steps)
     return [DEFAULT_FLAG_STEP, *steps]
 
@@ -174,7 +244,13 @@ def describe_step(step: RunbookStep) -> Message:
     """One line saying what a step does (for the confirmation modal and the shell)."""
     if isinstance(step, FlagStep):
         fields = ", ".join(f"{k}={v}" for k, v in step.set.items())
+        if step.flag:
+            return Message(f"{step.name}: set the flag ", Code(step.flag), f" ({fields})")
         return Message(f"{step.name}: set the flag ({fields})")
+    if isinstance(step, SqlStep):
+        what = f"{len(step.statements)} SQL statement(s) in one transaction on database "
+        guard = Message(", skipped when ", Code(step.skip_if)) if step.skip_if else ""
+        return Message(f"{step.name}: {what}", Code(step.database), guard)
     if isinstance(step, CommandStep):
         return Message(f"{step.name}: run ", Code(step.run))
     if isinstance(step, HttpStep):

@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.message import Message, Strong
 
@@ -33,6 +34,36 @@ class MissingData(StrEnum):
 
 COMPARISONS = (">", ">=", "<", "<=")
 
+METRIC_PROVIDERS = ("prometheus", "http_json", "sql")
+"""The metrics providers a condition or probe may name with `provider:` (default: the one
+`metrics.provider` configures)."""
+
+MetricProviderName = Literal["prometheus", "http_json", "sql"]
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """Where a query is answered: a provider by name (None: the configured default), and for
+    `sql` a database named in the config (None: `metrics.sql.database`)."""
+
+    provider: str | None = None
+    database: str | None = None
+
+    def describe(self) -> str:
+        """For messages: `sql (database realtime)`, `prometheus`, `the default provider`."""
+        if self.provider is None:
+            return "the default metrics provider"
+        if self.database:
+            return f"{self.provider} (database {self.database})"
+        return self.provider
+
+
+def source_problem(provider: str | None, database: str | None) -> str | None:
+    """Why `provider`/`database` cannot go together, or None."""
+    if database is not None and provider != "sql":
+        return "database: only an sql query runs against a database; add provider: sql"
+    return None
+
 
 class Condition(BaseModel):
     """A query compared with a threshold (the common form of triggers and criteria)."""
@@ -47,6 +78,24 @@ class Condition(BaseModel):
     consecutive: int = Field(default=2, ge=1, le=100)
     missing_data: MissingData = MissingData.HOLD
     unit: str = ""
+    # Which provider answers the query (default: `metrics.provider`), and for sql the database.
+    provider: MetricProviderName | None = None
+    database: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    # The query answers one value per label (a row per variant or segment, a series per
+    # label value): each is judged, and the worst decides (see `decisive`).
+    per: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _source(self) -> Condition:
+        problem = source_problem(self.provider, self.database)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def source(self) -> MetricSource:
+        """Where this condition's query is answered."""
+        return MetricSource(self.provider, self.database)
 
     @field_validator("comparison")
     @classmethod
@@ -75,7 +124,12 @@ class Condition(BaseModel):
 
 
 class Trigger(Condition):
-    """Rolls the rollout back when its comparison is true `consecutive` times in a row."""
+    """Rolls the rollout back when its comparison is true `consecutive` times in a row.
+
+    `runbook` names the plan's runbook it runs (default: the full rollback); a partial one
+    (`runbooks.<name>.partial: true`) leaves the rollout running, paused."""
+
+    runbook: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class Criterion(Condition):
@@ -181,3 +235,33 @@ def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> Mess
         f"needs {criterion.rule()} for {criterion.consecutive} evaluations in a row "
         f"({reading.streak.good} so far)",
     )
+
+
+def _is_bad(condition: Condition, value: float, trigger: bool) -> bool:
+    """A trigger's value is bad when it breaches; a criterion's when it is unmet."""
+    return condition.compares_true(value) if trigger else not condition.compares_true(value)
+
+
+def decisive(
+    condition: Condition, values: dict[str, float | None], trigger: bool
+) -> tuple[str | None, float | None]:
+    """The label and value that decide a labelled condition (`per:`): the worst bad value
+    (the furthest past the threshold), else a label without data, else the one nearest the
+    threshold. No labels at all is no data."""
+    if not values:
+        return None, None
+    bad = [
+        (label, v)
+        for label, v in values.items()
+        if v is not None and not math.isnan(v) and _is_bad(condition, v, trigger)
+    ]
+    if bad:
+        return max(bad, key=lambda lv: abs(lv[1] - condition.threshold))
+    missing = [label for label, v in values.items() if v is None or math.isnan(v)]
+    if missing:
+        return missing[0], None
+    label, value = min(
+        ((label, v) for label, v in values.items() if v is not None),
+        key=lambda lv: abs(lv[1] - condition.threshold),
+    )
+    return label, value

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 import httpx
 
 from bot.domain.checklist import Probe
+from bot.domain.triggers import MetricSource
 
-MetricQuery = Callable[[str], float | None]
-"""Runs a metric query and returns its current value (None when there is no data)."""
+MetricQuery = Callable[[str, MetricSource], float | None]
+"""Runs a metric query where its source says and returns its current value (None when
+there is no data)."""
 
 FlagExists = Callable[[str], bool]
 """True while the flag system still has the flag (raises when it cannot be asked)."""
@@ -100,7 +102,7 @@ def _command(command: str, timeout: float) -> tuple[bool, str]:
 def _metric(probe: Probe, query: MetricQuery | None) -> tuple[bool, str]:
     if query is None:
         return False, NO_METRICS
-    value = query(str(probe.metric))
+    value = query(str(probe.metric), probe.source)
     if value is None:
         return False, f"`{probe.metric}` returned no data"
     if probe.min is not None and value < probe.min:

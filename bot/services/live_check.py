@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.domain.runbook import needed_env
+from bot.config.databases import database_urls
+from bot.config.settings import ConfigFile
+from bot.domain.runbook import FULL, needed_env
 from bot.providers.flags.base import FlagProvider
-from bot.providers.metrics.base import MetricsProvider
+from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.base import Pager
 from bot.providers.statuspage.base import StatusPageProvider
 from bot.services.plans import PlanCatalog
@@ -33,18 +35,35 @@ def missing_runbook_env(plans: PlanCatalog, env: Mapping[str, str]) -> list[Find
     """Each environment variable a plan's runbook reads and `env` lacks (no network)."""
     found: list[Finding] = []
     for name, plan in sorted(plans.plans.items()):
-        for variable, steps in needed_env(plan.runbook).items():
-            if not env.get(variable):
-                where = ", ".join(f"“{s}”" for s in steps)
-                found.append(
-                    Finding(
-                        f"runbook of {name}",
-                        False,
-                        f"{variable} is not set (read by {where}); a rollback would fail "
-                        "at that step",
+        for runbook in plan.runbook_names():
+            for variable, steps in needed_env(plan.runbook_steps(runbook)).items():
+                if not env.get(variable):
+                    where = ", ".join(f"“{s}”" for s in steps)
+                    which = "runbook" if runbook == FULL else f"runbook {runbook}"
+                    found.append(
+                        Finding(
+                            f"{which} of {name}",
+                            False,
+                            f"{variable} is not set (read by {where}); a rollback would fail "
+                            "at that step",
+                        )
                     )
-                )
     return found
+
+
+def missing_database_env(config: ConfigFile, env: Mapping[str, str]) -> list[Finding]:
+    """Each named database whose URL variable is unset: its sql conditions are not
+    evaluated and sql runbook steps on it fail."""
+    return [
+        Finding(
+            f"database {name}",
+            False,
+            f"{variable} is not set: its sql criteria, triggers and probes are not evaluated, "
+            "and sql runbook steps on it would fail",
+        )
+        for name, variable in sorted(database_urls(config.databases, config.metrics.sql).items())
+        if not env.get(variable)
+    ]
 
 
 class LiveCheck:
@@ -53,7 +72,7 @@ class LiveCheck:
     def __init__(
         self,
         plans: PlanCatalog,
-        metrics: MetricsProvider,
+        metrics: MetricSources,
         pager: Pager | None,
         status_pages: list[StatusPageProvider],
         flags: FlagProvider,
@@ -72,21 +91,27 @@ class LiveCheck:
 
     def metrics_reachable(self) -> Finding:
         """One query the plans ask, through the configured metrics provider."""
-        if self.metrics.name == "none":
+        if not self.metrics.enabled:
             return Finding("metrics", None, "off (metrics.provider: none): no triggers watch")
         conditions = [
             c
             for plan in self.plans.plans.values()
             for c in (*plan.triggers, *(c for phase in plan.phases for c in phase.criteria))
+            if self.metrics.configured(c.source)
         ]
-        query = conditions[0].query if conditions else None
-        if query is None:
+        if not conditions:
             return Finding("metrics", None, f"{self.metrics.name}: no plan asks a query")
-        try:
-            value = self.metrics.query(query)
-        except Exception as exc:
-            return Finding("metrics", False, f"{self.metrics.name} did not answer: {exc}")
-        return Finding("metrics", True, f"{self.metrics.name} answered {query!r} with {value}")
+        # One query per provider asked: each outside system is told apart.
+        by_source = {c.source: c for c in conditions}
+        answers: list[str] = []
+        for source, condition in by_source.items():
+            name = source.describe() if source.provider else self.metrics.name
+            try:
+                value = self.metrics.ask(source, condition.query)
+            except Exception as exc:
+                return Finding("metrics", False, f"{name} did not answer: {exc}")
+            answers.append(f"{name} answered {condition.query!r} with {value}")
+        return Finding("metrics", True, "; ".join(answers))
 
     def outside(self) -> list[Finding]:
         """Every outside system: metrics, pager, status pages, flag system."""

@@ -12,12 +12,15 @@ from bot.domain.plan import Plan, PlanProblem, validate_plan
 
 
 def load_plan_file(
-    path: Path, roles: Collection[str] | None = None
+    path: Path,
+    roles: Collection[str] | None = None,
+    databases: Collection[str] | None = None,
 ) -> tuple[Plan | None, list[FileProblem]]:
-    """Load and validate one plan file (with `roles`, gates and owners must name them)."""
+    """Load and validate one plan file (with `roles`, gates and owners must name them; with
+    `databases`, sql queries and steps must name one of them)."""
     data, problems = read_yaml(path)
     if not problems:
-        plan, problems = validate_plan(data, roles=roles)
+        plan, problems = validate_plan(data, roles=roles, databases=databases)
     else:
         plan = None
     return plan, [FileProblem(str(path), p) for p in problems]

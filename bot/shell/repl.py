@@ -54,8 +54,11 @@ HELP = """You are in the rollbot shell: the same commands and buttons as in Slac
                                 its checklists (`/approve help`); sign with the buttons:
                                 press approve      press reject (then type the reason)
                                 press check <item> (after `/approve checklist <flag>`)
-  /rollback <flag> [reason]   without a reason: show the runbook that would run; with one:
-                                roll back now (flag off first, then the runbook)
+  /rollback <flag> [runbook] [reason]
+                              without a reason: show the runbook that would run (and the
+                                plan's other runbooks); with one: run it now (the full
+                                rollback turns the flag off first; a partial runbook, e.g.
+                                restart, leaves the rollout running, paused)
   /incident <subcommand>      run an incident command (`/incident help` lists them); they
                                 act on the incident declared last, e.g.
                                 /incident declare sev2 Checkout errors

@@ -16,20 +16,32 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import (
+    Block,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.commands.rollback import USAGE, confirmation_text, is_help, parse, report_text
+from bot.commands.rollback import (
+    USAGE,
+    confirmation_text,
+    is_help,
+    parse,
+    report_text,
+    split_runbook,
+)
 from bot.container import Rollbot
 from bot.domain.actions import ROLLBACK_DECISIONS
 from bot.domain.errors import RollbotError
 from bot.domain.ids import record_id
+from bot.domain.message import Message
+from bot.domain.runbook import FULL
 from bot.services.rollback.report import RollbackPreview
 from bot.slack import listener
 from bot.slack.blocks import truncate
@@ -48,6 +60,8 @@ log = logging.getLogger(__name__)
 CALLBACK_ID = "rollback_confirm"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason_input"
+RUNBOOK_BLOCK = "runbook"
+RUNBOOK_ACTION = "runbook_select"
 
 
 def register_rollback(app: App, rollbot: Rollbot) -> None:
@@ -60,22 +74,54 @@ def register_rollback(app: App, rollbot: Rollbot) -> None:
         listener.button(app, rollbot, what, _decision(rollbot, choice))
 
 
+def _runbook_option(name: str, what: str) -> Option:
+    return Option(value=name, text=PlainTextObject(text=truncate(f"{name}: {what}", 75)))
+
+
+def _runbook_blocks(preview: RollbackPreview) -> list[Block]:
+    """The runbook select menu (when the plan offers several), and what each other runbook
+    runs, so the choice is made knowing its steps."""
+    if len(preview.runbooks) < 2:
+        return []
+    options = [_runbook_option(name, what) for name, what in preview.runbooks[:100]]
+    chosen = next((o for o in options if o.value == preview.runbook), options[0])
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=RUNBOOK_BLOCK,
+            label=PlainTextObject(text="Runbook"),
+            hint=PlainTextObject(
+                text="The full rollback turns the flag off; a partial runbook leaves it on and "
+                "pauses the rollout."
+            ),
+            element=StaticSelectElement(
+                action_id=RUNBOOK_ACTION, options=options, initial_option=chosen
+            ),
+        )
+    ]
+    for name, steps in preview.other_steps[:10]:
+        text = mrkdwn(Message("*", name, "* runs:\n", Message.join("\n", steps)))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 3000))]))
+    return blocks
+
+
 def confirmation_modal(
     preview: RollbackPreview, reason: str, channel_id: str | None
 ) -> dict[str, Any]:
-    """The modal: the steps that will run, and the reason (required, prefilled if typed)."""
+    """The modal: the steps that will run, the runbook to run (a select menu when the plan
+    offers several), and the reason (required, prefilled if typed)."""
     meta = json.dumps({"flag": preview.flag_key, "channel": channel_id})
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,
         private_metadata=meta,
         title=PlainTextObject(text="Roll back"),
-        submit=PlainTextObject(text="Roll back now"),
+        submit=PlainTextObject(text="Run it now" if len(preview.runbooks) > 1 else "Roll back now"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(text=truncate(mrkdwn(confirmation_text(preview)), 3000))
             ),
+            *_runbook_blocks(preview),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Why roll back?"),
@@ -91,8 +137,8 @@ def confirmation_modal(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text="The flag is turned off first; every step is posted in the "
-                        "rollout's thread."
+                        text="A full rollback turns the flag off first; every step is posted in "
+                        "the rollout's thread."
                     )
                 ]
             ),
@@ -106,8 +152,9 @@ def _command(rollbot: Rollbot) -> Callable[[Interaction], None]:
         if is_help(i.text):
             i.reply(USAGE)
             return
-        flag, reason = parse(i.text)
-        preview = rollbot.rollback.preview(flag, i.actor)
+        flag, rest = parse(i.text)
+        runbook, reason = split_runbook(rest, rollbot.rollback.runbooks(flag))
+        preview = rollbot.rollback.preview(flag, i.actor, runbook)
         i.client.views_open(
             trigger_id=i.body["trigger_id"],
             view=confirmation_modal(preview, reason, i.channel_id),
@@ -120,6 +167,14 @@ def _reason(view: dict[str, Any]) -> str:
     values = view.get("state", {}).get("values", {})
     raw = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("value")
     return " ".join(str(raw or "").split())
+
+
+def _runbook(view: dict[str, Any]) -> str:
+    """The runbook chosen in the select menu (the full one when the modal has none)."""
+    values = view.get("state", {}).get("values", {})
+    selected = values.get(RUNBOOK_BLOCK, {}).get(RUNBOOK_ACTION, {}).get("selected_option")
+    value = selected.get("value") if isinstance(selected, dict) else None
+    return str(value) if value else FULL
 
 
 def _form(view: dict[str, Any]) -> tuple[str, str | None] | None:
@@ -140,9 +195,11 @@ def _check(rollbot: Rollbot) -> FormCheck:
         if len(_reason(i.view)) < 3:
             return {REASON_BLOCK: "Say why you roll back (3 characters at least)."}
         try:
-            rollbot.rollback.preview(form[0], i.actor)  # still allowed and still possible?
+            # Still allowed and still possible, with the runbook chosen?
+            rollbot.rollback.preview(form[0], i.actor, _runbook(i.view))
         except RollbotError as exc:
-            raise FormRefused(REASON_BLOCK, exc) from exc
+            block = RUNBOOK_BLOCK if _runbook(i.view) != FULL else REASON_BLOCK
+            raise FormRefused(block, exc) from exc
         return None
 
     return check
@@ -155,7 +212,8 @@ def _submission(rollbot: Rollbot) -> Callable[[Interaction], None]:
             return
         flag, channel = form
         try:
-            text = report_text(rollbot.rollback.roll_back(flag, i.actor, _reason(i.view)))
+            report = rollbot.rollback.roll_back(flag, i.actor, _reason(i.view), _runbook(i.view))
+            text = report_text(report)
         except RollbotError as exc:
             text = refusal_text(exc)
         except Exception:

@@ -114,8 +114,12 @@ def start_rollback(
     trigger: dict[str, Any] | None,
     started_at: datetime,
     lease_until: datetime,
+    runbook: str | None = None,
 ) -> RollbackRow:
-    """Add a running rollback attempt and flush it, so it has its id."""
+    """Add a running rollback attempt and flush it, so it has its id. `runbook` names the
+    plan's runbook it runs when not the full one (kept with what started it, in `trigger`)."""
+    if runbook is not None:
+        trigger = {**(trigger or {}), "runbook": runbook}
     row = RollbackRow(
         rollout_id=rollout_id,
         flag_key=flag_key,
@@ -131,3 +135,9 @@ def start_rollback(
     session.add(row)
     session.flush()
     return row
+
+
+def runbook_of(row: RollbackRow, default: str) -> str:
+    """The name of the runbook a rollback runs (`default`, the full one, when unnamed)."""
+    name = (row.trigger or {}).get("runbook")
+    return name if isinstance(name, str) and name else default

@@ -24,12 +24,18 @@ from bot.services.rollback.report import RollbackReport
 from bot.slack.app import build_slack_app
 from bot.slack.blocks import rollout_card
 from bot.slack.notifier import build_client
-from bot.slack.rollback_listeners import CALLBACK_ID, REASON_ACTION, REASON_BLOCK
+from bot.slack.rollback_listeners import (
+    CALLBACK_ID,
+    REASON_ACTION,
+    REASON_BLOCK,
+    RUNBOOK_ACTION,
+    RUNBOOK_BLOCK,
+)
 from bot.web.app import create_app
 from tests.e2e.conftest import SIGNING_SECRET, button_styles
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
-from tests.rollback_support import FLAG, PLAN, build_rollbot
+from tests.rollback_support import FLAG, PLAN, RUNBOOKS_PLAN, build_rollbot
 
 CHANNEL = "C_RELEASES"
 ROLES = (
@@ -248,3 +254,84 @@ def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
 
 class Died(BaseException):
     """Stands in for the process dying mid-step: nothing in rollbot catches it."""
+
+
+@pytest.fixture
+def runbooks_bot(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Bot]:
+    yield from serve(fake_slack, tmp_path, ROLES, plan=RUNBOOKS_PLAN)
+
+
+def select_menu(view: dict[str, Any]) -> dict[str, Any]:
+    (block,) = [b for b in view["blocks"] if b.get("block_id") == RUNBOOK_BLOCK]
+    element: dict[str, Any] = block["element"]
+    return element
+
+
+def test_the_modal_offers_the_plans_runbooks_in_a_select_menu(runbooks_bot: Bot) -> None:
+    bot = runbooks_bot
+    start(bot)
+    view = bot.open_modal(f"{FLAG} memory keeps growing")
+    menu = select_menu(view)
+    assert menu["type"] == "static_select" and menu["action_id"] == RUNBOOK_ACTION
+    assert [o["value"] for o in menu["options"]] == ["full", "restart", "collab-off"]
+    assert menu["initial_option"]["value"] == "full"
+    shown = json.dumps(view["blocks"])
+    assert "*restart* runs:" in shown and "Restart the servers" in shown
+    assert "set the flag `chat-v2-collab`" in shown
+    # Typed after the flag, a runbook is preselected and its steps lead the modal.
+    typed = bot.open_modal(f"{FLAG} restart memory keeps growing")
+    assert select_menu(typed)["initial_option"]["value"] == "restart"
+    assert "Run the runbook `restart`" in typed["blocks"][0]["text"]["text"]
+    reason = next(b for b in typed["blocks"] if b.get("block_id") == REASON_BLOCK)
+    assert reason["element"]["initial_value"] == "memory keeps growing"
+    # Submitted with the restart runbook chosen: the flag stays on, the rollout pauses.
+    response = bot.slack.view_submission(
+        CALLBACK_ID,
+        {
+            REASON_BLOCK: {REASON_ACTION: "memory keeps growing"},
+            RUNBOOK_BLOCK: {
+                RUNBOOK_ACTION: {
+                    "type": "static_select",
+                    "selected_option": {
+                        "value": "restart",
+                        "text": {"type": "plain_text", "text": "restart"},
+                    },
+                }
+            },
+        },
+        private_metadata=typed["private_metadata"],
+        user_id="U_OPS",
+    )
+    assert response.status_code == 200 and response.text == ""
+    texts = bot.wait_thread(lambda t: any("complete" in x for x in t))
+    assert any("*Runbook `restart` for `chat-v2`* at" in t for t in texts)
+    assert any("stays on at 5% and its rollout is paused" in t for t in texts)
+    assert flag_doc(bot) == (True, 5)
+    assert bot.rollbot.rollouts.status(FLAG).state.value == "paused"
+    ephemeral = bot.fake.wait_for("chat.postEphemeral")[0]
+    assert "Runbook `restart` ran for `chat-v2`" in ephemeral.params["text"]
+    assert "still running, paused" in ephemeral.params["text"]
+
+
+def test_a_runbook_that_cannot_run_is_refused_in_the_menu(runbooks_bot: Bot) -> None:
+    bot = runbooks_bot
+    start(bot)
+    view = bot.open_modal(FLAG)
+    bot.rollbot.rollback.roll_back(FLAG, Actor("U_OPS", Via.SLACK), "errors")  # meanwhile
+    body = bot.slack.view_submission(
+        CALLBACK_ID,
+        {
+            REASON_BLOCK: {REASON_ACTION: "conflicts between editors"},
+            RUNBOOK_BLOCK: {
+                RUNBOOK_ACTION: {
+                    "type": "static_select",
+                    "selected_option": {"value": "collab-off"},
+                }
+            },
+        },
+        private_metadata=view["private_metadata"],
+        user_id="U_OPS",
+    ).json()
+    assert body["response_action"] == "errors"
+    assert "partial runbook collab-off was not run" in body["errors"][RUNBOOK_BLOCK]
+    assert bot.rollbot.flags.get("chat-v2-collab") is None

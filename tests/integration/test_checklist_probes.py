@@ -115,13 +115,13 @@ def test_probes_hold_the_gate_until_they_pass(
     assert "Flag file present" in held.value.message and "Error rate low" in held.value.message
 
     (tmp_path / "marker").write_text("x")
-    checklists.metrics = lambda query: 0.001
+    checklists.metrics = lambda query, _source: 0.001
     clock.advance(timedelta(minutes=10))
     assert checklists.run_due_probes() == 2
     assert [status for status, _ in probed(bot)][-2:] == ["done", "done"]
 
     # An owner's check wins over the probe from then on.
-    checklists.metrics = lambda query: 0.5
+    checklists.metrics = lambda query, _source: 0.5
     view, _ = checklists.items(FLAG)
     assert checklists.check(CheckButton(view.id, "infra", 1), owner).changed
     clock.advance(timedelta(minutes=10))
@@ -178,3 +178,50 @@ def test_metric_probes_ask_the_configured_metrics_provider(
     finally:
         bot.db.dispose()
         server.shutdown()
+
+
+def test_a_metric_probe_with_provider_sql_reads_its_database(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    """A probe naming `provider: sql` runs its query against the config's database while
+    another probe of the plan uses the default provider (none here: it says so)."""
+    import sqlite3
+
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as conn:
+        conn.execute("CREATE TABLE backups (finished_at TEXT)")
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    sql_probe = (
+        'probe: {metric: "SELECT COUNT(*) FROM backups", provider: sql, database: app, min: 1}'
+    )
+    plan = PLAN.replace("SCRIPT", "-c pass").replace(
+        "probe: {metric: error_rate, max: 0.01}",
+        "probe: {metric: error_rate, max: 0.01}\n"
+        f"      - text: Backup systems ready\n        owner: ops\n        {sql_probe}",
+    )
+    (plans / "probed.yaml").write_text(plan, encoding="utf-8")
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(
+        f"rollouts:\n  plans_dir: {plans}\n"
+        "roles:\n  ops: {name: Operations Lead, members: [UOPS]}\n"
+        "signoff:\n  enforce_gates: true\n"
+        "databases:\n  app:\n    url_env: APP_DATABASE_URL\n",
+        encoding="utf-8",
+    )
+    env = {"DATABASE_URL": database_url, "APP_DATABASE_URL": f"sqlite:///{app}"}
+    bot = build(load_settings(env=env, config_path=config), clock)
+    try:
+        assert bot.signoffs is not None
+        bot.rollouts.start(FLAG, None, Actor("UOWNER", Via.SLACK))
+        bot.signoffs.checklists.run_due_probes()
+        details = "\n".join(d for _, d in probed(bot))
+        assert "`SELECT COUNT(*) FROM backups` = 0, below the minimum 1" in details
+        assert "the default metrics provider is not configured" in details
+        with sqlite3.connect(app) as conn:
+            conn.execute("INSERT INTO backups VALUES ('2026-11-02')")
+        clock.advance(timedelta(minutes=10))
+        bot.signoffs.checklists.run_due_probes()
+        assert ("done", "`SELECT COUNT(*) FROM backups` = 1, within bounds") in probed(bot)
+    finally:
+        bot.db.dispose()

@@ -50,8 +50,10 @@ def test_the_shipped_plan_has_the_seed_triggers_criteria_and_runbook() -> None:
         "connection success < 95%",
         "memory usage > 80% of the limit",
         "CPU usage > 70% of the limit",
+        "WebSocket connection storm: > 50 new connections per second over the last minute",
+        "state synchronisation conflicts > 1 per second",
     ]
-    assert all(t.consecutive == 2 for t in shipped.triggers)
+    assert all(t.consecutive == 2 for t in shipped.triggers[:5])
     thresholds = {t.name: (t.comparison, t.threshold) for t in shipped.triggers}
     assert thresholds["error-rate"] == (">", 0.01)
     assert thresholds["connection-success"] == ("<", 0.95)
@@ -59,10 +61,13 @@ def test_the_shipped_plan_has_the_seed_triggers_criteria_and_runbook() -> None:
         "connection-success",
         "average-latency",
         "error-rate-low",
+        "connection-errors-last-hour",
+        "connection-latency-last-hour",
+        "message-throughput-last-minute",
     ]
     assert shipped.criteria_for(0)[0].threshold == 0.55  # within 10% of the 500 ms target
     kinds = [s.kind for s in shipped.runbook]
-    assert kinds == ["flag", "command", "command", "command", "wait_for_health"]
+    assert kinds == ["flag", "command", "command", "command", "sql", "wait_for_health"]
     commands = " ".join(s.run for s in shipped.runbook if isinstance(s, CommandStep))
     for seed in (
         "kubectl scale deployment/websocket-server --replicas=0",

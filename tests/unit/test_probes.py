@@ -65,14 +65,17 @@ def test_command_probe_exit_status_and_timeout() -> None:
 def test_metric_probe_uses_the_injected_query() -> None:
     probe = Probe(metric="error_rate", max=0.001)
     assert run_probe(probe, NOW) == (False, NO_METRICS)
-    assert run_probe(probe, NOW, lambda q: 0.0005)[0]
-    passed, detail = run_probe(probe, NOW, lambda q: 0.02)
+    assert run_probe(probe, NOW, lambda q, _source: 0.0005)[0]
+    passed, detail = run_probe(probe, NOW, lambda q, _source: 0.02)
     assert not passed and "above the maximum" in detail
-    assert run_probe(probe, NOW, lambda q: None) == (False, "`error_rate` returned no data")
+    assert run_probe(probe, NOW, lambda q, _source: None) == (
+        False,
+        "`error_rate` returned no data",
+    )
     floor = Probe(metric="connection_success", min=0.99)
-    assert not run_probe(floor, NOW, lambda q: 0.9)[0]
+    assert not run_probe(floor, NOW, lambda q, _source: 0.9)[0]
 
-    def broken(query: str) -> float | None:
+    def broken(query: str, _source: object) -> float | None:
         raise RuntimeError("provider down")
 
     assert run_probe(probe, NOW, broken) == (False, "RuntimeError: provider down")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class MetricsProviderError(Exception):
@@ -20,6 +20,15 @@ class MetricsProvider(Protocol):
         Raises MetricsProviderError when the system cannot be reached or the answer cannot be
         read, so callers can tell an outage from a quiet metric.
         """
+        ...
+
+
+@runtime_checkable
+class LabelledMetrics(Protocol):
+    """A provider that can also answer a value per label (`per:` on a condition)."""
+
+    def query_labelled(self, expr: str, label: str) -> dict[str, float | None]:
+        """Label value -> the current value of `expr` for it (None: no data for it)."""
         ...
 
 

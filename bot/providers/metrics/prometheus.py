@@ -34,6 +34,26 @@ class PrometheusProvider:
 
     def query(self, expr: str) -> float | None:
         """The value of `expr` now; None for an empty result or NaN."""
+        return _value(self._data(expr))
+
+    def query_labelled(self, expr: str, label: str) -> dict[str, float | None]:
+        """A value per series of `expr`, named by the series' `label` label."""
+        data = self._data(expr)
+        if data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+            raise MetricsProviderError(
+                f"a query with per: {label} must return an instant vector, one series per {label}"
+            )
+        values: dict[str, float | None] = {}
+        for series in data["result"]:
+            name = (series.get("metric") or {}).get(label)
+            if name is None:
+                raise MetricsProviderError(
+                    f"a series has no {label} label: aggregate with sum by ({label}) (...)"
+                )
+            values[str(name)] = _number(series.get("value", [None, None])[1])
+        return values
+
+    def _data(self, expr: str) -> dict[str, Any]:
         try:
             response = self._client.get("/api/v1/query", params={"query": expr})
         except httpx.HTTPError as exc:
@@ -49,7 +69,8 @@ class PrometheusProvider:
                 f"Prometheus refused the query ({body.get('errorType', response.status_code)}): "
                 f"{body.get('error', 'no error message')}"
             )
-        return _value(body.get("data") or {})
+        data = body.get("data") or {}
+        return data if isinstance(data, dict) else {}
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

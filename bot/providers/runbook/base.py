@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.actor import Actor
 from bot.domain.secrets import OWN_SECRETS, Redactor
+from bot.providers.databases import Databases
 from bot.providers.flags.base import FlagProvider
 from bot.providers.metrics.base import MetricsProvider
 
@@ -40,6 +41,8 @@ class RunContext:
     # Variables withheld from commands unless a step asks for one by name (`env_from`).
     private: frozenset[str] = OWN_SECRETS
     redactor: Redactor = field(default_factory=Redactor)
+    # The config's named databases, for sql steps.
+    databases: Databases | None = None
 
     def __post_init__(self) -> None:
         # Withheld secrets never reach a command, but a step could still print one (an http

@@ -11,9 +11,18 @@ import threading
 from typing import Any
 
 import httpx
+from sqlalchemy import inspect
 
 from bot.domain.flag import FlagChange
-from bot.domain.runbook import CommandStep, FlagStep, HttpStep, RunbookStep, WaitForHealthStep
+from bot.domain.runbook import (
+    CommandStep,
+    FlagStep,
+    HttpStep,
+    RunbookStep,
+    SqlStep,
+    WaitForHealthStep,
+)
+from bot.providers.databases import Databases, DatabaseUnavailable, execute
 from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.runbook.base import RunContext, StepFailed
 from bot.providers.runbook.leftovers import MARKER
@@ -27,16 +36,19 @@ def run_step(step: RunbookStep, ctx: RunContext) -> str:
         return _command(step, ctx)
     if isinstance(step, HttpStep):
         return _http(step, ctx)
+    if isinstance(step, SqlStep):
+        return _sql(step, ctx)
     return _wait_for_health(step, ctx)
 
 
 def _flag(step: FlagStep, ctx: RunContext) -> str:
     change = FlagChange.model_validate(step.set)
     box: dict[str, Any] = {}
+    flag_key = step.flag or ctx.flag_key
 
     def apply() -> None:
         try:
-            box["doc"] = ctx.flags.apply(ctx.flag_key, change, ctx.actor)
+            box["doc"] = ctx.flags.apply(flag_key, change, ctx.actor)
         except Exception as exc:
             box["error"] = exc
 
@@ -50,7 +62,7 @@ def _flag(step: FlagStep, ctx: RunContext) -> str:
         raise StepFailed(f"the flag provider ({ctx.flags.name}) failed: {box['error']}")
     doc = box["doc"]
     return (
-        f"{ctx.flag_key}: enabled={doc.enabled}, rollout_percentage={doc.rollout_percentage} "
+        f"{flag_key}: enabled={doc.enabled}, rollout_percentage={doc.rollout_percentage} "
         f"(via {ctx.flags.name})"
     )
 
@@ -157,3 +169,57 @@ def _wait_for_health(step: WaitForHealthStep, ctx: RunContext) -> str:
                 f"not healthy within {step.timeout} ({polls} checks)", ctx.tail(f"last: {seen}")
             )
         ctx.sleep(step.interval_s)
+
+
+def _first_line(statement: str) -> str:
+    line = " ".join(statement.split())
+    return line if len(line) <= 80 else line[:79] + "…"
+
+
+def _counts(databases: Databases, step: SqlStep) -> str:
+    """`realtime_data 120 rows, realtime_backup absent`, read in a transaction of its own."""
+    if not step.count_rows:
+        return ""
+    parts: list[str] = []
+    with databases.transaction(step.database, step.timeout_s, read_only=True) as conn:
+        inspector = inspect(conn)
+        for table in step.count_rows:
+            schema, _, name = table.rpartition(".")
+            if not inspector.has_table(name, schema=schema or None):
+                parts.append(f"{table} absent")
+                continue
+            # The name is an identifier checked by the plan (SqlStep.count_rows), quoted here.
+            quoted = ".".join(conn.dialect.identifier_preparer.quote(p) for p in table.split("."))
+            count = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar()
+            parts.append(f"{table} {count} rows")
+    return ", ".join(parts)
+
+
+def _sql(step: SqlStep, ctx: RunContext) -> str:
+    """The statements in one transaction: all commit, or (an error, a timeout, a crash)
+    none does. `skip_if` true: nothing to do (already done), reported as such."""
+    databases = ctx.databases
+    if databases is None or step.database not in databases:
+        raise StepFailed(f"no database called {step.database!r} is configured (databases:)")
+    lines: list[str] = []
+    try:
+        before = _counts(databases, step)
+        if before:
+            lines.append(f"before: {before}")
+        with databases.transaction(step.database, step.timeout_s, read_only=False) as conn:
+            if step.skip_if is not None and execute(conn, step.skip_if).scalar():
+                lines.append(f"skipped, already done: {_first_line(step.skip_if)} is true")
+                return ctx.tail("\n".join(lines))
+            for number, statement in enumerate(step.statements, start=1):
+                # The plan author's SQL, as written: nothing from chat is ever put in it.
+                result = execute(conn, statement)
+                rows = f"{result.rowcount} row(s)" if result.rowcount >= 0 else "done"
+                lines.append(f"{number}. {_first_line(statement)}: {rows}")
+        lines.append(f"committed {len(step.statements)} statement(s) in one transaction")
+        after = _counts(databases, step)
+        if after:
+            lines.append(f"after: {after}")
+    except DatabaseUnavailable as exc:
+        lines.append("rolled back: nothing was changed")
+        raise StepFailed(str(exc), ctx.tail("\n".join(lines))) from None
+    return ctx.tail("\n".join(lines))

@@ -14,12 +14,14 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound
 from bot.domain.message import Code, Message
+from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger, roll_back
 from bot.domain.rollout import RolloutState
-from bot.domain.runbook import RunbookStep, effective_steps, total_budget
+from bot.domain.runbook import FULL, RunbookStep, total_budget
 from bot.providers.runbook.base import StepResult
 from bot.services.rollback.context import RollbackContext
 from bot.services.rollback.report import RollbackReport, decided_text, started_text
@@ -78,18 +80,23 @@ class RollbackClaims:
             )
         return row
 
-    def check_rollable(self, s: Session, row: RolloutRow) -> bool:
-        """Refuse a rollout already rolled back; True when this retries a failed rollback."""
-        if row.state != RolloutState.ROLLED_BACK.value:
-            return False
+    def check_rollable(self, s: Session, row: RolloutRow, runbook: str = FULL) -> bool:
+        """Refuse a rollout already rolled back, or one a runbook is running on now; True
+        when this retries a failed rollback."""
         assert row.id is not None
+        plan = plan_of(row)
+        if not plan.has_runbook(runbook):
+            raise NotFound(
+                Message("The plan of ", Code(row.flag_key), f" has no runbook called {runbook!r}."),
+                f"Runbooks: {', '.join(plan.runbook_names())}.",
+            )
         last = rollbacks.latest_rollback(s, row.id)
         if last is not None and last.state == RUNNING and not self._abandoned(row, last):
             raise Conflict(
                 Message(
                     Code(row.flag_key),
-                    f" is being rolled back right now (started {last.started_at:%H:%M:%S} UTC); "
-                    "nothing more was run.",
+                    f" is being rolled back right now (started {last.started_at:%H:%M:%S} UTC, "
+                    f"runbook {rollbacks.runbook_of(last, FULL)}); nothing more was run.",
                 ),
                 "Follow it in the rollout's thread.",
             )
@@ -101,6 +108,17 @@ class RollbackClaims:
                     f" waits for a decision on step “{last.failed_step}”; nothing more was run.",
                 ),
                 "Press Re-run, Skip or Abort on the rollout's card.",
+            )
+        if row.state != RolloutState.ROLLED_BACK.value:
+            return False
+        if plan.runbook_partial(runbook):
+            raise InvalidTransition(
+                Message(
+                    Code(row.flag_key),
+                    f" is already rolled back (its flag is off); the partial runbook {runbook} "
+                    "was not run.",
+                ),
+                Message("Start it again with ", Code(f"/rollout start {row.flag_key}"), "."),
             )
         if last is not None and last.state in (FAILED, RUNNING):
             return True  # a half-done (or abandoned) rollback may be run again
@@ -117,7 +135,8 @@ class RollbackClaims:
         now = self.ctx.clock.now()
         if last.lease_until is not None and last.lease_until > now:
             return False  # a process (perhaps one that resumed it) is running it
-        budget = total_budget(effective_steps(plan_of(row).runbook)) + timedelta(minutes=5)
+        steps = _steps_of(plan_of(row), rollbacks.runbook_of(last, FULL))
+        budget = total_budget(steps) + timedelta(minutes=5)
         return now - last.started_at > budget
 
     def claim(
@@ -128,12 +147,23 @@ class RollbackClaims:
         reason: str,
         fired: list[FiredTrigger],
         automatic: bool,
+        runbook: str = FULL,
     ) -> Claim:
+        """Claim a run of `runbook` on the locked rollout `row`: the full runbook rolls the
+        rollout back; a partial one pauses it (when running) and leaves its flag alone."""
         assert row.id is not None
         now = self.ctx.clock.now()
         plan, before = plan_of(row), snapshot_of(row)
-        if before.state is not RolloutState.ROLLED_BACK:
-            rollouts.apply_snapshot(row, roll_back(before, now), now)
+        partial = plan.runbook_partial(runbook)
+        after = before
+        if partial:
+            if before.state is RolloutState.RUNNING:
+                after = machine.pause(before, now, row.flag_key)
+                rollouts.apply_snapshot(row, after, now)
+                s.add(row)
+        elif before.state is not RolloutState.ROLLED_BACK:
+            after = roll_back(before, now)
+            rollouts.apply_snapshot(row, after, now)
             s.add(row)
         last = rollbacks.latest_rollback(s, row.id)
         if last is not None and last.state == RUNNING:
@@ -151,7 +181,8 @@ class RollbackClaims:
             reason=reason,
             trigger={"fired": [t.as_dict() for t in fired]} if fired else None,
             started_at=now,
-            lease_until=now + step_lease(effective_steps(plan.runbook), 0),
+            lease_until=now + step_lease(plan.runbook_steps(runbook), 0),
+            runbook=runbook if runbook != FULL else None,
         )
         assert record.id is not None
         audit.record(
@@ -163,14 +194,16 @@ class RollbackClaims:
             subject_id=row.flag_key,
             before={"state": before.state.value, "percentage": before.percentage},
             after={
-                "state": RolloutState.ROLLED_BACK.value,
+                "state": after.state.value,
                 "rollback_id": record.id,
                 "automatic": automatic,
                 "triggers": [t.as_dict() for t in fired],
+                "runbook": runbook,
+                "partial": partial,
             },
             detail=reason,
         )
-        steps = effective_steps(plan.runbook)
+        steps = plan.runbook_steps(runbook)
         report = RollbackReport(
             record.id,
             row.id,
@@ -182,8 +215,21 @@ class RollbackClaims:
             list(fired),
             channel_id=row.channel_id,
             message_ts=row.message_ts,
+            runbook=runbook,
+            partial=partial,
         )
-        text = started_text(row.flag_key, automatic, actor.named, reason, fired, now, steps)
+        text = started_text(
+            row.flag_key,
+            automatic,
+            actor.named,
+            reason,
+            fired,
+            now,
+            steps,
+            runbook,
+            partial,
+            before.percentage,
+        )
         return Claim(report, steps, text, actor)
 
     def claim_interrupted(self, rollback_id: int, rollout_id: int) -> Claim | None:
@@ -204,7 +250,7 @@ class RollbackClaims:
             latest = rollbacks.latest_rollback(s, rollout_id)
             if latest is not None and latest.id != row.id:
                 return None  # a newer attempt superseded it
-            steps = effective_steps(plan_of(rollout).runbook)
+            steps = _steps_of(plan_of(rollout), rollbacks.runbook_of(row, FULL))
             done = tuple(_result_of(d) for d in row.steps[: len(steps)])
             row.lease_until = now + step_lease(steps, len(done))
             s.add(row)
@@ -221,7 +267,16 @@ class RollbackClaims:
             )
             report = _report_so_far(row, rollout, done)
             text = started_text(
-                row.flag_key, row.automatic, actor.named, row.reason, [], row.started_at, steps
+                row.flag_key,
+                row.automatic,
+                actor.named,
+                row.reason,
+                [],
+                row.started_at,
+                steps,
+                report.runbook,
+                report.partial,
+                rollout.percentage,
             )
         return Claim(report, steps, text, actor, done, resumed=True)
 
@@ -263,7 +318,7 @@ class RollbackClaims:
                 )
             rollout = rollouts.by_id(s, row.rollout_id, for_update=True)
             assert rollout is not None and row.id is not None
-            steps = effective_steps(plan_of(rollout).runbook)
+            steps = _steps_of(plan_of(rollout), rollbacks.runbook_of(row, FULL))
             done = [_result_of(d) for d in row.steps[: len(steps)]]
             step = steps[len(done)]
             if choice == "skip":
@@ -300,11 +355,19 @@ class RollbackClaims:
         return Claim(report, steps, text, actor, tuple(done))
 
 
+def _steps_of(plan: Plan, runbook: str) -> list[RunbookStep]:
+    """The steps of `runbook` (the full one when the plan no longer has it)."""
+    return plan.runbook_steps(runbook if plan.has_runbook(runbook) else FULL)
+
+
 def _report_so_far(
     row: RollbackRow, rollout: RolloutRow, done: Sequence[StepResult]
 ) -> RollbackReport:
     """The report of a rollback taken up again: what its row says, the steps done so far."""
     assert row.id is not None
+    plan = plan_of(rollout)
+    runbook = rollbacks.runbook_of(row, FULL)
+    partial = plan.has_runbook(runbook) and plan.runbook_partial(runbook)
     return RollbackReport(
         row.id,
         row.rollout_id,
@@ -317,6 +380,8 @@ def _report_so_far(
         list(done),
         channel_id=rollout.channel_id,
         message_ts=rollout.message_ts,
+        runbook=runbook,
+        partial=partial,
     )
 
 

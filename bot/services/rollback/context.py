@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.domain.roles import RoleDirectory
 from bot.domain.secrets import OWN_SECRETS
+from bot.providers.databases import Databases
 from bot.providers.metrics.base import MetricsProvider
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.service import RolloutService
@@ -30,6 +31,8 @@ class RollbackContext:
     sleep: Callable[[float], None]
     # Environment variables that are secrets: withheld from commands, masked in output.
     secret_names: frozenset[str] = OWN_SECRETS
+    # The config's named databases, for sql runbook steps.
+    databases: Databases | None = None
     listeners: list[Listener] = field(default_factory=list)
     """Called with a report when a rollback starts and when it finishes (see README)."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from bot.domain.durations import format_duration
 from bot.domain.message import Code, Message, Part, Preformatted, Sign, Strong
 from bot.domain.rollback import FiredTrigger
-from bot.domain.runbook import RunbookStep, describe_step
+from bot.domain.runbook import FULL, RunbookStep, describe_step
 from bot.providers.runbook.base import StepResult
 
 
@@ -39,6 +39,9 @@ class RollbackReport:
     finished_at: datetime | None = None
     channel_id: str | None = None
     message_ts: str | None = None
+    runbook: str = FULL
+    """The plan's runbook that ran; a partial one left the rollout running, paused."""
+    partial: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy (for logs, webhooks, other features' tables)."""
@@ -56,6 +59,8 @@ class RollbackReport:
             "finished": self.finished,
             "failed": self.failed,
             "failed_step": self.failed_step,
+            "runbook": self.runbook,
+            "partial": self.partial,
         }
 
 
@@ -69,6 +74,13 @@ class RollbackPreview:
     percentage: int
     steps: list[Message]
     retry_of_failed: bool = False
+    runbook: str = FULL
+    partial: bool = False
+    description: str = ""
+    runbooks: list[tuple[str, str]] = field(default_factory=list)
+    """Every runbook the plan offers: (name, what it is for), `full` first."""
+    other_steps: list[tuple[str, list[Message]]] = field(default_factory=list)
+    """The steps of each other runbook, for a menu that shows what each choice runs."""
 
 
 def preview_lines(steps: list[RunbookStep]) -> list[Message]:
@@ -84,9 +96,28 @@ def started_text(
     triggers: list[FiredTrigger],
     at: datetime,
     steps: list[RunbookStep],
+    runbook: str = FULL,
+    partial: bool = False,
+    percentage: int | None = None,
 ) -> Message:
     """The first thread message of a rollback: why, and what will run."""
     when = f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    if partial:
+        why = (
+            Message.join("; ", (t.sentence() for t in triggers))
+            if automatic
+            else Message("started by ", actor, f": {reason}")
+        )
+        at_pct = f" at {percentage}%" if percentage is not None else ""
+        return Message(
+            Sign.ROLLBACK,
+            Strong(f"Runbook `{runbook}` for `{flag_key}`"),
+            f" at {when}: ",
+            why,
+            f".\nA partial runbook: `{flag_key}` stays on{at_pct} and its rollout is paused "
+            "(not rolled back). These steps run:\n",
+            Message.join("\n", preview_lines(steps)),
+        )
     if automatic:
         why = Message.join("; ", (t.sentence() for t in triggers))
         head = Message(
@@ -147,6 +178,17 @@ def finished_text(
 ) -> Message:
     """The last thread message: done, or failed loudly with who must act."""
     took = format_duration_s(took_s)
+    if not report.failed and report.partial:
+        return Message(
+            Sign.OK,
+            Strong(f"Runbook `{report.runbook}` for `{report.flag_key}` complete"),
+            f" in {took}: {len(report.steps)}/{total} steps done. The rollout of "
+            f"`{report.flag_key}` is still running, paused: resume it with ",
+            Code(f"/rollout resume {report.flag_key}"),
+            " once it is safe, or roll it back fully with ",
+            Code(f"/rollback {report.flag_key}"),
+            ".",
+        )
     if not report.failed:
         return Message(
             Sign.OK,
@@ -155,6 +197,7 @@ def finished_text(
         )
     done = sum(1 for s in report.steps if s.ok)
     skipped = total - len(report.steps)
+    again = f" {report.runbook}" if report.runbook != FULL else ""
     who = Message.join(" ", list(dict.fromkeys(loud)))
     return Message(
         Sign.INCIDENT,
@@ -165,7 +208,7 @@ def finished_text(
         "is only half done and needs a person now. ",
         who,
         " please take over (",
-        Code(f"/rollback {report.flag_key}"),
+        Code(f"/rollback {report.flag_key}{again}"),
         " runs the runbook again).",
     )
 

@@ -56,6 +56,7 @@ class RunbookRun:
             sleep=self.ctx.sleep,
             private=self.ctx.secret_names,
             run_marker=run_marker(self.ctx.db.fingerprint, report.rollback_id),
+            databases=self.ctx.databases,
         )
         results: list[StepResult] = list(claim.done)
         total = len(steps)

@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 
 from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.errors import RollbotError
+from bot.domain.errors import Conflict, NotFound, RollbotError
 from bot.domain.message import Code, Message
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import RolloutState
-from bot.domain.runbook import effective_steps
+from bot.domain.runbook import FULL
 from bot.domain.secrets import OWN_SECRETS
+from bot.providers.databases import Databases
 from bot.providers.metrics.base import MetricsProvider
 from bot.providers.runbook.leftovers import run_marker, stop_leftovers
 from bot.services.rollback.claim import Claim, RollbackClaims
@@ -64,6 +65,7 @@ class RollbackService:
         *,
         spawn: Spawn | None = None,
         secret_names: frozenset[str] = OWN_SECRETS,
+        databases: Databases | None = None,
     ) -> None:
         self._build(
             RollbackContext(
@@ -75,6 +77,7 @@ class RollbackService:
                 output_tail_chars=output_tail_chars,
                 sleep=sleep,
                 secret_names=secret_names,
+                databases=databases,
             )
         )
         self.spawn = spawn
@@ -94,22 +97,50 @@ class RollbackService:
 
     # -- asking ----------------------------------------------------------------------------
 
-    def preview(self, flag_key: str, actor: Actor) -> RollbackPreview:
-        """What a rollback of `flag_key` would run; refuses as `roll_back` would."""
+    def runbooks(self, flag_key: str) -> list[str]:
+        """The runbooks the plan of `flag_key`'s rollout offers (`full` first); none when the
+        flag has no rollout."""
+        with self.db.session() as s:
+            try:
+                row = self.claims.target(s, flag_key, lock=False)
+            except NotFound:
+                return []
+            return plan_of(row).runbook_names()
+
+    def preview(self, flag_key: str, actor: Actor, runbook: str = FULL) -> RollbackPreview:
+        """What running `runbook` on `flag_key` would do; refuses as `roll_back` would."""
         self.rollouts.permissions.require(actor, "rollback", "Rolling back")
         with self.db.session() as s:
             row = self.claims.target(s, flag_key, lock=False)
-            retry = self.claims.check_rollable(s, row)
+            retry = self.claims.check_rollable(s, row, runbook)
             assert row.id is not None
-            steps = effective_steps(plan_of(row).runbook)
+            plan = plan_of(row)
+            steps = plan.runbook_steps(runbook)
             return RollbackPreview(
-                flag_key, row.id, row.state, row.percentage, preview_lines(steps), retry
+                flag_key,
+                row.id,
+                row.state,
+                row.percentage,
+                preview_lines(steps),
+                retry,
+                runbook=runbook,
+                partial=plan.runbook_partial(runbook),
+                description=plan.runbook_description(runbook),
+                runbooks=[(n, plan.runbook_description(n)) for n in plan.runbook_names()],
+                other_steps=[
+                    (n, preview_lines(plan.runbook_steps(n)))
+                    for n in plan.runbook_names()
+                    if n != runbook
+                ],
             )
 
     # -- doing -----------------------------------------------------------------------------
 
-    def roll_back(self, flag_key: str, actor: Actor, reason: str) -> RollbackReport:
-        """Roll `flag_key`'s rollout back by hand, with a reason people will read."""
+    def roll_back(
+        self, flag_key: str, actor: Actor, reason: str, runbook: str = FULL
+    ) -> RollbackReport:
+        """Run `runbook` (default: the full rollback) on `flag_key`'s rollout by hand, with a
+        reason people will read."""
         self.rollouts.permissions.require(actor, "rollback", "Rolling back")
         reason = " ".join(reason.split())
         if not reason:
@@ -119,15 +150,21 @@ class RollbackService:
             )
         with self.db.session() as s:
             row = self.claims.target(s, flag_key, lock=True)
-            self.claims.check_rollable(s, row)
-            claimed = self.claims.claim(s, row, actor, reason, [], automatic=False)
+            self.claims.check_rollable(s, row, runbook)
+            claimed = self.claims.claim(s, row, actor, reason, [], False, runbook)
         return self.runs.run(claimed)
 
     def roll_back_automatically(
         self, rollout_id: int, fired: list[FiredTrigger]
     ) -> RollbackReport | None:
-        """Roll back because triggers fired; None when the rollout is no longer active."""
-        reason = "; ".join(f"trigger {t.name} fired" for t in fired)
+        """Run the runbook the fired triggers name; None when the rollout is no longer active
+        (or a runbook is running on it already). Any trigger of the full runbook rolls back;
+        otherwise the partial runbook of the first trigger runs (the others' triggers, still
+        breaching, fire at the next evaluation)."""
+        full = [t for t in fired if (t.runbook or FULL) == FULL]
+        runbook = FULL if full else str(fired[0].runbook)
+        chosen = full or [t for t in fired if t.runbook == runbook]
+        reason = "; ".join(f"trigger {t.name} fired" for t in chosen)
         with self.db.session() as s:
             row = rollouts.claim(s, rollout_id, skip_locked=False)
             if row is None or RolloutState(row.state) not in (
@@ -135,7 +172,11 @@ class RollbackService:
                 RolloutState.PAUSED,
             ):
                 return None  # finished or rolled back by someone else meanwhile
-            claimed = self.claims.claim(s, row, SCHEDULER, reason, fired, automatic=True)
+            try:
+                self.claims.check_rollable(s, row, runbook)
+            except Conflict:
+                return None  # a runbook is running on it: that run answers the breach
+            claimed = self.claims.claim(s, row, SCHEDULER, reason, chosen, True, runbook)
         if self.spawn is not None:
             # The runbook (flag-off first) runs on its own thread; the evaluation job goes on
             # watching the other rollouts instead of waiting minutes for drain and deploy.

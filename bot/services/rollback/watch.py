@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -21,6 +22,7 @@ from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
+from bot.domain.runbook import FULL
 from bot.domain.triggers import (
     Condition,
     Criterion,
@@ -28,12 +30,14 @@ from bot.domain.triggers import (
     Trigger,
     Verdict,
     criterion_hold_reason,
+    decisive,
     fires,
     judge_criterion,
     judge_trigger,
     observe,
 )
-from bot.providers.metrics.base import MetricsProvider, MetricsProviderError
+from bot.providers.metrics.base import MetricsProviderError
+from bot.providers.metrics.sources import MetricSources
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
 from bot.services.rollouts.views import Button, RolloutView, plan_of
@@ -44,6 +48,7 @@ from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
 log = logging.getLogger(__name__)
 
 TRIGGER, CRITERION = "trigger", "criterion"
+C = TypeVar("C", bound=Condition)
 RECENT_VALUES = 10
 
 
@@ -53,6 +58,7 @@ class Measurement:
 
     value: float | None
     error: str | None = None
+    label: str | None = None  # which labelled value decided (`per:` conditions)
 
 
 class MetricsWatcher:
@@ -61,7 +67,7 @@ class MetricsWatcher:
     def __init__(
         self,
         rollback: RollbackService,
-        metrics: MetricsProvider,
+        metrics: MetricSources,
         interval: timedelta = timedelta(seconds=15),
     ) -> None:
         self.rollback = rollback
@@ -75,7 +81,11 @@ class MetricsWatcher:
     @property
     def enabled(self) -> bool:
         """False when no metrics provider is configured (nothing can be measured)."""
-        return self.metrics.name != "none"
+        return self.metrics.enabled
+
+    def armed(self, conditions: list[C]) -> list[C]:
+        """The conditions whose provider is configured (the others are not evaluated)."""
+        return [c for c in conditions if self.metrics.configured(c.source)]
 
     def evaluate(self) -> list[RollbackReport]:
         """One evaluation of every active rollout; return the rollbacks it ran."""
@@ -109,15 +119,22 @@ class MetricsWatcher:
 
     def _measure(self, condition: Condition) -> Measurement:
         try:
-            return Measurement(self.metrics.query(condition.query))
+            if condition.per is None:
+                return Measurement(self.metrics.ask(condition.source, condition.query))
+            values = self.metrics.ask_labelled(condition.source, condition.query, condition.per)
+            label, value = decisive(condition, values, trigger=isinstance(condition, Trigger))
+            return Measurement(value, label=label)
         except MetricsProviderError as exc:
+            # A timeout or an unreachable database is no data: the missing_data policy rules.
             return Measurement(None, str(exc)[:300])
 
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
     ) -> list[FiredTrigger]:
-        triggers = plan.triggers_for(index)
-        criteria = plan.criteria_for(index) if state == RolloutState.RUNNING.value else []
+        triggers = self.armed(plan.triggers_for(index))
+        criteria = (
+            self.armed(plan.criteria_for(index)) if state == RolloutState.RUNNING.value else []
+        )
         measured = {("t", t.name): self._measure(t) for t in triggers}
         measured.update({("c", c.name): self._measure(c) for c in criteria})
         now = self.clock.now()
@@ -128,15 +145,16 @@ class MetricsWatcher:
                 return []  # another replica has it, or it ended meanwhile
             if row.step_index != index:
                 return []  # moved on while we measured: the next evaluation sees its step
+            breached: list[tuple[Trigger, ConditionRow]] = []
             for trigger in triggers:
                 cond = self._count(s, rollout_id, TRIGGER, trigger, TRIGGER_STEP, measured, now)
-                # No "already fired" guard here: the rollback's claim under the rollout lock
-                # is what makes it run once, and a claim that failed must be tried again.
                 if cond is not None and fires(trigger, _streak(cond)):
-                    cond.fired_at = cond.fired_at or now
-                    s.add(cond)
-                    values = cond.recent[-cond.bad :] if cond.bad else []
-                    fired.append(FiredTrigger.of(trigger, values, now))
+                    breached.append((trigger, cond))
+            for trigger, cond in _acted_on(plan, breached):
+                cond.fired_at = cond.fired_at or now
+                s.add(cond)
+                values = cond.recent[-cond.bad :] if cond.bad else []
+                fired.append(FiredTrigger.of(trigger, values, now))
             for criterion in criteria:
                 self._count(s, rollout_id, CRITERION, criterion, index, measured, now)
         return fired
@@ -179,6 +197,26 @@ class MetricsWatcher:
         return row
 
 
+def _acted_on(
+    plan: Plan, breached: list[tuple[Trigger, ConditionRow]]
+) -> list[tuple[Trigger, ConditionRow]]:
+    """The fired triggers this evaluation acts on.
+
+    Full-rollback triggers have no "already fired" guard: the rollback's claim under the
+    rollout lock makes it run once (the rollout ends rolled back), and a claim that failed
+    must be tried again. A partial runbook leaves the rollout active, so its trigger acts once
+    per breaching streak (`fired_at` is cleared when it is healthy again); and one partial
+    runbook runs per evaluation: the next one's triggers, still breaching, act next time."""
+    full = [(t, c) for t, c in breached if not plan.runbook_partial(t.runbook or FULL)]
+    if full:
+        return full
+    fresh = [(t, c) for t, c in breached if c.fired_at is None]
+    if not fresh:
+        return []
+    first = fresh[0][0].runbook
+    return [(t, c) for t, c in fresh if t.runbook == first]
+
+
 def _streak(row: ConditionRow) -> Streak:
     return Streak(row.bad, row.good, Verdict(row.last) if row.last else None)
 
@@ -204,7 +242,7 @@ class CriteriaHold:
             return None
         assert row.id is not None
         stale = at - 3 * self.watcher.interval
-        for trigger in plan.triggers_for(snapshot.step_index):
+        for trigger in self.watcher.armed(plan.triggers_for(snapshot.step_index)):
             cond = rollbacks.condition(session, row.id, TRIGGER, trigger.name, TRIGGER_STEP)
             if cond is not None and cond.last == Verdict.HOLD.value:
                 why = f" ({cond.error})" if cond.error else ""
@@ -213,7 +251,7 @@ class CriteriaHold:
                     Strong(trigger.name),
                     f" has no data{why} and its missing_data policy is hold",
                 )
-        for criterion in plan.criteria_for(snapshot.step_index):
+        for criterion in self.watcher.armed(plan.criteria_for(snapshot.step_index)):
             cond = rollbacks.condition(
                 session, row.id, CRITERION, criterion.name, snapshot.step_index
             )
