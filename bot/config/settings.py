@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.config.digests import DigestConfig, duplicate_names
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -61,6 +62,8 @@ class ConfigFile(BaseModel):
         return self
 
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    # Scheduled digests: name, channel, cron schedule and timezone of each.
+    digests: list[DigestConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -166,6 +169,13 @@ _HINTS = {
 }
 
 
+def _hint(error: Any) -> str:
+    """The hint of a validation error: its own (a section's custom error may carry one),
+    else the one for its kind."""
+    own = (error.get("ctx") or {}).get("hint")
+    return str(own) if own else _HINTS.get(error["type"], "")
+
+
 def find_config(env: dict[str, str]) -> Path:
     """ROLLBOT_CONFIG, else config/rollbot.yaml, else the shipped example config."""
     if env.get("ROLLBOT_CONFIG"):
@@ -227,7 +237,7 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     PlanProblem(
                         ".".join(str(p) for p in err["loc"]) or "(top level)",
                         describe(err, _keys_at(ConfigFile, err["loc"])),
-                        _HINTS.get(err["type"], ""),
+                        _hint(err),
                     ),
                 )
                 for err in exc.errors()
@@ -283,6 +293,18 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     ),
                 )
             )
+    for index, first in duplicate_names(config.digests):
+        problems.append(
+            FileProblem(
+                where,
+                PlanProblem(
+                    f"digests.{index}.name",
+                    f"digest name {config.digests[index].name!r} is used twice "
+                    f"(also digests.{first})",
+                    "give every digest its own name (`/rollout digest <name>` shows one)",
+                ),
+            )
+        )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it

@@ -81,6 +81,10 @@ class Plan(BaseModel):
     # Rollback triggers armed in every phase, and the runbook a rollback runs.
     triggers: list[Trigger] = Field(default_factory=list)
     runbook: list[RunbookStep] = Field(default_factory=list)
+    # The plan's success metrics (the seed's "Technical Metrics"), written like criteria: a
+    # metric is met when its comparison is true. Digests show them as a scorecard; they
+    # hold nothing.
+    success_metrics: list[Criterion] = Field(default_factory=list)
 
     @field_validator("flag")
     @classmethod
@@ -274,6 +278,10 @@ def _metric_problems(plan: Plan) -> list[PlanProblem]:
             problems += _unique(names, "criterion name")
     problems += _unique(
         [(f"runbook.{i}.name", s.name) for i, s in enumerate(plan.runbook)], "step name"
+    )
+    problems += _unique(
+        [(f"success_metrics.{i}.name", m.name) for i, m in enumerate(plan.success_metrics)],
+        "success metric name",
     )
     for i, runbook_step in enumerate(plan.runbook):
         if isinstance(runbook_step, FlagStep) and i > 0:
