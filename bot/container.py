@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
+from bot.commands.digest import digest_subcommand
 from bot.commands.reply import Reply
 from bot.config.settings import REPO_ROOT, Settings
 from bot.domain.durations import parse_duration
@@ -25,6 +26,7 @@ from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
+from bot.services.digests import DigestService
 from bot.services.flags import FlagService
 from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
@@ -74,6 +76,8 @@ class Rollbot:
     live: LiveCheck
     flag_api: FlagService
     signoffs: Signoffs | None = None
+    # Scheduled digests (`digests:` in the config) and `/rollout digest`.
+    digests: DigestService | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
 
@@ -148,6 +152,17 @@ def build(
         chat=chat.incidents,
     )
     rollback.listeners.append(RollbackIncidents(incidents))
+    digests = DigestService(
+        db,
+        clock,
+        settings.config.digests,
+        settings.config.role_directory(),
+        settings.config.incidents.deadlines(),
+        metrics,
+        metrics_enabled=settings.config.metrics.provider != "none",
+        chat=chat.digests,
+        tick_seconds=settings.config.scheduler.tick_seconds,
+    )
     return Rollbot(
         settings,
         clock,
@@ -168,7 +183,11 @@ def build(
         LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
         FlagService(flags),
         signoffs=signoffs,
-        rollout_subcommands={"report": report_subcommand(signoffs)},
+        digests=digests,
+        rollout_subcommands={
+            "report": report_subcommand(signoffs),
+            "digest": digest_subcommand(digests),
+        },
     )
 
 
@@ -212,4 +231,5 @@ def slack_chat(settings: Settings) -> SlackChat:
         settings.slack_api_url,
         rollout_channel=settings.config.slack.rollout_channel,
         group_cache_seconds=parse_duration(settings.config.signoff.group_cache).total_seconds(),
+        templates_dir=REPO_ROOT / "templates",
     )

@@ -22,6 +22,7 @@ USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout pause <flag>` / `/rollout resume <flag>` — hold and continue
 • `/rollout set <flag> <percent> [--force]` — set the percentage by hand (lowering needs --force)
 • `/rollout report <flag>` — the rollout's report: checklists and approval table (Markdown)
+• `/rollout digest [name]` — a status digest now, only for you (rollouts, sign-offs, incidents)
 • `/rollout help` — this help"""
 
 SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 CRON_HINT = (
     'write five fields, minute hour day-of-month month day-of-week, e.g. "0 9 * * MON-FRI" '
-    "(09:00 on weekdays) or \"30 8 * * *\" (08:30 every day)"
+    '(09:00 on weekdays) or "30 8 * * *" (08:30 every day)'
 )
 
 

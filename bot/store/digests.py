@@ -152,11 +152,14 @@ def digest_rows(
     all_ids = active_ids + [r.id for r in completed if r.id is not None]
     conditions = _in(session, ConditionRow, ConditionRow.rollout_id, active_ids)
     signatures = _in(session, SignatureRow, SignatureRow.rollout_id, active_ids)
-    requests = [
-        r
-        for r in _in(session, SignoffRequestRow, SignoffRequestRow.rollout_id, active_ids)
-        if r.closed_at is None
-    ]
+    requests = list(
+        session.exec(
+            select(SignoffRequestRow)
+            .where(col(SignoffRequestRow.rollout_id).in_(active_ids))
+            .where(col(SignoffRequestRow.closed_at).is_(None))
+            .order_by(col(SignoffRequestRow.id))
+        )
+    )
     results = _in(session, ChecklistResultRow, ChecklistResultRow.rollout_id, all_ids)
     incidents = list(
         session.exec(
