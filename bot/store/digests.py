@@ -82,9 +82,9 @@ def claim_slot(
         insert(DigestSlotRow)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["digest", "slot_at"])
+        .returning(col(DigestSlotRow.id))
     )
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return session.execute(statement).first() is not None
 
 
 def posted_counts(session: Session) -> dict[str, int]:
