@@ -38,7 +38,8 @@ class RecordingDigestChat:
 
 def seed(rollbot: Rollbot, rollouts: int, incidents: int, now: datetime) -> None:
     """`rollouts` active rollouts of the shipped plan (each with a trigger evaluation) and
-    `incidents` incidents (a tenth of them open, the rest resolved with a post-mortem due),
+    `incidents` incidents (a tenth of them open, the rest resolved with a post-mortem, half
+    of those due within the day),
     written in a few transactions."""
     template = _template_row(rollbot)
     with rollbot.db.session() as s:
@@ -96,14 +97,15 @@ def seed(rollbot: Rollbot, rollouts: int, incidents: int, now: datetime) -> None
             )
         s.add_all(made)
         s.flush()
+        # Half the post-mortems are due within the day (a digest lists them), half later.
         s.add_all(
             PostmortemRow(
                 incident_id=inc.id or 0,
                 markdown="# draft",
                 rendered_at=now,
-                due_at=now + timedelta(hours=47),
+                due_at=now + timedelta(hours=12 if index % 2 else 47),
             )
-            for inc in made
+            for index, inc in enumerate(made)
             if inc.state == "resolved"
         )
 

@@ -5,12 +5,11 @@ and the plan's success metrics measured once per distinct query."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.domain.checklist import Checklist, ItemState, ItemStatus, checklist_hold
 from bot.domain.message import Message
@@ -111,7 +110,7 @@ class DigestCollector:
         scorer: _Scorer,
     ) -> RolloutEntry:
         assert row.id is not None
-        view = build_view(row, now)
+        view = build_view(row, now, plan)
         mine = conditions.get(row.id, [])
         holds: list[Message] = []
         if row.state in (RolloutState.RUNNING.value, RolloutState.PAUSED.value):
@@ -299,16 +298,19 @@ class _Scorer:
 
 
 class _Plans:
-    """Plans as kept with each rollout, parsed once per distinct plan."""
+    """Plans as kept with each rollout, parsed once per distinct plan (rollouts of one plan
+    keep equal copies of it; a plan edited between rollouts is another variant)."""
 
     def __init__(self) -> None:
-        self.cache: dict[str, Plan] = {}
+        self.cache: dict[str, list[tuple[dict[str, Any], Plan]]] = {}
 
     def of(self, row: RolloutRow) -> Plan:
-        key = json.dumps(row.plan, sort_keys=True)
-        plan = self.cache.get(key)
-        if plan is None:
-            plan = self.cache[key] = Plan.model_validate(row.plan)
+        variants = self.cache.setdefault(row.plan_name, [])
+        for raw, plan in variants:
+            if raw == row.plan:
+                return plan
+        plan = Plan.model_validate(row.plan)
+        variants.append((row.plan, plan))
         return plan
 
 
