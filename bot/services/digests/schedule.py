@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -47,9 +47,33 @@ _TICK = timedelta(microseconds=1)
 
 
 def next_slot(trigger: CronTrigger, after: datetime) -> datetime | None:
-    """The first slot strictly after `after` (aware), or None when there is none."""
-    found = trigger.get_next_fire_time(None, after + _TICK)
-    return found if isinstance(found, datetime) else None
+    """The first slot strictly after `after` (aware), in UTC, or None when there is none.
+
+    Times are handed to the trigger in UTC: arithmetic on a local time in the repeated hour
+    of an autumn change loses its `fold` and would find the same slot again forever. A
+    wall-clock time that the autumn change repeats is one slot, as in cron: its second
+    occurrence (`fold=1`) is skipped when the first one was a slot too.
+    """
+    at = after.astimezone(UTC)
+    for _ in range(1000):
+        found = trigger.get_next_fire_time(None, at + _TICK)
+        if not isinstance(found, datetime):
+            return None
+        slot = found.astimezone(UTC)
+        if slot <= at:  # a trigger that does not move on: never loop on it
+            return None
+        if getattr(found, "fold", 0) == 1:
+            first = found.replace(fold=0).astimezone(UTC)
+            if first < slot and _fires_at(trigger, first):
+                at = slot
+                continue
+        return slot
+    return None
+
+
+def _fires_at(trigger: CronTrigger, moment: datetime) -> bool:
+    found = trigger.get_next_fire_time(None, moment)
+    return isinstance(found, datetime) and found.astimezone(UTC) == moment
 
 
 def slots_between(trigger: CronTrigger, after: datetime, until: datetime) -> list[datetime]:
