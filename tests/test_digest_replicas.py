@@ -59,7 +59,9 @@ def _serve(config: Path, url: str, fake: FakeSlack, cwd: Path) -> subprocess.Pop
             "SLACK_SIGNING_SECRET": "secret",
             "SLACK_API_URL": fake.api_url,
             # The checkout under test, not whichever one `pip install -e` points at.
-            "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            "PYTHONPATH": os.pathsep.join(
+                [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
         }
     )
     return subprocess.Popen(

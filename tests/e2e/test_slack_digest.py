@@ -104,7 +104,9 @@ def test_a_scheduled_digest_is_posted_in_its_channel(harness: Harness) -> None:
     harness.clock.advance(timedelta(hours=23, seconds=5))
     (posted,) = digests.run_due()
     assert posted.delivered and not posted.late
-    calls = [c for c in harness.fake.calls_to("chat.postMessage") if c.params["channel"] == "C_DIGEST"]
+    calls = [
+        c for c in harness.fake.calls_to("chat.postMessage") if c.params["channel"] == "C_DIGEST"
+    ]
     assert len(calls) >= 2  # too long for one message: split, every part accepted
     for call in calls:
         assert call.ok and "thread_ts" not in call.params

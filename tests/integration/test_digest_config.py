@@ -33,10 +33,18 @@ def test_a_valid_digest_is_accepted(tmp_path: Path) -> None:
         ("cron: '0 9 * *'", "digests.0.cron", "has 4 field(s)", "five fields"),
         ("cron: '61 9 * * *'", "digests.0.cron", "higher than the maximum", "MON-FRI"),
         ("cron: 'every morning'", "digests.0.cron", "invalid cron expression", "five fields"),
-        ("cron: '0 9 * * *', timezone: Europe/Berln", "digests.0.timezone",
-         "unknown timezone 'Europe/Berln'", "did you mean 'Europe/Berlin'"),
-        ("cron: '0 9 * * *', timezone: Mars/Olympus", "digests.0.timezone",
-         "unknown timezone", "IANA name"),
+        (
+            "cron: '0 9 * * *', timezone: Europe/Berln",
+            "digests.0.timezone",
+            "unknown timezone 'Europe/Berln'",
+            "did you mean 'Europe/Berlin'",
+        ),
+        (
+            "cron: '0 9 * * *', timezone: Mars/Olympus",
+            "digests.0.timezone",
+            "unknown timezone",
+            "IANA name",
+        ),
         ("cron: '0 9 * * *', chanel: C1", "digests.0.chanel", "not a key here", ""),
     ],
 )
@@ -46,7 +54,7 @@ def test_a_bad_digest_names_the_key_and_says_what_is_wrong(
     problems = _load(tmp_path, f"  - {{name: daily, channel: C1, {digest}}}\n")
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{where}: ") and said in problems[0]
-    assert f"(hint: " in problems[0] and hint in problems[0]
+    assert "(hint: " in problems[0] and hint in problems[0]
 
 
 def test_two_digests_with_one_name_are_refused(tmp_path: Path) -> None:

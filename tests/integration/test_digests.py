@@ -106,7 +106,7 @@ def test_a_slot_is_posted_once_and_on_time(replicas: Replicas) -> None:
     for _ in range(3):
         clock.advance(timedelta(seconds=15))
         assert bot.digests.run_due() == []
-    (channel, digest), = chat.posted
+    ((channel, digest),) = chat.posted
     assert channel == "C_DIGEST" and digest.slot_at == MONDAY_SLOT and not digest.late
     assert digest.quiet
     text = DigestText(TEMPLATES).render(digest)
@@ -127,7 +127,7 @@ def test_a_restart_across_a_slot_posts_it_late_once(replicas: Replicas) -> None:
     thursday = MONDAY_SLOT + timedelta(days=3)
     assert [(p.slot_at, p.late) for p in posted] == [(thursday, True)]  # the latest only
     assert second.digests.run_due() == []
-    (_, digest), = chat.posted
+    ((_, digest),) = chat.posted
     assert digest.late and digest.slot_at == thursday
     text = DigestText(TEMPLATES).render(digest)
     assert "Posted late" in text and "Thu 2026-12-10 09:00 CET" in text

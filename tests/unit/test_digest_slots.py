@@ -48,9 +48,12 @@ def test_a_slot_in_the_repeated_hour_is_posted_once_on_the_day() -> None:
     assert slots_between(
         nightly, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 26, 12, tzinfo=UTC)
     ) == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]
-    assert all(s.tzinfo is UTC for s in slots_between(
-        nightly, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 26, 12, tzinfo=UTC)
-    ))
+    assert all(
+        s.tzinfo is UTC
+        for s in slots_between(
+            nightly, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 26, 12, tzinfo=UTC)
+        )
+    )
 
 
 def test_the_latest_slot_is_the_one_posted_after_a_long_gap() -> None:
