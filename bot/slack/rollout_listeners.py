@@ -40,15 +40,16 @@ def register_rollouts(app: App, rollbot: Rollbot) -> None:
 
 
 def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
+    digests = DigestRenderer(rollbot.templates_dir)
+
     def on_rollout(i: Interaction) -> None:
         reply = run_rollout(
             i.text, i.actor, rollbot.rollouts, i.channel_id, rollbot.rollout_subcommands
         )
         if reply.digest is not None:
             # A digest now, privately: as many ephemeral messages as it needs.
-            renderer = DigestRenderer(rollbot.templates_dir)
-            for message in renderer.messages(reply.digest):
-                i.reply(renderer.fallback(reply.digest), message)
+            for message in digests.messages(reply.digest):
+                i.reply(digests.fallback(reply.digest), message)
             return
         words = i.text.split()
         sub = words[0].lower() if words else "help"

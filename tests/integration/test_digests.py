@@ -360,3 +360,29 @@ def _clear(bot: Rollbot) -> None:
                 "audit_event, outbox RESTART IDENTITY CASCADE"
             )
         )
+
+
+def test_post_migration_tasks_past_their_due_date_are_listed(
+    settings_factory: Callable[..., Settings], database_url: str
+) -> None:
+    settings = settings_factory(database_url, DAILY)
+    clock = ManualClock(MONDAY_EARLY)
+    bot = build(settings, clock)
+    try:
+        assert bot.digests is not None
+        bot.rollouts.start("realtime-features", None, ALICE)
+        while bot.rollouts.status("realtime-features").state.value == "running":
+            clock.advance(timedelta(minutes=1))
+            bot.rollouts.advance("realtime-features", ALICE)
+        assert bot.digests.show().overdue_items == ()
+        # Week 1 after migration: its tasks are due 7 days after full production.
+        clock.advance(timedelta(days=7, hours=1))
+        overdue = bot.digests.show().overdue_items
+        texts = {o.text for o in overdue}
+        assert "Team retrospective" in texts
+        assert "Capacity planning" not in texts  # due after 28 days
+        assert all(o.flag_key == "realtime-features" for o in overdue)
+        text = DigestText(TEMPLATES).render(bot.digests.show())
+        assert "Checklist items overdue" in text and "Team retrospective" in text
+    finally:
+        bot.db.dispose()

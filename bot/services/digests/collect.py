@@ -30,6 +30,7 @@ from bot.services.digests.digest import (
     SignoffWaiting,
     TriggerValue,
 )
+from bot.services.rollback.watch import CRITERION, TRIGGER
 from bot.services.rollouts.views import build_view
 from bot.store import digests as store
 from bot.store import rollbacks
@@ -40,7 +41,6 @@ from bot.store.signoff_models import ChecklistResultRow, SignatureRow, SignoffRe
 
 log = logging.getLogger(__name__)
 
-TRIGGER, CRITERION = "trigger", "criterion"
 POSTMORTEM_HORIZON = timedelta(hours=24)
 
 

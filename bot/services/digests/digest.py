@@ -4,7 +4,7 @@ Jinja2 template, bot/shell/digest.py as text)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -136,7 +136,6 @@ class Digest:
     incidents: tuple[IncidentEntry, ...] = ()
     postmortems: tuple[PostmortemDue, ...] = ()
     overdue_items: tuple[OverdueItem, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def quiet(self) -> bool:
