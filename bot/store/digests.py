@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -113,6 +114,30 @@ def posted_slots(session: Session, digest: str) -> list[DigestSlotRow]:
 
 
 @dataclass(frozen=True)
+class OpenIncident:
+    """What a digest shows of an open incident."""
+
+    key: str
+    title: str
+    severity: str
+    status: str
+    declared_at: datetime
+    commander: str | None
+    channel_id: str | None
+    last_update_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UnfinishedPostmortem:
+    """A post-mortem not marked done, with its incident."""
+
+    incident_key: str
+    title: str
+    due_at: datetime
+    channel_id: str | None
+
+
+@dataclass(frozen=True)
 class DigestRows:
     """Every row a digest is built from, each kind read in one statement."""
 
@@ -122,8 +147,8 @@ class DigestRows:
     signatures: list[SignatureRow]
     requests: list[SignoffRequestRow]
     results: list[ChecklistResultRow]
-    incidents: list[IncidentRow]
-    postmortems: list[tuple[PostmortemRow, IncidentRow]]
+    incidents: list[OpenIncident]
+    postmortems: list[UnfinishedPostmortem]
 
 
 def digest_rows(
@@ -161,17 +186,34 @@ def digest_rows(
         )
     )
     results = _in(session, ChecklistResultRow, ChecklistResultRow.rollout_id, all_ids)
-    incidents = list(
-        session.exec(
-            select(IncidentRow)
-            .where(IncidentRow.state == "active")
+    # Incidents and post-mortems are read as plain columns, not ORM rows: there can be
+    # thousands, and building an ORM object for each is most of a digest's time.
+    incidents = [
+        OpenIncident(*r)
+        for r in session.execute(
+            sa_select(
+                col(IncidentRow.key),
+                col(IncidentRow.title),
+                col(IncidentRow.severity),
+                col(IncidentRow.status),
+                col(IncidentRow.declared_at),
+                col(IncidentRow.commander),
+                col(IncidentRow.channel_id),
+                col(IncidentRow.last_update_at),
+            )
+            .where(col(IncidentRow.state) == "active")
             .order_by(col(IncidentRow.declared_at))
         )
-    )
+    ]
     postmortems = [
-        (pm, inc)
-        for pm, inc in session.exec(
-            select(PostmortemRow, IncidentRow)
+        UnfinishedPostmortem(*r)
+        for r in session.execute(
+            sa_select(
+                col(IncidentRow.key),
+                col(IncidentRow.title),
+                col(PostmortemRow.due_at),
+                col(IncidentRow.channel_id),
+            )
             .join(IncidentRow, col(IncidentRow.id) == col(PostmortemRow.incident_id))
             .where(col(PostmortemRow.done_at).is_(None))
             .where(col(PostmortemRow.due_at) <= postmortems_due_before)

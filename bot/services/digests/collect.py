@@ -34,7 +34,7 @@ from bot.services.rollback.watch import CRITERION, TRIGGER
 from bot.services.rollouts.views import build_view
 from bot.store import digests as store
 from bot.store import rollbacks
-from bot.store.incident_models import IncidentRow
+from bot.store.digests import OpenIncident
 from bot.store.models import RolloutRow
 from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
 from bot.store.signoff_models import ChecklistResultRow, SignatureRow, SignoffRequestRow
@@ -91,8 +91,8 @@ class DigestCollector:
             signoffs=tuple(signoffs),
             incidents=tuple(self._incident(i, now) for i in rows.incidents),
             postmortems=tuple(
-                PostmortemDue(inc.key, inc.title, pm.due_at, pm.due_at <= now, inc.channel_id)
-                for pm, inc in rows.postmortems
+                PostmortemDue(p.incident_key, p.title, p.due_at, p.due_at <= now, p.channel_id)
+                for p in rows.postmortems
             ),
             overdue_items=tuple(self._overdue(rows.active + rows.completed, plans, results, now)),
         )
@@ -204,7 +204,7 @@ class DigestCollector:
             escalated=request.escalated_at is not None,
         )
 
-    def _incident(self, row: IncidentRow, now: datetime) -> IncidentEntry:
+    def _incident(self, row: OpenIncident, now: datetime) -> IncidentEntry:
         due = self.ctx.deadlines.status_due(row.declared_at)
         return IncidentEntry(
             key=row.key,
