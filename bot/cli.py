@@ -19,6 +19,7 @@ import uvicorn
 from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
+from bot.config.shipped import templates_dir
 from bot.container import Rollbot, build, slack_chat
 from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
@@ -238,7 +239,7 @@ def shell(
     web = settings.config.web
     listening = _listen_or_exit(web.host, web.port if port is None else port)
     drafts = Path.cwd() / "postmortems"
-    chat = ShellChat(sys.stdout, drafts)
+    chat = ShellChat(sys.stdout, drafts, templates_dir())
     with _database_or_exit(settings):
         rollbot = build(settings, chat=chat.ports, runbooks_in_threads=True)
     server = _web_server(rollbot, web.host, listening.getsockname()[1])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
+from bot.commands.digest import digest_subcommand
 from bot.commands.reply import Reply
 from bot.commands.rollout import retro_subcommand
 from bot.config.settings import Settings
@@ -28,6 +29,7 @@ from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
+from bot.services.digests import DigestService
 from bot.services.flags import FlagService
 from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
@@ -81,6 +83,8 @@ class Rollbot:
     live: LiveCheck
     flag_api: FlagService
     signoffs: Signoffs | None = None
+    # Scheduled digests (`digests:` in the config) and `/rollout digest`.
+    digests: DigestService | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
 
@@ -172,6 +176,17 @@ def build(
     retrospective = RetrospectiveService(
         db, clock, signoffs.checklists, people, templates_dir()
     )
+    digests = DigestService(
+        db,
+        clock,
+        settings.config.digests,
+        settings.config.role_directory(),
+        settings.config.incidents.deadlines(),
+        sources,
+        metrics_enabled=sources.enabled,
+        chat=chat.digests,
+        tick_seconds=settings.config.scheduler.tick_seconds,
+    )
     return Rollbot(
         settings,
         clock,
@@ -192,9 +207,11 @@ def build(
         LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
         FlagService(flags, rollout_of=rollouts.has_active_rollout),
         signoffs=signoffs,
+        digests=digests,
         rollout_subcommands={
             "report": report_subcommand(signoffs),
             "retro": retro_subcommand(retrospective.render),
+            "digest": digest_subcommand(digests),
         },
     )
 
@@ -248,4 +265,5 @@ def slack_chat(settings: Settings) -> SlackChat:
         settings.slack_api_url,
         rollout_channel=settings.config.slack.rollout_channel,
         group_cache_seconds=parse_duration(settings.config.signoff.group_cache).total_seconds(),
+        templates_dir=templates_dir(),
     )

@@ -24,6 +24,7 @@ ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
 METRICS_TICK = "metrics-tick"
 INCIDENT_TICK = "incident-tick"
+DIGEST_TICK = "digest-tick"
 
 
 def rollout_tick() -> None:
@@ -81,6 +82,17 @@ def incident_tick() -> None:
         log.exception("incident tick failed")
 
 
+def digest_tick() -> None:
+    """Post digests whose slot is due (each slot once) and retry those not delivered."""
+    if _running is None or _running.digests is None:
+        return
+    try:
+        for posted in _running.digests.run_due():
+            log.info("digest %s posted for %s", posted.digest, posted.slot_at.isoformat())
+    except Exception:
+        log.exception("digest tick failed")
+
+
 def _every(
     scheduler: BackgroundScheduler, function: str, job_id: str, seconds: int, grace: int
 ) -> None:
@@ -115,6 +127,9 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     if rollbot.watcher.enabled:
         _every(scheduler, "metrics_tick", METRICS_TICK, config.metrics.evaluation_seconds, grace=30)
     _every(scheduler, "incident_tick", INCIDENT_TICK, config.incidents.tick_seconds, grace=30)
+    # Cron slots are computed by the digest service (CronTrigger) against its own table;
+    # this job only wakes it up, so a slot missed while down is still found.
+    _every(scheduler, "digest_tick", DIGEST_TICK, config.scheduler.tick_seconds, grace=60)
     scheduler.start()
     return scheduler
 

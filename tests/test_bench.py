@@ -46,3 +46,22 @@ def test_quick_memory_bench_prints_both_figures() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[memory] RSS after 200 commands:" in result.stdout
     assert "[memory] RSS after 1,000 commands:" in result.stdout
+
+
+def test_quick_digest_bench_prints_every_figure() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "digest.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in (
+        "[digest] sqlite 10 rollouts, 10 incidents:",
+        "[digest] sqlite 100 rollouts, 1,000 incidents:",
+        "[digest] sqlite statements: the same at every size",
+    ):
+        assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
+    assert any(line.startswith("[digest] postgresql") for line in lines), result.stdout

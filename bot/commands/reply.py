@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.domain.message import Message, Sign
+from bot.services.digests.digest import Digest
 from bot.services.rollouts.views import RolloutView
 
 
@@ -15,13 +16,17 @@ class Reply:
     `text` is the command's own mrkdwn (the shell shows it as plain text); `views` are
     rollouts to show as cards; `error` marks a refusal (nothing changed). `message`, when
     set, is shown instead of `text`, by each chat in its own way (with user and outside
-    text escaped in Slack); `text` then holds it as plain text.
+    text escaped in Slack); `text` then holds it as plain text. `digest`, when set, is
+    shown instead of both.
     """
 
     text: str
     views: list[RolloutView] = field(default_factory=list)
     error: bool = False
     message: Message | None = None
+    # A digest to show (`/rollout digest`): each chat renders it its own way; `text` then
+    # holds a plain summary of it.
+    digest: Digest | None = None
 
     @staticmethod
     def said(message: Message, views: list[RolloutView], error: bool = False) -> Reply:

@@ -23,6 +23,7 @@ USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout set <flag> <percent> [--force]` — set the percentage by hand (lowering needs --force)
 • `/rollout report <flag>` — the rollout's report: checklists and approval table (Markdown)
 • `/rollout retro <flag>` — a draft retrospective from the rollout's timeline (Markdown)
+• `/rollout digest [name]` — a status digest now, only for you (rollouts, sign-offs, incidents)
 • `/rollout help` — this help"""
 
 SUBCOMMANDS = ("start", "status", "list", "advance", "pause", "resume", "set", "help")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.config.contacts import ContactConfig, contact_book, unique_names
 from bot.config.databases import DatabaseConfig, database_urls
+from bot.config.digests import DigestConfig, duplicate_names
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -82,6 +83,8 @@ class ConfigFile(BaseModel):
     def contact_book(self) -> ContactBook:
         """The emergency contacts as the domain sees them."""
         return contact_book(self.contacts)
+    # Scheduled digests: name, channel, cron schedule and timezone of each.
+    digests: list[DigestConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -202,6 +205,13 @@ _HINTS = {
 }
 
 
+def _hint(error: Any) -> str:
+    """The hint of a validation error: its own (a section's custom error may carry one),
+    else the one for its kind."""
+    own = (error.get("ctx") or {}).get("hint")
+    return str(own) if own else _HINTS.get(error["type"], "")
+
+
 def find_config(env: dict[str, str]) -> Path:
     """ROLLBOT_CONFIG, else config/rollbot.yaml (in the working directory, then in the
     checkout rollbot runs from), else the shipped example config, which a wheel install
@@ -265,7 +275,7 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     PlanProblem(
                         ".".join(str(p) for p in err["loc"]) or "(top level)",
                         describe(err, _keys_at(ConfigFile, err["loc"])),
-                        _HINTS.get(err["type"], ""),
+                        _hint(err),
                     ),
                 )
                 for err in exc.errors()
@@ -321,6 +331,18 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                     ),
                 )
             )
+    for index, first in duplicate_names(config.digests):
+        problems.append(
+            FileProblem(
+                where,
+                PlanProblem(
+                    f"digests.{index}.name",
+                    f"digest name {config.digests[index].name!r} is used twice "
+                    f"(also digests.{first})",
+                    "give every digest its own name (`/rollout digest <name>` shows one)",
+                ),
+            )
+        )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
@@ -94,6 +94,11 @@ class Plan(BaseModel):
     # A data backup run before the first user sees the feature (before the first step with
     # a percentage above 0); its restore belongs in the runbook.
     backup: SqlStep | None = None
+    # The plan's success metrics (the seed's "Technical Metrics"), written like criteria: a
+    # metric is met when its comparison is true. Digests show them as a scorecard; they
+    # hold nothing.
+    success_metrics: list[Criterion] = Field(default_factory=list)
+    _steps: tuple[PlannedStep, ...] | None = PrivateAttr(default=None)
 
     @field_validator("flag")
     @classmethod
@@ -104,11 +109,15 @@ class Plan(BaseModel):
 
     def steps(self) -> list[PlannedStep]:
         """All steps in order, each with its phase and position."""
-        out: list[PlannedStep] = []
-        for phase in self.phases:
-            for i, step in enumerate(phase.steps):
-                out.append(PlannedStep(len(out), phase, step, i == 0))
-        return out
+        # Worked out once per plan (plans are not changed after validation): a digest asks
+        # every active rollout's plan for its step several times.
+        if self._steps is None:
+            out: list[PlannedStep] = []
+            for phase in self.phases:
+                for i, step in enumerate(phase.steps):
+                    out.append(PlannedStep(len(out), phase, step, i == 0))
+            self._steps = tuple(out)
+        return list(self._steps)
 
     def step(self, index: int) -> PlannedStep:
         """The step at a flat index (0 is the first step of the first phase)."""
@@ -321,6 +330,10 @@ def _metric_problems(plan: Plan) -> list[PlanProblem]:
                 for i, c in enumerate(step.criteria)
             ]
             problems += _unique(names, "criterion name")
+    problems += _unique(
+        [(f"success_metrics.{i}.name", m.name) for i, m in enumerate(plan.success_metrics)],
+        "success metric name",
+    )
     problems += _runbook_problems(plan, "runbook", plan.runbook, partial=False)
     for name, named in plan.runbooks.items():
         where = f"runbooks.{name}"

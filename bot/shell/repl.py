@@ -32,6 +32,7 @@ from bot.services.rollouts.views import (
     RolloutView,
 )
 from bot.shell.chat import ShellChat
+from bot.shell.digest import DigestText
 from bot.shell.incident_chat import render_incident
 from bot.shell.notifier import SHELL_CHANNEL
 from bot.shell.render import plain_text, render_buttons, render_card, render_reply
@@ -216,6 +217,9 @@ class Shell:
             channel_id=SHELL_CHANNEL,
             extra=self.rollbot.rollout_subcommands,
         )
+        if reply.digest is not None:
+            self.say(DigestText(self.rollbot.templates_dir).render(reply.digest))
+            return
         with self._lock:
             shown, events = set(self._shown), list(self._events)
         for view in reply.views:

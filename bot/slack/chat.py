@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from slack_sdk import WebClient
 
 from bot.services.chat import ChatPorts
+from bot.slack.digest_blocks import DigestRenderer, SlackDigestChat
 from bot.slack.incident_chat import SlackIncidentChat
 from bot.slack.notifier import SlackNotifier, build_client
 from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
@@ -26,17 +28,22 @@ def slack_chat(
     *,
     rollout_channel: str | None = None,
     group_cache_seconds: float = 300.0,
+    templates_dir: Path | None = None,
 ) -> SlackChat:
     """Cards and threads (in `rollout_channel`, else where `/rollout start` was typed),
     sign-off DMs, incident channels, and user groups resolved with `usergroups.users.list`
-    (cached `group_cache_seconds`)."""
+    (cached `group_cache_seconds`), digests in their channels (from the digest template in
+    `templates_dir`)."""
     client = build_client(token, api_url)
-    return SlackChat(
-        client,
-        ChatPorts(
-            rollouts=SlackNotifier(client, rollout_channel),
-            signoffs=SlackSignoffNotifier(client),
-            incidents=SlackIncidentChat(client),
-            groups=SlackGroupResolver(client, group_cache_seconds),
-        ),
+    digests = (
+        SlackDigestChat(client, DigestRenderer(templates_dir))
+        if templates_dir is not None
+        else None
     )
+    ports = ChatPorts(
+        rollouts=SlackNotifier(client, rollout_channel),
+        signoffs=SlackSignoffNotifier(client),
+        incidents=SlackIncidentChat(client),
+        groups=SlackGroupResolver(client, group_cache_seconds),
+    )
+    return SlackChat(client, replace(ports, digests=digests) if digests is not None else ports)

@@ -18,6 +18,7 @@ from bot.domain.ids import record_id
 from bot.services.rollouts.reading import Outcome
 from bot.slack import listener
 from bot.slack.blocks import chat_text, reply_blocks, rollout_card, truncate
+from bot.slack.digest_blocks import DigestRenderer
 from bot.slack.listener import MAX_REPLY_TEXT, Interaction
 
 # Subcommands whose answer shows rollout cards privately; the others change a rollout,
@@ -39,10 +40,17 @@ def register_rollouts(app: App, rollbot: Rollbot) -> None:
 
 
 def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
+    digests = DigestRenderer(rollbot.templates_dir)
+
     def on_rollout(i: Interaction) -> None:
         reply = run_rollout(
             i.text, i.actor, rollbot.rollouts, i.channel_id, rollbot.rollout_subcommands
         )
+        if reply.digest is not None:
+            # A digest now, privately: as many ephemeral messages as it needs.
+            for message in digests.messages(reply.digest):
+                i.reply(digests.fallback(reply.digest), message)
+            return
         words = i.text.split()
         sub = words[0].lower() if words else "help"
         cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error

@@ -30,16 +30,18 @@ def queue(
     error: str | None,
     now: datetime,
     thread: str | None = None,
+    due_at: datetime | None = None,
 ) -> OutboxRow:
     """Keep an undelivered notification: after a failed attempt (`error`, retried after
     the backoff), or behind the undelivered ones of its `thread` (due at once, delivered
-    right after them)."""
+    right after them). `due_at` puts off its first retry: a message queued before its first
+    attempt (a digest) is attempted by whoever queued it, and retried only from then."""
     row = OutboxRow(
         kind=kind,
         payload=payload,
         attempts=1 if error else 0,
         last_error=error[:500] if error else None,
-        next_attempt_at=now + backoff(1) if error else now,
+        next_attempt_at=now + backoff(1) if error else (due_at or now),
         created_at=now,
         thread=thread,
     )
@@ -60,17 +62,21 @@ def waiting(session: Session, thread: str) -> bool:
     return session.exec(query).first() is not None
 
 
-def deliverable(session: Session, now: datetime, limit: int = 200) -> list[OutboxRow]:
+def deliverable(
+    session: Session, now: datetime, limit: int = 200, kind: str | None = None
+) -> list[OutboxRow]:
     """What may be attempted now, in the order it happened: every notification without a
     thread that is due, and for each thread the undelivered ones from its oldest on, when
-    that oldest is due (a later one never overtakes an earlier one of its thread)."""
+    that oldest is due (a later one never overtakes an earlier one of its thread). `kind`:
+    only notifications of that kind (each kind is delivered by its own service)."""
     query = (
         select(OutboxRow)
         .where(col(OutboxRow.delivered_at).is_(None))
         .where(OutboxRow.attempts < MAX_ATTEMPTS)
-        .order_by(col(OutboxRow.id))
-        .limit(limit)
     )
+    if kind is not None:
+        query = query.where(OutboxRow.kind == kind)
+    query = query.order_by(col(OutboxRow.id)).limit(limit)
     out: list[OutboxRow] = []
     held: set[str] = set()
     started: set[str] = set()
@@ -87,6 +93,11 @@ def deliverable(session: Session, now: datetime, limit: int = 200) -> list[Outbo
         started.add(row.thread)
         out.append(row)
     return out
+
+
+def by_id(session: Session, row_id: int) -> OutboxRow | None:
+    """One notification by id."""
+    return session.get(OutboxRow, row_id)
 
 
 def mark(session: Session, row_id: int, now: datetime, error: str | None) -> None:

@@ -13,6 +13,7 @@ TABLES |= {"metric_condition", "rollback"}
 TABLES |= {"incident", "incident_event", "incident_status_update", "incident_postmortem"}
 TABLES |= {"incident_job"}
 TABLES |= {"signoff_signature", "signoff_gate", "signoff_request", "checklist_result"}
+TABLES |= {"digest_slot"}
 
 
 def _heads(url: str) -> list[str]:
@@ -30,11 +31,13 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert set(inspect(db.engine).get_table_names()) >= TABLES
-        assert _revision(db) == _heads(database_url) == ["0008"]
+        assert _revision(db) == _heads(database_url) == ["0012"]
         columns = {c["name"] for c in inspect(db.engine).get_columns("rollback")}
         assert "lease_until" in columns  # 0006: an interrupted rollback is resumed
         columns = {c["name"] for c in inspect(db.engine).get_columns("incident_event")}
         assert "parts" in columns  # 0007: timeline entries keep their message as data
+        columns = {c["name"] for c in inspect(db.engine).get_columns("checklist_result")}
+        assert "reminders_sent" in columns  # 0012: post-migration task reminders
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
         assert _revision(db) == _heads(database_url)

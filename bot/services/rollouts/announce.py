@@ -65,7 +65,7 @@ class RolloutAnnouncer:
         """Retry notifications that failed before, each thread in order (a thread stops at
         its first failure, so nothing overtakes it); return how many got through."""
         with self.ctx.db.session() as s:
-            pending = outbox.deliverable(s, self.ctx.clock.now())
+            pending = outbox.deliverable(s, self.ctx.clock.now(), kind=OUTBOX_KIND)
         delivered = 0
         stopped: set[str | None] = set()
         for item in pending:

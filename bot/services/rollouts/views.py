@@ -106,10 +106,11 @@ def format_duration_s(seconds: int) -> str:
     return format_duration(timedelta(seconds=seconds))
 
 
-def build_view(row: RolloutRow, now: datetime) -> RolloutView:
-    """The card data for a stored rollout at time `now`."""
+def build_view(row: RolloutRow, now: datetime, plan: Plan | None = None) -> RolloutView:
+    """The card data for a stored rollout at time `now` (`plan`: the row's plan, when the
+    caller has parsed it already)."""
     assert row.id is not None
-    plan = plan_of(row)
+    plan = plan or plan_of(row)
     snap = snapshot_of(row)
     planned = plan.step(snap.step_index)
     nxt = machine.next_step(plan, snap)

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 from bot.store import (  # noqa: F401  (register the tables on SQLModel.metadata)
+    digest_models,
     incident_models,
     models,
     rollback_models,
