@@ -25,7 +25,9 @@ from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
-from bot.services.flags import FlagService
+from bot.services.flags import FlagExposures, FlagService, FlagSnapshot
+from bot.services.flags.ofrep import Ofrep
+from bot.services.flags.unleash_api import UnleashClientApi
 from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
@@ -73,6 +75,11 @@ class Rollbot:
     templates_dir: Path
     live: LiveCheck
     flag_api: FlagService
+    # What applications' SDKs read: OFREP and Unleash's client API, over the flags in memory.
+    ofrep: Ofrep
+    unleash_api: UnleashClientApi
+    # `rollbot_flag_exposures_total{flag,variant}`: served at /metrics.
+    exposures: FlagExposures
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -148,6 +155,13 @@ def build(
         chat=chat.incidents,
     )
     rollback.listeners.append(RollbackIncidents(incidents))
+    flag_cfg = settings.config.flags
+    flag_api = FlagService(
+        flags, clock, flag_cfg.segments, FlagSnapshot(db, flag_cfg.state_poll_seconds)
+    )
+    # A rollout's flag change commits with the rollout: reload the flags in memory then.
+    rollouts.after_change.append(lambda _outcome: flag_api.changed())
+    exposures = FlagExposures()
     return Rollbot(
         settings,
         clock,
@@ -166,7 +180,10 @@ def build(
         public_status,
         REPO_ROOT / "templates",
         LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
-        FlagService(flags),
+        flag_api,
+        Ofrep(flag_api, exposures),
+        UnleashClientApi(flag_api, exposures),
+        exposures,
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
     )
