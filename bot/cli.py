@@ -308,6 +308,12 @@ def config_check(
     typer.echo(_incident_providers_line(settings))
     for finding in missing_runbook_env(catalog, settings.env):
         typer.echo(f"warning: {finding.system}: {finding.detail}")
+    if settings.client_token is None:
+        typer.echo(
+            "warning: ROLLBOT_CLIENT_TOKEN is not set: OFREP (/ofrep/v1/...) and the Unleash "
+            "client API (/api/client/...) answer 401 until it is (a read-only token for "
+            "applications' SDKs)"
+        )
     if live:
         with _database_or_exit(settings):
             checks = build(settings).live

@@ -69,7 +69,8 @@ class UnleashClientApi:
         for name, counts in toggles.items():
             if not isinstance(counts, dict):
                 raise ValueError(f"bucket.toggles.{name}: expected an object")
-            variants = counts.get("variants") or {}
+            variants = counts.get("variants")
+            variants = {} if variants is None else variants
             if not isinstance(variants, dict):
                 raise ValueError(f"bucket.toggles.{name}.variants: expected an object")
             pairs = [("on", counts.get("yes", 0)), ("off", counts.get("no", 0))]
