@@ -252,3 +252,21 @@ def test_evaluation_reads_no_database(client: TestClient, bot: Rollbot) -> None:
         event.remove(bot.db.engine, "before_cursor_execute", count)
     # At most the background poll's one-row version read; never a flag row.
     assert [s for s in statements if "flag_state" not in s] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"segment_rollouts": {"nobody": 5}}, "segment_rollouts: unknown segment 'nobody'"),
+        ({"variants": [{"name": "a", "weight": 60}]}, "variants: weights sum to 60"),
+        ({"variants": [{"name": "", "weight": 100}]}, "variants.0.name"),
+    ],
+)
+def test_post_flags_refuses_bad_segments_and_variants_with_422(
+    client: TestClient, bot: Rollbot, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/flags/rt", json=body, headers=WRITE)
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(field)
+    doc = bot.flags.get("rt")
+    assert doc is not None and doc.segment_rollouts == {"internal": 100}  # unchanged
