@@ -22,6 +22,7 @@ from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
+from bot.services.flags.config_check import segment_problems
 from bot.services.live_check import Finding, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
@@ -296,7 +297,16 @@ def config_check(
     signoff_errors, signoff_notes = signoff_problems(settings, catalog)
     for line in [*signoff_errors, *signoff_notes]:
         typer.echo(line)
-    count = len(catalog.problems) + missing_default + len(unset) + len(signoff_errors)
+    unknown_segments = segment_problems(settings, catalog)
+    for line in unknown_segments:
+        typer.echo(line)
+    count = (
+        len(catalog.problems)
+        + missing_default
+        + len(unset)
+        + len(signoff_errors)
+        + len(unknown_segments)
+    )
     if count:
         typer.echo(f"{count} problem(s) found.")
         raise typer.Exit(1)

@@ -26,6 +26,7 @@ from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
 from bot.services.flags import FlagExposures, FlagService, FlagSnapshot
+from bot.services.flags.notes import FlagNotes
 from bot.services.flags.ofrep import Ofrep
 from bot.services.flags.unleash_api import UnleashClientApi
 from bot.services.health import HealthCheck
@@ -134,11 +135,16 @@ def build(
         secret_names=settings.secret_names(),
     )
     signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
+    flag_cfg = settings.config.flags
+    flag_api = FlagService(
+        flags, clock, flag_cfg.segments, FlagSnapshot(db, flag_cfg.state_poll_seconds)
+    )
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, metrics, interval)
+    watcher = MetricsWatcher(rollback, metrics, interval, monitored=flag_api.monitored)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
+    rollouts.annotators.append(FlagNotes())  # segments; monitoring off
     # Providers from the `statuspage:` and `paging:` config sections.
     status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin
@@ -155,10 +161,6 @@ def build(
         chat=chat.incidents,
     )
     rollback.listeners.append(RollbackIncidents(incidents))
-    flag_cfg = settings.config.flags
-    flag_api = FlagService(
-        flags, clock, flag_cfg.segments, FlagSnapshot(db, flag_cfg.state_poll_seconds)
-    )
     # A rollout's flag change commits with the rollout: reload the flags in memory then.
     rollouts.after_change.append(lambda _outcome: flag_api.changed())
     exposures = FlagExposures()

@@ -64,6 +64,15 @@ class FlagService:
             return self.snapshot.get().docs.get(key)
         return self.provider.get(key)
 
+    def monitored(self, key: str) -> bool:
+        """Whether the flag's metrics are watched (`monitoring_enabled`; a flag that cannot
+        be read is watched, the safe side)."""
+        try:
+            doc = self.held(key)
+        except Exception:
+            return True
+        return doc is None or doc.monitoring_enabled
+
     def check_segments(self, change: FlagChange) -> None:
         """Raise UnknownSegmentError when `segment_rollouts` names a segment not in config."""
         unknown = sorted(set(change.segment_rollouts or {}) - set(self.segments))

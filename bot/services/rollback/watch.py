@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -63,8 +64,12 @@ class MetricsWatcher:
         rollback: RollbackService,
         metrics: MetricsProvider,
         interval: timedelta = timedelta(seconds=15),
+        monitored: Callable[[str], bool] | None = None,
     ) -> None:
         self.rollback = rollback
+        # Whether a flag's metrics are watched (its document's `monitoring_enabled`): a flag
+        # that says no has its triggers left unevaluated.
+        self.monitored = monitored or (lambda _flag_key: True)
         self.rollouts = rollback.rollouts
         self.db = rollback.db
         self.clock = rollback.clock
@@ -82,7 +87,10 @@ class MetricsWatcher:
         if not self.enabled:
             return []
         with self.db.session() as s:
-            active = [(r.id, plan_of(r), r.step_index, r.state) for r in rollouts.active(s)]
+            rows = list(rollouts.active(s))
+        active = [
+            (r.id, plan_of(r), r.step_index, r.state) for r in rows if self.monitored(r.flag_key)
+        ]
         # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
         # the evaluation (and the flag-off step) of another rollout that fired at the same time.
         to_roll_back: list[tuple[int, list[FiredTrigger]]] = []
