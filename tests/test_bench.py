@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,3 +48,24 @@ def test_quick_memory_bench_prints_both_figures() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[memory] RSS after 200 commands:" in result.stdout
     assert "[memory] RSS after 1,000 commands:" in result.stdout
+
+
+@pytest.mark.timeout(600)  # it starts a real Unleash (npm) as its baseline
+def test_quick_flag_protocols_bench_prints_every_figure() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.flag_protocols", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for name in ("rollbot OFREP single", "rollbot OFREP bulk", "rollbot /api/client/features"):
+        assert f"[flag_protocols] {name}: " in out and " req/s, p99 " in out, out
+    # The baseline is measured, with its ratios, or skipped saying why.
+    if "[flag_protocols] Unleash: skipped (" not in out:
+        assert "[flag_protocols] Unleash /api/frontend: " in out, out
+        assert "[flag_protocols] Unleash /api/client/features: " in out, out
+        assert out.count("[flag_protocols] ratio ") == 3, out
