@@ -6,6 +6,8 @@ pool only when this process has none yet.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,13 +18,25 @@ from bot.services.flags import FlagState
 from bot.services.flags.ofrep import OfrepAnswer
 from bot.web.tokens import NO_CLIENT_TOKEN, BodyTooLarge, may_read, read_body
 
+log = logging.getLogger(__name__)
 
-async def flag_state(rollbot: Rollbot) -> FlagState:
-    """The flags in memory (loaded once if this process has none yet)."""
+
+async def flag_state(rollbot: Rollbot) -> FlagState | None:
+    """The flags in memory (loaded once if this process has none yet); None when they
+    have never been loaded and the database does not answer."""
     snapshot = rollbot.flag_api.snapshot
     assert snapshot is not None  # checked by `available` first
     state = snapshot.current()
-    return state if state is not None else await run_in_threadpool(snapshot.reload)
+    if state is not None:
+        return state
+    try:
+        return await run_in_threadpool(snapshot.reload)
+    except Exception as exc:
+        log.warning("flag state: cannot load flags (%s)", type(exc).__name__)
+        return None
+
+
+UNLOADED = "flags are not loaded yet: rollbot's database does not answer; try again shortly"
 
 
 def _unauthorized(rollbot: Rollbot) -> JSONResponse:
@@ -69,6 +83,8 @@ def ofrep_routes(rollbot: Rollbot) -> list[Route]:
         if isinstance(body, Response):
             return body
         state = await flag_state(rollbot)
+        if state is None:
+            return JSONResponse({"errorDetails": UNLOADED}, 503)
         return _send(rollbot.ofrep.evaluate(request.path_params["key"], body, state))
 
     async def bulk(request: Request) -> Response:
@@ -76,6 +92,8 @@ def ofrep_routes(rollbot: Rollbot) -> list[Route]:
         if isinstance(body, Response):
             return body
         state = await flag_state(rollbot)
+        if state is None:
+            return JSONResponse({"errorDetails": UNLOADED}, 503)
         return _send(rollbot.ofrep.bulk(body, state, request.headers.get("if-none-match")))
 
     return [

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from bot.container import Rollbot
 from bot.services.flags.unleash_api import Features
-from bot.web.ofrep import flag_state
+from bot.web.ofrep import UNLOADED, flag_state
 from bot.web.tokens import NO_CLIENT_TOKEN, BodyTooLarge, may_read, read_body
 
 
@@ -41,13 +41,19 @@ def unleash_api_routes(rollbot: Rollbot) -> list[Route]:
     async def features(request: Request) -> Response:
         if (no := refused(request)) is not None:
             return no
-        return send(request, api.all(await flag_state(rollbot)))
+        state = await flag_state(rollbot)
+        if state is None:
+            return JSONResponse({"error": UNLOADED}, 503)
+        return send(request, api.all(state))
 
     async def one(request: Request) -> Response:
         if (no := refused(request)) is not None:
             return no
         name = request.path_params["name"]
-        answer = api.one(name, await flag_state(rollbot))
+        state = await flag_state(rollbot)
+        if state is None:
+            return JSONResponse({"error": UNLOADED}, 503)
+        answer = api.one(name, state)
         if answer is None:
             return JSONResponse({"error": f"flag {name!r} does not exist"}, 404)
         return send(request, answer)

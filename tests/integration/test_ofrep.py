@@ -3,6 +3,8 @@ OpenAPI document, the same answers as /flags/{key}/evaluate, ETag / 304, auth, b
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +14,8 @@ from starlette.testclient import TestClient
 from bot.clock import ManualClock
 from bot.config.settings import Settings
 from bot.container import Rollbot, build
+from bot.domain.actor import Actor, Via
+from bot.domain.flag import parse_flag_change
 from bot.web.app import create_app
 from tests.flag_sdk_support import CLIENT_TOKEN, READ, WRITE, sdk_settings
 from tests.ofrep_spec import check
@@ -250,8 +254,9 @@ def test_evaluation_reads_no_database(client: TestClient, bot: Rollbot) -> None:
             bulk(client, {"context": {"targetingKey": f"u{i}"}})
     finally:
         event.remove(bot.db.engine, "before_cursor_execute", count)
-    # At most the background poll's one-row version read; never a flag row.
-    assert [s for s in statements if "flag_state" not in s] == []
+    # At most the background poll's one-row version read (and its BEGIN); never a flag row.
+    assert [s for s in statements if re.search(r"\bFROM flag\b(?!_state)", s)] == []
+    assert all("flag_state" in s or s.startswith("BEGIN") for s in statements), statements
 
 
 @pytest.mark.parametrize(
@@ -270,3 +275,21 @@ def test_post_flags_refuses_bad_segments_and_variants_with_422(
     assert response.json()["error"].startswith(field)
     doc = bot.flags.get("rt")
     assert doc is not None and doc.segment_rollouts == {"internal": 100}  # unchanged
+
+
+def test_the_background_poll_serves_another_replicas_change_within_a_second(
+    bot: Rollbot, client: TestClient, clock: ManualClock
+) -> None:
+    """The running app's own poll (every flags.state_poll_seconds, 0.5 s) picks up a change
+    another replica committed: no request of this replica reads the database for it."""
+    ctx = {"context": {"targetingKey": "u1"}}
+    assert evaluate(client, "rt", ctx).json()["reason"] == "SPLIT"
+    replica = build(bot.settings, clock)
+    try:
+        replica.flag_api.apply("rt", parse_flag_change({"enabled": False}), Actor("api", Via.API))
+        changed_at = time.monotonic()
+        while evaluate(client, "rt", ctx).json()["reason"] != "DISABLED":
+            assert time.monotonic() - changed_at < 1.0, "not served within a second"
+            time.sleep(0.02)
+    finally:
+        replica.db.dispose()

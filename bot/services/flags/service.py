@@ -8,6 +8,7 @@ builtin provider, evaluations are answered from the in-memory flag state
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from bot.domain.evaluation import FlagResult, Reason, evaluate_flag
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProvider
 from bot.services.flags.snapshot import FlagSnapshot
+
+log = logging.getLogger(__name__)
 
 
 class UnknownSegmentError(ValueError):
@@ -92,9 +95,14 @@ class FlagService:
         return doc
 
     def changed(self) -> None:
-        """A flag changed in this process: reload the flags in memory now."""
-        if self.snapshot is not None:
+        """A flag changed in this process: reload the flags in memory now (if the database
+        does not answer, the background poll reloads them once it does)."""
+        if self.snapshot is None:
+            return
+        try:
             self.snapshot.reload()
+        except Exception as exc:
+            log.warning("flag state: reload after a change failed (%s)", type(exc).__name__)
 
     def result(self, doc: FlagDocument, key: str, context: Context) -> FlagResult:
         """The evaluation of one document (in memory, no I/O)."""
