@@ -79,7 +79,7 @@ class LiveCheck:
             for plan in self.plans.plans.values()
             for c in (*plan.triggers, *(c for phase in plan.phases for c in phase.criteria))
         ]
-        query = conditions[0].query if conditions else None
+        query = conditions[0].queries()[0] if conditions else None
         if query is None:
             return Finding("metrics", None, f"{self.metrics.name}: no plan asks a query")
         try:

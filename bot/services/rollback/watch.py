@@ -116,10 +116,20 @@ class MetricsWatcher:
         return reports
 
     def _measure(self, condition: Condition) -> Measurement:
-        try:
-            return Measurement(self.metrics.query(condition.query))
-        except MetricsProviderError as exc:
-            return Measurement(None, str(exc)[:300])
+        """The condition's value: its query's, or for a variant comparison the variant's
+        minus the baseline's (no data when either has none)."""
+        values: list[float | None] = []
+        for query in condition.queries():
+            try:
+                values.append(self.metrics.query(query))
+            except MetricsProviderError as exc:
+                return Measurement(None, str(exc)[:300])
+        if len(values) == 1:
+            return Measurement(values[0])
+        variant, baseline = values
+        if variant is None or baseline is None:
+            return Measurement(None)
+        return Measurement(variant - baseline)
 
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
