@@ -320,8 +320,8 @@ def config_check(
         typer.echo(f"warning: {finding.system}: {finding.detail}")
     if settings.client_token is None:
         typer.echo(
-            "warning: ROLLBOT_CLIENT_TOKEN is not set: OFREP (/ofrep/v1/...) and the Unleash "
-            "client API (/api/client/...) answer 401 until it is (a read-only token for "
+            "warning: no ROLLBOT_CLIENT_TOKEN: OFREP (/ofrep/v1/...) and the Unleash client "
+            "API (/api/client/...) answer 401 until one is set (a read-only token for "
             "applications' SDKs)"
         )
     if live:

@@ -23,7 +23,7 @@ def test_config_check_warns_without_a_client_token(tmp_path: Path) -> None:
     )
     result = run(["config", "check", "--config", str(cfg)], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "warning: ROLLBOT_CLIENT_TOKEN is not set" in result.stdout
+    assert "warning: no ROLLBOT_CLIENT_TOKEN: OFREP" in result.stdout
     quiet = run(
         ["config", "check", "--config", str(cfg)], tmp_path, env={"ROLLBOT_CLIENT_TOKEN": "c"}
     )
