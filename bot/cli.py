@@ -24,6 +24,7 @@ from bot.container import Rollbot, build, slack_chat
 from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
+from bot.services.flags.config_check import segment_problems
 from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
@@ -298,7 +299,16 @@ def config_check(
     signoff_errors, signoff_notes = signoff_problems(settings, catalog)
     for line in [*signoff_errors, *signoff_notes]:
         typer.echo(line)
-    count = len(catalog.problems) + missing_default + len(unset) + len(signoff_errors)
+    unknown_segments = segment_problems(settings, catalog)
+    for line in unknown_segments:
+        typer.echo(line)
+    count = (
+        len(catalog.problems)
+        + missing_default
+        + len(unset)
+        + len(signoff_errors)
+        + len(unknown_segments)
+    )
     if count:
         typer.echo(f"{count} problem(s) found.")
         raise typer.Exit(1)
@@ -319,6 +329,12 @@ def config_check(
     for name, plan in sorted(catalog.plans.items()):
         for unknown in database_problems(plan, known_databases):
             typer.echo(f"warning: {_unknown_database(name, unknown)}")
+    if settings.client_token is None:
+        typer.echo(
+            "warning: no ROLLBOT_CLIENT_TOKEN: OFREP (/ofrep/v1/...) and the Unleash client "
+            "API (/api/client/...) answer 401 until one is set (a read-only token for "
+            "applications' SDKs)"
+        )
     if live:
         with _database_or_exit(settings):
             checks = build(settings).live

@@ -30,7 +30,10 @@ from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
 from bot.services.digests import DigestService
-from bot.services.flags import FlagService
+from bot.services.flags import FlagExposures, FlagService, FlagSnapshot
+from bot.services.flags.notes import FlagNotes
+from bot.services.flags.ofrep import Ofrep
+from bot.services.flags.unleash_api import UnleashClientApi
 from bot.services.health import HealthCheck
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
@@ -82,6 +85,11 @@ class Rollbot:
     templates_dir: Path
     live: LiveCheck
     flag_api: FlagService
+    # What applications' SDKs read: OFREP and Unleash's client API, over the flags in memory.
+    ofrep: Ofrep
+    unleash_api: UnleashClientApi
+    # `rollbot_flag_exposures_total{flag,variant}`: served at /metrics.
+    exposures: FlagExposures
     signoffs: Signoffs | None = None
     # Scheduled digests (`digests:` in the config) and `/rollout digest`.
     digests: DigestService | None = None
@@ -143,11 +151,20 @@ def build(
         databases=databases,
     )
     signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, sources, flags)
+    flag_cfg = settings.config.flags
+    flag_api = FlagService(
+        flags,
+        clock,
+        flag_cfg.segments,
+        FlagSnapshot(db, flag_cfg.state_poll_seconds),
+        rollout_of=rollouts.has_active_rollout,
+    )
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, sources, interval)
+    watcher = MetricsWatcher(rollback, sources, interval, monitored=flag_api.monitored)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
+    rollouts.annotators.append(FlagNotes())  # segments; monitoring off
     # Last of the holds: the plan's data backup runs only once nothing else holds the step.
     backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
     rollouts.holds.append(backup)
@@ -187,6 +204,9 @@ def build(
         chat=chat.digests,
         tick_seconds=settings.config.scheduler.tick_seconds,
     )
+    # A rollout's flag change commits with the rollout: reload the flags in memory then.
+    rollouts.after_change.append(lambda _outcome: flag_api.changed())
+    exposures = FlagExposures()
     return Rollbot(
         settings,
         clock,
@@ -205,7 +225,10 @@ def build(
         public_status,
         templates_dir(),
         LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
-        FlagService(flags, rollout_of=rollouts.has_active_rollout),
+        flag_api,
+        Ofrep(flag_api, exposures),
+        UnleashClientApi(flag_api, exposures),
+        exposures,
         signoffs=signoffs,
         digests=digests,
         rollout_subcommands={

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,3 +67,24 @@ def test_quick_digest_bench_prints_every_figure() -> None:
     ):
         assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
     assert any(line.startswith("[digest] postgresql") for line in lines), result.stdout
+
+
+@pytest.mark.timeout(600)  # it starts a real Unleash (npm) as its baseline
+def test_quick_flag_protocols_bench_prints_every_figure() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.flag_protocols", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for name in ("rollbot OFREP single", "rollbot OFREP bulk", "rollbot /api/client/features"):
+        assert f"[flag_protocols] {name}: " in out and " req/s, p99 " in out, out
+    # The baseline is measured, with its ratios, or skipped saying why.
+    if "[flag_protocols] Unleash: skipped (" not in out:
+        assert "[flag_protocols] Unleash /api/frontend: " in out, out
+        assert "[flag_protocols] Unleash /api/client/features: " in out, out
+        assert out.count("[flag_protocols] ratio ") == 3, out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.domain.constraints import SEGMENT_NAME, SEGMENT_NAME_HINT, Segment
+
 FLAG_PROVIDERS = ("builtin", "http", "unleash")
 
 
@@ -61,6 +63,19 @@ class FlagsConfig(BaseModel):
     provider: str = "builtin"
     http: HttpFlagsConfig | None = None
     unleash: UnleashFlagsConfig | None = None
+    # Named groups of users (Unleash constraints on context fields) that flags give
+    # percentages of their own (`segment_rollouts`) or restrict to (`user_segments`).
+    segments: dict[str, Segment] = Field(default_factory=dict)
+    # How often each replica asks whether flags changed (one row read) to reload them.
+    state_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, value: dict[str, Segment]) -> dict[str, Segment]:
+        for name in value:
+            if not SEGMENT_NAME.match(name):
+                raise _flags_error(f"invalid segment name {name!r}: {SEGMENT_NAME_HINT}")
+        return value
 
     @field_validator("provider")
     @classmethod

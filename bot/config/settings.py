@@ -139,6 +139,8 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     api_token: str | None = None
+    # Read-only token of applications' SDKs (OFREP, Unleash client API); never writes.
+    client_token: str | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def secret_names(self) -> frozenset[str]:
@@ -358,5 +360,6 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
         slack_app_token=env.get("SLACK_APP_TOKEN") or None,
         slack_api_url=api_url,
         api_token=env.get("ROLLBOT_API_TOKEN") or None,
+        client_token=env.get("ROLLBOT_CLIENT_TOKEN") or None,
         env=env,
     )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
-from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
+from bot.domain.flag import FLAG_KEY_HINT, check_segment_rollouts, is_valid_flag_key
 from bot.domain.problems import describe
 from bot.domain.runbook import (
     FULL,
@@ -43,6 +43,14 @@ class Step(BaseModel):
     gate: str | None = None  # id of a gate in `Plan.gates` that must pass to leave this step
     # Metric criteria that must hold before this step advances by itself (besides its phase's).
     criteria: list[Criterion] = Field(default_factory=list)
+    # Percentages of segments defined in config (`flags.segments`), from this step on: the
+    # flag's `segment_rollouts` (a later step's value for a segment replaces an earlier one).
+    segments: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, value: dict[str, int]) -> dict[str, int]:
+        return check_segment_rollouts(value)
 
     @field_validator("bake")
     @classmethod
@@ -118,6 +126,18 @@ class Plan(BaseModel):
                     out.append(PlannedStep(len(out), phase, step, i == 0))
             self._steps = tuple(out)
         return list(self._steps)
+
+    def segments_at(self, index: int) -> dict[str, int]:
+        """The segment percentages in force at step `index` (every earlier step's, the later
+        replacing the earlier)."""
+        merged: dict[str, int] = {}
+        for planned in self.steps()[: index + 1]:
+            merged.update(planned.step.segments)
+        return merged
+
+    def segment_names(self) -> set[str]:
+        """Every segment the plan's steps name."""
+        return {name for planned in self.steps() for name in planned.step.segments}
 
     def step(self, index: int) -> PlannedStep:
         """The step at a flat index (0 is the first step of the first phase)."""

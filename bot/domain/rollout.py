@@ -162,6 +162,21 @@ def next_step(plan: Plan, snap: RolloutSnapshot) -> PlannedStep | None:
     return plan.step(snap.step_index + 1)
 
 
-def flag_fields(snap: RolloutSnapshot) -> dict[str, object]:
-    """What the flag document must say for this rollout state."""
-    return {"enabled": snap.percentage > 0, "rollout_percentage": snap.percentage}
+def flag_fields(snap: RolloutSnapshot, plan: Plan | None = None) -> dict[str, object]:
+    """What the flag document must say for this rollout state.
+
+    A plan whose steps give segments percentages also sets `segment_rollouts`: those in
+    force at the current step while the rollout runs, is paused or completed, none after a
+    rollback. A segment at more than 0% turns the flag on even at 0% for everyone else
+    (the seed's Phase 2: staff at 100% before 5% of everyone).
+    """
+    fields: dict[str, object] = {
+        "enabled": snap.percentage > 0,
+        "rollout_percentage": snap.percentage,
+    }
+    if plan is not None and plan.segment_names():
+        live = snap.state is not RolloutState.ROLLED_BACK
+        segments = plan.segments_at(snap.step_index) if live else {}
+        fields["segment_rollouts"] = segments
+        fields["enabled"] = snap.percentage > 0 or any(p > 0 for p in segments.values())
+    return fields

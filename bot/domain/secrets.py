@@ -12,6 +12,7 @@ OWN_SECRETS = frozenset(
         "SLACK_SIGNING_SECRET",
         "SLACK_APP_TOKEN",
         "ROLLBOT_API_TOKEN",
+        "ROLLBOT_CLIENT_TOKEN",
         "DATABASE_URL",
     }
 )

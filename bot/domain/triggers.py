@@ -33,6 +33,24 @@ class MissingData(StrEnum):
 
 
 COMPARISONS = (">", ">=", "<", "<=")
+VARIANT_PLACEHOLDER = "{variant}"
+VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
+
+
+class VariantComparison(BaseModel):
+    """Compare two A/B variants of the flag: the condition's value is the query for
+    `variant` minus the query for `baseline` (`{variant}` in the query names each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variant: str = Field(pattern=VARIANT_NAME)
+    baseline: str = Field(pattern=VARIANT_NAME)
+
+    @model_validator(mode="after")
+    def _two_variants(self) -> VariantComparison:
+        if self.variant == self.baseline:
+            raise ValueError("variant and baseline must be two different variants")
+        return self
 
 METRIC_PROVIDERS = ("prometheus", "http_json", "sql")
 """The metrics providers a condition or probe may name with `provider:` (default: the one
@@ -97,6 +115,30 @@ class Condition(BaseModel):
         """Where this condition's query is answered."""
         return MetricSource(self.provider, self.database)
 
+    # A/B: measure `variant` against `baseline` instead of one value (e.g. realtime's error
+    # rate no worse than control's + 0.1 points: comparison "<=", threshold 0.001).
+    compare: VariantComparison | None = None
+
+    @model_validator(mode="after")
+    def _placeholder_fits(self) -> Condition:
+        has = VARIANT_PLACEHOLDER in self.query
+        if self.compare is not None and not has:
+            raise ValueError(f"compare needs {VARIANT_PLACEHOLDER} in the query")
+        if self.compare is None and has:
+            raise ValueError(
+                f"{VARIANT_PLACEHOLDER} in the query needs compare: (variant, baseline)"
+            )
+        return self
+
+    def queries(self) -> list[str]:
+        """The queries to run: one, or the variant's then the baseline's."""
+        if self.compare is None:
+            return [self.query]
+        return [
+            self.query.replace(VARIANT_PLACEHOLDER, name)
+            for name in (self.compare.variant, self.compare.baseline)
+        ]
+
     @field_validator("comparison")
     @classmethod
     def _known_comparison(cls, value: str) -> str:
@@ -115,8 +157,12 @@ class Condition(BaseModel):
         return value <= self.threshold
 
     def rule(self) -> str:
-        """The comparison as people read it, e.g. `> 0.01`."""
-        return f"{self.comparison} {format_value(self.threshold, self.unit)}"
+        """The comparison as people read it, e.g. `> 0.01`, or for variants
+        `realtime - control <= 0.001`."""
+        rule = f"{self.comparison} {format_value(self.threshold, self.unit)}"
+        if self.compare is not None:
+            return f"{self.compare.variant} - {self.compare.baseline} {rule}"
+        return rule
 
     def label(self) -> str:
         """The name and its description, for messages."""

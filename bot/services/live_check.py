@@ -107,10 +107,11 @@ class LiveCheck:
         for source, condition in by_source.items():
             name = source.describe() if source.provider else self.metrics.name
             try:
-                value = self.metrics.ask(source, condition.query)
+                query = condition.queries()[0]
+                value = self.metrics.ask(source, query)
             except Exception as exc:
                 return Finding("metrics", False, f"{name} did not answer: {exc}")
-            answers.append(f"{name} answered {condition.query!r} with {value}")
+            answers.append(f"{name} answered {query!r} with {value}")
         return Finding("metrics", True, "; ".join(answers))
 
     def outside(self) -> list[Finding]:

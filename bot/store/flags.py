@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from bot.domain.flag import FlagDocument
-from bot.store.models import FlagRow
+from bot.store.models import FlagRow, FlagStateRow
 
 
 def to_document(row: FlagRow) -> FlagDocument:
@@ -20,6 +21,8 @@ def to_document(row: FlagRow) -> FlagDocument:
         user_segments=list(row.user_segments),
         fallback_enabled=row.fallback_enabled,
         monitoring_enabled=row.monitoring_enabled,
+        segment_rollouts=dict(row.segment_rollouts or {}),
+        variants=list(row.variants or []),
     )
 
 
@@ -41,10 +44,33 @@ def put(session: Session, key: str, doc: FlagDocument, now: datetime) -> FlagRow
     row.user_segments = list(doc.user_segments)
     row.fallback_enabled = doc.fallback_enabled
     row.monitoring_enabled = doc.monitoring_enabled
+    row.segment_rollouts = dict(doc.segment_rollouts)
+    row.variants = [v.model_dump() for v in doc.variants]
     row.updated_at = now
     row.version += 1
     session.add(row)
+    bump_state(session)
     return row
+
+
+def bump_state(session: Session) -> None:
+    """Move the flag state version on, in the caller's transaction (so replicas reload
+    exactly when the change commits)."""
+    session.execute(
+        update(FlagStateRow)
+        .where(col(FlagStateRow.id) == 1)
+        .values(version=col(FlagStateRow.version) + 1)
+    )
+
+
+def state_version(session: Session) -> int:
+    """The flag state version: one primary-key read, cheap enough to poll."""
+    return int(session.exec(select(FlagStateRow.version).where(FlagStateRow.id == 1)).one())
+
+
+def all_documents(session: Session) -> dict[str, FlagDocument]:
+    """Every flag's document, by key."""
+    return {row.key: to_document(row) for row in session.exec(select(FlagRow))}
 
 
 def ensure(session: Session, key: str, now: datetime) -> bool:
@@ -57,6 +83,8 @@ def ensure(session: Session, key: str, now: datetime) -> bool:
         "user_segments": [],
         "fallback_enabled": defaults.fallback_enabled,
         "monitoring_enabled": defaults.monitoring_enabled,
+        "segment_rollouts": {},
+        "variants": [],
         "created_at": now,
         "updated_at": now,
         "version": 0,
@@ -83,4 +111,5 @@ def delete(session: Session, key: str) -> FlagRow | None:
     row = get(session, key, for_update=True)
     if row is not None:
         session.delete(row)
+        bump_state(session)  # replicas reload the flags in memory
     return row

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UTCDateTime
@@ -27,9 +27,24 @@ class FlagRow(SQLModel, table=True):
     user_segments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     fallback_enabled: bool = True
     monitoring_enabled: bool = True
+    segment_rollouts: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    variants: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     version: int = 1
+
+
+class FlagStateRow(SQLModel, table=True):
+    """The one row whose version changes with every flag change (replicas poll it)."""
+
+    __tablename__ = "flag_state"
+
+    id: int = Field(primary_key=True)
+    version: int = Field(sa_type=BigInteger)
 
 
 class RolloutRow(SQLModel, table=True):

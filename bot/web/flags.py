@@ -17,6 +17,11 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import FlagSystemError, InvalidTransition, RollbotError
 from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key, parse_flag_change
+from bot.services.flags import UnknownSegmentError
+from bot.web.tokens import presented, same
+
+# Query parameters of /evaluate that are not context fields for segments' constraints.
+EVALUATE_PARAMS = ("userId", "segment")
 
 
 def _bad_key(key: str) -> JSONResponse | None:
@@ -67,6 +72,15 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
 
     async def post_flag(request: Request) -> JSONResponse:
         key = request.path_params["key"]
+        given = presented(request)
+        if given is not None and same(given, rollbot.settings.client_token):
+            return JSONResponse(
+                {
+                    "error": "forbidden",
+                    "hint": "ROLLBOT_CLIENT_TOKEN only reads flags; writes need ROLLBOT_API_TOKEN",
+                },
+                403,
+            )
         if not _authorized(request, rollbot.settings.api_token):
             return _unauthorized(rollbot.settings.api_token)
         if (bad := _bad_key(key)) is not None:
@@ -82,6 +96,8 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         try:
             actor = Actor("api", Via.API)
             doc = await run_in_threadpool(rollbot.flag_api.apply, key, change, actor)
+        except UnknownSegmentError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
         except FlagSystemError as exc:
             return _upstream_failed(exc)
         return JSONResponse(doc.model_dump())
@@ -111,14 +127,24 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
         if not user_id:
             return JSONResponse({"error": "userId: required query parameter"}, 422)
         segments = request.query_params.getlist("segment")
+        fields = {k: v for k, v in request.query_params.items() if k not in EVALUATE_PARAMS}
         try:
-            result = await run_in_threadpool(rollbot.flag_api.evaluate, key, user_id, segments)
+            result = await run_in_threadpool(
+                rollbot.flag_api.evaluate, key, user_id, segments, fields
+            )
         except FlagSystemError as exc:
             return _upstream_failed(exc)
         if result is None:
             return JSONResponse({"error": f"flag {key!r} does not exist"}, 404)
         return JSONResponse(
-            {"flag": key, "userId": user_id, "enabled": result.enabled, "reason": result.reason}
+            {
+                "flag": key,
+                "userId": user_id,
+                "enabled": result.enabled,
+                "variant": result.variant,
+                "reason": result.reason,
+                "kind": str(result.kind),
+            }
         )
 
     return [

@@ -23,6 +23,8 @@ DEFAULTS = {
     "user_segments": [],
     "fallback_enabled": True,
     "monitoring_enabled": True,
+    "segment_rollouts": {},
+    "variants": [],
 }
 
 
@@ -117,6 +119,8 @@ def test_partial_updates_keep_other_fields(client: TestClient) -> None:
         "user_segments": ["beta"],
         "fallback_enabled": False,
         "monitoring_enabled": False,
+        "segment_rollouts": {},
+        "variants": [],
     }
     assert post(client, "f", {}).json() == response.json()  # empty change: nothing moves
     assert client.get("/flags/f").json() == response.json()
@@ -217,7 +221,9 @@ def test_evaluate(client: TestClient) -> None:
         "flag": "gr1",
         "userId": "123",
         "enabled": True,
+        "variant": "on",
         "reason": "bucket 73 <= 73%",
+        "kind": "SPLIT",
     }
     post(client, "gr1", {"rollout_percentage": 72})
     response = client.get("/flags/gr1/evaluate", params={"userId": "123"})

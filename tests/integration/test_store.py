@@ -38,6 +38,9 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
         assert "parts" in columns  # 0007: timeline entries keep their message as data
         columns = {c["name"] for c in inspect(db.engine).get_columns("checklist_result")}
         assert "reminders_sent" in columns  # 0012: post-migration task reminders
+        columns = {c["name"] for c in inspect(db.engine).get_columns("flag")}
+        assert {"segment_rollouts", "variants"} <= columns  # 0010: segments and A/B variants
+        assert "flag_state" in inspect(db.engine).get_table_names()  # 0010: polled version
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
         assert _revision(db) == _heads(database_url)

@@ -101,6 +101,8 @@ def test_default_document() -> None:
         "user_segments": [],
         "fallback_enabled": True,
         "monitoring_enabled": True,
+        "segment_rollouts": {},
+        "variants": [],
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -69,8 +70,12 @@ class MetricsWatcher:
         rollback: RollbackService,
         metrics: MetricSources,
         interval: timedelta = timedelta(seconds=15),
+        monitored: Callable[[str], bool] | None = None,
     ) -> None:
         self.rollback = rollback
+        # Whether a flag's metrics are watched (its document's `monitoring_enabled`): a flag
+        # that says no has its triggers left unevaluated.
+        self.monitored = monitored or (lambda _flag_key: True)
         self.rollouts = rollback.rollouts
         self.db = rollback.db
         self.clock = rollback.clock
@@ -92,7 +97,10 @@ class MetricsWatcher:
         if not self.enabled:
             return []
         with self.db.session() as s:
-            active = [(r.id, plan_of(r), r.step_index, r.state) for r in rollouts.active(s)]
+            rows = list(rollouts.active(s))
+        active = [
+            (r.id, plan_of(r), r.step_index, r.state) for r in rows if self.monitored(r.flag_key)
+        ]
         # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
         # the evaluation (and the flag-off step) of another rollout that fired at the same time.
         to_roll_back: list[tuple[int, list[FiredTrigger]]] = []
@@ -118,14 +126,24 @@ class MetricsWatcher:
         return reports
 
     def _measure(self, condition: Condition) -> Measurement:
+        """The condition's value: its query's (the worst labelled value for `per:`), or for
+        a variant comparison the variant's minus the baseline's (no data when either has
+        none). A timeout or an unreachable database is no data: the missing_data policy
+        rules."""
         try:
+            if condition.compare is not None:
+                variant, baseline = (
+                    self.metrics.ask(condition.source, query) for query in condition.queries()
+                )
+                if variant is None or baseline is None:
+                    return Measurement(None)
+                return Measurement(variant - baseline)
             if condition.per is None:
                 return Measurement(self.metrics.ask(condition.source, condition.query))
             values = self.metrics.ask_labelled(condition.source, condition.query, condition.per)
             label, value = decisive(condition, values, trigger=isinstance(condition, Trigger))
             return Measurement(value, label=label)
         except MetricsProviderError as exc:
-            # A timeout or an unreachable database is no data: the missing_data policy rules.
             return Measurement(None, str(exc)[:300])
 
     def _evaluate_one(

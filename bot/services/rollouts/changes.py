@@ -106,7 +106,7 @@ class RolloutChanges:
                     now=now,
                     channel_id=channel_id,
                 )
-                self._set_flag(s, flag_key, snap, actor, initial=True)
+                self._set_flag(s, flag_key, snap, actor, initial=True, plan=plan)
                 s.flush()
                 audit.record(
                     s,
@@ -333,8 +333,9 @@ class RolloutChanges:
     ) -> Outcome:
         rollouts.apply_snapshot(row, after, now)
         s.add(row)
-        if after.percentage != before.percentage or after.state != before.state:
-            self._set_flag(s, row.flag_key, after, actor)
+        moved = after.step_index != before.step_index and bool(plan.segment_names())
+        if after.percentage != before.percentage or after.state != before.state or moved:
+            self._set_flag(s, row.flag_key, after, actor, plan=plan)
         audit.record(
             s,
             actor=actor,
@@ -366,9 +367,15 @@ class RolloutChanges:
         return self._commit(s, row, plan, before, after, actor, action, now)
 
     def _set_flag(
-        self, s: Session, key: str, snap: RolloutSnapshot, actor: Actor, initial: bool = False
+        self,
+        s: Session,
+        key: str,
+        snap: RolloutSnapshot,
+        actor: Actor,
+        initial: bool = False,
+        plan: Plan | None = None,
     ) -> None:
-        fields = machine.flag_fields(snap)
+        fields = machine.flag_fields(snap, plan)
         if initial:
             fields = {**fields, "monitoring_enabled": True}
         # Write pending rows first: a database error (e.g. a rollout started at the same

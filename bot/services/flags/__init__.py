@@ -1,0 +1,15 @@
+"""Flags as applications read them: the flag API, the in-memory flag state, OFREP and the
+Unleash client API, and the exposures they count."""
+
+from bot.services.flags.exposures import FlagExposures
+from bot.services.flags.service import Evaluation, FlagService, UnknownSegmentError
+from bot.services.flags.snapshot import FlagSnapshot, FlagState
+
+__all__ = [
+    "Evaluation",
+    "FlagExposures",
+    "FlagService",
+    "FlagSnapshot",
+    "FlagState",
+    "UnknownSegmentError",
+]

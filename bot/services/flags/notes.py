@@ -1,0 +1,46 @@
+"""What the rollout card says about its flag: the segments' percentages, and whether its
+metrics are watched (`monitoring_enabled`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.domain.message import Message, Strong
+from bot.services.rollouts.views import RolloutView
+from bot.store import flags
+from bot.store.models import RolloutRow
+
+
+class FlagNotes:
+    """An annotator (`RolloutService.annotators`) adding the flag's segments and a warning
+    when monitoring is off for it. It reads the builtin store's row in the card's own
+    session (a second session would wait on SQLite's write lock that this one holds); flags
+    kept in a remote system get no notes."""
+
+    def __call__(
+        self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
+    ) -> RolloutView:
+        """The view with the flag's notes."""
+        stored = flags.get(s, view.flag_key)
+        if stored is None:
+            return view
+        doc = flags.to_document(stored)
+        notes: list[str | Message] = []
+        if doc.segment_rollouts:
+            parts = ", ".join(
+                f"{name} {pct}%" for name, pct in sorted(doc.segment_rollouts.items())
+            )
+            notes.append(
+                Message(Strong("Segments:"), f" {parts}; everyone else {doc.rollout_percentage}%")
+            )
+        if not doc.monitoring_enabled:
+            notes.append(
+                Message(
+                    Strong("Monitoring off"),
+                    " for this flag (monitoring_enabled: false): triggers are not evaluated",
+                )
+            )
+        return replace(view, notes=(*view.notes, *notes)) if notes else view

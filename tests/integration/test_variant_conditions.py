@@ -1,0 +1,116 @@
+"""A/B variants in plan triggers and criteria: a query with `{variant}` measured for two
+variants, compared as "variant minus baseline" (realtime's error rate no worse than
+control's + 0.1 points), shown on the card and in /rollout status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.domain.actor import Actor, Via
+from bot.domain.message import Message
+from bot.domain.plan import validate_plan
+from bot.domain.rollout import RolloutState
+from bot.shell.text import text
+from tests.fakes.metrics import FakeMetrics
+from tests.rollback_support import FLAG, PLAN, build_rollbot
+
+ALICE = Actor("U0ALICE", Via.SLACK)
+ERR = 'errors{{variant="{variant}"}}'
+REALTIME, CONTROL = ERR.format(variant="realtime"), ERR.format(variant="control")
+AB_PLAN = PLAN.replace(
+    """    criteria:
+      - name: success""",
+    """    criteria:
+      - name: no-worse
+        description: realtime errors no worse than control + 0.1 points
+        query: 'errors{variant="{variant}"}'
+        compare: {variant: realtime, baseline: control}
+        comparison: "<="
+        threshold: 0.001
+        consecutive: 2
+      - name: success""",
+).replace(
+    """triggers:
+  - name: error-rate""",
+    """triggers:
+  - name: realtime-much-worse
+    query: 'errors{variant="{variant}"}'
+    compare: {variant: realtime, baseline: control}
+    comparison: ">"
+    threshold: 0.01
+    consecutive: 2
+    missing_data: ignore
+  - name: error-rate""",
+)
+
+
+def waiting(rb: object) -> str:
+    view = rb.rollouts.status(FLAG)  # type: ignore[attr-defined]
+    w = view.waiting_for
+    return text(w) if isinstance(w, Message) else str(w)
+
+
+def test_a_variant_criterion_holds_until_realtime_is_no_worse(tmp_path: Path) -> None:
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        metrics.set("conn_success", 0.999)
+        metrics.set("latency_p95", 0.1)
+        metrics.set(REALTIME, 0.004)
+        metrics.set(CONTROL, 0.001)
+        clock.advance(timedelta(hours=1))  # baked: only the criteria hold it now
+        for _ in range(3):
+            clock.advance(timedelta(seconds=15))
+            rb.watcher.evaluate()
+        said = waiting(rb)
+        assert "no-worse" in said and "realtime - control <= 0.001" in said
+        assert "measured 0.003" in said
+        metrics.set(REALTIME, 0.0015)
+        for _ in range(2):
+            clock.advance(timedelta(seconds=15))
+            rb.watcher.evaluate()
+        assert "no-worse" not in waiting(rb)
+        assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
+    finally:
+        rb.db.dispose()
+
+
+def test_a_variant_trigger_rolls_back_when_realtime_is_much_worse(tmp_path: Path) -> None:
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        metrics.set(REALTIME, 0.05)
+        metrics.set(CONTROL, 0.001)
+        for _ in range(2):
+            clock.advance(timedelta(seconds=15))
+            rb.watcher.evaluate()
+        assert rb.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
+    finally:
+        rb.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("condition", "problem"),
+    [
+        ("query: 'errors{variant=\"{variant}\"}'", "needs compare"),
+        ("query: errors\n        compare: {variant: a, baseline: b}", "needs {variant}"),
+        (
+            "query: 'e{variant=\"{variant}\"}'\n        compare: {variant: a, baseline: a}",
+            "two different variants",
+        ),
+    ],
+)
+def test_bad_variant_conditions_are_plan_problems(condition: str, problem: str) -> None:
+    import yaml
+
+    plan = yaml.safe_load(PLAN.replace("        query: conn_success", "        " + condition))
+    _plan, problems = validate_plan(plan)
+    assert any(problem in str(p) for p in problems), problems
