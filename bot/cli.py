@@ -19,7 +19,7 @@ import uvicorn
 from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
-from bot.container import Rollbot, build, slack_chat
+from bot.container import Rollbot, build, new_telemetry, slack_chat
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
 from bot.services.live_check import Finding, missing_runbook_env
@@ -161,9 +161,17 @@ def serve(
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
-    slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
+    # rollbot's own metrics, built first so that Slack's client counts its calls into them.
+    telemetry = new_telemetry()
+    wants_slack = settings.slack_socket_mode or settings.slack_http
+    slack = slack_chat(settings, telemetry) if wants_slack else None
     with _database_or_exit(settings):
-        rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
+        rollbot = build(
+            settings,
+            chat=slack.ports if slack else None,
+            runbooks_in_threads=True,
+            telemetry=telemetry,
+        )
     from bot.scheduler import start_scheduler, stop_scheduler
 
     web = settings.config.web

@@ -26,11 +26,12 @@ from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
 from bot.services.flags import FlagService
-from bot.services.health import HealthCheck
+from bot.services.health import HealthCheck, SchedulerHeartbeat
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
 from bot.services.live_check import LiveCheck
+from bot.services.operations import Operations
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
@@ -42,7 +43,9 @@ from bot.services.signoff.checklists import ChecklistService
 from bot.services.signoff.report import ReportService
 from bot.services.signoff.requests import SignoffRequests
 from bot.services.status_page import PublicStatusPage
+from bot.services.telemetry import RollbackCounter
 from bot.store.database import Database
+from bot.web.metrics import RollbotMetrics
 
 if TYPE_CHECKING:
     from bot.slack.chat import SlackChat
@@ -73,6 +76,10 @@ class Rollbot:
     templates_dir: Path
     live: LiveCheck
     flag_api: FlagService
+    # rollbot's own metrics (`GET /metrics`): counters of this process, gauges read from
+    # `operations` (the database) at scrape time.
+    telemetry: RollbotMetrics
+    operations: Operations
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -86,6 +93,7 @@ def build(
     runbooks_in_threads: bool = False,
     metrics: MetricsProvider | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    telemetry: RollbotMetrics | None = None,
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
     through `chat` (Slack's or the shell's ports; none by default).
@@ -93,9 +101,12 @@ def build(
     `runbooks_in_threads`: automatic and resumed rollbacks run their runbook on a thread of
     their own (a server: a long runbook must not stop triggers from being evaluated);
     otherwise before the call that started them returns. `metrics` replaces the configured
-    metrics provider and `sleep` the wait between runbook retries (tests).
+    metrics provider and `sleep` the wait between runbook retries (tests). `telemetry`:
+    rollbot's own metrics, when the chat was built counting into them already (see
+    `new_telemetry` and `slack_chat`); otherwise a fresh set.
     """
     clock = clock or SystemClock()
+    telemetry = telemetry or new_telemetry()
     chat = chat or ChatPorts.none()
     db = Database(settings.database_url)
     plans = PlanCatalog(settings.plans_dir)
@@ -128,7 +139,7 @@ def build(
     )
     signoffs = _signoffs(settings, db, rollouts, permissions, clock, chat, metrics)
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, metrics, interval)
+    watcher = MetricsWatcher(rollback, metrics, interval, telemetry)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
@@ -146,8 +157,12 @@ def build(
         pager=pager,
         status_pages=status_pages,
         chat=chat.incidents,
+        telemetry=telemetry,
     )
     rollback.listeners.append(RollbackIncidents(incidents))
+    rollback.listeners.append(RollbackCounter(telemetry))
+    operations = Operations(db, clock)
+    telemetry.read_gauges_from(operations.state)
     return Rollbot(
         settings,
         clock,
@@ -162,11 +177,13 @@ def build(
         incidents,
         status_pages,
         pager,
-        HealthCheck(db),
+        HealthCheck(db, SchedulerHeartbeat(clock)),
         public_status,
         REPO_ROOT / "templates",
         LiveCheck(plans, metrics, pager, status_pages, flags, settings.env),
         FlagService(flags),
+        telemetry,
+        operations,
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
     )
@@ -199,10 +216,18 @@ def _signoffs(
     return Signoffs(service, requests, checklists, ReportService(service.context))
 
 
-def slack_chat(settings: Settings) -> SlackChat:
+def new_telemetry() -> RollbotMetrics:
+    """A fresh set of rollbot's own metrics, on a registry of its own. Build it first when
+    the chat must count into it too (Slack's API calls): pass it to `slack_chat` and
+    `build`."""
+    return RollbotMetrics()
+
+
+def slack_chat(settings: Settings, telemetry: RollbotMetrics | None = None) -> SlackChat:
     """Slack's chat ports on one Web API client (the Bolt app shares it): cards in
     `slack.rollout_channel` (else where `/rollout start` was typed), sign-off DMs, incident
-    channels, user groups cached for `signoff.group_cache`."""
+    channels, user groups cached for `signoff.group_cache`. Its Web API calls are counted
+    in `telemetry` (give the same to `build`)."""
     from bot.slack.chat import slack_chat as chat_on
 
     if not settings.slack_bot_token:
@@ -212,4 +237,5 @@ def slack_chat(settings: Settings) -> SlackChat:
         settings.slack_api_url,
         rollout_channel=settings.config.slack.rollout_channel,
         group_cache_seconds=parse_duration(settings.config.signoff.group_cache).total_seconds(),
+        telemetry=telemetry,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 
 from bot.services.chat import ChatPorts
+from bot.services.telemetry import Telemetry
 from bot.slack.incident_chat import SlackIncidentChat
 from bot.slack.notifier import SlackNotifier, build_client
 from bot.slack.signoff_notifier import SlackGroupResolver, SlackSignoffNotifier
@@ -26,11 +27,12 @@ def slack_chat(
     *,
     rollout_channel: str | None = None,
     group_cache_seconds: float = 300.0,
+    telemetry: Telemetry | None = None,
 ) -> SlackChat:
     """Cards and threads (in `rollout_channel`, else where `/rollout start` was typed),
     sign-off DMs, incident channels, and user groups resolved with `usergroups.users.list`
-    (cached `group_cache_seconds`)."""
-    client = build_client(token, api_url)
+    (cached `group_cache_seconds`); every Web API call counted in `telemetry`."""
+    client = build_client(token, api_url, telemetry)
     return SlackChat(
         client,
         ChatPorts(

@@ -291,3 +291,21 @@ def claim_result(session: Session, result_id: int, skip_locked: bool) -> Checkli
     query = select(ChecklistResultRow).where(ChecklistResultRow.id == result_id)
     query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
     return session.exec(query).first()
+
+
+def open_requests_of(
+    session: Session, rollout_ids: list[int]
+) -> dict[int, list[SignoffRequestRow]]:
+    """The open requests of each rollout, oldest first: one query, however many rollouts."""
+    if not rollout_ids:
+        return {}
+    query = (
+        select(SignoffRequestRow)
+        .where(col(SignoffRequestRow.rollout_id).in_(rollout_ids))
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .order_by(col(SignoffRequestRow.id))
+    )
+    found: dict[int, list[SignoffRequestRow]] = {i: [] for i in rollout_ids}
+    for row in session.exec(query):
+        found[row.rollout_id].append(row)
+    return found

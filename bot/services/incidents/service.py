@@ -35,6 +35,7 @@ from bot.services.incidents.views import (
     IncidentView,
     NullIncidentChat,
 )
+from bot.services.telemetry import Telemetry
 from bot.store.database import Database
 
 
@@ -52,6 +53,7 @@ class IncidentService:
         pager: Pager | None = None,
         status_pages: list[StatusPageProvider] | None = None,
         chat: IncidentChat | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.context = IncidentContext.build(
             db,
@@ -62,6 +64,7 @@ class IncidentService:
             chat or NullIncidentChat(),
             pager,
             status_pages,
+            telemetry,
         )
         ctx = self.context
         self.card = IncidentCard(ctx)
