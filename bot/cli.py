@@ -143,7 +143,7 @@ def _web_server(
 
         slack_app = build_slack_app(rollbot, slack.client)
     config = uvicorn.Config(
-        create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
+        create_app(rollbot, slack_app, host=host), host=host, port=port, log_level="warning"
     )
     return _Server(config)
 
@@ -206,6 +206,7 @@ def serve(
         )
         server = _web_server(rollbot, host, port)
     _warn_at_start(rollbot)
+    _warn_dashboard_shut(rollbot, host)
     scheduler = start_scheduler(rollbot)
     typer.echo(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
@@ -336,6 +337,15 @@ def _warn_at_start(rollbot: Rollbot) -> None:
                 "(see `rollbot config check --live`)",
                 err=True,
             )
+
+
+def _warn_dashboard_shut(rollbot: Rollbot, host: str) -> None:
+    """Say once that the dashboard answers 403 on this address, and how to open it."""
+    from bot.web.dashboard import DashboardAccess
+
+    refusal = DashboardAccess.of(rollbot, host).refusal()
+    if refusal is not None:
+        logging.getLogger("bot.web.dashboard").warning("%s", refusal)
 
 
 def _live(settings: Settings, findings: list[Finding]) -> int:

@@ -25,6 +25,7 @@ from bot.providers.metrics.factory import build_metrics_provider
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
+from bot.services.dashboard import Dashboard
 from bot.services.flags import FlagService
 from bot.services.health import HealthCheck, SchedulerHeartbeat
 from bot.services.incidents.ports import Pager, StatusPageProvider
@@ -80,6 +81,8 @@ class Rollbot:
     # `operations` (the database) at scrape time.
     telemetry: RollbotMetrics
     operations: Operations
+    # The live dashboard's data (`GET /`).
+    dashboard: Dashboard
     signoffs: Signoffs | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
@@ -184,6 +187,13 @@ def build(
         FlagService(flags),
         telemetry,
         operations,
+        Dashboard(
+            db,
+            clock,
+            settings.config.role_directory(),
+            recent_rollouts=settings.config.dashboard.recent_rollouts,
+            timeline_entries=settings.config.dashboard.timeline_entries,
+        ),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},
     )

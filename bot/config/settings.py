@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.config.dashboard import DashboardConfig
 from bot.config.files import FileProblem, read_yaml
 from bot.config.flags import FlagsConfig
 from bot.config.incidents import IncidentsConfig
@@ -61,6 +62,7 @@ class ConfigFile(BaseModel):
         return self
 
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -162,6 +164,7 @@ _HINTS = {
     "value_error": "see the roles and permissions sections of config/rollbot.example.yaml",
     "flags": "see the flags section of config/rollbot.example.yaml",
     "incidents": "see the incidents section of config/rollbot.example.yaml",
+    "dashboard": "see the dashboard section of config/rollbot.example.yaml",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' (see the example)",
 }
 
@@ -280,6 +283,28 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                         "metrics",
                         f"the environment variable {name} named here is not set",
                         "set it, or remove it from the metrics section",
+                    ),
+                )
+            )
+    auth = config.dashboard.auth
+    basic = auth.basic if auth is not None else None
+    for name in auth.env_names() if auth is not None else []:
+        if not env.get(name):
+            key = (
+                "token_env"
+                if basic is None
+                else "basic.user_env"
+                if name == basic.user_env
+                else "basic.password_env"
+            )
+            problems.append(
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        f"dashboard.auth.{key}",
+                        f"the environment variable {name} named here is not set",
+                        f"export {name} (the dashboard's login), or remove dashboard.auth "
+                        "and bind rollbot to 127.0.0.1",
                     ),
                 )
             )

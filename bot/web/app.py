@@ -13,13 +13,18 @@ from starlette.routing import Route
 from bot.container import Rollbot
 from bot.services.health import HealthReport
 from bot.web.alertmanager import alertmanager_routes
+from bot.web.dashboard import dashboard_routes
 from bot.web.flags import flag_routes
 from bot.web.pagerduty_webhook import pagerduty_webhook_routes
 from bot.web.status import status_routes
 
 
-def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
-    """The web app; `/slack/events` is served when a Bolt app is given."""
+def create_app(
+    rollbot: Rollbot, slack_app: Any | None = None, *, host: str | None = None
+) -> Starlette:
+    """The web app; `/slack/events` is served when a Bolt app is given. `host` is the
+    address the server listens on (default `web.host`): the dashboard needs no login only
+    on a loopback address (bot/web/dashboard.py)."""
 
     async def healthz(_request: Request) -> JSONResponse:
         report = await run_in_threadpool(rollbot.health.check)
@@ -33,6 +38,7 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard_routes(rollbot, host or rollbot.settings.config.web.host),
         *flag_routes(rollbot),
         *status_routes(rollbot),
         *pagerduty_webhook_routes(rollbot),

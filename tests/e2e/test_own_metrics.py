@@ -84,8 +84,9 @@ def test_commands_clicks_slack_calls_outbox_and_incidents_are_on_metrics(harness
         h, "rollbot_slack_api_calls_total", 1, method="chat.postMessage", outcome="error"
     )
     # The card and the start's thread message went out; the card was edited once.
-    assert value(page, "rollbot_slack_api_calls_total", method="chat.postMessage", outcome="ok") == 2
-    assert value(page, "rollbot_slack_api_calls_total", method="chat.update", outcome="ok") == 1
+    calls = "rollbot_slack_api_calls_total"
+    assert value(page, calls, method="chat.postMessage", outcome="ok") == 2
+    assert value(page, calls, method="chat.update", outcome="ok") == 1
     assert value(page, "rollbot_rollouts_active") == 1
     assert value(page, "rollbot_rollout_percentage", flag=FLAG) == 5
 
