@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +45,10 @@ UNEXPECTED = (
 )
 
 
-# Key of Bolt's request context holding `time.monotonic()` when the request arrived.
+# Key of Bolt's request context holding `time.monotonic()` when the request arrived (set by
+# bot/slack/http.py and bot/slack/socket_mode.py).
 ARRIVED_AT = "rollbot_arrived_at"
 OK, REFUSED, INVALID, ERROR, REPEAT = "ok", "refused", "invalid", "error", "repeat"
-
-
-def mark_arrival(context: MutableMapping[str, Any]) -> None:
-    """Note in a Bolt request's context that it arrives now (the ack is timed from here)."""
-    context[ARRIVED_AT] = time.monotonic()
 
 
 def _acked(rollbot: Rollbot, context: BoltContext | None) -> None:

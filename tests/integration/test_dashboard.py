@@ -14,7 +14,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from bot.clock import ManualClock
-from bot.config.settings import Settings, load_settings
+from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
@@ -303,3 +303,42 @@ def test_everything_shown_is_escaped(bot: Callable[..., Rollbot]) -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
     # Only the page's own script runs (a nonce in the Content-Security-Policy).
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("section", "env", "expected"),
+    [
+        ("dashboard:\n  auth: {}\n", {}, "dashboard.auth: give exactly one of token_env"),
+        (
+            "dashboard:\n  auth:\n    token_env: T\n    basic: {user_env: U, password_env: P}\n",
+            {"T": "x", "U": "u", "P": "p"},
+            "dashboard.auth: give exactly one of token_env",
+        ),
+        (
+            "dashboard:\n  auth:\n    token_env: my-token\n",
+            {},
+            "dashboard.auth.token_env: 'my-token' is not an environment variable name",
+        ),
+        (
+            "dashboard:\n  auth:\n    token_env: ROLLBOT_DASHBOARD_TOKEN\n",
+            {},
+            "dashboard.auth.token_env: the environment variable ROLLBOT_DASHBOARD_TOKEN named "
+            "here is not set",
+        ),
+        (
+            "dashboard:\n  auth:\n    basic: {user_env: DASH_USER, password_env: DASH_PASSWORD}\n",
+            {"DASH_USER": "ops"},
+            "dashboard.auth.basic.password_env: the environment variable DASH_PASSWORD",
+        ),
+        ("dashboard:\n  refresh_seconds: 0\n", {}, "dashboard.refresh_seconds"),
+    ],
+)
+def test_config_problems_name_the_key_and_say_what_to_do(
+    tmp_path: Path, section: str, env: dict[str, str], expected: str
+) -> None:
+    config = tmp_path / "rollbot.yaml"
+    config.write_text(f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + section, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", **env}, config_path=config)
+    problems = [str(p) for p in raised.value.problems]
+    assert any(expected in p and "hint:" in p for p in problems), problems
