@@ -181,3 +181,20 @@ def test_healthz_reports_the_scheduler(bot: Rollbot, clock: ManualClock) -> None
     assert "the scheduler is stopped" in body["problems"][0]
     # The database still answers, and says so.
     assert body["database"] in ("sqlite", "postgresql")
+
+
+def test_healthz_names_a_database_that_does_not_answer(
+    bot: Rollbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def refuse() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(bot.db, "ping", refuse)
+    response = TestClient(create_app(bot)).get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error" and body["database"] == "OperationalError"
+    assert body["problems"] == ["the database does not answer (OperationalError)"]
+    assert "connection refused" not in response.text
