@@ -193,6 +193,7 @@ def build(
             settings.config.role_directory(),
             recent_rollouts=settings.config.dashboard.recent_rollouts,
             timeline_entries=settings.config.dashboard.timeline_entries,
+            metrics_watched=watcher.enabled,
         ),
         signoffs=signoffs,
         rollout_subcommands={"report": report_subcommand(signoffs)},

@@ -167,6 +167,8 @@ class DashboardView:
     active: list[RolloutPanel]
     recent: list[RolloutPanel]
     incidents: list[IncidentPanel]
+    # False when no metrics provider is configured: triggers are never measured.
+    metrics_watched: bool = True
 
     @property
     def pending_signoffs(self) -> int:
@@ -185,8 +187,10 @@ class Dashboard:
         *,
         recent_rollouts: int = 10,
         timeline_entries: int = 5,
+        metrics_watched: bool = True,
     ) -> None:
         self.db = db
+        self.metrics_watched = metrics_watched
         self.clock = clock
         self.roles = roles
         self.recent_rollouts = recent_rollouts
@@ -228,6 +232,7 @@ class Dashboard:
                 _incident(row, events.get(row.id or 0, []), updates.get(row.id or 0), now)
                 for row in open_rows
             ],
+            metrics_watched=self.metrics_watched,
         )
 
     def _panel(

@@ -210,6 +210,8 @@ def test_on_loopback_the_dashboard_needs_no_login(bot: Callable[..., Rollbot]) -
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page.text
         assert f'data-flag="{FLAG}">0%</strong>' in page.text
         assert web.get("/dashboard/fragment").status_code == 200
+    # Without a metrics provider the triggers say why they have no value.
+    assert "not measured (metrics.provider: none)" in page.text
 
 
 def test_elsewhere_without_auth_it_is_shut_and_says_how_to_open_it(
