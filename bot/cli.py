@@ -20,7 +20,7 @@ from bot.config.files import FileProblem
 from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.config.shipped import templates_dir
-from bot.container import Rollbot, build, slack_chat
+from bot.container import Rollbot, build, new_telemetry, slack_chat
 from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
 from bot.logs import redact_logs
@@ -146,7 +146,7 @@ def _web_server(
 
         slack_app = build_slack_app(rollbot, slack.client)
     config = uvicorn.Config(
-        create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
+        create_app(rollbot, slack_app, host=host), host=host, port=port, log_level="warning"
     )
     return _Server(config)
 
@@ -164,9 +164,17 @@ def serve(
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
-    slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
+    # rollbot's own metrics, built first so that Slack's client counts its calls into them.
+    telemetry = new_telemetry()
+    wants_slack = settings.slack_socket_mode or settings.slack_http
+    slack = slack_chat(settings, telemetry) if wants_slack else None
     with _database_or_exit(settings):
-        rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
+        rollbot = build(
+            settings,
+            chat=slack.ports if slack else None,
+            runbooks_in_threads=True,
+            telemetry=telemetry,
+        )
     from bot.scheduler import start_scheduler, stop_scheduler
 
     web = settings.config.web
@@ -201,6 +209,7 @@ def serve(
         )
         server = _web_server(rollbot, host, port)
     _warn_at_start(rollbot)
+    _warn_dashboard_shut(rollbot, host)
     scheduler = start_scheduler(rollbot)
     typer.echo(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
@@ -373,6 +382,15 @@ def _warn_at_start(rollbot: Rollbot) -> None:
                 "(see `rollbot config check --live`)",
                 err=True,
             )
+
+
+def _warn_dashboard_shut(rollbot: Rollbot, host: str) -> None:
+    """Say once that the dashboard answers 403 on this address, and how to open it."""
+    from bot.web.dashboard import DashboardAccess
+
+    refusal = DashboardAccess.of(rollbot, host).refusal()
+    if refusal is not None:
+        logging.getLogger("bot.web.dashboard").warning("%s", refusal)
 
 
 def _live(settings: Settings, findings: list[Finding]) -> int:

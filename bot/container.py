@@ -29,16 +29,18 @@ from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
+from bot.services.dashboard import Dashboard
 from bot.services.digests import DigestService
 from bot.services.flags import FlagExposures, FlagService, FlagSnapshot
 from bot.services.flags.notes import FlagNotes
 from bot.services.flags.ofrep import Ofrep
 from bot.services.flags.unleash_api import UnleashClientApi
-from bot.services.health import HealthCheck
+from bot.services.health import HealthCheck, SchedulerHeartbeat
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.rollback_link import RollbackIncidents
 from bot.services.incidents.service import IncidentService
 from bot.services.live_check import LiveCheck
+from bot.services.operations import Operations
 from bot.services.people import People
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
@@ -54,7 +56,9 @@ from bot.services.signoff.follow_through import FollowThrough
 from bot.services.signoff.report import ReportService
 from bot.services.signoff.requests import SignoffRequests
 from bot.services.status_page import PublicStatusPage
+from bot.services.telemetry import RollbackCounter
 from bot.store.database import Database
+from bot.web.metrics import RollbotMetrics
 
 if TYPE_CHECKING:
     from bot.slack.chat import SlackChat
@@ -90,6 +94,12 @@ class Rollbot:
     unleash_api: UnleashClientApi
     # `rollbot_flag_exposures_total{flag,variant}`: served at /metrics.
     exposures: FlagExposures
+    # rollbot's own metrics (`GET /metrics`): counters of this process, gauges read from
+    # `operations` (the database) at scrape time.
+    telemetry: RollbotMetrics
+    operations: Operations
+    # The live dashboard's data (`GET /`).
+    dashboard: Dashboard
     signoffs: Signoffs | None = None
     # Scheduled digests (`digests:` in the config) and `/rollout digest`.
     digests: DigestService | None = None
@@ -107,6 +117,7 @@ def build(
     pager: Pager | None = None,
     status_pages: list[StatusPageProvider] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    telemetry: RollbotMetrics | None = None,
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
     through `chat` (Slack's or the shell's ports; none by default).
@@ -116,8 +127,11 @@ def build(
     otherwise before the call that started them returns. `metrics` replaces the configured
     metrics provider, `pager` the configured pager, `status_pages` the configured status
     pages (primary first; `[]`: none) and `sleep` the wait between runbook retries (tests).
+    `telemetry`: rollbot's own metrics, when the chat was built counting into them already
+    (see `new_telemetry` and `slack_chat`); otherwise a fresh set.
     """
     clock = clock or SystemClock()
+    telemetry = telemetry or new_telemetry()
     chat = chat or ChatPorts.none()
     db = Database(settings.database_url)
     plans = PlanCatalog(settings.plans_dir)
@@ -160,7 +174,9 @@ def build(
         rollout_of=rollouts.has_active_rollout,
     )
     interval = timedelta(seconds=settings.config.metrics.evaluation_seconds)
-    watcher = MetricsWatcher(rollback, sources, interval, monitored=flag_api.monitored)
+    watcher = MetricsWatcher(
+        rollback, sources, interval, monitored=flag_api.monitored, telemetry=telemetry
+    )
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
     rollouts.annotators.append(RolloutNotes(criteria))
@@ -186,8 +202,12 @@ def build(
         status_pages=status_pages,
         chat=chat.incidents,
         contacts=settings.config.contact_book(),
+        telemetry=telemetry,
     )
     rollback.listeners.append(RollbackIncidents(incidents))
+    rollback.listeners.append(RollbackCounter(telemetry))
+    operations = Operations(db, clock)
+    telemetry.read_gauges_from(operations.state)
     # Files rollbot writes (the retrospective) name people as the chat knows them.
     people = People(chat.incidents.display_name)
     retrospective = RetrospectiveService(
@@ -203,10 +223,13 @@ def build(
         metrics_enabled=sources.enabled,
         chat=chat.digests,
         tick_seconds=settings.config.scheduler.tick_seconds,
+        telemetry=telemetry,
     )
     # A rollout's flag change commits with the rollout: reload the flags in memory then.
     rollouts.after_change.append(lambda _outcome: flag_api.changed())
     exposures = FlagExposures()
+    # SDK exposures are served at /metrics with rollbot's own metrics.
+    telemetry.registry.register(exposures.counter)
     return Rollbot(
         settings,
         clock,
@@ -221,7 +244,7 @@ def build(
         incidents,
         status_pages,
         pager,
-        HealthCheck(db),
+        HealthCheck(db, SchedulerHeartbeat(clock)),
         public_status,
         templates_dir(),
         LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
@@ -229,6 +252,16 @@ def build(
         Ofrep(flag_api, exposures),
         UnleashClientApi(flag_api, exposures),
         exposures,
+        telemetry,
+        operations,
+        Dashboard(
+            db,
+            clock,
+            settings.config.role_directory(),
+            recent_rollouts=settings.config.dashboard.recent_rollouts,
+            timeline_entries=settings.config.dashboard.timeline_entries,
+            metrics_watched=watcher.enabled,
+        ),
         signoffs=signoffs,
         digests=digests,
         rollout_subcommands={
@@ -275,10 +308,18 @@ def _signoffs(
     )
 
 
-def slack_chat(settings: Settings) -> SlackChat:
+def new_telemetry() -> RollbotMetrics:
+    """A fresh set of rollbot's own metrics, on a registry of its own. Build it first when
+    the chat must count into it too (Slack's API calls): pass it to `slack_chat` and
+    `build`."""
+    return RollbotMetrics()
+
+
+def slack_chat(settings: Settings, telemetry: RollbotMetrics | None = None) -> SlackChat:
     """Slack's chat ports on one Web API client (the Bolt app shares it): cards in
     `slack.rollout_channel` (else where `/rollout start` was typed), sign-off DMs, incident
-    channels, user groups cached for `signoff.group_cache`."""
+    channels, user groups cached for `signoff.group_cache`. Its Web API calls are counted
+    in `telemetry` (give the same to `build`)."""
     from bot.slack.chat import slack_chat as chat_on
 
     if not settings.slack_bot_token:
@@ -289,4 +330,5 @@ def slack_chat(settings: Settings) -> SlackChat:
         rollout_channel=settings.config.slack.rollout_channel,
         group_cache_seconds=parse_duration(settings.config.signoff.group_cache).total_seconds(),
         templates_dir=templates_dir(),
+        telemetry=telemetry,
     )

@@ -9,6 +9,7 @@ so it runs once.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +33,7 @@ def rollout_tick() -> None:
     rollbacks interrupted by a process death."""
     if _running is None:
         return
+    _running.health.heartbeat.beat()
     try:
         for outcome in _running.rollouts.advance_due():
             log.info("advanced %s: %s", outcome.view.flag_key, outcome.event)
@@ -48,7 +50,10 @@ def signoff_tick() -> None:
     """Open gates, send due sign-off asks / reminders / escalations, pause rollouts whose
     gate timed out, re-run due checklist probes and remind owners of post-migration tasks
     (each piece claimed once)."""
-    if _running is None or _running.signoffs is None:
+    if _running is None:
+        return
+    _running.health.heartbeat.beat()
+    if _running.signoffs is None:
         return
     try:
         if _running.signoffs.enforced:
@@ -63,7 +68,10 @@ def signoff_tick() -> None:
 def metrics_tick() -> None:
     """Evaluate every active rollout's triggers and criteria; roll back those that fire."""
     # The job persists in the store: after `metrics.provider: none` it may still fire once.
-    if _running is None or not _running.watcher.enabled:
+    if _running is None:
+        return
+    _running.health.heartbeat.beat()
+    if not _running.watcher.enabled:
         return
     try:
         for report in _running.watcher.evaluate():
@@ -76,6 +84,7 @@ def incident_tick() -> None:
     """Publish due status updates (and retries), page, nudge, remind about post-mortems."""
     if _running is None:
         return
+    _running.health.heartbeat.beat()
     try:
         _running.incidents.run_due()
     except Exception:
@@ -124,18 +133,24 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     config = rollbot.settings.config
     _every(scheduler, "rollout_tick", ROLLOUT_TICK, config.scheduler.tick_seconds, grace=60)
     _every(scheduler, "signoff_tick", SIGNOFF_TICK, config.scheduler.tick_seconds, grace=60)
+    intervals = [config.scheduler.tick_seconds, config.incidents.tick_seconds]
     if rollbot.watcher.enabled:
         _every(scheduler, "metrics_tick", METRICS_TICK, config.metrics.evaluation_seconds, grace=30)
+        intervals.append(config.metrics.evaluation_seconds)
     _every(scheduler, "incident_tick", INCIDENT_TICK, config.incidents.tick_seconds, grace=30)
     # Cron slots are computed by the digest service (CronTrigger) against its own table;
     # this job only wakes it up, so a slot missed while down is still found.
     _every(scheduler, "digest_tick", DIGEST_TICK, config.scheduler.tick_seconds, grace=60)
     scheduler.start()
+    # Every tick beats the heartbeat that `/healthz` reads (bot/services/health.py).
+    rollbot.health.heartbeat.started(timedelta(seconds=max(intervals)))
     return scheduler
 
 
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:
     """Stop the scheduler, letting a running tick finish."""
     global _running
+    if _running is not None:
+        _running.health.heartbeat.stopped()
     scheduler.shutdown(wait=True)
     _running = None

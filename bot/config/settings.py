@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.config.contacts import ContactConfig, contact_book, unique_names
+from bot.config.dashboard import DashboardConfig
 from bot.config.databases import DatabaseConfig, database_urls
 from bot.config.digests import DigestConfig, duplicate_names
 from bot.config.files import FileProblem, read_yaml
@@ -85,6 +86,7 @@ class ConfigFile(BaseModel):
         return contact_book(self.contacts)
     # Scheduled digests: name, channel, cron schedule and timezone of each.
     digests: list[DigestConfig] = Field(default_factory=list)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @model_validator(mode="after")
     def _permissions_name_known_roles(self) -> ConfigFile:
@@ -203,6 +205,7 @@ _HINTS = {
     "flags": "see the flags section of config/rollbot.example.yaml",
     "incidents": "see the incidents section of config/rollbot.example.yaml",
     "contacts": "see the contacts section of config/rollbot.example.yaml",
+    "dashboard": "see the dashboard section of config/rollbot.example.yaml",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_' (see the example)",
 }
 
@@ -345,6 +348,28 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
                 ),
             )
         )
+    auth = config.dashboard.auth
+    basic = auth.basic if auth is not None else None
+    for name in auth.env_names() if auth is not None else []:
+        if not env.get(name):
+            key = (
+                "token_env"
+                if basic is None
+                else "basic.user_env"
+                if name == basic.user_env
+                else "basic.password_env"
+            )
+            problems.append(
+                FileProblem(
+                    where,
+                    PlanProblem(
+                        f"dashboard.auth.{key}",
+                        f"the environment variable {name} named here is not set",
+                        f"export {name} (the dashboard's login), or remove dashboard.auth "
+                        "and bind rollbot to 127.0.0.1",
+                    ),
+                )
+            )
     api_url = env.get("SLACK_API_URL") or "https://slack.com/api/"
     if not api_url.endswith("/"):
         api_url += "/"  # WebClient joins method names onto it

@@ -110,6 +110,10 @@ class Shell:
         if rollbot.signoffs is not None:
             self.signoff = ShellSignoff(rollbot.signoffs, self.say)
         self._incident_channel: str | None = None  # where `/incident` commands run
+        # What the current input counts as in rollbot's metrics (`rollbot_commands_total`):
+        # a slash command, a button (`button:advance`) or the Reject form's reason line.
+        self._counted: str | None = None
+        self._refused = False
 
     @property
     def actor(self) -> Actor:
@@ -166,31 +170,42 @@ class Shell:
         with self._lock:
             self._shown.clear()
             self._events.clear()
+        self._counted, self._refused = (word if word in COMMANDS else None), False
+        outcome = "ok"
         try:
             self._dispatch(word, rest, text)
         except RollbotError as exc:
+            outcome = "refused"
             self._refuse(exc)
         except Exception as exc:
+            outcome = "error"
             log.debug("shell input %r failed", text, exc_info=True)
             self.say(f"error: {type(exc).__name__}: {exc} (nothing else happened; carry on)")
+        if self._counted is not None:
+            refused = outcome == "ok" and self._refused
+            self.rollbot.telemetry.command(self._counted, "refused" if refused else outcome)
         return True
 
     def _dispatch(self, word: str, rest: str, text: str) -> None:
         if self.signoff is not None and self.signoff.pending_reject is not None:
+            self._counted = "form:reject"
             self.signoff.reason(text, self.actor)  # the line after [Reject] is the reason
         elif word in ("help", "/help", "?"):
             self.say(HELP)
         elif word == "/rollout":
             self._rollout(rest)
         elif word == "/approve" and self.signoff is not None:
-            self.signoff.approve_command(rest, self.actor)
+            self._refused = self.signoff.approve_command(rest, self.actor)
         elif word == "/rollback":
-            self.say(render_reply(run_rollback_direct(rest, self.actor, self.rollbot.rollback)))
+            reply = run_rollback_direct(rest, self.actor, self.rollbot.rollback)
+            self._refused = reply.error
+            self.say(render_reply(reply))
         elif word == "/incident":
             self._incident(rest)
         elif word == "/oncall":
-            reply = run_oncall(rest, self.rollbot.incidents)
-            self.say(render_reply(Reply(reply.text, error=reply.error, message=reply.message)))
+            answer = run_oncall(rest, self.rollbot.incidents)
+            self._refused = answer.error
+            self.say(render_reply(Reply(answer.text, error=answer.error, message=answer.message)))
         elif word in ("as", "/as"):
             self._switch(rest)
         elif word in ("whoami", "/whoami"):
@@ -217,6 +232,7 @@ class Shell:
             channel_id=SHELL_CHANNEL,
             extra=self.rollbot.rollout_subcommands,
         )
+        self._refused = reply.error
         if reply.digest is not None:
             self.say(DigestText(self.rollbot.templates_dir).render(reply.digest))
             return
@@ -238,6 +254,7 @@ class Shell:
             open_ones = [v for v in service.incidents() if v.active and v.channel_id]
             channel = open_ones[-1].channel_id if open_ones else None
         reply = run_incident(rest, self.actor, service, channel_id=channel)
+        self._refused = reply.error
         if reply.incident is not None and rest.split()[:1] == ["declare"]:
             self._incident_channel = reply.incident.channel_id
         self.say(render_reply(Reply(reply.text, error=reply.error, message=reply.message)))
@@ -278,6 +295,7 @@ class Shell:
         extra = self.signoff.buttons if self.signoff is not None else []
         checks = _matching_in(extra, " ".join(words))
         if self.signoff is not None and len(checks) == 1:
+            self._counted = f"button:{checks[0].action}"
             self.say(f"{self.user} pressed [{checks[0].label}].")
             self.signoff.press(checks[0], self.actor)
             return
@@ -287,6 +305,7 @@ class Shell:
         button = self._find_button(view, label)
         if button is None:
             return
+        self._counted = f"button:{button.action}"
         if button.action in SIGNOFF_ACTIONS and self.signoff is not None:
             self.say(f"{self.user} pressed [{button.label}] on the `{view.flag_key}` card.")
             self.signoff.press(button, self.actor)

@@ -74,8 +74,9 @@ class ShellSignoff:
         self.buttons: list[Button] = []  # Check buttons of the last `/approve checklist`
         self.pending_reject: SignButton | None = None
 
-    def approve_command(self, text: str, actor: Actor) -> None:
-        """Run `/approve <text>` and print the answer (checklist items with their buttons)."""
+    def approve_command(self, text: str, actor: Actor) -> bool:
+        """Run `/approve <text>` and print the answer (checklist items with their buttons);
+        True when the answer was a refusal."""
         reply = run_approve(text, actor, self.signoffs)
         out = [render_reply(reply)]
         if isinstance(reply, ApproveReply) and reply.items:
@@ -84,6 +85,7 @@ class ShellSignoff:
                 label = f"  [{line.button.label}]" if line.button else ""
                 out.append(f"   {plain_text(line.text)}{label}")
         self.write("\n".join(out))
+        return reply.error
 
     def press(self, button: Button, actor: Actor) -> None:
         """Press an Approve, Reject or Check button as `actor`."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bot.services.chat import ChatPorts
+from bot.services.telemetry import Telemetry
 from bot.slack.digest_blocks import DigestRenderer, SlackDigestChat
 from bot.slack.incident_chat import SlackIncidentChat
 from bot.slack.notifier import SlackNotifier, build_client
@@ -29,12 +30,13 @@ def slack_chat(
     rollout_channel: str | None = None,
     group_cache_seconds: float = 300.0,
     templates_dir: Path | None = None,
+    telemetry: Telemetry | None = None,
 ) -> SlackChat:
     """Cards and threads (in `rollout_channel`, else where `/rollout start` was typed),
     sign-off DMs, incident channels, and user groups resolved with `usergroups.users.list`
     (cached `group_cache_seconds`), digests in their channels (from the digest template in
-    `templates_dir`)."""
-    client = build_client(token, api_url)
+    `templates_dir`); every Web API call counted in `telemetry`."""
+    client = build_client(token, api_url, telemetry)
     digests = (
         SlackDigestChat(client, DigestRenderer(templates_dir))
         if templates_dir is not None

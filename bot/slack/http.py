@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +22,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from bot.slack.listener import ARRIVED_AT
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,7 @@ def slack_events(app: App, signing_secret: str) -> Callable[[Request], Awaitable
     verifier = SignatureVerifier(signing_secret)
 
     async def endpoint(request: Request) -> Response:
+        arrived = time.monotonic()  # the ack is timed from here (rollbot_ack_seconds)
         body = await request.body()
         if len(body) > MAX_BODY:
             log.warning("refused a %d-byte request to /slack/events", len(body))
@@ -130,7 +134,8 @@ def slack_events(app: App, signing_secret: str) -> Callable[[Request], Awaitable
             return JSONResponse({"error": f"malformed request: {exc}"}, 400)
         # Bolt's App is synchronous: dispatch in the thread pool so one request waiting for
         # its ack never stalls the others (or /healthz and /flags).
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        bolt_request = to_bolt_request(request, body, {ARRIVED_AT: arrived})
+        bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
         response: Response = to_starlette_response(bolt_response)
         return response
 

@@ -65,13 +65,13 @@ def _command(rollbot: Rollbot) -> Handler:
         text = chat_text(reply.message or reply.text)
         if reply.timeline and not reply.error:
             for blocks in timeline_messages(text, reply.timeline):
-                i.reply(text, blocks)
+                i.reply(text, blocks, refused=reply.error)
             return
         blocks = text_blocks(text)
         words = i.text.split()
         if reply.incident is not None and words and words[0].lower() == "status":
             blocks += incident_card(reply.incident)
-        i.reply(text, blocks)
+        i.reply(text, blocks, refused=reply.error)
 
     return on_incident
 
@@ -96,7 +96,7 @@ def _incident_button(rollbot: Rollbot, what: str) -> Handler:
     def on_button(i: Interaction) -> None:
         incident_id = _value(i.value, "incident")
         if incident_id is None:
-            i.reply(":warning: This button does not say which incident it is for.")
+            i.reply(":warning: This button does not say which incident it is for.", refused=True)
             return
         if what == "ack":
             rollbot.incidents.acknowledge(incident_id, i.actor)
@@ -122,7 +122,10 @@ def _edit_button(rollbot: Rollbot) -> Handler:
             return
         draft = rollbot.incidents.draft(update_id)
         if draft.state not in ("draft", "queued"):
-            i.reply(f":warning: That status update is {draft.state}; it cannot be edited.")
+            i.reply(
+                f":warning: That status update is {draft.state}; it cannot be edited.",
+                refused=True,
+            )
             return
         i.client.views_open(trigger_id=i.body["trigger_id"], view=edit_modal(draft))
 

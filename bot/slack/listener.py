@@ -9,17 +9,21 @@ render) as a handler of one `Interaction`. The wrapper around it:
 - drops a request already handled (Slack retries what it thinks was lost, a proxy may
   replay it, people double-click): the request ledger remembers each one;
 - answers a `RollbotError` with the refusal (what is wrong, what would be right), privately;
-- answers anything else with the one "unexpected problem" reply and one log line.
+- answers anything else with the one "unexpected problem" reply and one log line;
+- counts each request in rollbot's own metrics (`rollbot_commands_total{command,outcome}`)
+  and times its ack from the moment it arrived (`rollbot_ack_seconds`; bot/slack/http.py and
+  bot/slack/socket_mode.py mark the arrival in Bolt's context).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.commands.reply import refusal_message
@@ -41,6 +45,19 @@ UNEXPECTED = (
 )
 
 
+# Key of Bolt's request context holding `time.monotonic()` when the request arrived (set by
+# bot/slack/http.py and bot/slack/socket_mode.py).
+ARRIVED_AT = "rollbot_arrived_at"
+OK, REFUSED, INVALID, ERROR, REPEAT = "ok", "refused", "invalid", "error", "repeat"
+
+
+def _acked(rollbot: Rollbot, context: BoltContext | None) -> None:
+    """Time the ack just sent from the request's arrival (when it was marked)."""
+    arrived = context.get(ARRIVED_AT) if context is not None else None
+    if isinstance(arrived, float):
+        rollbot.telemetry.acked(time.monotonic() - arrived)
+
+
 def refusal_text(exc: RollbotError) -> str:
     """A refusal as Slack text: what is wrong, then what would be right."""
     return mrkdwn(refusal_message(exc.message, exc.hint))
@@ -54,6 +71,8 @@ class Interaction:
     client: WebClient
     respond: Respond | None = None
     action: dict[str, Any] | None = None
+    # Set by `reply(..., refused=True)`: the answer was a refusal (counted as such).
+    outcome: dict[str, str] = field(default_factory=dict)
 
     @property
     def user_id(self) -> str:
@@ -90,11 +109,25 @@ class Interaction:
         """A clicked button's value."""
         return str((self.action or {}).get("value") or "")
 
-    def reply(self, said: str | Message, blocks: list[dict[str, Any]] | None = None) -> None:
+    def mark(self, outcome: str) -> None:
+        """How the request ended, when the handler knows better than "it returned": a
+        refusal it answered itself (`refused`), a failure it reported itself (`error`)."""
+        self.outcome["outcome"] = outcome
+
+    def reply(
+        self,
+        said: str | Message,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        refused: bool = False,
+    ) -> None:
         """Answer only this person: an ephemeral reply, or a direct message after a form.
 
         A `str` is the adapter's own mrkdwn; a `Message` (what a service said) is written
-        as mrkdwn here, its text escaped."""
+        as mrkdwn here, its text escaped. `refused`: the answer says no (nothing changed),
+        which rollbot's metrics count apart from the requests that did something."""
+        if refused:
+            self.mark(REFUSED)
         text = said if isinstance(said, str) else mrkdwn(said)
         if self.respond is not None:
             self.respond(
@@ -115,13 +148,20 @@ Handler = Callable[[Interaction], None]
 FormCheck = Callable[[Interaction], dict[str, str] | None]
 
 
-def _guarded(name: str, interaction: Interaction, handle: Handler) -> None:
+def _guarded(
+    rollbot: Rollbot, name: str, label: str, interaction: Interaction, handle: Handler
+) -> None:
+    """Run `handle`, answering a refusal or an unexpected failure; count the outcome."""
+    outcome = OK
     try:
         try:
             handle(interaction)
+            outcome = interaction.outcome.get("outcome", OK)
         except RollbotError as exc:
+            outcome = REFUSED
             interaction.reply(refusal_text(exc))
     except Exception:
+        outcome = ERROR
         log.exception("%s failed", name)
         try:
             interaction.reply(UNEXPECTED)
@@ -132,34 +172,55 @@ def _guarded(name: str, interaction: Interaction, handle: Handler) -> None:
                 name,
                 type(exc).__name__,
             )
+    rollbot.telemetry.command(label, outcome)
 
 
 def command(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
-    """A slash command listener: ack, drop a repeat (same trigger_id), run `handle`."""
+    """A slash command listener: ack, drop a repeat (same trigger_id), run `handle`.
+    Counted as `name` (the command, `/rollout`)."""
 
-    def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def on_command(
+        ack: Ack,
+        body: dict[str, Any],
+        respond: Respond,
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
         ack()
+        _acked(rollbot, context)
         trigger_id = body.get("trigger_id")
         if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
             log.info("ignoring repeated %s request %s", name, trigger_id)
+            rollbot.telemetry.command(name, REPEAT)
             return
-        _guarded(name, Interaction(body, client, respond), handle)
+        _guarded(rollbot, name, name, Interaction(body, client, respond), handle)
 
     return on_command
 
 
-def action(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
-    """A button listener: ack, drop a repeated click, run `handle`."""
+def action(
+    rollbot: Rollbot, name: str, handle: Handler, label: str | None = None
+) -> Callable[..., None]:
+    """A button listener: ack, drop a repeated click, run `handle`. Counted as `label`
+    (`button:advance`; default `name`)."""
+    counted = label or name
 
     def on_action(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: WebClient,
+        context: BoltContext,
     ) -> None:
         ack()
+        _acked(rollbot, context)
         key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
         if not rollbot.requests.first_time(key):
             log.info("ignoring repeated click %s", key)
+            rollbot.telemetry.command(counted, REPEAT)
             return
-        _guarded(name, Interaction(body, client, respond, action), handle)
+        _guarded(rollbot, name, counted, Interaction(body, client, respond, action), handle)
 
     return on_action
 
@@ -170,9 +231,10 @@ def submission(
     """A form listener. `check` returns field errors (block id -> message) to keep the
     modal open, or None; a `RollbotError` from it is shown under `check`'s first field.
     Then: ack (the modal closes), drop a repeated submission, run `handle`, whose replies
-    go to the person as a direct message."""
+    go to the person as a direct message. Counted as `form:<name without " form">`."""
+    label = "form:" + name.removesuffix(" form").replace(" ", "_")
 
-    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         interaction = Interaction(body, client)
         try:
             errors = check(interaction)
@@ -181,18 +243,24 @@ def submission(
         except Exception:
             log.exception("%s failed", name)
             ack()
-            _guarded(name, interaction, lambda i: i.reply(UNEXPECTED))
+            _acked(rollbot, context)
+            interaction.mark(ERROR)
+            _guarded(rollbot, name, label, interaction, lambda i: i.reply(UNEXPECTED))
             return
         if errors:
             ack(response_action="errors", errors=errors)
+            _acked(rollbot, context)
+            rollbot.telemetry.command(label, INVALID)
             return
         ack()
+        _acked(rollbot, context)
         view = interaction.view
         key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
         if not rollbot.requests.first_time(key):
             log.info("ignoring repeated %s submission %s", name, key)
+            rollbot.telemetry.command(label, REPEAT)
             return
-        _guarded(name, interaction, handle)
+        _guarded(rollbot, name, label, interaction, handle)
 
     return on_submit
 
@@ -220,4 +288,4 @@ def event(name: str, handle: Callable[[dict[str, Any]], None]) -> Callable[..., 
 
 def button(app: App, rollbot: Rollbot, what: Action, handle: Handler) -> None:
     """Register `handle` for the clicks of one kind of button (see bot/slack/actions.py)."""
-    app.action(action_id(what))(action(rollbot, f"{what} button", handle))
+    app.action(action_id(what))(action(rollbot, f"{what} button", handle, f"button:{what}"))

@@ -8,8 +8,10 @@ the rollout service then keeps the notification in its outbox and retries it lat
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -18,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
+from bot.services.telemetry import Telemetry
 from bot.slack.blocks import card_text, chat_text, rollout_card, truncate
 
 log = logging.getLogger(__name__)
@@ -27,18 +30,49 @@ SHELL_CHANNEL = "shell"
 MAX_MESSAGE_TEXT = 4000
 
 
-def build_client(token: str | None, base_url: str) -> WebClient:
+class CountingWebClient(WebClient):
+    """slack_sdk's WebClient, counting each Web API call (after its retries) by method and
+    outcome: ok, ratelimited (429 after the retries), error (Slack said `ok: false` or
+    answered another HTTP error) or unreachable (no answer).
+
+    Every method of WebClient (`chat_postMessage`, `conversations_open`, ...) and Bolt's own
+    calls go through `api_call`, so this is the one place that sees them all.
+    """
+
+    def __init__(self, *args: Any, telemetry: Telemetry, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.telemetry = telemetry
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        """Call `api_method` and count how it ended."""
+        try:
+            response = super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            limited = getattr(exc.response, "status_code", None) == 429
+            self.telemetry.slack_call(api_method, "ratelimited" if limited else "error")
+            raise
+        except Exception:
+            self.telemetry.slack_call(api_method, "unreachable")
+            raise
+        self.telemetry.slack_call(api_method, "ok")
+        return response
+
+
+def build_client(
+    token: str | None, base_url: str, telemetry: Telemetry | None = None
+) -> WebClient:
     """A WebClient that retries rate limits (honouring Retry-After), dropped connections
-    and Slack's 5xx answers before giving up."""
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(),
-            ServerErrorRetryHandler(),
-        ],
-    )
+    and Slack's 5xx answers before giving up; with `telemetry`, every call is counted."""
+    retry_handlers = [
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ConnectionErrorRetryHandler(),
+        ServerErrorRetryHandler(),
+    ]
+    if telemetry is not None:
+        return CountingWebClient(
+            token=token, base_url=base_url, retry_handlers=retry_handlers, telemetry=telemetry
+        )
+    return WebClient(token=token, base_url=base_url, retry_handlers=retry_handlers)
 
 
 class SlackNotifier:

@@ -46,6 +46,8 @@ from bot.services.rollback.report import RollbackPreview
 from bot.slack import listener
 from bot.slack.blocks import truncate
 from bot.slack.listener import (
+    ERROR,
+    REFUSED,
     UNEXPECTED,
     FormCheck,
     FormRefused,
@@ -215,9 +217,11 @@ def _submission(rollbot: Rollbot) -> Callable[[Interaction], None]:
             report = rollbot.rollback.roll_back(flag, i.actor, _reason(i.view), _runbook(i.view))
             text = report_text(report)
         except RollbotError as exc:
+            i.mark(REFUSED)
             text = refusal_text(exc)
         except Exception:
             log.exception("rollback submission failed")
+            i.mark(ERROR)
             text = UNEXPECTED
         _tell(i.client, channel, i.user_id, text)
 
@@ -231,7 +235,7 @@ def _decision(rollbot: Rollbot, choice: str) -> Handler:
         try:
             rollback_id = record_id(json.loads(i.value)["rollback"])
         except (KeyError, TypeError, ValueError):
-            i.reply(":warning: This button does not say which rollback it is for.")
+            i.reply(":warning: This button does not say which rollback it is for.", refused=True)
             return
         report = rollbot.rollback.decide(rollback_id, choice, i.actor)
         i.reply(report_text(report))

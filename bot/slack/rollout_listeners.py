@@ -54,7 +54,11 @@ def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:
         words = i.text.split()
         sub = words[0].lower() if words else "help"
         cards = sub in CARD_SUBCOMMANDS and bool(reply.views) and not reply.error
-        i.reply(chat_text(reply.message or reply.text), reply_blocks(reply, with_cards=cards))
+        i.reply(
+            chat_text(reply.message or reply.text),
+            reply_blocks(reply, with_cards=cards),
+            refused=reply.error,
+        )
 
     return on_rollout
 
@@ -73,7 +77,7 @@ def _rollout_button(
     def on_button(i: Interaction) -> None:
         parsed = _button_value(i.value)
         if parsed is None:
-            i.reply(":warning: This button does not say which rollout it belongs to.")
+            i.reply(":warning: This button does not say which rollout it belongs to.", refused=True)
             return
         rollout_id, step = parsed
         flag = rollbot.rollouts.flag_for_rollout(rollout_id)

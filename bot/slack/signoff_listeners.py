@@ -39,10 +39,14 @@ def _approve_command(signoffs: Signoffs) -> Handler:
     def on_approve(i: Interaction) -> None:
         reply = run_approve(i.text, i.actor, signoffs)
         if isinstance(reply, ApproveReply) and reply.items:
-            i.reply(reply.message or reply.text, checklist_blocks(reply))
+            i.reply(reply.message or reply.text, checklist_blocks(reply), refused=reply.error)
         else:
             cards = bool(reply.views) and not reply.error
-            i.reply(reply.message or reply.text, reply_blocks(reply, with_cards=cards))
+            i.reply(
+                reply.message or reply.text,
+                reply_blocks(reply, with_cards=cards),
+                refused=reply.error,
+            )
 
     return on_approve
 
@@ -51,7 +55,7 @@ def _approve_button(signoffs: Signoffs) -> Handler:
     def on_approve(i: Interaction) -> None:
         button = SignButton.loads(i.value)
         if button is None:
-            i.reply(":warning: This button does not say what it signs.")
+            i.reply(":warning: This button does not say what it signs.", refused=True)
             return
         result = signoffs.service.approve(button, i.actor)
         i.reply(Message(Sign.OK, result.text) if result.changed else result.text)
@@ -63,7 +67,7 @@ def _reject_button(signoffs: Signoffs) -> Handler:
     def on_reject(i: Interaction) -> None:
         button = SignButton.loads(i.value)
         if button is None:
-            i.reply(":warning: This button does not say what it rejects.")
+            i.reply(":warning: This button does not say what it rejects.", refused=True)
             return
         summary = signoffs.service.may_reject(button, i.actor)
         i.client.views_open(trigger_id=i.body["trigger_id"], view=reject_modal(i.value, summary))
@@ -87,7 +91,7 @@ def _reject_submission(signoffs: Signoffs) -> Handler:
     def on_submit(i: Interaction) -> None:
         button = SignButton.loads(str(i.view.get("private_metadata") or ""))
         if button is None:
-            i.reply(":warning: That form does not say what it rejects.")
+            i.reply(":warning: That form does not say what it rejects.", refused=True)
             return
         result = signoffs.service.reject(button, i.actor, _reason(i.view))
         i.reply(result.text)
@@ -99,7 +103,7 @@ def _check_button(signoffs: Signoffs) -> Handler:
     def on_check(i: Interaction) -> None:
         button = CheckButton.loads(i.value)
         if button is None:
-            i.reply(":warning: This button does not say which item it checks.")
+            i.reply(":warning: This button does not say which item it checks.", refused=True)
             return
         result = signoffs.checklists.check(button, i.actor)
         i.reply(Message(Sign.CHECKED, result.text) if result.changed else result.text)

@@ -29,19 +29,24 @@ client does not:
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 from websocket import WebSocketApp
 
 from bot.container import Rollbot
 from bot.slack.app import build_slack_app
+from bot.slack.listener import ARRIVED_AT
 
 # How long `connect_socket_mode` waits for the first WebSocket to open (or fail) before it
 # says "not open yet" and leaves the client to keep trying in the background.
@@ -151,7 +156,8 @@ class RollbotSocketModeHandler(SocketModeHandler):
 
     Bolt's handler builds its client in `__init__` with no way to choose the class, so
     this one does what that `__init__` does (keep the app and token, make the client,
-    route its requests to `handle`) with the corrected client.
+    route its requests to `handle`) with the corrected client. `handle` is Bolt's, plus
+    the request's arrival noted in its context (rollbot_ack_seconds is timed from there).
     """
 
     client: RollbotSocketModeClient
@@ -163,6 +169,17 @@ class RollbotSocketModeHandler(SocketModeHandler):
             app_token=app_token, logger=app.logger, web_client=app.client
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        """Dispatch one request to the Bolt app and send its ack back over the socket."""
+        arrived, start = time.monotonic(), time.time()
+        bolt_request = BoltRequest(
+            mode="socket_mode",
+            body=req.payload,
+            headers=build_headers(req),
+            context={ARRIVED_AT: arrived},
+        )
+        send_response(client, req, self.app.dispatch(bolt_request), start)
 
 
 @dataclass

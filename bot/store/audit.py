@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.domain.actor import Actor
@@ -60,3 +61,30 @@ def events_between(
     if until is not None:
         query = query.where(col(AuditRow.at) <= until)
     return list(session.exec(query.order_by(col(AuditRow.id))))
+
+
+def rollout_history(
+    session: Session, flag_keys: list[str], since: datetime
+) -> dict[str, list[AuditRow]]:
+    """The rollout changes of these flags from `since` on (`rollout.*` actions: started,
+    advanced, percentage set, paused, resumed; and `rollback.started`, which turned the flag
+    off), oldest first per flag: one query, however many flags."""
+    if not flag_keys:
+        return {}
+    query = (
+        select(AuditRow)
+        .where(AuditRow.subject_type == "rollout")
+        .where(col(AuditRow.subject_id).in_(flag_keys))
+        .where(
+            or_(
+                col(AuditRow.action).startswith("rollout."),
+                col(AuditRow.action) == "rollback.started",
+            )
+        )
+        .where(col(AuditRow.at) >= since)
+        .order_by(col(AuditRow.id))
+    )
+    found: dict[str, list[AuditRow]] = {k: [] for k in flag_keys}
+    for row in session.exec(query):
+        found[row.subject_id].append(row)
+    return found

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.domain.incident import EventKind, TimelineEvent
 from bot.domain.message import Message, as_message
@@ -74,6 +74,95 @@ def listing(session: Session, limit: int = 20) -> list[IncidentRow]:
         .limit(limit)
     ).all()
     return [*active, *recent]
+
+
+def open_count(session: Session) -> int:
+    """How many incidents are open (declared, not resolved); one query."""
+    query = select(func.count(col(IncidentRow.id))).where(IncidentRow.state == ACTIVE)
+    return int(session.exec(query).one() or 0)
+
+
+def open_incidents(session: Session, limit: int = 100) -> list[IncidentRow]:
+    """Open incidents, the most severe first, then the oldest (at most `limit`)."""
+    query = (
+        select(IncidentRow)
+        .where(IncidentRow.state == ACTIVE)
+        .order_by(col(IncidentRow.severity), col(IncidentRow.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def latest_events_of(
+    session: Session, incident_ids: list[int], per_incident: int
+) -> dict[int, list[TimelineEvent]]:
+    """The newest `per_incident` timeline entries of each incident, oldest first within
+    each: one query, however many incidents (a window function, on SQLite and PostgreSQL)."""
+    if not incident_ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=col(IncidentEventRow.incident_id),
+            order_by=(col(IncidentEventRow.at).desc(), col(IncidentEventRow.id).desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        sa_select(
+            col(IncidentEventRow.id).label("id"),
+            col(IncidentEventRow.incident_id).label("incident_id"),
+            rank,
+        )
+        .where(col(IncidentEventRow.incident_id).in_(incident_ids))
+        .subquery()
+    )
+    query = (
+        sa_select(
+            col(IncidentEventRow.incident_id),
+            col(IncidentEventRow.at),
+            col(IncidentEventRow.kind),
+            col(IncidentEventRow.text),
+            col(IncidentEventRow.actor),
+            col(IncidentEventRow.permalink),
+            col(IncidentEventRow.parts),
+        )
+        .join(ranked, ranked.c.id == col(IncidentEventRow.id))
+        .where(ranked.c.rank <= per_incident)
+        .order_by(
+            col(IncidentEventRow.incident_id), col(IncidentEventRow.at), col(IncidentEventRow.id)
+        )
+    )
+    kinds = {k.value: k for k in EventKind}
+    found: dict[int, list[TimelineEvent]] = {i: [] for i in incident_ids}
+    for incident_id, at, kind, text, actor, permalink, parts in session.execute(query):
+        found[incident_id].append(
+            TimelineEvent(
+                at,
+                kinds[kind],
+                message_of(parts) if parts is not None else legacy_message(text),
+                actor,
+                permalink,
+            )
+        )
+    return found
+
+
+def latest_updates_of(
+    session: Session, incident_ids: list[int]
+) -> dict[int, IncidentStatusUpdateRow]:
+    """Each incident's newest status update (draft, queued, published or failed), in one
+    query."""
+    if not incident_ids:
+        return {}
+    newest = (
+        sa_select(func.max(col(IncidentStatusUpdateRow.id)))
+        .where(col(IncidentStatusUpdateRow.incident_id).in_(incident_ids))
+        .where(col(IncidentStatusUpdateRow.state) != "superseded")
+        .group_by(col(IncidentStatusUpdateRow.incident_id))
+    )
+    query = select(IncidentStatusUpdateRow).where(col(IncidentStatusUpdateRow.id).in_(newest))
+    return {row.incident_id: row for row in session.exec(query)}
 
 
 # -- timeline --------------------------------------------------------------------------

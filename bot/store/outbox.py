@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.store.models import OutboxRow
 
@@ -116,3 +116,15 @@ def mark(session: Session, row_id: int, now: datetime, error: str | None) -> Non
                 "giving up on notification %s after %s attempts: %s", row_id, row.attempts, error
             )
     session.add(row)
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many notifications wait to be delivered (not given up on), and when the oldest
+    of them was queued; one query."""
+    query = (
+        select(func.count(col(OutboxRow.id)), func.min(OutboxRow.created_at))
+        .where(col(OutboxRow.delivered_at).is_(None))
+        .where(OutboxRow.attempts < MAX_ATTEMPTS)
+    )
+    count, oldest = session.exec(query).one()
+    return int(count or 0), oldest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.domain.triggers import Reading, Streak, Verdict
 from bot.store.rollback_models import TRIGGER_STEP, ConditionRow, RollbackRow
@@ -141,3 +141,35 @@ def runbook_of(row: RollbackRow, default: str) -> str:
     """The name of the runbook a rollback runs (`default`, the full one, when unnamed)."""
     name = (row.trigger or {}).get("runbook")
     return name if isinstance(name, str) and name else default
+
+
+def trigger_conditions_of(
+    session: Session, rollout_ids: list[int]
+) -> dict[int, list[ConditionRow]]:
+    """The stored trigger observations (latest value, streak) of each rollout: one query,
+    however many rollouts."""
+    if not rollout_ids:
+        return {}
+    query = (
+        select(ConditionRow)
+        .where(col(ConditionRow.rollout_id).in_(rollout_ids))
+        .where(ConditionRow.step_index == TRIGGER_STEP)
+        .order_by(col(ConditionRow.id))
+    )
+    found: dict[int, list[ConditionRow]] = {i: [] for i in rollout_ids}
+    for row in session.exec(query):
+        found[row.rollout_id].append(row)
+    return found
+
+
+def latest_rollbacks_of(session: Session, rollout_ids: list[int]) -> dict[int, RollbackRow]:
+    """The newest rollback attempt of each rollout that has one, in one query."""
+    if not rollout_ids:
+        return {}
+    newest = (
+        select(func.max(col(RollbackRow.id)))
+        .where(col(RollbackRow.rollout_id).in_(rollout_ids))
+        .group_by(col(RollbackRow.rollout_id))
+    )
+    query = select(RollbackRow).where(col(RollbackRow.id).in_(newest))
+    return {row.rollout_id: row for row in session.exec(query)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
@@ -127,3 +128,30 @@ def completed_since(session: Session, since: datetime) -> list[RolloutRow]:
         .order_by(col(RolloutRow.id))
     )
     return list(session.exec(query))
+
+
+def active_and_recent(session: Session, recent_limit: int) -> list[RolloutRow]:
+    """Every active rollout and the `recent_limit` newest ones (finished or not), newest
+    first, in one query."""
+    newest = select(RolloutRow.id).order_by(col(RolloutRow.id).desc()).limit(recent_limit)
+    query = (
+        select(RolloutRow)
+        .where(
+            or_(
+                col(RolloutRow.active_flag_key).is_not(None),
+                col(RolloutRow.id).in_(newest.scalar_subquery()),
+            )
+        )
+        .order_by(col(RolloutRow.id).desc())
+    )
+    return list(session.exec(query))
+
+
+def active_percentages(session: Session) -> list[tuple[str, int]]:
+    """(flag, percentage) of every running or paused rollout, in one query."""
+    query = (
+        select(RolloutRow.flag_key, RolloutRow.percentage)
+        .where(col(RolloutRow.active_flag_key).is_not(None))
+        .order_by(col(RolloutRow.id))
+    )
+    return [(flag, percentage) for flag, percentage in session.exec(query)]

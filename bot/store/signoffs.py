@@ -304,3 +304,21 @@ def results_of(
     for r in session.exec(query):
         found[r.rollout_id][(r.checklist_id, r.item_index)] = r
     return found
+
+
+def open_requests_of(
+    session: Session, rollout_ids: list[int]
+) -> dict[int, list[SignoffRequestRow]]:
+    """The open requests of each rollout, oldest first: one query, however many rollouts."""
+    if not rollout_ids:
+        return {}
+    query = (
+        select(SignoffRequestRow)
+        .where(col(SignoffRequestRow.rollout_id).in_(rollout_ids))
+        .where(col(SignoffRequestRow.closed_at).is_(None))
+        .order_by(col(SignoffRequestRow.id))
+    )
+    found: dict[int, list[SignoffRequestRow]] = {i: [] for i in rollout_ids}
+    for row in session.exec(query):
+        found[row.rollout_id].append(row)
+    return found

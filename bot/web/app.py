@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +15,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.container import Rollbot
+from bot.services.health import HealthReport
 from bot.web.alertmanager import alertmanager_routes
+from bot.web.dashboard import dashboard_routes
 from bot.web.flags import flag_routes
 from bot.web.ofrep import ofrep_routes
 from bot.web.pagerduty_webhook import pagerduty_webhook_routes
@@ -46,37 +47,26 @@ async def poll_flag_state(rollbot: Rollbot) -> None:
             failing = False
 
 
-def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
-    """The web app; `/slack/events` is served when a Bolt app is given."""
-    registry = CollectorRegistry()
-    registry.register(rollbot.exposures.counter)
-    active = Gauge("rollbot_rollouts_active", "Running or paused rollouts", registry=registry)
-    percentage = Gauge(
-        "rollbot_rollout_percentage",
-        "Current percentage of active rollouts",
-        ["flag"],
-        registry=registry,
-    )
+def create_app(
+    rollbot: Rollbot, slack_app: Any | None = None, *, host: str | None = None
+) -> Starlette:
+    """The web app; `/slack/events` is served when a Bolt app is given. `host` is the
+    address the server listens on (default `web.host`): the dashboard needs no login only
+    on a loopback address (bot/web/dashboard.py)."""
 
     async def healthz(_request: Request) -> JSONResponse:
         report = await run_in_threadpool(rollbot.health.check)
-        if not report.ok:
-            return JSONResponse({"status": "error", "database": report.error}, 503)
-        return JSONResponse(
-            {"status": "ok", "database": report.database, "slack": slack_app is not None}
-        )
+        return JSONResponse(health_json(report, slack_app is not None), 200 if report.ok else 503)
 
     async def metrics(_request: Request) -> Response:
-        views = await run_in_threadpool(rollbot.rollouts.active)
-        active.set(len(views))
-        percentage.clear()
-        for v in views:
-            percentage.labels(flag=v.flag_key).set(v.percentage)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # The gauges are read from the database while rendering: off the event loop.
+        page = await run_in_threadpool(rollbot.telemetry.render)
+        return Response(page, media_type=rollbot.telemetry.content_type)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard_routes(rollbot, host or rollbot.settings.config.web.host),
         *flag_routes(rollbot),
         *ofrep_routes(rollbot),
         *unleash_api_routes(rollbot),
@@ -112,3 +102,37 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
                 await poller
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def health_json(report: HealthReport, slack: bool) -> dict[str, Any]:
+    """`/healthz`'s answer: overall status, then the database and the scheduler, and when
+    something is wrong, `problems` saying what."""
+    scheduler = report.scheduler
+    problems: list[str] = []
+    if not report.database_ok:
+        problems.append(f"the database does not answer ({report.error})")
+    if not scheduler.ok:
+        last = (
+            f"; last tick {scheduler.last_tick_at.isoformat()}"
+            if scheduler.last_tick_at is not None
+            else ""
+        )
+        problems.append(f"the scheduler is {scheduler.state}{last}")
+    body: dict[str, Any] = {
+        "status": "ok" if report.ok else "error",
+        # The database's kind when it answers; the error's kind when it does not.
+        "database": report.database if report.database_ok else report.error,
+        "scheduler": {
+            "state": scheduler.state,
+            "last_tick_at": (
+                scheduler.last_tick_at.isoformat() if scheduler.last_tick_at else None
+            ),
+            "stale_after_seconds": (
+                scheduler.stale_after.total_seconds() if scheduler.stale_after else None
+            ),
+        },
+        "slack": slack,
+    }
+    if problems:
+        body["problems"] = problems
+    return body

@@ -17,7 +17,7 @@ import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, slack_chat
+from bot.container import Rollbot, new_telemetry, slack_chat
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
 from tests.conftest import NO_GATES, Providers
@@ -150,8 +150,9 @@ def harness(
         config_path=config,
     )
     clock = ManualClock()
-    slack = slack_chat(settings)
-    rollbot = providers.build(settings, clock, slack.ports)
+    telemetry = new_telemetry()  # Slack's client counts its calls into rollbot's metrics
+    slack = slack_chat(settings, telemetry)
+    rollbot = providers.build(settings, clock, slack.ports, telemetry=telemetry)
     app = create_app(rollbot, build_slack_app(rollbot, slack.client))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")

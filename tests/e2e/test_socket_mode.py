@@ -20,6 +20,7 @@ from tests.conftest import NO_GATES
 from tests.e2e.conftest import CHANNEL, FLAG, PLANS_DIR, REPO_ROOT, button_value, card_state
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import ACK_DEADLINE, FakeSocketMode
+from tests.own_metrics import value as metric
 
 APP_TOKEN = "xapp-1-A0ROLLBOT-1-socketmodetest"
 CONNECTED = "Slack: connected in Socket Mode."
@@ -186,6 +187,21 @@ def test_serve_runs_a_rollout_from_a_command_and_a_button_over_the_socket(
     events = [c for c in fake_slack.calls_to("chat.postMessage") if c is not card]
     assert events and all(c.params.get("thread_ts") == ts for c in events)
     assert len(socket_mode.connections) == 1
+
+    # rollbot's own metrics counted both over the socket and timed their acks.
+    deadline = time.monotonic() + 10
+    while True:
+        page = httpx.get(f"{serve.base_url}/metrics").text
+        if metric(page, "rollbot_commands_total", command="button:advance", outcome="ok"):
+            break
+        assert time.monotonic() < deadline, page
+        time.sleep(0.05)
+    assert metric(page, "rollbot_commands_total", command="/rollout", outcome="ok") == 1
+    assert metric(page, "rollbot_ack_seconds_count") == 2
+    assert metric(page, "rollbot_ack_seconds_bucket", le="3.0") == 2
+    calls = "rollbot_slack_api_calls_total"
+    assert metric(page, calls, method="apps.connections.open", outcome="ok") == 1
+    assert metric(page, calls, method="chat.update", outcome="ok") == 1
 
 
 def test_events_the_app_subscribes_to_are_acked_so_slack_does_not_retry_them(

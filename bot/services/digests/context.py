@@ -3,7 +3,7 @@ deadlines, the metrics provider, the configured digests and the chat they are po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock
@@ -12,6 +12,7 @@ from bot.domain.incident import Deadlines
 from bot.domain.roles import RoleDirectory
 from bot.providers.metrics.sources import MetricSources
 from bot.services.digests.ports import DigestChat
+from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store.database import Database
 
 
@@ -32,3 +33,5 @@ class DigestContext:
     late_after: timedelta = timedelta(minutes=2)
     # Post-migration tasks of rollouts completed this long ago are still looked at.
     completed_window: timedelta = timedelta(days=120)
+    # `rollbot_digests_posted_total{digest}` counts each digest posted by this process.
+    telemetry: Telemetry = field(default_factory=NullTelemetry)

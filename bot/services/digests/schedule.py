@@ -197,4 +197,6 @@ class DigestSchedule:
             log.warning("digest %s not posted yet: %s", payload.get("digest"), error)
         with self.ctx.db.session() as s:
             outbox.mark(s, item_id, self.ctx.clock.now(), error)
+        if error is None:
+            self.ctx.telemetry.digest_posted(str(payload["digest"]))
         return error is None

@@ -17,6 +17,7 @@ from bot.services.digests.context import DigestContext
 from bot.services.digests.digest import Digest
 from bot.services.digests.ports import DigestChat, NullDigestChat
 from bot.services.digests.schedule import DigestSchedule, Posted
+from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import digests as store
 from bot.store.database import Database
 
@@ -38,6 +39,7 @@ class DigestService:
         metrics_enabled: bool,
         chat: DigestChat | None = None,
         tick_seconds: int = 15,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.context = DigestContext(
             db,
@@ -50,6 +52,7 @@ class DigestService:
             chat or NullDigestChat(),
             # A slot is late when a tick that ran on time would have posted it already.
             late_after=timedelta(seconds=max(60, 2 * tick_seconds)),
+            telemetry=telemetry or NullTelemetry(),
         )
         self.collector = DigestCollector(self.context)
         self.schedule = DigestSchedule(self.context, self.collector)

@@ -21,6 +21,7 @@ from bot.domain.roles import RoleDirectory
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.services.incidents.templates import template_path
 from bot.services.incidents.views import IncidentChat, NullIncidentChat
+from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class IncidentContext:
     status_pages: list[StatusPageProvider] = field(default_factory=list)
     # The emergency contacts of `contacts:` (`/oncall`, `/incident page <contact>`, cards).
     contacts: ContactBook = field(default_factory=ContactBook)
+    # Where the time to the first status update is reported (rollbot's own metrics).
+    telemetry: Telemetry = field(default_factory=NullTelemetry)
 
     @classmethod
     def build(
@@ -59,6 +62,7 @@ class IncidentContext:
         pager: Pager | None,
         status_pages: list[StatusPageProvider] | None,
         contacts: ContactBook | None = None,
+        telemetry: Telemetry | None = None,
     ) -> IncidentContext:
         """The context with the configured templates found relative to the config file."""
         return cls(
@@ -77,6 +81,7 @@ class IncidentContext:
             pager=pager,
             status_pages=status_pages if status_pages is not None else [],
             contacts=contacts or ContactBook(),
+            telemetry=telemetry or NullTelemetry(),
         )
 
     def safely(self, what: str, call: Callable[[], T]) -> T | None:

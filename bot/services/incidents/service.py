@@ -29,6 +29,7 @@ from bot.services.incidents.views import (
     IncidentChat,
     NullIncidentChat,
 )
+from bot.services.telemetry import Telemetry
 from bot.store.database import Database
 
 
@@ -47,6 +48,7 @@ class IncidentService:
         status_pages: list[StatusPageProvider] | None = None,
         chat: IncidentChat | None = None,
         contacts: ContactBook | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.context = IncidentContext.build(
             db,
@@ -59,6 +61,7 @@ class IncidentService:
             pager,
             status_pages,
             contacts,
+            telemetry,
         )
         ctx = self.context
         # The clock incidents take the time from, and the chat their channels live in.

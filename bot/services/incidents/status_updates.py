@@ -309,6 +309,7 @@ class StatusUpdates:
             row.provider_used, row.reference = provider, reference
             row.lease_until = row.next_attempt_at = None
             store.save(s, row)
+            first = incident.last_update_at is None
             incident.last_update_at = now
             incident.version += 1
             store.save(s, incident)
@@ -326,6 +327,9 @@ class StatusUpdates:
                 store.schedule(s, incident.id, "nudge", self.ctx.deadlines.next_nudge(now))
             incident_id, status, message = incident.id, row.status, row.message
             had_dm = row.dm_ts is not None
+            declared_at = incident.declared_at
+        if first:  # counted once it is committed: the incident's first update is out
+            self.ctx.telemetry.first_status_update((now - declared_at).total_seconds())
         view = self.card.refresh(incident_id)
         published = Message(Sign.ANNOUNCE, f"Status update published ({status}): ", message)
         self.card.tell(view, published)

@@ -42,6 +42,7 @@ from bot.providers.metrics.sources import MetricSources
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
 from bot.services.rollouts.views import Button, RolloutView, plan_of
+from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import rollbacks, rollouts
 from bot.store.models import RolloutRow
 from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
@@ -71,11 +72,13 @@ class MetricsWatcher:
         metrics: MetricSources,
         interval: timedelta = timedelta(seconds=15),
         monitored: Callable[[str], bool] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.rollback = rollback
         # Whether a flag's metrics are watched (its document's `monitoring_enabled`): a flag
         # that says no has its triggers left unevaluated.
         self.monitored = monitored or (lambda _flag_key: True)
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.rollouts = rollback.rollouts
         self.db = rollback.db
         self.clock = rollback.clock
@@ -202,6 +205,8 @@ class MetricsWatcher:
         streak = observe(_streak(row), verdict)
         if verdict is Verdict.GOOD and kind == TRIGGER:
             row.fired_at = None  # healthy again: a new streak may fire
+        if kind == TRIGGER:
+            self.telemetry.trigger_evaluated(condition.name, verdict.value)
         if m.error and m.error not in self._reported:
             # Once per distinct error: an unreachable Prometheus fails every query alike.
             self._reported.add(m.error)
