@@ -22,6 +22,7 @@ from bot.container import Rollbot, build
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import Pager, StatusPageProvider
 from bot.slack.blocks import chat_text
+from bot.web.metrics import RollbotMetrics
 from tests.fakes.incidents import FakeStatusPage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,9 +104,23 @@ class Providers:
     pager: Pager | None = None  # None: as configured
     status_pages: list[StatusPageProvider] | None = None  # None: as configured; []: none
 
-    def build(self, settings: Settings, clock: ManualClock, chat: ChatPorts) -> Rollbot:
-        """rollbot built with these in place of the configured ones."""
-        return build(settings, clock, chat, pager=self.pager, status_pages=self.status_pages)
+    def build(
+        self,
+        settings: Settings,
+        clock: ManualClock,
+        chat: ChatPorts,
+        telemetry: RollbotMetrics | None = None,
+    ) -> Rollbot:
+        """rollbot built with these in place of the configured ones (`telemetry`: the
+        metrics Slack's client already counts into)."""
+        return build(
+            settings,
+            clock,
+            chat,
+            pager=self.pager,
+            status_pages=self.status_pages,
+            telemetry=telemetry,
+        )
 
 
 @pytest.fixture

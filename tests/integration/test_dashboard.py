@@ -85,7 +85,15 @@ def test_rollouts_their_history_triggers_and_incidents(
     ]
     assert active.view.phase_name == "Phase 2: Limited Beta"
     readings = {t.name: t for t in active.triggers}
-    assert set(readings) == {"error-rate", "p95-latency", "connection-success", "memory", "cpu"}
+    assert set(readings) == {
+        "error-rate",
+        "p95-latency",
+        "connection-success",
+        "memory",
+        "cpu",
+        "connection-storm",  # the risk-specific triggers of the shipped plan
+        "state-sync-conflicts",
+    }
     assert readings["error-rate"].value == 0.5 and readings["error-rate"].breaching
     assert readings["error-rate"].threshold == 0.01
     assert readings["cpu"].value is None

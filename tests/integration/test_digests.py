@@ -92,6 +92,8 @@ def test_a_new_database_has_no_missed_slots(replicas: Replicas) -> None:
     ]
     assert [c for c, _ in chat.posted] == ["C_DIGEST"]
     assert bot.digests.posted_counts() == {"daily": 1}
+    # rollbot's own metrics count it (users' alerts watch this name).
+    assert 'rollbot_digests_posted_total{digest="daily"} 1.0' in bot.telemetry.render().decode()
 
 
 def test_a_slot_is_posted_once_and_on_time(replicas: Replicas) -> None:
