@@ -21,7 +21,7 @@ from bot.config.providers import AtlassianStatusConfig, env_problems
 from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
 from bot.domain.secrets import Redactor
-from bot.logs import redact_logs
+from bot.logs import UVICORN_LOGGERS, redact_logs
 from bot.services.live_check import Finding, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
@@ -145,6 +145,8 @@ def _web_server(
     config = uvicorn.Config(
         create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
     )
+    # Building the Config installed uvicorn's own log handlers: mask secrets in them too.
+    redact_logs(rollbot.settings.secret_values(), UVICORN_LOGGERS)
     return _Server(config)
 
 
