@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import getpass
@@ -22,6 +23,7 @@ from bot.config.settings import ConfigError, Settings, load_settings
 from bot.container import Rollbot, build, slack_chat
 from bot.domain.secrets import Redactor
 from bot.logs import UVICORN_LOGGERS, redact_logs
+from bot.providers.runbook.children import stop_all as stop_runbook_commands
 from bot.services.live_check import Finding, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
 from bot.services.signoff.config_check import signoff_problems
@@ -163,6 +165,8 @@ def serve(
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    # However Python exits (an uncaught error included), no runbook command outlives it.
+    atexit.register(stop_runbook_commands)
     slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
     with _database_or_exit(settings):
         rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
@@ -207,6 +211,9 @@ def serve(
     try:
         server.run(sockets=[listening])
     finally:
+        # First the runbook commands (a tick waiting on one would hold the stop up), then
+        # the rest; a rollback cut short resumes after its lease, here or on a replica.
+        stop_runbook_commands()
         if connection is not None:
             connection.close()
         stop_scheduler(scheduler)
@@ -254,6 +261,7 @@ def shell(
         code = Shell(rollbot, chat, sys.stdin, user=user or _login_name()).run()
     finally:
         server.should_exit = True
+        stop_runbook_commands()
         stop_scheduler(scheduler)
         thread.join(timeout=5)
         rollbot.db.dispose()
