@@ -30,11 +30,13 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert set(inspect(db.engine).get_table_names()) >= TABLES
-        assert _revision(db) == _heads(database_url) == ["0008"]
+        assert _revision(db) == _heads(database_url) == ["0011"]
         columns = {c["name"] for c in inspect(db.engine).get_columns("rollback")}
         assert "lease_until" in columns  # 0006: an interrupted rollback is resumed
         columns = {c["name"] for c in inspect(db.engine).get_columns("incident_event")}
         assert "parts" in columns  # 0007: timeline entries keep their message as data
+        columns = {c["name"] for c in inspect(db.engine).get_columns("outbox")}
+        assert "claimed_until" in columns  # 0011: one replica delivers each retry
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
         assert _revision(db) == _heads(database_url)
