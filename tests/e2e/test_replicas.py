@@ -10,13 +10,9 @@ to the other within a tick, the killed command dying with its replica.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -24,6 +20,7 @@ import pytest
 from bot.store.database import Database as StoreDatabase
 from tests.fakes.slack_api import FakeSlack
 from tests.serve_support import (
+    Metrics,
     Served,
     parent_of,
     process_gone,
@@ -115,43 +112,6 @@ statuspage:
     - type: webhook
       url: http://127.0.0.1:{metrics_port}/status
 """
-
-
-class Metrics:
-    """An HTTP JSON metrics endpoint whose error ratio the test sets, and a status page
-    webhook that is down (500) and counts what it was sent."""
-
-    def __init__(self) -> None:
-        self.errors = 0.0
-        self.status_posts = 0
-        metrics = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"errors_ratio": metrics.errors}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                metrics.status_posts += 1
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Database:
