@@ -744,15 +744,15 @@ class FakeSlack:
             queue = self._failures.get(method)
             scripted = queue.popleft() if queue else None
             outage = self._outage
-            if scripted is None and outage is not None and method in outage.methods:
-                if outage.now() < outage.until:
-                    outage.answered += 1
-                    limited = outage.answered % outage.every == 1 or outage.every == 1
-                    scripted = _ScriptedFailure(
-                        error="ratelimited" if limited else "internal_error",
-                        status=429 if limited else 500,
-                        retry_after=outage.retry_after if limited else None,
-                    )
+            down = outage is not None and method in outage.methods and outage.now() < outage.until
+            if scripted is None and outage is not None and down:
+                outage.answered += 1
+                limited = outage.answered % outage.every == 1 or outage.every == 1
+                scripted = _ScriptedFailure(
+                    error="ratelimited" if limited else "internal_error",
+                    status=429 if limited else 500,
+                    retry_after=outage.retry_after if limited else None,
+                )
             if scripted is not None and scripted.retry_after is not None:
                 self._limited_until[method] = time.monotonic() + scripted.retry_after
         if scripted is not None:
