@@ -140,10 +140,15 @@ def command(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         trigger_id = body.get("trigger_id")
-        if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
-            log.info("ignoring repeated %s request %s", name, trigger_id)
-            return
-        _guarded(name, Interaction(body, client, respond), handle)
+
+        def once(interaction: Interaction) -> None:
+            # Inside the guard: a database that is down gets its plain refusal here too.
+            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
+                log.info("ignoring repeated %s request %s", name, trigger_id)
+                return
+            handle(interaction)
+
+        _guarded(name, Interaction(body, client, respond), once)
 
     return on_command
 
@@ -156,10 +161,14 @@ def action(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
     ) -> None:
         ack()
         key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
-        if not rollbot.requests.first_time(key):
-            log.info("ignoring repeated click %s", key)
-            return
-        _guarded(name, Interaction(body, client, respond, action), handle)
+
+        def once(interaction: Interaction) -> None:
+            if not rollbot.requests.first_time(key):
+                log.info("ignoring repeated click %s", key)
+                return
+            handle(interaction)
+
+        _guarded(name, Interaction(body, client, respond, action), once)
 
     return on_action
 
@@ -178,6 +187,11 @@ def submission(
             errors = check(interaction)
         except FormRefused as exc:
             errors = {exc.block: truncate(str(exc.error), 150)}
+        except RollbotError as exc:  # e.g. the database is down: say so, plainly
+            ack()
+            refusal = refusal_text(exc)
+            _guarded(name, interaction, lambda i: i.reply(refusal))
+            return
         except Exception:
             log.exception("%s failed", name)
             ack()
@@ -189,10 +203,14 @@ def submission(
         ack()
         view = interaction.view
         key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
-        if not rollbot.requests.first_time(key):
-            log.info("ignoring repeated %s submission %s", name, key)
-            return
-        _guarded(name, interaction, handle)
+
+        def once(interaction: Interaction) -> None:
+            if not rollbot.requests.first_time(key):
+                log.info("ignoring repeated %s submission %s", name, key)
+                return
+            handle(interaction)
+
+        _guarded(name, interaction, once)
 
     return on_submit
 

@@ -32,7 +32,15 @@ def create_app(rollbot: Rollbot, slack_app: Any | None = None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         report = await run_in_threadpool(rollbot.health.check)
         if not report.ok:
-            return JSONResponse({"status": "error", "database": report.error}, 503)
+            return JSONResponse(
+                {
+                    "status": "error",
+                    "database": "unavailable",
+                    "error": report.error,
+                    "detail": f"the {report.database} database does not answer",
+                },
+                503,
+            )
         return JSONResponse(
             {"status": "ok", "database": report.database, "slack": slack_app is not None}
         )

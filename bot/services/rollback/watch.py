@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.domain.actions import Action
+from bot.domain.errors import DatabaseUnavailable
 from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
@@ -90,6 +91,8 @@ class MetricsWatcher:
             assert rollout_id is not None
             try:
                 fired = self._evaluate_one(rollout_id, plan, index, state)
+            except DatabaseUnavailable:
+                raise  # the tick says so once; the next evaluation counts again
             except Exception:
                 log.exception("evaluating rollout %s failed", rollout_id)
                 continue
