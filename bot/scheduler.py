@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +33,8 @@ def _tick_failed(tick: str) -> None:
 
 
 _running: Rollbot | None = None
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
@@ -102,6 +105,9 @@ def _every(
         id=job_id,
         replace_existing=True,
         seconds=seconds,
+        # Every replica fires at the same instants (multiples of `seconds` since the epoch):
+        # a metrics evaluation is counted once per instant (MetricsWatcher.slot).
+        start_date=EPOCH,
         coalesce=True,
         max_instances=1,
         misfire_grace_time=grace,

@@ -229,6 +229,17 @@ def test_two_replicas_act_as_one_bot_and_hand_over_a_rollback_after_kill_9(
     assert sum("is due in" in t for t in in_incident) == 2, in_incident
     assert sum("is overdue" in t for t in in_incident) == 1, in_incident
 
+    # Both replicas evaluated the trigger every second; each second was counted once.
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT c.good, extract(epoch FROM c.evaluated_at - r.started_at) "
+            "FROM metric_condition c JOIN rollout r ON r.id = c.rollout_id "
+            "WHERE c.kind = 'trigger'"
+        ).fetchone()
+    assert row is not None
+    good, seconds = int(row[0]), float(row[1])
+    assert seconds / 2 <= good <= seconds + 1, (good, seconds)
+
     # The error rate breaks the trigger: one automatic rollback, whose Drain step is slow.
     metrics.errors = 0.5
     wait_until("the Drain step running", lambda: runs.read_text().strip() != "", 20)
