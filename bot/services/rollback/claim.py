@@ -257,6 +257,7 @@ class RollbackClaims:
         with self.ctx.db.session() as s:
             row = rollbacks.rollback_by_id(s, claim.report.rollback_id, for_update=True)
             if row is None:
+                claim.lock.release()
                 return claim.report
             row.state, row.lease_until, row.failed_step = WAITING, None, step.name
             s.add(row)
