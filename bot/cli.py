@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import getpass
@@ -23,7 +24,8 @@ from bot.config.shipped import templates_dir
 from bot.container import Rollbot, build, new_telemetry, slack_chat
 from bot.domain.plan import PlanProblem, database_problems
 from bot.domain.secrets import Redactor
-from bot.logs import redact_logs
+from bot.logs import UVICORN_LOGGERS, redact_logs
+from bot.providers.runbook.children import stop_all as stop_runbook_commands
 from bot.services.flags.config_check import segment_problems
 from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
 from bot.services.plans import PlanCatalog, load_plan_file
@@ -148,6 +150,8 @@ def _web_server(
     config = uvicorn.Config(
         create_app(rollbot, slack_app, host=host), host=host, port=port, log_level="warning"
     )
+    # Building the Config installed uvicorn's own log handlers: mask secrets in them too.
+    redact_logs(rollbot.settings.secret_values(), UVICORN_LOGGERS)
     return _Server(config)
 
 
@@ -164,6 +168,8 @@ def serve(
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    # However Python exits (an uncaught error included), no runbook command outlives it.
+    atexit.register(stop_runbook_commands)
     # rollbot's own metrics, built first so that Slack's client counts its calls into them.
     telemetry = new_telemetry()
     wants_slack = settings.slack_socket_mode or settings.slack_http
@@ -217,6 +223,9 @@ def serve(
     try:
         server.run(sockets=[listening])
     finally:
+        # First the runbook commands (a tick waiting on one would hold the stop up), then
+        # the rest; a rollback cut short resumes after its lease, here or on a replica.
+        stop_runbook_commands()
         if connection is not None:
             connection.close()
         stop_scheduler(scheduler)
@@ -264,6 +273,7 @@ def shell(
         code = Shell(rollbot, chat, sys.stdin, user=user or _login_name()).run()
     finally:
         server.should_exit = True
+        stop_runbook_commands()
         stop_scheduler(scheduler)
         thread.join(timeout=5)
         rollbot.db.dispose()

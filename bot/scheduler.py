@@ -9,17 +9,32 @@ so it runs once.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import sys
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Rollbot
+from bot.domain.errors import DatabaseUnavailable
 from bot.store.database import normalize_url
 
 log = logging.getLogger(__name__)
 
+
+def _tick_failed(tick: str) -> None:
+    """Log why a tick failed (call it in an `except`). A database that does not answer is
+    one line without a traceback: the next tick tries again, and catches up, once it is
+    back; anything else is logged with its traceback."""
+    if isinstance(sys.exc_info()[1], DatabaseUnavailable):
+        log.warning("%s skipped: the database is unavailable; the next tick tries again", tick)
+    else:
+        log.exception("%s failed", tick)
+
+
 _running: Rollbot | None = None
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
@@ -43,7 +58,7 @@ def rollout_tick() -> None:
             log.warning("interrupted rollback of %s resumed", report.flag_key)
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
-        log.exception("rollout tick failed")
+        _tick_failed("rollout tick")
 
 
 def signoff_tick() -> None:
@@ -62,7 +77,7 @@ def signoff_tick() -> None:
         _running.signoffs.follow_through.remind_due()
     except Exception:
         # A failing tick must not kill the scheduler; the next tick tries again.
-        log.exception("sign-off tick failed")
+        _tick_failed("sign-off tick")
 
 
 def metrics_tick() -> None:
@@ -77,7 +92,7 @@ def metrics_tick() -> None:
         for report in _running.watcher.evaluate():
             log.warning("automatic rollback of %s started", report.flag_key)
     except Exception:
-        log.exception("metrics tick failed")
+        _tick_failed("metrics tick")
 
 
 def incident_tick() -> None:
@@ -88,7 +103,7 @@ def incident_tick() -> None:
     try:
         _running.incidents.run_due()
     except Exception:
-        log.exception("incident tick failed")
+        _tick_failed("incident tick")
 
 
 def digest_tick() -> None:
@@ -112,6 +127,9 @@ def _every(
         id=job_id,
         replace_existing=True,
         seconds=seconds,
+        # Every replica fires at the same instants (multiples of `seconds` since the epoch):
+        # a metrics evaluation is counted once per instant (MetricsWatcher.slot).
+        start_date=EPOCH,
         coalesce=True,
         max_instances=1,
         misfire_grace_time=grace,

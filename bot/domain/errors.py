@@ -23,6 +23,18 @@ class RollbotError(Exception):
         return f"{self.message} {self.hint}".strip()
 
 
+class DatabaseUnavailable(RollbotError):
+    """The database does not answer (restarting, unreachable): nothing was changed, and
+    the same request will work once it is back. The store raises it for lost or refused
+    connections, so every door can say so plainly instead of failing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is unavailable right now, so nothing was changed.",
+            "Try again in a moment.",
+        )
+
+
 class NotFound(RollbotError):
     """Something named by the user (flag, plan, rollout) does not exist."""
 

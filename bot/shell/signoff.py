@@ -10,7 +10,7 @@ from bot.commands.approve import ApproveReply, run_approve
 from bot.domain.actions import Action
 from bot.domain.actor import Actor
 from bot.domain.message import Message
-from bot.services.rollouts.views import Button, RolloutView
+from bot.services.rollouts.views import Button
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
     Ask,
@@ -59,10 +59,6 @@ class ShellSignoffNotifier:
     def tell(self, user_id: str, message: Message) -> None:
         """Print a direct message."""
         self.write(f"[DM to {user_id}] {text(message)}")
-
-    def post(self, view: RolloutView, message: Message) -> None:
-        """Print in the card's thread."""
-        self.write(f"[{view.flag_key} thread] {text(message)}")
 
 
 class ShellSignoff:

@@ -189,11 +189,16 @@ def command(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]
         ack()
         _acked(rollbot, context)
         trigger_id = body.get("trigger_id")
-        if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
-            log.info("ignoring repeated %s request %s", name, trigger_id)
-            rollbot.telemetry.command(name, REPEAT)
-            return
-        _guarded(rollbot, name, name, Interaction(body, client, respond), handle)
+
+        def once(interaction: Interaction) -> None:
+            # Inside the guard: a database that is down gets its plain refusal here too.
+            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
+                log.info("ignoring repeated %s request %s", name, trigger_id)
+                interaction.outcome["outcome"] = REPEAT
+                return
+            handle(interaction)
+
+        _guarded(rollbot, name, name, Interaction(body, client, respond), once)
 
     return on_command
 
@@ -216,11 +221,15 @@ def action(
         ack()
         _acked(rollbot, context)
         key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
-        if not rollbot.requests.first_time(key):
-            log.info("ignoring repeated click %s", key)
-            rollbot.telemetry.command(counted, REPEAT)
-            return
-        _guarded(rollbot, name, counted, Interaction(body, client, respond, action), handle)
+
+        def once(interaction: Interaction) -> None:
+            if not rollbot.requests.first_time(key):
+                log.info("ignoring repeated click %s", key)
+                interaction.outcome["outcome"] = REPEAT
+                return
+            handle(interaction)
+
+        _guarded(rollbot, name, counted, Interaction(body, client, respond, action), once)
 
     return on_action
 
@@ -240,6 +249,13 @@ def submission(
             errors = check(interaction)
         except FormRefused as exc:
             errors = {exc.block: truncate(str(exc.error), 150)}
+        except RollbotError as exc:  # e.g. the database is down: say so, plainly
+            ack()
+            _acked(rollbot, context)
+            interaction.mark(REFUSED)
+            refusal = refusal_text(exc)
+            _guarded(rollbot, name, label, interaction, lambda i: i.reply(refusal))
+            return
         except Exception:
             log.exception("%s failed", name)
             ack()
@@ -256,11 +272,15 @@ def submission(
         _acked(rollbot, context)
         view = interaction.view
         key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
-        if not rollbot.requests.first_time(key):
-            log.info("ignoring repeated %s submission %s", name, key)
-            rollbot.telemetry.command(label, REPEAT)
-            return
-        _guarded(rollbot, name, label, interaction, handle)
+
+        def once(interaction: Interaction) -> None:
+            if not rollbot.requests.first_time(key):
+                log.info("ignoring repeated %s submission %s", name, key)
+                interaction.outcome["outcome"] = REPEAT
+                return
+            handle(interaction)
+
+        _guarded(rollbot, name, label, interaction, once)
 
     return on_submit
 

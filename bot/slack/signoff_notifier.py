@@ -12,11 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.message import Message
-from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.ports import Ask, MessageRef
 from bot.slack.blocks import truncate
 from bot.slack.mrkdwn import mrkdwn
-from bot.slack.notifier import SHELL_CHANNEL
 from bot.slack.signoff_blocks import ask_blocks, ask_text, closed_blocks
 
 log = logging.getLogger(__name__)
@@ -56,19 +54,6 @@ class SlackSignoffNotifier:
         """DM one person."""
         self.client.chat_postMessage(
             channel=self._dm(user_id), text=truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
-        )
-
-    def post(self, view: RolloutView, message: Message) -> None:
-        """Post in the card's thread (or its channel when the card is not in Slack)."""
-        channel = view.channel_id
-        if channel in (None, SHELL_CHANNEL):
-            log.info("rollout %s has no Slack channel: %s", view.flag_key, message.plain())
-            return
-        text = mrkdwn(message)
-        assert channel is not None
-        thread = view.message_ts if view.message_ts else None
-        self.client.chat_postMessage(
-            channel=channel, thread_ts=thread, text=truncate(text, MAX_MESSAGE_TEXT)
         )
 
 

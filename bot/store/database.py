@@ -13,9 +13,37 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
+from bot.domain.errors import DatabaseUnavailable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+# What the drivers say when the server is gone, restarting or refusing connections.
+_GONE = (
+    "connection",
+    "server closed",
+    "terminating",
+    "shutting down",
+    "starting up",
+    "could not connect",
+    "no route to host",
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached (not a bad query, a conflict
+    or a lock timeout): the request may be retried as it is once the server is back."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        text = str(exc.orig if exc.orig is not None else exc).lower()
+        return any(word in text for word in _GONE)
+    return False
 
 
 def normalize_url(url: str) -> str:
@@ -116,13 +144,21 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits when the block ends and rolls back on error."""
+        """A session that commits when the block ends and rolls back on error. A lost or
+        refused connection is raised as `DatabaseUnavailable` (the pool pings before
+        reuse, so once the server is back the next session gets a fresh connection)."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                try:
+                    session.rollback()
+                except SQLAlchemyError:
+                    if not unavailable(exc):
+                        raise
+                if unavailable(exc):
+                    raise DatabaseUnavailable() from exc
                 raise
 
     def dispose(self) -> None:

@@ -119,3 +119,5 @@ class OutboxRow(SQLModel, table=True):
     delivered_at: datetime | None = _ts(nullable=True)
     # Where it goes (`rollout:<id>`): one thread's notifications are delivered in order.
     thread: str | None = Field(default=None, max_length=100)
+    # A replica delivering it holds it until then (outbox.claim): each one posts it once.
+    claimed_until: datetime | None = _ts(nullable=True)

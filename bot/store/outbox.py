@@ -1,7 +1,8 @@
 """Repository of the outbox: chat notifications that could not be delivered yet.
 
 A notification that fails is kept here with its message as data (parts, not chat syntax) and
-retried with backoff until it gets through or gives up after `MAX_ATTEMPTS`.
+retried with backoff until it gets through or gives up after `MAX_ATTEMPTS`. Replicas share
+the outbox: each retry is claimed by one of them (`claim`), so a late message is posted once.
 """
 
 from __future__ import annotations
@@ -62,13 +63,28 @@ def waiting(session: Session, thread: str) -> bool:
     return session.exec(query).first() is not None
 
 
-def deliverable(
-    session: Session, now: datetime, limit: int = 200, kind: str | None = None
+CLAIM_LEASE = timedelta(minutes=5)
+"""How long a replica holds the notifications it claimed: past it (the replica died while
+delivering), another one delivers them. Longer than a batch of posts takes."""
+
+
+def claim(
+    session: Session,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = CLAIM_LEASE,
+    kind: str | None = None,
 ) -> list[OutboxRow]:
-    """What may be attempted now, in the order it happened: every notification without a
-    thread that is due, and for each thread the undelivered ones from its oldest on, when
-    that oldest is due (a later one never overtakes an earlier one of its thread). `kind`:
-    only notifications of that kind (each kind is delivered by its own service)."""
+    """Claim what may be attempted now, in the order it happened, for this replica alone:
+    every notification without a thread that is due, and for each thread the undelivered
+    ones from its oldest on, when that oldest is due and nobody holds it (a later one never
+    overtakes an earlier one of its thread, nor goes out from two replicas at once).
+
+    The rows are locked while they are claimed (`FOR UPDATE` on PostgreSQL: a second
+    claimer waits the few milliseconds this takes and then sees the claims, where SKIP
+    LOCKED would show it a thread without its oldest; SQLite's write lock on SQLite), and
+    hold `claimed_until` when the transaction commits. `kind`: only notifications of that
+    kind (each kind is delivered by its own service)."""
     query = (
         select(OutboxRow)
         .where(col(OutboxRow.delivered_at).is_(None))
@@ -76,22 +92,29 @@ def deliverable(
     )
     if kind is not None:
         query = query.where(OutboxRow.kind == kind)
-    query = query.order_by(col(OutboxRow.id)).limit(limit)
+    query = query.order_by(col(OutboxRow.id)).limit(limit).with_for_update()
     out: list[OutboxRow] = []
     held: set[str] = set()
     started: set[str] = set()
     for row in session.exec(query):
+        free = row.claimed_until is None or row.claimed_until <= now
         if row.thread is None:
-            if row.next_attempt_at <= now:
+            if row.next_attempt_at <= now and free:
                 out.append(row)
             continue
         if row.thread in held:
             continue
-        if row.thread not in started and row.next_attempt_at > now:
-            held.add(row.thread)  # its oldest waits for its backoff: so does the rest
+        if row.thread not in started and (row.next_attempt_at > now or not free):
+            # Its oldest waits for its backoff, or another replica is delivering the
+            # thread: so does the rest.
+            held.add(row.thread)
             continue
         started.add(row.thread)
         out.append(row)
+    for row in out:
+        row.claimed_until = now + lease
+        session.add(row)
+    session.flush()
     return out
 
 
@@ -100,11 +123,21 @@ def by_id(session: Session, row_id: int) -> OutboxRow | None:
     return session.get(OutboxRow, row_id)
 
 
+def release(session: Session, row_ids: list[int]) -> None:
+    """Give back claimed notifications not attempted (their thread stopped at a failure)."""
+    for row_id in row_ids:
+        row = session.get(OutboxRow, row_id)
+        if row is not None and row.delivered_at is None:
+            row.claimed_until = None
+            session.add(row)
+
+
 def mark(session: Session, row_id: int, now: datetime, error: str | None) -> None:
     """Record the result of a delivery attempt (`error` None: delivered)."""
     row = session.get(OutboxRow, row_id)
     if row is None:
         return
+    row.claimed_until = None
     if error is None:
         row.delivered_at = now
     else:

@@ -86,6 +86,17 @@ def lease_expired(session: Session, now: datetime) -> list[tuple[int, int]]:
     return [(i, r) for i, r in session.exec(query) if i is not None]
 
 
+def running(session: Session) -> list[tuple[int, int]]:
+    """(rollback id, rollout id) of every rollback in the "running" state, oldest first: on
+    PostgreSQL its run lock (run_locks.py) tells whether its runner is alive."""
+    query = (
+        select(RollbackRow.id, RollbackRow.rollout_id)
+        .where(RollbackRow.state == "running")
+        .order_by(col(RollbackRow.id))
+    )
+    return [(i, r) for i, r in session.exec(query) if i is not None]
+
+
 def claim_rollback(session: Session, rollback_id: int) -> RollbackRow | None:
     """Lock one rollback row for this transaction; on PostgreSQL skip it if another replica
     has it (SQLite has one writer at a time anyway)."""

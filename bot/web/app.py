@@ -120,8 +120,8 @@ def health_json(report: HealthReport, slack: bool) -> dict[str, Any]:
         problems.append(f"the scheduler is {scheduler.state}{last}")
     body: dict[str, Any] = {
         "status": "ok" if report.ok else "error",
-        # The database's kind when it answers; the error's kind when it does not.
-        "database": report.database if report.database_ok else report.error,
+        # The database's kind when it answers; "unavailable" (and the error's kind) when not.
+        "database": report.database if report.database_ok else "unavailable",
         "scheduler": {
             "state": scheduler.state,
             "last_tick_at": (
@@ -133,6 +133,9 @@ def health_json(report: HealthReport, slack: bool) -> dict[str, Any]:
         },
         "slack": slack,
     }
+    if not report.database_ok:
+        body["error"] = report.error
+        body["detail"] = f"the {report.database} database does not answer"
     if problems:
         body["problems"] = problems
     return body

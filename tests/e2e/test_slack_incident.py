@@ -133,7 +133,10 @@ def test_a_whole_incident(incident: Incident) -> None:
     h.rollbot.incidents.run_due()
     [published] = incident.page.published
     assert published.status == "investigating" and published.incident_key == key
-    assert "Status update published (investigating)" in incident.texts_in(channel)
+    # The channel hears where it went and why it was late (the page answered 500 first).
+    said = incident.texts_in(channel)
+    assert "Status update published to statuspage, after 1 failed attempt" in said, said
+    assert "(investigating)" in said
     assert "HTTP 500" in incident.command("timeline", channel_id=channel)
     dm_now = fake.message("D_CAROL", str(dm.response["ts"]))  # type: ignore[index]
     assert dm_now is not None and "published" in json.dumps(dm_now["blocks"])

@@ -7,6 +7,7 @@ They satisfy the protocols in bot/services/incidents/ports.py and views.py.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,13 @@ class FakeStatusPage:
         self.published: list[StatusUpdate] = []
         self.attempts: list[StatusUpdate] = []
         self._failures = 0
+        self._down: tuple[Callable[[], datetime], datetime] | None = None
         self._lock = threading.Lock()
+
+    def down(self, now: Callable[[], datetime], until: datetime) -> None:
+        """Answer HTTP 503 while `now()` (rollbot's clock) is before `until`."""
+        with self._lock:
+            self._down = (now, until)
 
     def fail_next(self, times: int = 1) -> None:
         """Answer the next `times` publications with HTTP 500."""
@@ -54,6 +61,8 @@ class FakeStatusPage:
         """Record the update, or fail as scripted."""
         with self._lock:
             self.attempts.append(update)
+            if self._down is not None and self._down[0]() < self._down[1]:
+                raise StatusPageError(f"{self.name} answered HTTP 503")
             if self._failures:
                 self._failures -= 1
                 raise StatusPageError(f"{self.name} answered HTTP 500")
@@ -73,9 +82,18 @@ class FakePager:
         self.users: dict[str, str] = {}
         # Incidents opened by `page_person`: (key, title, user or policy).
         self.opened: list[tuple[str, str, str]] = []
+        self.refused = 0
+        self._down: tuple[Callable[[], datetime], datetime] | None = None
+
+    def down(self, now: Callable[[], datetime], until: datetime) -> None:
+        """Answer HTTP 503 while `now()` (rollbot's clock) is before `until`."""
+        self._down = (now, until)
 
     def on_call(self) -> OnCall | None:
-        """Who is on call."""
+        """Who is on call (PagerDuty's REST API is down with its Events API)."""
+        if self._down is not None and self._down[0]() < self._down[1]:
+            self.refused += 1
+            raise PagingError("PagerDuty answered HTTP 503")
         return self.on_call_person
 
     def on_call_for(
@@ -109,6 +127,9 @@ class FakePager:
         return PagedPerson(f"Q{len(self.opened):04d}", None)
 
     def _send(self, body: dict[str, Any]) -> None:
+        if self._down is not None and self._down[0]() < self._down[1]:
+            self.refused += 1
+            raise PagingError("PagerDuty answered HTTP 503")
         if self.fail_times:
             self.fail_times -= 1
             raise PagingError("PagerDuty answered HTTP 503")

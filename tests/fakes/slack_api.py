@@ -33,6 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -137,6 +138,19 @@ class UploadedFile:
     title: str | None = None
     completed: bool = False
     channel_id: str | None = None
+
+
+@dataclass
+class _Outage:
+    """Slack down for `methods` while `now()` (rollbot's clock) is before `until`: every
+    `every`-th answer is 429 with Retry-After, the others 500."""
+
+    now: Callable[[], datetime]
+    until: datetime
+    methods: frozenset[str]
+    retry_after: int
+    every: int
+    answered: int = 0
 
 
 @dataclass
@@ -388,6 +402,11 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._failures: dict[str, deque[_ScriptedFailure]] = {}
+        self._outage: _Outage | None = None
+        # After a 429, when each method may be called again (monotonic), and the calls
+        # that came sooner (a client that ignores Retry-After).
+        self._limited_until: dict[str, float] = {}
+        self.retry_after_ignored: list[str] = []
         self._custom: dict[str, Handler] = {}
         # Set by tests.fakes.socket_mode.FakeSocketMode: issues a one-time WebSocket URL.
         self.socket_mode_url: Callable[[], str] | None = None
@@ -563,6 +582,21 @@ class FakeSlack:
             queue = self._failures.setdefault(method, deque())
             queue.extend(failure for _ in range(times))
 
+    def outage(
+        self,
+        now: Callable[[], datetime],
+        until: datetime,
+        methods: tuple[str, ...] = ("chat.postMessage", "chat.update"),
+        retry_after: int = 1,
+        every: int = 3,
+    ) -> None:
+        """Slack is down for `methods` until `until` on the clock `now` (rollbot's, so a
+        test moves it instead of waiting): every `every`-th call gets 429 with
+        `Retry-After: retry_after` seconds, the others 500. A call that comes back sooner
+        than a 429's Retry-After is noted in `retry_after_ignored`."""
+        with self._lock:
+            self._outage = _Outage(now, until, frozenset(methods), retry_after, every)
+
     def on(self, method: str, handler: Handler) -> None:
         """Override or add a Web API method; ``handler`` returns the answer's fields.
 
@@ -704,8 +738,23 @@ class FakeSlack:
     def _answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
         method = call.method
         with self._lock:
+            # A little slack for the client's own clock: Slack's limit is in whole seconds.
+            if time.monotonic() < self._limited_until.get(method, 0.0) - 0.05:
+                self.retry_after_ignored.append(method)
             queue = self._failures.get(method)
             scripted = queue.popleft() if queue else None
+            outage = self._outage
+            down = outage is not None and method in outage.methods and outage.now() < outage.until
+            if scripted is None and outage is not None and down:
+                outage.answered += 1
+                limited = outage.answered % outage.every == 1 or outage.every == 1
+                scripted = _ScriptedFailure(
+                    error="ratelimited" if limited else "internal_error",
+                    status=429 if limited else 500,
+                    retry_after=outage.retry_after if limited else None,
+                )
+            if scripted is not None and scripted.retry_after is not None:
+                self._limited_until[method] = time.monotonic() + scripted.retry_after
         if scripted is not None:
             headers = {}
             if scripted.retry_after is not None:

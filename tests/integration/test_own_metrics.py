@@ -195,6 +195,7 @@ def test_healthz_names_a_database_that_does_not_answer(
     response = TestClient(create_app(bot)).get("/healthz")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "error" and body["database"] == "OperationalError"
+    assert body["status"] == "error" and body["database"] == "unavailable"
+    assert body["error"] == "OperationalError"
     assert body["problems"] == ["the database does not answer (OperationalError)"]
     assert "connection refused" not in response.text

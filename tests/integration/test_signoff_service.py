@@ -22,6 +22,7 @@ from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.services.chat import ChatPorts
+from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
@@ -61,7 +62,7 @@ ALICE = Actor("UALICE", Via.SLACK)
 
 
 class Recorder:
-    """A SignoffNotifier that remembers every message."""
+    """A SignoffNotifier (and the rollout thread's notifier) that remembers every message."""
 
     def __init__(self) -> None:
         self.asks: list[tuple[str, Ask]] = []
@@ -85,8 +86,12 @@ class Recorder:
             raise RuntimeError("chat is down")
         self.told.append((user_id, text))
 
-    def post(self, view: RolloutView, text: Message) -> None:
-        self.posted.append(mrkdwn(text))
+    # The rollout's thread (escalations to the channel go there, through its outbox).
+    def show_card(self, view: RolloutView) -> CardLocation | None:
+        return None
+
+    def post_event(self, view: RolloutView, message: Message) -> None:
+        self.posted.append(mrkdwn(message))
 
 
 def slack(user: str) -> Actor:
@@ -101,7 +106,7 @@ def make_bot(
 
     def make(extra: str = "") -> tuple[Rollbot, Recorder]:
         recorder = Recorder()
-        chat = replace(ChatPorts.none(), signoffs=recorder)
+        chat = replace(ChatPorts.none(), signoffs=recorder, rollouts=recorder)
         bot = build(settings_factory(database_url, ROLES + extra), clock, chat)
         bots.append(bot)
         return bot, recorder
@@ -425,6 +430,7 @@ def test_escalation_without_backups_goes_to_the_channel(
 ) -> None:
     bot, rec = make_bot("")
     bot.rollouts.start(FLAG, None, ALICE, "C1")
+    rec.posted.clear()  # the rollout's own "started" event
     clock.advance(timedelta(days=2, minutes=1))
     so(bot).requests.tick()
     (posted,) = rec.posted

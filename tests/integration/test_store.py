@@ -41,6 +41,8 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
         columns = {c["name"] for c in inspect(db.engine).get_columns("flag")}
         assert {"segment_rollouts", "variants"} <= columns  # 0010: segments and A/B variants
         assert "flag_state" in inspect(db.engine).get_table_names()  # 0010: polled version
+        columns = {c["name"] for c in inspect(db.engine).get_columns("outbox")}
+        assert "claimed_until" in columns  # 0011: one replica delivers each retry
         upgrade(db.engine)  # again: nothing to do
         upgrade(db.engine)
         assert _revision(db) == _heads(database_url)

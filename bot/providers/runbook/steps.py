@@ -24,6 +24,7 @@ from bot.domain.runbook import (
 )
 from bot.providers.databases import Databases, DatabaseUnavailable, execute
 from bot.providers.metrics.base import MetricsProviderError
+from bot.providers.runbook import children
 from bot.providers.runbook.base import RunContext, StepFailed
 from bot.providers.runbook.leftovers import MARKER
 
@@ -85,7 +86,9 @@ def command_env(step: CommandStep, ctx: RunContext) -> dict[str, str]:
 
 def _command(step: CommandStep, ctx: RunContext) -> str:
     env = command_env(step, ctx)
-    # Own process group, so a timeout kills the whole pipeline, not just the shell.
+    children.check()
+    # Own process group, so a timeout kills the whole pipeline, not just the shell; the
+    # shell dies with rollbot (children.py).
     proc = subprocess.Popen(
         ["/bin/sh", "-c", step.run],
         stdout=subprocess.PIPE,
@@ -94,15 +97,26 @@ def _command(step: CommandStep, ctx: RunContext) -> str:
         env=env,
         cwd=step.cwd,
         start_new_session=True,
+        preexec_fn=children.die_with_rollbot(),  # only prctl, then exec
     )
     try:
-        out, _ = proc.communicate(timeout=step.timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        raise StepFailed(
-            f"timed out after {step.timeout}", ctx.tail(out.decode(errors="replace"))
-        ) from None
+        children.started(proc.pid)
+        try:
+            out, _ = proc.communicate(timeout=step.timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            raise StepFailed(
+                f"timed out after {step.timeout}", ctx.tail(out.decode(errors="replace"))
+            ) from None
+    except children.StepInterrupted:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        children.ended(proc.pid)
+    if proc.returncode != 0 and children.stopping():
+        raise children.StepInterrupted(f"rollbot stopped while {step.name!r} ran")
     text = ctx.tail(out.decode(errors="replace"))
     if proc.returncode != 0:
         raise StepFailed(f"exited with status {proc.returncode}", text)

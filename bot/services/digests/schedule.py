@@ -172,7 +172,7 @@ class DigestSchedule:
     def deliver_pending(self) -> int:
         """Retry digests that could not be posted before; return how many got through."""
         with self.ctx.db.session() as s:
-            pending = outbox.deliverable(s, self.ctx.clock.now(), kind=OUTBOX_KIND)
+            pending = outbox.claim(s, self.ctx.clock.now(), kind=OUTBOX_KIND)
             ids = [p.id for p in pending if p.id is not None]
         return sum(self._deliver(i) for i in ids)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.durations import format_duration
-from bot.domain.errors import RollbotError
+from bot.domain.errors import DatabaseUnavailable, RollbotError
 from bot.domain.incident import PAGER_SEVERITY, EventKind, Severity
 from bot.domain.message import Code, Message, Sign, Strong
 from bot.services.incidents.card import IncidentCard
@@ -67,11 +67,15 @@ class DueWork:
         for update_id in update_ids:
             try:
                 done += self.status_updates.publish_one(update_id)
+            except DatabaseUnavailable:
+                raise  # the tick says so once; the work stays due and is done when it is back
             except Exception:
                 log.exception("publishing status update %s failed", update_id)
         for job_id in job_ids:
             try:
                 done += self.run_job(job_id)
+            except DatabaseUnavailable:
+                raise
             except Exception:
                 log.exception("incident job %s failed", job_id)
         return done

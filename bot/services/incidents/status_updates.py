@@ -293,6 +293,18 @@ class StatusUpdates:
                 self.card.record(row.incident_id, EventKind.STATUS_FAILED, text, session=s)
         return outcome
 
+    def _trouble(self, row: IncidentStatusUpdateRow, provider: str) -> str:
+        """What made this publication late or indirect, for the timeline and the channel:
+        the primary page was down (the fallback took it), or it failed before it took it."""
+        pages = self.ctx.status_pages
+        primary = pages[0].name if pages else provider
+        if not row.attempts:
+            return ""
+        failed = f"{row.attempts} failed attempt{'s' if row.attempts != 1 else ''}"
+        if provider != primary:
+            return f", the fallback: {primary} was down ({failed}; last: {row.last_error})"
+        return f", after {failed} (last: {row.last_error})"
+
     def _published(self, update_id: int, provider: str, reference: str | None, auto: bool) -> None:
         now = self.ctx.clock.now()
         with self.ctx.db.session() as s:
@@ -315,10 +327,11 @@ class StatusUpdates:
             store.save(s, incident)
             how = " automatically (nobody had published the draft)" if auto else ""
             where = f"{provider} ({reference})" if reference else provider
+            trouble = self._trouble(row, provider)
             self.card.record(
                 incident.id,
                 EventKind.STATUS_PUBLISHED,
-                f"{row.status}: {row.message} — published to {where}{how}",
+                f"{row.status}: {row.message} — published to {where}{how}{trouble}",
                 row.published_by or "rollbot",
                 session=s,
             )
@@ -331,7 +344,9 @@ class StatusUpdates:
         if first:  # counted once it is committed: the incident's first update is out
             self.ctx.telemetry.first_status_update((now - declared_at).total_seconds())
         view = self.card.refresh(incident_id)
-        published = Message(Sign.ANNOUNCE, f"Status update published ({status}): ", message)
+        # Which page took it is news only when it was not the first try on the primary.
+        via = f" to {provider}{trouble}" if trouble else ""
+        published = Message(Sign.ANNOUNCE, f"Status update published{via} ({status}): ", message)
         self.card.tell(view, published)
         if had_dm:  # the commander's draft DM now says it is out, without buttons
             self.show_draft(update_id)

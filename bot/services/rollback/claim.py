@@ -26,9 +26,10 @@ from bot.providers.runbook.base import StepResult
 from bot.services.rollback.context import RollbackContext
 from bot.services.rollback.report import RollbackReport, decided_text, started_text
 from bot.services.rollouts.views import plan_of, snapshot_of
-from bot.store import audit, rollbacks, rollouts
+from bot.store import audit, rollbacks, rollouts, run_locks
 from bot.store.models import RolloutRow
 from bot.store.rollback_models import RollbackRow
+from bot.store.run_locks import NO_LOCK, RunLock
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 # Stopped at a step that may have run and is not safe to run again: a person decides.
@@ -57,6 +58,8 @@ class Claim:
     done: tuple[StepResult, ...] = ()
     """Results recorded before the process running it died (a resumed rollback)."""
     resumed: bool = False
+    lock: RunLock = NO_LOCK
+    """Held while this process runs it (PostgreSQL): a replica sees the run is alive."""
 
 
 class RollbackClaims:
@@ -185,6 +188,8 @@ class RollbackClaims:
             runbook=runbook if runbook != FULL else None,
         )
         assert record.id is not None
+        # Taken before the claim commits, so no replica ever sees it running and unheld.
+        lock = run_locks.take(self.ctx.db, record.id) or NO_LOCK
         audit.record(
             s,
             actor=actor,
@@ -230,9 +235,26 @@ class RollbackClaims:
             partial,
             before.percentage,
         )
-        return Claim(report, steps, text, actor)
+        text = started_text(row.flag_key, automatic, actor.named, reason, fired, now, steps)
+        return Claim(report, steps, text, actor, lock=lock)
 
     def claim_interrupted(self, rollback_id: int, rollout_id: int) -> Claim | None:
+        """Take over a rollback whose runner died: its lease ran out, or (PostgreSQL) its
+        run lock is free, which the server makes so the moment the runner's session ends.
+        None when it is alive, finished, superseded, or another replica has it."""
+        lock = run_locks.adopt(rollback_id) or run_locks.take(self.ctx.db, rollback_id)
+        if lock is None:
+            return None  # its runner is alive (here or on another replica)
+        try:
+            claim = self._claim_interrupted(rollback_id, rollout_id, lock)
+        except BaseException:
+            run_locks.keep_orphan(lock) if lock.adopted else lock.release()
+            raise
+        if claim is None:
+            run_locks.keep_orphan(lock) if lock.adopted else lock.release()
+        return claim
+
+    def _claim_interrupted(self, rollback_id: int, rollout_id: int, lock: RunLock) -> Claim | None:
         now = self.ctx.clock.now()
         with self.ctx.db.session() as s:
             # The rollout's lock first, as a manual `/rollback` takes it: the two serialize.
@@ -240,12 +262,14 @@ class RollbackClaims:
             if rollout is None:
                 return None
             row = rollbacks.claim_rollback(s, rollback_id)
-            if (
-                row is None
-                or row.state != RUNNING
-                or row.lease_until is None
-                or row.lease_until > now
-            ):
+            if row is None or row.state != RUNNING:
+                return None
+            # With the run lock ours, nobody is running it; without one (SQLite), only an
+            # expired lease says so. (A held-for-a-person rollback has no lease.)
+            # A run that crashed in this process (its lock adopted) waits for its lease.
+            expired = row.lease_until is not None and row.lease_until <= now
+            dead = expired or (lock.held and not lock.adopted)
+            if not dead:
                 return None
             latest = rollbacks.latest_rollback(s, rollout_id)
             if latest is not None and latest.id != row.id:
@@ -278,7 +302,7 @@ class RollbackClaims:
                 report.partial,
                 rollout.percentage,
             )
-        return Claim(report, steps, text, actor, done, resumed=True)
+        return Claim(report, steps, text, actor, done, resumed=True, lock=lock)
 
     def hold_for_decision(self, claim: Claim) -> RollbackReport:
         """Park a resumed rollback at the step that was in flight (not safe to run twice):
@@ -289,6 +313,7 @@ class RollbackClaims:
         with self.ctx.db.session() as s:
             row = rollbacks.rollback_by_id(s, claim.report.rollback_id, for_update=True)
             if row is None:
+                claim.lock.release()
                 return claim.report
             row.state, row.lease_until, row.failed_step = WAITING, None, step.name
             s.add(row)
@@ -302,6 +327,7 @@ class RollbackClaims:
                 after={"rollback_id": row.id, "step": step.name, "index": index},
                 detail="the step in flight is not safe to run twice",
             )
+        claim.lock.release()  # after the commit: "waiting" is never seen unheld as "running"
         return claim.report
 
     def claim_decided(self, rollback_id: int, choice: str, actor: Actor) -> Claim:
@@ -335,11 +361,13 @@ class RollbackClaims:
                     )
                 )
                 row.steps = [r.as_dict() for r in done]
+            lock = NO_LOCK
             if choice == "abort":
                 row.state, row.finished_at, row.lease_until = FAILED, now, None
             else:
                 row.state, row.failed_step = RUNNING, None
                 row.lease_until = now + step_lease(steps, len(done))
+                lock = run_locks.take(self.ctx.db, rollback_id) or NO_LOCK
             s.add(row)
             audit.record(
                 s,
@@ -352,7 +380,7 @@ class RollbackClaims:
             )
             report = _report_so_far(row, rollout, done)
         text = decided_text(choice, actor.named, step.name)
-        return Claim(report, steps, text, actor, tuple(done))
+        return Claim(report, steps, text, actor, tuple(done), lock=lock)
 
 
 def _steps_of(plan: Plan, runbook: str) -> list[RunbookStep]:

@@ -16,6 +16,7 @@ from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.message import Message, Part, person
 from bot.domain.runbook import RunbookStep
 from bot.providers.runbook.base import RunContext, StepResult
+from bot.providers.runbook.children import StepInterrupted
 from bot.providers.runbook.engine import run_runbook
 from bot.providers.runbook.leftovers import run_marker
 from bot.services.rollback.claim import FAILED, LEASE_GRACE, SUCCEEDED, Claim, step_lease
@@ -29,7 +30,7 @@ from bot.services.rollback.report import (
     waiting_text,
 )
 from bot.services.rollouts.context import Outcome
-from bot.store import audit, rollbacks, rollouts
+from bot.store import audit, rollbacks, rollouts, run_locks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,20 @@ class RunbookRun:
         self.ctx = ctx
 
     def run(self, claim: Claim) -> RollbackReport:
+        """Run the claimed rollback to its end; its run lock is let go however it ends."""
+        try:
+            report = self._run(claim)
+        except StepInterrupted:
+            claim.lock.release()  # rollbot is stopping: a replica may take it over now
+            raise
+        except BaseException:
+            # A crash inside a live process: the run stays ours until its lease runs out.
+            run_locks.orphan(claim.lock)
+            raise
+        claim.lock.release()
+        return report
+
+    def _run(self, claim: Claim) -> RollbackReport:
         started = time.monotonic()
         report, steps, actor = claim.report, claim.steps, claim.actor
         ctx = RunContext(
@@ -141,6 +156,14 @@ class RunbookRun:
     def run_logged(self, claim: Claim) -> None:
         try:
             self.run(claim)
+        except StepInterrupted:
+            # rollbot is stopping and killed the command: like a crash, nothing is recorded
+            # for the step, and whoever resumes the rollback (its lease ran out) decides.
+            log.warning(
+                "rollback %s of %s stopped with rollbot mid-step; it resumes after its lease",
+                claim.report.rollback_id,
+                claim.report.flag_key,
+            )
         except Exception:
             log.exception(
                 "rollback %s of %s crashed", claim.report.rollback_id, claim.report.flag_key

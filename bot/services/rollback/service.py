@@ -192,7 +192,13 @@ class RollbackService:
         when set (the scheduler's threads); returns what was resumed (finished reports when
         run here, the claimed reports when spawned)."""
         with self.db.session() as s:
-            candidates = rollbacks.lease_expired(s, self.clock.now())
+            # On PostgreSQL every running one is a candidate: its run lock, free the moment
+            # its runner's session ends, says which are orphaned (claim_interrupted).
+            candidates = (
+                rollbacks.running(s)
+                if self.db.is_postgres
+                else rollbacks.lease_expired(s, self.clock.now())
+            )
         reports: list[RollbackReport] = []
         for rollback_id, rollout_id in candidates:
             claimed: Claim | None = self.claims.claim_interrupted(rollback_id, rollout_id)

@@ -2,8 +2,8 @@
 
 The scheduler calls `MetricsWatcher.evaluate()` every `metrics.evaluation_seconds`. Queries
 run outside any lock (they are network calls); their results are then counted under the
-rollout's row lock, so two replicas evaluating at the same moment count once: an observation
-is only counted when the condition was not already counted in the last half interval.
+rollout's row lock, once per evaluation slot (`MetricsWatcher.slot`): every replica's
+scheduler fires at the same instants, so two replicas evaluating the same instant count once.
 Triggers stay armed in every active state, paused and held-by-a-gate included.
 """
 
@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from bot.domain.actions import Action, Emphasis
+from bot.domain.errors import DatabaseUnavailable
 from bot.domain.message import Code, Message, Strong, person
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
@@ -86,6 +87,14 @@ class MetricsWatcher:
         self.interval = interval
         self._reported: set[str] = set()
 
+    def slot(self, at: datetime) -> int:
+        """Which evaluation interval `at` falls in. The scheduler fires every replica's
+        evaluation at the same instants (multiples of the interval since the epoch, see
+        bot/scheduler.py), each in the middle of its slot: every replica's evaluation of
+        one instant counts once, however late it runs, up to half an interval."""
+        seconds = self.interval.total_seconds() or 1.0
+        return round(at.timestamp() / seconds)
+
     @property
     def enabled(self) -> bool:
         """False when no metrics provider is configured (nothing can be measured)."""
@@ -111,6 +120,8 @@ class MetricsWatcher:
             assert rollout_id is not None
             try:
                 fired = self._evaluate_one(rollout_id, plan, index, state)
+            except DatabaseUnavailable:
+                raise  # the tick says so once; the next evaluation counts again
             except Exception:
                 log.exception("evaluating rollout %s failed", rollout_id)
                 continue
@@ -161,9 +172,12 @@ class MetricsWatcher:
         now = self.clock.now()
         fired: list[FiredTrigger] = []
         with self.db.session() as s:
-            row = rollouts.claim(s, rollout_id, skip_locked=self.db.is_postgres)
+            # Wait for the row (never skip it): whoever holds it (another replica's
+            # evaluation of this slot, a tick advancing the step) holds it for a moment, and
+            # skipping would lose this slot's observation; the slot check counts it once.
+            row = rollouts.claim(s, rollout_id, skip_locked=False)
             if row is None or RolloutState(row.state) not in ACTIVE_STATES:
-                return []  # another replica has it, or it ended meanwhile
+                return []  # it ended meanwhile
             if row.step_index != index:
                 return []  # moved on while we measured: the next evaluation sees its step
             breached: list[tuple[Trigger, ConditionRow]] = []
@@ -194,8 +208,8 @@ class MetricsWatcher:
         row = rollbacks.condition(s, rollout_id, kind, condition.name, step_index)
         if row is None:
             row = rollbacks.new_condition(s, rollout_id, kind, condition.name, step_index)
-        elif row.evaluated_at is not None and now - row.evaluated_at < self.interval / 2:
-            return None  # another replica counted it moments ago
+        elif row.evaluated_at is not None and self.slot(row.evaluated_at) == self.slot(now):
+            return None  # another replica counted this interval's observation already
         m = measured[("t" if kind == TRIGGER else "c", condition.name)]
         if isinstance(condition, Trigger):
             verdict = judge_trigger(condition, m.value)

@@ -63,14 +63,17 @@ class RolloutAnnouncer:
 
     def deliver_pending(self) -> int:
         """Retry notifications that failed before, each thread in order (a thread stops at
-        its first failure, so nothing overtakes it); return how many got through."""
+        its first failure, so nothing overtakes it); return how many got through. What is
+        attempted is claimed first, so two replicas never post the same one."""
         with self.ctx.db.session() as s:
-            pending = outbox.deliverable(s, self.ctx.clock.now(), kind=OUTBOX_KIND)
+            pending = outbox.claim(s, self.ctx.clock.now(), kind=OUTBOX_KIND)
         delivered = 0
         stopped: set[str | None] = set()
         for item in pending:
             assert item.id is not None
             if item.thread is not None and item.thread in stopped:
+                with self.ctx.db.session() as s:
+                    outbox.release(s, [item.id])  # still in order: the next claim has it
                 continue
             error: str | None = None
             try:

@@ -208,10 +208,7 @@ class FollowThrough:
                 log.warning("could not remind %s of %r: %s", user, item.text, exc)
         if people:
             return told > 0
-        try:
-            # Nobody to tell in person: where the rollout's card is, so it is not lost.
-            self.context.notifier.post(view, text)
-        except Exception as exc:
-            log.warning("could not post the reminder of %r: %s", item.text, exc)
-            return False
+        # Nobody to tell in person: in the rollout's thread, through its ordered outbox
+        # (retried until Slack takes it), so it is not lost.
+        self.context.rollouts.post(rollout_id, text)
         return True

@@ -14,7 +14,6 @@ from typing import Protocol
 
 from bot.domain.ids import record_id
 from bot.domain.message import Code, Message, Strong
-from bot.services.rollouts.views import RolloutView
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +129,6 @@ class SignoffNotifier(Protocol):
         """Send `text` to one person."""
         ...
 
-    def post(self, view: RolloutView, text: Message) -> None:
-        """Post `text` where the rollout's card is (escalation to the channel)."""
-        ...
-
 
 class NullSignoffNotifier:
     """No chat: sign-off messages only go to the log."""
@@ -149,10 +144,6 @@ class NullSignoffNotifier:
     def tell(self, user_id: str, text: Message) -> None:
         """Log the message."""
         log.info("to %s: %s", user_id, text.plain())
-
-    def post(self, view: RolloutView, text: Message) -> None:
-        """Log the message."""
-        log.info("rollout %s: %s", view.flag_key, text.plain())
 
 
 def close_quietly(notifier: SignoffNotifier, ref: MessageRef, text: Message) -> None:

@@ -343,7 +343,9 @@ class SignoffRequests:
             if ref:
                 refs.append(ref)
         if send.channel_text:
-            notifier.post(self.context.rollouts.view(send.rollout_id), send.channel_text)
+            # Through the rollout's thread and its ordered outbox: behind what waits there,
+            # retried (by one replica) until Slack takes it, never out of order.
+            self.context.rollouts.post(send.rollout_id, send.channel_text)
         elif failures and len(failures) == len(send.users):
             raise failures[0]
         return refs
