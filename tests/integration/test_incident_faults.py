@@ -7,13 +7,15 @@ The outages are windows on rollbot's (manual) clock."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.container import Rollbot
+from bot.config.settings import Settings
+from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
 from bot.services.chat import ChatPorts
@@ -25,18 +27,25 @@ ALICE = Actor("U0ALICE", Via.SLACK)
 ONCALL = "U0ONCALL"
 
 
+Start = Callable[[list[FakeStatusPage], FakePager], tuple[Rollbot, RecordingChat]]
+
+
 @pytest.fixture
-def chat_ports() -> ChatPorts:
-    """The `rollbot` fixture's chat records what incidents say."""
-    return replace(ChatPorts.none(), incidents=RecordingChat(users={"oncall@example.com": ONCALL}))
+def start(settings: Settings, clock: ManualClock) -> Iterator[Start]:
+    """rollbot built with these status pages (primary first) and this pager, and a chat
+    that records what incidents say."""
+    built: list[Rollbot] = []
 
+    def make(pages: list[FakeStatusPage], pager: FakePager) -> tuple[Rollbot, RecordingChat]:
+        chat = RecordingChat(users={"oncall@example.com": ONCALL})
+        ports = replace(ChatPorts.none(), incidents=chat)
+        bot = build(settings, clock, ports, pager=pager, status_pages=list(pages))
+        built.append(bot)
+        return bot, chat
 
-def wire(bot: Rollbot, pages: list[FakeStatusPage], pager: FakePager) -> RecordingChat:
-    bot.status_pages[:] = pages  # the fakes replace the configured pages
-    bot.incidents.pager = pager
-    chat = bot.incidents.chat
-    assert isinstance(chat, RecordingChat)
-    return chat
+    yield make
+    for bot in built:
+        bot.db.dispose()
 
 
 def timeline(bot: Rollbot, incident_id: int) -> str:
@@ -62,11 +71,11 @@ def publish_at_once(bot: Rollbot, clock: ManualClock, incident_id: int) -> None:
 
 
 def test_the_fallback_page_takes_the_first_update_in_time_and_says_the_primary_was_down(
-    rollbot: Rollbot, clock: ManualClock
+    start: Start, clock: ManualClock
 ) -> None:
     primary, fallback = FakeStatusPage("statuspage"), FakeStatusPage("builtin")
     pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
-    chat = wire(rollbot, [primary, fallback], pager)
+    rollbot, chat = start([primary, fallback], pager)
     back_at = clock.now() + timedelta(minutes=3)
     primary.down(clock.now, back_at)
     pager.down(clock.now, back_at)
@@ -97,11 +106,11 @@ def test_the_fallback_page_takes_the_first_update_in_time_and_says_the_primary_w
 
 
 def test_without_a_fallback_the_primary_takes_it_as_soon_as_it_is_back(
-    rollbot: Rollbot, clock: ManualClock
+    start: Start, clock: ManualClock
 ) -> None:
     primary = FakeStatusPage("statuspage")
     pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
-    chat = wire(rollbot, [primary], pager)
+    rollbot, chat = start([primary], pager)
     back_at = clock.now() + timedelta(minutes=3)
     primary.down(clock.now, back_at)
     pager.down(clock.now, back_at)
