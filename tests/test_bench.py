@@ -46,3 +46,23 @@ def test_quick_memory_bench_prints_both_figures() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[memory] RSS after 200 commands:" in result.stdout
     assert "[memory] RSS after 1,000 commands:" in result.stdout
+
+
+def _quick(module: str) -> str:
+    """Run `python -m bench.<module> --quick` from the repository; its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_quick_reads_bench_prints_both_ways_and_the_ratio() -> None:
+    out = _quick("reads")
+    assert "[reads] sqlite write-lock" in out and "[reads] sqlite read-only" in out, out
+    assert "[reads] ratio write-lock / read-only: p50 x" in out, out

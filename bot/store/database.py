@@ -17,6 +17,14 @@ from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# The execution option that marks a connection of a read-only session (see `Database.read`).
+READ_ONLY = "rollbot_read_only"
+
+
+class WriteInReadSession(RuntimeError):
+    """A read-only session was asked to write: a bug, since its transaction never took the
+    write lock and so cannot promise one writer at a time."""
+
 
 def normalize_url(url: str) -> str:
     """Accept `postgresql://` and `postgres://` URLs and use the psycopg 3 driver for them."""
@@ -43,7 +51,12 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn: Any) -> None:
+        def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # A read: a deferred transaction reads WAL's last committed snapshot and
+                # never waits for the writer (nor makes it wait).
+                conn.exec_driver_sql("BEGIN")
+                return
             # One writer at a time: a transaction takes the write lock when it starts, so a
             # read-check-write (advance once, claim due work once) cannot interleave.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -90,6 +103,8 @@ class Database:
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
+        # The same pool, its connections marked so SQLite begins them deferred.
+        self.reader: Engine = self.engine.execution_options(**{READ_ONLY: True})
         if migrate:
             upgrade(self.engine)
 
@@ -111,7 +126,7 @@ class Database:
 
     def ping(self) -> None:
         """Ask the database a trivial question; raises when it does not answer."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     @contextmanager
@@ -124,6 +139,17 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session: on SQLite a deferred transaction (WAL snapshot, no write
+        lock), on PostgreSQL a plain transaction; it never waits behind a writer. Anything
+        added or changed in it raises `WriteInReadSession` instead of being written."""
+        # Closing (not rolling back) ends the transaction and keeps what was read loaded.
+        with Session(self.reader, expire_on_commit=False, autoflush=False) as session:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise WriteInReadSession("a read-only session was given rows to write")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

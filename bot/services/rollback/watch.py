@@ -81,7 +81,7 @@ class MetricsWatcher:
         """One evaluation of every active rollout; return the rollbacks it ran."""
         if not self.enabled:
             return []
-        with self.db.session() as s:
+        with self.db.read() as s:
             active = [(r.id, plan_of(r), r.step_index, r.state) for r in rollouts.active(s)]
         # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
         # the evaluation (and the flag-off step) of another rollout that fired at the same time.

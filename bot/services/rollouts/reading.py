@@ -27,7 +27,7 @@ class RolloutReader:
 
     def status(self, flag_key: str) -> RolloutView:
         """The flag's active rollout, or its latest one."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(Message("No rollout for ", Code(flag_key), "."), self.known_hint(s))
@@ -36,18 +36,18 @@ class RolloutReader:
     def active(self) -> list[RolloutView]:
         """Every running or paused rollout."""
         now = self.ctx.clock.now()
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             return [self.view_of(s, r, now) for r in rollouts.active(s)]
 
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.ctx.clock.now()
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
 
     def view(self, rollout_id: int) -> RolloutView:
         """One rollout by id."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = rollouts.by_id(s, rollout_id)
             if row is None:
                 raise NotFound(f"Rollout {rollout_id} does not exist.")
