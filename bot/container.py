@@ -195,6 +195,7 @@ def _signoffs(
     if config.enforce_gates:
         rollouts.holds.append(service)
         rollouts.annotators.append(service.annotate)
+        rollouts.preloads.append(service.preload)
         rollouts.after_change.append(requests.on_change)
     return Signoffs(service, requests, checklists, ReportService(service.context))
 

@@ -66,3 +66,11 @@ def test_quick_reads_bench_prints_both_ways_and_the_ratio() -> None:
     out = _quick("reads")
     assert "[reads] sqlite write-lock" in out and "[reads] sqlite read-only" in out, out
     assert "[reads] ratio write-lock / read-only: p50 x" in out, out
+
+
+def test_quick_views_bench_prints_both_ways_and_the_ratio() -> None:
+    out = _quick("views")
+    for size in (20, 100):
+        assert f"[views] sqlite {size:>5} rollouts baseline: active()" in out, out
+        assert f"[views] sqlite {size:>5} rollouts now     : active()" in out, out
+        assert f"[views] sqlite {size:>5} rollouts ratio baseline / now: time x" in out, out

@@ -37,13 +37,13 @@ class RolloutReader:
         """Every running or paused rollout."""
         now = self.ctx.clock.now()
         with self.ctx.db.read() as s:
-            return [self.view_of(s, r, now) for r in rollouts.active(s)]
+            return self.views_of(s, rollouts.active(s), now)
 
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.ctx.clock.now()
         with self.ctx.db.read() as s:
-            return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
+            return self.views_of(s, rollouts.recent(s, limit), now)
 
     def view(self, rollout_id: int) -> RolloutView:
         """One rollout by id."""
@@ -59,6 +59,14 @@ class RolloutReader:
         for annotate in self.ctx.annotators:
             view = annotate(s, row, view, now)
         return view
+
+    def views_of(self, s: Session, rows: list[RolloutRow], now: datetime) -> list[RolloutView]:
+        """The views of many rows read in `s`: what the annotators need is read for all of
+        them at once first (`RolloutContext.preloads`)."""
+        if len(rows) > 1:
+            for preload in self.ctx.preloads:
+                preload(s, rows)
+        return [self.view_of(s, r, now) for r in rows]
 
     def known_hint(self, s: Session) -> Message:
         """A hint naming the flags that have rollouts (for "no rollout for …" refusals)."""

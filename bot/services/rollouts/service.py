@@ -23,7 +23,7 @@ from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.changes import RolloutChanges, Transform
-from bot.services.rollouts.context import Annotator, Outcome, RolloutContext
+from bot.services.rollouts.context import Annotator, Outcome, Preload, RolloutContext
 from bot.services.rollouts.holds import AdvanceHold
 from bot.services.rollouts.notifier import NullNotifier, RolloutNotifier, ThreadText
 from bot.services.rollouts.reading import RolloutReader
@@ -113,6 +113,11 @@ class RolloutService:
     def annotators(self) -> list[Annotator]:
         """What adds features' state to a rollout's view."""
         return self.ctx.annotators
+
+    @property
+    def preloads(self) -> list[Preload]:
+        """What reads the annotators' data for many rollouts at once."""
+        return self.ctx.preloads
 
     @property
     def after_change(self) -> list[Callable[[Outcome], None]]:

@@ -10,9 +10,10 @@ from bot.domain import rollout as machine
 from bot.domain.actions import Action
 from bot.domain.durations import format_duration
 from bot.domain.message import Message
-from bot.domain.plan import Plan
+from bot.domain.plan import STORED_PLANS, Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
+from bot.store.types import content_key
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ def snapshot_of(row: RolloutRow) -> RolloutSnapshot:
 
 
 def plan_of(row: RolloutRow) -> Plan:
-    """The plan as it was when the rollout started (kept with the rollout)."""
-    return Plan.model_validate(row.plan)
+    """The plan as it was when the rollout started (kept with the rollout), validated once
+    per distinct content (`StoredPlans`)."""
+    return STORED_PLANS.get(row.plan, content_key(row.plan))
 
 
 def describe_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> str:

@@ -14,6 +14,7 @@ only this facade.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -157,6 +158,10 @@ class SignoffService:
     ) -> Message | None:
         """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
         return self.reader.hold(session, row, plan, snapshot, at, automatic)
+
+    def preload(self, s: Session, rows: Sequence[RolloutRow]) -> None:
+        """Read the signatures and checklist results of many rollouts' cards in one go."""
+        signoffs.preload(s, [r.id for r in rows if r.id is not None])
 
     def annotate(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
