@@ -196,7 +196,7 @@ def _signoffs(
         rollouts.holds.append(service)
         rollouts.annotators.append(service.annotate)
         rollouts.preloads.append(service.preload)
-        rollouts.after_change.append(requests.on_change)
+        rollouts.after_changes.append(requests.on_changes)
     return Signoffs(service, requests, checklists, ReportService(service.context))
 
 

@@ -30,6 +30,9 @@ def test_quick_bench_prints_every_figure() -> None:
         "[replicas] postgresql",
     ):
         assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
+    ticks = [line for line in lines if line.startswith("[advance_due]") and " due: " in line]
+    # Each size: the batched tick and the one-by-one baseline, their statements and ratios.
+    assert ticks and all("batched" in t and "fewer statements" in t for t in ticks), ticks
     replicas = [line for line in lines if line.startswith("[replicas]") and "skipped" not in line]
     assert all(line.endswith(": each exactly once") for line in replicas), result.stdout
 
@@ -74,3 +77,4 @@ def test_quick_views_bench_prints_both_ways_and_the_ratio() -> None:
         assert f"[views] sqlite {size:>5} rollouts baseline: active()" in out, out
         assert f"[views] sqlite {size:>5} rollouts now     : active()" in out, out
         assert f"[views] sqlite {size:>5} rollouts ratio baseline / now: time x" in out, out
+

@@ -7,6 +7,7 @@ retried with backoff until it gets through or gives up after `MAX_ATTEMPTS`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -105,3 +106,18 @@ def mark(session: Session, row_id: int, now: datetime, error: str | None) -> Non
                 "giving up on notification %s after %s attempts: %s", row_id, row.attempts, error
             )
     session.add(row)
+
+
+def waiting_threads(session: Session, threads: Collection[str]) -> set[str]:
+    """Which of `threads` have notifications not delivered yet (nor given up on), in one
+    query: `waiting` for many threads at once."""
+    if not threads:
+        return set()
+    query = (
+        select(OutboxRow.thread)
+        .where(col(OutboxRow.thread).in_(sorted(set(threads))))
+        .where(col(OutboxRow.delivered_at).is_(None))
+        .where(OutboxRow.attempts < MAX_ATTEMPTS)
+        .distinct()
+    )
+    return {t for t in session.exec(query) if t is not None}

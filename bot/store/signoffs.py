@@ -197,6 +197,21 @@ def open_requests(session: Session, rollout_id: int) -> list[SignoffRequestRow]:
     return list(session.exec(query))
 
 
+def with_open_work(session: Session, rollout_ids: Collection[int]) -> set[int]:
+    """Which of these rollouts have an open gate visit or an open request (two queries
+    for any number of rollouts)."""
+    ids = sorted(set(rollout_ids))
+    if not ids:
+        return set()
+    visits = select(GateVisitRow.rollout_id).where(
+        col(GateVisitRow.rollout_id).in_(ids), col(GateVisitRow.closed_at).is_(None)
+    )
+    asks = select(SignoffRequestRow.rollout_id).where(
+        col(SignoffRequestRow.rollout_id).in_(ids), col(SignoffRequestRow.closed_at).is_(None)
+    )
+    return set(session.exec(visits.distinct())) | set(session.exec(asks.distinct()))
+
+
 def rollouts_with_open_requests(session: Session) -> list[int]:
     """Ids of rollouts that still have open requests (to close those of finished ones)."""
     query = (

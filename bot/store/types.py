@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm.attributes import set_attribute
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,3 +66,11 @@ def load_json(text: str | bytes) -> Any:
 def content_key(value: dict[str, Any]) -> bytes | None:
     """The content key of a document read from the database, None for any other dict."""
     return value.content_key if isinstance(value, Document) and value.content_key else None
+
+
+def assign(row: SQLModel, **values: Any) -> None:
+    """Set columns of a table row through SQLAlchemy's instrumentation only: what SQLModel's
+    own attribute setting does, without pydantic's per-assignment work on top, which was
+    most of the cost of advancing a thousand rollouts in one tick."""
+    for name, value in values.items():
+        set_attribute(row, name, value)

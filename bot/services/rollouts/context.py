@@ -57,3 +57,7 @@ class RolloutContext:
     preloads: list[Preload] = field(default_factory=list)
     # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
     after_change: list[Callable[[Outcome], None]] = field(default_factory=list)
+    # Called once with the outcomes announced together (a scheduler tick advancing many;
+    # a single change comes as a list of one): for a feature that can do a batch's work at
+    # once. A feature registers here or in `after_change`, not in both.
+    after_changes: list[Callable[[list[Outcome]], None]] = field(default_factory=list)

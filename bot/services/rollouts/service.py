@@ -125,6 +125,11 @@ class RolloutService:
         return self.ctx.after_change
 
     @property
+    def after_changes(self) -> list[Callable[[list[Outcome]], None]]:
+        """Called once with the outcomes announced together, after their commit."""
+        return self.ctx.after_changes
+
+    @property
     def notifier(self) -> RolloutNotifier:
         """The chat that hears about rollouts."""
         return self.ctx.notifier

@@ -56,6 +56,8 @@ class RolloutView:
     # Extra sections (mrkdwn) added by features through RolloutService.annotators,
     # e.g. the sign-off chain and the checklist items holding a gate.
     notes: tuple[str | Message, ...] = ()
+    # The plan the rollout runs (validated once per content and shared: read, never change).
+    plan: Plan | None = field(default=None, compare=False, repr=False)
 
     def button_value(self) -> str:
         """The value buttons carry: which rollout and which step they were pressed on."""
@@ -137,6 +139,7 @@ def build_view(row: RolloutRow, now: datetime) -> RolloutView:
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         version=row.version,
+        plan=plan,
     )
     buttons: list[Button] = []
     value = view.button_value()
