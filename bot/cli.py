@@ -14,25 +14,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from bot.config.files import FileProblem
-from bot.config.providers import AtlassianStatusConfig, env_problems
-from bot.config.settings import ConfigError, Settings, load_settings
-from bot.container import Rollbot, build, slack_chat
-from bot.domain.secrets import Redactor
-from bot.logs import redact_logs
-from bot.services.live_check import Finding, missing_runbook_env
-from bot.services.plans import PlanCatalog, load_plan_file
-from bot.services.signoff.config_check import signoff_problems
-
+# Nothing of rollbot is imported here: each command imports what it uses, so `rollbot
+# --help` loads typer alone and `config check` / `plan check` the config and plans, not the
+# object graph (the container, Slack, the web server, the database, the scheduler).
 if TYPE_CHECKING:
+    import uvicorn
+
+    from bot.config.files import FileProblem
+    from bot.config.settings import Settings
+    from bot.container import Rollbot
+    from bot.services.live_check import Finding
     from bot.slack.chat import SlackChat
 
-app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
-config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
-plan_app = typer.Typer(help="Plan commands.", no_args_is_help=True)
-db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+# Plain help text: typer's rich formatting imports rich and markdown-it, which took longer
+# than the rest of `rollbot --help` together.
+app = typer.Typer(
+    help="rollbot: phased feature-flag rollouts from Slack.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(
+    help="Configuration commands.", no_args_is_help=True, rich_markup_mode=None
+)
+plan_app = typer.Typer(help="Plan commands.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(config_app, name="config")
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
@@ -49,6 +55,8 @@ ConfigOption = Annotated[
 
 
 def _settings_or_exit(config: Path | None) -> Settings:
+    from bot.config.settings import ConfigError, load_settings
+
     try:
         return load_settings(config_path=config)
     except ConfigError as exc:
@@ -62,6 +70,8 @@ def _settings_or_exit(config: Path | None) -> Settings:
 def _database_or_exit(settings: Settings) -> Iterator[None]:
     """Say plainly why the database cannot be opened (and exit 2), never with a traceback."""
     from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.domain.secrets import Redactor
 
     try:
         yield
@@ -80,6 +90,8 @@ def _database_or_exit(settings: Settings) -> Iterator[None]:
 
 
 def _plans_or_exit(settings: Settings) -> None:
+    from bot.services.plans import PlanCatalog
+
     catalog = PlanCatalog(settings.plans_dir)
     if catalog.problems:
         typer.echo("rollbot cannot start: plan files have problems:", err=True)
@@ -119,22 +131,28 @@ def _url(listening: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-class _Server(uvicorn.Server):
+def _server(config: uvicorn.Config) -> uvicorn.Server:
     """uvicorn, minus re-raising SIGTERM/SIGINT once it has stopped gracefully: that kills
     the process before `serve` closes the Slack socket, the scheduler and the database."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """uvicorn's signal handling, the signals it caught being handled once stopped."""
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn's signal handling, the signals it caught being handled once stopped."""
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return _Server(config)
 
 
 def _web_server(
     rollbot: Rollbot, host: str, port: int, slack: SlackChat | None = None
 ) -> uvicorn.Server:
     """The web app; with `slack`, it serves Slack's events over HTTP too."""
+    import uvicorn
+
     from bot.web.app import create_app
 
     slack_app = None
@@ -145,7 +163,7 @@ def _web_server(
     config = uvicorn.Config(
         create_app(rollbot, slack_app), host=host, port=port, log_level="warning"
     )
-    return _Server(config)
+    return _server(config)
 
 
 @app.command()
@@ -155,12 +173,16 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve Slack (HTTP or Socket Mode), the flag API, health and metrics."""
+    from bot.logs import redact_logs
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    from bot.container import build, slack_chat
+
     slack = slack_chat(settings) if settings.slack_socket_mode or settings.slack_http else None
     with _database_or_exit(settings):
         rollbot = build(settings, chat=slack.ports if slack else None, runbooks_in_threads=True)
@@ -226,10 +248,13 @@ def shell(
     config: ConfigOption = None,
 ) -> None:
     """Run the whole bot with this terminal as its chat (no Slack needed)."""
+    from bot.logs import redact_logs
+
     logging.basicConfig(level=logging.WARNING)
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    from bot.container import build
     from bot.scheduler import start_scheduler, stop_scheduler
     from bot.shell.chat import ShellChat
     from bot.shell.repl import Shell
@@ -271,6 +296,11 @@ def config_check(
     ] = False,
 ) -> None:
     """Validate the config and every plan it points at; print every problem."""
+    from bot.config.settings import ConfigError, load_settings
+    from bot.services.live_check import missing_runbook_env
+    from bot.services.plans import PlanCatalog
+    from bot.services.signoff.config_check import signoff_problems
+
     try:
         settings = load_settings(config_path=config)
     except ConfigError as exc:
@@ -309,6 +339,8 @@ def config_check(
     for finding in missing_runbook_env(catalog, settings.env):
         typer.echo(f"warning: {finding.system}: {finding.detail}")
     if live:
+        from bot.container import build
+
         with _database_or_exit(settings):
             checks = build(settings).live
         failed = _live(settings, checks.outside())
@@ -319,6 +351,8 @@ def config_check(
 
 def _warn_at_start(rollbot: Rollbot) -> None:
     """Say once what will not work: runbook variables unset, metrics that do not answer."""
+    from bot.domain.secrets import Redactor
+
     findings = [*rollbot.live.runbook_env(), rollbot.live.metrics_reachable()]
     redact = Redactor(rollbot.settings.secret_values())
     for finding in findings:
@@ -332,8 +366,13 @@ def _warn_at_start(rollbot: Rollbot) -> None:
 
 def _live(settings: Settings, findings: list[Finding]) -> int:
     """Print each outside system's answer (Slack's `auth.test` first); return how many failed."""
+    from bot.domain.secrets import Redactor
+    from bot.services.live_check import Finding
+
     if settings.slack_bot_token:
         from slack_sdk.errors import SlackApiError
+
+        from bot.container import slack_chat
 
         try:
             # The client rollbot talks through (retries, Retry-After, base URL as configured).
@@ -356,12 +395,16 @@ def _live(settings: Settings, findings: list[Finding]) -> int:
 
 def _incident_env_problems(settings: Settings) -> list[FileProblem]:
     """Secret environment variables that the status page and paging config name but lack."""
+    from bot.config.providers import env_problems
+
     cfg = settings.config
     return env_problems(str(settings.config_path), cfg.statuspage, cfg.paging, settings.env)
 
 
 def _incident_providers_line(settings: Settings) -> str:
     """Where status updates go (in order) and who gets paged, for `config check`."""
+    from bot.config.providers import AtlassianStatusConfig
+
     cfg = settings.config
     pages = [
         f"statuspage (page {p.page_id})" if isinstance(p, AtlassianStatusConfig) else p.type
@@ -386,6 +429,9 @@ def plan_check(
 ) -> None:
     """Validate plan files; print every problem with its key path and a hint. Gates and
     checklist owners must name roles of the config (as `config check` asks)."""
+    from bot.config.settings import ConfigError, load_settings
+    from bot.services.plans import load_plan_file
+
     failed = False
     roles: set[str] | None = None
     try:

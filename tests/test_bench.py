@@ -78,3 +78,9 @@ def test_quick_views_bench_prints_both_ways_and_the_ratio() -> None:
         assert f"[views] sqlite {size:>5} rollouts now     : active()" in out, out
         assert f"[views] sqlite {size:>5} rollouts ratio baseline / now: time x" in out, out
 
+
+def test_quick_startup_bench_prints_both_medians_and_the_ratio() -> None:
+    out = _quick("startup")
+    assert "[startup] rollbot --help" in out, out
+    assert "[startup] import slack_bolt, sqlalchemy, starlette" in out, out
+    assert "[startup] ratio rollbot --help / reference: x" in out, out

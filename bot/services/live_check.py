@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain.runbook import needed_env
-from bot.providers.flags.base import FlagProvider
-from bot.providers.metrics.base import MetricsProvider
-from bot.providers.paging.base import Pager
-from bot.providers.statuspage.base import StatusPageProvider
 from bot.services.plans import PlanCatalog
+
+# Types only: `rollbot config check` reads this module without the database and HTTP
+# libraries the providers bring in.
+if TYPE_CHECKING:
+    from bot.providers.flags.base import FlagProvider
+    from bot.providers.metrics.base import MetricsProvider
+    from bot.providers.paging.base import Pager
+    from bot.providers.statuspage.base import StatusPageProvider
 
 PROBE_FLAG = "rollbot-live-check"  # read, never written: absent is a fine answer
 
