@@ -24,6 +24,9 @@ ROLLOUT_TICK = "rollout-tick"
 SIGNOFF_TICK = "signoff-tick"
 METRICS_TICK = "metrics-tick"
 INCIDENT_TICK = "incident-tick"
+REQUESTS_PRUNE = "request-ledger-prune"
+# The request ledger keeps a day; forgetting the older ones hourly keeps it at about a day.
+PRUNE_SECONDS = 3600
 
 
 def rollout_tick() -> None:
@@ -79,6 +82,19 @@ def incident_tick() -> None:
         log.exception("incident tick failed")
 
 
+def prune_requests() -> None:
+    """Forget handled requests older than the ledger keeps (in batches, each its own short
+    transaction; replicas pruning at once only delete the same old rows)."""
+    if _running is None:
+        return
+    try:
+        forgotten = _running.requests.prune()
+        if forgotten:
+            log.info("request ledger: forgot %d handled request(s) older than a day", forgotten)
+    except Exception:
+        log.exception("request ledger pruning failed")
+
+
 def _every(
     scheduler: BackgroundScheduler, function: str, job_id: str, seconds: int, grace: int
 ) -> None:
@@ -113,6 +129,7 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     if rollbot.watcher.enabled:
         _every(scheduler, "metrics_tick", METRICS_TICK, config.metrics.evaluation_seconds, grace=30)
     _every(scheduler, "incident_tick", INCIDENT_TICK, config.incidents.tick_seconds, grace=30)
+    _every(scheduler, "prune_requests", REQUESTS_PRUNE, PRUNE_SECONDS, grace=PRUNE_SECONDS)
     scheduler.start()
     return scheduler
 

@@ -49,6 +49,8 @@ def test_quick_memory_bench_prints_both_figures() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[memory] RSS after 200 commands:" in result.stdout
     assert "[memory] RSS after 1,000 commands:" in result.stdout
+    assert "[memory] request ledger after 1,000 commands:" in result.stdout, result.stdout
+    assert "(the last day's: bounded)" in result.stdout, result.stdout
 
 
 def _quick(module: str) -> str:
