@@ -98,3 +98,22 @@ def test_a_tick_costs_the_same_statements_for_10_and_100_due_rollouts(
         (RolloutState.RUNNING, 25, 2)
     }
     assert {bot.rollouts.status(f"a-{i:03d}").state for i in range(10)} == {RolloutState.COMPLETED}
+
+
+def test_more_due_than_a_batch_are_all_advanced_once(
+    ticking: Rollbot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services.rollouts import changes
+
+    monkeypatch.setattr(changes, "DUE_BATCH", 4)
+    bot = ticking
+    for i in range(10):
+        bot.rollouts.start(f"c-{i:03d}", None, ACTOR)
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert sorted(o.view.flag_key for o in bot.rollouts.advance_due()) == [
+        f"c-{i:03d}" for i in range(10)
+    ]
+    assert bot.rollouts.advance_due() == []
+    with bot.db.read() as s:
+        advances = Counter(e.subject_id for e in audit.events(s, action="rollout.advanced"))
+    assert advances == Counter({f"c-{i:03d}": 1 for i in range(10)})

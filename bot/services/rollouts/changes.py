@@ -240,9 +240,12 @@ class RolloutChanges:
         if isinstance(self.ctx.flags, BatchFlagProvider):
             try:
                 with self.ctx.db.session() as s:
-                    rows = rollouts.claim_due(s, now, self.ctx.db.is_postgres, DUE_BATCH, after)
+                    # One row more than a batch says whether another batch follows, without
+                    # an empty claim after a batch that took exactly the rest.
+                    rows = rollouts.claim_due(s, now, self.ctx.db.is_postgres, DUE_BATCH + 1, after)
+                    more, rows = len(rows) > DUE_BATCH, rows[:DUE_BATCH]
                     # Where the next batch starts, read before advancing changes due times.
-                    last = rows[-1] if len(rows) == DUE_BATCH else None
+                    last = rows[-1] if more else None
                     cursor = (
                         (last.step_due_at, last.id)
                         if last is not None and last.step_due_at and last.id is not None
