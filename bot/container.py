@@ -131,7 +131,9 @@ def build(
     watcher = MetricsWatcher(rollback, metrics, interval)
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
-    rollouts.annotators.append(RolloutNotes(criteria))
+    notes = RolloutNotes(criteria)
+    rollouts.annotators.append(notes)
+    rollouts.preloads.append(notes.preload)
     # Providers from the `statuspage:` and `paging:` config sections.
     status_pages = build_status_providers(settings, db)
     builtin_page = settings.config.statuspage.builtin

@@ -121,3 +121,22 @@ def test_the_list_of_cards_reads_every_chain_at_once(make_bot: Rollbot) -> None:
         assert any("Sign-off" in str(note) for note in view.notes)
     # ...and nine more rollouts cost no more statements.
     assert many == few, f"{few} statements for 3 rollouts, {many} for 12"
+
+
+def test_with_metrics_watched_the_cards_still_cost_the_same_statements(
+    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
+) -> None:
+    metrics = "metrics:\n  provider: http_json\n  url: http://127.0.0.1:9/\n"
+    bot = build(settings_factory(database_url, GATED + metrics), clock, ChatPorts.none())
+    try:
+        assert bot.watcher.enabled
+        for i in range(3):
+            bot.rollouts.start(f"watched-{i}", "realtime-features", ALICE)
+        few, _views = _statements(bot, bot.rollouts.active)
+        for i in range(3, 12):
+            bot.rollouts.start(f"watched-{i}", "realtime-features", ALICE)
+        many, more = _statements(bot, bot.rollouts.active)
+        assert isinstance(more, list) and len(more) == 12
+        assert many == few, f"{few} statements for 3 rollouts, {many} for 12"
+    finally:
+        bot.db.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -237,6 +238,12 @@ class RolloutNotes:
 
     def __init__(self, hold: CriteriaHold) -> None:
         self.hold = hold
+
+    def preload(self, s: Session, rows: Sequence[RolloutRow]) -> None:
+        """A `RolloutContext.preloads` entry: the stored conditions of many rollouts' cards
+        (and a tick's holds) read in one query, when metrics are watched at all."""
+        if self.hold.watcher.enabled:
+            rollbacks.preload_conditions(s, [r.id for r in rows if r.id is not None])
 
     def __call__(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
