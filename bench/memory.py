@@ -7,7 +7,9 @@ rollbot (SQLite, the shell's defaults otherwise) is served by uvicorn in this pr
 driven over HTTP exactly as Slack drives it: signed `/rollout status` commands, each answered
 through its `response_url` on the fake Slack Web API (the fake's and the sender's records of
 calls are cleared as it goes, so only rollbot's memory is measured). The first figure is the
-baseline; the ratio of the second to it is what matters.
+baseline; the ratio of the second to it is what matters. rollbot's clock moves a day between
+the two batches, and the request ledger is pruned after the second: it must keep only the
+second batch's rows (the last day's); exit 1 otherwise.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import os
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
 
+from bot.clock import ManualClock
 from bot.config.settings import load_settings
 from bot.container import build, slack_chat
+from bot.services.requests import KEEP
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
 from tests.conftest import NO_GATES
@@ -60,7 +65,10 @@ def main() -> int:
             config_path=config,
         )
         slack = slack_chat(settings)
-        rollbot = build(settings, chat=slack.ports)
+        # rollbot's own clock, moved a day between the batches: the request ledger keeps a
+        # day, so pruning after the second batch must forget every row of the first.
+        clock = ManualClock()
+        rollbot = build(settings, clock, chat=slack.ports)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(rollbot, build_slack_app(rollbot, slack.client)),
@@ -96,16 +104,28 @@ def main() -> int:
             return rss_mib()
 
         baseline = send_until(first)
+        clock.advance(KEEP + timedelta(minutes=1))
         after = send_until(second)
         ratio = after / baseline
         print(f"[memory] RSS after {first:,} commands: {baseline:.1f} MiB (baseline)")
         print(f"[memory] RSS after {second:,} commands: {after:.1f} MiB ({ratio:.2f}x)")
+        rows = rollbot.requests.size()
+        forgotten = rollbot.requests.prune()
+        kept = rollbot.requests.size()
+        bounded = kept <= second - first
+        print(
+            f"[memory] request ledger after {second:,} commands: {rows:,} rows; pruning forgot "
+            f"{forgotten:,} older than a day and kept {kept:,} (the last day's: "
+            f"{'bounded' if bounded else 'NOT bounded'})"
+        )
         server.should_exit = True
         thread.join(timeout=10)
         sender.close()
         rollbot.db.dispose()
     if not args.quick and ratio > LIMIT:
         print(f"[memory] grew more than {LIMIT - 1:.0%}: something keeps what it should not")
+        return 1
+    if not bounded:
         return 1
     return 0
 

@@ -6,9 +6,12 @@
 Figures, each line starting with its name in brackets:
 
 [advance_due]  the scheduler's tick with 10, 100 and 1,000 rollouts due at the same moment,
-               on SQLite and (if reachable) PostgreSQL: time per rollout (best of two ticks),
-               and its ratio to the 10-rollout case. About 1.0 means the tick grows linearly;
-               below 1.0 its fixed cost (finding what is due) is spread over more rollouts.
+               on SQLite and (if reachable) PostgreSQL: its time (best of two ticks) and the
+               SQL statements it issued, batched (today: due rows claimed in one statement,
+               flags, audit and threads handled together) against the baseline started the
+               same way in the same run, one by one (each rollout in transactions of its
+               own, as before, and as with a remote flag provider); the ratios; and the
+               idle tick (nothing due).
 [bucketing]    Unleash-compatible evaluation of 100,000 user ids: time per evaluation, its
                ratio to the bare murmur3 hash, and the share enabled at 25%.
 [replicas]     two processes (two replicas) running advance_due on the same database at the
@@ -40,6 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mmh3
+from sqlalchemy import event
 from sqlmodel import col, func, select
 
 from bot.clock import ManualClock
@@ -48,6 +52,7 @@ from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.bucketing import evaluate
 from bot.domain.flag import FlagDocument
+from bot.store import rollouts
 from bot.store.models import AuditRow
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -137,32 +142,77 @@ def advances_per_rollout(rollbot: Rollbot) -> Counter[str]:
 # ---------------------------------------------------------------------------- figures
 
 
+def one_by_one_tick(rollbot: Rollbot) -> list[Any]:
+    """The baseline tick: every due rollout claimed, advanced and announced in transactions
+    of its own, as before batching (and as with a remote flag provider today)."""
+    changes = rollbot.rollouts.changes
+    now = rollbot.clock.now()
+    with rollbot.db.read() as s:
+        due = rollouts.due_ids(s, now)
+    done = []
+    for rollout_id in due:
+        outcome = changes._advance_due_one(rollout_id, now)
+        if outcome is not None:
+            done.append(changes.announcer.announce(outcome))
+    return done
+
+
+def counted(rollbot: Rollbot, tick: Any) -> tuple[float, int, int]:
+    """One tick: (seconds, SQL statements, rollouts advanced)."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(rollbot.db.engine, "before_cursor_execute", count)
+    try:
+        started = time.perf_counter()
+        done = tick()
+        elapsed = time.perf_counter() - started
+    finally:
+        event.remove(rollbot.db.engine, "before_cursor_execute", count)
+    return elapsed, len(statements), len(done)
+
+
 def bench_advance_due(backend: str, url_of: Any, sizes: list[int], workdir: Path) -> None:
-    """[advance_due]: one tick with `size` rollouts due, per size; ratio vs the first."""
-    baseline: float | None = None
-    for size in sizes:
-        with url_of() as url:
-            clock = ManualClock()
-            rollbot = bench_rollbot(url, workdir, clock)
-            try:
-                start_rollouts(rollbot, size)
-                ticks = []
-                for _ in range(2):  # two steps of the plan: the best of two ticks
-                    clock.advance(BAKE)
-                    started = time.perf_counter()
-                    done = rollbot.rollouts.advance_due()
-                    ticks.append(time.perf_counter() - started)
-                    if len(done) != size:
-                        raise SystemExit(f"advance_due advanced {len(done)} of {size} due")
-            finally:
-                rollbot.db.dispose()
-        elapsed = min(ticks)
-        per = elapsed / size
-        baseline = baseline or per
+    """[advance_due]: one tick with `size` rollouts due, batched (today) and one by one (the
+    baseline), each on a fresh database, order alternated; statements, times, ratios."""
+    for n, size in enumerate(sizes):
+        got: dict[str, tuple[float, int]] = {}
+        ways = ["batched", "one-by-one"] if n % 2 == 0 else ["one-by-one", "batched"]
+        for way in ways:
+            with url_of() as url:
+                clock = ManualClock()
+                rollbot = bench_rollbot(url, workdir, clock)
+                try:
+                    start_rollouts(rollbot, size)
+                    idle = counted(rollbot, rollbot.rollouts.advance_due)
+                    ticks = []
+                    for _ in range(2):  # two steps of the plan: the best of two ticks
+                        clock.advance(BAKE)
+                        tick = (
+                            rollbot.rollouts.advance_due
+                            if way == "batched"
+                            else lambda rb=rollbot: one_by_one_tick(rb)
+                        )
+                        elapsed, statements, advanced = counted(rollbot, tick)
+                        if advanced != size:
+                            raise SystemExit(f"{way} tick advanced {advanced} of {size} due")
+                        ticks.append((elapsed, statements))
+                finally:
+                    rollbot.db.dispose()
+            got[way] = min(ticks)
+            if way == "batched" and n == 0:
+                figure(
+                    "advance_due",
+                    f"{backend:<10} idle tick: {idle[0] * 1000:.1f} ms, {idle[1]} statements",
+                )
+        (b_s, b_n), (o_s, o_n) = got["batched"], got["one-by-one"]
         figure(
             "advance_due",
-            f"{backend:<10} {size:>5} due: {elapsed:8.3f} s, {per * 1000:7.2f} ms/rollout, "
-            f"x{per / baseline:.2f} vs {sizes[0]}",
+            f"{backend:<10} {size:>5} due: batched {b_s:7.3f} s, {b_n:>5} statements; "
+            f"one by one {o_s:7.3f} s, {o_n:>6} statements; x{o_s / b_s:.1f} faster, "
+            f"x{o_n / b_n:.1f} fewer statements",
         )
 
 

@@ -15,29 +15,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from bot.config.files import FileProblem
-from bot.config.providers import AtlassianStatusConfig, env_problems
-from bot.config.settings import ConfigError, Settings, load_settings
-from bot.config.shipped import templates_dir
-from bot.container import Rollbot, build, new_telemetry, slack_chat
-from bot.domain.plan import PlanProblem, database_problems
-from bot.domain.secrets import Redactor
-from bot.logs import UVICORN_LOGGERS, redact_logs
-from bot.providers.runbook.children import stop_all as stop_runbook_commands
-from bot.services.flags.config_check import segment_problems
-from bot.services.live_check import Finding, missing_database_env, missing_runbook_env
-from bot.services.plans import PlanCatalog, load_plan_file
-from bot.services.signoff.config_check import signoff_problems
-
+# Nothing of rollbot is imported here: each command imports what it uses, so `rollbot
+# --help` loads typer alone and `config check` / `plan check` the config and plans, not the
+# object graph (the container, Slack, the web server, the database, the scheduler).
 if TYPE_CHECKING:
+    import uvicorn
+
+    from bot.config.files import FileProblem
+    from bot.config.settings import Settings
+    from bot.container import Rollbot
+    from bot.domain.plan import PlanProblem
+    from bot.services.live_check import Finding
     from bot.slack.chat import SlackChat
 
-app = typer.Typer(help="rollbot: phased feature-flag rollouts from Slack.", no_args_is_help=True)
-config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
-plan_app = typer.Typer(help="Plan commands.", no_args_is_help=True)
-db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+# Plain help text: typer's rich formatting imports rich and markdown-it, which took longer
+# than the rest of `rollbot --help` together.
+app = typer.Typer(
+    help="rollbot: phased feature-flag rollouts from Slack.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(
+    help="Configuration commands.", no_args_is_help=True, rich_markup_mode=None
+)
+plan_app = typer.Typer(help="Plan commands.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(config_app, name="config")
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
@@ -54,6 +57,8 @@ ConfigOption = Annotated[
 
 
 def _settings_or_exit(config: Path | None) -> Settings:
+    from bot.config.settings import ConfigError, load_settings
+
     try:
         return load_settings(config_path=config)
     except ConfigError as exc:
@@ -67,6 +72,8 @@ def _settings_or_exit(config: Path | None) -> Settings:
 def _database_or_exit(settings: Settings) -> Iterator[None]:
     """Say plainly why the database cannot be opened (and exit 2), never with a traceback."""
     from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.domain.secrets import Redactor
 
     try:
         yield
@@ -85,6 +92,8 @@ def _database_or_exit(settings: Settings) -> Iterator[None]:
 
 
 def _plans_or_exit(settings: Settings) -> None:
+    from bot.services.plans import PlanCatalog
+
     catalog = PlanCatalog(settings.plans_dir)
     if catalog.problems:
         typer.echo("rollbot cannot start: plan files have problems:", err=True)
@@ -124,22 +133,28 @@ def _url(listening: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-class _Server(uvicorn.Server):
+def _server(config: uvicorn.Config) -> uvicorn.Server:
     """uvicorn, minus re-raising SIGTERM/SIGINT once it has stopped gracefully: that kills
     the process before `serve` closes the Slack socket, the scheduler and the database."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """uvicorn's signal handling, the signals it caught being handled once stopped."""
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn's signal handling, the signals it caught being handled once stopped."""
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return _Server(config)
 
 
 def _web_server(
     rollbot: Rollbot, host: str, port: int, slack: SlackChat | None = None
 ) -> uvicorn.Server:
     """The web app; with `slack`, it serves Slack's events over HTTP too."""
+    import uvicorn
+
     from bot.web.app import create_app
 
     slack_app = None
@@ -147,12 +162,14 @@ def _web_server(
         from bot.slack.app import build_slack_app
 
         slack_app = build_slack_app(rollbot, slack.client)
+    from bot.logs import UVICORN_LOGGERS, redact_logs
+
     config = uvicorn.Config(
         create_app(rollbot, slack_app, host=host), host=host, port=port, log_level="warning"
     )
     # Building the Config installed uvicorn's own log handlers: mask secrets in them too.
     redact_logs(rollbot.settings.secret_values(), UVICORN_LOGGERS)
-    return _Server(config)
+    return _server(config)
 
 
 @app.command()
@@ -162,12 +179,17 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve Slack (HTTP or Socket Mode), the flag API, health and metrics."""
+    from bot.logs import redact_logs
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    from bot.container import build, new_telemetry, slack_chat
+    from bot.providers.runbook.children import stop_all as stop_runbook_commands
+
     # However Python exits (an uncaught error included), no runbook command outlives it.
     atexit.register(stop_runbook_commands)
     # rollbot's own metrics, built first so that Slack's client counts its calls into them.
@@ -247,10 +269,15 @@ def shell(
     config: ConfigOption = None,
 ) -> None:
     """Run the whole bot with this terminal as its chat (no Slack needed)."""
+    from bot.logs import redact_logs
+
     logging.basicConfig(level=logging.WARNING)
     settings = _settings_or_exit(config)
     redact_logs(settings.secret_values())
     _plans_or_exit(settings)
+    from bot.config.shipped import templates_dir
+    from bot.container import build
+    from bot.providers.runbook.children import stop_all as stop_runbook_commands
     from bot.scheduler import start_scheduler, stop_scheduler
     from bot.shell.chat import ShellChat
     from bot.shell.repl import Shell
@@ -293,6 +320,13 @@ def config_check(
     ] = False,
 ) -> None:
     """Validate the config and every plan it points at; print every problem."""
+    from bot.config.settings import ConfigError, load_settings
+    from bot.domain.plan import database_problems
+    from bot.services.flags.config_check import segment_problems
+    from bot.services.live_check import missing_database_env, missing_runbook_env
+    from bot.services.plans import PlanCatalog
+    from bot.services.signoff.config_check import signoff_problems
+
     try:
         settings = load_settings(config_path=config)
     except ConfigError as exc:
@@ -355,6 +389,8 @@ def config_check(
             "applications' SDKs)"
         )
     if live:
+        from bot.container import build
+
         with _database_or_exit(settings):
             checks = build(settings).live
         failed = _live(settings, checks.outside())
@@ -373,6 +409,10 @@ def _unknown_database(plan: str, problem: PlanProblem) -> str:
 
 def _warn_at_start(rollbot: Rollbot) -> None:
     """Say once what will not work: runbook variables unset, metrics that do not answer."""
+    from bot.domain.plan import database_problems
+    from bot.domain.secrets import Redactor
+    from bot.services.live_check import Finding, missing_database_env
+
     findings = [
         *rollbot.live.runbook_env(),
         *missing_database_env(rollbot.settings.config, rollbot.settings.env),
@@ -405,8 +445,13 @@ def _warn_dashboard_shut(rollbot: Rollbot, host: str) -> None:
 
 def _live(settings: Settings, findings: list[Finding]) -> int:
     """Print each outside system's answer (Slack's `auth.test` first); return how many failed."""
+    from bot.domain.secrets import Redactor
+    from bot.services.live_check import Finding
+
     if settings.slack_bot_token:
         from slack_sdk.errors import SlackApiError
+
+        from bot.container import slack_chat
 
         try:
             # The client rollbot talks through (retries, Retry-After, base URL as configured).
@@ -429,12 +474,16 @@ def _live(settings: Settings, findings: list[Finding]) -> int:
 
 def _incident_env_problems(settings: Settings) -> list[FileProblem]:
     """Secret environment variables that the status page and paging config name but lack."""
+    from bot.config.providers import env_problems
+
     cfg = settings.config
     return env_problems(str(settings.config_path), cfg.statuspage, cfg.paging, settings.env)
 
 
 def _incident_providers_line(settings: Settings) -> str:
     """Where status updates go (in order) and who gets paged, for `config check`."""
+    from bot.config.providers import AtlassianStatusConfig
+
     cfg = settings.config
     pages = [
         f"statuspage (page {p.page_id})" if isinstance(p, AtlassianStatusConfig) else p.type
@@ -459,6 +508,9 @@ def plan_check(
 ) -> None:
     """Validate plan files; print every problem with its key path and a hint. Gates and
     checklist owners must name roles of the config (as `config check` asks)."""
+    from bot.config.settings import ConfigError, load_settings
+    from bot.services.plans import load_plan_file
+
     failed = False
     roles: set[str] | None = None
     databases: set[str] | None = None

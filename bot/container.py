@@ -179,7 +179,9 @@ def build(
     )
     criteria = CriteriaHold(watcher)
     rollouts.holds.append(criteria)
-    rollouts.annotators.append(RolloutNotes(criteria))
+    notes = RolloutNotes(criteria)
+    rollouts.annotators.append(notes)
+    rollouts.preloads.append(notes.preload)
     rollouts.annotators.append(FlagNotes())  # segments; monitoring off
     # Last of the holds: the plan's data backup runs only once nothing else holds the step.
     backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
@@ -225,8 +227,9 @@ def build(
         tick_seconds=settings.config.scheduler.tick_seconds,
         telemetry=telemetry,
     )
-    # A rollout's flag change commits with the rollout: reload the flags in memory then.
-    rollouts.after_change.append(lambda _outcome: flag_api.changed())
+    # A rollout's flag change commits with the rollout: reload the flags in memory then
+    # (once for a scheduler tick's whole batch).
+    rollouts.after_changes.append(lambda _outcomes: flag_api.changed())
     exposures = FlagExposures()
     # SDK exposures are served at /metrics with rollbot's own metrics.
     telemetry.registry.register(exposures.counter)
@@ -302,7 +305,8 @@ def _signoffs(
     if config.enforce_gates:
         rollouts.holds.append(service.reader)
         rollouts.annotators.append(service.reader.annotate)
-        rollouts.after_change.append(requests.on_change)
+        rollouts.preloads.append(service.preload)
+        rollouts.after_changes.append(requests.on_changes)
     return Signoffs(
         service, requests, checklists, ReportService(service.context), follow_through
     )

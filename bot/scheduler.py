@@ -41,6 +41,9 @@ SIGNOFF_TICK = "signoff-tick"
 METRICS_TICK = "metrics-tick"
 INCIDENT_TICK = "incident-tick"
 DIGEST_TICK = "digest-tick"
+REQUESTS_PRUNE = "request-ledger-prune"
+# The request ledger keeps a day; forgetting the older ones hourly keeps it at about a day.
+PRUNE_SECONDS = 3600
 
 
 def rollout_tick() -> None:
@@ -117,6 +120,19 @@ def digest_tick() -> None:
         log.exception("digest tick failed")
 
 
+def prune_requests() -> None:
+    """Forget handled requests older than the ledger keeps (in batches, each its own short
+    transaction; replicas pruning at once only delete the same old rows)."""
+    if _running is None:
+        return
+    try:
+        forgotten = _running.requests.prune()
+        if forgotten:
+            log.info("request ledger: forgot %d handled request(s) older than a day", forgotten)
+    except Exception:
+        log.exception("request ledger pruning failed")
+
+
 def _every(
     scheduler: BackgroundScheduler, function: str, job_id: str, seconds: int, grace: int
 ) -> None:
@@ -159,6 +175,7 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     # Cron slots are computed by the digest service (CronTrigger) against its own table;
     # this job only wakes it up, so a slot missed while down is still found.
     _every(scheduler, "digest_tick", DIGEST_TICK, config.scheduler.tick_seconds, grace=60)
+    _every(scheduler, "prune_requests", REQUESTS_PRUNE, PRUNE_SECONDS, grace=PRUNE_SECONDS)
     scheduler.start()
     # Every tick beats the heartbeat that `/healthz` reads (bot/services/health.py).
     rollbot.health.heartbeat.started(timedelta(seconds=max(intervals)))

@@ -32,6 +32,9 @@ def test_quick_bench_prints_every_figure() -> None:
         "[replicas] postgresql",
     ):
         assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
+    ticks = [line for line in lines if line.startswith("[advance_due]") and " due: " in line]
+    # Each size: the batched tick and the one-by-one baseline, their statements and ratios.
+    assert ticks and all("batched" in t and "fewer statements" in t for t in ticks), ticks
     replicas = [line for line in lines if line.startswith("[replicas]") and "skipped" not in line]
     assert all(line.endswith(": each exactly once") for line in replicas), result.stdout
 
@@ -48,6 +51,8 @@ def test_quick_memory_bench_prints_both_figures() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[memory] RSS after 200 commands:" in result.stdout
     assert "[memory] RSS after 1,000 commands:" in result.stdout
+    assert "[memory] request ledger after 1,000 commands:" in result.stdout, result.stdout
+    assert "(the last day's: bounded)" in result.stdout, result.stdout
 
 
 def test_quick_digest_bench_prints_every_figure() -> None:
@@ -88,3 +93,38 @@ def test_quick_flag_protocols_bench_prints_every_figure() -> None:
         assert "[flag_protocols] Unleash /api/frontend: " in out, out
         assert "[flag_protocols] Unleash /api/client/features: " in out, out
         assert out.count("[flag_protocols] ratio ") == 3, out
+
+
+def _quick(module: str) -> str:
+    """Run `python -m bench.<module> --quick` from the repository; its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_quick_reads_bench_prints_both_ways_and_the_ratio() -> None:
+    out = _quick("reads")
+    assert "[reads] sqlite write-lock" in out and "[reads] sqlite read-only" in out, out
+    assert "[reads] ratio write-lock / read-only: p50 x" in out, out
+
+
+def test_quick_views_bench_prints_both_ways_and_the_ratio() -> None:
+    out = _quick("views")
+    for size in (20, 100):
+        assert f"[views] sqlite {size:>5} rollouts baseline: active()" in out, out
+        assert f"[views] sqlite {size:>5} rollouts now     : active()" in out, out
+        assert f"[views] sqlite {size:>5} rollouts ratio baseline / now: time x" in out, out
+
+
+def test_quick_startup_bench_prints_both_medians_and_the_ratio() -> None:
+    out = _quick("startup")
+    assert "[startup] rollbot --help" in out, out
+    assert "[startup] import slack_bolt, sqlalchemy, starlette" in out, out
+    assert "[startup] ratio rollbot --help / reference: x" in out, out

@@ -6,7 +6,11 @@ and a hint, so `rollbot plan check` can list them all at once.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -460,3 +464,46 @@ def database_problems(plan: Plan, databases: Collection[str]) -> list[PlanProble
         for path, name in named
         if name is not None and name not in databases
     ]
+
+
+class StoredPlans:
+    """Plans as rollouts keep them (the JSON of the plan they started with), validated once
+    per distinct content: every card, status and tick of a rollout reads its plan, and
+    validating it again each time was most of their cost. Keyed by a hash of the content,
+    so a plan edited on disk (a new content) is validated afresh; the newest `size`
+    contents are kept. Cached plans are shared: callers read them and never change them."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._plans: OrderedDict[bytes, Plan] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def content_hash(data: dict[str, Any]) -> bytes:
+        """A hash of the plan's content (pickled: several times cheaper than encoding it as
+        JSON; a document with its keys in another order is only a cache miss)."""
+        return hashlib.blake2b(pickle.dumps(data, 5), digest_size=16).digest()
+
+    def get(self, data: dict[str, Any], key: bytes | None = None) -> Plan:
+        """The validated plan of a stored plan document; `key`, when the store has one, is
+        a hash of its stored text (else its content is hashed here)."""
+        key = key or self.content_hash(data)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                return plan
+        plan = Plan.model_validate(data)
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > self.size:
+                self._plans.popitem(last=False)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+
+STORED_PLANS = StoredPlans()
+"""The process's cache of stored plans (a pure function's memo: the same content always
+validates to the same plan)."""

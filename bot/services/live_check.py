@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config.databases import database_urls
 from bot.config.settings import ConfigFile
@@ -18,6 +19,13 @@ from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.base import Pager
 from bot.providers.statuspage.base import StatusPageProvider
 from bot.services.plans import PlanCatalog
+
+# Types only: `rollbot config check` reads this module without the database and HTTP
+# libraries the providers bring in.
+if TYPE_CHECKING:
+    from bot.providers.flags.base import FlagProvider
+    from bot.providers.paging.base import Pager
+    from bot.providers.statuspage.base import StatusPageProvider
 
 PROBE_FLAG = "rollbot-live-check"  # read, never written: absent is a fine answer
 

@@ -126,7 +126,7 @@ class PublicStatusPage:
 
     def page(self) -> PageView:
         """The page as it stands: open incidents, components, recently resolved ones."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             active = repo.active_incidents(session)
             resolved = repo.resolved_incidents(session, self.options.recent_resolved)
             ids = [r.id for r in active + resolved if r.id is not None]
@@ -146,7 +146,7 @@ class PublicStatusPage:
 
     def feed(self, limit: int = 50) -> list[FeedEntry]:
         """The newest updates, newest first."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             rows = repo.recent_updates(session, limit)
         return [FeedEntry(_update_view(u), i.incident_key, u.title) for u, i in rows]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlmodel import Session, col, select
 
 from bot.domain.actor import Actor
@@ -38,6 +40,46 @@ def record(
     )
     session.add(row)
     return row
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit event to record with others (`record_many`)."""
+
+    actor: Actor
+    at: datetime
+    action: str
+    subject_type: str
+    subject_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    detail: str | None = None
+
+
+def record_many(session: Session, events: Sequence[Event]) -> None:
+    """Add many audit events in one statement (they commit with the changes they
+    describe): a scheduler tick advancing many rollouts at once."""
+    if not events:
+        return
+    session.flush()  # rows added before these stay before them in the trail
+    # Core's executemany: one statement compiled once, whatever the number of events.
+    session.connection().execute(
+        insert(AuditRow),
+        [
+            {
+                "at": e.at,
+                "actor": e.actor.id,
+                "via": e.actor.via.value,
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "before": e.before,
+                "after": e.after,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    )
 
 
 def events(

@@ -17,8 +17,17 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlmodel import Session, create_engine
 
 from bot.domain.errors import DatabaseUnavailable
+from bot.store.types import load_json
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The execution option that marks a connection of a read-only session (see `Database.read`).
+READ_ONLY = "rollbot_read_only"
+
+
+class WriteInReadSession(RuntimeError):
+    """A read-only session was asked to write: a bug, since its transaction never took the
+    write lock and so cannot promise one writer at a time."""
 
 
 # What the drivers say when the server is gone, restarting or refusing connections.
@@ -58,7 +67,11 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so writers queue, not fail."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=load_json,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -71,13 +84,20 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn: Any) -> None:
+        def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # A read: a deferred transaction reads WAL's last committed snapshot and
+                # never waits for the writer (nor makes it wait).
+                conn.exec_driver_sql("BEGIN")
+                return
             # One writer at a time: a transaction takes the write lock when it starts, so a
             # read-check-write (advance once, claim due work once) cannot interleave.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, json_deserializer=load_json
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -118,6 +138,8 @@ class Database:
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
+        # The same pool, its connections marked so SQLite begins them deferred.
+        self.reader: Engine = self.engine.execution_options(**{READ_ONLY: True})
         if migrate:
             upgrade(self.engine)
 
@@ -139,7 +161,7 @@ class Database:
 
     def ping(self) -> None:
         """Ask the database a trivial question; raises when it does not answer."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     @contextmanager
@@ -160,6 +182,17 @@ class Database:
                 if unavailable(exc):
                     raise DatabaseUnavailable() from exc
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session: on SQLite a deferred transaction (WAL snapshot, no write
+        lock), on PostgreSQL a plain transaction; it never waits behind a writer. Anything
+        added or changed in it raises `WriteInReadSession` instead of being written."""
+        # Closing (not rolling back) ends the transaction and keeps what was read loaded.
+        with Session(self.reader, expire_on_commit=False, autoflush=False) as session:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise WriteInReadSession("a read-only session was given rows to write")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import update
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.flag import FlagDocument
 from bot.store.models import FlagRow, FlagStateRow
+from bot.store.types import assign
 
 
 def to_document(row: FlagRow) -> FlagDocument:
@@ -34,22 +36,46 @@ def get(session: Session, key: str, for_update: bool = False) -> FlagRow | None:
     return session.exec(query).first()
 
 
-def put(session: Session, key: str, doc: FlagDocument, now: datetime) -> FlagRow:
-    """Create or overwrite a flag with `doc`."""
-    row = get(session, key, for_update=True)
+def get_many(
+    session: Session, keys: Collection[str], for_update: bool = False
+) -> dict[str, FlagRow]:
+    """Many flag rows by key in one statement, locked when `for_update`."""
+    if not keys:
+        return {}
+    query = select(FlagRow).where(col(FlagRow.key).in_(sorted(set(keys))))
+    if for_update:
+        query = query.with_for_update()
+    return {row.key: row for row in session.exec(query)}
+
+
+def put(
+    session: Session,
+    key: str,
+    doc: FlagDocument,
+    now: datetime,
+    row: FlagRow | None = None,
+    bump: bool = True,
+) -> FlagRow:
+    """Create or overwrite a flag with `doc` (`row`: the flag's row, already locked). The
+    flag state version moves on unless `bump` is False (a batch bumps it once itself)."""
+    row = row or get(session, key, for_update=True)
     if row is None:
         row = FlagRow(key=key, created_at=now, updated_at=now, version=0)
-    row.enabled = doc.enabled
-    row.rollout_percentage = doc.rollout_percentage
-    row.user_segments = list(doc.user_segments)
-    row.fallback_enabled = doc.fallback_enabled
-    row.monitoring_enabled = doc.monitoring_enabled
-    row.segment_rollouts = dict(doc.segment_rollouts)
-    row.variants = [v.model_dump() for v in doc.variants]
-    row.updated_at = now
-    row.version += 1
+    assign(
+        row,
+        enabled=doc.enabled,
+        rollout_percentage=doc.rollout_percentage,
+        user_segments=list(doc.user_segments),
+        fallback_enabled=doc.fallback_enabled,
+        monitoring_enabled=doc.monitoring_enabled,
+        segment_rollouts=dict(doc.segment_rollouts),
+        variants=[v.model_dump() for v in doc.variants],
+        updated_at=now,
+        version=row.version + 1,
+    )
     session.add(row)
-    bump_state(session)
+    if bump:
+        bump_state(session)
     return row
 
 
@@ -73,32 +99,52 @@ def all_documents(session: Session) -> dict[str, FlagDocument]:
     return {row.key: to_document(row) for row in session.exec(select(FlagRow))}
 
 
+# Flags inserted per statement by `ensure_many` (11 bound parameters each: 11,000 stays
+# under SQLite's 32,766 and PostgreSQL's 65,535).
+ENSURE_SLICE = 1000
+
+
 def ensure(session: Session, key: str, now: datetime) -> bool:
     """Insert the flag with the document's defaults unless it exists; True if inserted."""
+    return key in ensure_many(session, [key], now)
+
+
+def ensure_many(session: Session, keys: Collection[str], now: datetime) -> set[str]:
+    """Insert, in one statement, every flag of `keys` that does not exist yet (with the
+    document's defaults); the keys inserted."""
+    if not keys:
+        return set()
     defaults = FlagDocument()
-    values = {
-        "key": key,
-        "enabled": defaults.enabled,
-        "rollout_percentage": defaults.rollout_percentage,
-        "user_segments": [],
-        "fallback_enabled": defaults.fallback_enabled,
-        "monitoring_enabled": defaults.monitoring_enabled,
-        "segment_rollouts": {},
-        "variants": [],
-        "created_at": now,
-        "updated_at": now,
-        "version": 0,
-    }
+    values = [
+        {
+            "key": key,
+            "enabled": defaults.enabled,
+            "rollout_percentage": defaults.rollout_percentage,
+            "user_segments": [],
+            "fallback_enabled": defaults.fallback_enabled,
+            "monitoring_enabled": defaults.monitoring_enabled,
+            "segment_rollouts": {},
+            "variants": [],
+            "created_at": now,
+            "updated_at": now,
+            "version": 0,
+        }
+        for key in sorted(set(keys))
+    ]
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-    statement = (
-        insert(FlagRow)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(FlagRow.key))
-    )
-    return session.execute(statement).first() is not None
+    inserted: set[str] = set()
+    # In slices, so a statement stays under the databases' limits on bound parameters.
+    for start in range(0, len(values), ENSURE_SLICE):
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+        statement = (
+            insert(FlagRow)
+            .values(values[start : start + ENSURE_SLICE])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(col(FlagRow.key))
+        )
+        inserted |= {str(key) for (key,) in session.execute(statement)}
+    return inserted
 
 
 def all_keys(session: Session) -> list[str]:

@@ -8,6 +8,7 @@ the outbox: each retry is claimed by one of them (`claim`), so a late message is
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -161,3 +162,18 @@ def backlog(session: Session) -> tuple[int, datetime | None]:
     )
     count, oldest = session.exec(query).one()
     return int(count or 0), oldest
+
+
+def waiting_threads(session: Session, threads: Collection[str]) -> set[str]:
+    """Which of `threads` have notifications not delivered yet (nor given up on), in one
+    query: `waiting` for many threads at once."""
+    if not threads:
+        return set()
+    query = (
+        select(OutboxRow.thread)
+        .where(col(OutboxRow.thread).in_(sorted(set(threads))))
+        .where(col(OutboxRow.delivered_at).is_(None))
+        .where(OutboxRow.attempts < MAX_ATTEMPTS)
+        .distinct()
+    )
+    return {t for t in session.exec(query) if t is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,44 @@ from sqlmodel import Session, col, func, select
 from bot.domain.triggers import Reading, Streak, Verdict
 from bot.store.rollback_models import TRIGGER_STEP, ConditionRow, RollbackRow
 
+# Where `preload_conditions` keeps what it read in a session's `info`, by rollout id.
+_CONDITIONS = "rollbot.rollbacks.conditions"
+
+
+def preload_conditions(session: Session, rollout_ids: Collection[int]) -> None:
+    """Read the stored conditions of many rollouts in one query, so a list of cards (or a
+    tick's holds) does not ask once per rollout; `condition`, `conditions` and
+    `latest_evaluation` then answer from it for the rest of the session (until a new
+    condition is added in it)."""
+    ids = sorted(set(rollout_ids))
+    if not ids:
+        return
+    found: dict[int, list[ConditionRow]] = {i: [] for i in ids}
+    query = select(ConditionRow).where(col(ConditionRow.rollout_id).in_(ids))
+    for row in session.exec(query.order_by(col(ConditionRow.id))):
+        found[row.rollout_id].append(row)
+    session.info.setdefault(_CONDITIONS, {}).update(found)
+
+
+def _preloaded(session: Session, rollout_id: int) -> list[ConditionRow] | None:
+    found: list[ConditionRow] | None = session.info.get(_CONDITIONS, {}).get(rollout_id)
+    return found
+
 
 def condition(
     session: Session, rollout_id: int, kind: str, name: str, step_index: int
 ) -> ConditionRow | None:
     """The stored state of one trigger or criterion."""
+    preloaded = _preloaded(session, rollout_id)
+    if preloaded is not None:
+        return next(
+            (
+                r
+                for r in preloaded
+                if r.kind == kind and r.name == name and r.step_index == step_index
+            ),
+            None,
+        )
     query = select(ConditionRow).where(
         ConditionRow.rollout_id == rollout_id,
         ConditionRow.kind == kind,
@@ -26,6 +60,9 @@ def condition(
 
 def conditions(session: Session, rollout_id: int) -> list[ConditionRow]:
     """Every stored condition of a rollout."""
+    preloaded = _preloaded(session, rollout_id)
+    if preloaded is not None:
+        return list(preloaded)
     query = select(ConditionRow).where(ConditionRow.rollout_id == rollout_id)
     return list(session.exec(query.order_by(col(ConditionRow.id))))
 
@@ -33,13 +70,21 @@ def conditions(session: Session, rollout_id: int) -> list[ConditionRow]:
 def latest_evaluation(session: Session, rollout_id: int, step_index: int) -> list[ConditionRow]:
     """The triggers and the step's criteria as the latest evaluation of the rollout left
     them (one evaluation writes them all at the same time)."""
-    query = (
-        select(ConditionRow)
-        .where(ConditionRow.rollout_id == rollout_id)
-        .where(col(ConditionRow.step_index).in_([step_index, TRIGGER_STEP]))
-        .where(col(ConditionRow.evaluated_at).is_not(None))
-    )
-    rows = list(session.exec(query))
+    preloaded = _preloaded(session, rollout_id)
+    if preloaded is not None:
+        rows = [
+            r
+            for r in preloaded
+            if r.step_index in (step_index, TRIGGER_STEP) and r.evaluated_at is not None
+        ]
+    else:
+        query = (
+            select(ConditionRow)
+            .where(ConditionRow.rollout_id == rollout_id)
+            .where(col(ConditionRow.step_index).in_([step_index, TRIGGER_STEP]))
+            .where(col(ConditionRow.evaluated_at).is_not(None))
+        )
+        rows = list(session.exec(query))
     latest = max((r.evaluated_at for r in rows if r.evaluated_at), default=None)
     return [r for r in rows if r.evaluated_at == latest]
 
@@ -109,6 +154,7 @@ def new_condition(
 ) -> ConditionRow:
     """Add the stored state of a trigger or criterion seen for the first time."""
     row = ConditionRow(rollout_id=rollout_id, kind=kind, name=name, step_index=step_index)
+    session.info.pop(_CONDITIONS, None)  # what was preloaded lacks it
     session.add(row)
     return row
 

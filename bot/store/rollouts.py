@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
+from bot.store.types import assign
 
 
 def create(
@@ -95,6 +95,35 @@ def due_ids(session: Session, now: datetime) -> list[int]:
     return [i for i in session.exec(query) if i is not None]
 
 
+def claim_due(
+    session: Session,
+    now: datetime,
+    skip_locked: bool,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> list[RolloutRow]:
+    """Lock, in one statement, up to `limit` running rollouts whose bake time has passed,
+    most overdue first (`after`: only those after this (due time, id), the last of the
+    previous batch). On PostgreSQL rows another replica holds are skipped (it is advancing
+    them); on SQLite the transaction already holds the write lock."""
+    due = col(RolloutRow.step_due_at)
+    query = (
+        select(RolloutRow)
+        .where(RolloutRow.state == RolloutState.RUNNING.value)
+        .where(due.is_not(None))
+        .where(due <= now)
+        .order_by(due, col(RolloutRow.id))
+        .limit(limit)
+    )
+    if after is not None:
+        last_due, last_id = after
+        query = query.where(
+            or_(due > last_due, and_(due == last_due, col(RolloutRow.id) > last_id))
+        )
+    query = query.with_for_update(skip_locked=True) if skip_locked else query.with_for_update()
+    return list(session.exec(query))
+
+
 def claim(session: Session, rollout_id: int, skip_locked: bool) -> RolloutRow | None:
     """Lock one rollout for this transaction; on PostgreSQL skip it if another replica has it."""
     query = select(RolloutRow).where(RolloutRow.id == rollout_id)
@@ -104,19 +133,20 @@ def claim(session: Session, rollout_id: int, skip_locked: bool) -> RolloutRow | 
 
 def apply_snapshot(row: RolloutRow, snap: RolloutSnapshot, now: datetime) -> None:
     """Write a new state into the row and bump its version."""
-    row.state = snap.state.value
-    row.step_index = snap.step_index
-    row.percentage = snap.percentage
-    row.step_started_at = snap.step_started_at
-    row.step_due_at = snap.step_due_at
-    row.paused_remaining_s = snap.paused_remaining_s
-    row.updated_at = now
-    row.version += 1
-    if snap.state in ACTIVE_STATES:
-        row.active_flag_key = row.flag_key
-    else:
-        row.active_flag_key = None
-        row.finished_at = row.finished_at or now
+    active = snap.state in ACTIVE_STATES
+    assign(
+        row,
+        state=snap.state.value,
+        step_index=snap.step_index,
+        percentage=snap.percentage,
+        step_started_at=snap.step_started_at,
+        step_due_at=snap.step_due_at,
+        paused_remaining_s=snap.paused_remaining_s,
+        updated_at=now,
+        version=row.version + 1,
+        active_flag_key=row.flag_key if active else None,
+        finished_at=row.finished_at if active else (row.finished_at or now),
+    )
 
 
 def completed_since(session: Session, since: datetime) -> list[RolloutRow]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlmodel import Session, SQLModel, col, select
@@ -13,9 +14,44 @@ from bot.store.signoff_models import (
     SignoffRequestRow,
 )
 
+# Where `preload` keeps what it read in a session's `info`, by rollout id.
+_SIGNATURES = "rollbot.signoffs.signatures"
+_RESULTS = "rollbot.signoffs.results"
+
+
+def preload(session: Session, rollout_ids: Collection[int]) -> None:
+    """Read the signatures and checklist results of many rollouts in one query each, so a
+    list of cards does not ask once per rollout; `signatures` and `results` then answer
+    from what was read for the rest of the session (until it writes one of them)."""
+    ids = sorted(set(rollout_ids))
+    if not ids:
+        return
+    found: dict[int, list[SignatureRow]] = {i: [] for i in ids}
+    query = (
+        select(SignatureRow)
+        .where(col(SignatureRow.rollout_id).in_(ids))
+        .order_by(col(SignatureRow.at), col(SignatureRow.id))
+    )
+    for row in session.exec(query):
+        found[row.rollout_id].append(row)
+    checked: dict[int, dict[tuple[str, int], ChecklistResultRow]] = {i: {} for i in ids}
+    for r in session.exec(
+        select(ChecklistResultRow).where(col(ChecklistResultRow.rollout_id).in_(ids))
+    ):
+        checked[r.rollout_id][(r.checklist_id, r.item_index)] = r
+    session.info.setdefault(_SIGNATURES, {}).update(found)
+    session.info.setdefault(_RESULTS, {}).update(checked)
+
+
+def _forget_preloaded(session: Session) -> None:
+    """A write in this session: what `preload` read may be out of date."""
+    session.info.pop(_SIGNATURES, None)
+    session.info.pop(_RESULTS, None)
+
 
 def save(session: Session, row: SQLModel) -> None:
     """Write back a changed signature, gate visit, request or checklist result."""
+    _forget_preloaded(session)
     session.add(row)
 
 
@@ -26,6 +62,9 @@ def visit_key(rollout_id: int, step_index: int, entered_at: datetime) -> str:
 
 def signatures(session: Session, rollout_id: int) -> list[SignatureRow]:
     """Every approval and rejection of a rollout, oldest first."""
+    preloaded = session.info.get(_SIGNATURES, {}).get(rollout_id)
+    if preloaded is not None:
+        return list(preloaded)
     query = (
         select(SignatureRow)
         .where(SignatureRow.rollout_id == rollout_id)
@@ -80,6 +119,7 @@ def add_signature(
         at=at,
         approval_key=approval_key,
     )
+    _forget_preloaded(session)
     session.add(row)
     return row
 
@@ -110,6 +150,7 @@ def open_gate_visit(
         opened_at=opened_at,
         timeout_at=timeout_at,
     )
+    _forget_preloaded(session)
     session.add(row)
     return row
 
@@ -156,6 +197,21 @@ def open_requests(session: Session, rollout_id: int) -> list[SignoffRequestRow]:
     return list(session.exec(query))
 
 
+def with_open_work(session: Session, rollout_ids: Collection[int]) -> set[int]:
+    """Which of these rollouts have an open gate visit or an open request (two queries
+    for any number of rollouts)."""
+    ids = sorted(set(rollout_ids))
+    if not ids:
+        return set()
+    visits = select(GateVisitRow.rollout_id).where(
+        col(GateVisitRow.rollout_id).in_(ids), col(GateVisitRow.closed_at).is_(None)
+    )
+    asks = select(SignoffRequestRow.rollout_id).where(
+        col(SignoffRequestRow.rollout_id).in_(ids), col(SignoffRequestRow.closed_at).is_(None)
+    )
+    return set(session.exec(visits.distinct())) | set(session.exec(asks.distinct()))
+
+
 def rollouts_with_open_requests(session: Session) -> list[int]:
     """Ids of rollouts that still have open requests (to close those of finished ones)."""
     query = (
@@ -195,6 +251,7 @@ def add_request(
         created_at=created_at,
         next_at=created_at,
     )
+    _forget_preloaded(session)
     session.add(row)
     return row
 
@@ -232,6 +289,9 @@ def item_key(rollout_id: int, checklist_id: str, index: int) -> str:
 
 def results(session: Session, rollout_id: int) -> dict[tuple[str, int], ChecklistResultRow]:
     """The checklist results of a rollout by (checklist id, item index)."""
+    preloaded = session.info.get(_RESULTS, {}).get(rollout_id)
+    if preloaded is not None:
+        return dict(preloaded)
     query = select(ChecklistResultRow).where(ChecklistResultRow.rollout_id == rollout_id)
     return {(r.checklist_id, r.item_index): r for r in session.exec(query)}
 
@@ -263,6 +323,7 @@ def add_result(
         status=status,
         next_probe_at=next_probe_at,
     )
+    _forget_preloaded(session)
     session.add(row)
     return row
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from bot.domain.actor import Actor
 from bot.domain.errors import FlagSystemError
@@ -31,4 +32,17 @@ class FlagProvider(Protocol):
         database writes in it, so the flag and the rollout change commit or fail together.
         Remote providers ignore it; if they raise, the caller's transaction rolls back.
         """
+        ...
+
+
+@runtime_checkable
+class BatchFlagProvider(Protocol):
+    """A provider that keeps flags in rollbot's database and can change many in the caller's
+    transaction at once (the built-in store). Remote providers are not: each change is a
+    call that cannot be rolled back with the others."""
+
+    def apply_many(
+        self, changes: Sequence[tuple[str, FlagChange]], actor: Actor, within: Transaction
+    ) -> list[FlagDocument]:
+        """Apply every change in `within`, each audited; return the new documents in order."""
         ...

@@ -28,7 +28,7 @@ class IncidentCard:
 
     def view(self, incident_id: int) -> IncidentView:
         """One incident as its card shows it."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = store.by_id(s, incident_id)
             if row is None:
                 raise NotFound(f"Incident {incident_id} does not exist.")
@@ -65,17 +65,17 @@ class IncidentCard:
 
     def incidents(self) -> list[IncidentView]:
         """Open incidents, then recent resolved ones."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             return [self.build(s, r) for r in store.listing(s)]
 
     def in_channel_view(self, channel_id: str | None, command: str) -> IncidentView:
         """The view of this channel's incident (RollbotError outside one)."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             return self.build(s, self.in_channel(s, channel_id, command))
 
     def timeline_of(self, channel_id: str | None) -> tuple[IncidentView, list[TimelineEvent]]:
         """This channel's incident and its timeline."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = self.in_channel(s, channel_id, "timeline")
             assert row.id is not None
             return self.build(s, row), store.timeline(s, row.id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -108,7 +108,7 @@ class MetricsWatcher:
         """One evaluation of every active rollout; return the rollbacks it ran."""
         if not self.enabled:
             return []
-        with self.db.session() as s:
+        with self.db.read() as s:
             rows = list(rollouts.active(s))
         active = [
             (r.id, plan_of(r), r.step_index, r.state) for r in rows if self.monitored(r.flag_key)
@@ -312,6 +312,12 @@ class RolloutNotes:
 
     def __init__(self, hold: CriteriaHold) -> None:
         self.hold = hold
+
+    def preload(self, s: Session, rows: Sequence[RolloutRow]) -> None:
+        """A `RolloutContext.preloads` entry: the stored conditions of many rollouts' cards
+        (and a tick's holds) read in one query, when metrics are watched at all."""
+        if self.hold.watcher.enabled:
+            rollbacks.preload_conditions(s, [r.id for r in rows if r.id is not None])
 
     def __call__(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime

@@ -29,12 +29,27 @@ class RolloutAnnouncer:
     def announce(self, outcome: Outcome) -> Outcome:
         """Show the card and post the event of a committed change, then tell the
         after-change hooks; delivery failures go to the outbox, never undo."""
+        announced = self._announce(outcome, None)
+        self._after_changes([announced])
+        return announced
+
+    def _after_changes(self, outcomes: list[Outcome]) -> None:
+        for hook in self.ctx.after_changes:
+            try:
+                hook(outcomes)
+            except Exception:
+                log.exception("after-change hook failed for %d rollout(s)", len(outcomes))
+
+    def _announce(self, outcome: Outcome, behind: bool | None) -> Outcome:
+        """Show the card and post the event of a committed change, then tell the
+        after-change hooks; delivery failures go to the outbox, never undo. `behind`: whether
+        the thread has messages waiting in the outbox, when the caller already knows."""
         view = outcome.view
         try:
             view = self._show(view)
         except Exception as exc:  # the next change or delivery edits the card again
             log.warning("could not show the card of rollout %s: %s", view.id, exc)
-        self.post(view.id, outcome.event, view)
+        self.post(view.id, outcome.event, view, behind)
         announced = Outcome(view, outcome.event)
         for hook in self.ctx.after_change:
             try:
@@ -43,14 +58,32 @@ class RolloutAnnouncer:
                 log.exception("after-change hook failed for rollout %s", view.id)
         return announced
 
-    def post(self, rollout_id: int, message: ThreadText, view: RolloutView | None = None) -> None:
+    def announce_many(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """`announce` for many committed changes (a scheduler tick): which threads have
+        messages waiting is asked once for all of them."""
+        if not outcomes:
+            return []
+        with self.ctx.db.read() as s:
+            waiting = outbox.waiting_threads(s, [_thread(o.view.id) for o in outcomes])
+        announced = [self._announce(o, _thread(o.view.id) in waiting) for o in outcomes]
+        self._after_changes(announced)
+        return announced
+
+    def post(
+        self,
+        rollout_id: int,
+        message: ThreadText,
+        view: RolloutView | None = None,
+        behind: bool | None = None,
+    ) -> None:
         """One message in a rollout's thread, without showing the card again. A failure
         goes to the outbox (a runbook reporting its steps must never stop for the chat);
         while earlier messages of the thread wait there, this one queues behind them, so
         the thread reads in the order things happened."""
         thread = _thread(rollout_id)
-        with self.ctx.db.session() as s:
-            behind = outbox.waiting(s, thread)
+        if behind is None:
+            with self.ctx.db.read() as s:
+                behind = outbox.waiting(s, thread)
         if behind:
             self._keep(rollout_id, message, None)
             self.deliver_pending()

@@ -3,7 +3,7 @@ the result of a change (`Outcome`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +22,10 @@ from bot.store.models import RolloutRow
 Annotator = Callable[[Session, RolloutRow, RolloutView, datetime], RolloutView]
 """Adds a feature's state to a rollout's view (e.g. the sign-off chain on the card)."""
 
+Preload = Callable[[Session, Sequence[RolloutRow]], None]
+"""Reads, in a few queries, what a feature's annotator needs for many rollouts at once, so
+a list of cards does not ask the database once per rollout (e.g. every signature)."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -36,8 +40,8 @@ class RolloutContext:
     """The database, plans, flags, clock, chat port, permissions and settings that reading,
     announcing and changing rollouts share.
 
-    `holds`, `annotators` and `after_change` are the extension points other features (sign-off,
-    rollback) add to while the container builds the object graph.
+    `holds`, `annotators`, `preloads` and `after_change` are the extension points other
+    features (sign-off, rollback) add to while the container builds the object graph.
     """
 
     db: Database
@@ -50,5 +54,10 @@ class RolloutContext:
     advance_guard: timedelta = timedelta(seconds=30)
     holds: list[AdvanceHold] = field(default_factory=list)
     annotators: list[Annotator] = field(default_factory=list)
+    preloads: list[Preload] = field(default_factory=list)
     # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
     after_change: list[Callable[[Outcome], None]] = field(default_factory=list)
+    # Called once with the outcomes announced together (a scheduler tick advancing many;
+    # a single change comes as a list of one): for a feature that can do a batch's work at
+    # once. A feature registers here or in `after_change`, not in both.
+    after_changes: list[Callable[[list[Outcome]], None]] = field(default_factory=list)

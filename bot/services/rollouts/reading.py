@@ -27,7 +27,7 @@ class RolloutReader:
 
     def status(self, flag_key: str) -> RolloutView:
         """The flag's active rollout, or its latest one."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(Message("No rollout for ", Code(flag_key), "."), self.known_hint(s))
@@ -36,8 +36,8 @@ class RolloutReader:
     def active(self) -> list[RolloutView]:
         """Every running or paused rollout."""
         now = self.ctx.clock.now()
-        with self.ctx.db.session() as s:
-            return [self.view_of(s, r, now) for r in rollouts.active(s)]
+        with self.ctx.db.read() as s:
+            return self.views_of(s, rollouts.active(s), now)
 
     def has_active(self, flag_key: str) -> bool:
         """True while the flag has a running or paused rollout."""
@@ -47,12 +47,12 @@ class RolloutReader:
     def recent(self, limit: int = 20) -> list[RolloutView]:
         """The newest rollouts, active or finished."""
         now = self.ctx.clock.now()
-        with self.ctx.db.session() as s:
-            return [self.view_of(s, r, now) for r in rollouts.recent(s, limit)]
+        with self.ctx.db.read() as s:
+            return self.views_of(s, rollouts.recent(s, limit), now)
 
     def view(self, rollout_id: int) -> RolloutView:
         """One rollout by id."""
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             row = rollouts.by_id(s, rollout_id)
             if row is None:
                 raise NotFound(f"Rollout {rollout_id} does not exist.")
@@ -64,6 +64,14 @@ class RolloutReader:
         for annotate in self.ctx.annotators:
             view = annotate(s, row, view, now)
         return view
+
+    def views_of(self, s: Session, rows: list[RolloutRow], now: datetime) -> list[RolloutView]:
+        """The views of many rows read in `s`: what the annotators need is read for all of
+        them at once first (`RolloutContext.preloads`)."""
+        if len(rows) > 1:
+            for preload in self.ctx.preloads:
+                preload(s, rows)
+        return [self.view_of(s, r, now) for r in rows]
 
     def known_hint(self, s: Session) -> Message:
         """A hint naming the flags that have rollouts (for "no rollout for …" refusals)."""

@@ -66,6 +66,10 @@ class RolloutService:
         self.holds = ctx.holds
         self.annotators = ctx.annotators
         self.after_change = ctx.after_change
+        # Reading many cards at once (their annotators' data in one query each), and what
+        # hears the outcomes announced together (a scheduler tick's batch) once.
+        self.preloads = ctx.preloads
+        self.after_changes = ctx.after_changes
         # The door's calls are the collaborators' own methods (their signatures and docs).
         # Reading: the flag's active or latest rollout, every active one, the newest ones, one
         # by id, and the view of a row read in the caller's session.

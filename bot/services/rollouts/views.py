@@ -10,9 +10,10 @@ from bot.domain import rollout as machine
 from bot.domain.actions import Action, Emphasis
 from bot.domain.durations import format_duration
 from bot.domain.message import Message
-from bot.domain.plan import Plan
+from bot.domain.plan import STORED_PLANS, Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
+from bot.store.types import content_key
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class RolloutView:
     # Extra sections (mrkdwn) added by features through RolloutService.annotators,
     # e.g. the sign-off chain and the checklist items holding a gate.
     notes: tuple[str | Message, ...] = ()
+    # The plan the rollout runs (validated once per content and shared: read, never change).
+    plan: Plan | None = field(default=None, compare=False, repr=False)
 
     def button_value(self) -> str:
         """The value buttons carry: which rollout and which step they were pressed on."""
@@ -75,8 +78,9 @@ def snapshot_of(row: RolloutRow) -> RolloutSnapshot:
 
 
 def plan_of(row: RolloutRow) -> Plan:
-    """The plan as it was when the rollout started (kept with the rollout)."""
-    return Plan.model_validate(row.plan)
+    """The plan as it was when the rollout started (kept with the rollout), validated once
+    per distinct content (`StoredPlans`)."""
+    return STORED_PLANS.get(row.plan, content_key(row.plan))
 
 
 def describe_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> str:
@@ -137,6 +141,7 @@ def build_view(row: RolloutRow, now: datetime, plan: Plan | None = None) -> Roll
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         version=row.version,
+        plan=plan,
     )
     buttons: list[Button] = []
     value = view.button_value()

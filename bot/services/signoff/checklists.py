@@ -129,7 +129,7 @@ class ChecklistService:
 
     def items(self, flag_key: str) -> tuple[RolloutView, list[ItemState]]:
         """The rollout (active, else latest) of a flag and its checklist items."""
-        with self.db.session() as s:
+        with self.db.read() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(

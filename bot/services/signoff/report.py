@@ -70,7 +70,7 @@ class ReportService:
 
     def markdown(self, flag_key: str, name: Callable[[str], str] = str) -> str:
         """The report's Markdown; `name` writes a person's user id (the id by default)."""
-        with self.context.db.session() as s:
+        with self.context.db.read() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(

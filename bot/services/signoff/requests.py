@@ -22,7 +22,7 @@ from bot.domain.message import Code, Message, Sign, Strong
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import describe_chain
 from bot.services.rollouts.reading import Outcome
-from bot.services.signoff.chain import SignoffChain, visit_ms
+from bot.services.signoff.chain import SignoffChain, gate_of, visit_ms
 from bot.services.signoff.checklists import describe_metrics, describe_open
 from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.ports import Ask, MessageRef, SignButton, close_quietly
@@ -64,6 +64,22 @@ class SignoffRequests:
     def on_change(self, outcome: Outcome) -> None:
         """After any rollout change: open / close gates and send what is due now."""
         self.sync(outcome.view.id)
+        self.deliver()
+
+    def on_changes(self, outcomes: list[Outcome]) -> None:
+        """After rollout changes (one, or a scheduler tick's many): sync the rollouts that
+        are at a gate or still have an open visit or request (the others have nothing to
+        open or close), then send what is due now, once."""
+        with self.db.read() as s:
+            busy = signoffs.with_open_work(s, [o.view.id for o in outcomes])
+        for outcome in outcomes:
+            view = outcome.view
+            at_gate = view.plan is None or (  # without its plan, sync to be sure
+                view.state in (RolloutState.RUNNING, RolloutState.PAUSED)
+                and gate_of(view.plan, view.step_number - 1) is not None
+            )
+            if view.id in busy or at_gate:
+                self.sync(view.id)
         self.deliver()
 
     def tick(self) -> None:

@@ -14,6 +14,7 @@ container gives the rollout service its reader as a hold and an annotator.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -96,6 +97,10 @@ class SignoffService:
         self.notifier = self.context.notifier
         self.config = config
         self.directory = self.context.directory
+
+    def preload(self, s: Session, rows: Sequence[RolloutRow]) -> None:
+        """Read the signatures and checklist results of many rollouts' cards in one go."""
+        signoffs.preload(s, [r.id for r in rows if r.id is not None])
 
     # -- signing -------------------------------------------------------------------------
 

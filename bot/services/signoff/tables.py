@@ -48,7 +48,7 @@ def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[Tab
 
 def signatures_table(context: SignoffContext, flag_key: str) -> tuple[RolloutView, list[TableRow]]:
     """The flag's active (else latest) rollout and its approval table."""
-    with context.db.session() as s:
+    with context.db.read() as s:
         row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
         if row is None:
             raise NotFound(
@@ -65,7 +65,7 @@ def waiting_for(
     """Gates waiting for `user_id` to sign now: (rollout, role name)."""
     groups = context.permissions.group_members()
     found: list[tuple[RolloutView, str]] = []
-    with context.db.session() as s:
+    with context.db.read() as s:
         for row in rollouts.active(s):
             current = reader.current(s, row)
             if current is None or row.started_by == user_id:
