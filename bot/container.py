@@ -182,7 +182,9 @@ def build(
     notes = RolloutNotes(criteria)
     rollouts.annotators.append(notes)
     rollouts.preloads.append(notes.preload)
-    rollouts.annotators.append(FlagNotes())  # segments; monitoring off
+    flag_notes = FlagNotes()  # segments; monitoring off
+    rollouts.annotators.append(flag_notes)
+    rollouts.preloads.append(flag_notes.preload)
     # Last of the holds: the plan's data backup runs only once nothing else holds the step.
     backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
     rollouts.holds.append(backup)

@@ -8,11 +8,14 @@ what `rollbot config check` accepts is exactly what the scheduler can run.
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 CRON_HINT = (
     'write five fields, minute hour day-of-month month day-of-week, e.g. "0 9 * * MON-FRI" '
@@ -28,6 +31,9 @@ def _digest_error(message: str, hint: str) -> PydanticCustomError:
 def cron_trigger(expression: str, timezone: str) -> CronTrigger:
     """The trigger of a five-field cron expression in `timezone` (ValueError when either
     is not valid)."""
+    # Imported here: `plan check` and `rollbot --help` load the config without the scheduler.
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"{expression!r} has {len(fields)} field(s), a cron expression has 5")

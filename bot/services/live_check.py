@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING
 from bot.config.databases import database_urls
 from bot.config.settings import ConfigFile
 from bot.domain.runbook import FULL, needed_env
-from bot.providers.flags.base import FlagProvider
-from bot.providers.metrics.sources import MetricSources
-from bot.providers.paging.base import Pager
-from bot.providers.statuspage.base import StatusPageProvider
 from bot.services.plans import PlanCatalog
 
 # Types only: `rollbot config check` reads this module without the database and HTTP
 # libraries the providers bring in.
 if TYPE_CHECKING:
     from bot.providers.flags.base import FlagProvider
+    from bot.providers.metrics.sources import MetricSources
     from bot.providers.paging.base import Pager
     from bot.providers.statuspage.base import StatusPageProvider
 

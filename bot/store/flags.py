@@ -74,6 +74,7 @@ def put(
         version=row.version + 1,
     )
     session.add(row)
+    _keep_preloaded(session, key, row)
     if bump:
         bump_state(session)
     return row
@@ -157,5 +158,31 @@ def delete(session: Session, key: str) -> FlagRow | None:
     row = get(session, key, for_update=True)
     if row is not None:
         session.delete(row)
+        _keep_preloaded(session, key, None)
         bump_state(session)  # replicas reload the flags in memory
     return row
+
+
+_PRELOADED = "flags.preloaded"
+
+
+def preload(session: Session, keys: Collection[str]) -> None:
+    """Read many flags in one query for the rest of the session (a list of cards, a tick's
+    batch): `cached` answers from it until this session writes a flag."""
+    rows = get_many(session, keys)
+    session.info.setdefault(_PRELOADED, {}).update({k: rows.get(k) for k in set(keys)})
+
+
+def cached(session: Session, key: str) -> FlagRow | None:
+    """The flag's row, from what `preload` read in this session, else read now."""
+    preloaded: dict[str, FlagRow | None] = session.info.get(_PRELOADED, {})
+    if key in preloaded:
+        return preloaded[key]
+    return get(session, key)
+
+
+def _keep_preloaded(session: Session, key: str, row: FlagRow | None) -> None:
+    """A flag written in this session: what `preload` read of it is the written row now."""
+    preloaded: dict[str, FlagRow | None] | None = session.info.get(_PRELOADED)
+    if preloaded is not None and key in preloaded:
+        preloaded[key] = row

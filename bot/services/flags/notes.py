@@ -3,6 +3,7 @@ metrics are watched (`monitoring_enabled`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,11 +21,15 @@ class FlagNotes:
     session (a second session would wait on SQLite's write lock that this one holds); flags
     kept in a remote system get no notes."""
 
+    def preload(self, s: Session, rows: Sequence[RolloutRow]) -> None:
+        """A `RolloutContext.preloads` entry: the flags of many cards in one query."""
+        flags.preload(s, [r.flag_key for r in rows])
+
     def __call__(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
     ) -> RolloutView:
         """The view with the flag's notes."""
-        stored = flags.get(s, view.flag_key)
+        stored = flags.cached(s, view.flag_key)
         if stored is None:
             return view
         doc = flags.to_document(stored)
