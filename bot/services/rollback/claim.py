@@ -235,7 +235,6 @@ class RollbackClaims:
             partial,
             before.percentage,
         )
-        text = started_text(row.flag_key, automatic, actor.named, reason, fired, now, steps)
         return Claim(report, steps, text, actor, lock=lock)
 
     def claim_interrupted(self, rollback_id: int, rollout_id: int) -> Claim | None:
