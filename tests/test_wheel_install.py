@@ -267,7 +267,7 @@ def wait_for_call(
     return found[0]
 
 
-def test_rollbot_serve_from_the_wheel_runs_an_incident_through_its_templates(
+def test_rollbot_serve_from_the_wheel_runs_an_incident_and_a_digest_through_its_templates(
     served: tuple[Served, FakeSlack],
 ) -> None:
     run, fake = served
@@ -311,9 +311,16 @@ def test_rollbot_serve_from_the_wheel_runs_an_incident_through_its_templates(
         assert f"# Post-mortem: {TITLE}" in markdown
         assert "Bad deploy rolled back" in markdown and "## Root cause" in markdown
 
-        # DIGEST CHECK: the digests feature (issue 10, item 1) adds its check here: a digest
-        # configured in the example config, shown or posted by this same installed rollbot,
-        # proving templates/digest*.j2 load from the wheel too.
+        # A digest shown now (`/rollout digest`, privately): rendered from
+        # templates/digest.md.j2, so the digest template loads from the wheel too.
+        before = len(fake.calls_to("response_url"))
+        response = slack.command("/rollout", "digest")
+        assert response.status_code == 200, response.text
+        reply = fake.wait_for("response_url", before + 1, timeout=15)[before]
+        shown = str(reply.params.get("text")) + json.dumps(reply.params.get("blocks"))
+        assert reply.params["response_type"] == "ephemeral"
+        assert "Status digest: " in shown, shown
+        assert "Nothing to report" in shown, shown  # the incident is resolved, nothing runs
 
         assert wait_healthy(run).json()["status"] == "ok"
         fake.assert_no_invalid_payloads()
