@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.domain.checklist import Checklist, ItemState, ItemStatus, checklist_hold
+from bot.domain.checklist import ItemState, checklist_hold
 from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutState
@@ -32,6 +32,7 @@ from bot.services.digests.digest import (
 )
 from bot.services.rollback.watch import CRITERION, TRIGGER
 from bot.services.rollouts.views import build_view
+from bot.services.signoff.checklists import item_states
 from bot.store import digests as store
 from bot.store import rollbacks
 from bot.store.digests import OpenIncident
@@ -368,25 +369,7 @@ def _chain(gate: Gate, rows: list[SignatureRow], row: RolloutRow) -> Chain:
 def _states(plan: Plan, results: list[ChecklistResultRow]) -> list[ItemState]:
     """Every checklist item of the plan with its stored result (as the checklist service
     reads them)."""
-    found = {(r.checklist_id, r.item_index): r for r in results}
-    out: list[ItemState] = []
-    checklist: Checklist
-    for checklist in plan.checklists:
-        for index, item in enumerate(checklist.items):
-            r = found.get((checklist.id, index))
-            status = ItemStatus(r.status) if r is not None else ItemStatus.OPEN
-            out.append(
-                ItemState(
-                    checklist,
-                    index,
-                    item,
-                    status,
-                    r.checked_by if r else None,
-                    r.at if r else None,
-                    r.detail if r else None,
-                )
-            )
-    return out
+    return item_states(plan, {(r.checklist_id, r.item_index): r for r in results})
 
 
 def _condition(

@@ -9,6 +9,7 @@ never run the same probe at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from bot.services.signoff.ports import CheckButton
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
 from bot.store.models import RolloutRow
+from bot.store.signoff_models import ChecklistResultRow
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,30 @@ def describe_metrics(states: list[ItemState]) -> str:
     return "\n".join(lines)
 
 
+def item_states(
+    plan: Plan, found: Mapping[tuple[str, int], ChecklistResultRow]
+) -> list[ItemState]:
+    """Every checklist item of the plan with its stored result (by checklist id and item
+    index), in plan order."""
+    out: list[ItemState] = []
+    for checklist in plan.checklists:
+        for index, item in enumerate(checklist.items):
+            r = found.get((checklist.id, index))
+            status = ItemStatus(r.status) if r is not None else ItemStatus.OPEN
+            out.append(
+                ItemState(
+                    checklist,
+                    index,
+                    item,
+                    status,
+                    r.checked_by if r else None,
+                    r.at if r else None,
+                    r.detail if r else None,
+                )
+            )
+    return out
+
+
 class ChecklistService:
     """Checklist state, owner checks and probes."""
 
@@ -107,25 +133,7 @@ class ChecklistService:
     def states(self, s: Session, row: RolloutRow, plan: Plan | None = None) -> list[ItemState]:
         """Every item of the rollout's plan with its current result, in plan order."""
         assert row.id is not None
-        plan = plan or plan_of(row)
-        found = signoffs.results(s, row.id)
-        out: list[ItemState] = []
-        for checklist in plan.checklists:
-            for index, item in enumerate(checklist.items):
-                r = found.get((checklist.id, index))
-                status = ItemStatus(r.status) if r is not None else ItemStatus.OPEN
-                out.append(
-                    ItemState(
-                        checklist,
-                        index,
-                        item,
-                        status,
-                        r.checked_by if r else None,
-                        r.at if r else None,
-                        r.detail if r else None,
-                    )
-                )
-        return out
+        return item_states(plan or plan_of(row), signoffs.results(s, row.id))
 
     def items(self, flag_key: str) -> tuple[RolloutView, list[ItemState]]:
         """The rollout (active, else latest) of a flag and its checklist items."""
