@@ -17,6 +17,10 @@ from bot.store.types import UTCDateTime
 TRIGGER_STEP = -1
 """`step_index` of trigger rows: triggers watch the whole rollout, not one step."""
 
+BASELINE, BASELINE_STEP = "baseline", -2
+"""`kind` and `step_index` of baseline rows: the value of a relative criterion (or success
+metric) over its window before the rollout started, measured once per rollout and name."""
+
 
 class ConditionRow(SQLModel, table=True):
     """The latest observation of one trigger (per rollout) or criterion (per rollout step),

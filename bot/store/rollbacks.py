@@ -9,7 +9,13 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from bot.domain.triggers import Reading, Streak, Verdict
-from bot.store.rollback_models import TRIGGER_STEP, ConditionRow, RollbackRow
+from bot.store.rollback_models import (
+    BASELINE,
+    BASELINE_STEP,
+    TRIGGER_STEP,
+    ConditionRow,
+    RollbackRow,
+)
 
 # Where `preload_conditions` keeps what it read in a session's `info`, by rollout id.
 _CONDITIONS = "rollbot.rollbacks.conditions"
@@ -87,6 +93,38 @@ def latest_evaluation(session: Session, rollout_id: int, step_index: int) -> lis
         rows = list(session.exec(query))
     latest = max((r.evaluated_at for r in rows if r.evaluated_at), default=None)
     return [r for r in rows if r.evaluated_at == latest]
+
+
+def baseline(session: Session, rollout_id: int, name: str) -> ConditionRow | None:
+    """The stored baseline of a rollout's relative criterion or success metric `name`."""
+    return condition(session, rollout_id, BASELINE, name, BASELINE_STEP)
+
+
+def baselines(session: Session, rollout_id: int) -> dict[str, float | None]:
+    """Name -> baseline value of every baseline measured for a rollout."""
+    return {
+        r.name: r.value
+        for r in conditions(session, rollout_id)
+        if r.kind == BASELINE and r.evaluated_at is not None and r.error is None
+    }
+
+
+def record_baseline(
+    session: Session,
+    rollout_id: int,
+    name: str,
+    value: float | None,
+    error: str | None,
+    at: datetime,
+) -> ConditionRow:
+    """Store a baseline measurement (a failed one, `error` set, is measured again later;
+    one that answered, even with no data, is final)."""
+    row = baseline(session, rollout_id, name)
+    if row is None:
+        row = new_condition(session, rollout_id, BASELINE, name, BASELINE_STEP)
+    row.value, row.error, row.evaluated_at = value, error, at
+    session.add(row)
+    return row
 
 
 def reading(row: ConditionRow | None) -> Reading | None:

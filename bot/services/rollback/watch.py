@@ -111,14 +111,17 @@ class MetricsWatcher:
         with self.db.read() as s:
             rows = list(rollouts.active(s))
         active = [
-            (r.id, plan_of(r), r.step_index, r.state) for r in rows if self.monitored(r.flag_key)
+            (r.id, plan_of(r), r.step_index, r.state, r.started_at)
+            for r in rows
+            if self.monitored(r.flag_key)
         ]
         # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
         # the evaluation (and the flag-off step) of another rollout that fired at the same time.
         to_roll_back: list[tuple[int, list[FiredTrigger]]] = []
-        for rollout_id, plan, index, state in active:
+        for rollout_id, plan, index, state, started_at in active:
             assert rollout_id is not None
             try:
+                self._measure_baselines(rollout_id, plan, index, started_at)
                 fired = self._evaluate_one(rollout_id, plan, index, state)
             except DatabaseUnavailable:
                 raise  # the tick says so once; the next evaluation counts again
@@ -160,6 +163,52 @@ class MetricsWatcher:
         except MetricsProviderError as exc:
             return Measurement(None, str(exc)[:300])
 
+    def relative(self, plan: Plan, index: int) -> list[Criterion]:
+        """The relative criteria of step `index` and the plan's relative success metrics:
+        what needs a baseline (one per name)."""
+        found: dict[str, Criterion] = {}
+        for c in [*self.armed(plan.criteria_for(index)), *self.armed(plan.success_metrics)]:
+            if c.relative:
+                found.setdefault(c.name, c)
+        return list(found.values())
+
+    def _measure_baselines(
+        self, rollout_id: int, plan: Plan, index: int, started_at: datetime
+    ) -> None:
+        """Measure, once per rollout, the baseline of every relative criterion it needs now,
+        for the window that ended when the rollout started (a restart, or another replica,
+        finds it stored; a measurement that failed is tried again next evaluation)."""
+        wanted = self.relative(plan, index)
+        if not wanted:
+            return
+        with self.db.read() as s:
+            stored = {c.name: rollbacks.baseline(s, rollout_id, c.name) for c in wanted}
+        missing = [c for c in wanted if _remeasure(stored[c.name])]
+        if not missing:
+            return
+        found: dict[str, Measurement] = {}
+        for criterion in missing:
+            assert criterion.baseline is not None
+            try:
+                value = self.metrics.ask_at(
+                    criterion.source,
+                    criterion.baseline_query(),
+                    started_at,
+                    criterion.baseline.length,
+                )
+                found[criterion.name] = Measurement(value)
+            except MetricsProviderError as exc:
+                found[criterion.name] = Measurement(None, str(exc)[:300])
+        now = self.clock.now()
+        with self.db.session() as s:
+            for name, m in found.items():
+                row = rollbacks.baseline(s, rollout_id, name)
+                if row is not None and row.error is None:
+                    continue  # another replica measured it meanwhile
+                rollbacks.record_baseline(s, rollout_id, name, m.value, m.error, now)
+                if m.error is None:
+                    log.info("baseline of %s for rollout %s: %s", name, rollout_id, m.value)
+
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
     ) -> list[FiredTrigger]:
@@ -190,8 +239,18 @@ class MetricsWatcher:
                 s.add(cond)
                 values = cond.recent[-cond.bad :] if cond.bad else []
                 fired.append(FiredTrigger.of(trigger, values, now))
+            known = rollbacks.baselines(s, rollout_id) if criteria else {}
             for criterion in criteria:
-                self._count(s, rollout_id, CRITERION, criterion, index, measured, now)
+                self._count(
+                    s,
+                    rollout_id,
+                    CRITERION,
+                    criterion,
+                    index,
+                    measured,
+                    now,
+                    known.get(criterion.name),
+                )
         return fired
 
     def _count(
@@ -203,8 +262,10 @@ class MetricsWatcher:
         step_index: int,
         measured: dict[tuple[str, str], Measurement],
         now: datetime,
+        baseline: float | None = None,
     ) -> ConditionRow | None:
-        """Count one observation; None when it was already counted this interval."""
+        """Count one observation; None when it was already counted this interval
+        (`baseline`: a relative criterion's stored baseline)."""
         row = rollbacks.condition(s, rollout_id, kind, condition.name, step_index)
         if row is None:
             row = rollbacks.new_condition(s, rollout_id, kind, condition.name, step_index)
@@ -215,7 +276,7 @@ class MetricsWatcher:
             verdict = judge_trigger(condition, m.value)
         else:
             assert isinstance(condition, Criterion)
-            verdict = judge_criterion(condition, m.value)
+            verdict = judge_criterion(condition, m.value, baseline)
         streak = observe(_streak(row), verdict)
         if verdict is Verdict.GOOD and kind == TRIGGER:
             row.fired_at = None  # healthy again: a new streak may fire
@@ -252,6 +313,11 @@ def _acted_on(
         return []
     first = fresh[0][0].runbook
     return [(t, c) for t, c in fresh if t.runbook == first]
+
+
+def _remeasure(row: ConditionRow | None) -> bool:
+    """True when a baseline was never measured, or its measurement failed."""
+    return row is None or row.error is not None
 
 
 def _streak(row: ConditionRow) -> Streak:
@@ -300,7 +366,9 @@ class CriteriaHold:
                     f" was last measured at {reading.at:%H:%M:%S} UTC; "
                     "waiting for a fresh measurement",
                 )
-            reason = criterion_hold_reason(criterion, reading)
+            base = rollbacks.baseline(session, row.id, criterion.name)
+            value = base.value if base is not None and base.error is None else None
+            reason = criterion_hold_reason(criterion, reading, value)
             if reason is not None:
                 return reason
         return None
