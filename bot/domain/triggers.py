@@ -317,6 +317,20 @@ class Criterion(Condition):
         return f"{how}, now {now_text} ({moved}needs {self.change})"
 
 
+def baseline_lines(
+    criteria: list[Criterion],
+    baselines: dict[str, float | None],
+    nows: dict[str, float | None],
+) -> list[str]:
+    """`engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)` for each relative
+    criterion (no baseline / no data where nothing was measured)."""
+    return [
+        f"{c.name}: {c.compared(nows.get(c.name), baselines.get(c.name))}"
+        for c in criteria
+        if c.relative
+    ]
+
+
 def relative_change(now: float | None, baseline: float | None) -> float | None:
     """now / baseline - 1 (0.25: 25% up); None without both values or with a zero baseline
     (no relative change can be measured from nothing)."""

@@ -12,6 +12,7 @@ from bot.domain.triggers import Reading, Streak, Verdict
 from bot.store.rollback_models import (
     BASELINE,
     BASELINE_STEP,
+    METRIC,
     TRIGGER_STEP,
     ConditionRow,
     RollbackRow,
@@ -109,22 +110,37 @@ def baselines(session: Session, rollout_id: int) -> dict[str, float | None]:
     }
 
 
-def record_baseline(
+def record_value(
     session: Session,
     rollout_id: int,
+    kind: str,
     name: str,
     value: float | None,
     error: str | None,
     at: datetime,
 ) -> ConditionRow:
-    """Store a baseline measurement (a failed one, `error` set, is measured again later;
-    one that answered, even with no data, is final)."""
-    row = baseline(session, rollout_id, name)
+    """Store a baseline (kind BASELINE) or a success metric's latest value (kind METRIC). A
+    baseline whose measurement failed (`error` set) is measured again later; one that
+    answered, even with no data, is final."""
+    row = condition(session, rollout_id, kind, name, BASELINE_STEP)
     if row is None:
-        row = new_condition(session, rollout_id, BASELINE, name, BASELINE_STEP)
+        row = new_condition(session, rollout_id, kind, name, BASELINE_STEP)
     row.value, row.error, row.evaluated_at = value, error, at
     session.add(row)
     return row
+
+
+def latest_values(session: Session, rollout_id: int) -> dict[str, float | None]:
+    """Name -> the latest measured value of each criterion and relative success metric of a
+    rollout (None when its latest measurement answered nothing or failed)."""
+    latest: dict[str, ConditionRow] = {}
+    for r in conditions(session, rollout_id):
+        if r.kind not in ("criterion", METRIC) or r.evaluated_at is None:
+            continue
+        seen = latest.get(r.name)
+        if seen is None or (seen.evaluated_at is not None and r.evaluated_at >= seen.evaluated_at):
+            latest[r.name] = r
+    return {name: (r.value if r.error is None else None) for name, r in latest.items()}
 
 
 def reading(row: ConditionRow | None) -> Reading | None:

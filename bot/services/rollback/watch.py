@@ -31,6 +31,7 @@ from bot.domain.triggers import (
     Streak,
     Trigger,
     Verdict,
+    baseline_lines,
     criterion_hold_reason,
     decisive,
     fires,
@@ -46,7 +47,7 @@ from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import rollbacks, rollouts
 from bot.store.models import RolloutRow
-from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
+from bot.store.rollback_models import BASELINE, METRIC, TRIGGER_STEP, ConditionRow
 
 log = logging.getLogger(__name__)
 
@@ -164,50 +165,51 @@ class MetricsWatcher:
             return Measurement(None, str(exc)[:300])
 
     def relative(self, plan: Plan, index: int) -> list[Criterion]:
-        """The relative criteria of step `index` and the plan's relative success metrics:
-        what needs a baseline (one per name)."""
-        found: dict[str, Criterion] = {}
-        for c in [*self.armed(plan.criteria_for(index)), *self.armed(plan.success_metrics)]:
-            if c.relative:
-                found.setdefault(c.name, c)
-        return list(found.values())
+        """What needs a baseline now: the relative criteria of step `index` and the plan's
+        relative success metrics whose provider is configured."""
+        return self.armed(plan.relative_criteria(index))
 
     def _measure_baselines(
         self, rollout_id: int, plan: Plan, index: int, started_at: datetime
     ) -> None:
         """Measure, once per rollout, the baseline of every relative criterion it needs now,
         for the window that ended when the rollout started (a restart, or another replica,
-        finds it stored; a measurement that failed is tried again next evaluation)."""
+        finds it stored; a measurement that failed is tried again next evaluation); and the
+        value now of each relative success metric (criteria are measured with the step)."""
         wanted = self.relative(plan, index)
         if not wanted:
             return
         with self.db.read() as s:
             stored = {c.name: rollbacks.baseline(s, rollout_id, c.name) for c in wanted}
-        missing = [c for c in wanted if _remeasure(stored[c.name])]
-        if not missing:
-            return
-        found: dict[str, Measurement] = {}
-        for criterion in missing:
-            assert criterion.baseline is not None
-            try:
-                value = self.metrics.ask_at(
-                    criterion.source,
-                    criterion.baseline_query(),
-                    started_at,
-                    criterion.baseline.length,
-                )
-                found[criterion.name] = Measurement(value)
-            except MetricsProviderError as exc:
-                found[criterion.name] = Measurement(None, str(exc)[:300])
+        found: dict[tuple[str, str], Measurement] = {}
+        for criterion in wanted:
+            if _remeasure(stored[criterion.name]):
+                found[(BASELINE, criterion.name)] = self._measure_baseline(criterion, started_at)
+        step_criteria = {c.name for c in plan.criteria_for(index)}
+        for metric in wanted:
+            if metric.name not in step_criteria:
+                found[(METRIC, metric.name)] = self._measure(metric)
         now = self.clock.now()
         with self.db.session() as s:
-            for name, m in found.items():
-                row = rollbacks.baseline(s, rollout_id, name)
-                if row is not None and row.error is None:
-                    continue  # another replica measured it meanwhile
-                rollbacks.record_baseline(s, rollout_id, name, m.value, m.error, now)
-                if m.error is None:
-                    log.info("baseline of %s for rollout %s: %s", name, rollout_id, m.value)
+            for (kind, name), m in found.items():
+                if kind == BASELINE:
+                    row = rollbacks.baseline(s, rollout_id, name)
+                    if row is not None and row.error is None:
+                        continue  # another replica measured it meanwhile
+                    if m.error is None:
+                        log.info("baseline of %s for rollout %s: %s", name, rollout_id, m.value)
+                rollbacks.record_value(s, rollout_id, kind, name, m.value, m.error, now)
+
+    def _measure_baseline(self, criterion: Criterion, started_at: datetime) -> Measurement:
+        """The criterion's baseline query, as of the rollout's start."""
+        assert criterion.baseline is not None
+        try:
+            value = self.metrics.ask_at(
+                criterion.source, criterion.baseline_query(), started_at, criterion.baseline.length
+            )
+        except MetricsProviderError as exc:
+            return Measurement(None, str(exc)[:300])
+        return Measurement(value)
 
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
@@ -393,6 +395,9 @@ class RolloutNotes:
         """The view, its "waiting for" line replaced when metrics or a rollback explain it."""
         note = self.note(s, row, view, now)
         view = replace(view, waiting_for=note) if note else view
+        against = self.baseline_note(s, row, view)
+        if against is not None:
+            view = replace(view, notes=(*view.notes, against))
         if row.state == RolloutState.ROLLED_BACK.value and row.id is not None:
             last = rollbacks.latest_rollback(s, row.id)
             if last is not None and last.state == "waiting" and last.id is not None:
@@ -409,6 +414,20 @@ class RolloutNotes:
                     ],
                 )
         return view
+
+    def baseline_note(self, s: Session, row: RolloutRow, view: RolloutView) -> Message | None:
+        """Baseline, now and the change of each relative criterion and success metric of
+        the rollout's step, while it is active."""
+        if not self.hold.watcher.enabled or RolloutState(row.state) not in ACTIVE_STATES:
+            return None
+        assert row.id is not None
+        relative = self.hold.watcher.relative(view.plan or plan_of(row), row.step_index)
+        if not relative:
+            return None
+        lines = baseline_lines(
+            relative, rollbacks.baselines(s, row.id), rollbacks.latest_values(s, row.id)
+        )
+        return Message("Against the baseline before the start: ", "; ".join(lines), ".")
 
     def _unreachable(self, s: Session, row: RolloutRow) -> str | None:
         if not self.hold.watcher.enabled:
