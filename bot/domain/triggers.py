@@ -240,8 +240,10 @@ class Criterion(Condition):
     @model_validator(mode="before")
     @classmethod
     def _relative_form(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or ("baseline" not in data and "change" not in data):
+        if not isinstance(data, dict):
             return data
+        if data.get("baseline") is None and data.get("change") is None:
+            return data  # absolute (a stored plan's dump says `baseline: null` too)
         if data.get("change") is None:
             raise ValueError(
                 "a criterion with baseline: needs change: too, e.g. change: '+20%' "

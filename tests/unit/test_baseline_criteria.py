@@ -49,6 +49,10 @@ def test_a_stored_plan_validates_again_after_a_dump() -> None:
     criterion = Criterion.model_validate(_relative(change="+20%"))
     again = Criterion.model_validate(criterion.model_dump())
     assert again == criterion
+    absolute = Criterion.model_validate(
+        {"name": "a", "query": "q", "comparison": ">", "threshold": 1}
+    )
+    assert Criterion.model_validate(absolute.model_dump()) == absolute
 
 
 @pytest.mark.parametrize("where", ["criteria", "success_metrics"])
