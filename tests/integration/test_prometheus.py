@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -245,3 +245,18 @@ def test_the_shipped_plans_queries_answer_one_number_each(
         assert criterion.compares_true(values[criterion.name] or 0), (criterion.name, values)
     assert 0.05 < (values["p95-latency"] or 0) < 0.1  # histogram_quantile interpolates
     assert values["memory"] == 0.4
+
+
+def test_a_baseline_is_evaluated_at_the_rollouts_start(prometheus: tuple[str, Exporter]) -> None:
+    # `time()` is the evaluation time: Prometheus evaluated the query when rollbot said.
+    url, _exporter = prometheus
+    provider = PrometheusProvider(url, timeout=2)
+    try:
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+        assert provider.query_at("time()", start, timedelta(days=7)) == start.timestamp()
+        # Before Prometheus ran there are no samples: no data, not the value now.
+        long_ago = start - timedelta(days=30)
+        assert provider.query_at("sum(up)", long_ago, timedelta(days=7)) is None
+        assert provider.query("sum(up)") == 1.0
+    finally:
+        provider.close()
