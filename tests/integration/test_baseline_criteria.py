@@ -15,6 +15,7 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.message import Message
 from bot.providers.metrics.base import MetricsProviderError
+from bot.services.digests.digest import ScoreVerdict
 from bot.shell.text import text
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import FLAG, PLAN, build_rollbot
@@ -160,5 +161,33 @@ def test_a_failed_baseline_measurement_is_tried_again(tmp_path: Path) -> None:
         assert "engagement: baseline 1,204, now 1,512" in _card(rb)
         asked = [q for q, _, _ in metrics.asked_at if q == ENGAGEMENT_BEFORE]
         assert len(asked) == 2  # the failure, then the answer; never again after
+    finally:
+        rb.db.dispose()
+
+
+def test_the_digest_scorecard_compares_a_relative_metric_with_its_baseline(
+    tmp_path: Path,
+) -> None:
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    digests = "digests:\n  - {name: daily, channel: C_DIGEST, cron: '0 9 * * *'}\n"
+    rb = build_rollbot(
+        tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN, digests
+    )
+    try:
+        started = _start(rb)
+        assert rb.digests is not None
+        metrics.set(TICKETS, 34.0)
+        (before,) = rb.digests.show("daily").rollouts[0].scorecard
+        assert before.verdict is ScoreVerdict.NO_DATA  # its baseline is not measured yet
+        assert before.why == "no baseline measured before the start"
+        metrics.set_at(TICKETS_BEFORE, started, 40.0)
+        _evaluate(rb, clock, 1)
+        (score,) = rb.digests.show("daily").rollouts[0].scorecard
+        assert score.verdict is ScoreVerdict.MET
+        assert score.value == "baseline 40, now 34 (-15.0%, needs -10%)"
+        metrics.set(TICKETS, 39.0)
+        (score,) = rb.digests.show("daily").rollouts[0].scorecard
+        assert score.verdict is ScoreVerdict.MISSED and "(-2.5%, needs -10%)" in score.value
     finally:
         rb.db.dispose()
