@@ -260,3 +260,32 @@ def test_a_baseline_is_evaluated_at_the_rollouts_start(prometheus: tuple[str, Ex
         assert provider.query("sum(up)") == 1.0
     finally:
         provider.close()
+
+
+def test_the_shipped_business_metrics_are_valid_promql_now_and_at_the_start(
+    prometheus: tuple[str, Exporter],
+) -> None:
+    # The application's series do not exist here: no data, but Prometheus parses each query
+    # (a syntax error would be refused), the baseline subqueries included.
+    url, _exporter = prometheus
+    plan, problems = validate_plan(yaml.safe_load(SHIPPED.read_text(encoding="utf-8")))
+    assert plan is not None, problems
+    business = plan.success_metrics[6:]
+    assert [m.name for m in business] == [
+        "user-engagement",
+        "session-duration",
+        "support-tickets",
+        "feature-adoption",
+        "user-satisfaction",
+    ]
+    provider = PrometheusProvider(url, timeout=2)
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    try:
+        for metric in business:
+            assert provider.query(metric.query) is None, metric.name
+            if metric.relative:
+                assert metric.baseline is not None
+                at = provider.query_at(metric.baseline_query(), start, metric.baseline.length)
+                assert at is None, metric.name
+    finally:
+        provider.close()
