@@ -5,6 +5,7 @@ report and the step's hold show baseline, now and the change."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from bot.domain.actor import Actor, Via
 from bot.domain.message import Message
 from bot.providers.metrics.base import MetricsProviderError
 from bot.services.digests.digest import ScoreVerdict
+from bot.shell.render import render_card
 from bot.shell.text import text
+from bot.slack.blocks import rollout_card
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import FLAG, PLAN, build_rollbot
 
@@ -102,6 +105,14 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
         _evaluate(rb, clock, 2)
         assert "engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)" in _card(rb)
         assert "held" not in _card(rb)
+        # The shell's card and Slack's show the note as it is.
+        view = rb.rollouts.status(FLAG)
+        note = (
+            "Against the baseline before the start: engagement: baseline 1,204, now 1,512 "
+            "(+25.6%, needs +20%); tickets: baseline 40, now 38 (-5.0%, needs -10%)."
+        )
+        assert note in render_card(view)
+        assert note in json.dumps(rollout_card(view))
     finally:
         rb.db.dispose()
 
