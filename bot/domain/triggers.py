@@ -310,10 +310,13 @@ class Criterion(Condition):
             return f"{self.change} vs the {self.baseline.window} baseline"
         return super().rule()
 
-    def compared(self, now: float | None, baseline: float | None) -> str:
-        """`baseline 1,204, now 1,512 (+25.6%, needs +20%)` for people."""
+    def compared(self, now: float | None, baseline: float | None, why: str | None = None) -> str:
+        """`baseline 1,204, now 1,512 (+25.6%, needs +20%)` for people (`why`: why there is
+        no baseline yet, e.g. its measurement failed)."""
         change = relative_change(now, baseline)
         how = "no baseline" if baseline is None else f"baseline {_number(baseline, self.unit)}"
+        if baseline is None and why:
+            how = f"no baseline ({why})"
         now_text = "no data" if now is None else _number(now, self.unit)
         moved = f"{change:+.1%}, " if change is not None else ""
         return f"{how}, now {now_text} ({moved}needs {self.change})"
@@ -323,11 +326,14 @@ def baseline_lines(
     criteria: list[Criterion],
     baselines: dict[str, float | None],
     nows: dict[str, float | None],
+    errors: dict[str, str] | None = None,
 ) -> list[str]:
     """`engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)` for each relative
-    criterion (no baseline / no data where nothing was measured)."""
+    criterion (no baseline / no data where nothing was measured; `errors`: why a baseline
+    measurement failed, by name)."""
+    why = errors or {}
     return [
-        f"{c.name}: {c.compared(nows.get(c.name), baselines.get(c.name))}"
+        f"{c.name}: {c.compared(nows.get(c.name), baselines.get(c.name), why.get(c.name))}"
         for c in criteria
         if c.relative
     ]

@@ -110,6 +110,13 @@ def baselines(session: Session, rollout_id: int) -> dict[str, float | None]:
     }
 
 
+def baseline_errors(session: Session, rollout_id: int) -> dict[str, str]:
+    """Name -> why the latest measurement of a rollout's baseline failed (tried again)."""
+    return {
+        r.name: r.error for r in conditions(session, rollout_id) if r.kind == BASELINE and r.error
+    }
+
+
 def record_value(
     session: Session,
     rollout_id: int,

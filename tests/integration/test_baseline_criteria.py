@@ -166,7 +166,7 @@ def test_a_failed_baseline_measurement_is_tried_again(tmp_path: Path) -> None:
         _healthy(metrics)
         metrics.set(ENGAGEMENT, 1512.0)
         _evaluate(rb, clock, 1)
-        assert "engagement: no baseline" in _card(rb)
+        assert "engagement: no baseline (Prometheus is down), now 1,512 (needs +20%)" in _card(rb)
         metrics.set_at(ENGAGEMENT_BEFORE, started, 1204.0)
         _evaluate(rb, clock, 2)
         assert "engagement: baseline 1,204, now 1,512" in _card(rb)

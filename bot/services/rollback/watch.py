@@ -425,7 +425,10 @@ class RolloutNotes:
         if not relative:
             return None
         lines = baseline_lines(
-            relative, rollbacks.baselines(s, row.id), rollbacks.latest_values(s, row.id)
+            relative,
+            rollbacks.baselines(s, row.id),
+            rollbacks.latest_values(s, row.id),
+            rollbacks.baseline_errors(s, row.id),
         )
         return Message("Against the baseline before the start: ", "; ".join(lines), ".")
 

@@ -105,6 +105,7 @@ class ReportService:
                     plan.relative_criteria(),
                     rollbacks.baselines(s, row.id),
                     rollbacks.latest_values(s, row.id),
+                    rollbacks.baseline_errors(s, row.id),
                 ),
                 "approvals": [
                     ApprovalLine(role, name(user) if user else "", sig, date)
