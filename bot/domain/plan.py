@@ -156,6 +156,20 @@ class Plan(BaseModel):
         planned = self.step(index)
         return [*planned.phase.criteria, *planned.step.criteria]
 
+    def relative_criteria(self, index: int | None = None) -> list[Criterion]:
+        """Criteria and success metrics measured against a baseline, one per name: those of
+        step `index` and the plan's success metrics, or with no index, every one."""
+        if index is None:
+            criteria = [c for p in self.phases for c in p.criteria]
+            criteria += [c for p in self.phases for s in p.steps for c in s.criteria]
+        else:
+            criteria = self.criteria_for(index)
+        found: dict[str, Criterion] = {}
+        for c in [*criteria, *self.success_metrics]:
+            if c.relative:
+                found.setdefault(c.name, c)
+        return list(found.values())
+
     def runbook_names(self) -> list[str]:
         """Every runbook a rollback may run: `full` first, then the named ones."""
         return [FULL, *self.runbooks]

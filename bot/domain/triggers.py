@@ -9,13 +9,15 @@ its comparison is true (error rate > 1%); a *criterion* is met when its comparis
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.domain.durations import parse_duration
 from bot.domain.message import Message, Strong
 
 
@@ -51,6 +53,7 @@ class VariantComparison(BaseModel):
         if self.variant == self.baseline:
             raise ValueError("variant and baseline must be two different variants")
         return self
+
 
 METRIC_PROVIDERS = ("prometheus", "http_json", "sql")
 """The metrics providers a condition or probe may name with `provider:` (default: the one
@@ -178,8 +181,178 @@ class Trigger(Condition):
     runbook: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
 
+CHANGE_PATTERN = re.compile(r"^([+-])(\d+(?:\.\d+)?)%$")
+CHANGE_HINT = (
+    "write a signed percentage: '+20%' (at least 20% above the baseline) or "
+    "'-10%' (at least 10% below it)"
+)
+WINDOW_PLACEHOLDER = "{window}"
+
+
+def parse_change(text: str) -> tuple[str, float]:
+    """`+20%` -> (">=", 0.2); `-10%` -> ("<=", -0.1): the comparison and threshold the
+    relative change (now / baseline - 1) must satisfy. Raises ValueError with a hint."""
+    match = CHANGE_PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a percentage change; {CHANGE_HINT}")
+    sign, number = match.groups()
+    ratio = float(number) / 100
+    return (">=", ratio) if sign == "+" else ("<=", -ratio)
+
+
+class Baseline(BaseModel):
+    """The window before the rollout started that a relative criterion is compared with.
+
+    Measured once per rollout, for the window ending at the rollout's start: Prometheus
+    evaluates `query` (default: the criterion's own query) at that instant, `{window}` in it
+    standing for `window` (e.g. `avg_over_time(sum(rate(x[1h]))[{window}:1h])`); an SQL query
+    may use the bound parameters `:baseline_start` and `:baseline_end`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: str
+    query: str | None = Field(default=None, min_length=1)
+
+    @field_validator("window")
+    @classmethod
+    def _window_is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        if not re.fullmatch(r"\d+[wdhms]", value.strip()):
+            raise ValueError(f"{value!r}: write one number and one unit, e.g. 7d, 24h or 2w")
+        return value.strip()
+
+    @property
+    def length(self) -> timedelta:
+        """How long the window is."""
+        return parse_duration(self.window)
+
+
 class Criterion(Condition):
-    """Must be true for the last `consecutive` evaluations before a step advances by itself."""
+    """Must be true for the last `consecutive` evaluations before a step advances by itself.
+
+    Absolute (`comparison` and `threshold`: adoption > 0.6), or relative to a baseline window
+    before the rollout started (`baseline: {window: 7d}` and `change: "+20%"`: the value now
+    at least 20% above the baseline; `"-10%"`: at least 10% below it)."""
+
+    baseline: Baseline | None = None
+    change: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relative_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("baseline") is None and data.get("change") is None:
+            return data  # absolute (a stored plan's dump says `baseline: null` too)
+        if data.get("change") is None:
+            raise ValueError(
+                "a criterion with baseline: needs change: too, e.g. change: '+20%' "
+                "(or leave out baseline: and give comparison and threshold)"
+            )
+        if data.get("baseline") is None:
+            raise ValueError(
+                "a criterion with change: needs baseline: {window: 7d} (the window before "
+                "the rollout started that it is compared with)"
+            )
+        try:
+            comparison, threshold = parse_change(data["change"])
+        except ValueError:
+            return {**data, "comparison": ">=", "threshold": 0.0}  # `change` reports it
+        given = (data.get("comparison"), data.get("threshold"))
+        if given != (None, None) and given != (comparison, threshold):
+            raise ValueError(
+                "a criterion gives either comparison and threshold (absolute) or baseline "
+                "and change (relative to the baseline), not both: remove comparison and "
+                "threshold"
+            )
+        return {**data, "comparison": comparison, "threshold": threshold}
+
+    @field_validator("change")
+    @classmethod
+    def _change_is_percentage(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_change(value)
+            return value.strip()
+        return value
+
+    @model_validator(mode="after")
+    def _relative_fits(self) -> Criterion:
+        if self.baseline is None:
+            if WINDOW_PLACEHOLDER in self.query:
+                raise ValueError(f"{WINDOW_PLACEHOLDER} belongs in baseline.query only")
+            return self
+        if self.compare is not None or self.per is not None:
+            raise ValueError(
+                "a criterion relative to a baseline compares one number: remove compare: or per:"
+            )
+        if WINDOW_PLACEHOLDER in self.query:
+            raise ValueError(
+                f"{WINDOW_PLACEHOLDER} belongs in baseline.query (the query now has no window "
+                "before the start)"
+            )
+        return self
+
+    @property
+    def relative(self) -> bool:
+        """True when the criterion compares the value now with a baseline."""
+        return self.baseline is not None and self.change is not None
+
+    def baseline_query(self) -> str:
+        """The query measuring the baseline, `{window}` filled in."""
+        assert self.baseline is not None
+        query = self.baseline.query or self.query
+        return query.replace(WINDOW_PLACEHOLDER, self.baseline.window)
+
+    def rule(self) -> str:
+        """`needs +20% on the 7d baseline` for relative criteria; else as conditions."""
+        if self.relative:
+            assert self.baseline is not None
+            return f"{self.change} vs the {self.baseline.window} baseline"
+        return super().rule()
+
+    def compared(self, now: float | None, baseline: float | None, why: str | None = None) -> str:
+        """`baseline 1,204, now 1,512 (+25.6%, needs +20%)` for people (`why`: why there is
+        no baseline yet, e.g. its measurement failed)."""
+        change = relative_change(now, baseline)
+        how = "no baseline" if baseline is None else f"baseline {_number(baseline, self.unit)}"
+        if baseline is None and why:
+            how = f"no baseline ({why})"
+        now_text = "no data" if now is None else _number(now, self.unit)
+        moved = f"{change:+.1%}, " if change is not None else ""
+        return f"{how}, now {now_text} ({moved}needs {self.change})"
+
+
+def baseline_lines(
+    criteria: list[Criterion],
+    baselines: dict[str, float | None],
+    nows: dict[str, float | None],
+    errors: dict[str, str] | None = None,
+) -> list[str]:
+    """`engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)` for each relative
+    criterion (no baseline / no data where nothing was measured; `errors`: why a baseline
+    measurement failed, by name)."""
+    why = errors or {}
+    return [
+        f"{c.name}: {c.compared(nows.get(c.name), baselines.get(c.name), why.get(c.name))}"
+        for c in criteria
+        if c.relative
+    ]
+
+
+def relative_change(now: float | None, baseline: float | None) -> float | None:
+    """now / baseline - 1 (0.25: 25% up); None without both values or with a zero baseline
+    (no relative change can be measured from nothing)."""
+    if now is None or baseline is None or math.isnan(now) or math.isnan(baseline):
+        return None
+    if baseline == 0:
+        return None
+    return (now - baseline) / abs(baseline)
+
+
+def _number(value: float, unit: str) -> str:
+    """`1,204`, `4.62`, `0.0123 s`: thousands separated, four significant digits."""
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return f"{text} {unit}".strip() if unit else text
 
 
 def format_value(value: float | None, unit: str = "") -> str:
@@ -210,8 +383,13 @@ def judge_trigger(trigger: Trigger, value: float | None) -> Verdict:
     return Verdict.BAD if trigger.compares_true(value) else Verdict.GOOD
 
 
-def judge_criterion(criterion: Criterion, value: float | None) -> Verdict:
-    """A criterion observation: GOOD when met (or no data is ignored)."""
+def judge_criterion(
+    criterion: Criterion, value: float | None, baseline: float | None = None
+) -> Verdict:
+    """A criterion observation: GOOD when met (or no data is ignored). A relative criterion
+    judges the change from `baseline`; no baseline is no data (its missing_data policy)."""
+    if criterion.relative:
+        value = relative_change(value, baseline)
     if value is None or math.isnan(value):
         return {
             MissingData.BREACH: Verdict.BAD,
@@ -265,8 +443,11 @@ class Reading:
     error: str | None = None
 
 
-def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> Message | None:
-    """Why `criterion` holds the step, or None when it is met."""
+def criterion_hold_reason(
+    criterion: Criterion, reading: Reading | None, baseline: float | None = None
+) -> Message | None:
+    """Why `criterion` holds the step, or None when it is met (`baseline`: the stored
+    baseline of a relative criterion)."""
     if reading is None or reading.at is None:
         return Message("success criterion ", Strong(criterion.name), " has not been measured yet")
     if criterion_met(criterion, reading.streak):
@@ -274,6 +455,13 @@ def criterion_hold_reason(criterion: Criterion, reading: Reading | None) -> Mess
     measured = format_value(reading.value, criterion.unit)
     if reading.error:
         measured = f"no data ({reading.error})"
+    if criterion.relative and not reading.error:
+        return Message(
+            "success criterion ",
+            Strong(criterion.label()),
+            f" is not met: {criterion.compared(reading.value, baseline)} "
+            f"for {criterion.consecutive} evaluations in a row ({reading.streak.good} so far)",
+        )
     return Message(
         "success criterion ",
         Strong(criterion.label()),

@@ -17,6 +17,12 @@ from bot.store.types import UTCDateTime
 TRIGGER_STEP = -1
 """`step_index` of trigger rows: triggers watch the whole rollout, not one step."""
 
+BASELINE, METRIC, BASELINE_STEP = "baseline", "metric", -2
+"""`kind` and `step_index` of baseline rows (the value of a relative criterion or success
+metric over its window before the rollout started, measured once per rollout and name) and
+of metric rows (a relative success metric's latest value: it holds nothing, so it has no
+streak, but the card and the report compare it with its baseline)."""
+
 
 class ConditionRow(SQLModel, table=True):
     """The latest observation of one trigger (per rollout) or criterion (per rollout step),

@@ -9,7 +9,14 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from bot.domain.triggers import Reading, Streak, Verdict
-from bot.store.rollback_models import TRIGGER_STEP, ConditionRow, RollbackRow
+from bot.store.rollback_models import (
+    BASELINE,
+    BASELINE_STEP,
+    METRIC,
+    TRIGGER_STEP,
+    ConditionRow,
+    RollbackRow,
+)
 
 # Where `preload_conditions` keeps what it read in a session's `info`, by rollout id.
 _CONDITIONS = "rollbot.rollbacks.conditions"
@@ -87,6 +94,60 @@ def latest_evaluation(session: Session, rollout_id: int, step_index: int) -> lis
         rows = list(session.exec(query))
     latest = max((r.evaluated_at for r in rows if r.evaluated_at), default=None)
     return [r for r in rows if r.evaluated_at == latest]
+
+
+def baseline(session: Session, rollout_id: int, name: str) -> ConditionRow | None:
+    """The stored baseline of a rollout's relative criterion or success metric `name`."""
+    return condition(session, rollout_id, BASELINE, name, BASELINE_STEP)
+
+
+def baselines(session: Session, rollout_id: int) -> dict[str, float | None]:
+    """Name -> baseline value of every baseline measured for a rollout."""
+    return {
+        r.name: r.value
+        for r in conditions(session, rollout_id)
+        if r.kind == BASELINE and r.evaluated_at is not None and r.error is None
+    }
+
+
+def baseline_errors(session: Session, rollout_id: int) -> dict[str, str]:
+    """Name -> why the latest measurement of a rollout's baseline failed (tried again)."""
+    return {
+        r.name: r.error for r in conditions(session, rollout_id) if r.kind == BASELINE and r.error
+    }
+
+
+def record_value(
+    session: Session,
+    rollout_id: int,
+    kind: str,
+    name: str,
+    value: float | None,
+    error: str | None,
+    at: datetime,
+) -> ConditionRow:
+    """Store a baseline (kind BASELINE) or a success metric's latest value (kind METRIC). A
+    baseline whose measurement failed (`error` set) is measured again later; one that
+    answered, even with no data, is final."""
+    row = condition(session, rollout_id, kind, name, BASELINE_STEP)
+    if row is None:
+        row = new_condition(session, rollout_id, kind, name, BASELINE_STEP)
+    row.value, row.error, row.evaluated_at = value, error, at
+    session.add(row)
+    return row
+
+
+def latest_values(session: Session, rollout_id: int) -> dict[str, float | None]:
+    """Name -> the latest measured value of each criterion and relative success metric of a
+    rollout (None when its latest measurement answered nothing or failed)."""
+    latest: dict[str, ConditionRow] = {}
+    for r in conditions(session, rollout_id):
+        if r.kind not in ("criterion", METRIC) or r.evaluated_at is None:
+            continue
+        seen = latest.get(r.name)
+        if seen is None or (seen.evaluated_at is not None and r.evaluated_at >= seen.evaluated_at):
+            latest[r.name] = r
+    return {name: (r.value if r.error is None else None) for name, r in latest.items()}
 
 
 def reading(row: ConditionRow | None) -> Reading | None:

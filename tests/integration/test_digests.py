@@ -222,7 +222,7 @@ def test_a_digest_lists_rollouts_signoffs_incidents_and_postmortems(
         assert any("Approval Chain" in h for h in rollout.holds)
         assert any("checklist" in h for h in rollout.holds)
         assert {t.name for t in rollout.triggers} >= {"error-rate", "p95-latency"}
-        assert [s.verdict for s in rollout.scorecard] == [ScoreVerdict.NO_DATA] * 6
+        assert [s.verdict for s in rollout.scorecard] == [ScoreVerdict.NO_DATA] * 11
         (signoff,) = digest.signoffs
         assert signoff.role_name == "Engineering Lead" and signoff.holders == ("U0ENG",)
         assert signoff.waiting == timedelta(minutes=7)
@@ -278,9 +278,15 @@ def test_the_scorecard_marks_met_missed_and_no_data(
             "latency-p95": ScoreVerdict.MISSED,
             "reconnection-success": ScoreVerdict.NO_DATA,
             "error-rate": ScoreVerdict.NO_DATA,
+            # The business metrics: the relative ones have no baseline (nothing measured it).
+            "user-engagement": ScoreVerdict.NO_DATA,
+            "session-duration": ScoreVerdict.NO_DATA,
+            "support-tickets": ScoreVerdict.NO_DATA,
+            "feature-adoption": ScoreVerdict.NO_DATA,
+            "user-satisfaction": ScoreVerdict.NO_DATA,
         }
         # Two rollouts of one plan: each distinct query asked once.
-        assert len(metrics.asked) == len(set(metrics.asked)) == 6
+        assert len(metrics.asked) == len(set(metrics.asked)) == 11
     finally:
         bot.db.dispose()
 
@@ -302,7 +308,7 @@ def test_a_metrics_provider_that_is_down_makes_the_scorecard_say_no_data(
         clock.advance(timedelta(hours=1, seconds=1))
         digest = bot.digests.show("daily")
         scores = digest.rollouts[0].scorecard
-        assert [s.verdict for s in scores] == [ScoreVerdict.NO_DATA] * 6
+        assert [s.verdict for s in scores] == [ScoreVerdict.NO_DATA] * 11
         assert all(s.why and "unreachable" in s.why for s in scores)
         text = DigestText(TEMPLATES).render(digest)
         assert "no data" in text and "Traceback" not in text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -245,3 +245,47 @@ def test_the_shipped_plans_queries_answer_one_number_each(
         assert criterion.compares_true(values[criterion.name] or 0), (criterion.name, values)
     assert 0.05 < (values["p95-latency"] or 0) < 0.1  # histogram_quantile interpolates
     assert values["memory"] == 0.4
+
+
+def test_a_baseline_is_evaluated_at_the_rollouts_start(prometheus: tuple[str, Exporter]) -> None:
+    # `time()` is the evaluation time: Prometheus evaluated the query when rollbot said.
+    url, _exporter = prometheus
+    provider = PrometheusProvider(url, timeout=2)
+    try:
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+        assert provider.query_at("time()", start, timedelta(days=7)) == start.timestamp()
+        # Before Prometheus ran there are no samples: no data, not the value now.
+        long_ago = start - timedelta(days=30)
+        assert provider.query_at("sum(up)", long_ago, timedelta(days=7)) is None
+        assert provider.query("sum(up)") == 1.0
+    finally:
+        provider.close()
+
+
+def test_the_shipped_business_metrics_are_valid_promql_now_and_at_the_start(
+    prometheus: tuple[str, Exporter],
+) -> None:
+    # The application's series do not exist here: no data, but Prometheus parses each query
+    # (a syntax error would be refused), the baseline subqueries included.
+    url, _exporter = prometheus
+    plan, problems = validate_plan(yaml.safe_load(SHIPPED.read_text(encoding="utf-8")))
+    assert plan is not None, problems
+    business = plan.success_metrics[6:]
+    assert [m.name for m in business] == [
+        "user-engagement",
+        "session-duration",
+        "support-tickets",
+        "feature-adoption",
+        "user-satisfaction",
+    ]
+    provider = PrometheusProvider(url, timeout=2)
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    try:
+        for metric in business:
+            assert provider.query(metric.query) is None, metric.name
+            if metric.relative:
+                assert metric.baseline is not None
+                at = provider.query_at(metric.baseline_query(), start, metric.baseline.length)
+                assert at is None, metric.name
+    finally:
+        provider.close()

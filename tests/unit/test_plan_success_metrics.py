@@ -33,7 +33,29 @@ def test_the_shipped_plan_has_the_seeds_technical_metrics() -> None:
         "latency-p95": ("<", 0.1),
         "reconnection-success": (">", 0.95),
         "error-rate": ("<", 0.001),
+        "user-engagement": (">=", 0.2),
+        "session-duration": (">=", 0.15),
+        "support-tickets": ("<=", -0.1),
+        "feature-adoption": (">", 0.6),
+        "user-satisfaction": (">", 4.5),
     }
+
+
+def test_the_shipped_plan_measures_the_seeds_business_metrics_against_a_baseline() -> None:
+    plan, _ = validate_plan(yaml.safe_load(SHIPPED.read_text()))
+    assert plan is not None
+    relative = {
+        m.name: (m.change, m.baseline.window if m.baseline else None, m.baseline_query())
+        for m in plan.success_metrics
+        if m.relative
+    }
+    assert {name: (change, window) for name, (change, window, _) in relative.items()} == {
+        "user-engagement": ("+20%", "7d"),
+        "session-duration": ("+15%", "7d"),
+        "support-tickets": ("-10%", "7d"),
+    }
+    # `{window}` becomes the window in the query Prometheus evaluates at the start.
+    assert all("[7d:1h]" in query for _, _, query in relative.values())
 
 
 def test_a_metric_named_twice_is_a_problem_with_its_key_path() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -29,6 +30,16 @@ class LabelledMetrics(Protocol):
 
     def query_labelled(self, expr: str, label: str) -> dict[str, float | None]:
         """Label value -> the current value of `expr` for it (None: no data for it)."""
+        ...
+
+
+@runtime_checkable
+class HistoricalMetrics(Protocol):
+    """A provider that can answer a query as of a past moment (a baseline window that ended
+    when the rollout started)."""
+
+    def query_at(self, expr: str, at: datetime, window: timedelta) -> float | None:
+        """The value of `expr` as of `at`, for the `window` that ended then."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,6 +37,11 @@ class PrometheusProvider:
         """The value of `expr` now; None for an empty result or NaN."""
         return _value(self._data(expr))
 
+    def query_at(self, expr: str, at: datetime, window: timedelta) -> float | None:
+        """The value of `expr` evaluated at `at` (the API's `time=` parameter); the window is
+        in the expression already (`{window}` in a baseline query)."""
+        return _value(self._data(expr, at))
+
     def query_labelled(self, expr: str, label: str) -> dict[str, float | None]:
         """A value per series of `expr`, named by the series' `label` label."""
         data = self._data(expr)
@@ -53,9 +59,12 @@ class PrometheusProvider:
             values[str(name)] = _number(series.get("value", [None, None])[1])
         return values
 
-    def _data(self, expr: str) -> dict[str, Any]:
+    def _data(self, expr: str, at: datetime | None = None) -> dict[str, Any]:
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at.timestamp():.3f}"
         try:
-            response = self._client.get("/api/v1/query", params={"query": expr})
+            response = self._client.get("/api/v1/query", params=params)
         except httpx.HTTPError as exc:
             raise MetricsProviderError(f"Prometheus did not answer: {exc}") from exc
         try:

@@ -9,9 +9,15 @@ condition whose provider is not configured is not armed (as every condition is n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from bot.domain.triggers import MetricSource
-from bot.providers.metrics.base import LabelledMetrics, MetricsProvider, MetricsProviderError
+from bot.providers.metrics.base import (
+    HistoricalMetrics,
+    LabelledMetrics,
+    MetricsProvider,
+    MetricsProviderError,
+)
 
 
 class MetricSources:
@@ -64,6 +70,20 @@ class MetricSources:
         if provider is None:
             raise MetricsProviderError(f"{source.describe()} is not configured")
         return provider.query(expr)
+
+    def ask_at(
+        self, source: MetricSource, expr: str, at: datetime, window: timedelta
+    ) -> float | None:
+        """`expr`'s value from `source` as of `at` (a baseline window that ended then)."""
+        provider = self.provider(source)
+        if provider is None:
+            raise MetricsProviderError(f"{source.describe()} is not configured")
+        if not isinstance(provider, HistoricalMetrics):
+            raise MetricsProviderError(
+                f"the {provider.name} provider answers only the value now; a baseline needs "
+                "prometheus or sql"
+            )
+        return provider.query_at(expr, at, window)
 
     def ask_labelled(self, source: MetricSource, expr: str, label: str) -> dict[str, float | None]:
         """A value per label from `source` (`per:` conditions)."""

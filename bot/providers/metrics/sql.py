@@ -10,9 +10,12 @@ value per label instead: rows of two columns, the label column named by `per` an
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import text
 
 from bot.providers.databases import Databases, DatabaseUnavailable, execute
 from bot.providers.metrics.base import MetricsProviderError
@@ -28,11 +31,15 @@ class SqlMetricsProvider:
         self.database = database
         self.timeout = timeout
 
-    def _rows(self, expr: str) -> tuple[list[str], list[Sequence[Any]]]:
+    def _rows(
+        self, expr: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], list[Sequence[Any]]]:
         try:
             with self.databases.transaction(self.database, self.timeout, read_only=True) as c:
-                # As the plan author wrote it (no bind-parameter parsing of `:` or `%`).
-                result = execute(c, expr)
+                used = {k: v for k, v in (params or {}).items() if f":{k}" in expr}
+                # As the plan author wrote it (no bind-parameter parsing of `:` or `%`), but
+                # a baseline query gets its window's bounds as bound parameters, never text.
+                result = c.execute(text(expr), used) if used else execute(c, expr)
                 if not result.returns_rows:
                     raise MetricsProviderError("the query returns no rows; write a SELECT")
                 return list(result.keys()), [tuple(row) for row in result.fetchmany(1001)]
@@ -41,7 +48,15 @@ class SqlMetricsProvider:
 
     def query(self, expr: str) -> float | None:
         """The query's one value; None when it returns no row or NULL."""
-        columns, rows = self._rows(expr)
+        return self._one(*self._rows(expr))
+
+    def query_at(self, expr: str, at: datetime, window: timedelta) -> float | None:
+        """A baseline query's one value: `:baseline_start` and `:baseline_end` in it are
+        bound to the window that ended at `at`."""
+        bounds = {"baseline_start": at - window, "baseline_end": at}
+        return self._one(*self._rows(expr, bounds))
+
+    def _one(self, columns: list[str], rows: list[Sequence[Any]]) -> float | None:
         if len(columns) != 1:
             raise MetricsProviderError(
                 f"the query returns {len(columns)} columns ({', '.join(columns)}); a condition "

@@ -16,7 +16,13 @@ from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold
-from bot.domain.triggers import Criterion, Trigger, criterion_hold_reason, format_value
+from bot.domain.triggers import (
+    Criterion,
+    Trigger,
+    criterion_hold_reason,
+    format_value,
+    relative_change,
+)
 from bot.providers.metrics.base import MetricsProviderError
 from bot.services.digests.context import DigestContext
 from bot.services.digests.digest import (
@@ -37,7 +43,7 @@ from bot.store import digests as store
 from bot.store import rollbacks
 from bot.store.digests import OpenIncident
 from bot.store.models import RolloutRow
-from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
+from bot.store.rollback_models import BASELINE, TRIGGER_STEP, ConditionRow
 from bot.store.signoff_models import ChecklistResultRow, SignatureRow, SignoffRequestRow
 
 log = logging.getLogger(__name__)
@@ -136,7 +142,7 @@ class DigestCollector:
             waiting_for=view.waiting_for,
             holds=tuple(holds),
             triggers=triggers,
-            scorecard=tuple(scorer.score(m) for m in plan.success_metrics),
+            scorecard=tuple(scorer.score(m, _baselines(mine)) for m in plan.success_metrics),
         )
 
     def _holds(
@@ -163,7 +169,9 @@ class DigestCollector:
         if self.ctx.metrics_enabled:
             for criterion in plan.criteria_for(row.step_index):
                 found = _condition(conditions, CRITERION, criterion.name, row.step_index)
-                reason = criterion_hold_reason(criterion, rollbacks.reading(found))
+                reason = criterion_hold_reason(
+                    criterion, rollbacks.reading(found), _baselines(conditions).get(criterion.name)
+                )
                 if reason:
                     holds.append(reason)
         return holds
@@ -295,14 +303,31 @@ class _Scorer:
             found = (None, self.down[where])
         return found
 
-    def score(self, metric: Criterion) -> Score:
-        """One metric: met, missed, or no data (with why)."""
+    def score(self, metric: Criterion, baselines: dict[str, float | None]) -> Score:
+        """One metric: met, missed, or no data (with why). A relative metric is compared
+        with the rollout's stored baseline (`baselines`, by name)."""
         value, why = self.measure(metric)
         description = metric.description or metric.name
         if value is None or value != value:  # NaN is no data too
             return Score(
                 metric.name, description, metric.rule(), "no data", ScoreVerdict.NO_DATA, why
             )
+        if metric.relative:
+            baseline = baselines.get(metric.name)
+            shown = metric.compared(value, baseline)
+            change = relative_change(value, baseline)
+            if change is None:
+                why = "no baseline measured before the start" if baseline is None else None
+                return Score(
+                    metric.name,
+                    description,
+                    metric.rule(),
+                    shown,
+                    ScoreVerdict.NO_DATA,
+                    why or "the baseline is 0: no relative change",
+                )
+            verdict = ScoreVerdict.MET if metric.compares_true(change) else ScoreVerdict.MISSED
+            return Score(metric.name, description, metric.rule(), shown, verdict)
         verdict = ScoreVerdict.MET if metric.compares_true(value) else ScoreVerdict.MISSED
         return Score(
             metric.name, description, metric.rule(), format_value(value, metric.unit), verdict
@@ -327,6 +352,15 @@ class _Plans:
 
 
 _Row = TypeVar("_Row", ConditionRow, SignatureRow, ChecklistResultRow)
+
+
+def _baselines(conditions: list[ConditionRow]) -> dict[str, float | None]:
+    """Name -> the stored baseline value of a rollout's relative metrics."""
+    return {
+        c.name: c.value
+        for c in conditions
+        if c.kind == BASELINE and c.evaluated_at is not None and c.error is None
+    }
 
 
 def _by_rollout(rows: Iterable[_Row]) -> dict[int, list[_Row]]:

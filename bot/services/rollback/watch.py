@@ -31,6 +31,7 @@ from bot.domain.triggers import (
     Streak,
     Trigger,
     Verdict,
+    baseline_lines,
     criterion_hold_reason,
     decisive,
     fires,
@@ -46,7 +47,7 @@ from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import rollbacks, rollouts
 from bot.store.models import RolloutRow
-from bot.store.rollback_models import TRIGGER_STEP, ConditionRow
+from bot.store.rollback_models import BASELINE, METRIC, TRIGGER_STEP, ConditionRow
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +112,17 @@ class MetricsWatcher:
         with self.db.read() as s:
             rows = list(rollouts.active(s))
         active = [
-            (r.id, plan_of(r), r.step_index, r.state) for r in rows if self.monitored(r.flag_key)
+            (r.id, plan_of(r), r.step_index, r.state, r.started_at)
+            for r in rows
+            if self.monitored(r.flag_key)
         ]
         # Evaluate every rollout first, then run the rollbacks: a long runbook must not delay
         # the evaluation (and the flag-off step) of another rollout that fired at the same time.
         to_roll_back: list[tuple[int, list[FiredTrigger]]] = []
-        for rollout_id, plan, index, state in active:
+        for rollout_id, plan, index, state, started_at in active:
             assert rollout_id is not None
             try:
+                self._measure_baselines(rollout_id, plan, index, started_at)
                 fired = self._evaluate_one(rollout_id, plan, index, state)
             except DatabaseUnavailable:
                 raise  # the tick says so once; the next evaluation counts again
@@ -160,6 +164,53 @@ class MetricsWatcher:
         except MetricsProviderError as exc:
             return Measurement(None, str(exc)[:300])
 
+    def relative(self, plan: Plan, index: int) -> list[Criterion]:
+        """What needs a baseline now: the relative criteria of step `index` and the plan's
+        relative success metrics whose provider is configured."""
+        return self.armed(plan.relative_criteria(index))
+
+    def _measure_baselines(
+        self, rollout_id: int, plan: Plan, index: int, started_at: datetime
+    ) -> None:
+        """Measure, once per rollout, the baseline of every relative criterion it needs now,
+        for the window that ended when the rollout started (a restart, or another replica,
+        finds it stored; a measurement that failed is tried again next evaluation); and the
+        value now of each relative success metric (criteria are measured with the step)."""
+        wanted = self.relative(plan, index)
+        if not wanted:
+            return
+        with self.db.read() as s:
+            stored = {c.name: rollbacks.baseline(s, rollout_id, c.name) for c in wanted}
+        found: dict[tuple[str, str], Measurement] = {}
+        for criterion in wanted:
+            if _remeasure(stored[criterion.name]):
+                found[(BASELINE, criterion.name)] = self._measure_baseline(criterion, started_at)
+        step_criteria = {c.name for c in plan.criteria_for(index)}
+        for metric in wanted:
+            if metric.name not in step_criteria:
+                found[(METRIC, metric.name)] = self._measure(metric)
+        now = self.clock.now()
+        with self.db.session() as s:
+            for (kind, name), m in found.items():
+                if kind == BASELINE:
+                    row = rollbacks.baseline(s, rollout_id, name)
+                    if row is not None and row.error is None:
+                        continue  # another replica measured it meanwhile
+                    if m.error is None:
+                        log.info("baseline of %s for rollout %s: %s", name, rollout_id, m.value)
+                rollbacks.record_value(s, rollout_id, kind, name, m.value, m.error, now)
+
+    def _measure_baseline(self, criterion: Criterion, started_at: datetime) -> Measurement:
+        """The criterion's baseline query, as of the rollout's start."""
+        assert criterion.baseline is not None
+        try:
+            value = self.metrics.ask_at(
+                criterion.source, criterion.baseline_query(), started_at, criterion.baseline.length
+            )
+        except MetricsProviderError as exc:
+            return Measurement(None, str(exc)[:300])
+        return Measurement(value)
+
     def _evaluate_one(
         self, rollout_id: int, plan: Plan, index: int, state: str
     ) -> list[FiredTrigger]:
@@ -190,8 +241,18 @@ class MetricsWatcher:
                 s.add(cond)
                 values = cond.recent[-cond.bad :] if cond.bad else []
                 fired.append(FiredTrigger.of(trigger, values, now))
+            known = rollbacks.baselines(s, rollout_id) if criteria else {}
             for criterion in criteria:
-                self._count(s, rollout_id, CRITERION, criterion, index, measured, now)
+                self._count(
+                    s,
+                    rollout_id,
+                    CRITERION,
+                    criterion,
+                    index,
+                    measured,
+                    now,
+                    known.get(criterion.name),
+                )
         return fired
 
     def _count(
@@ -203,8 +264,10 @@ class MetricsWatcher:
         step_index: int,
         measured: dict[tuple[str, str], Measurement],
         now: datetime,
+        baseline: float | None = None,
     ) -> ConditionRow | None:
-        """Count one observation; None when it was already counted this interval."""
+        """Count one observation; None when it was already counted this interval
+        (`baseline`: a relative criterion's stored baseline)."""
         row = rollbacks.condition(s, rollout_id, kind, condition.name, step_index)
         if row is None:
             row = rollbacks.new_condition(s, rollout_id, kind, condition.name, step_index)
@@ -215,7 +278,7 @@ class MetricsWatcher:
             verdict = judge_trigger(condition, m.value)
         else:
             assert isinstance(condition, Criterion)
-            verdict = judge_criterion(condition, m.value)
+            verdict = judge_criterion(condition, m.value, baseline)
         streak = observe(_streak(row), verdict)
         if verdict is Verdict.GOOD and kind == TRIGGER:
             row.fired_at = None  # healthy again: a new streak may fire
@@ -252,6 +315,11 @@ def _acted_on(
         return []
     first = fresh[0][0].runbook
     return [(t, c) for t, c in fresh if t.runbook == first]
+
+
+def _remeasure(row: ConditionRow | None) -> bool:
+    """True when a baseline was never measured, or its measurement failed."""
+    return row is None or row.error is not None
 
 
 def _streak(row: ConditionRow) -> Streak:
@@ -300,7 +368,9 @@ class CriteriaHold:
                     f" was last measured at {reading.at:%H:%M:%S} UTC; "
                     "waiting for a fresh measurement",
                 )
-            reason = criterion_hold_reason(criterion, reading)
+            base = rollbacks.baseline(session, row.id, criterion.name)
+            value = base.value if base is not None and base.error is None else None
+            reason = criterion_hold_reason(criterion, reading, value)
             if reason is not None:
                 return reason
         return None
@@ -325,6 +395,9 @@ class RolloutNotes:
         """The view, its "waiting for" line replaced when metrics or a rollback explain it."""
         note = self.note(s, row, view, now)
         view = replace(view, waiting_for=note) if note else view
+        against = self.baseline_note(s, row, view)
+        if against is not None:
+            view = replace(view, notes=(*view.notes, against))
         if row.state == RolloutState.ROLLED_BACK.value and row.id is not None:
             last = rollbacks.latest_rollback(s, row.id)
             if last is not None and last.state == "waiting" and last.id is not None:
@@ -341,6 +414,23 @@ class RolloutNotes:
                     ],
                 )
         return view
+
+    def baseline_note(self, s: Session, row: RolloutRow, view: RolloutView) -> Message | None:
+        """Baseline, now and the change of each relative criterion and success metric of
+        the rollout's step, while it is active."""
+        if not self.hold.watcher.enabled or RolloutState(row.state) not in ACTIVE_STATES:
+            return None
+        assert row.id is not None
+        relative = self.hold.watcher.relative(view.plan or plan_of(row), row.step_index)
+        if not relative:
+            return None
+        lines = baseline_lines(
+            relative,
+            rollbacks.baselines(s, row.id),
+            rollbacks.latest_values(s, row.id),
+            rollbacks.baseline_errors(s, row.id),
+        )
+        return Message("Against the baseline before the start: ", "; ".join(lines), ".")
 
     def _unreachable(self, s: Session, row: RolloutRow) -> str | None:
         if not self.hold.watcher.enabled:

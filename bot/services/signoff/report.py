@@ -18,10 +18,11 @@ from bot.config.shipped import templates_dir
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
 from bot.domain.message import Code, Message, person
+from bot.domain.triggers import baseline_lines
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.tables import table_rows
-from bot.store import rollouts, signoffs
+from bot.store import rollbacks, rollouts, signoffs
 
 TEMPLATES = templates_dir()
 TEMPLATE = "rollout-report.md.j2"
@@ -99,6 +100,13 @@ class ReportService:
                 "step_number": view.step_number,
                 "step_count": view.step_count,
                 "sections": self._sections(states, full_production, name),
+                # Baseline, latest value and change of each relative criterion and metric.
+                "baselines": baseline_lines(
+                    plan.relative_criteria(),
+                    rollbacks.baselines(s, row.id),
+                    rollbacks.latest_values(s, row.id),
+                    rollbacks.baseline_errors(s, row.id),
+                ),
                 "approvals": [
                     ApprovalLine(role, name(user) if user else "", sig, date)
                     for role, user, sig, date in table
