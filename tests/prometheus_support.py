@@ -77,7 +77,7 @@ class Exporter:
         """The same traffic under the metric names the shipped plan's queries use (Prometheus
         client defaults, cAdvisor, kube-state-metrics), healthy apart from the error share:
         P95 between the 50 and 100 ms buckets, 40 ms average, 99.5% connection success,
-        40% of the memory limit, half a core of one."""
+        40% of the memory limit, half a core of one, no state-sync conflicts."""
         total, errors = self._requests, self._errors
         pod = 'namespace="prod",pod="websocket-server-1",container="websocket-server"'
         lines = [
@@ -95,6 +95,7 @@ class Exporter:
             f'kube_pod_container_resource_limits{{{pod},resource="memory"}} 1000000000',
             f"container_cpu_usage_seconds_total{{{pod}}} {total / REQUESTS_PER_SECOND * 0.5:.3f}",
             f'kube_pod_container_resource_limits{{{pod},resource="cpu"}} 1',
+            "realtime_sync_conflicts_total 0",
         ]
         return "\n".join(lines) + "\n"
 
