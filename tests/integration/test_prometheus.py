@@ -243,7 +243,8 @@ def test_the_shipped_plans_queries_answer_one_number_each(
         assert all("[5m]" in c.query or "rate(" not in c.query for c in triggers)
     finally:
         provider.close()
-    assert all(v is not None for v in values.values()), {k: v for k, v in values.items() if v is None}
+    missing = {name: v for name, v in values.items() if v is None}
+    assert not missing, missing
     for trigger in triggers:
         assert not trigger.compares_true(values[trigger.name] or 0), (trigger.name, values)
     for criterion in criteria:
