@@ -179,7 +179,9 @@ def test_the_five_role_sequential_chain(h: Harness) -> None:
     assert "| Role | Name | Signature | Date |" in text
     assert "| Engineering Lead | <@U_ENG> | approved via slack |" in text
     report = h.command(f"report {FLAG}")
-    assert "## Approval Chain" in report.params["text"]
+    # The whole report is in the blocks (the `text` fallback is cut at 3,000 characters).
+    shown = json.dumps(report.params["blocks"])
+    assert "## Approval Chain" in shown and "Full Production Tasks" in shown
 
 
 def test_rejection_with_a_reason_from_the_modal(h: Harness) -> None:
