@@ -199,7 +199,7 @@ class Dashboard:
     def view(self) -> DashboardView:
         """The dashboard now."""
         now = self.clock.now()
-        with self.db.session() as s:
+        with self.db.read() as s:
             rows = rollouts.active_and_recent(s, self.recent_rollouts)
             ids = [r.id for r in rows if r.id is not None]
             active_ids = [r.id for r in rows if r.id is not None and r.active_flag_key]

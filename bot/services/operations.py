@@ -36,7 +36,7 @@ class Operations:
     def state(self) -> OperationalState:
         """The gauges' values now."""
         now = self.clock.now()
-        with self.db.session() as s:
+        with self.db.read() as s:
             depth, oldest = outbox.backlog(s)
             open_incidents = incidents.open_count(s)
             percentages = rollouts.active_percentages(s)

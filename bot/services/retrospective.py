@@ -79,7 +79,7 @@ class RetrospectiveService:
         """The Markdown draft for the flag's latest rollout."""
         name = self.people.namer()
         now = self.clock.now()
-        with self.db.session() as s:
+        with self.db.read() as s:
             row = rollouts.latest_for_flag(s, flag_key)
             if row is None:
                 raise NotFound(

@@ -66,7 +66,7 @@ class DigestCollector:
     ) -> Digest:
         """The digest `name` as of now (`slot_at`/`late`: the slot it is posted for)."""
         now = self.ctx.clock.now()
-        with self.ctx.db.session() as s:
+        with self.ctx.db.read() as s:
             rows = store.digest_rows(s, now - self.ctx.completed_window, now + POSTMORTEM_HORIZON)
         plans = _Plans()
         conditions = _by_rollout(rows.conditions)

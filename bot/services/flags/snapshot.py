@@ -60,7 +60,7 @@ class FlagSnapshot:
     def reload(self) -> FlagState:
         """Read the version, then every flag (in that order: flags newer than the version
         read are only reloaded once more at the next poll, never missed)."""
-        with self._lock, self.db.session() as session:
+        with self._lock, self.db.read() as session:
             version = flags.state_version(session)
             docs = flags.all_documents(session)
             self._state = FlagState(version, docs)
@@ -68,7 +68,7 @@ class FlagSnapshot:
 
     def poll(self) -> bool:
         """Reload when another replica (or a runbook) changed a flag; True if reloaded."""
-        with self.db.session() as session:
+        with self.db.read() as session:
             version = flags.state_version(session)
         state = self._state
         if state is not None and state.version == version:

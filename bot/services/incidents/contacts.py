@@ -51,10 +51,6 @@ class Contacts:
 
     ctx: IncidentContext
 
-    def holders(self, contact: Contact) -> tuple[tuple[str, ...], str | None]:
-        """The chat users holding a contact and the user group to mention."""
-        return holders(self.ctx, contact)
-
     def now(self) -> list[ContactNow]:
         """Every contact, with PagerDuty asked who is on call for schedules and policies;
         when no contact is configured, the paging escalation policy's on-call engineer."""
@@ -63,7 +59,7 @@ class Contacts:
             contacts = [Contact("on-call", "On-call engineer")]
         found: list[ContactNow] = []
         for contact in contacts:
-            users, group = self.holders(contact)
+            users, group = holders(self.ctx, contact)
             on_call, problem = self._on_call(contact)
             user = None
             if on_call is not None and on_call.email:

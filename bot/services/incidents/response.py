@@ -22,7 +22,7 @@ from bot.domain.message import (
     person,
 )
 from bot.services.incidents.card import IncidentCard
-from bot.services.incidents.contacts import Contacts, PagerDutyPage
+from bot.services.incidents.contacts import Contacts, PagerDutyPage, holders
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
 from bot.services.incidents.status_updates import StatusUpdates
@@ -152,7 +152,7 @@ class Response:
                     f"Nobody holds the role {role.name}.", "Add members in the config."
                 )
         elif contact is not None:
-            held, group = self.contacts.holders(contact)
+            held, group = holders(self.ctx, contact)
             users, who = list(held), contact.title
         else:
             if _USER.match(target) is None:
