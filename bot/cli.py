@@ -114,6 +114,11 @@ def _listen_or_exit(host: str, port: int) -> socket.socket:
             err=True,
         )
         raise typer.Exit(2) from None
+    if listening.family in (socket.AF_INET, socket.AF_INET6):
+        # Accepted connections inherit this. asyncio sets it only on sockets whose protocol
+        # number says TCP, and create_server's say 0: without it every keep-alive response
+        # waited ~40 ms for the client's delayed ACK (Nagle).
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listening.set_inheritable(True)
     return listening
 
