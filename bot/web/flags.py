@@ -128,10 +128,13 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
             return JSONResponse({"error": "userId: required query parameter"}, 422)
         segments = request.query_params.getlist("segment")
         fields = {k: v for k, v in request.query_params.items() if k not in EVALUATE_PARAMS}
+        api = rollbot.flag_api
         try:
-            result = await run_in_threadpool(
-                rollbot.flag_api.evaluate, key, user_id, segments, fields
-            )
+            if api.snapshot is not None and api.snapshot.current() is not None:
+                # The builtin store's flags are in memory: no thread hop, no database.
+                result = api.evaluate(key, user_id, segments, fields)
+            else:  # a remote provider, or flags not loaded yet: this may wait on I/O
+                result = await run_in_threadpool(api.evaluate, key, user_id, segments, fields)
         except FlagSystemError as exc:
             return _upstream_failed(exc)
         if result is None:
