@@ -1,19 +1,27 @@
 """Flag evaluation for applications, rollbot against a real Unleash on the same machine.
 
-    python3 -m bench.flag_protocols            # 10 s per endpoint, 50 flags
-    python3 -m bench.flag_protocols --quick    # 1 s per endpoint, 10 flags
+    python3 -m bench.flag_protocols            # 3 rounds of 10 s per endpoint, 50 flags
+    python3 -m bench.flag_protocols --quick    # 1 round of 1 s per endpoint, 10 flags
 
 Both servers run as their own processes on 127.0.0.1, started the same way the tests start
 them: `rollbot serve` (SQLite, the builtin flag store) and Unleash from npm
 (tests/unleash/install.sh and launch.mjs, a fresh PostgreSQL database). Each gets the same
-flags (a 25% flexibleRollout on the flag key). Then, for each endpoint, 50 concurrent
-clients send requests for a fixed time with a different user id each time, and the
-requests per second and the p99 latency are printed:
+flags (a 25% flexibleRollout on the flag key). Then each pair of endpoints is loaded in
+turn, rollbot's and Unleash's alternating which goes first in each round, by concurrent
+clients sending requests for a fixed time with a different user id each time; the figures
+printed are the medians over the rounds of requests per second and p99 latency:
 
+- rollbot `GET /flags/{key}/evaluate` at 20 connections next to Unleash's `GET /api/frontend`
+  at 20 (issue 9's measure);
 - rollbot `POST /ofrep/v1/evaluate/flags/{key}` (OFREP single) and
-  `POST /ofrep/v1/evaluate/flags` (OFREP bulk), each next to Unleash's `GET /api/frontend`
-  (every flag evaluated for one context, what Unleash offers remote clients);
-- rollbot `GET /api/client/features` next to Unleash's `GET /api/client/features`.
+  `POST /ofrep/v1/evaluate/flags` (OFREP bulk) at 50, each next to Unleash's
+  `GET /api/frontend` (every flag evaluated for one context, what Unleash offers remote
+  clients);
+- rollbot `GET /api/client/features` next to Unleash's `GET /api/client/features`, at 50.
+
+The load comes from wrk (Debian's package) when it is installed: a C load generator takes
+little of the two cores the servers share. Without it, from httpx in this process (the
+figures then say so; both servers pay the same client cost).
 
 Ratios are rollbot / Unleash (above 1: rollbot serves more requests per second, or has the
 longer p99). Without node, npm or PostgreSQL the Unleash lines say "skipped" and why.
@@ -23,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -44,6 +54,7 @@ UNLEASH_DIR = REPO / "tests" / "unleash"
 PLANS = REPO / "config" / "plans"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CONCURRENCY = 50
+EVALUATE_CONNECTIONS = 20  # issue 9 measured /flags/{key}/evaluate at 20
 CLIENT_TOKEN = "bench-client-token"
 API_TOKEN = "bench-api-token"
 UNLEASH_ADMIN = "*:*.bench-admin-token"
@@ -187,10 +198,89 @@ def make_flags(rollbot: str, unleash: str | None, keys: list[str]) -> None:
             u.post(f"{base}/{key}/environments/development/on").raise_for_status()
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint under load. `path` and `body` are templates: `{flag}` stands for one of
+    the flags (in turn), `{user}` for a different user id in each request."""
+
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str | None = None
+    connections: int = CONCURRENCY
+
+    def fill(self, template: str, i: int, flags: list[str]) -> str:
+        """The template for request `i` (as httpx sends it)."""
+        return template.replace("{flag}", flags[i % len(flags)]).replace("{user}", f"user-{i}")
+
+    def lua(self, flags: list[str]) -> str:
+        """A wrk script sending this endpoint's requests, each for a random user id, and
+        printing the request count, duration (µs), p99 (µs) and failures on one line."""
+
+        def expression(template: str) -> str:
+            parts = re.split(r"(\{flag\}|\{user\})", template)
+            pieces = {
+                "{flag}": f'"bench-" .. (i % {len(flags)})',
+                "{user}": '"user-" .. i',
+            }
+            return " .. ".join(pieces.get(p, json.dumps(p)) for p in parts if p)
+
+        headers = dict(self.headers)
+        if self.body is not None:
+            headers["Content-Type"] = "application/json"
+        body = expression(self.body) if self.body is not None else "nil"
+        return (
+            "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+            + "request = function()\n"
+            + "  local i = math.random(1, 1000000000)\n"
+            + f'  return wrk.format("{self.method}", {expression(self.path)}, nil, {body})\n'
+            + "end\n"
+            + "done = function(summary, latency, requests)\n"
+            + "  local e = summary.errors\n"
+            + '  io.write(string.format("WRK %d %d %d %d\\n", summary.requests,\n'
+            + "    summary.duration, latency:percentile(99),\n"
+            + "    e.status + e.connect + e.read + e.write + e.timeout))\n"
+            + "end\n"
+        )
+
+
+def wrk_load(url: str, endpoint: Endpoint, flags: list[str], seconds: float, tmp: Path) -> Figure:
+    """`endpoint` under wrk for `seconds` (after a short warm-up)."""
+    script = tmp / f"{endpoint.name.replace(' ', '_').replace('/', '_')}.lua"
+    script.write_text(endpoint.lua(flags), encoding="utf-8")
+    figure = Figure(0, 0)
+    for length in (max(1.0, seconds / 5), seconds):  # warm up, then measure
+        run = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{endpoint.connections}",
+                f"-d{length:.0f}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=length + 60,
+        )
+        found = [ln for ln in run.stdout.splitlines() if ln.startswith("WRK ")]
+        if run.returncode != 0 or not found:
+            raise RuntimeError(f"wrk failed on {endpoint.name}: {run.stdout[-300:]}{run.stderr}")
+        requests, duration_us, p99_us, errors = (int(x) for x in found[-1].split()[1:])
+        if errors:
+            raise RuntimeError(f"{endpoint.name}: {errors} of {requests} requests failed")
+        figure = Figure(requests / (duration_us / 1e6), p99_us / 1000)
+    return figure
+
+
 async def load(
-    build: Callable[[int], httpx.Request], seconds: float, client: httpx.AsyncClient
+    build: Callable[[int], httpx.Request], seconds: float, client: httpx.AsyncClient, clients: int
 ) -> Figure:
-    """50 clients sending requests for `seconds`; each request's latency is kept."""
+    """`clients` concurrent clients sending requests for `seconds`; each latency kept."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     counter = iter(range(10**9))
@@ -205,97 +295,149 @@ async def load(
                 raise RuntimeError(f"{request.url}: {response.status_code} {response.text[:200]}")
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(worker() for _ in range(clients)))
     elapsed = time.perf_counter() - began
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else latencies[0]
     return Figure(len(latencies) / elapsed, p99 * 1000)
 
 
-async def measure(
-    url: str, build: Callable[[httpx.AsyncClient, int], httpx.Request], seconds: float
-) -> Figure:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+async def httpx_load(url: str, endpoint: Endpoint, flags: list[str], seconds: float) -> Figure:
+    """`endpoint` under httpx's async client for `seconds` (after a short warm-up)."""
+    clients = endpoint.connections
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        await load(lambda i: build(client, i), min(1.0, seconds / 5), client)  # warm up
-        return await load(lambda i: build(client, i), seconds, client)
+
+        def build(i: int) -> httpx.Request:
+            body = endpoint.fill(endpoint.body, i, flags) if endpoint.body is not None else None
+            headers = dict(endpoint.headers)
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            return client.build_request(
+                endpoint.method,
+                endpoint.fill(endpoint.path, i, flags),
+                content=body,
+                headers=headers,
+            )
+
+        await load(build, min(1.0, seconds / 5), client, clients)
+        return await load(build, seconds, client, clients)
 
 
 def line(name: str, figure: Figure) -> str:
     return f"[flag_protocols] {name}: {figure.rps:,.0f} req/s, p99 {figure.p99_ms:.1f} ms"
 
 
+def median(figures: list[Figure]) -> Figure:
+    """The median requests per second and the median p99 over the rounds."""
+    return Figure(
+        statistics.median(f.rps for f in figures), statistics.median(f.p99_ms for f in figures)
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 s per endpoint, 10 flags")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s, 10 flags")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; quick 1)")
     args = parser.parse_args()
     seconds, count = (1.0, 10) if args.quick else (10.0, 50)
+    rounds = args.rounds or (1 if args.quick else 3)
     keys = [f"bench-{i}" for i in range(count)]
     read = {"Authorization": f"Bearer {CLIENT_TOKEN}"}
 
-    def ofrep_one(c: httpx.AsyncClient, i: int) -> httpx.Request:
-        body = {"context": {"targetingKey": f"user-{i}"}}
-        return c.build_request(
-            "POST", f"/ofrep/v1/evaluate/flags/{keys[i % count]}", json=body, headers=read
-        )
+    context = '{"context": {"targetingKey": "{user}"}}'
 
-    def ofrep_bulk(c: httpx.AsyncClient, i: int) -> httpx.Request:
-        body = {"context": {"targetingKey": f"user-{i}"}}
-        return c.build_request("POST", "/ofrep/v1/evaluate/flags", json=body, headers=read)
-
-    def rollbot_features(c: httpx.AsyncClient, _i: int) -> httpx.Request:
-        return c.build_request(
-            "GET", "/api/client/features", headers={"Authorization": CLIENT_TOKEN}
-        )
-
-    def unleash_frontend(c: httpx.AsyncClient, i: int) -> httpx.Request:
-        return c.build_request(
+    def frontend(connections: int) -> Endpoint:
+        return Endpoint(
+            f"Unleash /api/frontend at {connections}",
             "GET",
-            "/api/frontend",
-            params={"userId": f"user-{i}"},
-            headers={"Authorization": UNLEASH_FRONTEND},
+            "/api/frontend?userId={user}",
+            {"Authorization": UNLEASH_FRONTEND},
+            connections=connections,
         )
 
-    def unleash_features(c: httpx.AsyncClient, _i: int) -> httpx.Request:
-        return c.build_request(
-            "GET", "/api/client/features", headers={"Authorization": UNLEASH_CLIENT}
-        )
+    pairs = [
+        (
+            Endpoint(
+                "rollbot /flags/{key}/evaluate at 20",
+                "GET",
+                "/flags/{flag}/evaluate?userId={user}",
+                {},
+                connections=EVALUATE_CONNECTIONS,
+            ),
+            frontend(EVALUATE_CONNECTIONS),
+        ),
+        (
+            Endpoint(
+                "rollbot OFREP single",
+                "POST",
+                "/ofrep/v1/evaluate/flags/{flag}",
+                read,
+                context,
+            ),
+            frontend(CONCURRENCY),
+        ),
+        (
+            Endpoint("rollbot OFREP bulk", "POST", "/ofrep/v1/evaluate/flags", read, context),
+            frontend(CONCURRENCY),
+        ),
+        (
+            Endpoint(
+                "rollbot /api/client/features",
+                "GET",
+                "/api/client/features",
+                {"Authorization": CLIENT_TOKEN},
+            ),
+            Endpoint(
+                "Unleash /api/client/features",
+                "GET",
+                "/api/client/features",
+                {"Authorization": UNLEASH_CLIENT},
+            ),
+        ),
+    ]
+    use_wrk = shutil.which("wrk") is not None
+    print(
+        "[flag_protocols] load from "
+        + ("wrk, 2 threads" if use_wrk else "httpx in this process (wrk is not installed)")
+        + f"; medians of {rounds} round(s) of {seconds:.0f} s"
+    )
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        rollbot = stack.enter_context(rollbot_server(Path(tmp)))
+        here = Path(tmp)
+        rollbot = stack.enter_context(rollbot_server(here))
         unleash: str | None = None
         try:
-            unleash = stack.enter_context(unleash_server(Path(tmp)))
+            unleash = stack.enter_context(unleash_server(here))
         except Exception as exc:  # the baseline is missing: say why, still measure rollbot
             why = str(exc)
         make_flags(rollbot, unleash, keys)
-        figures = {
-            "rollbot OFREP single": asyncio.run(measure(rollbot, ofrep_one, seconds)),
-            "rollbot OFREP bulk": asyncio.run(measure(rollbot, ofrep_bulk, seconds)),
-            "rollbot /api/client/features": asyncio.run(
-                measure(rollbot, rollbot_features, seconds)
-            ),
-        }
-        for name, figure in figures.items():
-            print(line(name, figure))
+
+        def measure(url: str, endpoint: Endpoint) -> Figure:
+            if use_wrk:
+                return wrk_load(url, endpoint, keys, seconds, here)
+            return asyncio.run(httpx_load(url, endpoint, keys, seconds))
+
+        results: dict[str, list[Figure]] = {}
+        for round_number in range(rounds):
+            for ours, theirs in pairs:
+                runs = [(rollbot, ours)] + ([(unleash, theirs)] if unleash else [])
+                if round_number % 2:
+                    runs.reverse()  # neither server always goes first
+                for url, endpoint in runs:
+                    results.setdefault(endpoint.name, []).append(measure(url, endpoint))
+        figures = {name: median(found) for name, found in results.items()}
+        for ours, _ in pairs:
+            print(line(ours.name, figures[ours.name]))
         if unleash is None:
             print(f"[flag_protocols] Unleash: skipped ({why})")
             return 0
-        frontend = asyncio.run(measure(unleash, unleash_frontend, seconds))
-        features = asyncio.run(measure(unleash, unleash_features, seconds))
-        print(line("Unleash /api/frontend", frontend))
-        print(line("Unleash /api/client/features", features))
-        for name, ours, theirs in (
-            ("OFREP single / Unleash frontend", figures["rollbot OFREP single"], frontend),
-            ("OFREP bulk / Unleash frontend", figures["rollbot OFREP bulk"], frontend),
-            (
-                "client features / Unleash client features",
-                figures["rollbot /api/client/features"],
-                features,
-            ),
-        ):
+        for name in dict.fromkeys(theirs.name for _, theirs in pairs):
+            print(line(name, figures[name]))
+        for ours, theirs in pairs:
+            a, b = figures[ours.name], figures[theirs.name]
             print(
-                f"[flag_protocols] ratio {name}: req/s x{ours.rps / theirs.rps:.2f}, "
-                f"p99 x{ours.p99_ms / theirs.p99_ms:.2f}"
+                f"[flag_protocols] ratio {ours.name} / {theirs.name}: "
+                f"req/s x{a.rps / b.rps:.2f}, p99 x{a.p99_ms / b.p99_ms:.2f}"
             )
     return 0
 

@@ -86,13 +86,19 @@ def test_quick_flag_protocols_bench_prints_every_figure() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for name in ("rollbot OFREP single", "rollbot OFREP bulk", "rollbot /api/client/features"):
+    assert "[flag_protocols] load from " in out, out
+    for name in (
+        "rollbot /flags/{key}/evaluate at 20",
+        "rollbot OFREP single",
+        "rollbot OFREP bulk",
+        "rollbot /api/client/features",
+    ):
         assert f"[flag_protocols] {name}: " in out and " req/s, p99 " in out, out
     # The baseline is measured, with its ratios, or skipped saying why.
     if "[flag_protocols] Unleash: skipped (" not in out:
-        assert "[flag_protocols] Unleash /api/frontend: " in out, out
-        assert "[flag_protocols] Unleash /api/client/features: " in out, out
-        assert out.count("[flag_protocols] ratio ") == 3, out
+        for name in ("/api/frontend at 20", "/api/frontend at 50", "/api/client/features"):
+            assert f"[flag_protocols] Unleash {name}: " in out, out
+        assert out.count("[flag_protocols] ratio ") == 4, out
 
 
 def _quick(module: str) -> str:
