@@ -20,6 +20,7 @@ from bot.store.rollback_models import (
 
 # Where `preload_conditions` keeps what it read in a session's `info`, by rollout id.
 _CONDITIONS = "rollbot.rollbacks.conditions"
+_LATEST = "rollbot.rollbacks.latest"
 
 
 def preload_conditions(session: Session, rollout_ids: Collection[int]) -> None:
@@ -160,8 +161,23 @@ def reading(row: ConditionRow | None) -> Reading | None:
     )
 
 
+def preload_latest_rollbacks(session: Session, rollout_ids: Collection[int]) -> None:
+    """Read the newest rollback attempt of many rollouts in one query, so a list of
+    rolled-back cards does not ask once per card; `latest_rollback` then answers from it for
+    the rest of the session (until a rollback is added in it)."""
+    ids = sorted(set(rollout_ids))
+    if not ids:
+        return
+    found: dict[int, RollbackRow | None] = dict.fromkeys(ids)
+    found.update(latest_rollbacks_of(session, ids))
+    session.info.setdefault(_LATEST, {}).update(found)
+
+
 def latest_rollback(session: Session, rollout_id: int) -> RollbackRow | None:
     """The newest rollback attempt of a rollout."""
+    preloaded: dict[int, RollbackRow | None] = session.info.get(_LATEST, {})
+    if rollout_id in preloaded:
+        return preloaded[rollout_id]
     query = (
         select(RollbackRow)
         .where(RollbackRow.rollout_id == rollout_id)
@@ -252,6 +268,7 @@ def start_rollback(
     )
     session.add(row)
     session.flush()
+    session.info.pop(_LATEST, None)  # what was preloaded is no longer the newest
     return row
 
 

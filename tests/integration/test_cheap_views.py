@@ -140,3 +140,32 @@ def test_with_metrics_watched_the_cards_still_cost_the_same_statements(
         assert many == few, f"{few} statements for 3 rollouts, {many} for 12"
     finally:
         bot.db.dispose()
+
+
+def test_rolled_back_cards_read_their_rollbacks_together(
+    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
+) -> None:
+    bot = build(
+        settings_factory(database_url, ""), clock, ChatPorts.none(), sleep=lambda _s: None
+    )
+
+    def roll_back(flags: range) -> None:
+        for n in flags:
+            bot.rollouts.start(f"undone-{n}", None, ALICE)
+            bot.rollback.roll_back(f"undone-{n}", ALICE, f"reason {n}")
+
+    try:
+        roll_back(range(2))
+        few, views = _statements(bot, bot.rollouts.recent)
+        roll_back(range(2, 8))
+        many, more = _statements(bot, bot.rollouts.recent)
+    finally:
+        bot.db.dispose()
+    assert isinstance(views, list) and isinstance(more, list) and len(more) == 8
+    # Every card still says how its rollback went...
+    for view in more:
+        assert view.state == "rolled_back"
+        note = str(view.waiting_for)
+        assert "rolled back" in note.lower() and "by @UALICE" in note, note
+    # ...and six more rolled-back rollouts cost no more statements.
+    assert many == few, f"{few} statements for 2 rolled-back rollouts, {many} for 8"

@@ -388,6 +388,8 @@ class RolloutNotes:
         (and a tick's holds) read in one query, when metrics are watched at all."""
         if self.hold.watcher.enabled:
             rollbacks.preload_conditions(s, [r.id for r in rows if r.id is not None])
+        rolled_back = [r.id for r in rows if r.state == RolloutState.ROLLED_BACK.value]
+        rollbacks.preload_latest_rollbacks(s, [i for i in rolled_back if i is not None])
 
     def __call__(
         self, s: Session, row: RolloutRow, view: RolloutView, now: datetime
