@@ -1,11 +1,20 @@
 """Real SDKs against a running rollbot (uvicorn on an ephemeral port): OpenFeature's Python
-SDK with its OFREP provider, and Unleash's Python SDK (which evaluates locally, with
-Unleash's own engine, from /api/client/features). Both are asked about thousands of users
-and must agree with rollbot's own /flags/{key}/evaluate for every one of them, before and
-after `/rollout advance` (through the rollout service)."""
+SDK with its OFREP provider, and Unleash's Python and Node.js SDKs (which evaluate locally,
+with Unleash's own engines, from /api/client/features). Each is asked about thousands of
+users and must agree with rollbot's own /flags/{key}/evaluate for every one of them, before
+and after `/rollout advance` (through the rollout service).
+
+The Node.js SDK (npm `unleash-client`) is installed by tests/unleash/install_sdk.sh into a
+cache outside the clone and driven by tests/unleash/evaluate.mjs; its tests skip, saying
+why, when npm is missing.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +42,9 @@ FLAG = "realtime-features"
 USERS = [f"user-{i}" for i in range(2000)]
 ALICE = Actor("U0ALICE", Via.SLACK)
 BOB = Actor("U0BOB", Via.SLACK)
+UNLEASH_DIR = Path(__file__).resolve().parent.parent / "unleash"
+
+pytestmark = pytest.mark.slow  # real servers and SDKs, thousands of evaluations each
 
 
 @dataclass
@@ -114,13 +126,58 @@ def unleash_answers(url: str, users: list[str], **fields: str) -> dict[str, tupl
         sdk.destroy()
 
 
+def node_sdk() -> Path:
+    """Where the Node.js SDK is installed (installed once into the cache); skips without npm."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("npm is not installed: cannot install the unleash-client Node.js SDK")
+    out = subprocess.run(
+        ["bash", str(UNLEASH_DIR / "install_sdk.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def node_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[bool, str]]:
+    """What npm's `unleash-client` answers for each user, evaluating locally in Node."""
+    contexts = [{"userId": user, "properties": dict(fields)} for user in users]
+    out = subprocess.run(
+        ["node", str(UNLEASH_DIR / "evaluate.mjs"), str(node_sdk()), f"{url}/api", FLAG],
+        input=json.dumps(contexts),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "UNLEASH_CLIENT_TOKEN": CLIENT_TOKEN},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    answers = {}
+    for a in json.loads(out.stdout):
+        if not a["enabled"]:
+            answers[a["userId"]] = (False, "off")
+        else:  # as in Python, a flag without variants has the variant "disabled"
+            answers[a["userId"]] = (True, a["variant"] if a["variantEnabled"] else "on")
+    return answers
+
+
+SDKS: dict[str, Callable[..., dict[str, tuple[bool, str]]]] = {
+    "openfeature-ofrep": ofrep_answers,
+    "unleash-python": unleash_answers,
+    "unleash-node": node_answers,
+}
+
+
 def disagreements(a: dict[str, tuple[bool, str]], b: dict[str, tuple[bool, str]]) -> list[str]:
     return [u for u in a if a[u] != b[u]]
 
 
+@pytest.mark.parametrize("sdk", sorted(SDKS))
 def test_sdks_agree_with_rollbot_before_and_after_an_advance(
-    running: Running, clock: ManualClock
+    running: Running, clock: ManualClock, sdk: str
 ) -> None:
+    answers = SDKS[sdk]
     bot = running.bot
     bot.rollouts.start(FLAG, None, ALICE)
     clock.advance(timedelta(days=7))
@@ -139,14 +196,15 @@ def test_sdks_agree_with_rollbot_before_and_after_an_advance(
         expected = int(step[:-1]) * len(USERS) // 100
         assert abs(on - expected) < len(USERS) * 0.03, (step, on)
         assert {v for e, v in ours.values() if e} == {"control", "realtime"}
-        assert disagreements(ours, ofrep_answers(running.url, USERS)) == [], step
-        assert disagreements(ours, unleash_answers(running.url, USERS)) == [], step
+        assert disagreements(ours, answers(running.url, USERS)) == [], step
         if step == "5%":
             clock.advance(timedelta(days=7))
             assert bot.rollouts.advance(FLAG, BOB).view.percentage == 25
 
 
-def test_sdks_agree_on_segment_rollouts(running: Running) -> None:
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_sdks_agree_on_segment_rollouts(running: Running, sdk: str) -> None:
+    answers = SDKS[sdk]
     httpx.post(
         f"{running.url}/flags/{FLAG}",
         json={
@@ -164,7 +222,6 @@ def test_sdks_agree_on_segment_rollouts(running: Running) -> None:
         {"country": "CA", "appVersion": "1.9.9"},
     ):
         ours = rollbots_answers(running.bot, users, **fields)
-        assert disagreements(ours, ofrep_answers(running.url, users, **fields)) == [], fields
-        assert disagreements(ours, unleash_answers(running.url, users, **fields)) == [], fields
+        assert disagreements(ours, answers(running.url, users, **fields)) == [], fields
     staff = rollbots_answers(running.bot, users[:50], email="a@example.com")
     assert all(enabled for enabled, _ in staff.values())
