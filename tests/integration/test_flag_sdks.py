@@ -44,6 +44,21 @@ ALICE = Actor("U0ALICE", Via.SLACK)
 BOB = Actor("U0BOB", Via.SLACK)
 UNLEASH_DIR = Path(__file__).resolve().parent.parent / "unleash"
 
+# Per user: whether they have the feature, their variant (`on`/`off` without variants) and the
+# variant's payload as (type, value), or None.
+Answer = tuple[bool, str, tuple[str, str] | None]
+Answers = dict[str, Answer]
+VARIANTS = [
+    # every 7th user is overridden to control, whatever the hashing says
+    {
+        "name": "control",
+        "weight": 50,
+        "payload": {"type": "string", "value": "polling"},
+        "overrides": [{"contextName": "userId", "values": USERS[::7]}],
+    },
+    {"name": "realtime", "weight": 50, "payload": {"type": "json", "value": '{"transport": "ws"}'}},
+]
+
 pytestmark = pytest.mark.slow  # real servers and SDKs, thousands of evaluations each
 
 
@@ -76,18 +91,26 @@ def running(
         bot.db.dispose()
 
 
-def rollbots_answers(bot: Rollbot, users: list[str], **fields: str) -> dict[str, tuple[bool, str]]:
+def rollbots_answers(bot: Rollbot, users: list[str], **fields: str) -> Answers:
     """rollbot's own answers: what GET /flags/{key}/evaluate says (the same call, without
     an HTTP round trip per user)."""
     out = {}
     for user in users:
         answer = bot.flag_api.evaluate(FLAG, user, [], fields)
         assert answer is not None
-        out[user] = (answer.enabled, answer.variant)
+        payload = None if answer.payload is None else (answer.payload.type, answer.payload.value)
+        out[user] = (answer.enabled, answer.variant, payload)
     return out
 
 
-def ofrep_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[bool, str]]:
+def _payload(raw: object) -> tuple[str, str] | None:
+    """An SDK's payload ({type, value} in Unleash's SDKs) as (type, value)."""
+    if not isinstance(raw, dict):
+        return None
+    return (str(raw["type"]), str(raw["value"]))
+
+
+def ofrep_answers(url: str, users: list[str], **fields: str) -> Answers:
     openfeature.set_provider(
         OFREPProvider(url, headers_factory=lambda: {"Authorization": f"Bearer {CLIENT_TOKEN}"})
     )
@@ -96,11 +119,13 @@ def ofrep_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[
     for user in users:
         details = client.get_boolean_details(FLAG, False, EvaluationContext(user, dict(fields)))
         assert details.error_code is None, details.error_message
-        out[user] = (details.value, str(details.variant))
+        meta = details.flag_metadata
+        payload = (str(meta["payload_type"]), str(meta["payload"])) if "payload" in meta else None
+        out[user] = (details.value, str(details.variant), payload)
     return out
 
 
-def unleash_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[bool, str]]:
+def unleash_answers(url: str, users: list[str], **fields: str) -> Answers:
     sdk = UnleashClient(
         url=f"{url}/api",
         app_name="rollbot-tests",
@@ -118,9 +143,11 @@ def unleash_answers(url: str, users: list[str], **fields: str) -> dict[str, tupl
             enabled = sdk.is_enabled(FLAG, context)
             variant = sdk.get_variant(FLAG, context)
             if not enabled:
-                out[user] = (False, "off")
-            else:  # Unleash names the variant of a flag without variants "disabled"
-                out[user] = (True, variant["name"] if variant["enabled"] else "on")
+                out[user] = (False, "off", None)
+            elif not variant["enabled"]:  # Unleash's "disabled": a flag without variants
+                out[user] = (True, "on", None)
+            else:
+                out[user] = (True, variant["name"], _payload(variant.get("payload")))
         return out
     finally:
         sdk.destroy()
@@ -140,7 +167,7 @@ def node_sdk() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-def node_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[bool, str]]:
+def node_answers(url: str, users: list[str], **fields: str) -> Answers:
     """What npm's `unleash-client` answers for each user, evaluating locally in Node."""
     contexts = [{"userId": user, "properties": dict(fields)} for user in users]
     out = subprocess.run(
@@ -156,20 +183,22 @@ def node_answers(url: str, users: list[str], **fields: str) -> dict[str, tuple[b
     answers = {}
     for a in json.loads(out.stdout):
         if not a["enabled"]:
-            answers[a["userId"]] = (False, "off")
-        else:  # as in Python, a flag without variants has the variant "disabled"
-            answers[a["userId"]] = (True, a["variant"] if a["variantEnabled"] else "on")
+            answers[a["userId"]] = (False, "off", None)
+        elif not a["variantEnabled"]:  # as in Python: a flag without variants
+            answers[a["userId"]] = (True, "on", None)
+        else:
+            answers[a["userId"]] = (True, a["variant"], _payload(a["payload"]))
     return answers
 
 
-SDKS: dict[str, Callable[..., dict[str, tuple[bool, str]]]] = {
+SDKS: dict[str, Callable[..., Answers]] = {
     "openfeature-ofrep": ofrep_answers,
     "unleash-python": unleash_answers,
     "unleash-node": node_answers,
 }
 
 
-def disagreements(a: dict[str, tuple[bool, str]], b: dict[str, tuple[bool, str]]) -> list[str]:
+def disagreements(a: Answers, b: Answers) -> list[str]:
     return [u for u in a if a[u] != b[u]]
 
 
@@ -184,7 +213,7 @@ def test_sdks_agree_with_rollbot_before_and_after_an_advance(
     assert bot.rollouts.advance(FLAG, BOB).view.percentage == 5
     httpx.post(
         f"{running.url}/flags/{FLAG}",
-        json={"variants": [{"name": "control", "weight": 50}, {"name": "realtime", "weight": 50}]},
+        json={"variants": VARIANTS},
         headers=WRITE,
     ).raise_for_status()
     assert httpx.get(f"{running.url}/flags/{FLAG}/evaluate", params={"userId": "u"}).json()[
@@ -192,10 +221,16 @@ def test_sdks_agree_with_rollbot_before_and_after_an_advance(
     ] in ("off", "control", "realtime")
     for step in ("5%", "25%"):
         ours = rollbots_answers(running.bot, USERS)
-        on = sum(1 for enabled, _ in ours.values() if enabled)
+        on = sum(1 for enabled, _, _ in ours.values() if enabled)
         expected = int(step[:-1]) * len(USERS) // 100
         assert abs(on - expected) < len(USERS) * 0.03, (step, on)
-        assert {v for e, v in ours.values() if e} == {"control", "realtime"}
+        assert {v for e, v, _ in ours.values() if e} == {"control", "realtime"}
+        overridden = [ours[u] for u in USERS[::7] if ours[u][0]]
+        assert overridden and {v for _, v, _ in overridden} == {"control"}
+        assert {p for e, _, p in ours.values() if e} == {
+            ("string", "polling"),
+            ("json", '{"transport": "ws"}'),
+        }
         assert disagreements(ours, answers(running.url, USERS)) == [], step
         if step == "5%":
             clock.advance(timedelta(days=7))
@@ -224,4 +259,4 @@ def test_sdks_agree_on_segment_rollouts(running: Running, sdk: str) -> None:
         ours = rollbots_answers(running.bot, users, **fields)
         assert disagreements(ours, answers(running.url, users, **fields)) == [], fields
     staff = rollbots_answers(running.bot, users[:50], email="a@example.com")
-    assert all(enabled for enabled, _ in staff.values())
+    assert all(enabled for enabled, _, _ in staff.values())
