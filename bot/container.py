@@ -214,9 +214,7 @@ def build(
     telemetry.read_gauges_from(operations.state)
     # Files rollbot writes (the retrospective) name people as the chat knows them.
     people = People(chat.incidents.display_name)
-    retrospective = RetrospectiveService(
-        db, clock, signoffs.checklists, people, templates_dir()
-    )
+    retrospective = RetrospectiveService(db, clock, signoffs.checklists, people, templates_dir())
     digests = DigestService(
         db,
         clock,
@@ -309,9 +307,7 @@ def _signoffs(
         rollouts.annotators.append(service.reader.annotate)
         rollouts.preloads.append(service.preload)
         rollouts.after_changes.append(requests.on_changes)
-    return Signoffs(
-        service, requests, checklists, ReportService(service.context), follow_through
-    )
+    return Signoffs(service, requests, checklists, ReportService(service.context), follow_through)
 
 
 def new_telemetry() -> RollbotMetrics:

@@ -84,6 +84,7 @@ class ConfigFile(BaseModel):
     def contact_book(self) -> ContactBook:
         """The emergency contacts as the domain sees them."""
         return contact_book(self.contacts)
+
     # Scheduled digests: name, channel, cron schedule and timezone of each.
     digests: list[DigestConfig] = Field(default_factory=list)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)

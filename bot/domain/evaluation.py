@@ -11,7 +11,8 @@ same flag (bot/domain/unleash_features.py) answers the same for every user:
 - each of `segment_rollouts` applies its own percentage to the users its segment matches;
 - the user has the feature when the largest percentage that applies lets their bucket in
   (one bucket per user and flag, so this is "any of the strategies is on");
-- a user who has it gets a variant by Unleash's variant hashing.
+- a user who has it gets a variant (an override naming them, else Unleash's variant
+  hashing), with the variant's payload.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from enum import StrEnum
 from bot.domain.bucketing import bucket
 from bot.domain.constraints import Context, Segment
 from bot.domain.flag import FlagDocument
-from bot.domain.variants import OFF, ON, variant_for
+from bot.domain.variants import OFF, ON, Payload, variant_for
 
 
 class Reason(StrEnum):
@@ -38,13 +39,15 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True)
 class FlagResult:
-    """The answer for one user: on or off, the variant, the reason, and a sentence why."""
+    """The answer for one user: on or off, the variant (and its payload), the reason, and a
+    sentence why."""
 
     enabled: bool
     variant: str
     reason: Reason
     detail: str
     segment: str | None = None
+    payload: Payload | None = None
 
 
 def segment_matches(
@@ -94,5 +97,7 @@ def evaluate_flag(
         detail = f"bucket {n} {'<=' if enabled else '>'} {pct}%{where}"
     if not enabled:
         return FlagResult(False, OFF, reason, detail, segment)
-    chosen = variant_for(doc.variants, key, context.user_id) if context.user_id else None
-    return FlagResult(True, chosen or ON, reason, detail, segment)
+    chosen = variant_for(doc.variants, key, context)
+    if chosen is None:
+        return FlagResult(True, ON, reason, detail, segment)
+    return FlagResult(True, chosen.name, reason, detail, segment, chosen.payload)

@@ -120,7 +120,9 @@ def parse_flag_change(body: Any) -> FlagChange:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "body"
-            if err["type"] == "extra_forbidden":
+            if err["type"] == "extra_forbidden" and len(err["loc"]) > 1:
+                problems.append(f"{field}: unknown field")
+            elif err["type"] == "extra_forbidden":
                 allowed = ", ".join(FlagDocument.model_fields)
                 problems.append(f"{field}: unknown field (allowed: {allowed})")
             else:

@@ -170,6 +170,19 @@ class Plan(BaseModel):
                 found.setdefault(c.name, c)
         return list(found.values())
 
+    def variant_comparisons(self) -> list[tuple[str, Condition]]:
+        """Every trigger and criterion that compares two A/B variants, as ("trigger" or
+        "criterion", condition), one per kind and name, triggers first."""
+        triggers = [*self.triggers, *(t for p in self.phases for t in p.triggers)]
+        criteria = [c for p in self.phases for c in p.criteria]
+        criteria += [c for p in self.phases for s in p.steps for c in s.criteria]
+        found: dict[tuple[str, str], Condition] = {}
+        for kind, conditions in (("trigger", triggers), ("criterion", criteria)):
+            for c in conditions:
+                if c.compare is not None:
+                    found.setdefault((kind, c.name), c)
+        return [(kind, c) for (kind, _name), c in found.items()]
+
     def runbook_names(self) -> list[str]:
         """Every runbook a rollback may run: `full` first, then the named ones."""
         return [FULL, *self.runbooks]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -337,6 +338,35 @@ def baseline_lines(
         for c in criteria
         if c.relative
     ]
+
+
+def comparison_lines(
+    compared: list[tuple[str, Condition]], latest: Mapping[tuple[str, str], float | None]
+) -> list[str]:
+    """`no-worse (criterion): realtime - control = 0.003 (needs <= 0.001: not met)` for each
+    variant comparison ("trigger" or "criterion", condition), from the latest measured
+    difference by (kind, name); `no data` where none was measured."""
+    lines = []
+    for kind, c in compared:
+        if c.compare is None:
+            continue
+        value = latest.get((kind, c.name))
+        rule = f"{c.comparison} {format_value(c.threshold, c.unit)}"
+        if value is not None and math.isnan(value):
+            value = None
+        if value is None:
+            state = "no data"
+        elif kind == "trigger":
+            state = "breached" if c.compares_true(value) else "quiet"
+        else:
+            state = "met" if c.compares_true(value) else "not met"
+        needs = "rolls back when" if kind == "trigger" else "needs"
+        difference = f"{c.compare.variant} - {c.compare.baseline}"
+        lines.append(
+            f"{c.name} ({kind}): {difference} = {format_value(value, c.unit)} "
+            f"({needs} {rule}: {state})"
+        )
+    return lines
 
 
 def relative_change(now: float | None, baseline: float | None) -> float | None:

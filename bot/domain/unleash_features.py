@@ -9,7 +9,8 @@ rollbot's bucket (bot/domain/bucketing.py), and Unleash's "any strategy on" is r
   for applications that name their segment in the `segment` context field;
 - each `segment_rollouts` entry: a strategy with the segment's constraints, and one with
   `segment IN [name]`;
-- `variants`: the feature's variants, weights out of 1000, sticky on the user id.
+- `variants`: the feature's variants, weights out of 1000, sticky on the user id, with their
+  payloads and overrides in Unleash's shape.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from bot.domain.constraints import Constraint, Segment
 from bot.domain.flag import FlagDocument
-from bot.domain.variants import unleash_weights
+from bot.domain.variants import Variant, unleash_weights
 
 # The context field an application sets to name its segments outright.
 SEGMENT_FIELD = "segment"
@@ -60,6 +61,19 @@ def strategies(key: str, doc: FlagDocument, segments: Mapping[str, Segment]) -> 
     return out
 
 
+def _variant(variant: Variant, weight: int) -> Json:
+    out: Json = {
+        "name": variant.name,
+        "weight": weight,
+        "weightType": "variable",
+        "stickiness": "default",
+        "overrides": [o.model_dump() for o in variant.overrides],
+    }
+    if variant.payload is not None:
+        out["payload"] = variant.payload.model_dump()
+    return out
+
+
 def feature(key: str, doc: FlagDocument, segments: Mapping[str, Segment]) -> Json:
     """One flag as an Unleash feature of the client API."""
     weights = unleash_weights(doc.variants)
@@ -72,16 +86,7 @@ def feature(key: str, doc: FlagDocument, segments: Mapping[str, Segment]) -> Jso
         "stale": False,
         "impressionData": False,
         "strategies": strategies(key, doc, segments),
-        "variants": [
-            {
-                "name": v.name,
-                "weight": w,
-                "weightType": "variable",
-                "stickiness": "default",
-                "overrides": [],
-            }
-            for v, w in zip(doc.variants, weights, strict=True)
-        ],
+        "variants": [_variant(v, w) for v, w in zip(doc.variants, weights, strict=True)],
         "dependencies": [],
     }
 

@@ -6,16 +6,32 @@ cumulative weight reaches the target. Weights in a flag document sum to 100 or t
 hundreds are scaled to thousands (x10) before hashing, so a flag moved to Unleash, whose
 weights are out of 1000, keeps every user on the same variant, and rollbot's client API
 serves the scaled weights.
+
+A variant may carry a `payload` (what the application is handed along with the name, typed
+`string`, `json`, `number` or `csv` and always held as text, as Unleash keeps it) and
+`overrides`: users named by a context field's values get that variant whatever the hashing
+says (the first variant whose override matches wins, as in Unleash's SDKs).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import mmh3
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
-from bot.domain.constraints import SEGMENT_NAME, SEGMENT_NAME_HINT
+from bot.domain.constraints import SEGMENT_NAME, SEGMENT_NAME_HINT, Context
 
 VARIANT_SEED = 86028157
 WEIGHT_TOTALS = (100, 1000)
@@ -23,13 +39,74 @@ WEIGHT_TOTALS = (100, 1000)
 ON, OFF = "on", "off"
 
 
+PayloadType = Literal["string", "json", "number", "csv"]
+# Payloads travel in every SDK answer and every flag state: keep them small.
+PAYLOAD_MAX = 8192
+
+
+class Payload(BaseModel):
+    """What a variant hands the application: Unleash's `{type, value}`, the value as text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: PayloadType
+    value: str = Field(max_length=PAYLOAD_MAX)
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_type(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")  # absent when the type itself was wrong
+        if kind == "json":
+            try:
+                json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON, as type json needs ({exc})") from None
+        elif kind == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a number, as type number needs") from None
+            if not math.isfinite(number):
+                raise ValueError(f"{value!r} is not a finite number, as type number needs")
+        return value
+
+
+class Override(BaseModel):
+    """Users whose context field `contextName` is one of `values` get this variant."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+    context_name: str = Field(alias="contextName", min_length=1, max_length=100)
+    values: list[str] = Field(min_length=1)
+
+    def matches(self, context: Context) -> bool:
+        """True when the context's field is one of the values (compared as text)."""
+        value = context.value(self.context_name)
+        return value is not None and value in self.values
+
+
 class Variant(BaseModel):
-    """One arm of an A/B test: a name and its share of the users who have the feature."""
+    """One arm of an A/B test: a name, its share of the users who have the feature, and
+    optionally a payload and overrides."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str
     weight: int = Field(ge=0, le=1000)
+    payload: Payload | None = None
+    overrides: list[Override] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A variant without payload or overrides reads as it did before they existed.
+        out: dict[str, Any] = handler(self)
+        if out.get("payload") is None:
+            out.pop("payload", None)
+        if not out.get("overrides"):
+            out.pop("overrides", None)
+        return out
 
     @field_validator("name")
     @classmethod
@@ -81,8 +158,21 @@ def pick(
     return None
 
 
-def variant_for(variants: Sequence[Variant], group_id: str, user_id: str) -> str | None:
-    """The variant of a flag document's `variants` for a user; None without variants."""
-    if not variants:
+def choose(
+    variants: Sequence[Variant], weights: Sequence[int], group_id: str, context: Context
+) -> Variant | None:
+    """The variant for a user who has the feature: the first whose override matches, else
+    the weighted pick sticky on the user id. None without variants, without a user id (and
+    no override), or when every weight is 0."""
+    for variant in variants:
+        if any(o.matches(context) for o in variant.overrides):
+            return variant
+    if not variants or context.user_id is None:
         return None
-    return pick([v.name for v in variants], unleash_weights(variants), group_id, user_id)
+    name = pick([v.name for v in variants], weights, group_id, context.user_id)
+    return next((v for v in variants if v.name == name), None)
+
+
+def variant_for(variants: Sequence[Variant], group_id: str, context: Context) -> Variant | None:
+    """The variant of a flag document's `variants` for a user; None without variants."""
+    return choose(variants, unleash_weights(variants), group_id, context)

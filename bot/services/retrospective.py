@@ -182,4 +182,3 @@ class RetrospectiveService:
             until = entered[i + 1][1] if i + 1 < len(entered) else end
             spans.append(PhaseSpan(phase, _date(at), format_duration(until - at)))
         return spans
-

@@ -151,6 +151,20 @@ def latest_values(session: Session, rollout_id: int) -> dict[str, float | None]:
     return {name: (r.value if r.error is None else None) for name, r in latest.items()}
 
 
+def latest_by_kind(session: Session, rollout_id: int) -> dict[tuple[str, str], float | None]:
+    """(kind, name) -> the latest measured value of each trigger and criterion of a rollout
+    (a trigger and a criterion may share a name; None when the latest measurement answered
+    nothing or failed)."""
+    latest: dict[tuple[str, str], ConditionRow] = {}
+    for r in conditions(session, rollout_id):
+        if r.kind not in ("trigger", "criterion") or r.evaluated_at is None:
+            continue
+        seen = latest.get((r.kind, r.name))
+        if seen is None or (seen.evaluated_at is not None and r.evaluated_at >= seen.evaluated_at):
+            latest[(r.kind, r.name)] = r
+    return {key: (r.value if r.error is None else None) for key, r in latest.items()}
+
+
 def reading(row: ConditionRow | None) -> Reading | None:
     """The domain's view of a stored condition."""
     if row is None:

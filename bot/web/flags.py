@@ -145,6 +145,7 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
                 "userId": user_id,
                 "enabled": result.enabled,
                 "variant": result.variant,
+                "payload": None if result.payload is None else result.payload.model_dump(),
                 "reason": result.reason,
                 "kind": str(result.kind),
             }

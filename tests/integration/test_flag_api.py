@@ -222,6 +222,7 @@ def test_evaluate(client: TestClient) -> None:
         "userId": "123",
         "enabled": True,
         "variant": "on",
+        "payload": None,
         "reason": "bucket 73 <= 73%",
         "kind": "SPLIT",
     }

@@ -1,20 +1,25 @@
 """A/B variants in plan triggers and criteria: a query with `{variant}` measured for two
 variants, compared as "variant minus baseline" (realtime's error rate no worse than
-control's + 0.1 points), shown on the card and in /rollout status."""
+control's + 0.1 points), shown on the card, in /rollout status and in the rollout report
+(Slack's blocks and the shell's text)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
+from bot.commands.reply import Reply
 from bot.domain.actor import Actor, Via
 from bot.domain.message import Message
 from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.shell.text import text
+from bot.slack.blocks import reply_blocks
+from bot.slack.mrkdwn import escape
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import FLAG, PLAN, build_rollbot
 
@@ -77,6 +82,53 @@ def test_a_variant_criterion_holds_until_realtime_is_no_worse(tmp_path: Path) ->
             rb.watcher.evaluate()
         assert "no-worse" not in waiting(rb)
         assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
+    finally:
+        rb.db.dispose()
+
+
+def test_the_report_shows_each_variant_comparison_as_last_measured(tmp_path: Path) -> None:
+    metrics = FakeMetrics()
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        reports = rb.signoffs.reports  # type: ignore[union-attr]
+        before = reports.markdown(FLAG)
+        assert "## Variant comparisons" in before
+        assert (
+            "- realtime-much-worse (trigger): realtime - control = no data "
+            "(rolls back when > 0.01: no data)"
+        ) in before
+        metrics.set(REALTIME, 0.004)
+        metrics.set(CONTROL, 0.001)
+        clock.advance(timedelta(seconds=15))
+        rb.watcher.evaluate()
+        criterion = "- no-worse (criterion): realtime - control = 0.003 (needs <= 0.001: not met)"
+        trigger = (
+            "- realtime-much-worse (trigger): realtime - control = 0.003 "
+            "(rolls back when > 0.01: quiet)"
+        )
+        report = reports.markdown(FLAG)
+        assert criterion in report and trigger in report
+        message = reports.render(FLAG)
+        assert criterion in text(message)  # the shell
+        slack = json.dumps(reply_blocks(Reply.said(message, [])))
+        # Slack's blocks: the same lines, `<` and `>` escaped as Slack wants them
+        assert escape(criterion) in slack and escape(trigger) in slack
+        metrics.set(REALTIME, 0.0015)
+        clock.advance(timedelta(seconds=15))
+        rb.watcher.evaluate()
+        assert "realtime - control = 0.0005 (needs <= 0.001: met)" in reports.markdown(FLAG)
+    finally:
+        rb.db.dispose()
+
+
+def test_a_report_without_variant_comparisons_has_no_such_section(tmp_path: Path) -> None:
+    clock = ManualClock()
+    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, FakeMetrics(), PLAN)
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        assert "Variant comparisons" not in rb.signoffs.reports.markdown(FLAG)  # type: ignore[union-attr]
     finally:
         rb.db.dispose()
 

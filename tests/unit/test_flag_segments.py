@@ -126,18 +126,77 @@ def test_disabled_and_static() -> None:
     assert (r.enabled, r.reason, r.variant) == (True, Reason.STATIC, "on")
 
 
+def variant_name(variants: list[Variant], user: str | None, **fields: Any) -> str | None:
+    chosen = variant_for(variants, "rt", ctx(user, **fields))
+    return None if chosen is None else chosen.name
+
+
 def test_variants_split_by_weight_and_stick() -> None:
     variants = [Variant(name="control", weight=50), Variant(name="realtime", weight=50)]
-    counts = Counter(variant_for(variants, "rt", f"user-{i}") for i in range(4000))
+    counts = Counter(variant_name(variants, f"user-{i}") for i in range(4000))
     assert set(counts) == {"control", "realtime"}
     assert abs(counts["control"] - 2000) < 200
-    assert variant_for(variants, "rt", "user-7") == variant_for(variants, "rt", "user-7")
+    assert variant_name(variants, "user-7") == variant_name(variants, "user-7")
     # Out of 100 or out of 1000: the same users get the same variant.
     thousand = [Variant(name="control", weight=500), Variant(name="realtime", weight=500)]
     assert all(
-        variant_for(variants, "rt", f"u{i}") == variant_for(thousand, "rt", f"u{i}")
-        for i in range(500)
+        variant_name(variants, f"u{i}") == variant_name(thousand, f"u{i}") for i in range(500)
     )
+
+
+def test_a_variant_hands_its_payload_to_the_users_it_picks() -> None:
+    doc = FlagDocument.model_validate(
+        {
+            "enabled": True,
+            "rollout_percentage": 100,
+            "variants": [
+                {"name": "control", "weight": 50, "payload": {"type": "string", "value": "poll"}},
+                {
+                    "name": "realtime",
+                    "weight": 50,
+                    "payload": {"type": "json", "value": '{"ws":1}'},
+                },
+            ],
+        }
+    )
+    payloads = {"control": ("string", "poll"), "realtime": ("json", '{"ws":1}')}
+    for i in range(200):
+        r = evaluate_flag(doc, "rt", ctx(f"user-{i}"), SEGMENTS, NOW)
+        assert r.payload is not None
+        assert (r.payload.type, r.payload.value) == payloads[r.variant]
+    off = evaluate_flag(doc.model_copy(update={"enabled": False}), "rt", ctx(), SEGMENTS, NOW)
+    assert (off.variant, off.payload) == ("off", None)
+
+
+def test_overrides_pick_the_variant_before_the_hashing() -> None:
+    variants = [
+        Variant.model_validate(
+            {
+                "name": "control",
+                "weight": 50,
+                "overrides": [{"contextName": "userId", "values": ["7"]}],
+            }
+        ),
+        Variant.model_validate(
+            {
+                "name": "realtime",
+                "weight": 50,
+                "overrides": [{"contextName": "country", "values": ["NZ"]}],
+            }
+        ),
+    ]
+    plain = [Variant(name="control", weight=50), Variant(name="realtime", weight=50)]
+    # users the hashing alone sends to the other arm are still overridden
+    hashed_control = next(u for u in map(str, range(100)) if variant_name(plain, u) == "control")
+    assert variant_name(plain, "7") == "realtime"
+    assert variant_name(variants, hashed_control, country="NZ") == "realtime"
+    assert variant_name(variants, "7") == "control"
+    assert variant_name(variants, None, country="NZ") == "realtime"  # no user id needed
+    assert variant_name(variants, None) is None
+    # the first matching variant wins, as in Unleash's SDKs
+    assert variant_name(variants, "7", country="NZ") == "control"
+    doc = FlagDocument(enabled=True, rollout_percentage=0, variants=variants)
+    assert not evaluate_flag(doc, "rt", ctx("7"), SEGMENTS, NOW).enabled  # never turns it on
 
 
 @pytest.mark.parametrize(
@@ -149,6 +208,42 @@ def test_variants_split_by_weight_and_stick() -> None:
         ({"variants": [{"name": "off", "weight": 100}]}, "variants.0.name"),
         ({"variants": [{"name": "a", "weight": "100"}]}, "variants.0.weight"),
         ({"variants": [{"name": "a", "weight": 100, "payload": 1}]}, "variants.0.payload"),
+        (
+            {"variants": [{"name": "a", "weight": 100, "payload": {"type": "yaml", "value": ""}}]},
+            "variants.0.payload.type",
+        ),
+        (
+            {"variants": [{"name": "a", "weight": 100, "payload": {"type": "json", "value": "{"}}]},
+            "variants.0.payload.value",
+        ),
+        (
+            {
+                "variants": [
+                    {"name": "a", "weight": 100, "payload": {"type": "number", "value": "x"}}
+                ]
+            },
+            "variants.0.payload.value",
+        ),
+        (
+            {"variants": [{"name": "a", "weight": 100, "payload": {"type": "string", "value": 1}}]},
+            "variants.0.payload.value",
+        ),
+        (
+            {"variants": [{"name": "a", "weight": 100, "overrides": [{"values": ["u"]}]}]},
+            "variants.0.overrides.0.contextName",
+        ),
+        (
+            {
+                "variants": [
+                    {
+                        "name": "a",
+                        "weight": 100,
+                        "overrides": [{"contextName": "userId", "values": []}],
+                    }
+                ]
+            },
+            "variants.0.overrides.0.values",
+        ),
         ({"segment_rollouts": {"beta": 101}}, "segment_rollouts"),
         ({"segment_rollouts": {"beta": "5"}}, "segment_rollouts.beta"),
         ({"segment_rollouts": {"bad name": 5}}, "segment_rollouts"),

@@ -4,7 +4,9 @@ Unleash SDK runs) against rollbot's own evaluation (bot/domain/evaluation.py).
 Each suite's features are written as rollbot flags: a `default`, `userWithId` or
 `flexibleRollout` strategy (grouped on the flag's name, sticky on the user id) becomes a
 segment of its constraints (plus `userId IN` for userWithId) with the strategy's percentage
-in `segment_rollouts`. A test whose feature rollbot cannot express is counted as
+in `segment_rollouts`; its variants, with their payloads and overrides, become rollbot
+variants (weights as the suite gives them: rollbot's documents want 100 or 1000, Unleash
+hashes against whatever they sum to). A test whose feature rollbot cannot express is counted as
 unsupported; the suites that are unsupported as a whole are listed in README ("Unleash
 client specification"), and `SUITES` below must cover exactly the rest.
 
@@ -27,7 +29,7 @@ from pydantic import ValidationError
 from bot.domain.constraints import Constraint, Context, Segment
 from bot.domain.evaluation import evaluate_flag
 from bot.domain.flag import FlagDocument
-from bot.domain.variants import pick
+from bot.domain.variants import Variant, choose
 
 INSTALL = Path(__file__).resolve().parent.parent / "unleash" / "install_spec.sh"
 # Suites rollbot runs; every other suite of the package is listed unsupported in README.
@@ -109,10 +111,16 @@ def as_rollbot(
             ) from None
         rollouts[f"s{i}"] = pct
     for variant in feature.get("variants") or []:
-        if variant.get("overrides") or variant.get("stickiness", "default") != "default":
-            raise Unsupported("variant overrides or stickiness")
+        if variant.get("stickiness", "default") != "default":
+            raise Unsupported("custom variant stickiness")
     doc = FlagDocument(enabled=feature["enabled"], segment_rollouts=rollouts)
     return doc, segments
+
+
+def as_variant(raw: dict[str, Any]) -> Variant:
+    """A suite's variant as a rollbot variant: name, weight, payload and overrides."""
+    fields = ("name", "weight", "payload", "overrides")
+    return Variant.model_validate({k: raw[k] for k in fields if raw.get(k) is not None})
 
 
 def _partial(feature: dict[str, Any]) -> bool:
@@ -159,22 +167,23 @@ def run_suite(spec: dict[str, Any]) -> tuple[int, list[str], list[str]]:
         expected = test["expectedResult"]
         context = context_of(test["context"])
         try:
-            name = "disabled"
+            name, payload = "disabled", None
             if feature is not None:
                 doc, segments = as_rollbot(feature, global_segments)
                 on = evaluate_flag(doc, feature["name"], context, segments, NOW).enabled
-                variants = feature.get("variants") or []
-                stickiness = context.user_id or test["context"].get("sessionId")
+                variants = [as_variant(v) for v in feature.get("variants") or []]
                 if on and variants:
-                    if stickiness is None:
-                        raise Unsupported("random variant stickiness (no user id)")
-                    names = [v["name"] for v in variants]
-                    weights = [int(v["weight"]) for v in variants]
-                    name = pick(names, weights, feature["name"], stickiness) or "disabled"
+                    weights = [v.weight for v in variants]
+                    chosen = choose(variants, weights, feature["name"], context)
+                    if chosen is None and context.user_id is None:
+                        raise Unsupported("variant stickiness without a user id")
+                    if chosen is not None:
+                        name = chosen.name
+                        payload = None if chosen.payload is None else chosen.payload.model_dump()
         except Unsupported as why:
             unsupported.append(f"{test['description']}: {why}")
             continue
-        if name == expected["name"]:
+        if (name, payload) == (expected["name"], expected.get("payload")):
             passed += 1
         else:
             failures.append(test["description"])
@@ -193,3 +202,14 @@ def test_the_readme_lists_the_suites_rollbot_does_not_run(specs: dict[str, Any])
     section = readme.split("### Unleash client specification", 1)[1].split("\n#", 1)[0]
     for suite in sorted(set(specs) - SUITES):
         assert suite.removesuffix(".json") in section, suite
+
+
+def test_variant_payloads_and_overrides_are_checked(specs: dict[str, Any]) -> None:
+    """08-variants' override and payload tests run (not counted as unsupported)."""
+    passed, failures, unsupported = run_suite(specs["08-variants.json"])
+    assert failures == []
+    assert not [u for u in unsupported if "override" in u or "payload" in u.lower()]
+    tests = specs["08-variants.json"]["variantTests"]
+    assert any("override" in t["toggleName"] for t in tests)
+    assert any(t["expectedResult"].get("payload", {}).get("type") == "number" for t in tests)
+    assert passed >= len(tests) - len(unsupported)

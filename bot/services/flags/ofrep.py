@@ -3,8 +3,12 @@ context, in the protocol's shapes (open-feature/protocol, service/openapi.yaml).
 
 Answers come from the flags in memory. Every success carries `value` (whether the user has
 the feature), `reason`, `variant` (the A/B variant's name, else `on` / `off`) and
-`metadata.fallback_enabled`. The bulk answer's ETag is built from the flag state's version,
-the segment definitions and the context, so it changes whenever that answer could.
+`metadata.fallback_enabled`. A variant's payload has no place of its own in OFREP (`value`
+is the flag's value, boolean here, and metadata values are scalars), so it travels as
+`metadata.payload_type` and `metadata.payload` (the value as text, as Unleash holds it).
+
+The bulk answer's ETag is built from the flag state's version, the segment definitions and
+the context, so it changes whenever that answer could.
 """
 
 from __future__ import annotations
@@ -95,6 +99,9 @@ class Ofrep:
         metadata: Json = {"fallback_enabled": doc.fallback_enabled}
         if r.segment is not None:
             metadata["segment"] = r.segment
+        if r.payload is not None:
+            metadata["payload_type"] = r.payload.type
+            metadata["payload"] = r.payload.value
         return {
             "key": key,
             "value": r.enabled,

@@ -18,6 +18,7 @@ from bot.domain.constraints import Context, Segment
 from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.evaluation import FlagResult, Reason, evaluate_flag
 from bot.domain.flag import FlagChange, FlagDocument
+from bot.domain.variants import Payload
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.builtin import BuiltinFlagProvider
 from bot.services.flags.snapshot import FlagSnapshot
@@ -40,6 +41,7 @@ class Evaluation:
     variant: str
     kind: Reason
     segment: str | None = None
+    payload: Payload | None = None
 
 
 class FlagService:
@@ -143,4 +145,6 @@ class FlagService:
         if doc is None:
             return None
         r = self.result(doc, key, Context(user_id, dict(fields or {}), tuple(segments)))
-        return Evaluation(key, user_id, r.enabled, r.detail, r.variant, r.reason, r.segment)
+        return Evaluation(
+            key, user_id, r.enabled, r.detail, r.variant, r.reason, r.segment, r.payload
+        )

@@ -72,9 +72,7 @@ class IncidentService:
         self.due_work = DueWork(ctx, self.card, self.status_updates)
         self.declaring = Declaring(ctx, self.card, self.status_updates, self.due_work)
         self.contacts = Contacts(ctx)
-        self.response = Response(
-            ctx, self.card, self.status_updates, self.due_work, self.contacts
-        )
+        self.response = Response(ctx, self.card, self.status_updates, self.due_work, self.contacts)
         self.resolution = Resolution(ctx, self.card, self.status_updates, self.due_work)
         self.sources = OutsideSources(ctx, self.card, self.declaring, self.response)
         # The door's calls are the collaborators' own methods (their signatures and docs).

@@ -87,9 +87,7 @@ def describe_metrics(states: list[ItemState]) -> str:
     return "\n".join(lines)
 
 
-def item_states(
-    plan: Plan, found: Mapping[tuple[str, int], ChecklistResultRow]
-) -> list[ItemState]:
+def item_states(plan: Plan, found: Mapping[tuple[str, int], ChecklistResultRow]) -> list[ItemState]:
     """Every checklist item of the plan with its stored result (by checklist id and item
     index), in plan order."""
     out: list[ItemState] = []

@@ -1,5 +1,6 @@
 """The final report of a rollout (`/rollout report <flag>`): the plan document's checklists
-and approval table, filled in with who checked and signed what, when.
+and approval table, filled in with who checked and signed what, when; the baselines and the
+A/B variant comparisons as last measured.
 
 Rendered from templates/rollout-report.md.j2 so teams can change the wording without code.
 """
@@ -18,7 +19,7 @@ from bot.config.shipped import templates_dir
 from bot.domain.checklist import ItemState, ItemStatus
 from bot.domain.errors import NotFound
 from bot.domain.message import Code, Message, person
-from bot.domain.triggers import baseline_lines
+from bot.domain.triggers import baseline_lines, comparison_lines
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.tables import table_rows
@@ -106,6 +107,10 @@ class ReportService:
                     rollbacks.baselines(s, row.id),
                     rollbacks.latest_values(s, row.id),
                     rollbacks.baseline_errors(s, row.id),
+                ),
+                # Each A/B variant comparison with the latest measured difference.
+                "comparisons": comparison_lines(
+                    plan.variant_comparisons(), rollbacks.latest_by_kind(s, row.id)
                 ),
                 "approvals": [
                     ApprovalLine(role, name(user) if user else "", sig, date)
