@@ -8,9 +8,11 @@ backend. PostgreSQL tests are skipped, with the reason, when the server is not r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,7 +104,7 @@ class Providers:
     """Outside systems a test hands to `build` in place of the configured ones."""
 
     pager: Pager | None = None  # None: as configured
-    status_pages: list[StatusPageProvider] | None = None  # None: as configured; []: none
+    status_pages: Sequence[StatusPageProvider] | None = None  # None: as configured; []: none
 
     def build(
         self,
@@ -142,6 +144,17 @@ def rollbot(
 ) -> Iterator[Rollbot]:
     """A built Rollbot (database migrated), disposed after the test."""
     bot = providers.build(settings, clock, chat_ports)
+    try:
+        yield bot
+    finally:
+        bot.db.dispose()
+
+
+@contextmanager
+def built(settings: Settings, clock: ManualClock | None = None, **kwargs: Any) -> Iterator[Rollbot]:
+    """rollbot built with `build`'s keyword arguments (`chat`, `holds`, `metrics`, ...),
+    its database disposed when the block ends."""
+    bot = build(settings, clock or ManualClock(), **kwargs)
     try:
         yield bot
     finally:

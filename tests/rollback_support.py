@@ -3,7 +3,7 @@ and a Rollbot built on it with a fake metrics provider."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.clock import ManualClock
@@ -11,6 +11,8 @@ from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.providers.metrics.base import MetricsProvider
 from bot.services.chat import ChatPorts
+from bot.services.rollback.context import Listener
+from bot.services.rollouts.holds import AdvanceHold
 
 FLAG = "chat-v2"
 ERRORS = "errors_ratio"
@@ -155,10 +157,12 @@ def build_rollbot(
     chat: Callable[[Settings], ChatPorts] | None = None,
     runbooks_in_threads: bool = False,
     sleep: Callable[[float], None] = lambda _s: None,  # retries do not wait in tests
+    holds: Sequence[AdvanceHold] = (),
+    rollback_listeners: Sequence[Listener] = (),
 ) -> Rollbot:
     """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
     that `metrics_yaml` configures; `chat` gives the chat ports for the settings (none by
-    default)."""
+    default); `holds` and `rollback_listeners` go to `build`."""
     plans = write_plan(tmp_path / "plans", plan)
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -173,4 +177,6 @@ def build_rollbot(
         runbooks_in_threads=runbooks_in_threads,
         metrics=metrics,
         sleep=sleep,
+        holds=holds,
+        rollback_listeners=rollback_listeners,
     )

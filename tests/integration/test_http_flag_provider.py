@@ -73,7 +73,8 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
 
 @pytest.fixture
 def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
-    """A rollbot whose flags live at `base_url`, with the token in FLAGS_API_TOKEN."""
+    """A rollbot whose flags live at `base_url`, with the token in FLAGS_API_TOKEN; its
+    retries do not wait."""
     built: list[Rollbot] = []
 
     def make(base_url: str, token: str = REMOTE_TOKEN) -> Rollbot:
@@ -92,7 +93,7 @@ def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
             },
             config_path=config,
         )
-        bot = build(settings, ManualClock())
+        bot = build(settings, ManualClock(), sleep=lambda _s: None)  # retries do not wait
         built.append(bot)
         return bot
 
@@ -201,7 +202,6 @@ def test_connection_refused_is_reported_and_the_rollout_rolls_back(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     local = local_factory(f"http://127.0.0.1:{port}")
-    local.flags.remote.sleep = lambda _s: None  # type: ignore[attr-defined]
     with pytest.raises(RollbotError, match=r"could not connect.*after 2 attempt") as caught:
         local.rollouts.start(FLAG, None, ALICE)
     assert REMOTE_TOKEN not in str(caught.value)
@@ -259,8 +259,7 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
     settings = load_settings(
         env={"DATABASE_URL": database_url, "FLAGS_API_TOKEN": REMOTE_TOKEN}, config_path=config
     )
-    bot = build(settings, ManualClock())
-    bot.flags.remote.client._transport = httpx.MockTransport(flag_api)  # type: ignore[attr-defined]
+    bot = build(settings, ManualClock(), flag_transport=httpx.MockTransport(flag_api))
     try:
         results = run_together(
             lambda: bot.rollouts.start(FLAG, None, ALICE),
@@ -286,7 +285,6 @@ def test_rollbots_flag_api_answers_502_when_its_remote_provider_fails(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     local = local_factory(f"http://127.0.0.1:{port}")
-    local.flags.remote.sleep = lambda _s: None  # type: ignore[attr-defined]
     with TestClient(create_app(local)) as client:
         for response in (
             client.get(f"/flags/{FLAG}"),
