@@ -5,7 +5,6 @@ uvicorn on an ephemeral port. Rollouts run in a local rollbot whose `flags.provi
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
@@ -25,6 +23,7 @@ from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.http import HttpFlagProvider
 from bot.store import audit
 from bot.web.app import create_app
+from tests.asgi_thread import serving
 from tests.conftest import NO_GATES, PLANS_DIR
 
 FLAG = "realtime-features"
@@ -52,22 +51,10 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
         config_path=config,
     )
     bot = build(settings, ManualClock())
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(bot), host="127.0.0.1", port=0, log_level="warning",
-                       lifespan="off")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, name="remote-flags", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Remote(bot, f"http://127.0.0.1:{port}")
+        with serving(create_app(bot), "remote-flags", lifespan="off") as url:
+            yield Remote(bot, url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         bot.db.dispose()
 
 

@@ -29,26 +29,18 @@ from bot.web.app import create_app
 from tests.conftest import NO_GATES, PLANS_DIR
 from tests.fakes.metrics import FakeMetrics
 from tests.own_metrics import value
-from tests.rollback_support import ERRORS, FLAG, build_rollbot
+from tests.rollback_support import ERRORS, FLAG, build_rollbot, rollbot_for
 
 ALICE = Actor("U_ALICE", Via.SLACK)
 TICK = timedelta(seconds=15)
 
 
 @pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
-
-
-@pytest.fixture
 def bot(
     tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
 ) -> Iterator[Rollbot]:
-    rollbot = build_rollbot(tmp_path, database_url, clock, metrics)
-    try:
+    with rollbot_for(tmp_path, database_url, clock, metrics) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 def scrape(rollbot: Rollbot) -> str:

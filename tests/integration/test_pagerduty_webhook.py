@@ -22,6 +22,7 @@ from bot.web.pagerduty_webhook import (
     pagerduty_webhook_routes,
     signature_valid,
 )
+from tests.conftest import built
 
 SECRET = "whsec-pd-0123456789abcdef"
 CONFIG = """
@@ -91,11 +92,8 @@ def bot(
     # The pager is built at start and needs its keys (never called here).
     settings.env["PAGERDUTY_ROUTING_KEY"] = "R0123456789abcdef0123456789abcdef"
     settings.env["PAGERDUTY_API_TOKEN"] = "u+apitoken"
-    rollbot = build(settings, clock)
-    try:
+    with built(settings, clock) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 def client_for(bot: Rollbot, handler: Callable[..., None]) -> TestClient:
