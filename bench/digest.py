@@ -34,9 +34,9 @@ from bot.clock import ManualClock  # noqa: E402
 from bot.config.settings import load_settings  # noqa: E402
 from bot.container import Rollbot, build  # noqa: E402
 from bot.slack.digest_blocks import DigestRenderer  # noqa: E402
+from tests.conftest import fresh_database, postgres_admin  # noqa: E402
 from tests.digest_support import seed  # noqa: E402
 
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
 
 
@@ -47,19 +47,12 @@ def database(kind: str, folder: Path) -> Iterator[str | None]:
         yield f"sqlite:///{folder / f'digest-{uuid.uuid4().hex[:8]}.db'}"
         return
     try:
-        import psycopg
-
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+        admin = postgres_admin()
     except Exception:
         yield None
         return
-    name = f"rollbot_bench_{uuid.uuid4().hex}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(admin, "rollbot_bench") as url:
+        yield url
 
 
 def rollbot_on(url: str, folder: Path) -> Rollbot:

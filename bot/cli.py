@@ -241,8 +241,7 @@ def serve(
             "flag API and health only; try `rollbot shell` to drive rollouts locally."
         )
         server = _web_server(rollbot, host, port)
-    _warn_at_start(rollbot)
-    _warn_dashboard_shut(rollbot, host)
+    _warn_at_start(rollbot, host)
     scheduler = start_scheduler(rollbot)
     typer.echo(
         f"rollbot listening on http://{host}:{port} (database: {rollbot.db.engine.dialect.name})"
@@ -299,7 +298,7 @@ def shell(
     )
     thread.start()
     typer.echo(f"rollbot shell: web server (flag API, health, status page) at {_url(listening)}")
-    _warn_at_start(rollbot)
+    _warn_at_start(rollbot, web.host)
     scheduler = start_scheduler(rollbot)
     try:
         code = Shell(rollbot, chat, sys.stdin, user=user or _login_name()).run()
@@ -412,8 +411,10 @@ def _unknown_database(plan: str, problem: PlanProblem) -> str:
     )
 
 
-def _warn_at_start(rollbot: Rollbot) -> None:
-    """Say once what will not work: runbook variables unset, metrics that do not answer."""
+def _warn_at_start(rollbot: Rollbot, host: str) -> None:
+    """Say once what will not work: runbook variables unset, metrics that do not answer,
+    and the dashboard when `host` (the web server's address) is not loopback and no login
+    is configured. `serve` and `shell` both say it."""
     from bot.domain.plan import database_problems
     from bot.domain.secrets import Redactor
     from bot.services.live_check import Finding, missing_database_env
@@ -437,6 +438,7 @@ def _warn_at_start(rollbot: Rollbot) -> None:
                 "(see `rollbot config check --live`)",
                 err=True,
             )
+    _warn_dashboard_shut(rollbot, host)
 
 
 def _warn_dashboard_shut(rollbot: Rollbot, host: str) -> None:

@@ -7,11 +7,13 @@ returns. Adapters read the `Rollbot` it returns and never construct providers th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import httpx
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
@@ -47,8 +49,10 @@ from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
 from bot.services.retrospective import RetrospectiveService
 from bot.services.rollback.backup import DataBackup
+from bot.services.rollback.context import Listener
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
+from bot.services.rollouts.holds import AdvanceHold
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff import Signoffs, SignoffService
 from bot.services.signoff.checklists import ChecklistService
@@ -81,7 +85,7 @@ class Rollbot:
     incidents: IncidentService
     # Status page providers (primary first, then fallbacks) and the pager come from the
     # `statuspage:` and `paging:` config sections; without a pager, the declarer commands.
-    status_pages: list[StatusPageProvider]
+    status_pages: tuple[StatusPageProvider, ...]
     pager: Pager | None
     health: HealthCheck
     # The builtin status page's public side (`GET /status`), when it is configured.
@@ -115,9 +119,12 @@ def build(
     runbooks_in_threads: bool = False,
     metrics: MetricsProvider | None = None,
     pager: Pager | None = None,
-    status_pages: list[StatusPageProvider] | None = None,
+    status_pages: Sequence[StatusPageProvider] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     telemetry: RollbotMetrics | None = None,
+    flag_transport: httpx.BaseTransport | None = None,
+    holds: Sequence[AdvanceHold] = (),
+    rollback_listeners: Sequence[Listener] = (),
 ) -> Rollbot:
     """Open the database (migrating it), read the plans and build the services, talking
     through `chat` (Slack's or the shell's ports; none by default).
@@ -126,16 +133,24 @@ def build(
     their own (a server: a long runbook must not stop triggers from being evaluated);
     otherwise before the call that started them returns. `metrics` replaces the configured
     metrics provider, `pager` the configured pager, `status_pages` the configured status
-    pages (primary first; `[]`: none) and `sleep` the wait between runbook retries (tests).
+    pages (primary first; `[]`: none) and `sleep` the wait between runbook and remote flag
+    API retries (tests). `flag_transport` carries a remote flag provider's (http, unleash)
+    requests in place of the network (tests: `httpx.MockTransport`). `holds` are asked
+    before every advance after the configured ones (the data backup still last), and
+    `rollback_listeners` hear every rollback start and finish after the configured ones.
     `telemetry`: rollbot's own metrics, when the chat was built counting into them already
     (see `new_telemetry` and `slack_chat`); otherwise a fresh set.
+
+    The services' extension points (holds, annotators, rollback listeners, ...) are sealed
+    before this returns: whatever else a caller needs in the graph is a parameter here.
     """
     clock = clock or SystemClock()
     telemetry = telemetry or new_telemetry()
     chat = chat or ChatPorts.none()
     db = Database(settings.database_url)
     plans = PlanCatalog(settings.plans_dir)
-    flags = build_flag_provider(settings, db, clock)  # flags.provider: builtin|http|unleash
+    # flags.provider: builtin|http|unleash
+    flags = build_flag_provider(settings, db, clock, transport=flag_transport, sleep=sleep)
     cfg = settings.config.rollouts
     permissions = Permissions(settings.config.role_directory(), chat.groups)
     rollouts = RolloutService(
@@ -178,20 +193,21 @@ def build(
         rollback, sources, interval, monitored=flag_api.monitored, telemetry=telemetry
     )
     criteria = CriteriaHold(watcher)
-    rollouts.holds.append(criteria)
+    rollouts.holds.add(criteria)
     notes = RolloutNotes(criteria)
-    rollouts.annotators.append(notes)
-    rollouts.preloads.append(notes.preload)
+    rollouts.annotators.add(notes)
+    rollouts.preloads.add(notes.preload)
     flag_notes = FlagNotes()  # segments; monitoring off
-    rollouts.annotators.append(flag_notes)
-    rollouts.preloads.append(flag_notes.preload)
+    rollouts.annotators.add(flag_notes)
+    rollouts.preloads.add(flag_notes.preload)
+    for hold in holds:
+        rollouts.holds.add(hold)
     # Last of the holds: the plan's data backup runs only once nothing else holds the step.
     backup = DataBackup(rollouts, databases, settings.env, settings.secret_names(), sleep)
-    rollouts.holds.append(backup)
-    rollouts.after_change.append(backup.after_change)
+    rollouts.holds.add(backup)
+    rollouts.after_change.add(backup.after_change)
     # Providers from the `statuspage:` and `paging:` config sections.
-    if status_pages is None:
-        status_pages = build_status_providers(settings, db)
+    pages = tuple(build_status_providers(settings, db) if status_pages is None else status_pages)
     builtin_page = settings.config.statuspage.builtin
     public_status = PublicStatusPage(db, builtin_page) if builtin_page is not None else None
     if pager is None:
@@ -203,13 +219,15 @@ def build(
         settings.config.role_directory(),
         config_dir=settings.config_path.parent,
         pager=pager,
-        status_pages=status_pages,
+        status_pages=pages,
         chat=chat.incidents,
         contacts=settings.config.contact_book(),
         telemetry=telemetry,
     )
-    rollback.listeners.append(RollbackIncidents(incidents))
-    rollback.listeners.append(RollbackCounter(telemetry))
+    rollback.listeners.add(RollbackIncidents(incidents))
+    rollback.listeners.add(RollbackCounter(telemetry))
+    for listener in rollback_listeners:
+        rollback.listeners.add(listener)
     operations = Operations(db, clock)
     telemetry.read_gauges_from(operations.state)
     # Files rollbot writes (the retrospective) name people as the chat knows them.
@@ -229,10 +247,13 @@ def build(
     )
     # A rollout's flag change commits with the rollout: reload the flags in memory then
     # (once for a scheduler tick's whole batch).
-    rollouts.after_changes.append(lambda _outcomes: flag_api.changed())
+    rollouts.after_changes.add(lambda _outcomes: flag_api.changed())
     exposures = FlagExposures()
     # SDK exposures are served at /metrics with rollbot's own metrics.
     telemetry.registry.register(exposures.counter)
+    # Nothing is added to the graph once it is returned.
+    rollouts.seal()
+    rollback.seal()
     return Rollbot(
         settings,
         clock,
@@ -245,12 +266,12 @@ def build(
         rollback,
         watcher,
         incidents,
-        status_pages,
+        pages,
         pager,
         HealthCheck(db, SchedulerHeartbeat(clock)),
         public_status,
         templates_dir(),
-        LiveCheck(plans, sources, pager, status_pages, flags, settings.env),
+        LiveCheck(plans, sources, pager, pages, flags, settings.env),
         flag_api,
         Ofrep(flag_api, exposures),
         UnleashClientApi(flag_api, exposures),
@@ -301,13 +322,15 @@ def _signoffs(
     requests = SignoffRequests(service.context, service.reader)
     # Post-migration tasks are followed whether gates are enforced or not.
     follow_through = FollowThrough(service.context)
-    rollouts.annotators.append(follow_through.annotate)
+    rollouts.annotators.add(follow_through.annotate)
     if config.enforce_gates:
-        rollouts.holds.append(service.reader)
-        rollouts.annotators.append(service.reader.annotate)
-        rollouts.preloads.append(service.preload)
-        rollouts.after_changes.append(requests.on_changes)
-    return Signoffs(service, requests, checklists, ReportService(service.context), follow_through)
+        rollouts.holds.add(service.reader)
+        rollouts.annotators.add(service.reader.annotate)
+        rollouts.preloads.add(service.preload)
+        rollouts.after_changes.add(requests.on_changes)
+    return Signoffs(
+        service, requests, checklists, ReportService(service.context), follow_through
+    )
 
 
 def new_telemetry() -> RollbotMetrics:

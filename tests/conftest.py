@@ -8,9 +8,11 @@ backend. PostgreSQL tests are skipped, with the reason, when the server is not r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +27,9 @@ from bot.slack.blocks import chat_text
 from bot.web.metrics import RollbotMetrics
 from tests.fakes.incidents import FakeStatusPage
 
+if TYPE_CHECKING:
+    import psycopg
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLANS_DIR = REPO_ROOT / "config" / "plans"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -33,6 +38,46 @@ API_TOKEN = "test-token"
 # Tests of the rollout engine run the shipped plan without its sign-off gates; sign-off tests
 # (which write their own `signoff:` section) turn them on.
 NO_GATES = "signoff:\n  enforce_gates: false\n"
+# The shipped plan's roles, one member each (U<ROLE>), and its gates enforced.
+SHIPPED_ROLES = """roles:
+  eng_lead: {name: Engineering Lead, members: [UENG]}
+  product_manager: {name: Product Manager, members: [UPM]}
+  security_lead: {name: Security Lead, members: [USEC]}
+  ops_lead: {name: Operations Lead, members: [UOPS]}
+  cto: {name: CTO, members: [UCTO]}
+"""
+GATES = "signoff:\n  enforce_gates: true\n"
+
+
+def postgres_admin() -> psycopg.Connection[Any]:
+    """A connection to the test PostgreSQL server that may create databases; raises
+    psycopg.Error when the server is not reachable."""
+    import psycopg
+
+    return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+
+
+def postgres_admin_or_skip() -> psycopg.Connection[Any]:
+    """`postgres_admin()`, or the test skipped with the reason."""
+    import psycopg
+
+    try:
+        return postgres_admin()
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
+
+
+@contextmanager
+def fresh_database(admin: psycopg.Connection[Any], prefix: str = "rollbot_test") -> Iterator[str]:
+    """The URL of a uniquely named, empty PostgreSQL database, dropped (and `admin`
+    closed) when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,19 +86,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'rollbot.db'}"
         return
-    import psycopg
-
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"rollbot_test_{uuid.uuid4().hex}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_admin_or_skip()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -102,7 +136,7 @@ class Providers:
     """Outside systems a test hands to `build` in place of the configured ones."""
 
     pager: Pager | None = None  # None: as configured
-    status_pages: list[StatusPageProvider] | None = None  # None: as configured; []: none
+    status_pages: Sequence[StatusPageProvider] | None = None  # None: as configured; []: none
 
     def build(
         self,
@@ -142,6 +176,22 @@ def rollbot(
 ) -> Iterator[Rollbot]:
     """A built Rollbot (database migrated), disposed after the test."""
     bot = providers.build(settings, clock, chat_ports)
+    try:
+        yield bot
+    finally:
+        bot.db.dispose()
+
+
+@contextmanager
+def built(
+    settings: Settings,
+    clock: ManualClock | None = None,
+    chat: ChatPorts | None = None,
+    **kwargs: Any,
+) -> Iterator[Rollbot]:
+    """rollbot built as `build` builds it (`holds`, `metrics`, ... as keywords), its
+    database disposed when the block ends."""
+    bot = build(settings, clock or ManualClock(), chat, **kwargs)
     try:
         yield bot
     finally:

@@ -1,16 +1,61 @@
 """Shared by the rollback tests: a small plan with triggers, criteria and a harmless runbook,
-and a Rollbot built on it with a fake metrics provider."""
+a Rollbot built on it with a fake metrics provider, what its rollout's card and thread hear,
+and the evaluation job driven by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.providers.metrics.base import MetricsProvider
 from bot.services.chat import ChatPorts
+from bot.services.rollback.context import Listener
+from bot.services.rollback.report import RollbackReport
+from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.notifier import CardLocation, ThreadText
+from bot.services.rollouts.views import RolloutView
+from bot.slack.blocks import chat_text
+
+# The evaluation interval `build_rollbot` configures (metrics.evaluation_seconds).
+TICK = timedelta(seconds=15)
+
+
+class ThreadRecorder:
+    """A rollout notifier that keeps the last card of each rollout and every thread
+    message, as Slack would show it."""
+
+    def __init__(self) -> None:
+        self.cards: dict[int, RolloutView] = {}
+        self.events: list[str] = []
+
+    def show_card(self, view: RolloutView) -> CardLocation | None:
+        self.cards[view.id] = view
+        return None
+
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        self.events.append(chat_text(message))
+
+
+def hearing(recorder: ThreadRecorder) -> Callable[[Settings], ChatPorts]:
+    """Chat ports whose rollout notifier is `recorder` (for `build_rollbot`'s `chat`)."""
+    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
+
+
+def tick(bot: Rollbot, clock: ManualClock, times: int = 1) -> list[RollbackReport]:
+    """Move the clock one evaluation interval and evaluate, `times` times."""
+    reports: list[RollbackReport] = []
+    for _ in range(times):
+        clock.advance(TICK)
+        reports += bot.watcher.evaluate()
+    return reports
+
 
 FLAG = "chat-v2"
 ERRORS = "errors_ratio"
@@ -143,6 +188,16 @@ def write_plan(directory: Path, text: str = PLAN, name: str = "chat-v2.yaml") ->
     return directory
 
 
+@contextmanager
+def rollbot_for(*args: Any, **kwargs: Any) -> Iterator[Rollbot]:
+    """`build_rollbot(*args, **kwargs)`, its database disposed when the block ends."""
+    bot = build_rollbot(*args, **kwargs)
+    try:
+        yield bot
+    finally:
+        bot.db.dispose()
+
+
 def build_rollbot(
     tmp_path: Path,
     database_url: str,
@@ -155,10 +210,12 @@ def build_rollbot(
     chat: Callable[[Settings], ChatPorts] | None = None,
     runbooks_in_threads: bool = False,
     sleep: Callable[[float], None] = lambda _s: None,  # retries do not wait in tests
+    holds: Sequence[AdvanceHold] = (),
+    rollback_listeners: Sequence[Listener] = (),
 ) -> Rollbot:
     """A Rollbot on `plan`, evaluating every 15 s; `metrics` (if given) replaces the provider
     that `metrics_yaml` configures; `chat` gives the chat ports for the settings (none by
-    default)."""
+    default); `holds` and `rollback_listeners` go to `build`."""
     plans = write_plan(tmp_path / "plans", plan)
     config = tmp_path / "rollbot.yaml"
     config.write_text(
@@ -173,4 +230,6 @@ def build_rollbot(
         runbooks_in_threads=runbooks_in_threads,
         metrics=metrics,
         sleep=sleep,
+        holds=holds,
+        rollback_listeners=rollback_listeners,
     )

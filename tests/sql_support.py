@@ -4,13 +4,12 @@ data-migration backup), filled with rows relative to the database's own NOW().""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import fresh_database, postgres_admin_or_skip
 
 SCHEMA = """
 CREATE TABLE websocket_connections (
@@ -73,17 +72,7 @@ def scalar(url: str, sql: str) -> object:
 @pytest.fixture
 def realtime_db() -> Iterator[str]:
     """The URL of a fresh PostgreSQL database with the reference plan's tables."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"rollbot_realtime_{uuid.uuid4().hex}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        try:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(SCHEMA)
-            yield url
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_admin_or_skip(), "rollbot_realtime") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(SCHEMA)
+        yield url

@@ -13,16 +13,23 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_bench_prints_every_figure() -> None:
+def _quick(module: str, timeout: int = 300) -> str:
+    """Run `python -m bench.<module> --quick` from the repository; its output."""
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "rollouts.py"), "--quick"],
+        [sys.executable, "-m", f"bench.{module}", "--quick"],
         capture_output=True,
         text=True,
-        timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        timeout=timeout,
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    return result.stdout
+
+
+def test_quick_bench_prints_every_figure() -> None:
+    out = _quick("rollouts")
+    lines = out.splitlines()
     # PostgreSQL's lines are there either way: measured, or "skipped" with the reason.
     for name in (
         "[advance_due] sqlite",
@@ -31,61 +38,37 @@ def test_quick_bench_prints_every_figure() -> None:
         "[replicas] sqlite",
         "[replicas] postgresql",
     ):
-        assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
+        assert any(line.startswith(name) for line in lines), f"no {name}:\n{out}"
     ticks = [line for line in lines if line.startswith("[advance_due]") and " due: " in line]
     # Each size: the batched tick and the one-by-one baseline, their statements and ratios.
     assert ticks and all("batched" in t and "fewer statements" in t for t in ticks), ticks
     replicas = [line for line in lines if line.startswith("[replicas]") and "skipped" not in line]
-    assert all(line.endswith(": each exactly once") for line in replicas), result.stdout
+    assert all(line.endswith(": each exactly once") for line in replicas), out
 
 
 def test_quick_memory_bench_prints_both_figures() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.memory", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "[memory] RSS after 200 commands:" in result.stdout
-    assert "[memory] RSS after 1,000 commands:" in result.stdout
-    assert "[memory] request ledger after 1,000 commands:" in result.stdout, result.stdout
-    assert "(the last day's: bounded)" in result.stdout, result.stdout
+    out = _quick("memory")
+    assert "[memory] RSS after 200 commands:" in out
+    assert "[memory] RSS after 1,000 commands:" in out
+    assert "[memory] request ledger after 1,000 commands:" in out, out
+    assert "(the last day's: bounded)" in out, out
 
 
 def test_quick_digest_bench_prints_every_figure() -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "digest.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    out = _quick("digest")
+    lines = out.splitlines()
     for name in (
         "[digest] sqlite 10 rollouts, 10 incidents:",
         "[digest] sqlite 100 rollouts, 1,000 incidents:",
         "[digest] sqlite statements: the same at every size",
     ):
-        assert any(line.startswith(name) for line in lines), f"no {name}:\n{result.stdout}"
-    assert any(line.startswith("[digest] postgresql") for line in lines), result.stdout
+        assert any(line.startswith(name) for line in lines), f"no {name}:\n{out}"
+    assert any(line.startswith("[digest] postgresql") for line in lines), out
 
 
 @pytest.mark.timeout(600)  # it starts a real Unleash (npm) as its baseline
 def test_quick_flag_protocols_bench_prints_every_figure() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.flag_protocols", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO_ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    out = _quick("flag_protocols", timeout=600)
     assert "[flag_protocols] load from " in out, out
     for name in (
         "rollbot /flags/{key}/evaluate at 20",
@@ -99,20 +82,6 @@ def test_quick_flag_protocols_bench_prints_every_figure() -> None:
         for name in ("/api/frontend at 20", "/api/frontend at 50", "/api/client/features"):
             assert f"[flag_protocols] Unleash {name}: " in out, out
         assert out.count("[flag_protocols] ratio ") == 4, out
-
-
-def _quick(module: str) -> str:
-    """Run `python -m bench.<module> --quick` from the repository; its output."""
-    result = subprocess.run(
-        [sys.executable, "-m", f"bench.{module}", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_quick_reads_bench_prints_both_ways_and_the_ratio() -> None:

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from bot.store import digests as digest_store
 from bot.store.database import Database
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import fresh_database, postgres_admin_or_skip
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,19 +27,9 @@ fake_slack = pytest.fixture(fake_slack_fixture)
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    import psycopg
-
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    name = f"rollbot_test_{uuid.uuid4().hex}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh PostgreSQL database both replicas share."""
+    with fresh_database(postgres_admin_or_skip()) as url:
+        yield url
 
 
 def _free_port() -> int:

@@ -11,10 +11,11 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot
 from bot.shell.chat import ShellChat
 from bot.shell.repl import Shell
 from bot.store import audit
+from tests.conftest import built
 
 PLANS_DIR = (Path(__file__).resolve().parent.parent / "config" / "plans").resolve()
 FLAG = "realtime-features"
@@ -49,11 +50,8 @@ def rb(tmp_path: Path, chat: ShellChat) -> Iterator[Rollbot]:
     config = tmp_path / "rollbot.yaml"
     config.write_text(CONFIG, encoding="utf-8")
     settings = load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}, config_path=config)
-    bot = build(settings, clock=ManualClock(), chat=chat.ports)
-    try:
+    with built(settings, clock=ManualClock(), chat=chat.ports) as bot:
         yield bot
-    finally:
-        bot.db.dispose()
 
 
 def feed(shell: Shell, out: io.StringIO, text: str) -> str:

@@ -7,6 +7,7 @@ the plan document does, so the final report can reproduce it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -166,6 +167,30 @@ class ItemState:
 def open_items(states: list[ItemState]) -> list[ItemState]:
     """The items that are not done, in plan order."""
     return [s for s in states if not s.done]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A post-migration task that is not done yet, with its due date."""
+
+    state: ItemState
+    due_at: datetime
+
+    def overdue(self, now: datetime) -> bool:
+        """True once the due date has passed."""
+        return now >= self.due_at
+
+
+def open_tasks(states: Iterable[ItemState], full_production_at: datetime | None) -> list[Task]:
+    """The items with a due date (counted from full production: a completed rollout's
+    finish) that are not done, soonest first; none before full production. The card, the
+    owners' reminders and the digest all ask this."""
+    tasks = []
+    for state in states:
+        due = state.item.due_at(full_production_at)
+        if due is not None and not state.done:
+            tasks.append(Task(state, due))
+    return sorted(tasks, key=lambda t: t.due_at)
 
 
 def checklist_hold(checklists: list[Checklist], states: list[ItemState]) -> Message | None:

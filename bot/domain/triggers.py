@@ -56,11 +56,9 @@ class VariantComparison(BaseModel):
         return self
 
 
-METRIC_PROVIDERS = ("prometheus", "http_json", "sql")
+MetricProviderName = Literal["prometheus", "http_json", "sql"]
 """The metrics providers a condition or probe may name with `provider:` (default: the one
 `metrics.provider` configures)."""
-
-MetricProviderName = Literal["prometheus", "http_json", "sql"]
 
 
 @dataclass(frozen=True)

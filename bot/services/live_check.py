@@ -7,7 +7,7 @@ about what will not work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,7 +79,7 @@ class LiveCheck:
         plans: PlanCatalog,
         metrics: MetricSources,
         pager: Pager | None,
-        status_pages: list[StatusPageProvider],
+        status_pages: Sequence[StatusPageProvider],
         flags: FlagProvider,
         env: Mapping[str, str],
     ) -> None:

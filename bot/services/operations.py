@@ -16,7 +16,8 @@ from bot.store.database import Database
 
 @dataclass(frozen=True)
 class OperationalState:
-    """What the gauges show: the outbox, open incidents, active rollouts."""
+    """What the gauges show: the outbox (waiting and given up on), open incidents, active
+    rollouts."""
 
     outbox_depth: int
     # Age of the oldest notification waiting in the outbox; 0 when it is empty.
@@ -24,6 +25,8 @@ class OperationalState:
     incidents_open: int
     # (flag, percentage) of each running or paused rollout.
     rollout_percentages: list[tuple[str, int]]
+    # Notifications the outbox gave up on (after 12 failed attempts): never delivered.
+    outbox_given_up: int
 
 
 class Operations:
@@ -37,8 +40,11 @@ class Operations:
         """The gauges' values now."""
         now = self.clock.now()
         with self.db.read() as s:
-            depth, oldest = outbox.backlog(s)
+            backlog = outbox.backlog(s)
             open_incidents = incidents.open_count(s)
             percentages = rollouts.active_percentages(s)
+        oldest = backlog.oldest
         age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
-        return OperationalState(depth, age, open_incidents, percentages)
+        return OperationalState(
+            backlog.waiting, age, open_incidents, percentages, backlog.given_up
+        )

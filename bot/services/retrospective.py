@@ -10,19 +10,17 @@ people are written by name (the chat's name for them), not by id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.clock import Clock
 from bot.domain.checklist import ItemStatus
 from bot.domain.durations import format_duration
-from bot.domain.errors import NotFound
-from bot.domain.message import Code, Message
 from bot.domain.plan import Plan
+from bot.services.documents import document_date, markdown_templates
 from bot.services.people import People
+from bot.services.rollouts.reading import no_rollout
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.checklists import ChecklistService
 from bot.store import audit, incidents, rollouts
@@ -38,10 +36,6 @@ _CHANGES = {
     "rollout.paused": "paused",
     "rollout.resumed": "resumed",
 }
-
-
-def _date(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 @dataclass(frozen=True)
@@ -68,12 +62,7 @@ class RetrospectiveService:
         self.clock = clock
         self.checklists = checklists
         self.people = people
-        self.env = Environment(
-            loader=FileSystemLoader(str(templates)),
-            undefined=StrictUndefined,  # a typo in the template fails loudly, not blank
-            autoescape=False,  # Markdown, not HTML
-            keep_trailing_newline=True,
-        )
+        self.env = markdown_templates(templates)
 
     def render(self, flag_key: str) -> str:
         """The Markdown draft for the flag's latest rollout."""
@@ -82,10 +71,7 @@ class RetrospectiveService:
         with self.db.read() as s:
             row = rollouts.latest_for_flag(s, flag_key)
             if row is None:
-                raise NotFound(
-                    Message("No rollout for ", Code(flag_key), "."),
-                    Message("Start one with ", Code("/rollout start"), "."),
-                )
+                raise no_rollout(flag_key)
             assert row.id is not None
             plan = plan_of(row)
             events = audit.events_between(s, flag_key, row.started_at, row.finished_at)
@@ -101,14 +87,14 @@ class RetrospectiveService:
             "state": row.state.replace("_", " "),
             "percentage": row.percentage,
             "started_by": name(row.started_by),
-            "started_at": _date(row.started_at),
-            "finished_at": _date(row.finished_at),
+            "started_at": document_date(row.started_at),
+            "finished_at": document_date(row.finished_at),
             "duration": format_duration(end - row.started_at),
-            "generated_at": _date(now),
+            "generated_at": document_date(now),
             "phases": self._phases(plan, row, events, end),
             "changes": [
                 {
-                    "at": _date(e.at),
+                    "at": document_date(e.at),
                     "what": _CHANGES[e.action],
                     "who": name(e.actor),
                     "percentage": (e.after or {}).get("percentage"),
@@ -118,7 +104,7 @@ class RetrospectiveService:
             ],
             "signoffs": [
                 {
-                    "at": _date(e.at),
+                    "at": document_date(e.at),
                     "who": name(e.actor),
                     "what": e.action.split(".", 1)[1].replace("_", " "),
                     "detail": e.detail or "",
@@ -128,13 +114,13 @@ class RetrospectiveService:
                 and e.action.split(".", 1)[1] in ("approved", "rejected", "timed_out")
             ],
             "holds": [
-                {"at": _date(e.at), "who": name(e.actor), "detail": e.detail or ""}
+                {"at": document_date(e.at), "who": name(e.actor), "detail": e.detail or ""}
                 for e in events
                 if e.action in ("rollout.paused", "signoff.timed_out")
             ],
             "rollbacks": [
                 {
-                    "at": _date(e.at),
+                    "at": document_date(e.at),
                     "who": name(e.actor),
                     "what": e.action.split(".", 1)[1].replace("_", " "),
                     "detail": e.detail or "",
@@ -147,8 +133,8 @@ class RetrospectiveService:
                     "key": i.key,
                     "title": i.title,
                     "severity": i.severity.upper(),
-                    "declared": _date(i.declared_at),
-                    "resolved": _date(i.resolved_at) or "not yet",
+                    "declared": document_date(i.declared_at),
+                    "resolved": document_date(i.resolved_at) or "not yet",
                 }
                 for i in linked
             ],
@@ -157,7 +143,7 @@ class RetrospectiveService:
                     "text": st.item.text,
                     "owner": st.item.owner,
                     "done": st.status is ItemStatus.DONE,
-                    "due": _date(st.item.due_at(row.finished_at)) or f"{st.item.due} after",
+                    "due": document_date(st.item.due_at(row.finished_at)) or f"{st.item.due} after",
                 }
                 for st in tasks
             ],
@@ -180,5 +166,5 @@ class RetrospectiveService:
         spans = []
         for i, (phase, at) in enumerate(entered):
             until = entered[i + 1][1] if i + 1 < len(entered) else end
-            spans.append(PhaseSpan(phase, _date(at), format_duration(until - at)))
+            spans.append(PhaseSpan(phase, document_date(at), format_duration(until - at)))
         return spans

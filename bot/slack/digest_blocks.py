@@ -10,7 +10,6 @@ never one that Slack would reject.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import (
@@ -120,9 +119,3 @@ class SlackDigestChat:
         text = self.renderer.fallback(digest)
         for blocks in self.renderer.messages(digest):
             self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-
-
-def digest_reply_messages(renderer: DigestRenderer, digest: Digest) -> list[dict[str, Any]]:
-    """The digest as ephemeral replies: text and blocks of each message."""
-    text = renderer.fallback(digest)
-    return [{"text": text, "blocks": blocks} for blocks in renderer.messages(digest)]

@@ -148,11 +148,6 @@ def ensure_many(session: Session, keys: Collection[str], now: datetime) -> set[s
     return inserted
 
 
-def all_keys(session: Session) -> list[str]:
-    """Every flag key, sorted."""
-    return list(session.exec(select(FlagRow.key).order_by(col(FlagRow.key))))
-
-
 def delete(session: Session, key: str) -> FlagRow | None:
     """Remove the flag; the removed row (None when there was none)."""
     row = get(session, key, for_update=True)

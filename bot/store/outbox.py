@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlmodel import Session, col, func, select
 
@@ -152,16 +153,27 @@ def mark(session: Session, row_id: int, now: datetime, error: str | None) -> Non
     session.add(row)
 
 
-def backlog(session: Session) -> tuple[int, datetime | None]:
-    """How many notifications wait to be delivered (not given up on), and when the oldest
-    of them was queued; one query."""
-    query = (
-        select(func.count(col(OutboxRow.id)), func.min(OutboxRow.created_at))
-        .where(col(OutboxRow.delivered_at).is_(None))
-        .where(OutboxRow.attempts < MAX_ATTEMPTS)
-    )
-    count, oldest = session.exec(query).one()
-    return int(count or 0), oldest
+class Backlog(NamedTuple):
+    """The outbox as an operator watches it."""
+
+    # Notifications waiting to be delivered (not given up on), and when the oldest of them
+    # was queued.
+    waiting: int
+    oldest: datetime | None
+    # Notifications given up on after `MAX_ATTEMPTS` failed attempts: nobody will see them.
+    given_up: int
+
+
+def backlog(session: Session) -> Backlog:
+    """The undelivered notifications, waiting or given up on; one query."""
+    waiting = col(OutboxRow.attempts) < MAX_ATTEMPTS
+    query = select(
+        func.count(col(OutboxRow.id)).filter(waiting),
+        func.min(OutboxRow.created_at).filter(waiting),
+        func.count(col(OutboxRow.id)).filter(col(OutboxRow.attempts) >= MAX_ATTEMPTS),
+    ).where(col(OutboxRow.delivered_at).is_(None))
+    count, oldest, given_up = session.exec(query).one()
+    return Backlog(int(count or 0), oldest, int(given_up or 0))
 
 
 def waiting_threads(session: Session, threads: Collection[str]) -> set[str]:

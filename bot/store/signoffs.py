@@ -354,19 +354,6 @@ def claim_result(session: Session, result_id: int, skip_locked: bool) -> Checkli
     return session.exec(query).first()
 
 
-def results_of(
-    session: Session, rollout_ids: list[int]
-) -> dict[int, dict[tuple[str, int], ChecklistResultRow]]:
-    """The checklist results of several rollouts in one query: rollout id -> results."""
-    found: dict[int, dict[tuple[str, int], ChecklistResultRow]] = {i: {} for i in rollout_ids}
-    if not rollout_ids:
-        return found
-    query = select(ChecklistResultRow).where(col(ChecklistResultRow.rollout_id).in_(rollout_ids))
-    for r in session.exec(query):
-        found[r.rollout_id][(r.checklist_id, r.item_index)] = r
-    return found
-
-
 def open_requests_of(
     session: Session, rollout_ids: list[int]
 ) -> dict[int, list[SignoffRequestRow]]:

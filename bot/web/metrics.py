@@ -40,7 +40,8 @@ class _DatabaseGauges(Collector):
         """The gauges with their values now."""
         state = self.read()
         outbox_depth, outbox_oldest, incidents, active, percentage = self._families()
-        outbox_depth.add_metric([], state.outbox_depth)
+        outbox_depth.add_metric(["waiting"], state.outbox_depth)
+        outbox_depth.add_metric(["given_up"], state.outbox_given_up)
         outbox_oldest.add_metric([], state.outbox_oldest_seconds)
         incidents.add_metric([], state.incidents_open)
         active.add_metric([], len(state.rollout_percentages))
@@ -52,7 +53,10 @@ class _DatabaseGauges(Collector):
     def _families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
-                "rollbot_outbox_depth", "Chat notifications waiting in the outbox to be delivered"
+                "rollbot_outbox_depth",
+                "Chat notifications not delivered: waiting in the outbox (state=waiting) or "
+                "given up on after 12 attempts (state=given_up)",
+                labels=["state"],
             ),
             GaugeMetricFamily(
                 "rollbot_outbox_oldest_seconds",

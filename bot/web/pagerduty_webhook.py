@@ -59,36 +59,6 @@ def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
     return found
 
 
-def log_event(
-    event_type: str,
-    incident_id: str,
-    title: str,
-    urgency: str,
-    html_url: str,
-    occurred_at: datetime,
-) -> None:
-    """The handler used while no incident service is wired in: say what arrived."""
-    log.info(
-        "PagerDuty %s for incident %s (%s, urgency %s) at %s: %s",
-        event_type,
-        incident_id,
-        title,
-        urgency,
-        occurred_at.isoformat(),
-        html_url,
-    )
-
-
-def default_handler(rollbot: Rollbot) -> PagerDutyEventHandler:
-    """The incident service's `on_pagerduty_event` once it is wired in, else `log_event`.
-
-    Looked up rather than imported so this module does not depend on the incident service.
-    """
-    service = getattr(rollbot, "incidents", None)
-    handler = getattr(service, "on_pagerduty_event", None)
-    return handler if callable(handler) else log_event
-
-
 def _parse_event(body: bytes) -> tuple[str, dict[str, Any], datetime] | str:
     """(event_type, data, occurred_at) of a v3 webhook, or what is wrong with it."""
     try:
@@ -113,11 +83,12 @@ def _parse_event(body: bytes) -> tuple[str, dict[str, Any], datetime] | str:
 def pagerduty_webhook_routes(
     rollbot: Rollbot, on_event: PagerDutyEventHandler | None = None
 ) -> list[Route]:
-    """The webhook route; `on_event` defaults to `default_handler(rollbot)`."""
+    """The webhook route; `on_event` defaults to the incident service's
+    `on_pagerduty_event`."""
     pd = rollbot.settings.config.paging.pagerduty
     secret_env = pd.webhook_secret_env if pd is not None else None
     secret = rollbot.settings.env.get(secret_env) if secret_env else None
-    handler: Callable[..., None] = on_event or default_handler(rollbot)
+    handler: Callable[..., None] = on_event or rollbot.incidents.on_pagerduty_event
 
     async def receive(request: Request) -> JSONResponse:
         if not secret:

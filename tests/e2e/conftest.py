@@ -4,7 +4,6 @@ a fake Slack Web API (also real HTTP) recording what rollbot sends back."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
 from bot.container import Rollbot, new_telemetry, slack_chat
 from bot.slack.app import build_slack_app
 from bot.web.app import create_app
+from tests.asgi_thread import serving
 from tests.conftest import NO_GATES, Providers
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack_fixture
 from tests.fakes.slack_requests import SlackRequestSender
@@ -154,26 +153,15 @@ def harness(
     slack = slack_chat(settings, telemetry)
     rollbot = providers.build(settings, clock, slack.ports, telemetry=telemetry)
     app = create_app(rollbot, build_slack_app(rollbot, slack.client))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    fake_slack.clear()  # forget auth.test from Bolt's start-up
-    sender = SlackRequestSender(base_url, SIGNING_SECRET, fake_slack.response_url)
-    web = httpx.Client(base_url=base_url, timeout=10)
     try:
-        yield Harness(fake_slack, sender, rollbot, clock, web)
+        with serving(app, lifespan="off") as base_url:
+            fake_slack.clear()  # forget auth.test from Bolt's start-up
+            sender = SlackRequestSender(base_url, SIGNING_SECRET, fake_slack.response_url)
+            web = httpx.Client(base_url=base_url, timeout=10)
+            try:
+                yield Harness(fake_slack, sender, rollbot, clock, web)
+            finally:
+                web.close()
+                sender.close()
     finally:
-        web.close()
-        sender.close()
-        server.should_exit = True
-        thread.join(timeout=10)
         rollbot.db.dispose()

@@ -51,7 +51,8 @@ def test_commands_clicks_slack_calls_outbox_and_incidents_are_on_metrics(harness
         "rollbot_rollout_percentage",
     } <= names(before)
     assert value(before, "rollbot_rollouts_active") == 0
-    assert value(before, "rollbot_outbox_depth") == 0
+    assert value(before, "rollbot_outbox_depth", state="waiting") == 0
+    assert value(before, "rollbot_outbox_depth", state="given_up") == 0
     assert value(before, "rollbot_outbox_oldest_seconds") == 0
 
     # Two slash commands, one of them refused.
@@ -93,7 +94,8 @@ def test_commands_clicks_slack_calls_outbox_and_incidents_are_on_metrics(harness
 
     h.clock.advance(timedelta(seconds=42))
     page = scrape(h)
-    assert (value(page, "rollbot_outbox_depth") or 0) >= 1
+    assert (value(page, "rollbot_outbox_depth", state="waiting") or 0) >= 1
+    assert value(page, "rollbot_outbox_depth", state="given_up") == 0
     assert value(page, "rollbot_outbox_oldest_seconds") == 42
 
     # An incident, and its first status update published 90 s after the declaration.

@@ -4,7 +4,6 @@ signed view_submission -> runbook, reported in the rollout's thread in the fake 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.clock import ManualClock
 from bot.container import Rollbot, slack_chat
@@ -32,6 +30,7 @@ from bot.slack.rollback_listeners import (
     RUNBOOK_BLOCK,
 )
 from bot.web.app import create_app
+from tests.asgi_thread import serving
 from tests.e2e.conftest import SIGNING_SECRET, button_styles
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
@@ -98,24 +97,15 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) ->
     )
     client = build_client("xoxb-test", fake.api_url)
     app = create_app(rollbot, build_slack_app(rollbot, client))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive()
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    fake.clear()
-    sender = SlackRequestSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, fake.response_url)
     try:
-        yield Bot(fake, rollbot, sender)
+        with serving(app, lifespan="off") as url:
+            fake.clear()
+            sender = SlackRequestSender(url, SIGNING_SECRET, fake.response_url)
+            try:
+                yield Bot(fake, rollbot, sender)
+            finally:
+                sender.close()
     finally:
-        sender.close()
-        server.should_exit = True
-        thread.join(timeout=10)
         rollbot.db.dispose()
 
 

@@ -20,17 +20,9 @@ from bot.services.rollouts.views import plan_of
 from bot.services.signoff.ports import SignButton
 from bot.store import rollouts
 from bot.store.types import content_key
+from tests.conftest import GATES, SHIPPED_ROLES, built
 
-GATED = """
-roles:
-  eng_lead: {name: Engineering Lead, members: [UENG]}
-  product_manager: {name: Product Manager, members: [UPM]}
-  security_lead: {name: Security Lead, members: [USEC]}
-  ops_lead: {name: Operations Lead, members: [UOPS]}
-  cto: {name: CTO, members: [UCTO]}
-signoff:
-  enforce_gates: true
-"""
+GATED = "\n" + SHIPPED_ROLES + GATES
 ALICE = Actor("UALICE", Via.SLACK)
 PLAN: dict[str, Any] = {
     "name": "tiny",
@@ -83,11 +75,8 @@ def test_plans_read_from_the_database_carry_their_stored_texts_hash(make_bot: Ro
 def make_bot(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> Iterator[Rollbot]:
-    bot = build(settings_factory(database_url, GATED), clock, ChatPorts.none())
-    try:
+    with built(settings_factory(database_url, GATED), clock, ChatPorts.none()) as bot:
         yield bot
-    finally:
-        bot.db.dispose()
 
 
 def _statements(bot: Rollbot, read: Callable[[], object]) -> tuple[int, object]:

@@ -21,6 +21,7 @@ from bot.services.chat import ChatPorts
 from bot.services.signoff.ports import CheckButton, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
+from tests.fakes.metrics import FakeMetrics
 from tests.integration.test_signoff_service import Recorder
 
 FLAG = "probed"
@@ -57,7 +58,19 @@ def rec() -> Recorder:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, database_url: str, clock: ManualClock, rec: Recorder) -> Iterator[Rollbot]:
+def metrics() -> FakeMetrics | None:
+    """The metrics provider `bot` is built with (None: none configured)."""
+    return FakeMetrics()
+
+
+@pytest.fixture
+def bot(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    rec: Recorder,
+    metrics: FakeMetrics | None,
+) -> Iterator[Rollbot]:
     plans = tmp_path / "plans"
     plans.mkdir()
     script = tmp_path / "check.py"
@@ -72,11 +85,17 @@ def bot(tmp_path: Path, database_url: str, clock: ManualClock, rec: Recorder) ->
         encoding="utf-8",
     )
     settings = load_settings(env={"DATABASE_URL": database_url}, config_path=config)
-    rollbot = build(settings, clock, replace(ChatPorts.none(), signoffs=rec))
+    rollbot = build(settings, clock, replace(ChatPorts.none(), signoffs=rec), metrics=metrics)
     try:
         yield rollbot
     finally:
         rollbot.db.dispose()
+
+
+def notes(bot: Rollbot) -> str:
+    """The notes of the rollout's card, as Slack shows them."""
+    status = bot.rollouts.status(FLAG)
+    return "\n".join(n if isinstance(n, str) else mrkdwn(n) for n in status.notes)
 
 
 def probed(bot: Rollbot) -> list[tuple[str, str]]:
@@ -88,9 +107,10 @@ def probed(bot: Rollbot) -> list[tuple[str, str]]:
 
 
 def test_probes_hold_the_gate_until_they_pass(
-    bot: Rollbot, clock: ManualClock, tmp_path: Path, rec: Recorder
+    bot: Rollbot, clock: ManualClock, tmp_path: Path, rec: Recorder, metrics: FakeMetrics
 ) -> None:
     assert bot.signoffs is not None
+    metrics.set("error_rate", 0.5)
     checklists = bot.signoffs.checklists
     owner = Actor("UOPS", Via.SLACK)
     start = bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK), "C1")
@@ -104,29 +124,36 @@ def test_probes_hold_the_gate_until_they_pass(
 
     assert checklists.run_due_probes() == 2
     assert [status for status, _ in probed(bot)] == ["failing", "failing"]
-    assert any("no metrics provider configured" in d for _, d in probed(bot))
-    status = bot.rollouts.status(FLAG)
-    assert "probe: no metrics provider configured" in "\n".join(
-        n if isinstance(n, str) else mrkdwn(n) for n in status.notes
-    )
+    assert any("`error_rate` = 0.5, above the maximum 0.01" in d for _, d in probed(bot))
+    assert "probe: `error_rate` = 0.5, above the maximum 0.01" in notes(bot)
     assert checklists.run_due_probes() == 0  # not due again yet
     with pytest.raises(InvalidTransition) as held:
         bot.rollouts.advance(FLAG, owner)
     assert "Flag file present" in held.value.message and "Error rate low" in held.value.message
 
     (tmp_path / "marker").write_text("x")
-    checklists.metrics = lambda query, _source: 0.001
+    metrics.set("error_rate", 0.001)
     clock.advance(timedelta(minutes=10))
     assert checklists.run_due_probes() == 2
     assert [status for status, _ in probed(bot)][-2:] == ["done", "done"]
 
     # An owner's check wins over the probe from then on.
-    checklists.metrics = lambda query, _source: 0.5
+    metrics.set("error_rate", 0.5)
     view, _ = checklists.items(FLAG)
     assert checklists.check(CheckButton(view.id, "infra", 1), owner).changed
     clock.advance(timedelta(minutes=10))
     assert checklists.run_due_probes() == 1  # only the command probe is still run
     assert bot.rollouts.advance(FLAG, owner).view.percentage == 100
+
+
+@pytest.mark.parametrize("metrics", [None])
+def test_a_metric_probe_without_a_metrics_provider_fails_saying_so(bot: Rollbot) -> None:
+    assert bot.signoffs is not None
+    bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK))
+    assert bot.signoffs.checklists.run_due_probes() == 2
+    assert [status for status, _ in probed(bot)] == ["failing", "failing"]
+    assert any("no metrics provider configured" in d for _, d in probed(bot))
+    assert "probe: no metrics provider configured" in notes(bot)
 
 
 def test_metric_probes_ask_the_configured_metrics_provider(

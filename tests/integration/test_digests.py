@@ -19,6 +19,7 @@ from bot.services.chat import ChatPorts
 from bot.services.digests.digest import QUIET, ScoreVerdict
 from bot.shell.digest import DigestText
 from bot.store import digests as digest_store
+from tests.conftest import built
 from tests.digest_support import ALICE, RecordingDigestChat, seed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -370,6 +371,14 @@ def _clear(bot: Rollbot) -> None:
         )
 
 
+def _complete(bot: Rollbot, clock: ManualClock) -> None:
+    """Run the shipped plan to full production."""
+    bot.rollouts.start("realtime-features", None, ALICE)
+    while bot.rollouts.status("realtime-features").state.value == "running":
+        clock.advance(timedelta(minutes=1))
+        bot.rollouts.advance("realtime-features", ALICE)
+
+
 def test_post_migration_tasks_past_their_due_date_are_listed(
     settings_factory: Callable[..., Settings], database_url: str
 ) -> None:
@@ -378,10 +387,7 @@ def test_post_migration_tasks_past_their_due_date_are_listed(
     bot = build(settings, clock)
     try:
         assert bot.digests is not None
-        bot.rollouts.start("realtime-features", None, ALICE)
-        while bot.rollouts.status("realtime-features").state.value == "running":
-            clock.advance(timedelta(minutes=1))
-            bot.rollouts.advance("realtime-features", ALICE)
+        _complete(bot, clock)
         assert bot.digests.show().overdue_items == ()
         # Week 1 after migration: its tasks are due 7 days after full production.
         clock.advance(timedelta(days=7, hours=1))
@@ -394,3 +400,21 @@ def test_post_migration_tasks_past_their_due_date_are_listed(
         assert "Checklist items overdue" in text and "Team retrospective" in text
     finally:
         bot.db.dispose()
+
+
+def test_the_digest_lists_the_overdue_tasks_the_card_counts(
+    settings_factory: Callable[..., Settings], database_url: str
+) -> None:
+    """The digest and the rollout's card ask the same question of the same rows: at the
+    moment the week-1 tasks fall due, both call them overdue, oldest due first."""
+    clock = ManualClock(MONDAY_EARLY)
+    with built(settings_factory(database_url, DAILY), clock) as bot:
+        assert bot.digests is not None
+        _complete(bot, clock)
+        clock.advance(timedelta(days=7))  # exactly a week after full production
+        overdue = bot.digests.show().overdue_items
+        assert "Team retrospective" in {o.text for o in overdue}
+        assert [o.due_at for o in overdue] == sorted(o.due_at for o in overdue)
+        notes = bot.rollouts.status("realtime-features").notes
+        card = "\n".join(n if isinstance(n, str) else n.plain() for n in notes)
+        assert f"{len(overdue)} post-migration task(s) overdue" in card

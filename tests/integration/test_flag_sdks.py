@@ -15,8 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from openfeature import api as openfeature
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
@@ -36,6 +33,7 @@ from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.web.app import create_app
+from tests.asgi_thread import serving
 from tests.flag_sdk_support import CLIENT_TOKEN, WRITE, sdk_settings
 
 FLAG = "realtime-features"
@@ -73,21 +71,10 @@ def running(
     settings_factory: Callable[..., Settings], tmp_path: Path, clock: ManualClock
 ) -> Iterator[Running]:
     bot = build(sdk_settings(settings_factory, f"sqlite:///{tmp_path}/sdk.db"), clock)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(bot), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="rollbot-sdk", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Running(bot, f"http://127.0.0.1:{port}")
+        with serving(create_app(bot), "rollbot-sdk") as url:
+            yield Running(bot, url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         bot.db.dispose()
 
 

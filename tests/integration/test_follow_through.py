@@ -23,20 +23,13 @@ from bot.domain.rollout import RolloutState
 from bot.services.chat import ChatPorts
 from bot.services.signoff.ports import CheckButton
 from bot.web.app import create_app
-from tests.conftest import API_TOKEN, NO_GATES, slack_text
+from tests.conftest import API_TOKEN, NO_GATES, SHIPPED_ROLES, slack_text
 from tests.fakes.incidents import RecordingChat
 from tests.integration.test_signoff_service import Recorder, card_notes
 
 FLAG = "realtime-features"
 ALICE = Actor("UALICE", Via.SLACK)
-ROLES = """
-roles:
-  eng_lead: {name: Engineering Lead, members: [UENG]}
-  product_manager: {name: Product Manager, members: [UPM]}
-  security_lead: {name: Security Lead, members: [USEC]}
-  ops_lead: {name: Operations Lead, members: [UOPS]}
-  cto: {name: CTO, members: [UCTO]}
-"""
+ROLES = "\n" + SHIPPED_ROLES
 
 
 def ports(recorder: Recorder, chat: RecordingChat | None = None) -> ChatPorts:

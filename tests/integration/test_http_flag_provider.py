@@ -5,7 +5,6 @@ uvicorn on an ephemeral port. Rollouts run in a local rollbot whose `flags.provi
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
@@ -25,6 +23,7 @@ from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.http import HttpFlagProvider
 from bot.store import audit
 from bot.web.app import create_app
+from tests.asgi_thread import serving
 from tests.conftest import NO_GATES, PLANS_DIR
 
 FLAG = "realtime-features"
@@ -52,28 +51,17 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
         config_path=config,
     )
     bot = build(settings, ManualClock())
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(bot), host="127.0.0.1", port=0, log_level="warning",
-                       lifespan="off")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, name="remote-flags", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Remote(bot, f"http://127.0.0.1:{port}")
+        with serving(create_app(bot), "remote-flags", lifespan="off") as url:
+            yield Remote(bot, url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         bot.db.dispose()
 
 
 @pytest.fixture
 def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
-    """A rollbot whose flags live at `base_url`, with the token in FLAGS_API_TOKEN."""
+    """A rollbot whose flags live at `base_url`, with the token in FLAGS_API_TOKEN; its
+    retries do not wait."""
     built: list[Rollbot] = []
 
     def make(base_url: str, token: str = REMOTE_TOKEN) -> Rollbot:
@@ -92,7 +80,7 @@ def local_factory(tmp_path: Path) -> Iterator[Callable[[str, str], Rollbot]]:
             },
             config_path=config,
         )
-        bot = build(settings, ManualClock())
+        bot = build(settings, ManualClock(), sleep=lambda _s: None)  # retries do not wait
         built.append(bot)
         return bot
 
@@ -201,7 +189,6 @@ def test_connection_refused_is_reported_and_the_rollout_rolls_back(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     local = local_factory(f"http://127.0.0.1:{port}")
-    local.flags.remote.sleep = lambda _s: None  # type: ignore[attr-defined]
     with pytest.raises(RollbotError, match=r"could not connect.*after 2 attempt") as caught:
         local.rollouts.start(FLAG, None, ALICE)
     assert REMOTE_TOKEN not in str(caught.value)
@@ -259,8 +246,7 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
     settings = load_settings(
         env={"DATABASE_URL": database_url, "FLAGS_API_TOKEN": REMOTE_TOKEN}, config_path=config
     )
-    bot = build(settings, ManualClock())
-    bot.flags.remote.client._transport = httpx.MockTransport(flag_api)  # type: ignore[attr-defined]
+    bot = build(settings, ManualClock(), flag_transport=httpx.MockTransport(flag_api))
     try:
         results = run_together(
             lambda: bot.rollouts.start(FLAG, None, ALICE),
@@ -286,7 +272,6 @@ def test_rollbots_flag_api_answers_502_when_its_remote_provider_fails(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     local = local_factory(f"http://127.0.0.1:{port}")
-    local.flags.remote.sleep = lambda _s: None  # type: ignore[attr-defined]
     with TestClient(create_app(local)) as client:
         for response in (
             client.get(f"/flags/{FLAG}"),

@@ -3,7 +3,7 @@ incident cards, and `/incident page <contact or person>` paging through PagerDut
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,6 +71,18 @@ def kit(
 
 
 @pytest.fixture
+def paged(
+    settings_factory: Callable[..., Settings], tmp_path: Path, clock: ManualClock, pager: FakePager
+) -> Iterator[tuple[Rollbot, RecordingChat]]:
+    """rollbot with the contacts and the fake PagerDuty, and the chat it talks to."""
+    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    try:
+        yield bot, chat
+    finally:
+        bot.db.dispose()
+
+
+@pytest.fixture
 def pager() -> FakePager:
     fake = FakePager(OnCall("Olga On-Call", "olga@example.com", "POLGA"))
     fake.rotas["PSCHED1"] = OnCall("Olga On-Call", "olga@example.com", "POLGA")
@@ -79,12 +91,9 @@ def pager() -> FakePager:
 
 
 def test_oncall_shows_who_is_on_call_and_every_way_to_reach_each_contact(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
-    pager: FakePager,
+    paged: tuple[Rollbot, RecordingChat],
 ) -> None:
-    bot, _ = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, _ = paged
     said = slack_text(run_oncall("", bot.incidents))
     lines = said.splitlines()
     engineer = next(line for line in lines if "On-call Engineer" in line)
@@ -124,12 +133,10 @@ def test_oncall_takes_no_arguments_and_explains_itself(
 
 
 def test_paging_a_contact_with_a_schedule_opens_an_incident_assigned_to_who_is_on_call(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
+    paged: tuple[Rollbot, RecordingChat],
     pager: FakePager,
 ) -> None:
-    bot, _ = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, _ = paged
     view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
     reply = run_incident("page on-call-engineer", ALICE, bot.incidents, view.channel_id)
     assert not reply.error
@@ -142,12 +149,10 @@ def test_paging_a_contact_with_a_schedule_opens_an_incident_assigned_to_who_is_o
 
 
 def test_paging_a_contact_with_an_escalation_policy_pages_the_policy_and_mentions_the_group(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
+    paged: tuple[Rollbot, RecordingChat],
     pager: FakePager,
 ) -> None:
-    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, chat = paged
     view = bot.incidents.declare(Severity.SEV1, "Data exposure", ALICE).view
     run_incident("page security", ALICE, bot.incidents, view.channel_id)
     assert pager.opened[-1][2] == "PSECPOL"
@@ -155,12 +160,10 @@ def test_paging_a_contact_with_an_escalation_policy_pages_the_policy_and_mention
 
 
 def test_paging_a_person_finds_them_in_pagerduty_by_their_email(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
+    paged: tuple[Rollbot, RecordingChat],
     pager: FakePager,
 ) -> None:
-    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, chat = paged
     view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
     reply = run_incident("page <@U0PLATFORM|pat>", ALICE, bot.incidents, view.channel_id)
     assert pager.opened[-1][2] == "PPLATFORM"
@@ -176,12 +179,10 @@ def test_paging_a_person_finds_them_in_pagerduty_by_their_email(
 
 
 def test_a_failing_pagerduty_still_brings_the_person_in_and_says_why(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
+    paged: tuple[Rollbot, RecordingChat],
     pager: FakePager,
 ) -> None:
-    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, chat = paged
     view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
     pager.fail_times = 3
     reply = run_incident("page platform-lead", ALICE, bot.incidents, view.channel_id)
@@ -266,12 +267,9 @@ def test_bad_contacts_are_config_problems_with_the_key(
 
 
 def test_the_post_mortem_names_people_instead_of_their_ids(
-    settings_factory: Callable[..., Settings],
-    tmp_path: Path,
-    clock: ManualClock,
-    pager: FakePager,
+    paged: tuple[Rollbot, RecordingChat],
 ) -> None:
-    bot, chat = kit(settings_factory, tmp_path, clock, pager=pager)
+    bot, chat = paged
     chat.names.update({"U0ALICE": "Alice Adams", "U0OLGA": "Olga On-Call"})
     view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
     bot.incidents.note(view.channel_id, "asked the NOC", ALICE)

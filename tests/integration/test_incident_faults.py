@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 
@@ -20,6 +21,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.incident import Severity
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
+from bot.services.incidents.views import IncidentView
 from bot.store import incidents as store
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat
 
@@ -70,18 +72,37 @@ def publish_at_once(bot: Rollbot, clock: ManualClock, incident_id: int) -> None:
     bot.incidents.publish_draft(draft.id, ALICE)
 
 
-def test_the_fallback_page_takes_the_first_update_in_time_and_says_the_primary_was_down(
-    start: Start, clock: ManualClock
-) -> None:
-    primary, fallback = FakeStatusPage("statuspage"), FakeStatusPage("builtin")
+class Outage(NamedTuple):
+    """An incident declared as the primary status page and PagerDuty went down."""
+
+    rollbot: Rollbot
+    chat: RecordingChat
+    pager: FakePager
+    incident: IncidentView
+    back_at: datetime  # when both answer again
+
+
+def declared_in_an_outage(start: Start, clock: ManualClock, pages: list[FakeStatusPage]) -> Outage:
+    """The primary page (`pages[0]`) and PagerDuty down for three minutes; an incident
+    declared as they go down, its draft published a minute in, five minutes of ticks."""
     pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
-    rollbot, chat = start([primary, fallback], pager)
+    rollbot, chat = start(pages, pager)
     back_at = clock.now() + timedelta(minutes=3)
-    primary.down(clock.now, back_at)
+    pages[0].down(clock.now, back_at)
     pager.down(clock.now, back_at)
     incident = rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
     publish_at_once(rollbot, clock, incident.id)
     run_for(rollbot, clock, minutes=5)
+    return Outage(rollbot, chat, pager, incident, back_at)
+
+
+def test_the_fallback_page_takes_the_first_update_in_time_and_says_the_primary_was_down(
+    start: Start, clock: ManualClock
+) -> None:
+    primary, fallback = FakeStatusPage("statuspage"), FakeStatusPage("builtin")
+    rollbot, chat, pager, incident, back_at = declared_in_an_outage(
+        start, clock, [primary, fallback]
+    )
 
     [update] = fallback.published
     assert update.status == "investigating" and primary.published == []
@@ -109,14 +130,7 @@ def test_without_a_fallback_the_primary_takes_it_as_soon_as_it_is_back(
     start: Start, clock: ManualClock
 ) -> None:
     primary = FakeStatusPage("statuspage")
-    pager = FakePager(OnCall("Olga On-Call", "oncall@example.com", "PUSER01"))
-    rollbot, chat = start([primary], pager)
-    back_at = clock.now() + timedelta(minutes=3)
-    primary.down(clock.now, back_at)
-    pager.down(clock.now, back_at)
-    incident = rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
-    publish_at_once(rollbot, clock, incident.id)
-    run_for(rollbot, clock, minutes=5)
+    rollbot, chat, pager, incident, back_at = declared_in_an_outage(start, clock, [primary])
 
     [update] = primary.published
     assert update.status == "investigating"

@@ -19,26 +19,18 @@ from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as incidents_store
 from bot.web.app import create_app
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import ERRORS, FLAG, LATENCY, SUCCESS, build_rollbot
+from tests.rollback_support import ERRORS, FLAG, LATENCY, SUCCESS, rollbot_for
 
 ALICE = Actor("U_ALICE", Via.SLACK)
 TICK = timedelta(seconds=15)
 
 
 @pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
-
-
-@pytest.fixture
 def bot(
     tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
 ) -> Iterator[Rollbot]:
-    rb = build_rollbot(tmp_path, database_url, clock, metrics)
-    try:
+    with rollbot_for(tmp_path, database_url, clock, metrics) as rb:
         yield rb
-    finally:
-        rb.db.dispose()
 
 
 def timeline_texts(bot: Rollbot, incident_id: int) -> list[str]:

@@ -5,8 +5,7 @@ as itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,64 +13,32 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.commands.rollback import run_rollback_direct
-from bot.config.settings import Settings
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import NotFound
 from bot.domain.message import Message
 from bot.domain.rollout import RolloutState
-from bot.services.chat import ChatPorts
 from bot.services.rollback.report import RollbackReport
-from bot.services.rollouts.notifier import CardLocation, ThreadText
-from bot.services.rollouts.views import RolloutView
 from bot.shell.render import render_reply
 from bot.shell.text import text as plain
-from bot.slack.blocks import chat_text
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import RUNBOOKS_PLAN as PLAN
-from tests.rollback_support import build_rollbot
+from tests.rollback_support import ThreadRecorder, hearing, rollbot_for, tick
 
 FLAG = "chat-v2"
 OPS = Actor("U_OPS", Via.SHELL)
-TICK = timedelta(seconds=15)
-
-
-class Recorder:
-    """The rollout's thread."""
-
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    def show_card(self, view: RolloutView) -> CardLocation | None:
-        return None
-
-    def post_event(self, view: RolloutView, message: ThreadText) -> None:
-        self.events.append(chat_text(message))
-
-
-@pytest.fixture
-def seen() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
-
-
-def hearing(recorder: Recorder) -> Callable[[Settings], ChatPorts]:
-    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
 
 
 @pytest.fixture
 def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    metrics: FakeMetrics,
+    seen: ThreadRecorder,
 ) -> Iterator[Rollbot]:
-    rb = build_rollbot(tmp_path, database_url, clock, metrics, plan=PLAN, chat=hearing(seen))
-    try:
+    with rollbot_for(tmp_path, database_url, clock, metrics, plan=PLAN, chat=hearing(seen)) as rb:
         yield rb
-    finally:
-        rb.db.dispose()
 
 
 def flag(bot: Rollbot, key: str = FLAG) -> tuple[bool, int] | None:
@@ -79,20 +46,12 @@ def flag(bot: Rollbot, key: str = FLAG) -> tuple[bool, int] | None:
     return (doc.enabled, doc.rollout_percentage) if doc else None
 
 
-def tick(bot: Rollbot, clock: ManualClock, times: int = 1) -> list[RollbackReport]:
-    reports: list[RollbackReport] = []
-    for _ in range(times):
-        clock.advance(TICK)
-        reports += bot.watcher.evaluate()
-    return reports
-
-
 def shell(bot: Rollbot, text: str) -> str:
     return render_reply(run_rollback_direct(text, OPS, bot.rollback))
 
 
 def test_memory_runs_the_restart_runbook_not_the_full_rollback(
-    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: ThreadRecorder
 ) -> None:
     metrics.set("errors", 0.001)
     metrics.set("memory", 0.5)
@@ -174,7 +133,7 @@ class Died(BaseException):
 
 
 def test_an_interrupted_partial_runbook_resumes_as_itself(
-    bot: Rollbot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, seen: Recorder
+    bot: Rollbot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, seen: ThreadRecorder
 ) -> None:
     bot.rollouts.start(FLAG, None, OPS)
     runs = bot.rollback.runs

@@ -17,6 +17,7 @@ from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.flag import parse_flag_change
 from bot.web.app import create_app
+from tests.conftest import built
 from tests.flag_sdk_support import CLIENT_TOKEN, READ, WRITE, sdk_settings
 from tests.ofrep_spec import check
 
@@ -34,11 +35,8 @@ FLAG = {
 def bot(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> Iterator[Rollbot]:
-    rollbot = build(sdk_settings(settings_factory, database_url), clock)
-    try:
+    with built(sdk_settings(settings_factory, database_url), clock) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 @pytest.fixture

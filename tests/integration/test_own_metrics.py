@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,35 +16,31 @@ from starlette.testclient import TestClient
 
 from bot import scheduler
 from bot.clock import ManualClock
-from bot.config.settings import load_settings
+from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
+from bot.services.chat import ChatPorts
+from bot.services.rollouts.notifier import CardLocation, ThreadText
+from bot.services.rollouts.views import RolloutView
 from bot.shell.chat import ShellChat
 from bot.shell.repl import Shell
+from bot.store.outbox import MAX_ATTEMPTS
 from bot.web.app import create_app
 from tests.conftest import NO_GATES, PLANS_DIR
 from tests.fakes.metrics import FakeMetrics
 from tests.own_metrics import value
-from tests.rollback_support import ERRORS, FLAG, build_rollbot
+from tests.rollback_support import ERRORS, FLAG, build_rollbot, rollbot_for
 
 ALICE = Actor("U_ALICE", Via.SLACK)
 TICK = timedelta(seconds=15)
 
 
 @pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
-
-
-@pytest.fixture
 def bot(
     tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
 ) -> Iterator[Rollbot]:
-    rollbot = build_rollbot(tmp_path, database_url, clock, metrics)
-    try:
+    with rollbot_for(tmp_path, database_url, clock, metrics) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 def scrape(rollbot: Rollbot) -> str:
@@ -113,6 +110,50 @@ def test_a_failed_rollback_is_counted_as_failed(
         page = scrape(bot)
         assert value(page, "rollbot_rollbacks_total", cause="manual", outcome="failed") == 1
         assert value(page, "rollbot_rollbacks_total", cause="manual", outcome="succeeded") is None
+    finally:
+        bot.db.dispose()
+
+
+class SlackDown:
+    """A rollout notifier whose thread messages never get through."""
+
+    def show_card(self, view: RolloutView) -> CardLocation | None:
+        return None
+
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        raise RuntimeError("channel_not_found")
+
+
+def test_notifications_given_up_on_are_a_series_of_the_outbox_depth(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> None:
+    """A thread message that failed 12 times is no longer waiting, and nobody will see it:
+    `rollbot_outbox_depth{state="given_up"}` counts it so an operator can."""
+
+    def slack_down(_settings: Settings) -> ChatPorts:
+        return replace(ChatPorts.none(), rollouts=SlackDown())
+
+    bot = build_rollbot(tmp_path, database_url, clock, metrics, chat=slack_down)
+    try:
+        bot.rollouts.start(FLAG, None, ALICE)  # its thread message fails: attempt 1
+        page = scrape(bot)
+        assert value(page, "rollbot_outbox_depth", state="waiting") == 1
+        assert value(page, "rollbot_outbox_depth", state="given_up") == 0
+        for _ in range(MAX_ATTEMPTS - 2):
+            clock.advance(timedelta(minutes=10))  # past the longest backoff
+            assert bot.rollouts.deliver_pending() == 0
+        page = scrape(bot)
+        assert value(page, "rollbot_outbox_depth", state="waiting") == 1  # one attempt left
+        assert value(page, "rollbot_outbox_depth", state="given_up") == 0
+        clock.advance(timedelta(minutes=10))
+        assert bot.rollouts.deliver_pending() == 0  # the twelfth attempt fails too
+        page = scrape(bot)
+        assert value(page, "rollbot_outbox_depth", state="waiting") == 0
+        assert value(page, "rollbot_outbox_depth", state="given_up") == 1
+        assert value(page, "rollbot_outbox_oldest_seconds") == 0  # nothing waits any more
+        clock.advance(timedelta(minutes=10))
+        assert bot.rollouts.deliver_pending() == 0  # and it is not tried again
+        assert value(scrape(bot), "rollbot_outbox_depth", state="given_up") == 1
     finally:
         bot.db.dispose()
 

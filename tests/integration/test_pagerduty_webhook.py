@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,10 +19,10 @@ from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.web.app import create_app
 from bot.web.pagerduty_webhook import (
-    default_handler,
     pagerduty_webhook_routes,
     signature_valid,
 )
+from tests.conftest import built
 
 SECRET = "whsec-pd-0123456789abcdef"
 CONFIG = """
@@ -93,11 +92,8 @@ def bot(
     # The pager is built at start and needs its keys (never called here).
     settings.env["PAGERDUTY_ROUTING_KEY"] = "R0123456789abcdef0123456789abcdef"
     settings.env["PAGERDUTY_API_TOKEN"] = "u+apitoken"
-    rollbot = build(settings, clock)
-    try:
+    with built(settings, clock) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 def client_for(bot: Rollbot, handler: Callable[..., None]) -> TestClient:
@@ -233,19 +229,12 @@ def test_without_a_secret_every_request_is_refused(
 
 
 def test_mounted_in_the_app_a_signed_trigger_declares_an_incident(bot: Rollbot) -> None:
-    assert default_handler(bot) == bot.incidents.on_pagerduty_event
     body = event("incident.triggered")
     with TestClient(create_app(bot)) as client:
         response = post(client, body, sign(body))
     assert response.status_code == 202
     (incident,) = bot.incidents.incidents()
     assert incident.active and incident.source == "pagerduty"
-
-
-def test_default_handler_is_the_incident_services_when_wired() -> None:
-    recorder = Recorder()
-    wired = SimpleNamespace(incidents=SimpleNamespace(on_pagerduty_event=recorder))
-    assert default_handler(wired) is recorder  # type: ignore[arg-type]
 
 
 def test_signature_check_is_hmac_sha256_hex_of_the_raw_body() -> None:

@@ -10,9 +10,9 @@ import pytest
 from bot.clock import ManualClock
 from bot.commands.rollout import run_rollout
 from bot.config.settings import ConfigError, Settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
-from tests.conftest import slack_text
+from tests.conftest import built, slack_text
 
 ROLES = """
 roles:
@@ -33,11 +33,8 @@ permissions:
 def guarded(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> Iterator[Rollbot]:
-    bot = build(settings_factory(database_url, ROLES), clock)
-    try:
+    with built(settings_factory(database_url, ROLES), clock) as bot:
         yield bot
-    finally:
-        bot.db.dispose()
 
 
 def slack(user: str) -> Actor:

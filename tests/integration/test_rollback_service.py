@@ -9,8 +9,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import ManualClock
-from bot.config.settings import Settings
 from bot.container import Rollbot
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
@@ -30,9 +28,10 @@ from bot.domain.rollout import RolloutState
 from bot.domain.secrets import Redactor
 from bot.logs import RedactingFilter
 from bot.providers.metrics.base import MetricsProviderError
-from bot.services.chat import ChatPorts
+from bot.services.rollback.context import Listener
 from bot.services.rollback.report import RollbackReport
-from bot.services.rollouts.notifier import CardLocation, ThreadText
+from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.notifier import ThreadText
 from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
 from bot.slack.mrkdwn import mrkdwn
@@ -40,61 +39,59 @@ from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import ERRORS, FLAG, LATENCY, PLAN, SUCCESS, build_rollbot
+from tests.rollback_support import (
+    ERRORS,
+    FLAG,
+    LATENCY,
+    PLAN,
+    SUCCESS,
+    TICK,
+    ThreadRecorder,
+    build_rollbot,
+    hearing,
+    tick,
+)
 
 ALICE = Actor("U_ALICE", Via.SLACK)
-TICK = timedelta(seconds=15)
-
-
-class Recorder:
-    """A notifier that keeps the last card of each rollout and every thread message."""
-
-    def __init__(self) -> None:
-        self.cards: dict[int, RolloutView] = {}
-        self.events: list[str] = []
-
-    def show_card(self, view: RolloutView) -> CardLocation | None:
-        self.cards[view.id] = view
-        return None
-
-    def post_event(self, view: RolloutView, message: ThreadText) -> None:
-        self.events.append(chat_text(message))
 
 
 @pytest.fixture
-def metrics() -> FakeMetrics:
-    return FakeMetrics()
+def heard() -> list[RollbackReport]:
+    """Every report the `bot` fixture's rollbacks give their listeners (start and finish)."""
+    return []
 
 
 @pytest.fixture
-def seen() -> Recorder:
-    """What the rollout's thread and card hear."""
-    return Recorder()
+def holds() -> Sequence[AdvanceHold]:
+    """Holds the `bot` fixture asks before every advance: none (a test parametrizes it)."""
+    return ()
 
 
-def hearing(recorder: Recorder) -> Callable[[Settings], ChatPorts]:
-    """Chat ports whose rollout notifier is `recorder`."""
-    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
+@pytest.fixture
+def listeners() -> Sequence[Listener]:
+    """Listeners the `bot` fixture adds before `heard`'s: none (a test parametrizes it)."""
+    return ()
 
 
 @pytest.fixture
 def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    metrics: FakeMetrics,
+    seen: ThreadRecorder,
+    heard: list[RollbackReport],
+    holds: Sequence[AdvanceHold],
+    listeners: Sequence[Listener],
 ) -> Iterator[Rollbot]:
-    rb = build_rollbot(tmp_path, database_url, clock, metrics, chat=hearing(seen))
+    rb = build_rollbot(
+        tmp_path, database_url, clock, metrics, chat=hearing(seen), holds=holds,
+        rollback_listeners=[*listeners, heard.append],
+    )  # fmt: skip
     try:
         yield rb
     finally:
         rb.db.dispose()
-
-
-def tick(bot: Rollbot, clock: ManualClock, times: int = 1) -> list[RollbackReport]:
-    """Move the clock one evaluation interval and evaluate, `times` times."""
-    reports: list[RollbackReport] = []
-    for _ in range(times):
-        clock.advance(TICK)
-        reports += bot.watcher.evaluate()
-    return reports
 
 
 def flag(bot: Rollbot) -> tuple[bool, int]:
@@ -110,13 +107,15 @@ def healthy(metrics: FakeMetrics) -> None:
 
 
 def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
-    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+    bot: Rollbot,
+    clock: ManualClock,
+    metrics: FakeMetrics,
+    seen: ThreadRecorder,
+    heard: list[RollbackReport],
 ) -> None:
     healthy(metrics)
     bot.rollouts.start(FLAG, None, ALICE)
     assert flag(bot) == (True, 5)
-    started: list[RollbackReport] = []
-    bot.rollback.listeners.append(started.append)
     assert tick(bot, clock) == []
     metrics.set(ERRORS, 0.05)
     assert tick(bot, clock) == []  # one breach is not enough (consecutive: 2)
@@ -143,7 +142,7 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     assert "draining chat-v2 because trigger error-rate fired" in drained
     assert "Rollback of `chat-v2` complete" in seen.events[-1]
     # Listeners heard the start and the finish.
-    assert [(r.finished, r.failed) for r in started] == [(False, False), (True, False)]
+    assert [(r.finished, r.failed) for r in heard] == [(False, False), (True, False)]
     # Audit: the claim, each step's start and result, the end.
     with bot.db.session() as s:
         actions = [e.action for e in audit.events(s, subject_id=FLAG)]
@@ -307,12 +306,12 @@ def test_a_failed_step_stops_the_runbook_loudly_and_can_be_run_again(
     plan += "  - name: Never runs\n    kind: command\n    run: echo never\n"
     extra = "roles:\n  ops:\n    name: Operations Lead\n    members: [U_OPS]\n"
     extra += "rollback:\n  notify_roles: [ops]\n"
-    seen = Recorder()
-    rb = build_rollbot(
-        tmp_path, database_url, clock, metrics, plan=plan, extra_yaml=extra, chat=hearing(seen)
-    )
+    seen = ThreadRecorder()
     heard: list[RollbackReport] = []
-    rb.rollback.listeners.append(heard.append)
+    rb = build_rollbot(
+        tmp_path, database_url, clock, metrics, plan=plan, extra_yaml=extra, chat=hearing(seen),
+        rollback_listeners=[heard.append],
+    )  # fmt: skip
     try:
         rb.rollouts.start(FLAG, None, Actor("U_OWNER", Via.SLACK))
         report = rb.rollback.roll_back(FLAG, ALICE, "errors")
@@ -341,16 +340,18 @@ def test_a_failed_step_stops_the_runbook_loudly_and_can_be_run_again(
         rb.db.dispose()
 
 
-def test_a_listener_that_raises_does_not_stop_the_rollback(
-    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
-) -> None:
-    def broken(_report: RollbackReport) -> None:
-        raise RuntimeError("incident feature bug")
+def _broken(_report: RollbackReport) -> None:
+    raise RuntimeError("incident feature bug")
 
-    bot.rollback.listeners.append(broken)
+
+@pytest.mark.parametrize("listeners", [[_broken]])
+def test_a_listener_that_raises_does_not_stop_the_rollback(
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, heard: list[RollbackReport]
+) -> None:
     bot.rollouts.start(FLAG, None, ALICE)
     report = bot.rollback.roll_back(FLAG, ALICE, "testing")
     assert not report.failed and flag(bot) == (False, 0)
+    assert [r.finished for r in heard] == [False, True]  # the listener after it heard both
 
 
 def test_without_a_metrics_provider_nothing_is_evaluated_or_held(
@@ -407,11 +408,11 @@ class AlwaysHeld:
         return "waiting for the Security Lead's sign-off"
 
 
+@pytest.mark.parametrize("holds", [[AlwaysHeld()]])
 def test_triggers_stay_armed_while_a_gate_holds_the_rollout(
     bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
 ) -> None:
     healthy(metrics)
-    bot.rollouts.holds.append(AlwaysHeld())
     bot.rollouts.start(FLAG, None, ALICE)
     clock.advance(timedelta(hours=1))
     tick(bot, clock)
@@ -423,7 +424,7 @@ def test_triggers_stay_armed_while_a_gate_holds_the_rollout(
 
 
 def test_a_flag_provider_that_fails_is_retried_then_reported(
-    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+    bot: Rollbot, clock: ManualClock, seen: ThreadRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot.rollouts.start(FLAG, None, ALICE)
     real_apply = bot.rollouts.flags.apply
@@ -450,7 +451,7 @@ def test_a_flag_provider_that_fails_is_retried_then_reported(
 
 
 def test_two_rollbacks_at_the_same_moment_run_the_runbook_once(
-    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: Recorder
+    bot: Rollbot, clock: ManualClock, metrics: FakeMetrics, seen: ThreadRecorder
 ) -> None:
     """A person's /rollback racing an automatic one (or two replicas): one runbook run."""
     healthy(metrics)
@@ -491,13 +492,15 @@ def test_the_flag_is_off_before_anyone_is_told(
     flag_at_each_message: list[tuple[bool, str]] = []
     heard: list[bool] = []
 
-    class Watching(Recorder):
+    class Watching(ThreadRecorder):
         def post_event(self, view: RolloutView, message: ThreadText) -> None:
             flag_at_each_message.append((flag(bot)[0], chat_text(message)))
 
-    bot = build_rollbot(tmp_path, database_url, clock, metrics, chat=hearing(Watching()))
+    bot = build_rollbot(
+        tmp_path, database_url, clock, metrics, chat=hearing(Watching()),
+        rollback_listeners=[lambda _r: heard.append(flag(bot)[0])],
+    )  # fmt: skip
     bot.rollouts.start(FLAG, None, ALICE)
-    bot.rollback.listeners.append(lambda _r: heard.append(flag(bot)[0]))
     bot.rollback.roll_back(FLAG, ALICE, "errors")
     after_start = flag_at_each_message[1:]
     assert "Rollback of `chat-v2`" in after_start[0][1]
@@ -537,15 +540,17 @@ def _die_before_step_3(bot: Rollbot, monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_an_interrupted_rollback_is_resumed_once_from_the_step_in_flight(
-    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+    bot: Rollbot,
+    clock: ManualClock,
+    seen: ThreadRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    heard: list[RollbackReport],
 ) -> None:
     """A process death after step 2: once the lease runs out, the tick re-runs step 3 and
     finishes the rollback, once, even with two ticks (two replicas) racing."""
-    told: list[RollbackReport] = []
-    bot.rollback.listeners.append(told.append)
     rollback_id = _die_before_step_3(bot, monkeypatch)
     assert not flag(bot)[0]  # the flag went off first
-    told.clear()
+    heard.clear()
     seen.events.clear()
 
     clock.advance(timedelta(minutes=1))
@@ -582,7 +587,7 @@ def test_an_interrupted_rollback_is_resumed_once_from_the_step_in_flight(
     assert sum("Step 3/3 started" in e for e in seen.events) == 1
     assert not any("Step 1/3" in e or "Step 2/3" in e for e in seen.events)
     assert sum("complete" in e for e in seen.events) == 1
-    assert [r.finished for r in told] == [True]  # listeners hear the finish, once
+    assert [r.finished for r in heard] == [True]  # listeners hear the finish, once
     with bot.db.session() as s:
         row = s.get(RollbackRow, rollback_id)
         assert row is not None
@@ -600,7 +605,7 @@ def test_an_interrupted_rollback_is_resumed_once_from_the_step_in_flight(
 
 
 def test_the_rollout_tick_resumes_an_interrupted_rollback(
-    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+    bot: Rollbot, clock: ManualClock, seen: ThreadRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The scheduler's rollout tick is what picks it up after a restart."""
     import bot.scheduler as scheduler
@@ -655,7 +660,7 @@ def test_no_secret_the_config_names_reaches_a_command_or_a_message(
 ) -> None:
     """Every `*_env` the config names is withheld from commands (unless a step asks for it
     with `env_from`) and masked in everything shown, whatever the step prints."""
-    seen = Recorder()
+    seen = ThreadRecorder()
     plan = PLAN.replace("  - name: Drain\n", LEAKY_STEPS.lstrip("\n") + "  - name: Drain\n")
     extra = "rollback:\n  output_tail_chars: 500\n"
     extra += (
@@ -763,7 +768,7 @@ def test_a_step_not_safe_to_run_twice_waits_for_a_person_after_a_crash(
 ) -> None:
     """Step 3 is `idempotent: false` and was in flight when rollbot died: the resumer does not
     run it blindly. The card offers Re-run / Skip / Abort; each is audited."""
-    seen = Recorder()
+    seen = ThreadRecorder()
     bot = build_rollbot(tmp_path, database_url, clock, metrics, plan=UNSAFE, chat=hearing(seen))
     try:
         rollback_id = _die_before_step_3(bot, monkeypatch)
@@ -809,7 +814,7 @@ def test_a_step_not_safe_to_run_twice_waits_for_a_person_after_a_crash(
 
 
 def test_the_resumer_stops_what_the_dead_run_left_running(
-    bot: Rollbot, clock: ManualClock, seen: Recorder, monkeypatch: pytest.MonkeyPatch
+    bot: Rollbot, clock: ManualClock, seen: ThreadRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`kill -9` leaves the step's command running; it carries the rollback's id in its
     environment, and the resumer stops it before the rollback goes on."""

@@ -21,9 +21,11 @@ from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotError
 from bot.domain.flag import FlagDocument
 from bot.domain.rollout import RolloutState
+from bot.services.extensions import SealedError
 from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.store.models import AuditRow
+from tests.conftest import built
 
 FLAG = "realtime-features"
 ALICE = Actor("U0ALICE", Via.SLACK)
@@ -434,20 +436,33 @@ class _HoldEverything:
         return "the test holds it"
 
 
-def test_a_hold_stops_manual_and_scheduled_advances(rollbot: Rollbot, clock: ManualClock) -> None:
-    rollbot.rollouts.start("held", "realtime-features", ALICE)
-    rollbot.rollouts.holds.append(_HoldEverything(automatic_only=False))
-    with pytest.raises(InvalidTransition, match="the test holds it"):
-        rollbot.rollouts.advance("held", ALICE)
-    assert rollbot.rollouts.status("held").step_number == 1
+def test_a_hold_stops_manual_and_scheduled_advances(settings: Settings, clock: ManualClock) -> None:
+    with built(settings, clock, holds=[_HoldEverything(automatic_only=False)]) as rollbot:
+        rollbot.rollouts.start("held", "realtime-features", ALICE)
+        with pytest.raises(InvalidTransition, match="the test holds it"):
+            rollbot.rollouts.advance("held", ALICE)
+        assert rollbot.rollouts.status("held").step_number == 1
+        clock.advance(timedelta(days=30))
+        assert rollbot.rollouts.advance_due() == []
+        assert rollbot.rollouts.status("held").step_number == 1
 
 
 def test_an_automatic_only_hold_lets_a_person_advance_but_not_the_scheduler(
-    rollbot: Rollbot, clock: ManualClock
+    settings: Settings, clock: ManualClock
 ) -> None:
-    rollbot.rollouts.start("held", "realtime-features", ALICE)
-    rollbot.rollouts.advance("held", ALICE)
-    rollbot.rollouts.holds.append(_HoldEverything(automatic_only=True))
-    clock.advance(timedelta(days=30))
-    assert rollbot.rollouts.advance_due() == []
-    assert rollbot.rollouts.status("held").step_number == 2
+    with built(settings, clock, holds=[_HoldEverything(automatic_only=True)]) as rollbot:
+        rollbot.rollouts.start("held", "realtime-features", ALICE)
+        rollbot.rollouts.advance("held", ALICE)
+        clock.advance(timedelta(days=30))
+        assert rollbot.rollouts.advance_due() == []
+        assert rollbot.rollouts.status("held").step_number == 2
+
+
+def test_nothing_is_added_to_a_built_rollbot(rollbot: Rollbot) -> None:
+    """The graph is fixed once `build` returns: another hold or listener is a parameter of
+    `build`, not something a test or an adapter adds afterwards."""
+    with pytest.raises(SealedError, match="pass it to build"):
+        rollbot.rollouts.holds.add(_HoldEverything(automatic_only=False))
+    with pytest.raises(SealedError):
+        rollbot.rollback.listeners.add(lambda _report: None)
+    assert isinstance(rollbot.status_pages, tuple)

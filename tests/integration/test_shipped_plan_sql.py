@@ -13,13 +13,13 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import CheckButton, SignButton
 from bot.slack.mrkdwn import mrkdwn
-from tests.conftest import PLANS_DIR
+from tests.conftest import GATES, PLANS_DIR, SHIPPED_ROLES, built
 from tests.sql_support import connections, documents, messages, realtime_db, scalar
 
 __all__ = ["realtime_db"]
@@ -37,15 +37,8 @@ metrics:
 databases:
   realtime:
     url_env: REALTIME_DATABASE_URL
-roles:
-  eng_lead: {{name: Engineering Lead, members: [UENG]}}
-  product_manager: {{name: Product Manager, members: [UPM]}}
-  security_lead: {{name: Security Lead, members: [USEC]}}
-  ops_lead: {{name: Operations Lead, members: [UOPS]}}
-  cto: {{name: CTO, members: [UCTO]}}
-signoff:
-  enforce_gates: true
 """
+CONFIG += SHIPPED_ROLES + GATES
 SIGNERS = {
     "eng_lead": "UENG",
     "product_manager": "UPM",
@@ -66,11 +59,8 @@ def bot(tmp_path: Path, clock: ManualClock, realtime_db: str) -> Iterator[Rollbo
         },
         config_path=config,
     )
-    rb = build(settings, clock)
-    try:
+    with built(settings, clock) as rb:
         yield rb
-    finally:
-        rb.db.dispose()
 
 
 def so(bot: Rollbot) -> Signoffs:

@@ -5,8 +5,7 @@ no rows are missing data, handled by the condition's missing_data policy."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from bot.clock import ManualClock
-from bot.config.settings import Settings, load_settings
+from bot.config.settings import load_settings
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.plan import validate_plan
@@ -23,18 +22,14 @@ from bot.providers.databases import Databases
 from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.factory import build_databases, build_metric_sources
 from bot.providers.metrics.sql import SqlMetricsProvider
-from bot.services.chat import ChatPorts
-from bot.services.rollouts.notifier import CardLocation, ThreadText
-from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
-from tests.rollback_support import build_rollbot
+from tests.rollback_support import ThreadRecorder, build_rollbot, hearing, tick
 from tests.sql_support import connections, messages, realtime_db, scalar
 
 __all__ = ["realtime_db"]
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "plans" / "realtime-features.yaml"
 ALICE = Actor("U_ALICE", Via.SLACK)
-TICK = timedelta(seconds=15)
 FLAG = "chat-v2"
 
 
@@ -148,21 +143,6 @@ def test_any_sqlalchemy_url_sqlite_with_its_own_time_limit(tmp_path: Path) -> No
     assert sql.query("SELECT COUNT(*) FROM websocket_messages") == 2
 
 
-class Recorder:
-    """The rollout's card and thread."""
-
-    def __init__(self) -> None:
-        self.cards: dict[int, RolloutView] = {}
-        self.events: list[str] = []
-
-    def show_card(self, view: RolloutView) -> CardLocation | None:
-        self.cards[view.id] = view
-        return None
-
-    def post_event(self, view: RolloutView, message: ThreadText) -> None:
-        self.events.append(chat_text(message))
-
-
 def plan_text(slow_query: str = "SELECT 1") -> str:
     return f"""
 name: chat-v2
@@ -226,21 +206,12 @@ def sql_config(realtime_db: str) -> tuple[str, dict[str, str]]:
     return yaml_text, {"REALTIME_DATABASE_URL": realtime_db}
 
 
-@pytest.fixture
-def seen() -> Recorder:
-    return Recorder()
-
-
-def hearing(recorder: Recorder) -> Callable[[Settings], ChatPorts]:
-    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
-
-
 def rollbot_on(
     tmp_path: Path,
     database_url: str,
     clock: ManualClock,
     realtime_db: str,
-    seen: Recorder,
+    seen: ThreadRecorder,
     **kw: str,
 ) -> Rollbot:
     metrics_yaml, env = sql_config(realtime_db)
@@ -258,7 +229,7 @@ def rollbot_on(
 
 @pytest.fixture
 def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: Recorder
+    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: ThreadRecorder
 ) -> Iterator[Rollbot]:
     rb = rollbot_on(tmp_path, database_url, clock, realtime_db, seen)
     try:
@@ -267,13 +238,8 @@ def bot(
         rb.db.dispose()
 
 
-def tick(bot: Rollbot, clock: ManualClock) -> None:
-    clock.advance(TICK)
-    bot.watcher.evaluate()
-
-
 def test_a_sql_trigger_with_no_rows_holds_and_a_breach_runs_its_partial_runbook(
-    bot: Rollbot, clock: ManualClock, realtime_db: str, seen: Recorder
+    bot: Rollbot, clock: ManualClock, realtime_db: str, seen: ThreadRecorder
 ) -> None:
     messages(realtime_db, 600)  # 10 msg/s: the criterion is met
     bot.rollouts.start(FLAG, None, ALICE)
@@ -308,7 +274,7 @@ def test_a_sql_trigger_with_no_rows_holds_and_a_breach_runs_its_partial_runbook(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_sql_query_that_times_out_is_missing_data_for_the_policy(
-    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: Recorder
+    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: ThreadRecorder
 ) -> None:
     bot = rollbot_on(
         tmp_path,

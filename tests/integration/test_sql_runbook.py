@@ -11,8 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,6 @@ import yaml
 from sqlmodel import select
 
 from bot.clock import ManualClock
-from bot.config.settings import Settings
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
@@ -34,12 +32,9 @@ from bot.providers.flags.base import FlagProvider
 from bot.providers.metrics.base import NoMetrics
 from bot.providers.runbook.base import RunContext
 from bot.providers.runbook.engine import run_one
-from bot.services.chat import ChatPorts
-from bot.services.rollouts.notifier import CardLocation, ThreadText
-from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
 from bot.store.models import AuditRow
-from tests.rollback_support import build_rollbot
+from tests.rollback_support import ThreadRecorder, build_rollbot, hearing, rollbot_for
 from tests.sql_support import documents, realtime_db, scalar
 
 __all__ = ["realtime_db"]
@@ -89,33 +84,11 @@ runbook:
 CONFIG = "databases:\n  realtime:\n    url_env: REALTIME_DATABASE_URL\n"
 
 
-class Recorder:
-    """The rollout's thread."""
-
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    def show_card(self, view: RolloutView) -> CardLocation | None:
-        return None
-
-    def post_event(self, view: RolloutView, message: ThreadText) -> None:
-        self.events.append(chat_text(message))
-
-
-def hearing(recorder: Recorder) -> Callable[[Settings], ChatPorts]:
-    return lambda _settings: replace(ChatPorts.none(), rollouts=recorder)
-
-
-@pytest.fixture
-def seen() -> Recorder:
-    return Recorder()
-
-
 @pytest.fixture
 def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: Recorder
+    tmp_path: Path, database_url: str, clock: ManualClock, realtime_db: str, seen: ThreadRecorder
 ) -> Iterator[Rollbot]:
-    rb = build_rollbot(
+    with rollbot_for(
         tmp_path,
         database_url,
         clock,
@@ -124,11 +97,8 @@ def bot(
         extra_yaml=CONFIG,
         env={"REALTIME_DATABASE_URL": realtime_db},
         chat=hearing(seen),
-    )
-    try:
+    ) as rb:
         yield rb
-    finally:
-        rb.db.dispose()
 
 
 def audits(bot: Rollbot, action: str) -> list[AuditRow]:
@@ -137,7 +107,7 @@ def audits(bot: Rollbot, action: str) -> list[AuditRow]:
 
 
 def test_the_backup_runs_before_the_first_users_and_the_rollback_restores_it(
-    bot: Rollbot, clock: ManualClock, realtime_db: str, seen: Recorder
+    bot: Rollbot, clock: ManualClock, realtime_db: str, seen: ThreadRecorder
 ) -> None:
     documents(realtime_db, 50)
     bot.rollouts.start(FLAG, None, OPS)
@@ -331,7 +301,7 @@ def test_a_crash_between_the_two_statements_leaves_nothing_half_done_and_resumes
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_database_without_its_url_here_skips_the_backup_and_says_so(
-    tmp_path: Path, database_url: str, clock: ManualClock, seen: Recorder
+    tmp_path: Path, database_url: str, clock: ManualClock, seen: ThreadRecorder
 ) -> None:
     bot = build_rollbot(
         tmp_path, database_url, clock, None, plan=PLAN, extra_yaml=CONFIG, chat=hearing(seen)

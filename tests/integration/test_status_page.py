@@ -20,6 +20,7 @@ from bot.domain.incident import Impact, Severity
 from bot.providers.statuspage.base import StatusUpdate
 from bot.providers.statuspage.builtin import BuiltinStatusPage
 from bot.web.app import create_app
+from tests.conftest import built
 
 AT = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 A = "{http://www.w3.org/2005/Atom}"
@@ -36,11 +37,8 @@ statuspage:
 def bot(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> Iterator[Rollbot]:
-    rollbot = build(settings_factory(database_url, CONFIG), clock)
-    try:
+    with built(settings_factory(database_url, CONFIG), clock) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from sqlalchemy import event
 
 from bot.clock import ManualClock
 from bot.config.settings import load_settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
 from bot.store import audit, flags
+from tests.conftest import built
 
 PLAN = """\
 name: ticking
@@ -40,11 +41,8 @@ def ticking(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[R
     (plans / "ticking.yaml").write_text(PLAN, encoding="utf-8")
     config = tmp_path / "rollbot.yaml"
     config.write_text(f"rollouts:\n  plans_dir: {plans}\n  default_plan: ticking\n")
-    bot = build(load_settings(env={"DATABASE_URL": database_url}, config_path=config), clock)
-    try:
+    with built(load_settings(env={"DATABASE_URL": database_url}, config_path=config), clock) as bot:
         yield bot
-    finally:
-        bot.db.dispose()
 
 
 def _tick(bot: Rollbot) -> tuple[int, int]:

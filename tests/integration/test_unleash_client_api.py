@@ -12,8 +12,9 @@ from starlette.testclient import TestClient
 
 from bot.clock import ManualClock
 from bot.config.settings import Settings
-from bot.container import Rollbot, build
+from bot.container import Rollbot
 from bot.web.app import create_app
+from tests.conftest import built
 from tests.flag_sdk_support import CLIENT_TOKEN, WRITE, sdk_settings
 
 SDK = {"Authorization": CLIENT_TOKEN}
@@ -23,11 +24,8 @@ SDK = {"Authorization": CLIENT_TOKEN}
 def bot(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> Iterator[Rollbot]:
-    rollbot = build(sdk_settings(settings_factory, database_url), clock)
-    try:
+    with built(sdk_settings(settings_factory, database_url), clock) as rollbot:
         yield rollbot
-    finally:
-        rollbot.db.dispose()
 
 
 @pytest.fixture

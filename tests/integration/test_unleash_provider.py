@@ -145,7 +145,7 @@ def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Roll
     """Build a rollbot (SQLite) whose flag provider is this Unleash."""
     built: list[Rollbot] = []
 
-    def make(token: str = ADMIN_TOKEN) -> Rollbot:
+    def make(token: str = ADMIN_TOKEN, transport: httpx.BaseTransport | None = None) -> Rollbot:
         config = tmp_path / f"rollbot-{len(built)}.yaml"
         config.write_text(
             NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
@@ -161,13 +161,25 @@ def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Roll
             },
             config_path=config,
         )
-        bot = build(settings, ManualClock())
+        bot = build(settings, ManualClock(), flag_transport=transport)
         built.append(bot)
         return bot
 
     yield make
     for bot in built:
         bot.db.dispose()
+
+
+class Recording(httpx.BaseTransport):
+    """The network, noting each request rollbot sends through it."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.network = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path}")
+        return self.network.handle_request(request)
 
 
 def new_flag() -> str:
@@ -233,11 +245,9 @@ def test_disabling_turns_the_environment_off(
 def test_out_of_range_is_refused_before_anything_reaches_unleash(
     local: Callable[..., Rollbot], unleash: UnleashServer
 ) -> None:
-    bot, flag = local(), new_flag()
-    sent: list[str] = []
-    bot.flags.remote.client.event_hooks["request"].append(  # type: ignore[attr-defined]
-        lambda r: sent.append(f"{r.method} {r.url.path}")
-    )
+    recording = Recording()
+    bot, flag = local(transport=recording), new_flag()
+    sent = recording.sent
     for bad in (150, 101, -5):
         with pytest.raises(FlagProviderError, match="out of range"):
             bot.flags.apply(flag, FlagChange.model_construct(rollout_percentage=bad), ALICE)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import httpx
+
 from bot.clock import Clock
 from bot.config.settings import Settings
 from bot.providers.flags.base import FlagProvider
@@ -11,8 +15,17 @@ from bot.providers.flags.unleash import UnleashFlagProvider
 from bot.store.database import Database
 
 
-def build_flag_provider(settings: Settings, db: Database, clock: Clock) -> FlagProvider:
-    """The configured provider; remote ones get their token from the env var config names.
+def build_flag_provider(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> FlagProvider:
+    """The configured provider; remote ones get their token from the env var config names,
+    and talk through `transport` (tests; the network by default), waiting `sleep` between
+    retries.
 
     load_settings has already refused a config whose token variable is unset, so a missing
     token here means settings were built by hand; say so rather than send an empty token.
@@ -28,6 +41,8 @@ def build_flag_provider(settings: Settings, db: Database, clock: Clock) -> FlagP
             cfg.token_env,
             timeout=cfg.timeout_seconds,
             attempts=cfg.attempts,
+            transport=transport,
+            sleep=sleep,
         )
     if flags.provider == "unleash" and flags.unleash is not None:
         ucfg = flags.unleash
@@ -42,6 +57,8 @@ def build_flag_provider(settings: Settings, db: Database, clock: Clock) -> FlagP
             segment_context=ucfg.segment_context,
             timeout=ucfg.timeout_seconds,
             attempts=ucfg.attempts,
+            transport=transport,
+            sleep=sleep,
         )
     return BuiltinFlagProvider(db, clock)
 

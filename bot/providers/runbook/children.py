@@ -110,11 +110,6 @@ def stop_all() -> list[int]:
     return groups
 
 
-def allow_again() -> None:
-    """Let commands start again after `stop_all` (a process that builds rollbot anew)."""
-    _stopping.clear()
-
-
 def _kill(group: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):  # gone already
         os.killpg(group, signal.SIGKILL)

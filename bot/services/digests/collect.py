@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.domain.checklist import ItemState, checklist_hold
+from bot.domain.checklist import ItemState, checklist_hold, open_tasks
 from bot.domain.message import Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutState
@@ -243,19 +243,18 @@ class DigestCollector:
             production = row.finished_at if row.state == RolloutState.COMPLETED.value else None
             if production is None:
                 continue
-            plan = plans.of(row)
-            for state in _states(plan, results.get(row.id, [])):
-                due = state.item.due_at(production)
-                if due is None or state.done or due > now:
-                    continue
-                role = self.ctx.roles.role(state.item.owner)
+            for task in open_tasks(_states(plans.of(row), results.get(row.id, [])), production):
+                if not task.overdue(now):
+                    break  # soonest first: the rest are not due yet either
+                item = task.state.item
+                role = self.ctx.roles.role(item.owner)
                 out.append(
                     OverdueItem(
                         row.flag_key,
-                        state.checklist.title,
-                        state.item.text,
-                        role.name if role else state.item.owner,
-                        due,
+                        task.state.checklist.title,
+                        item.text,
+                        role.name if role else item.owner,
+                        task.due_at,
                     )
                 )
         return out

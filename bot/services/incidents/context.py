@@ -8,7 +8,7 @@ construction; collaborators read it and never replace what is in it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -43,8 +43,8 @@ class IncidentContext:
     postmortem_template: Path
     chat: IncidentChat = field(default_factory=NullIncidentChat)
     pager: Pager | None = None
-    # Primary first, then the fallbacks (the container's list).
-    status_pages: list[StatusPageProvider] = field(default_factory=list)
+    # Primary first, then the fallbacks (the container's).
+    status_pages: tuple[StatusPageProvider, ...] = ()
     # The emergency contacts of `contacts:` (`/oncall`, `/incident page <contact>`, cards).
     contacts: ContactBook = field(default_factory=ContactBook)
     # Where the time to the first status update is reported (rollbot's own metrics).
@@ -60,7 +60,7 @@ class IncidentContext:
         config_dir: Path,
         chat: IncidentChat,
         pager: Pager | None,
-        status_pages: list[StatusPageProvider] | None,
+        status_pages: Sequence[StatusPageProvider] | None,
         contacts: ContactBook | None = None,
         telemetry: Telemetry | None = None,
     ) -> IncidentContext:
@@ -79,7 +79,7 @@ class IncidentContext:
             ),
             chat=chat,
             pager=pager,
-            status_pages=status_pages if status_pages is not None else [],
+            status_pages=tuple(status_pages or ()),
             contacts=contacts or ContactBook(),
             telemetry=telemetry or NullTelemetry(),
         )

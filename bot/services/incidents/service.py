@@ -8,6 +8,7 @@ post-mortem, outside sources — and each of its calls is the method of the one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.clock import Clock
@@ -45,7 +46,7 @@ class IncidentService:
         *,
         config_dir: Path | None = None,
         pager: Pager | None = None,
-        status_pages: list[StatusPageProvider] | None = None,
+        status_pages: Sequence[StatusPageProvider] | None = None,
         chat: IncidentChat | None = None,
         contacts: ContactBook | None = None,
         telemetry: Telemetry | None = None,

@@ -10,6 +10,7 @@ from bot.domain.roles import RoleDirectory
 from bot.domain.secrets import OWN_SECRETS
 from bot.providers.databases import Databases
 from bot.providers.metrics.base import MetricsProvider
+from bot.services.extensions import Extensions
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.service import RolloutService
 from bot.store.database import Database
@@ -33,8 +34,9 @@ class RollbackContext:
     secret_names: frozenset[str] = OWN_SECRETS
     # The config's named databases, for sql runbook steps.
     databases: Databases | None = None
-    listeners: list[Listener] = field(default_factory=list)
-    """Called with a report when a rollback starts and when it finishes (see README)."""
+    listeners: Extensions[Listener] = field(default_factory=lambda: Extensions("listeners"))
+    """Called with a report when a rollback starts and when it finishes (see README); the
+    container adds them and seals the point before `build` returns."""
 
     @property
     def db(self) -> Database:

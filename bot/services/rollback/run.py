@@ -238,7 +238,7 @@ class RunbookRun:
         return loud
 
     def _tell(self, report: RollbackReport) -> None:
-        for listener in list(self.ctx.listeners):
+        for listener in self.ctx.listeners:
             try:
                 listener(report)
             except Exception:

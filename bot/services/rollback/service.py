@@ -94,6 +94,8 @@ class RollbackService:
         self.clock = ctx.clock
         self.listeners = ctx.listeners
         """Called with a report when a rollback starts and when it finishes (see README)."""
+        # The container seals the listeners before `build` returns.
+        self.seal = ctx.listeners.seal
 
     # -- asking ----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from bot.domain.rollout import RolloutSnapshot
 from bot.providers.flags.base import BatchFlagProvider
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.context import Outcome, RolloutContext
-from bot.services.rollouts.reading import RolloutReader
+from bot.services.rollouts.reading import RolloutReader, no_rollout
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.services.rollouts.wording import describe, snapshot_dict, started
 from bot.store import audit, rollbacks, rollouts
@@ -353,9 +353,7 @@ class RolloutChanges:
                         ),
                         Message("Start a new one with ", Code(f"/rollout start {flag_key}"), "."),
                     )
-                raise NotFound(
-                    Message("No rollout for ", Code(flag_key), "."), self.reader.known_hint(s)
-                )
+                raise no_rollout(flag_key, self.reader.known_hint(s))
             if expected_step is not None and row.step_index != expected_step:
                 raise Conflict(
                     Message(

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.providers.flags.base import FlagProvider
+from bot.services.extensions import Extensions
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.rollouts.holds import AdvanceHold
@@ -40,8 +41,9 @@ class RolloutContext:
     """The database, plans, flags, clock, chat port, permissions and settings that reading,
     announcing and changing rollouts share.
 
-    `holds`, `annotators`, `preloads` and `after_change` are the extension points other
-    features (sign-off, rollback) add to while the container builds the object graph.
+    `holds`, `annotators`, `preloads`, `after_change` and `after_changes` are the extension
+    points other features (sign-off, rollback) add to while the container builds the object
+    graph; it seals them before `build` returns.
     """
 
     db: Database
@@ -52,12 +54,23 @@ class RolloutContext:
     permissions: Permissions
     default_plan: str | None = None
     advance_guard: timedelta = timedelta(seconds=30)
-    holds: list[AdvanceHold] = field(default_factory=list)
-    annotators: list[Annotator] = field(default_factory=list)
-    preloads: list[Preload] = field(default_factory=list)
+    holds: Extensions[AdvanceHold] = field(default_factory=lambda: Extensions("holds"))
+    annotators: Extensions[Annotator] = field(default_factory=lambda: Extensions("annotators"))
+    preloads: Extensions[Preload] = field(default_factory=lambda: Extensions("preloads"))
     # Called with each announced outcome, after its commit (e.g. to ask for sign-offs).
-    after_change: list[Callable[[Outcome], None]] = field(default_factory=list)
+    after_change: Extensions[Callable[[Outcome], None]] = field(
+        default_factory=lambda: Extensions("after_change hooks")
+    )
     # Called once with the outcomes announced together (a scheduler tick advancing many;
     # a single change comes as a list of one): for a feature that can do a batch's work at
     # once. A feature registers here or in `after_change`, not in both.
-    after_changes: list[Callable[[list[Outcome]], None]] = field(default_factory=list)
+    after_changes: Extensions[Callable[[list[Outcome]], None]] = field(
+        default_factory=lambda: Extensions("after_changes hooks")
+    )
+
+    def seal(self) -> None:
+        """Fix the extension points: nothing is added after `build` returns."""
+        for point in (self.holds, self.annotators, self.preloads):
+            point.seal()
+        self.after_change.seal()
+        self.after_changes.seal()

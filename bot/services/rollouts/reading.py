@@ -19,6 +19,23 @@ from bot.store.models import RolloutRow
 __all__ = ["Outcome", "RolloutReader"]
 
 
+def no_rollout(flag_key: str, hint: Message | None = None) -> NotFound:
+    """The refusal for a flag that has no rollout; by default the hint says how to start
+    one."""
+    return NotFound(
+        Message("No rollout for ", Code(flag_key), "."),
+        hint if hint is not None else Message("Start one with ", Code("/rollout start"), "."),
+    )
+
+
+def current_row(s: Session, flag_key: str) -> RolloutRow:
+    """The flag's active rollout, else its latest one; `no_rollout` when it has none."""
+    row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
+    if row is None:
+        raise no_rollout(flag_key)
+    return row
+
+
 class RolloutReader:
     """Reads rollouts and builds their views."""
 
@@ -30,7 +47,7 @@ class RolloutReader:
         with self.ctx.db.read() as s:
             row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
             if row is None:
-                raise NotFound(Message("No rollout for ", Code(flag_key), "."), self.known_hint(s))
+                raise no_rollout(flag_key, self.known_hint(s))
             return self.view_of(s, row, self.ctx.clock.now())
 
     def active(self) -> list[RolloutView]:

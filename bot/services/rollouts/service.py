@@ -61,8 +61,8 @@ class RolloutService:
         self.clock = ctx.clock
         self.flags = ctx.flags
         self.permissions = ctx.permissions
-        # What the container adds features to: holds on a step, what adds to a card, and
-        # what hears each announced outcome after its commit.
+        # What the container adds features to (then seals): holds on a step, what adds to a
+        # card, and what hears each announced outcome after its commit.
         self.holds = ctx.holds
         self.annotators = ctx.annotators
         self.after_change = ctx.after_change
@@ -70,6 +70,7 @@ class RolloutService:
         # hears the outcomes announced together (a scheduler tick's batch) once.
         self.preloads = ctx.preloads
         self.after_changes = ctx.after_changes
+        self.seal = ctx.seal
         # The door's calls are the collaborators' own methods (their signatures and docs).
         # Reading: the flag's active or latest rollout, every active one, the newest ones, one
         # by id, and the view of a row read in the caller's session.

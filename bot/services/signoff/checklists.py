@@ -25,7 +25,7 @@ from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutState
 from bot.providers.probes import FlagExists, MetricQuery, run_probe
 from bot.services.permissions import Permissions
-from bot.services.rollouts.reading import Outcome
+from bot.services.rollouts.reading import Outcome, current_row
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.ports import CheckButton
@@ -136,12 +136,7 @@ class ChecklistService:
     def items(self, flag_key: str) -> tuple[RolloutView, list[ItemState]]:
         """The rollout (active, else latest) of a flag and its checklist items."""
         with self.db.read() as s:
-            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
-            if row is None:
-                raise NotFound(
-                    Message("No rollout for ", Code(flag_key), "."),
-                    Message("Start one with ", Code("/rollout start"), "."),
-                )
+            row = current_row(s, flag_key)
             return self.rollouts.view_of(s, row, self.clock.now()), self.states(s, row)
 
     def check(self, button: CheckButton, actor: Actor) -> CheckResult:

@@ -10,12 +10,12 @@ another replica holds it) and its `reminders_sent` moved on before anyone is tol
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemState, ItemStatus
+from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemStatus, Task, open_tasks
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.message import Code, Message, Sign, Strong
 from bot.services.rollouts.views import RolloutView, plan_of
@@ -26,30 +26,6 @@ from bot.store.models import RolloutRow
 log = logging.getLogger(__name__)
 
 BEFORE_DUE, OVERDUE = 1, 2
-
-
-@dataclass(frozen=True)
-class Task:
-    """A post-migration task that is not done yet, with its due date."""
-
-    state: ItemState
-    due_at: datetime
-
-    def overdue(self, now: datetime) -> bool:
-        """True once the due date has passed."""
-        return now >= self.due_at
-
-
-def open_tasks(
-    context: SignoffContext, s: Session, row: RolloutRow, finished_at: datetime
-) -> list[Task]:
-    """The rollout's tasks with a due date that are not done, soonest first."""
-    tasks = []
-    for state in context.checklists.states(s, row):
-        due = state.item.due_at(finished_at)
-        if due is not None and state.status is not ItemStatus.DONE:
-            tasks.append(Task(state, due))
-    return sorted(tasks, key=lambda t: t.due_at)
 
 
 class FollowThrough:
@@ -69,7 +45,7 @@ class FollowThrough:
         """A completed rollout's card and status list its overdue tasks and those due soon."""
         if row.state != "completed" or row.finished_at is None:
             return view
-        tasks = open_tasks(self.context, s, row, row.finished_at)
+        tasks = open_tasks(self.context.checklists.states(s, row), row.finished_at)
         overdue = [t for t in tasks if t.overdue(now)]
         soon = [t for t in tasks if not t.overdue(now) and t.due_at - now <= self.remind_before]
         notes: list[Message] = []
@@ -119,7 +95,7 @@ class FollowThrough:
             due: list[tuple[int, str, int, int]] = []  # rollout, checklist, index, stage
             for row in finished:
                 assert row.id is not None and row.finished_at is not None
-                for task in open_tasks(self.context, s, row, row.finished_at):
+                for task in open_tasks(self.context.checklists.states(s, row), row.finished_at):
                     stage = self._stage(task, now)
                     if stage:
                         due.append((row.id, task.state.checklist.id, task.state.index, stage))

@@ -13,24 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from bot.config.shipped import templates_dir
 from bot.domain.checklist import ItemState, ItemStatus
-from bot.domain.errors import NotFound
-from bot.domain.message import Code, Message, person
+from bot.domain.message import Message, person
 from bot.domain.triggers import baseline_lines, comparison_lines
+from bot.services.documents import document_date, markdown_templates
+from bot.services.rollouts.reading import current_row
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.tables import table_rows
-from bot.store import rollbacks, rollouts, signoffs
+from bot.store import rollbacks, signoffs
 
 TEMPLATES = templates_dir()
 TEMPLATE = "rollout-report.md.j2"
-
-
-def _date(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 @dataclass(frozen=True)
@@ -58,12 +53,7 @@ class ReportService:
 
     def __init__(self, context: SignoffContext, templates: Path = TEMPLATES) -> None:
         self.context = context
-        self.env = Environment(
-            loader=FileSystemLoader(str(templates)),
-            undefined=StrictUndefined,  # a typo in the template fails loudly, not blank
-            autoescape=False,  # Markdown, not HTML
-            keep_trailing_newline=True,
-        )
+        self.env = markdown_templates(templates)
 
     def render(self, flag_key: str) -> Message:
         """The Markdown report of the flag's active (else latest) rollout, the people in it
@@ -73,12 +63,7 @@ class ReportService:
     def markdown(self, flag_key: str, name: Callable[[str], str] = str) -> str:
         """The report's Markdown; `name` writes a person's user id (the id by default)."""
         with self.context.db.read() as s:
-            row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
-            if row is None:
-                raise NotFound(
-                    Message("No rollout for ", Code(flag_key), "."),
-                    Message("Start one with ", Code("/rollout start"), "."),
-                )
+            row = current_row(s, flag_key)
             assert row.id is not None
             plan = plan_of(row)
             view = self.context.rollouts.view_of(s, row, row.updated_at)
@@ -93,8 +78,8 @@ class ReportService:
                 "plan_name": plan.name,
                 "description": plan.description,
                 "started_by": name(row.started_by),
-                "started_at": _date(row.started_at),
-                "finished_at": _date(row.finished_at),
+                "started_at": document_date(row.started_at),
+                "finished_at": document_date(row.finished_at),
                 "state": row.state.replace("_", " "),
                 "percentage": row.percentage,
                 "phase": view.phase_name,
@@ -118,7 +103,7 @@ class ReportService:
                 ],
                 "rejections": [
                     {
-                        "date": _date(r.at),
+                        "date": document_date(r.at),
                         "name": name(r.user_id),
                         "role": self._role(r.role_id),
                         "gate": next((g.title for g in plan.gates if g.id == r.gate_id), r.gate_id),
@@ -164,7 +149,7 @@ class ReportService:
         parts = [self._role(state.item.owner)]
         if state.status is ItemStatus.DONE:
             who = "probe" if state.by == "probe" else name(state.by or "?")
-            parts.append(f"checked by {who} {_date(state.at)}")
+            parts.append(f"checked by {who} {document_date(state.at)}")
         elif state.status is ItemStatus.FAILING:
             parts.append(f"probe failing: {state.detail}")
         due = state.item.due_at(full_production)

@@ -61,11 +61,6 @@ class SignoffRequests:
 
     # -- entry points --------------------------------------------------------------------
 
-    def on_change(self, outcome: Outcome) -> None:
-        """After any rollout change: open / close gates and send what is due now."""
-        self.sync(outcome.view.id)
-        self.deliver()
-
     def on_changes(self, outcomes: list[Outcome]) -> None:
         """After rollout changes (one, or a scheduler tick's many): sync the rollouts that
         are at a gate or still have an open visit or request (the others have nothing to

@@ -3,12 +3,10 @@ Signature | Date) and what waits for one person's signature."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlmodel import Session
 
-from bot.domain.errors import NotFound
-from bot.domain.message import Code, Message
+from bot.services.documents import document_date
+from bot.services.rollouts.reading import current_row
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.chain import SignoffChain
 from bot.services.signoff.context import SignoffContext
@@ -41,7 +39,7 @@ def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[Tab
             if signed is None:
                 out.append((name, "", "", ""))
             else:
-                date = signed.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                date = document_date(signed.at)
                 out.append((name, signed.user_id, f"approved via {signed.via}", date))
     return out
 
@@ -49,12 +47,7 @@ def table_rows(context: SignoffContext, s: Session, row: RolloutRow) -> list[Tab
 def signatures_table(context: SignoffContext, flag_key: str) -> tuple[RolloutView, list[TableRow]]:
     """The flag's active (else latest) rollout and its approval table."""
     with context.db.read() as s:
-        row = rollouts.active_for_flag(s, flag_key) or rollouts.latest_for_flag(s, flag_key)
-        if row is None:
-            raise NotFound(
-                Message("No rollout for ", Code(flag_key), "."),
-                Message("Start one with ", Code("/rollout start"), "."),
-            )
+        row = current_row(s, flag_key)
         view = context.rollouts.view_of(s, row, context.clock.now())
         return view, table_rows(context, s, row)
 
