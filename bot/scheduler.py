@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Rollbot
 from bot.domain.errors import DatabaseUnavailable
-from bot.store.database import normalize_url
+from bot.store.database import create_table_once, normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     store = SQLAlchemyJobStore(
         url=normalize_url(rollbot.settings.database_url), tablename="apscheduler_jobs"
     )
+    # The store would create its table itself at start, racing a replica starting with it.
+    create_table_once(store.engine, store.jobs_t)
     scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
     config = rollbot.settings.config
     _every(scheduler, "rollout_tick", ROLLOUT_TICK, config.scheduler.tick_seconds, grace=60)

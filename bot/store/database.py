@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -108,14 +108,37 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# The advisory lock held (per transaction) while the schema changes, so replicas starting
+# together on an empty PostgreSQL database change it one after the other.
+SCHEMA_LOCK = 7_021_000
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Wait for any other process changing the schema (PostgreSQL; released at commit).
+    SQLite's write lock already serialises it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent, and safe when several replicas
+    start at once)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        _lock_schema(conn)
         cfg.attributes["connection"] = conn
         # "heads": features add migrations on their own branches off the same parent
         # (e.g. 0003 off 0001); all of them apply, whichever order they were merged in.
         command.upgrade(cfg, "heads")
+
+
+def create_table_once(engine: Engine, table: Table) -> None:
+    """Create `table` unless it exists, under the schema lock: two replicas starting at the
+    same moment would otherwise both find it missing and one fail creating it (APScheduler's
+    job table, which its job store creates itself)."""
+    with engine.begin() as conn:
+        _lock_schema(conn)
+        table.create(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)
