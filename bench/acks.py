@@ -305,8 +305,11 @@ def wait_for(done: Any, what: str, timeout: float = 60.0) -> float:
 
 
 @contextmanager
-def running(workdir: Path) -> Iterator[tuple[FakeSlackProcess, Served, BareBolt]]:
-    """The fake Slack, rollbot and the bare Bolt app, each in its own process."""
+def running(
+    workdir: Path, checkout: Path = REPO_ROOT
+) -> Iterator[tuple[FakeSlackProcess, Served, BareBolt]]:
+    """The fake Slack, rollbot (of `checkout`) and the bare Bolt app, each in its own
+    process."""
     fake = FakeSlackProcess()
     config = workdir / "rollbot.yaml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -319,6 +322,7 @@ def running(workdir: Path) -> Iterator[tuple[FakeSlackProcess, Served, BareBolt]
             fake,
             f"sqlite:///{workdir / 'rollbot.db'}",
             config,  # type: ignore[arg-type]
+            {"PYTHONPATH": str(checkout)},
         )
         bare = BareBolt(workdir, fake.api_url)
         rollbot.wait_ready()
@@ -386,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per round and app")
     parser.add_argument("--concurrency", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=REPO_ROOT,
+        help="serve the rollbot of another checkout (e.g. before a change), same bench",
+    )
     parser.add_argument("--serve-bare-bolt", nargs=2, metavar=("PORT", "API_URL"))
     args = parser.parse_args(argv)
     if args.serve_bare_bolt:
@@ -394,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     count, rounds = (120, 1) if args.quick else (args.requests, args.rounds)
     with (
         tempfile.TemporaryDirectory(prefix="rollbot-bench-") as tmp,
-        running(Path(tmp)) as (
+        running(Path(tmp), args.checkout) as (
             fake,
             rollbot,
             bare,

@@ -15,7 +15,6 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.container import Rollbot
-from bot.services.requests import QueuedRequest
 from bot.slack.incident_listeners import register_incidents
 from bot.slack.listener import Listeners
 from bot.slack.rollback_listeners import register_rollback
@@ -57,12 +56,9 @@ def build_slack_app(
         request_verification_enabled=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    telemetry = rollbot.telemetry
-
-    def given_up(request: QueuedRequest, why: str) -> None:
-        telemetry.command(request.listener, why)
-
-    app.work = SlackWork(rollbot.requests, settings.config.slack.workers, on_given_up=given_up)
+    app.work = SlackWork(
+        rollbot.requests, settings.config.slack.workers, on_given_up=rollbot.telemetry.command
+    )
     listeners = Listeners(rollbot, client, app.work)
     register_signoff(app, rollbot, listeners)
     register_rollouts(app, rollbot, listeners)

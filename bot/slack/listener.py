@@ -362,7 +362,7 @@ class Listeners:
             )
             _guarded(rollbot, name, label, Interaction(body, client, respond, action), handle)
 
-        self.work.runner(name, run)
+        self.work.runner(name, run, label)
 
 
 def _raising(exc: Exception) -> Handler:

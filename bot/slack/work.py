@@ -18,7 +18,8 @@ runs the work:
 - a keeper thread renews this replica's claim on what it holds, and every `poll_seconds`
   claims work nobody holds: left by a replica that died (its claim ran out), or waiting for
   room. Work older than Slack's 30 minutes for a reply, or already run twice, is given up on
-  and logged with a count (`on_given_up` counts it in rollbot's metrics).
+  and logged with a count (`on_given_up` counts it in rollbot's metrics:
+  `rollbot_commands_total{outcome="expired"|"exhausted"}`).
 
 Work that must happen within Slack's 3 s (opening a modal with the request's trigger id)
 does not come here: its listener runs it at once (bot/slack/listener.py).
@@ -56,7 +57,7 @@ class SlackWork:
         *,
         capacity: int = CAPACITY,
         poll_seconds: float = POLL_SECONDS,
-        on_given_up: Callable[[QueuedRequest, str], None] | None = None,
+        on_given_up: Callable[[str, str], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.workers = workers
@@ -64,6 +65,7 @@ class SlackWork:
         self.poll_seconds = poll_seconds
         self.on_given_up = on_given_up
         self._runners: dict[str, Runner] = {}
+        self._labels: dict[str, str] = {}
         self._queue: queue.Queue[QueuedRequest | None] = queue.Queue()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -81,13 +83,14 @@ class SlackWork:
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def runner(self, listener: str, run: Runner) -> None:
+    def runner(self, listener: str, run: Runner, counted_as: str | None = None) -> None:
         """How the work of `listener`'s requests is run (said once per listener, when the
         Bolt app is built): the same on the replica that took it and on one that claims it
-        later."""
+        later. `counted_as`: its name in rollbot's metrics (default `listener`)."""
         if listener in self._runners:
             raise ValueError(f"two listeners named {listener!r}")
         self._runners[listener] = run
+        self._labels[listener] = counted_as or listener
 
     def start(self) -> None:
         """Start the worker threads and the keeper."""
@@ -124,7 +127,12 @@ class SlackWork:
         if listener not in self._runners:
             raise ValueError(f"no runner for {listener!r}")
         with self._lock:
-            hold = len(self._held) < self.capacity and not self._closing.is_set()
+            # Behind work waiting in the database for room, a request waits too (in order).
+            hold = (
+                len(self._held) < self.capacity
+                and not self._left_waiting
+                and not self._closing.is_set()
+            )
             if hold:
                 # Held before the write: the keeper must not claim it meanwhile.
                 self._held.add(key)
@@ -142,7 +150,8 @@ class SlackWork:
             self._queue.put(queued)
         else:
             # It waits in the database: the keeper takes it when there is room.
-            self._left_waiting = True
+            with self._lock:
+                self._left_waiting = True
             self._wake.set()
         return True
 
@@ -218,16 +227,18 @@ class SlackWork:
             held = set(self._held)
         if room <= 0 or self._closing.is_set():
             return 0
-        self._left_waiting = False  # what waits now is claimed below, as far as there is room
         claimed = self.ledger.claim_waiting(room, exclude=held)
-        if len(claimed.runnable) + len(claimed.expired) + len(claimed.exhausted) >= room:
-            self._left_waiting = True  # there may be more
+        found = len(claimed.runnable) + len(claimed.expired) + len(claimed.exhausted)
+        with self._changed:
+            # Fewer than there was room for: nothing waits any more (for now).
+            self._left_waiting = found >= room
+            self._changed.notify_all()
         for given_up, why in (
             *((q, "expired") for q in claimed.expired),
             *((q, "exhausted") for q in claimed.exhausted),
         ):
             if self.on_given_up is not None:
-                self.on_given_up(given_up, why)
+                self.on_given_up(self._labels.get(given_up.listener, given_up.listener), why)
         if claimed.expired:
             log.warning(
                 "dropped %d Slack request(s) older than %s, too late for a reply: %s",
@@ -261,11 +272,11 @@ class SlackWork:
     # -- waiting and stopping -------------------------------------------------------------
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until every request acked so far has had its work done (tests; shutdown);
-        False when `timeout` passed first."""
+        """Wait until every request acked here so far has had its work done (tests),
+        including what waited in the database for room; False when `timeout` passed first."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self._held or self._handing_off:
+            while self._held or self._handing_off or self._left_waiting:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -293,6 +304,9 @@ class SlackWork:
                 break
             if queued is not None:
                 left.append(queued.key)
+        for thread in self._threads:
+            if thread.is_alive() and thread.name != "slack-work-keeper":
+                self._queue.put(None)  # its stop, taken out with the rest
         if left:
             try:
                 self.ledger.release(left)
