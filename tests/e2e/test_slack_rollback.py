@@ -97,7 +97,8 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) ->
         chat=lambda settings: slack_chat(settings).ports,
     )
     client = build_client("xoxb-test", fake.api_url)
-    app = create_app(rollbot, build_slack_app(rollbot, client))
+    slack_app = build_slack_app(rollbot, client)
+    app = create_app(rollbot, slack_app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
@@ -116,6 +117,7 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) ->
         sender.close()
         server.should_exit = True
         thread.join(timeout=10)
+        slack_app.work.close()
         rollbot.db.dispose()
 
 
