@@ -58,7 +58,9 @@ class CountingWebClient(WebClient):
         return response
 
 
-def build_client(token: str | None, base_url: str, telemetry: Telemetry | None = None) -> WebClient:
+def build_client(
+    token: str | None, base_url: str, telemetry: Telemetry | None = None
+) -> WebClient:
     """A WebClient that retries rate limits (honouring Retry-After), dropped connections
     and Slack's 5xx answers before giving up; with `telemetry`, every call is counted."""
     retry_handlers = [
