@@ -29,7 +29,9 @@ class RollbotApp(App):
     """Bolt's App, with the pool of worker threads its listeners hand their work to: the
     server stops it (`work.close()`) when it stops, tests wait on it (`work.wait_idle()`)."""
 
-    work: SlackWork
+    def __init__(self, work: SlackWork, **bolt: Any) -> None:
+        super().__init__(**bolt)
+        self.work = work
 
 
 def build_slack_app(
@@ -47,7 +49,11 @@ def build_slack_app(
     settings = rollbot.settings
     if not socket_mode and not settings.slack_signing_secret:
         raise ValueError("Slack over HTTP needs SLACK_SIGNING_SECRET")
+    work = SlackWork(
+        rollbot.requests, settings.config.slack.workers, on_given_up=rollbot.telemetry.command
+    )
     app = RollbotApp(
+        work,
         # The token travels with `client`; passing it again only makes Bolt warn.
         client=client,
         # Explicit, even when empty: otherwise Bolt would read SLACK_SIGNING_SECRET itself.
@@ -56,10 +62,7 @@ def build_slack_app(
         request_verification_enabled=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    app.work = SlackWork(
-        rollbot.requests, settings.config.slack.workers, on_given_up=rollbot.telemetry.command
-    )
-    listeners = Listeners(rollbot, client, app.work)
+    listeners = Listeners(rollbot, client, work)
     register_signoff(app, rollbot, listeners)
     register_rollouts(app, rollbot, listeners)
     register_rollback(app, rollbot, listeners)
@@ -69,7 +72,7 @@ def build_slack_app(
     # takes would get Bolt's 404 (no ack over Socket Mode), and Slack redelivers those
     # and turns event delivery off for apps that fail most of them.
     app.event(re.compile(".*"))(_ignore_event)
-    app.work.start()
+    work.start()
     return app
 
 
