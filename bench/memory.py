@@ -69,9 +69,10 @@ def main() -> int:
         # day, so pruning after the second batch must forget every row of the first.
         clock = ManualClock()
         rollbot = build(settings, clock, chat=slack.ports)
+        slack_app = build_slack_app(rollbot, slack.client)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(rollbot, build_slack_app(rollbot, slack.client)),
+                create_app(rollbot, slack_app),
                 host="127.0.0.1",
                 port=0,
                 log_level="warning",
@@ -97,7 +98,8 @@ def main() -> int:
                     fake.wait_for("response_url", 200, timeout=30)
                     fake.clear()
                     sender.sent.clear()  # the harness's own record, not rollbot's memory
-            time.sleep(0.5)  # the last replies go out after their acks
+            # The last replies go out after their acks, from the app's worker pool.
+            assert slack_app.work.wait_idle(30), "the Slack work was not done within 30 s"
             fake.clear()
             sender.sent.clear()
             gc.collect()
@@ -120,6 +122,7 @@ def main() -> int:
         )
         server.should_exit = True
         thread.join(timeout=10)
+        slack_app.work.close()
         sender.close()
         rollbot.db.dispose()
     if not args.quick and ratio > LIMIT:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.container import Rollbot
     from bot.domain.plan import PlanProblem
     from bot.services.live_check import Finding
-    from bot.slack.chat import SlackChat
+    from bot.slack.app import RollbotApp
 
 # Plain help text: typer's rich formatting imports rich and markdown-it, which took longer
 # than the rest of `rollbot --help` together.
@@ -155,19 +155,13 @@ def _server(config: uvicorn.Config) -> uvicorn.Server:
 
 
 def _web_server(
-    rollbot: Rollbot, host: str, port: int, slack: SlackChat | None = None
+    rollbot: Rollbot, host: str, port: int, slack_app: RollbotApp | None = None
 ) -> uvicorn.Server:
-    """The web app; with `slack`, it serves Slack's events over HTTP too."""
+    """The web app; with `slack_app`, it serves Slack's events over HTTP too."""
     import uvicorn
 
-    from bot.web.app import create_app
-
-    slack_app = None
-    if slack is not None:
-        from bot.slack.app import build_slack_app
-
-        slack_app = build_slack_app(rollbot, slack.client)
     from bot.logs import UVICORN_LOGGERS, redact_logs
+    from bot.web.app import create_app
 
     config = uvicorn.Config(
         create_app(rollbot, slack_app, host=host), host=host, port=port, log_level="warning"
@@ -215,6 +209,7 @@ def serve(
     listening = _listen_or_exit(host, port)
     port = listening.getsockname()[1]
     connection = None
+    slack_app = None
     if slack is not None and settings.slack_socket_mode:
         from bot.slack.socket_mode import SocketModeUnavailable, connect_socket_mode
 
@@ -232,8 +227,11 @@ def serve(
         )
         server = _web_server(rollbot, host, port)
     elif slack is not None:
+        from bot.slack.app import build_slack_app
+
         typer.echo(f"Slack: serving events at http://{host}:{port}/slack/events")
-        server = _web_server(rollbot, host, port, slack)
+        slack_app = build_slack_app(rollbot, slack.client)
+        server = _web_server(rollbot, host, port, slack_app)
     else:
         typer.echo(
             "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
@@ -253,7 +251,10 @@ def serve(
         # the rest; a rollback cut short resumes after its lease, here or on a replica.
         stop_runbook_commands()
         if connection is not None:
-            connection.close()
+            connection.close()  # its Bolt app's work too
+        if slack_app is not None:
+            # Commands acked but not done yet: done now, or left to the next replica.
+            slack_app.work.close()
         stop_scheduler(scheduler)
         rollbot.db.dispose()
         typer.echo("rollbot stopped.")

@@ -103,3 +103,13 @@ def test_quick_startup_bench_prints_both_medians_and_the_ratio() -> None:
     assert "[startup] rollbot --help" in out, out
     assert "[startup] import slack_bolt, sqlalchemy, starlette" in out, out
     assert "[startup] ratio rollbot --help / reference: x" in out, out
+
+
+def test_quick_acks_bench_prints_both_apps_the_ratio_and_every_reply() -> None:
+    out = _quick("acks")
+    assert "[acks] round 1: rollbot p50 " in out and "; bare Bolt p50 " in out, out
+    assert "[acks] rollbot   120 acks (1 x 120 at 40 concurrent): p50 " in out, out
+    assert "[acks] bare Bolt 120 acks (1 x 120 at 40 concurrent): p50 " in out, out
+    assert "[acks] ratio rollbot / bare Bolt: p50 x" in out, out
+    # Every command and click rollbot acked got its reply (the script exits 1 otherwise).
+    assert "[acks] replies delivered: 120/120 (" in out, out

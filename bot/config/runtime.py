@@ -11,6 +11,10 @@ class SlackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rollout_channel: str | None = None
+    # Worker threads running commands', clicks' and forms' work after their ack (per
+    # replica). They share the process (and Python's GIL) with the acks: a few are enough,
+    # since the work mostly waits on Slack and the database.
+    workers: int = Field(default=3, ge=1, le=32)
 
 
 class SchedulerConfig(BaseModel):

@@ -109,8 +109,11 @@ def _check_payload(payload: Any) -> None:
         actions = payload.get("actions")
         if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
             raise Malformed("block_actions whose actions are not a list of actions")
-    if kind in ("view_submission", "view_closed") and not isinstance(payload.get("view"), dict):
-        raise Malformed(f"a {kind} payload without a view")
+    if kind in ("view_submission", "view_closed"):
+        view = payload.get("view")
+        # Bolt reads the view's type to match every listener (a missing one raised there).
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            raise Malformed(f"a {kind} payload without a view")
 
 
 def slack_events(app: App, signing_secret: str) -> Callable[[Request], Awaitable[Response]]:

@@ -27,23 +27,23 @@ from bot.slack.incident_blocks import (
     incident_card,
     timeline_messages,
 )
-from bot.slack.listener import Handler, Interaction
+from bot.slack.listener import Handler, Interaction, Listeners
 
 
-def register_incidents(app: App, rollbot: Rollbot) -> None:
+def register_incidents(app: App, rollbot: Rollbot, listeners: Listeners) -> None:
     """Attach incident commands, buttons, modals and events."""
-    app.command("/incident")(listener.command(rollbot, "/incident", _command(rollbot)))
-    app.command("/oncall")(listener.command(rollbot, "/oncall", _oncall(rollbot)))
-    listener.button(app, rollbot, Action.ACKNOWLEDGE, _incident_button(rollbot, "ack"))
-    listener.button(app, rollbot, Action.RESOLVE, _incident_button(rollbot, "resolve"))
-    listener.button(app, rollbot, Action.PUBLISH, _publish_button(rollbot))
-    listener.button(app, rollbot, Action.EDIT, _edit_button(rollbot))
+    app.command("/incident")(
+        listeners.command("/incident", _command(rollbot), opens_modal=_declares)
+    )
+    app.command("/oncall")(listeners.command("/oncall", _oncall(rollbot)))
+    listeners.button(app, Action.ACKNOWLEDGE, _incident_button(rollbot, "ack"))
+    listeners.button(app, Action.RESOLVE, _incident_button(rollbot, "resolve"))
+    listeners.button(app, Action.PUBLISH, _publish_button(rollbot))
+    listeners.button(app, Action.EDIT, _edit_button(rollbot), opens_modal=True)
     app.view(DECLARE_MODAL)(
-        listener.submission(rollbot, "declare form", _check_declare, _declare_submitted(rollbot))
+        listeners.submission("declare form", _check_declare, _declare_submitted(rollbot))
     )
-    app.view(EDIT_MODAL)(
-        listener.submission(rollbot, "edit form", _check_edit, _edit_submitted(rollbot))
-    )
+    app.view(EDIT_MODAL)(listeners.submission("edit form", _check_edit, _edit_submitted(rollbot)))
     # Only :pushpin: is ours, so other listeners of reaction_added still get the rest.
     app.event("reaction_added", matchers=[_is_pushpin])(
         listener.event("pinning a message to the timeline", _pinned(rollbot))
@@ -55,10 +55,15 @@ def _is_pushpin(event: dict[str, Any]) -> bool:
     return event.get("reaction") == "pushpin" and item.get("type") == "message"
 
 
+def _declares(i: Interaction) -> bool:
+    """`/incident declare` opens the declare form (with the request's trigger id)."""
+    return i.text.strip().lower() == "declare" and bool(i.body.get("trigger_id"))
+
+
 def _command(rollbot: Rollbot) -> Handler:
     def on_incident(i: Interaction) -> None:
         trigger_id = i.body.get("trigger_id")
-        if i.text.strip().lower() == "declare" and trigger_id:
+        if _declares(i) and trigger_id:
             i.client.views_open(trigger_id=trigger_id, view=declare_modal(i.channel_id))
             return
         reply = run_incident(i.text, i.actor, rollbot.incidents, i.channel_id)

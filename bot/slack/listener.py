@@ -1,13 +1,16 @@
-"""The one wrapper every Bolt listener goes through: ack, drop repeats, refuse, log.
+"""The one wrapper every Bolt listener goes through: ack, hand off, drop repeats, refuse, log.
 
 A listener module writes only what its command, button or form does (parse, call a service,
-render) as a handler of one `Interaction`. The wrapper around it:
+render) as a handler of one `Interaction`. The wrapper around it (`Listeners`):
 
 - acks first (the app runs with `process_before_response=False`, so the work continues
   after Slack has its answer within 3 s); a form is acked with its field errors instead,
-  which keeps the modal open;
-- drops a request already handled (Slack retries what it thinks was lost, a proxy may
-  replay it, people double-click): the request ledger remembers each one;
+  which keeps the modal open (its check runs before the ack);
+- hands the work to the pool of bot/slack/work.py and returns, so Bolt's listener threads
+  are free for the next requests' acks; the request is recorded in the request ledger with
+  its work, in the one write that also drops a request already handled (Slack retries what
+  it thinks was lost, a proxy may replay it, people double-click). Work that opens a modal
+  with the request's trigger id runs at once instead (the id expires in 3 s);
 - answers a `RollbotError` with the refusal (what is wrong, what would be right), privately;
 - answers anything else with the one "unexpected problem" reply and one log line;
 - counts each request in rollbot's own metrics (`rollbot_commands_total{command,outcome}`)
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +36,11 @@ from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import RollbotError
 from bot.domain.message import Message
+from bot.services.requests import QueuedRequest
 from bot.slack.actions import action_id
 from bot.slack.blocks import truncate
 from bot.slack.mrkdwn import mrkdwn
+from bot.slack.work import SlackWork
 
 log = logging.getLogger(__name__)
 
@@ -175,114 +181,197 @@ def _guarded(
     rollbot.telemetry.command(label, outcome)
 
 
-def command(rollbot: Rollbot, name: str, handle: Handler) -> Callable[..., None]:
-    """A slash command listener: ack, drop a repeat (same trigger_id), run `handle`.
-    Counted as `name` (the command, `/rollout`)."""
+Modal = bool | Callable[[Interaction], bool]
 
-    def on_command(
-        ack: Ack,
-        body: dict[str, Any],
-        respond: Respond,
-        client: WebClient,
-        context: BoltContext,
+
+class Listeners:
+    """The wrappers of one Bolt app's listeners: rollbot, the app's Web API client, and the
+    pool their work goes to after the ack (bot/slack/work.py).
+
+    A wrapper acks, then hands the request to the pool (recorded in the request ledger,
+    which also tells a repeat apart) and returns, so Bolt's few listener threads are free for
+    the next acks at once; the pool runs the handler. A listener whose handler opens a modal
+    with the request's trigger id (`opens_modal`) runs it at once instead, in Bolt's thread:
+    the trigger id is good for 3 s, so that work cannot wait behind others, and there is
+    nothing to run again later (it is remembered for repeats only)."""
+
+    def __init__(self, rollbot: Rollbot, client: WebClient, work: SlackWork) -> None:
+        self.rollbot = rollbot
+        self.client = client
+        self.work = work
+
+    def command(
+        self, name: str, handle: Handler, *, opens_modal: Modal = False
+    ) -> Callable[..., None]:
+        """A slash command listener: ack, drop a repeat (same trigger_id), run `handle`.
+        Counted as `name` (the command, `/rollout`)."""
+        self._runner(name, name, handle)
+
+        def on_command(
+            ack: Ack,
+            body: dict[str, Any],
+            respond: Respond,
+            client: WebClient,
+            context: BoltContext,
+        ) -> None:
+            with self.work.handing_off():
+                ack()
+                _acked(self.rollbot, context)
+                trigger_id = body.get("trigger_id")
+                # Slack sends a trigger id with every command; without one (not from Slack)
+                # there is nothing to tell a repeat by.
+                key = f"slack:{trigger_id}" if trigger_id else f"slack:once:{uuid.uuid4().hex}"
+                interaction = Interaction(body, client, respond)
+                payload = {"body": body, "response_url": context.response_url}
+                self._after_ack(name, name, key, interaction, payload, handle, opens_modal)
+
+        return on_command
+
+    def action(
+        self, name: str, handle: Handler, label: str | None = None, *, opens_modal: Modal = False
+    ) -> Callable[..., None]:
+        """A button listener: ack, drop a repeated click, run `handle`. Counted as `label`
+        (`button:advance`; default `name`)."""
+        counted = label or name
+        self._runner(name, counted, handle)
+
+        def on_action(
+            ack: Ack,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            respond: Respond,
+            client: WebClient,
+            context: BoltContext,
+        ) -> None:
+            with self.work.handing_off():
+                ack()
+                _acked(self.rollbot, context)
+                key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
+                interaction = Interaction(body, client, respond, action)
+                payload = {"body": body, "action": action, "response_url": context.response_url}
+                self._after_ack(name, counted, key, interaction, payload, handle, opens_modal)
+
+        return on_action
+
+    def button(
+        self, app: App, what: Action, handle: Handler, *, opens_modal: Modal = False
     ) -> None:
-        ack()
-        _acked(rollbot, context)
-        trigger_id = body.get("trigger_id")
+        """Register `handle` for the clicks of one kind of button (bot/slack/actions.py)."""
+        app.action(action_id(what))(
+            self.action(f"{what} button", handle, f"button:{what}", opens_modal=opens_modal)
+        )
 
-        def once(interaction: Interaction) -> None:
-            # Inside the guard: a database that is down gets its plain refusal here too.
-            if trigger_id and not rollbot.requests.first_time(f"slack:{trigger_id}"):
-                log.info("ignoring repeated %s request %s", name, trigger_id)
-                interaction.outcome["outcome"] = REPEAT
+    def submission(self, name: str, check: FormCheck, handle: Handler) -> Callable[..., None]:
+        """A form listener. `check` returns field errors (block id -> message) to keep the
+        modal open, or None; a `RollbotError` from it is shown under `check`'s first field.
+        `check` runs before the ack (its errors are the ack). Then: ack (the modal closes),
+        drop a repeated submission, run `handle`, whose replies go to the person as a direct
+        message. Counted as `form:<name without " form">`."""
+        label = "form:" + name.removesuffix(" form").replace(" ", "_")
+        self._runner(name, label, handle)
+        rollbot = self.rollbot
+
+        def on_submit(
+            ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+        ) -> None:
+            interaction = Interaction(body, client)
+            try:
+                errors = check(interaction)
+            except FormRefused as exc:
+                errors = {exc.block: truncate(str(exc.error), 150)}
+            except RollbotError as exc:  # e.g. the database is down: say so, plainly
+                ack()
+                _acked(rollbot, context)
+                interaction.mark(REFUSED)
+                refusal = refusal_text(exc)
+                _guarded(rollbot, name, label, interaction, lambda i: i.reply(refusal))
                 return
-            handle(interaction)
+            except Exception:
+                log.exception("%s failed", name)
+                ack()
+                _acked(rollbot, context)
+                interaction.mark(ERROR)
+                _guarded(rollbot, name, label, interaction, lambda i: i.reply(UNEXPECTED))
+                return
+            if errors:
+                ack(response_action="errors", errors=errors)
+                _acked(rollbot, context)
+                rollbot.telemetry.command(label, INVALID)
+                return
+            with self.work.handing_off():
+                ack()
+                _acked(rollbot, context)
+                view = interaction.view
+                key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
+                payload = {"body": body}
+                self._after_ack(name, label, key, interaction, payload, handle, False)
 
-        _guarded(rollbot, name, name, Interaction(body, client, respond), once)
+        return on_submit
 
-    return on_command
+    # -- after the ack --------------------------------------------------------------------
 
-
-def action(
-    rollbot: Rollbot, name: str, handle: Handler, label: str | None = None
-) -> Callable[..., None]:
-    """A button listener: ack, drop a repeated click, run `handle`. Counted as `label`
-    (`button:advance`; default `name`)."""
-    counted = label or name
-
-    def on_action(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: WebClient,
-        context: BoltContext,
+    def _after_ack(
+        self,
+        name: str,
+        label: str,
+        key: str,
+        interaction: Interaction,
+        payload: dict[str, Any],
+        handle: Handler,
+        opens_modal: Modal,
     ) -> None:
-        ack()
-        _acked(rollbot, context)
-        key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
+        """In Bolt's thread, once acked: a modal's work now, anything else to the pool."""
+        rollbot = self.rollbot
+        modal = opens_modal(interaction) if callable(opens_modal) else opens_modal
+        if modal:
 
-        def once(interaction: Interaction) -> None:
-            if not rollbot.requests.first_time(key):
-                log.info("ignoring repeated click %s", key)
-                interaction.outcome["outcome"] = REPEAT
-                return
-            handle(interaction)
+            def once(i: Interaction) -> None:
+                # Inside the guard: a database that is down gets its plain refusal here too.
+                if not rollbot.requests.first_time(key):
+                    log.info("ignoring repeated %s request %s", name, key)
+                    i.outcome["outcome"] = REPEAT
+                    return
+                handle(i)
 
-        _guarded(rollbot, name, counted, Interaction(body, client, respond, action), once)
-
-    return on_action
-
-
-def submission(
-    rollbot: Rollbot, name: str, check: FormCheck, handle: Handler
-) -> Callable[..., None]:
-    """A form listener. `check` returns field errors (block id -> message) to keep the
-    modal open, or None; a `RollbotError` from it is shown under `check`'s first field.
-    Then: ack (the modal closes), drop a repeated submission, run `handle`, whose replies
-    go to the person as a direct message. Counted as `form:<name without " form">`."""
-    label = "form:" + name.removesuffix(" form").replace(" ", "_")
-
-    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        interaction = Interaction(body, client)
+            _guarded(rollbot, name, label, interaction, once)
+            return
         try:
-            errors = check(interaction)
-        except FormRefused as exc:
-            errors = {exc.block: truncate(str(exc.error), 150)}
-        except RollbotError as exc:  # e.g. the database is down: say so, plainly
-            ack()
-            _acked(rollbot, context)
-            interaction.mark(REFUSED)
-            refusal = refusal_text(exc)
-            _guarded(rollbot, name, label, interaction, lambda i: i.reply(refusal))
+            taken = self.work.take(key, name, payload)
+        except Exception as exc:
+            # Not recorded (the database is down): nothing will run it, so say so now.
+            _guarded(rollbot, name, label, interaction, _raising(exc))
             return
-        except Exception:
-            log.exception("%s failed", name)
-            ack()
-            _acked(rollbot, context)
-            interaction.mark(ERROR)
-            _guarded(rollbot, name, label, interaction, lambda i: i.reply(UNEXPECTED))
-            return
-        if errors:
-            ack(response_action="errors", errors=errors)
-            _acked(rollbot, context)
-            rollbot.telemetry.command(label, INVALID)
-            return
-        ack()
-        _acked(rollbot, context)
-        view = interaction.view
-        key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
+        if not taken:
+            log.info("ignoring repeated %s request %s", name, key)
+            rollbot.telemetry.command(label, REPEAT)
 
-        def once(interaction: Interaction) -> None:
-            if not rollbot.requests.first_time(key):
-                log.info("ignoring repeated %s submission %s", name, key)
-                interaction.outcome["outcome"] = REPEAT
-                return
-            handle(interaction)
+    def _runner(self, name: str, label: str, handle: Handler) -> None:
+        """Tell the pool how `name`'s work runs, from what `_after_ack` recorded."""
+        rollbot, client = self.rollbot, self.client
 
-        _guarded(rollbot, name, label, interaction, once)
+        def run(queued: QueuedRequest) -> None:
+            body = queued.payload.get("body") or {}
+            action = queued.payload.get("action")
+            url = queued.payload.get("response_url")
+            # Commands and clicks answer at their response_url (as Bolt's `respond`), forms
+            # by direct message (they have none).
+            respond = (
+                Respond(response_url=str(url) if url else None, proxy=client.proxy, ssl=client.ssl)
+                if "response_url" in queued.payload
+                else None
+            )
+            _guarded(rollbot, name, label, Interaction(body, client, respond, action), handle)
 
-    return on_submit
+        self.work.runner(name, run, label)
+
+
+def _raising(exc: Exception) -> Handler:
+    """A handler that fails as the hand-off did, for `_guarded` to answer and count."""
+
+    def handle(_interaction: Interaction) -> None:
+        raise exc
+
+    return handle
 
 
 class FormRefused(Exception):
@@ -304,8 +393,3 @@ def event(name: str, handle: Callable[[dict[str, Any]], None]) -> Callable[..., 
             log.exception("%s failed", name)
 
     return on_event
-
-
-def button(app: App, rollbot: Rollbot, what: Action, handle: Handler) -> None:
-    """Register `handle` for the clicks of one kind of button (see bot/slack/actions.py)."""
-    app.action(action_id(what))(action(rollbot, f"{what} button", handle, f"button:{what}"))

@@ -43,7 +43,6 @@ from bot.domain.ids import record_id
 from bot.domain.message import Message
 from bot.domain.runbook import FULL
 from bot.services.rollback.report import RollbackPreview
-from bot.slack import listener
 from bot.slack.blocks import truncate
 from bot.slack.listener import (
     ERROR,
@@ -53,6 +52,7 @@ from bot.slack.listener import (
     FormRefused,
     Handler,
     Interaction,
+    Listeners,
     refusal_text,
 )
 from bot.slack.mrkdwn import mrkdwn
@@ -66,14 +66,15 @@ RUNBOOK_BLOCK = "runbook"
 RUNBOOK_ACTION = "runbook_select"
 
 
-def register_rollback(app: App, rollbot: Rollbot) -> None:
+def register_rollback(app: App, rollbot: Rollbot, listeners: Listeners) -> None:
     """Attach `/rollback` and its confirmation modal to `app`."""
-    app.command("/rollback")(listener.command(rollbot, "/rollback", _command(rollbot)))
+    # Its answer is the confirmation form, opened with the request's trigger id.
+    app.command("/rollback")(listeners.command("/rollback", _command(rollbot), opens_modal=True))
     app.view(CALLBACK_ID)(
-        listener.submission(rollbot, "rollback form", _check(rollbot), _submission(rollbot))
+        listeners.submission("rollback form", _check(rollbot), _submission(rollbot))
     )
     for what, choice in ROLLBACK_DECISIONS.items():
-        listener.button(app, rollbot, what, _decision(rollbot, choice))
+        listeners.button(app, what, _decision(rollbot, choice))
 
 
 def _runbook_option(name: str, what: str) -> Option:

@@ -16,19 +16,18 @@ from bot.container import Rollbot
 from bot.domain.actions import Action
 from bot.domain.ids import record_id
 from bot.services.rollouts.reading import Outcome
-from bot.slack import listener
 from bot.slack.blocks import chat_text, reply_blocks, rollout_card, truncate
 from bot.slack.digest_blocks import DigestRenderer
-from bot.slack.listener import MAX_REPLY_TEXT, Interaction
+from bot.slack.listener import MAX_REPLY_TEXT, Interaction, Listeners
 
 # Subcommands whose answer shows rollout cards privately; the others change a rollout,
 # whose public card the notifier has already posted or edited.
 CARD_SUBCOMMANDS = frozenset({"status"})
 
 
-def register_rollouts(app: App, rollbot: Rollbot) -> None:
+def register_rollouts(app: App, rollbot: Rollbot, listeners: Listeners) -> None:
     """Attach `/rollout` and the card's buttons to `app`."""
-    app.command("/rollout")(listener.command(rollbot, "/rollout", _rollout_command(rollbot)))
+    app.command("/rollout")(listeners.command("/rollout", _rollout_command(rollbot)))
     service = rollbot.rollouts
     changes: dict[Action, Callable[..., Outcome]] = {
         Action.ADVANCE: service.advance,
@@ -36,7 +35,7 @@ def register_rollouts(app: App, rollbot: Rollbot) -> None:
         Action.RESUME: service.resume,
     }
     for what, change in changes.items():
-        listener.button(app, rollbot, what, _rollout_button(rollbot, change))
+        listeners.button(app, what, _rollout_button(rollbot, change))
 
 
 def _rollout_command(rollbot: Rollbot) -> Callable[[Interaction], None]:

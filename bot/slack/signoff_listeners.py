@@ -14,24 +14,24 @@ from bot.domain.actions import Action
 from bot.domain.message import Message, Sign
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import CheckButton, SignButton
-from bot.slack import listener
 from bot.slack.actions import REJECT_CALLBACK
 from bot.slack.blocks import reply_blocks
-from bot.slack.listener import Handler, Interaction
+from bot.slack.listener import Handler, Interaction, Listeners
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
 
 
-def register_signoff(app: App, rollbot: Rollbot) -> None:
+def register_signoff(app: App, rollbot: Rollbot, listeners: Listeners) -> None:
     """Attach `/approve`, the sign-off buttons and the reject modal."""
     signoffs = rollbot.signoffs
     if signoffs is None:
         return
-    app.command("/approve")(listener.command(rollbot, "/approve", _approve_command(signoffs)))
-    listener.button(app, rollbot, Action.APPROVE, _approve_button(signoffs))
-    listener.button(app, rollbot, Action.REJECT, _reject_button(signoffs))
-    listener.button(app, rollbot, Action.CHECK, _check_button(signoffs))
+    app.command("/approve")(listeners.command("/approve", _approve_command(signoffs)))
+    listeners.button(app, Action.APPROVE, _approve_button(signoffs))
+    # Reject asks for the reason in a form, opened with the click's trigger id.
+    listeners.button(app, Action.REJECT, _reject_button(signoffs), opens_modal=True)
+    listeners.button(app, Action.CHECK, _check_button(signoffs))
     app.view(REJECT_CALLBACK)(
-        listener.submission(rollbot, "reject form", _check_reason, _reject_submission(signoffs))
+        listeners.submission("reject form", _check_reason, _reject_submission(signoffs))
     )
 
 

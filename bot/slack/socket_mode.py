@@ -47,6 +47,7 @@ from websocket import WebSocketApp
 from bot.container import Rollbot
 from bot.slack.app import build_slack_app
 from bot.slack.listener import ARRIVED_AT
+from bot.slack.work import SlackWork
 
 # How long `connect_socket_mode` waits for the first WebSocket to open (or fail) before it
 # says "not open yet" and leaves the client to keep trying in the background.
@@ -188,10 +189,13 @@ class SocketModeConnection:
 
     handler: RollbotSocketModeHandler
     connected: bool
+    work: SlackWork
 
     def close(self) -> None:
-        """Stop reconnecting and close the socket (rollbot is shutting down)."""
+        """Stop reconnecting and close the socket (rollbot is shutting down), then let the
+        work of the requests already acked finish (or leave it to the next replica)."""
         self.handler.close()  # type: ignore[no-untyped-call]
+        self.work.close()
 
 
 def connect_socket_mode(
@@ -206,13 +210,13 @@ def connect_socket_mode(
     settings = rollbot.settings
     if not settings.slack_app_token:
         raise SocketModeUnavailable("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
-    handler = RollbotSocketModeHandler(
-        build_slack_app(rollbot, client, socket_mode=True), settings.slack_app_token
-    )
+    app = build_slack_app(rollbot, client, socket_mode=True)
+    handler = RollbotSocketModeHandler(app, settings.slack_app_token)
     try:
         handler.connect()  # type: ignore[no-untyped-call]
     except SlackApiError as exc:
         handler.close()  # type: ignore[no-untyped-call]
+        app.work.close()
         error = exc.response.get("error", "unknown_error")
         raise SocketModeUnavailable(
             f"Slack refused apps.connections.open: {error} (hint: SLACK_APP_TOKEN must be "
@@ -221,8 +225,11 @@ def connect_socket_mode(
         ) from None
     except OSError as exc:  # urllib's URLError and refused connections
         handler.close()  # type: ignore[no-untyped-call]
+        app.work.close()
         raise SocketModeUnavailable(
             f"cannot reach the Slack Web API at {settings.slack_api_url}: {exc} "
             "(hint: check SLACK_API_URL and the network)"
         ) from None
-    return SocketModeConnection(handler, connected=handler.client.wait_until_open(open_timeout))
+    return SocketModeConnection(
+        handler, connected=handler.client.wait_until_open(open_timeout), work=app.work
+    )

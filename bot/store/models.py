@@ -96,12 +96,24 @@ class AuditRow(SQLModel, table=True):
 
 
 class ProcessedRequestRow(SQLModel, table=True):
-    """Requests already handled, so a Slack retry or a double click applies once."""
+    """A request taken (a Slack retry or a double click applies once), and until its work is
+    done, the durable record of that work: which listener runs it and on what.
+
+    A row waits while `claimed_until` is set: a replica holds it until then (it renews the
+    claim while the work is queued or running there), and once the claim has run out
+    another one runs it again. Done, the row keeps only its key and time (`payload` is
+    cleared: the Slack body carries a live response_url)."""
 
     __tablename__ = "processed_request"
+    __table_args__ = (Index("ix_processed_request_claimed_until", "claimed_until"),)
 
     key: str = Field(primary_key=True, max_length=255)
     at: datetime = _ts()
+    listener: str | None = Field(default=None, max_length=100)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    claimed_until: datetime | None = _ts(nullable=True)
+    # How many times a replica took the work on (1 when taken with the request itself).
+    runs: int = 0
 
 
 class OutboxRow(SQLModel, table=True):

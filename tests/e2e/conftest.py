@@ -17,6 +17,7 @@ from bot.clock import ManualClock
 from bot.config.settings import load_settings
 from bot.container import Rollbot, new_telemetry, slack_chat
 from bot.slack.app import build_slack_app
+from bot.slack.work import SlackWork
 from bot.web.app import create_app
 from tests.asgi_thread import serving
 from tests.conftest import NO_GATES, Providers
@@ -41,6 +42,8 @@ class Harness:
     rollbot: Rollbot
     clock: ManualClock
     web: httpx.Client
+    # The Bolt app's pool running the work after each ack.
+    work: SlackWork
 
     def flag(self, key: str = FLAG) -> dict[str, Any]:
         """The flag document served at GET /flags/{key}."""
@@ -84,8 +87,13 @@ class Harness:
         assert time.monotonic() - started < 3.0
         return self.fake.wait_for("response_url", before + 1)[before]
 
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until the work of every request acked so far is done."""
+        assert self.work.wait_idle(timeout), f"the Slack work was not done within {timeout} s"
+
     def quiet(self, seconds: float = 0.3) -> None:
         """Let work done after an ack finish (to check that nothing more happens)."""
+        self.drain()
         time.sleep(seconds)
 
 
@@ -152,16 +160,18 @@ def harness(
     telemetry = new_telemetry()  # Slack's client counts its calls into rollbot's metrics
     slack = slack_chat(settings, telemetry)
     rollbot = providers.build(settings, clock, slack.ports, telemetry=telemetry)
-    app = create_app(rollbot, build_slack_app(rollbot, slack.client))
+    slack_app = build_slack_app(rollbot, slack.client)
+    app = create_app(rollbot, slack_app)
     try:
         with serving(app, lifespan="off") as base_url:
             fake_slack.clear()  # forget auth.test from Bolt's start-up
             sender = SlackRequestSender(base_url, SIGNING_SECRET, fake_slack.response_url)
             web = httpx.Client(base_url=base_url, timeout=10)
             try:
-                yield Harness(fake_slack, sender, rollbot, clock, web)
+                yield Harness(fake_slack, sender, rollbot, clock, web, slack_app.work)
             finally:
                 web.close()
                 sender.close()
+                slack_app.work.close()
     finally:
         rollbot.db.dispose()

@@ -40,6 +40,16 @@ SIGNED = {
             "view": {"id": "V1", "callback_id": "rollback_confirm", "hash": "h", "state": {}},
         }
     ),
+    # Found by the fuzz test: Bolt's matchers read `view.type` (a KeyError, a 500).
+    "view submission whose view has no type": _payload(
+        {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": "U_ALICE"},
+            "trigger_id": "0",
+            "view": {"id": "V1", "hash": "h", "callback_id": "rollback_confirm", "state": {}},
+        }
+    ),
     "block actions that are a string": _payload(
         {"type": "block_actions", "actions": "x", "user": {"id": "U1"}, "team": {"id": "T1"}}
     ),

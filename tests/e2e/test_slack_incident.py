@@ -313,8 +313,8 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
     slack = slack_chat(h.rollbot.settings)
     page = FakeStatusPage("after-restart")
     again = build(h.rollbot.settings, clock=h.clock, chat=slack.ports, status_pages=[page])
+    again_app = build_slack_app(again, slack.client)
     try:
-        build_slack_app(again, slack.client)
         h.clock.advance(timedelta(minutes=2))
         again.incidents.run_due()
         [published] = page.published
@@ -324,6 +324,7 @@ def test_a_restart_mid_incident_still_publishes_before_the_deadline(incident: In
         view = again.incidents.incidents()[0]
         assert view.last_update_at is not None and view.last_update_at < view.status_deadline
     finally:
+        again_app.work.close()
         again.db.dispose()
 
 

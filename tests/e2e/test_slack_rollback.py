@@ -96,7 +96,8 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) ->
         chat=lambda settings: slack_chat(settings).ports,
     )
     client = build_client("xoxb-test", fake.api_url)
-    app = create_app(rollbot, build_slack_app(rollbot, client))
+    slack_app = build_slack_app(rollbot, client)
+    app = create_app(rollbot, slack_app)
     try:
         with serving(app, lifespan="off") as url:
             fake.clear()
@@ -106,6 +107,7 @@ def serve(fake: FakeSlack, tmp_path: Path, extra_yaml: str, plan: str = PLAN) ->
             finally:
                 sender.close()
     finally:
+        slack_app.work.close()
         rollbot.db.dispose()
 
 

@@ -58,3 +58,63 @@ def test_the_pruning_job_is_registered_hourly(rollbot: Rollbot) -> None:
         assert job.func_ref == "bot.scheduler:prune_requests"  # persisted by reference
     finally:
         scheduler.stop_scheduler(sched)
+
+
+WORK = {"body": {"command": "/rollout", "text": "status x"}, "response_url": "https://r/1"}
+
+
+def test_work_taken_with_its_request_is_held_then_done(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    ledger = rollbot.requests
+    queued = ledger.take("slack:A", "/rollout", WORK, hold=True)
+    assert queued is not None and (queued.listener, queued.payload, queued.runs) == (
+        "/rollout",
+        WORK,
+        1,
+    )
+    assert ledger.take("slack:A", "/rollout", WORK, hold=True) is None  # a repeat
+    assert not ledger.first_time("slack:A")  # one ledger: the key is taken either way
+    assert ledger.waiting() == 1
+    # Held by its taker for the lease: nobody else may claim it meanwhile.
+    assert ledger.claim_waiting(10).runnable == []
+    ledger.finish(["slack:A"])
+    assert ledger.waiting() == 0
+    clock.advance(ledger.lease * 2)
+    assert ledger.claim_waiting(10).runnable == []  # done is done
+
+
+def test_abandoned_work_is_claimed_by_one_claimer_counting_its_runs(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    ledger = rollbot.requests
+    assert ledger.take("slack:A", "/rollout", WORK, hold=True) is not None
+    assert ledger.take("slack:B", "/rollout", WORK, hold=False) is not None  # for whoever has room
+    assert ledger.take("slack:C", "/rollout", WORK, hold=True) is not None
+    clock.advance(timedelta(seconds=1))
+    # B waits for room at once; A and C are held until their lease runs out.
+    assert [q.key for q in ledger.claim_waiting(10).runnable] == ["slack:B"]
+    ledger.renew(["slack:C"])  # C's holder is alive
+    clock.advance(ledger.lease - timedelta(seconds=0.5))
+    claimed = ledger.claim_waiting(10, exclude=["slack:B"])
+    assert [(q.key, q.runs) for q in claimed.runnable] == [("slack:A", 2)]
+    assert ledger.claim_waiting(10, exclude=["slack:B"]).runnable == []  # claimed once
+    ledger.release(["slack:C"])  # its holder stops before running it: at once for the next
+    assert [q.key for q in ledger.claim_waiting(10).runnable] == ["slack:C"]
+
+
+def test_work_too_old_or_run_too_often_is_given_up_on(rollbot: Rollbot, clock: ManualClock) -> None:
+    ledger = rollbot.requests
+    assert ledger.take("slack:old", "/rollout", WORK, hold=True) is not None
+    assert ledger.take("slack:tired", "/rollout", WORK, hold=True) is not None
+    clock.advance(ledger.lease + timedelta(seconds=1))
+    claimed = ledger.claim_waiting(10, exclude=["slack:old"])
+    assert [(q.key, q.runs) for q in claimed.runnable] == [("slack:tired", 2)]
+    clock.advance(ledger.lease + timedelta(seconds=1))  # its second runner died too
+    claimed = ledger.claim_waiting(10, exclude=["slack:old"])
+    assert claimed.runnable == [] and [q.key for q in claimed.exhausted] == ["slack:tired"]
+    clock.advance(ledger.max_age)
+    claimed = ledger.claim_waiting(10)
+    assert claimed.runnable == [] and [q.key for q in claimed.expired] == ["slack:old"]
+    assert ledger.waiting() == 0
+    assert ledger.take("slack:old", "/rollout", WORK, hold=True) is None  # still a repeat

@@ -31,7 +31,7 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert set(inspect(db.engine).get_table_names()) >= TABLES
-        assert _revision(db) == _heads(database_url) == ["0012"]
+        assert _revision(db) == _heads(database_url) == ["0013"]
         columns = {c["name"] for c in inspect(db.engine).get_columns("rollback")}
         assert "lease_until" in columns  # 0006: an interrupted rollback is resumed
         columns = {c["name"] for c in inspect(db.engine).get_columns("incident_event")}
