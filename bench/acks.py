@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -145,8 +144,10 @@ def serve_bare_bolt(port: int, api_url: str) -> None:
     web = Starlette(
         routes=[Route("/slack/events", slack_events(app, SIGNING_SECRET), methods=["POST"])]
     )
-    listening = socket.create_server(("127.0.0.1", port))
-    # As `rollbot serve` runs uvicorn (bot/cli.py).
+    from bot.cli import _listen_or_exit
+
+    # As `rollbot serve` listens (TCP_NODELAY on) and runs uvicorn (bot/cli.py).
+    listening = _listen_or_exit("127.0.0.1", port)
     uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning")).run(
         sockets=[listening]
     )
@@ -333,9 +334,9 @@ def running(
         rollbot = Served(
             "rollbot",
             workdir,
-            fake,
+            fake,  # type: ignore[arg-type]  # Served reads only its api_url
             f"sqlite:///{workdir / 'rollbot.db'}",
-            config,  # type: ignore[arg-type]
+            config,
             {"PYTHONPATH": str(checkout)},
         )
         bare = BareBolt(workdir, fake.api_url)
