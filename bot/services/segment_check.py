@@ -1,5 +1,10 @@
 """What `rollbot config check` says about flags: plans whose steps name segments that the
-config does not define."""
+config does not define.
+
+A warning, not an error (as for a database the config lacks): such a segment matches only
+the users whose application names it in the `segment` context field, so the step still
+works for those, and a config without `flags.segments` keeps passing with the shipped plan
+(whose Phase 2 starts with the `internal` segment at 100%)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from bot.services.plans import PlanCatalog
 
 
 def segment_problems(settings: Settings, catalog: PlanCatalog) -> list[str]:
-    """One line per plan step naming a segment missing from `flags.segments`."""
+    """One warning line per plan step naming a segment missing from `flags.segments`."""
     known = set(settings.config.flags.segments)
     listed = ", ".join(sorted(known)) or "none defined"
     found: list[str] = []
@@ -17,7 +22,8 @@ def segment_problems(settings: Settings, catalog: PlanCatalog) -> list[str]:
             for segment in sorted(set(planned.step.segments) - known):
                 found.append(
                     f"{settings.config_path}: plan {name}: step {planned.step.name!r}: "
-                    f"segments.{segment}: unknown segment (hint: define it under "
-                    f"flags.segments; segments: {listed})"
+                    f"segments.{segment}: unknown segment: only users whose application "
+                    f"names it in the `segment` context field are in it (hint: define it "
+                    f"under flags.segments; segments: {listed})"
                 )
     return found

@@ -107,7 +107,10 @@ def test_config_check_names_segments_a_plan_uses_but_config_lacks(tmp_path: Path
     config = tmp_path / "rollbot.yaml"
     config.write_text(f"rollouts:\n  plans_dir: {plans}\n", encoding="utf-8")
     result = run(["config", "check", "--config", str(config)], tmp_path)
-    assert result.returncode == 1
-    assert "plan chat-v2: step 'staff': segments.internal: unknown segment" in result.stdout
+    # A warning (applications may still name the segment outright), not an error
+    assert result.returncode == 0, result.stdout
+    warning = "warning: " + str(config) + ": plan chat-v2: step 'staff': segments.internal: "
+    assert warning + "unknown segment: only users whose application names it" in result.stdout
     config.write_text(f"rollouts:\n  plans_dir: {plans}\n" + SEGMENTS_YAML, encoding="utf-8")
-    assert run(["config", "check", "--config", str(config)], tmp_path).returncode == 0
+    defined = run(["config", "check", "--config", str(config)], tmp_path)
+    assert defined.returncode == 0 and "unknown segment" not in defined.stdout
