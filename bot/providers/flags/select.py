@@ -40,6 +40,7 @@ def build_flag_provider(settings: Settings, db: Database, clock: Clock) -> FlagP
             project=ucfg.project,
             environment=ucfg.environment,
             segment_context=ucfg.segment_context,
+            segments=flags.segments,
             timeout=ucfg.timeout_seconds,
             attempts=ucfg.attempts,
         )
