@@ -78,6 +78,52 @@ def test_staff_first_then_five_percent_of_everyone(tmp_path: Path) -> None:
         rb.db.dispose()
 
 
+STAFF_LATER = f"""
+name: staff-later
+title: Staff later
+flag: {FLAG}
+phases:
+  - id: beta
+    name: Beta
+    steps:
+      - name: five
+        percentage: 5
+        bake: 1h
+      - name: five and staff
+        percentage: 5
+        segments: {{internal: 100}}
+        bake: 1h
+  - id: ga
+    name: GA
+    steps:
+      - name: all
+        percentage: 100
+"""
+
+
+def test_a_scheduled_advance_to_a_step_that_changes_only_segments_sets_them(
+    tmp_path: Path,
+) -> None:
+    """The scheduler's tick (the built-in store's batched path) sets the new step's segments
+    even when the percentage for everyone stays the same."""
+    clock = ManualClock()
+    rb = build_rollbot(
+        tmp_path, f"sqlite:///{tmp_path}/r.db", clock, None, STAFF_LATER, SEGMENTS_YAML
+    )
+    try:
+        rb.rollouts.start(FLAG, None, ALICE)
+        clock.advance(timedelta(hours=1, seconds=1))
+        (done,) = rb.rollouts.advance_due()
+        assert (done.view.step_name, done.view.percentage) == ("five and staff", 5)
+        doc = rb.flags.get(FLAG)
+        assert doc is not None
+        assert (doc.rollout_percentage, doc.segment_rollouts) == (5, {"internal": 100})
+        staff = rb.flag_api.evaluate(FLAG, "ada", [], {"email": "ada@example.com"})
+        assert staff is not None and staff.enabled and staff.segment == "internal"
+    finally:
+        rb.db.dispose()
+
+
 def test_monitoring_off_leaves_triggers_unevaluated(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
