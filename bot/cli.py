@@ -329,7 +329,7 @@ def config_check(
     from bot.domain.plan import database_problems
     from bot.services.live_check import missing_database_env, missing_runbook_env
     from bot.services.plans import PlanCatalog
-    from bot.services.segment_check import segment_problems
+    from bot.services.segment_check import provider_segment_notes, segment_problems
     from bot.services.signoff.config_check import signoff_problems
 
     try:
@@ -380,6 +380,8 @@ def config_check(
             typer.echo(f"warning: {_unknown_database(name, unknown)}")
     for line in segment_problems(settings, catalog):
         typer.echo(f"warning: {line}")
+    for line in provider_segment_notes(settings, catalog):
+        typer.echo(line)
     if settings.client_token is None:
         typer.echo(
             "warning: no ROLLBOT_CLIENT_TOKEN: OFREP (/ofrep/v1/...) and the Unleash client "

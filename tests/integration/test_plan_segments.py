@@ -160,3 +160,32 @@ def test_config_check_names_segments_a_plan_uses_but_config_lacks(tmp_path: Path
     config.write_text(f"rollouts:\n  plans_dir: {plans}\n" + SEGMENTS_YAML, encoding="utf-8")
     defined = run(["config", "check", "--config", str(config)], tmp_path)
     assert defined.returncode == 0 and "unknown segment" not in defined.stdout
+
+
+def test_config_check_says_an_http_flag_api_must_hold_the_plans_segments(tmp_path: Path) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "chat-v2.yaml").write_text(STAFF_FIRST, encoding="utf-8")
+    config = tmp_path / "rollbot.yaml"
+    http = (
+        "flags:\n  provider: http\n  http:\n    base_url: https://flags.example.com\n"
+        "    token_env: FLAGS_API_TOKEN\n"
+    )
+    config.write_text(f"rollouts:\n  plans_dir: {plans}\n{http}", encoding="utf-8")
+    result = run(
+        ["config", "check", "--config", str(config)], tmp_path, env={"FLAGS_API_TOKEN": "t"}
+    )
+    assert result.returncode == 0, result.stdout
+    assert (
+        "note: plans give segments percentages (chat-v2: beta, internal): the http flag API "
+        "at https://flags.example.com must hold `segment_rollouts`"
+    ) in result.stdout
+    unleash = (
+        "flags:\n  provider: unleash\n  unleash:\n    base_url: https://unleash.example.com\n"
+        "    token_env: UNLEASH_TOKEN\n    environment: production\n    segment_context: team\n"
+    )
+    config.write_text(f"rollouts:\n  plans_dir: {plans}\n{unleash}", encoding="utf-8")
+    result = run(["config", "check", "--config", str(config)], tmp_path, env={"UNLEASH_TOKEN": "t"})
+    assert result.returncode == 0, result.stdout
+    assert "only users whose application names it in the `team` context field" in result.stdout
+    assert "note: plans give segments" not in result.stdout  # Unleash holds them

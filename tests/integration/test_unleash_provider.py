@@ -174,7 +174,7 @@ def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Roll
             f"    base_url: {unleash.base_url}\n    token_env: UNLEASH_ADMIN_TOKEN\n"
             f"    project: default\n    environment: {ENV}\n    attempts: 2\n"
             # the `internal` segment of the shipped plan's staff step (as the example config)
-            + SEGMENTS_YAML.removeprefix("flags:\n"),
+             + SEGMENTS_YAML.removeprefix("flags:\n"),
             encoding="utf-8",
         )
         settings = load_settings(
