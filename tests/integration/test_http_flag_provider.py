@@ -401,7 +401,7 @@ def test_a_remote_without_segment_percentages_refuses_the_plan_before_anything_c
             assert api.posts == []
             assert api.doc is not None and api.doc["rollout_percentage"] == 100
         else:  # only the check's own change, which it dropped: a new flag, off
-            assert "it kept none of them" in text
+            assert "it did not keep them, so nothing was started" in text
             assert api.posts == [{"segment_rollouts": {"internal": 0}}]
             assert api.doc is not None and api.doc["enabled"] is False
         local.db.dispose()
@@ -428,3 +428,24 @@ def test_a_remote_without_segment_percentages_still_takes_changes_that_give_none
         assert api.posts == [{"enabled": False}]
     finally:
         db.dispose()
+
+
+def test_a_new_flag_whose_remote_drops_the_segments_is_turned_off_and_refused(
+    tmp_path: Path,
+) -> None:
+    from bot.store.database import Database
+
+    api = SeedShapedApi(exists=False)
+    db = Database(f"sqlite:///{tmp_path}/audit.db")
+    provider = HttpFlagProvider(
+        db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
+        transport=httpx.MockTransport(api.handle),
+    )  # fmt: skip
+    staff = FlagChange(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
+    try:
+        with pytest.raises(FlagProviderError, match="the flag it created was turned off"):
+            provider.apply(FLAG, staff, ALICE)
+    finally:
+        db.dispose()
+    assert api.posts[-1] == {"enabled": False}
+    assert api.doc is not None and api.doc["enabled"] is False

@@ -145,7 +145,7 @@ class HttpFlagProvider:
             exc.args = (exc.message,)
             raise
         if after.segment_rollouts != probe:
-            raise self._no_segments(segments, "it kept none of them, so nothing was started")
+            raise self._no_segments(segments, "it did not keep them, so nothing was started")
         record_change(
             self.db, self.clock, within, provider=self.name, key=key, actor=actor,
             before=None if found is None else found[0], after=after,
@@ -165,7 +165,7 @@ class HttpFlagProvider:
             self._post(key, fields)
         except FlagProviderError as exc:
             return f"putting the flag back failed too ({exc.message}); check it there"
-        return "the flag was put back as it was"
+        return "the flag it created was turned off" if found is None else "the flag was put back"
 
     def _no_segments(self, segments: set[str], what_happened: str) -> FlagProviderError:
         return FlagProviderError(
