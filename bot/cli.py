@@ -329,7 +329,7 @@ def config_check(
     from bot.domain.plan import database_problems
     from bot.services.live_check import missing_database_env, missing_runbook_env
     from bot.services.plans import PlanCatalog
-    from bot.services.segment_check import segment_problems
+    from bot.services.segment_check import provider_segment_notes, segment_problems
     from bot.services.signoff.config_check import signoff_problems
 
     try:
@@ -357,16 +357,7 @@ def config_check(
     signoff_errors, signoff_notes = signoff_problems(settings, catalog)
     for line in [*signoff_errors, *signoff_notes]:
         typer.echo(line)
-    unknown_segments = segment_problems(settings, catalog)
-    for line in unknown_segments:
-        typer.echo(line)
-    count = (
-        len(catalog.problems)
-        + missing_default
-        + len(unset)
-        + len(signoff_errors)
-        + len(unknown_segments)
-    )
+    count = len(catalog.problems) + missing_default + len(unset) + len(signoff_errors)
     if count:
         typer.echo(f"{count} problem(s) found.")
         raise typer.Exit(1)
@@ -387,6 +378,10 @@ def config_check(
     for name, plan in sorted(catalog.plans.items()):
         for unknown in database_problems(plan, known_databases):
             typer.echo(f"warning: {_unknown_database(name, unknown)}")
+    for line in segment_problems(settings, catalog):
+        typer.echo(f"warning: {line}")
+    for line in provider_segment_notes(settings, catalog):
+        typer.echo(line)
     if settings.client_token is None:
         typer.echo(
             "warning: no ROLLBOT_CLIENT_TOKEN: OFREP (/ofrep/v1/...) and the Unleash client "

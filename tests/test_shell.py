@@ -97,7 +97,8 @@ def test_start_prints_the_card_at_zero_percent_in_phase_one(sh: Session) -> None
     out = sh.feed(f"/rollout start {FLAG}\n")
     assert "Percentage:  0%" in out
     assert "Phase 1" in out
-    assert "[Advance to 5%] [Pause]" in out
+    # The shipped plan's next step is staff: 0% for everyone, the internal segment at 100%
+    assert "[Advance to 0% (internal 100%)] [Pause]" in out
     assert f"[{FLAG} thread] you started the rollout" in out
     assert "*" not in out  # mrkdwn bold is gone
     assert out.count("== realtime-features") == 1  # the card once, not again from the reply
@@ -108,9 +109,13 @@ def test_press_advance_pause_as_bob_and_resume(rb: Rollbot, sh: Session) -> None
     sh.feed(f"/rollout start {FLAG}\n")
 
     out = sh.feed("press advance\n")
+    assert "you pressed [Advance to 0% (internal 100%)]" in out
+    assert "Segments: internal 100%; everyone else 0%" in out
+    assert state(rb)[:3] == ("running", 2, 0)
+    out = sh.feed("press advance\n")
     assert "you pressed [Advance to 5%]" in out
     assert "Percentage:  5%" in out
-    assert state(rb)[:3] == ("running", 2, 5)
+    assert state(rb)[:3] == ("running", 3, 5)
 
     out = sh.feed(f"as bob\n/rollout pause {FLAG}\n")
     assert "You are now bob" in out
@@ -129,6 +134,7 @@ def test_press_advance_pause_as_bob_and_resume(rb: Rollbot, sh: Session) -> None
     actors = [(e.action, e.actor) for e in events if e.subject_type == "rollout"]
     assert actors == [
         ("rollout.started", "you"),
+        ("rollout.advanced", "you"),
         ("rollout.advanced", "you"),
         ("rollout.paused", "bob"),
         ("rollout.resumed", "bob"),
@@ -159,7 +165,7 @@ def test_status_prints_the_card_and_cards_reprints_active_ones(sh: Session) -> N
     assert "== realtime-features" in out
     out = sh.feed("cards\n")
     assert out.count("== realtime-features") == 1
-    assert "[Advance to 5%] [Pause]" in out
+    assert "[Advance to 0% (internal 100%)] [Pause]" in out
 
 
 # -- refusals -----------------------------------------------------------------------------
@@ -170,7 +176,7 @@ def test_press_of_a_label_not_on_the_card_lists_the_labels(rb: Rollbot, sh: Sess
     before = state(rb)
     out = sh.feed("press resume\n")
     assert f"The `{FLAG}` card has no button `resume`" in out
-    assert "[Advance to 5%] [Pause]" in out
+    assert "[Advance to 0% (internal 100%)] [Pause]" in out
     assert state(rb) == before
 
 
@@ -283,15 +289,15 @@ def test_prompt_only_on_a_terminal(rb: Rollbot, chat: ShellChat) -> None:
 def test_cards_from_the_scheduler_thread_update_the_buttons(
     rb: Rollbot, sh: Session, clock: ManualClock
 ) -> None:
-    sh.feed(f"/rollout start {FLAG}\npress advance\n")  # 5% bakes 4 days, then auto-advances
-    clock.advance(timedelta(days=4, seconds=1))
+    sh.feed(f"/rollout start {FLAG}\npress advance\n")  # staff bakes 1 day, then auto-advances
+    clock.advance(timedelta(days=1, seconds=1))
     worker = threading.Thread(target=rb.rollouts.advance_due)
     worker.start()
     worker.join()
-    assert "bake time passed, advanced from 5% to 25%" in sh.out.getvalue()
+    assert "bake time passed, advanced from 0% to 5%" in sh.out.getvalue()
     out = sh.feed("press advance\n")
-    assert "pressed [Advance to 50%]" in out
-    assert state(rb)[2] == 50
+    assert "pressed [Advance to 25%]" in out
+    assert state(rb)[2] == 25
 
 
 # -- rendering and the notifier ------------------------------------------------------------

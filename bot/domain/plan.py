@@ -210,8 +210,16 @@ class Plan(BaseModel):
         return named.description or ("partial runbook" if named.partial else "runbook")
 
     def first_exposed_index(self) -> int | None:
-        """The first step whose percentage is above 0: where users first see the feature."""
-        return next((p.index for p in self.steps() if p.step.percentage > 0), None)
+        """The first step whose percentage, or a segment's, is above 0: where users first
+        see the feature (staff first, when a step gives a segment its own percentage)."""
+        return next(
+            (
+                p.index
+                for p in self.steps()
+                if p.step.percentage > 0 or any(v > 0 for v in self.segments_at(p.index).values())
+            ),
+            None,
+        )
 
     @property
     def last_index(self) -> int:

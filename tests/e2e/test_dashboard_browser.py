@@ -102,10 +102,16 @@ def test_the_page_follows_an_advance_without_a_reload_and_fits_a_phone(
                 expect(percentage).to_have_text("0%")
                 page.evaluate("window.sameDocument = true")
 
+                # The shipped plan's staff step (0% for everyone), then 5% of everyone
                 other.rollouts.advance(FLAG, ALICE)
+                last = page.locator(".history li").last
+                expect(last).to_contain_text("advanced", timeout=15_000)
+                expect(percentage).to_have_text("0%")
+                other.rollouts.advance(FLAG, ALICE, expected_step=1)
 
                 expect(percentage).to_have_text("5%", timeout=15_000)
                 assert page.evaluate("window.sameDocument") is True  # not reloaded
+                expect(page.locator(".history li")).to_have_count(3)
                 expect(page.locator(".history li").last).to_contain_text("advanced")
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"the page is {width} px wide on a 390 px screen"

@@ -90,7 +90,9 @@ def test_commands_clicks_slack_calls_outbox_and_incidents_are_on_metrics(harness
     assert value(page, calls, method="chat.postMessage", outcome="ok") == 2
     assert value(page, calls, method="chat.update", outcome="ok") == 1
     assert value(page, "rollbot_rollouts_active") == 1
-    assert value(page, "rollbot_rollout_percentage", flag=FLAG) == 5
+    # The shipped plan's staff step: 0% for everyone, the internal segment at 100%
+    assert value(page, "rollbot_rollout_percentage", flag=FLAG) == 0
+    assert h.flag()["segment_rollouts"] == {"internal": 100} and h.flag()["enabled"] is True
 
     h.clock.advance(timedelta(seconds=42))
     page = scrape(h)

@@ -31,6 +31,19 @@ def advance(h: Harness) -> None:
     h.fake.wait_for("chat.update", updates + 1)
 
 
+def to_five_percent(h: Harness) -> None:
+    """Advance through the shipped plan's staff step (the internal segment at 100%) to 5% of
+    everyone, past the typed-advance guard between the two."""
+    advance(h)
+    h.clock.advance(timedelta(minutes=1))
+    advance(h)
+
+
+# The card's note of the plan's segments, at the staff step and at 5%
+STAFF = "*Segments:* internal 100%; everyone else 0%"
+FIVE = "*Segments:* internal 100%; everyone else 5%"
+
+
 def current_blocks(h: Harness, ts: str) -> list[dict[str, Any]]:
     message = h.fake.message(CHANNEL, ts)
     assert message is not None
@@ -89,29 +102,45 @@ def test_advance_command_edits_the_same_card(harness: Harness) -> None:
     ts = start(harness)
     advance(harness)
 
+    # The shipped plan's Phase 2 starts with staff: on for the internal segment only
     (update,) = harness.fake.calls_to("chat.update")
     assert update.params["ts"] == ts
     assert update.params["channel"] == CHANNEL
-    assert "5%" in card_state(harness.fake, CHANNEL, ts)
-    assert len(harness.cards()) == 1  # edited, not reposted
+    card = card_state(harness.fake, CHANNEL, ts)
+    assert "Staff at 100% (internal segment)" in card and STAFF in card
     events = harness.wait_events(2)
-    assert len(events) == 2
+    assert "from 0% to 0% (segments: internal 100%)" in events[-1].params["text"]
+    flag = harness.flag()
+    assert (flag["enabled"], flag["rollout_percentage"]) == (True, 0)
+    assert flag["segment_rollouts"] == {"internal": 100}
+
+    harness.clock.advance(timedelta(minutes=1))
+    advance(harness)
+    updates = harness.fake.calls_to("chat.update")
+    assert [u.params["ts"] for u in updates] == [ts, ts]
+    assert FIVE in card_state(harness.fake, CHANNEL, ts)
+    assert len(harness.cards()) == 1  # edited, not reposted
+    events = harness.wait_events(3)
+    assert len(events) == 3
     assert all(e.params["thread_ts"] == ts for e in events)
-    assert "from 0% to 5%" in events[-1].params["text"]
+    assert (
+        "from 0% to 5%: Phase 2: Limited Beta, Enable for 5% of users." in events[-1].params["text"]
+    )
     assert harness.flag()["rollout_percentage"] == 5
+    assert harness.flag()["segment_rollouts"] == {"internal": 100}  # staff stay at 100%
 
 
 def test_advance_button_once_stale_click_and_retry_change_nothing(harness: Harness) -> None:
     ts = start(harness)
-    advance(harness)
+    advance(harness)  # staff at 100%
     value = button_value(current_blocks(harness, ts), "rollout_advance")
     assert value is not None and json.loads(value)["step"] == 1
 
     click(harness, "rollout_advance", ts, value)
     first_click = harness.slack.last
     harness.fake.wait_for("chat.update", 2)
-    assert "25%" in card_state(harness.fake, CHANNEL, ts)
-    assert harness.flag()["rollout_percentage"] == 25
+    assert FIVE in card_state(harness.fake, CHANNEL, ts)
+    assert harness.flag()["rollout_percentage"] == 5
     responses = len(harness.responses())
 
     # The same button again: its value names step 2, the rollout is at step 3 now.
@@ -126,7 +155,7 @@ def test_advance_button_once_stale_click_and_retry_change_nothing(harness: Harne
     harness.quiet()
     assert len(harness.fake.calls_to("chat.update")) == 2
     assert len(harness.responses()) == responses + 1
-    assert harness.flag()["rollout_percentage"] == 25
+    assert harness.flag()["rollout_percentage"] == 5
 
 
 def test_repeated_command_runs_once(harness: Harness) -> None:
@@ -141,19 +170,19 @@ def test_repeated_command_runs_once(harness: Harness) -> None:
 
 def test_pause_and_resume_with_buttons_and_commands(harness: Harness) -> None:
     ts = start(harness)
-    advance(harness)
+    to_five_percent(harness)
     # Past the typed-advance guard (30 s), so the refusal below is about the pause.
     harness.clock.advance(timedelta(minutes=1))
 
     click(harness, "rollout_pause", ts)
-    harness.fake.wait_for("chat.update", 2)
+    harness.fake.wait_for("chat.update", 3)
     card = card_state(harness.fake, CHANNEL, ts)
     assert "paused" in card.lower()
     blocks = current_blocks(harness, ts)
     assert button_value(blocks, "rollout_resume") is not None
     assert button_value(blocks, "rollout_advance") is None
     assert button_styles(blocks) == {"rollout_resume": "primary"}
-    assert "paused the rollout" in harness.wait_events(3)[-1].params["text"]
+    assert "paused the rollout" in harness.wait_events(4)[-1].params["text"]
 
     updates = len(harness.fake.calls_to("chat.update"))
     refusal = harness.command(f"advance {FLAG}")
@@ -167,7 +196,7 @@ def test_pause_and_resume_with_buttons_and_commands(harness: Harness) -> None:
     click(harness, "rollout_resume", ts)
     harness.fake.wait_for("chat.update", updates + 1)
     assert button_value(current_blocks(harness, ts), "rollout_advance") is not None
-    assert "resumed" in harness.wait_events(4)[-1].params["text"]
+    assert "resumed" in harness.wait_events(5)[-1].params["text"]
 
     reply = harness.command(f"pause {FLAG}")
     assert "paused" in ephemeral_text(reply)
@@ -183,7 +212,7 @@ def test_pause_and_resume_with_buttons_and_commands(harness: Harness) -> None:
 
 def test_bad_input_is_explained_and_changes_nothing(harness: Harness) -> None:
     ts = start(harness)
-    advance(harness)
+    to_five_percent(harness)
     card = card_state(harness.fake, CHANNEL, ts)
     updates = len(harness.fake.calls_to("chat.update"))
     posts = len(harness.fake.calls_to("chat.postMessage"))
@@ -251,9 +280,9 @@ def test_button_on_private_status_card_refreshes_it(harness: Harness) -> None:
     assert response.status_code == 200
     refreshed = harness.fake.wait_for("response_url", responses + 1)[-1]
     assert refreshed.params["replace_original"] is True
-    assert "5%" in json.dumps(refreshed.params["blocks"])
+    assert STAFF in json.dumps(refreshed.params["blocks"], ensure_ascii=False)
     harness.fake.wait_for("chat.update")
-    assert "5%" in card_state(harness.fake, CHANNEL, ts)
+    assert STAFF in card_state(harness.fake, CHANNEL, ts)
 
 
 def test_forged_or_old_requests_are_refused(harness: Harness) -> None:
@@ -276,26 +305,27 @@ def test_rate_limited_update_is_retried(harness: Harness) -> None:
     advance(harness)
     updates = harness.fake.wait_for("chat.update", 2)
     assert [u.status for u in updates] == [429, 200]
-    assert "5%" in card_state(harness.fake, CHANNEL, ts)
+    assert STAFF in card_state(harness.fake, CHANNEL, ts)
     assert len(harness.cards()) == 1
 
 
 def test_bake_time_passing_advances_once(harness: Harness) -> None:
     ts = start(harness)
-    advance(harness)  # 5%, bakes 4 days, then advances by itself
+    advance(harness)  # staff at 100%, bakes 1 day, then advances by itself
     card = card_state(harness.fake, CHANNEL, ts)
     assert "<!date^" in card  # when the next step is due, in the reader's time zone
     updates = len(harness.fake.calls_to("chat.update"))
 
-    harness.clock.advance(timedelta(days=4, minutes=1))
+    harness.clock.advance(timedelta(days=1, minutes=1))
     outcomes = harness.rollbot.rollouts.advance_due()
     assert len(outcomes) == 1
     harness.fake.wait_for("chat.update", updates + 1)
-    assert "25%" in card_state(harness.fake, CHANNEL, ts)
+    assert FIVE in card_state(harness.fake, CHANNEL, ts)
     event = harness.wait_events(3)[-1]
     assert event.params["thread_ts"] == ts
-    assert "bake time passed" in event.params["text"]
-    assert harness.flag()["rollout_percentage"] == 25
+    assert "bake time passed, advanced from 0% to 5%" in event.params["text"]
+    assert harness.flag()["rollout_percentage"] == 5
+    assert harness.flag()["segment_rollouts"] == {"internal": 100}
 
     calls = len(harness.fake.calls)
     assert harness.rollbot.rollouts.advance_due() == []

@@ -170,6 +170,13 @@ def test_the_five_role_sequential_chain(h: Harness) -> None:
     assert "Infrastructure Readiness" in reply.params["text"]  # the checklists still hold it
     check_items(h, ("code-readiness", "infrastructure-readiness"))
     reply = h.command(f"advance {FLAG}")
+    # Signed and checked: staff see it first (the shipped plan's staff step), then 5%
+    assert "from 0% to 0% (segments: internal 100%)" in reply.params["text"], reply.params["text"]
+    flag = h.flag()
+    assert (flag["enabled"], flag["rollout_percentage"]) == (True, 0)
+    assert flag["segment_rollouts"] == {"internal": 100}
+    h.clock.advance(timedelta(minutes=1))
+    reply = h.command(f"advance {FLAG}")
     assert "from 0% to 5%" in reply.params["text"], reply.params["text"]
     assert h.flag()["rollout_percentage"] == 5
 
@@ -261,7 +268,10 @@ def test_non_member_requester_double_click_retry_and_stale_button(h: Harness) ->
         assert "Signed" in reply_after(h, count)
     check_items(h, ("code-readiness", "infrastructure-readiness"))
     h.clock.advance(timedelta(minutes=1))
-    assert "from 0% to 5%" in h.command(f"advance {FLAG}").params["text"]
+    # The gate passed: the rollout moves on to the staff step
+    staff = h.command(f"advance {FLAG}").params["text"]
+    assert "from 0% to 0% (segments: internal 100%)" in staff, staff
+    assert h.flag()["segment_rollouts"] == {"internal": 100}
     before = len(h.responses())
     click_dm(h, "U_ENG", "signoff_approve", dm)
     text = reply_after(h, before)

@@ -182,8 +182,12 @@ def test_serve_runs_a_rollout_from_a_command_and_a_button_over_the_socket(
     assert socket_mode.wait_ack(press) == {"envelope_id": press.envelope_id}
     (update,) = fake_slack.wait_for("chat.update", timeout=10)
     assert (update.params["channel"], update.params["ts"]) == (CHANNEL, ts)
-    assert "5%" in card_state(fake_slack, CHANNEL, ts)
-    assert serve.flag()["rollout_percentage"] == 5
+    # The shipped plan's staff step: on for the internal segment only
+    card_now = card_state(fake_slack, CHANNEL, ts)
+    assert "*Segments:* internal 100%; everyone else 0%" in card_now, card_now
+    flag = serve.flag()
+    assert (flag["enabled"], flag["rollout_percentage"]) == (True, 0)
+    assert flag["segment_rollouts"] == {"internal": 100}
     events = [c for c in fake_slack.calls_to("chat.postMessage") if c is not card]
     assert events and all(c.params.get("thread_ts") == ts for c in events)
     assert len(socket_mode.connections) == 1

@@ -80,7 +80,7 @@ def test_rollouts_their_history_triggers_and_incidents(
     assert active.view.flag_key == FLAG
     assert [(p.change, p.percentage) for p in active.history] == [
         ("started", 0),
-        ("advanced", 5),
+        ("advanced", 0),  # the shipped plan's staff step: the internal segment at 100%
         ("set by hand", 9),
     ]
     assert active.view.phase_name == "Phase 2: Limited Beta"

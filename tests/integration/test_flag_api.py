@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -270,14 +271,22 @@ def test_every_change_is_audited_via_api(client: TestClient, rollbot: Rollbot) -
     assert rows[2].after == {**DEFAULTS, "enabled": True, "rollout_percentage": 20}
 
 
-def test_rollout_changes_show_in_the_api(client: TestClient, rollbot: Rollbot) -> None:
+def test_rollout_changes_show_in_the_api(
+    client: TestClient, rollbot: Rollbot, clock: ManualClock
+) -> None:
     from bot.domain.actor import Actor, Via
 
     rollbot.rollouts.start("realtime-features", None, Actor("U1", Via.SLACK))
     assert client.get("/flags/realtime-features").json() == DEFAULTS
     rollbot.rollouts.advance("realtime-features", Actor("U1", Via.SLACK))
     doc = client.get("/flags/realtime-features").json()
+    # The shipped plan's staff step: on for the internal segment only
+    assert doc == {**DEFAULTS, "enabled": True, "segment_rollouts": {"internal": 100}}
+    clock.advance(timedelta(days=1))
+    rollbot.rollouts.advance("realtime-features", Actor("U1", Via.SLACK))
+    doc = client.get("/flags/realtime-features").json()
     assert (doc["enabled"], doc["rollout_percentage"]) == (True, 5)
+    assert doc["segment_rollouts"] == {"internal": 100}  # staff stay at 100%
 
 
 def test_healthz_names_the_database(client: TestClient, database_url: str) -> None:

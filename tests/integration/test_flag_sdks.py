@@ -197,6 +197,13 @@ def test_sdks_agree_with_rollbot_before_and_after_an_advance(
     bot = running.bot
     bot.rollouts.start(FLAG, None, ALICE)
     clock.advance(timedelta(days=7))
+    staff = bot.rollouts.advance(FLAG, BOB).view  # the shipped plan: staff at 100% first
+    assert staff.percentage == 0
+    for email, on in (("qa@example.com", True), ("someone@elsewhere.org", False)):
+        ours = rollbots_answers(bot, USERS[:500], email=email)
+        assert {enabled for enabled, _, _ in ours.values()} == {on}
+        assert disagreements(ours, answers(running.url, USERS[:500], email=email)) == [], email
+    clock.advance(timedelta(days=1))
     assert bot.rollouts.advance(FLAG, BOB).view.percentage == 5
     httpx.post(
         f"{running.url}/flags/{FLAG}",

@@ -4,6 +4,7 @@ uvicorn on an ephemeral port. Rollouts run in a local rollbot whose `flags.provi
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from bot.store import audit
 from bot.web.app import create_app
 from tests.asgi_thread import serving
 from tests.conftest import NO_GATES, PLANS_DIR
+from tests.flag_sdk_support import SEGMENTS_YAML
 
 FLAG = "realtime-features"
 REMOTE_TOKEN = "remote-secret-token"
@@ -42,10 +44,14 @@ class Remote:
         return self.bot.flags.get(key)
 
 
-@pytest.fixture
-def remote(tmp_path: Path) -> Iterator[Remote]:
+def serve_remote(tmp_path: Path, segments: bool) -> Iterator[Remote]:
+    """A rollbot serving its flags; `segments`: with the `internal` segment the shipped plan's
+    staff step gives 100% (as config/rollbot.example.yaml defines it), or none."""
     config = tmp_path / "remote.yaml"
-    config.write_text(NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n", encoding="utf-8")
+    config.write_text(
+        NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n" + (SEGMENTS_YAML if segments else ""),
+        encoding="utf-8",
+    )
     settings = load_settings(
         env={"DATABASE_URL": f"sqlite:///{tmp_path}/remote.db", "ROLLBOT_API_TOKEN": REMOTE_TOKEN},
         config_path=config,
@@ -56,6 +62,16 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
             yield Remote(bot, url)
     finally:
         bot.db.dispose()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Iterator[Remote]:
+    yield from serve_remote(tmp_path, segments=True)
+
+
+@pytest.fixture
+def remote_without_segments(tmp_path: Path) -> Iterator[Remote]:
+    yield from serve_remote(tmp_path, segments=False)
 
 
 @pytest.fixture
@@ -97,9 +113,21 @@ def test_a_rollout_sets_the_percentage_in_the_remote_flag_api(
     local.rollouts.start(FLAG, None, ALICE)
     assert remote.flag() == FlagDocument(enabled=False, rollout_percentage=0)
     local.rollouts.advance(FLAG, ALICE, expected_step=0)
-    assert remote.flag() == FlagDocument(enabled=True, rollout_percentage=5)
+    # The shipped plan's staff step: on for the internal segment only, in the remote too
+    staff = FlagDocument(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
+    assert remote.flag() == staff
+    on = {"userId": "u1", "email": "qa@example.com"}
+    off = {"userId": "u1", "email": "someone@elsewhere.org"}
+    answers = [
+        httpx.get(f"{remote.base_url}/flags/{FLAG}/evaluate", params=q).json()["enabled"]
+        for q in (on, off)
+    ]
+    assert answers == [True, False]
     local.rollouts.advance(FLAG, ALICE, expected_step=1)
-    assert remote.flag() == FlagDocument(enabled=True, rollout_percentage=25)
+    five = FlagDocument(enabled=True, rollout_percentage=5, segment_rollouts={"internal": 100})
+    assert remote.flag() == five
+    local.rollouts.advance(FLAG, ALICE, expected_step=2)
+    assert remote.flag() == five.model_copy(update={"rollout_percentage": 25})
     assert local.flags.get(FLAG) == remote.flag()
     with local.db.session() as s:
         changes = audit.events(s, subject_id=FLAG, action="flag.changed")
@@ -126,8 +154,10 @@ def test_a_wrong_token_is_a_clear_error_and_the_rollout_does_not_move(
     assert local.rollouts.status(FLAG).percentage == 0
     assert remote.flag() == FlagDocument(enabled=False, rollout_percentage=0)
     with local.db.session() as s:
+        # The start's: its check that the remote holds the plan's segments (the flag
+        # created with `internal` at 0%), the flag off at 0%, the rollout. Nothing of the advance.
         assert [e.action for e in audit.events(s, subject_id=FLAG)] == [
-            "flag.created", "rollout.started",
+            "flag.created", "flag.changed", "rollout.started",
         ]  # fmt: skip
 
 
@@ -228,12 +258,16 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
     from tests.integration.test_rollout_service import run_together
 
     posts: list[bytes] = []
+    held: dict[str, object] = {}  # a remote like rollbot's /flags, segments included
 
     def flag_api(request: httpx.Request) -> httpx.Response:
         time.sleep(0.3)  # a slow remote: both starts are inside their transactions together
         if request.method == "POST":
             posts.append(request.content)
-            return httpx.Response(200, json={"enabled": False, "rollout_percentage": 0})
+            held.update(FlagDocument().model_dump() | held | json.loads(request.content))
+            return httpx.Response(200, json=held)
+        if held:
+            return httpx.Response(200, json=held)
         return httpx.Response(404, json={"error": "no such flag"})
 
     config = tmp_path / "race.yaml"
@@ -257,7 +291,12 @@ def test_two_simultaneous_starts_change_the_remote_flag_once(
         error = next(v for k, v in results if k == "error")
         assert isinstance(error, Conflict | InvalidTransition), error
         assert "flag provider" not in str(error)
-        assert len(posts) == 1
+        # The winner's two: its check that the remote holds `internal`, and the flag off.
+        assert [json.loads(p) for p in posts] == [
+            {"segment_rollouts": {"internal": 0}},
+            {"enabled": False, "rollout_percentage": 0, "monitoring_enabled": True,
+             "segment_rollouts": {}},
+        ]  # fmt: skip
         assert len(bot.rollouts.active()) == 1
     finally:
         bot.db.dispose()
@@ -282,3 +321,116 @@ def test_rollbots_flag_api_answers_502_when_its_remote_provider_fails(
             assert response.status_code == 502, response.text
             assert "could not connect" in response.json()["error"]
             assert REMOTE_TOKEN not in response.text
+
+
+def test_a_remote_without_the_plans_segment_refuses_at_start_and_nothing_starts(
+    remote_without_segments: Remote, local_factory: Callable[..., Rollbot]
+) -> None:
+    """The shipped plan's staff step needs `internal` in the remote: rollbot asks at start,
+    not a week later at the staff step."""
+    local = local_factory(remote_without_segments.base_url)
+    with pytest.raises(RollbotError) as caught:
+        local.rollouts.start(FLAG, None, ALICE)
+    error = caught.value
+    assert "The plan gives segments percentages (internal)" in str(error)
+    assert "422" in str(error) and "unknown segment 'internal'" in str(error)
+    assert "Define those segments in the remote flag API" in str(error.hint)
+    assert local.rollouts.active() == []
+    assert remote_without_segments.flag() is None  # the remote refused before changing it
+    with local.db.session() as s:
+        assert audit.events(s, subject_id=FLAG) == []
+
+
+class SeedShapedApi:
+    """A flag API with the seed's document only (no `segment_rollouts`), which ignores the
+    fields it does not know, as many do."""
+
+    FIELDS = ("enabled", "rollout_percentage", "user_segments", "fallback_enabled",
+              "monitoring_enabled")  # fmt: skip
+
+    def __init__(self, exists: bool) -> None:
+        self.doc: dict[str, object] | None = None
+        if exists:
+            self.doc = {"enabled": True, "rollout_percentage": 100, "user_segments": [],
+                        "fallback_enabled": True, "monitoring_enabled": True}  # fmt: skip
+        self.posts: list[dict[str, object]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            self.posts.append(body)
+            base = self.doc or {"enabled": False, "rollout_percentage": 0, "user_segments": [],
+                                "fallback_enabled": True, "monitoring_enabled": True}  # fmt: skip
+            self.doc = {**base, **{k: v for k, v in body.items() if k in self.FIELDS}}
+        if self.doc is None:
+            return httpx.Response(404, json={"error": "no such flag"})
+        return httpx.Response(200, json=self.doc)
+
+
+def test_a_remote_without_segment_percentages_refuses_the_plan_before_anything_changes(
+    local_factory: Callable[..., Rollbot],
+) -> None:
+    for exists in (True, False):
+        api = SeedShapedApi(exists)
+        local = local_factory("http://flags.test")
+        local.flags.remote.client._transport = httpx.MockTransport(api.handle)  # type: ignore[attr-defined]
+        with pytest.raises(RollbotError) as caught:
+            local.rollouts.start(FLAG, None, ALICE)
+        text = str(caught.value)
+        assert "does not hold segment percentages (`segment_rollouts`)" in text, text
+        assert "which this rollout needs for internal" in text
+        assert "a plan without `segments:` steps" in str(caught.value.hint)
+        assert local.rollouts.active() == []
+        if exists:  # its document says so: nothing is sent, the flag stays on for everyone
+            assert "nothing was sent to it" in text
+            assert api.posts == []
+            assert api.doc is not None and api.doc["rollout_percentage"] == 100
+        else:  # only the check's own change, which it dropped: a new flag, off
+            assert "it did not keep them, so nothing was started" in text
+            assert api.posts == [{"segment_rollouts": {"internal": 0}}]
+            assert api.doc is not None and api.doc["enabled"] is False
+        local.db.dispose()
+
+
+def test_a_remote_without_segment_percentages_still_takes_changes_that_give_none(
+    tmp_path: Path,
+) -> None:
+    from bot.store.database import Database
+
+    api = SeedShapedApi(exists=True)
+    db = Database(f"sqlite:///{tmp_path}/audit.db")
+    provider = HttpFlagProvider(
+        db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
+        transport=httpx.MockTransport(api.handle),
+    )  # fmt: skip
+    try:
+        # A rollback of a plan with segments clears them: there, nothing to clear
+        off = provider.apply(FLAG, FlagChange(enabled=False, segment_rollouts={}), ALICE)
+        assert off.enabled is False
+        assert api.posts == [{"enabled": False}]
+        with pytest.raises(FlagProviderError, match="nothing was sent to it"):
+            provider.apply(FLAG, FlagChange(segment_rollouts={"internal": 100}), ALICE)
+        assert api.posts == [{"enabled": False}]
+    finally:
+        db.dispose()
+
+
+def test_a_new_flag_whose_remote_drops_the_segments_is_turned_off_and_refused(
+    tmp_path: Path,
+) -> None:
+    from bot.store.database import Database
+
+    api = SeedShapedApi(exists=False)
+    db = Database(f"sqlite:///{tmp_path}/audit.db")
+    provider = HttpFlagProvider(
+        db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
+        transport=httpx.MockTransport(api.handle),
+    )  # fmt: skip
+    staff = FlagChange(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
+    try:
+        with pytest.raises(FlagProviderError, match="the flag it created was turned off"):
+            provider.apply(FLAG, staff, ALICE)
+    finally:
+        db.dispose()
+    assert api.posts[-1] == {"enabled": False}
+    assert api.doc is not None and api.doc["enabled"] is False

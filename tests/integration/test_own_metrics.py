@@ -182,7 +182,10 @@ def test_the_shell_counts_its_commands_and_buttons(tmp_path: Path, clock: Manual
         assert value(page, "rollbot_commands_total", command="/rollout", outcome="refused") == 1
         assert value(page, "rollbot_commands_total", command="button:advance", outcome="ok") == 1
         assert value(page, "rollbot_commands_total", command="/incident", outcome="refused") == 1
-        assert value(page, "rollbot_rollout_percentage", flag="realtime-features") == 5
+        # The shipped plan's staff step: 0% for everyone (the internal segment at 100%)
+        assert value(page, "rollbot_rollout_percentage", flag="realtime-features") == 0
+        flag = bot.flags.get("realtime-features")
+        assert flag is not None and flag.segment_rollouts == {"internal": 100}
     finally:
         bot.db.dispose()
 

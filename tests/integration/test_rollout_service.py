@@ -66,7 +66,7 @@ def test_start_sets_the_flag_off_at_zero_and_audits(rollbot: Rollbot, clock: Man
     assert view.flag_key == FLAG
     assert view.plan_name == "realtime-features"
     assert view.state is RolloutState.RUNNING
-    assert (view.step_number, view.step_count, view.percentage) == (1, 7, 0)
+    assert (view.step_number, view.step_count, view.percentage) == (1, 8, 0)
     assert view.due_at == clock.now() + timedelta(days=7)
     assert view.started_by == ALICE.id
     assert view.channel_id == "C1"
@@ -90,17 +90,32 @@ def test_start_sets_the_flag_off_at_zero_and_audits(rollbot: Rollbot, clock: Man
     assert started.at == clock.now()
 
 
-def test_advance_sets_five_percent_enabled_and_audits(rollbot: Rollbot, clock: ManualClock) -> None:
+def test_advance_turns_staff_on_then_five_percent_and_audits(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
     clock.advance(timedelta(days=7))
-    outcome = rollbot.rollouts.advance(FLAG, BOB)
+    staff = rollbot.rollouts.advance(FLAG, BOB)
 
-    assert (outcome.view.step_number, outcome.view.percentage) == (2, 5)
+    # The shipped plan's Phase 2 starts with staff: the flag on for `internal` only
+    assert (staff.view.step_number, staff.view.percentage) == (2, 0)
+    assert staff.view.step_name == "Staff at 100% (internal segment)"
+    doc = rollbot.flags.get(FLAG)
+    assert doc is not None
+    assert (doc.enabled, doc.rollout_percentage, doc.segment_rollouts) == (
+        True, 0, {"internal": 100},
+    )  # fmt: skip
+    assert staff.view.due_at == clock.now() + timedelta(days=1)
+
+    clock.advance(timedelta(days=1))
+    outcome = rollbot.rollouts.advance(FLAG, BOB)
+    assert (outcome.view.step_number, outcome.view.percentage) == (3, 5)
     assert "from 0% to 5%" in chat_text(outcome.event)
     doc = rollbot.flags.get(FLAG)
     assert doc is not None
     assert doc.enabled is True
     assert doc.rollout_percentage == 5
+    assert doc.segment_rollouts == {"internal": 100}  # staff stay at 100%
 
     rows = events(rollbot)
     assert [r.action for r in rows] == [
@@ -108,27 +123,36 @@ def test_advance_sets_five_percent_enabled_and_audits(rollbot: Rollbot, clock: M
         "rollout.started",
         "flag.changed",
         "rollout.advanced",
+        "flag.changed",
+        "rollout.advanced",
     ]
     changed, advanced = rows[2], rows[3]
+    assert changed.before is not None and changed.after is not None
+    assert (changed.before["enabled"], changed.before["segment_rollouts"]) == (False, {})
+    assert (changed.after["enabled"], changed.after["segment_rollouts"]) == (
+        True, {"internal": 100},
+    )  # fmt: skip
+    assert advanced.after is not None and advanced.after["step"] == 1
+    changed, advanced = rows[4], rows[5]
     for row in (changed, advanced):
         assert (row.actor, row.via) == ("U0BOB", "slack")
         assert row.at == clock.now()
     assert changed.before is not None and changed.after is not None
-    assert (changed.before["enabled"], changed.before["rollout_percentage"]) == (False, 0)
+    assert (changed.before["enabled"], changed.before["rollout_percentage"]) == (True, 0)
     assert (changed.after["enabled"], changed.after["rollout_percentage"]) == (True, 5)
     assert advanced.before is not None and advanced.after is not None
-    assert (advanced.before["step"], advanced.before["percentage"]) == (0, 0)
-    assert (advanced.after["step"], advanced.after["percentage"]) == (1, 5)
+    assert (advanced.before["step"], advanced.before["percentage"]) == (1, 0)
+    assert (advanced.after["step"], advanced.after["percentage"]) == (2, 5)
     assert advanced.after["state"] == "running"
 
 
 def test_full_walk_to_completion(rollbot: Rollbot, clock: ManualClock) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
     percentages = []
-    for _ in range(6):
+    for _ in range(7):
         clock.advance(timedelta(hours=1))
         percentages.append(rollbot.rollouts.advance(FLAG, ALICE).view.percentage)
-    assert percentages == [5, 25, 50, 75, 100, 100]
+    assert percentages == [0, 5, 25, 50, 75, 100, 100]  # staff first, at 0% for everyone
     view = rollbot.rollouts.status(FLAG)
     assert view.state is RolloutState.COMPLETED
     assert rollbot.rollouts.active() == []
@@ -168,7 +192,9 @@ def test_two_simultaneous_starts_make_one_rollout(rollbot: Rollbot) -> None:
 def test_two_simultaneous_typed_advances_advance_once(rollbot: Rollbot, clock: ManualClock) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
     clock.advance(timedelta(days=7))
-    rollbot.rollouts.advance(FLAG, ALICE)  # step 1 (5%)
+    rollbot.rollouts.advance(FLAG, ALICE)  # step 1 (staff)
+    clock.advance(timedelta(days=1))
+    rollbot.rollouts.advance(FLAG, ALICE)  # step 2 (5%)
     clock.advance(timedelta(days=1))
 
     results = run_together(
@@ -182,8 +208,8 @@ def test_two_simultaneous_typed_advances_advance_once(rollbot: Rollbot, clock: M
     assert isinstance(error, Conflict)
     assert error.hint
     view = rollbot.rollouts.status(FLAG)
-    assert (view.step_number, view.percentage) == (3, 25)
-    assert len(events(rollbot, action="rollout.advanced")) == 2
+    assert (view.step_number, view.percentage) == (4, 25)
+    assert len(events(rollbot, action="rollout.advanced")) == 3
     doc = rollbot.flags.get(FLAG)
     assert doc is not None and doc.rollout_percentage == 25
 
@@ -238,9 +264,10 @@ def test_button_right_after_an_advance_is_exact_not_guarded(
 
 
 def _to_first_auto_step(bot: Rollbot, clock: ManualClock) -> None:
+    """Staff at 100%, its 1-day bake just passed: due to advance by itself to 5%."""
     bot.rollouts.start(FLAG, None, ALICE)
-    bot.rollouts.advance(FLAG, ALICE)  # 5%, bakes 4d, advances by itself
-    clock.advance(timedelta(days=4, seconds=1))
+    bot.rollouts.advance(FLAG, ALICE)  # staff at 100%, bakes 1d, advances by itself
+    clock.advance(timedelta(days=1, seconds=1))
 
 
 def test_staging_step_is_never_advanced_by_the_scheduler(
@@ -254,8 +281,15 @@ def test_staging_step_is_never_advanced_by_the_scheduler(
 
 def test_advance_due_only_after_the_bake(rollbot: Rollbot, clock: ManualClock) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
-    rollbot.rollouts.advance(FLAG, ALICE)
-    clock.advance(timedelta(days=4) - timedelta(seconds=1))
+    rollbot.rollouts.advance(FLAG, ALICE)  # staff at 100%, bakes 1d
+    clock.advance(timedelta(days=1) - timedelta(seconds=1))
+    assert rollbot.rollouts.advance_due() == []
+    clock.advance(timedelta(seconds=1))
+    done = rollbot.rollouts.advance_due()
+    assert [o.view.percentage for o in done] == [5]
+    doc = rollbot.flags.get(FLAG)
+    assert doc is not None and doc.segment_rollouts == {"internal": 100}  # staff stay on
+    clock.advance(timedelta(days=3) - timedelta(seconds=1))
     assert rollbot.rollouts.advance_due() == []
     clock.advance(timedelta(seconds=1))
     done = rollbot.rollouts.advance_due()
@@ -276,7 +310,7 @@ def test_advance_due_from_two_threads_advances_once(rollbot: Rollbot, clock: Man
     assert all(kind == "ok" for kind, _ in results), results
     assert sum(len(value) for _, value in results) == 1
     view = rollbot.rollouts.status(FLAG)
-    assert (view.step_number, view.percentage) == (3, 25)
+    assert (view.step_number, view.percentage) == (3, 5)
     assert len(events(rollbot, action="rollout.advanced")) == 2
 
 
@@ -309,7 +343,7 @@ def test_advance_due_after_a_restart_advances_once(
         assert restarted.rollouts.advance_due() == []
         assert restarted.rollouts.status(FLAG).step_number == 3
         clock.advance(timedelta(days=3))
-        assert [o.view.percentage for o in restarted.rollouts.advance_due()] == [50]
+        assert [o.view.percentage for o in restarted.rollouts.advance_due()] == [25]
     finally:
         restarted.db.dispose()
 
@@ -318,7 +352,8 @@ def test_restart_sees_the_rollout_where_it_was(
     rollbot: Rollbot, settings: Settings, clock: ManualClock
 ) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
-    rollbot.rollouts.advance(FLAG, ALICE)
+    rollbot.rollouts.advance(FLAG, ALICE)  # staff
+    rollbot.rollouts.advance(FLAG, ALICE, expected_step=1)  # 5%, bakes 3d
     clock.advance(timedelta(days=1))
     rollbot.rollouts.pause(FLAG, BOB)
     before = rollbot.rollouts.status(FLAG)
@@ -329,14 +364,15 @@ def test_restart_sees_the_rollout_where_it_was(
         view = restarted.rollouts.status(FLAG)
         assert view == before
         assert view.state is RolloutState.PAUSED
-        assert (view.step_number, view.percentage) == (2, 5)
+        assert (view.step_number, view.percentage) == (3, 5)
         assert restarted.flags.get(FLAG) == FlagDocument(
-            enabled=True, rollout_percentage=5, monitoring_enabled=True
-        )
+            enabled=True, rollout_percentage=5, monitoring_enabled=True,
+            segment_rollouts={"internal": 100},
+        )  # fmt: skip
         clock.advance(timedelta(days=10))
         resumed = restarted.rollouts.resume(FLAG, ALICE)
-        # 4d bake, 1d spent before the pause: 3d left after resuming.
-        assert resumed.view.due_at == clock.now() + timedelta(days=3)
+        # 3d bake, 1d spent before the pause: 2d left after resuming.
+        assert resumed.view.due_at == clock.now() + timedelta(days=2)
     finally:
         restarted.db.dispose()
 
@@ -350,7 +386,7 @@ def test_pause_and_resume_keep_the_bake_time(rollbot: Rollbot, clock: ManualCloc
         rollbot.rollouts.advance(FLAG, ALICE)
     assert "/rollout resume" in info.value.hint
     rollbot.rollouts.resume(FLAG, ALICE)
-    assert [o.view.percentage for o in rollbot.rollouts.advance_due()] == [25]
+    assert [o.view.percentage for o in rollbot.rollouts.advance_due()] == [5]
     actions = [r.action for r in events(rollbot) if r.subject_type == "rollout"]
     assert actions == [
         "rollout.started",
@@ -365,7 +401,9 @@ def test_lowering_without_force_is_refused_and_changes_nothing(
     rollbot: Rollbot, clock: ManualClock
 ) -> None:
     rollbot.rollouts.start(FLAG, None, ALICE)
-    rollbot.rollouts.advance(FLAG, ALICE)
+    rollbot.rollouts.advance(FLAG, ALICE)  # staff
+    clock.advance(timedelta(hours=1))
+    rollbot.rollouts.advance(FLAG, ALICE)  # 5%
     clock.advance(timedelta(hours=1))
     rollbot.rollouts.advance(FLAG, ALICE)  # 25%
     status_before = rollbot.rollouts.status(FLAG)
@@ -390,13 +428,25 @@ def test_lowering_without_force_is_refused_and_changes_nothing(
     assert (last.before["percentage"], last.after["percentage"]) == (25, 10)
 
 
-def test_set_to_zero_disables_the_flag(rollbot: Rollbot, clock: ManualClock) -> None:
+def test_set_to_zero_turns_the_flag_off_for_everyone_but_the_plans_segments(
+    rollbot: Rollbot, clock: ManualClock
+) -> None:
+    """`/rollout set 0` is 0% of everyone; the plan's staff step still holds (a rollback
+    turns the flag off for them too)."""
     rollbot.rollouts.start(FLAG, None, ALICE)
-    rollbot.rollouts.advance(FLAG, ALICE)
+    rollbot.rollouts.advance(FLAG, ALICE)  # staff
+    rollbot.rollouts.advance(FLAG, ALICE, expected_step=1)  # 5%
     rollbot.rollouts.set_percentage(FLAG, 0, ALICE, force=True)
     doc = rollbot.flags.get(FLAG)
     assert doc is not None
-    assert (doc.enabled, doc.rollout_percentage) == (False, 0)
+    assert (doc.enabled, doc.rollout_percentage, doc.segment_rollouts) == (
+        True, 0, {"internal": 100},
+    )  # fmt: skip
+    users = [f"user-{i}" for i in range(200)]
+    everyone = [rollbot.flag_api.evaluate(FLAG, u, []) for u in users]
+    assert not any(e is not None and e.enabled for e in everyone)
+    staff = [rollbot.flag_api.evaluate(FLAG, u, ["internal"]) for u in users]
+    assert all(e is not None and e.enabled for e in staff)
 
 
 def test_unknown_flag_is_not_found_with_a_hint(rollbot: Rollbot) -> None:

@@ -111,12 +111,16 @@ def test_the_shipped_plan_from_start_to_phase_4_with_sql_criteria_from_real_tabl
     documents(realtime_db, 40)
     bot.rollouts.start(FLAG, None, ALICE, "C1")
     sign_the_gate(bot, ("code-readiness", "infrastructure-readiness"))
-    assert bot.rollouts.advance(FLAG, ALICE).view.percentage == 5
-    # The data backup was taken just before the first users saw the feature.
+    staff = bot.rollouts.advance(FLAG, ALICE).view
+    assert (staff.percentage, staff.step_name) == (0, "Staff at 100% (internal segment)")
+    flag = bot.flags.get(FLAG)
+    assert flag is not None and flag.enabled and flag.segment_rollouts == {"internal": 100}
+    # The data backup was taken just before the first users (staff) saw the feature.
     assert scalar(realtime_db, "SELECT COUNT(*) FROM realtime_backup") == 40
 
-    percentages = [5]
-    for bake in (timedelta(days=4), timedelta(days=3), timedelta(days=2), timedelta(days=2)):
+    percentages = [0]
+    bakes = [timedelta(days=d) for d in (1, 3, 3, 2, 2)]
+    for bake in bakes:
         clock.advance(bake)
         healthy_traffic(realtime_db)
         evaluate(bot, clock)
@@ -131,7 +135,7 @@ def test_the_shipped_plan_from_start_to_phase_4_with_sql_criteria_from_real_tabl
             assert bot.rollouts.advance_due() == []
             held = mrkdwn(bot.rollouts.status(FLAG).waiting_for)
             assert "connection-latency-last-hour" in held and "needs &lt; 100 ms" in held, held
-    assert percentages == [5, 25, 50, 75, 100]
+    assert percentages == [0, 5, 25, 50, 75, 100]
     view = bot.rollouts.status(FLAG)
     assert view.step_name.startswith("Day 5-7") and view.percentage == 100
 

@@ -185,7 +185,12 @@ def test_the_five_role_chain_asks_in_order_and_then_lets_the_rollout_leave_stagi
     assert "sign-off" not in held.value.message and "Infrastructure Readiness" in held.value.message
 
     check_all(bot, ("code-readiness", "infrastructure-readiness"))
-    assert bot.rollouts.advance(FLAG, ALICE).view.percentage == 5
+    # Signed and checked: the shipped plan's staff step, then 5% of everyone
+    staff = bot.rollouts.advance(FLAG, ALICE).view
+    assert (staff.step_name, staff.percentage) == ("Staff at 100% (internal segment)", 0)
+    flag = bot.flags.get(FLAG)
+    assert flag is not None and flag.enabled and flag.segment_rollouts == {"internal": 100}
+    assert bot.rollouts.advance(FLAG, ALICE, expected_step=1).view.percentage == 5
     approvals = events(bot, "signoff.approved")
     assert [(e.actor, e.after["role"]) for e in approvals] == [(u, r) for r, u in CHAIN]
     assert len(events(bot, "checklist.checked")) == 10
@@ -354,7 +359,7 @@ def test_automatic_advance_waits_at_the_cto_gate(
         so(bot).service.approve(button(bot, role), slack(user))
     check_all(bot, ("code-readiness", "infrastructure-readiness"))
     bot.rollouts.advance(FLAG, ALICE)
-    for _ in range(4):  # 5% -> 25% -> 50% -> 75% -> 100% by bake times
+    for _ in range(5):  # staff -> 5% -> 25% -> 50% -> 75% -> 100% by bake times
         clock.advance(timedelta(days=5))
         bot.rollouts.advance_due()
     view = bot.rollouts.status(FLAG)

@@ -34,6 +34,7 @@ from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.store import audit
 from tests.conftest import NO_GATES, PLANS_DIR, POSTGRES_ADMIN_URL
+from tests.flag_sdk_support import SEGMENTS_YAML
 
 HERE = Path(__file__).resolve().parent.parent / "unleash"
 ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
@@ -65,8 +66,28 @@ class UnleashServer:
         return next(e for e in feature["environments"] if e["name"] == name)
 
     def strategy(self, key: str) -> dict[str, Any]:
-        (strategy,) = self.env(key)["strategies"]
+        """rollbot's strategy for everyone (not one of its segment strategies)."""
+        (strategy,) = [
+            s
+            for s in self.env(key)["strategies"]
+            if not str(s.get("title") or "").startswith("rollbot segment ")
+        ]
         return dict(strategy)
+
+    def titles(self, key: str) -> list[str]:
+        return sorted(str(s.get("title") or "") for s in self.env(key)["strategies"])
+
+    def playground(self, key: str, context: dict[str, str]) -> bool:
+        """Whether Unleash itself (its playground, as its SDKs evaluate) shows `key`."""
+        response = self.admin.post(
+            "/api/admin/playground/advanced",
+            json={"projects": ["default"], "environments": [ENV],
+                  "context": {"appName": "rollbot-test", **context}},
+        )  # fmt: skip
+        response.raise_for_status()
+        (feature,) = [f for f in response.json()["features"] if f["name"] == key]
+        (result,) = feature["environments"][ENV]
+        return bool(result["isEnabled"])
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -151,7 +172,9 @@ def local(tmp_path: Path, unleash: UnleashServer) -> Iterator[Callable[..., Roll
             NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
             "flags:\n  provider: unleash\n  unleash:\n"
             f"    base_url: {unleash.base_url}\n    token_env: UNLEASH_ADMIN_TOKEN\n"
-            f"    project: default\n    environment: {ENV}\n    attempts: 2\n",
+            f"    project: default\n    environment: {ENV}\n    attempts: 2\n"
+            # the `internal` segment of the shipped plan's staff step (as the example config)
+             + SEGMENTS_YAML.removeprefix("flags:\n"),
             encoding="utf-8",
         )
         settings = load_settings(
@@ -186,23 +209,40 @@ def new_flag() -> str:
     return f"rt-{uuid.uuid4().hex[:10]}"
 
 
-def test_moving_from_5_to_25_percent_sets_the_strategy_rollout_in_unleash(
+def test_staff_then_5_then_25_percent_set_the_strategies_in_unleash(
     local: Callable[..., Rollbot], unleash: UnleashServer
 ) -> None:
     bot, flag = local(), new_flag()
     bot.rollouts.start(flag, None, ALICE)
     assert unleash.env(flag)["enabled"] is False
     assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+    # The shipped plan's staff step: 0% for everyone, the internal segment at 100%
     bot.rollouts.advance(flag, ALICE, expected_step=0)
-    assert unleash.strategy(flag)["parameters"]["rollout"] == "5"
     assert unleash.env(flag)["enabled"] is True
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+    assert unleash.titles(flag) == [
+        "", "rollbot segment internal", "rollbot segment internal (named)",
+    ]  # fmt: skip
+    staff = {"userId": "u1", "email": "qa@example.com"}
+    outsider = {"userId": "u1", "email": "someone@elsewhere.org"}
+    assert unleash.playground(flag, staff) is True
+    assert unleash.playground(flag, {"userId": "u2", "segment": "internal"}) is True
+    assert unleash.playground(flag, outsider) is False
+    assert bot.flags.get(flag) == FlagDocument(
+        enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100}
+    )
     bot.rollouts.advance(flag, ALICE, expected_step=1)
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "5"
+    assert unleash.playground(flag, staff) is True  # staff stay at 100%
+    bot.rollouts.advance(flag, ALICE, expected_step=2)
     strategy = unleash.strategy(flag)
     assert strategy["name"] == "flexibleRollout"
     assert strategy["parameters"] == {"rollout": "25", "stickiness": "default", "groupId": flag}
     assert unleash.env(flag)["enabled"] is True
     assert unleash.env(flag, "production")["enabled"] is False  # only the configured one
-    assert bot.flags.get(flag) == FlagDocument(enabled=True, rollout_percentage=25)
+    assert bot.flags.get(flag) == FlagDocument(
+        enabled=True, rollout_percentage=25, segment_rollouts={"internal": 100}
+    )
     with bot.db.session() as s:
         last = audit.events(s, subject_id=flag, action="flag.changed")[-1]
     assert (last.actor, last.detail) == ("U0ALICE", "provider=unleash")
@@ -230,16 +270,28 @@ def test_unleash_buckets_users_as_rollbot_does(
     assert 20 < sum(by_rollbot.values()) < 80  # a real split, not all or nothing
 
 
-def test_disabling_turns_the_environment_off(
+def test_zero_percent_keeps_staff_and_disabling_turns_the_environment_off(
     local: Callable[..., Rollbot], unleash: UnleashServer
 ) -> None:
     bot, flag = local(), new_flag()
     bot.rollouts.start(flag, None, ALICE)
-    bot.rollouts.advance(flag, ALICE, expected_step=0)
+    bot.rollouts.advance(flag, ALICE, expected_step=0)  # staff
+    bot.rollouts.advance(flag, ALICE, expected_step=1)  # 5%
     assert unleash.env(flag)["enabled"] is True
+    staff = {"userId": "u1", "email": "qa@example.com"}
+    # 0% of everyone: the plan's staff step still holds, in Unleash too
     bot.rollouts.set_percentage(flag, 0, ALICE, force=True)
+    assert unleash.env(flag)["enabled"] is True
+    assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+    assert unleash.playground(flag, staff) is True
+    assert unleash.playground(flag, {"userId": "u1", "email": "a@elsewhere.org"}) is False
+    # What a rollback's first step sends: off, and the staff's strategies go
+    bot.flags.apply(flag, FlagChange(enabled=False, rollout_percentage=0, segment_rollouts={}),
+                    ALICE)  # fmt: skip
     assert unleash.env(flag)["enabled"] is False
     assert unleash.strategy(flag)["parameters"]["rollout"] == "0"
+    assert unleash.titles(flag) == [""]
+    assert unleash.playground(flag, staff) is False
 
 
 def test_out_of_range_is_refused_before_anything_reaches_unleash(
@@ -265,7 +317,8 @@ def test_a_bad_token_is_a_clear_error_and_the_rollout_is_unchanged(
     flag = new_flag()
     good = local()
     good.rollouts.start(flag, None, ALICE)
-    good.rollouts.advance(flag, ALICE, expected_step=0)
+    good.rollouts.advance(flag, ALICE, expected_step=0)  # staff
+    good.rollouts.advance(flag, ALICE, expected_step=1)  # 5%
     bad = local(token="*:*.not-the-admin-token")
     with pytest.raises(RollbotError) as caught:
         bad.rollouts.start(new_flag(), None, ALICE)
@@ -276,7 +329,7 @@ def test_a_bad_token_is_a_clear_error_and_the_rollout_is_unchanged(
     # The same refusal in the middle of a rollout leaves both rollbot and Unleash at 5%.
     good.flags.remote.client.headers["Authorization"] = "*:*.revoked"  # type: ignore[attr-defined]
     with pytest.raises(RollbotError, match="401"):
-        good.rollouts.advance(flag, ALICE, expected_step=1)
+        good.rollouts.advance(flag, ALICE, expected_step=2)
     assert good.rollouts.status(flag).percentage == 5
     assert unleash.strategy(flag)["parameters"]["rollout"] == "5"
     with good.db.session() as s:

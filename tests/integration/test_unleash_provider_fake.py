@@ -14,6 +14,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.domain.actor import Actor, Via
+from bot.domain.constraints import Constraint, Segment
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.unleash import UnleashFlagProvider
@@ -37,10 +38,21 @@ def fake() -> FakeUnleash:
     return FakeUnleash(token=TOKEN)
 
 
+# The example config's staff segment (config/rollbot.example.yaml's flags.segments.internal)
+INTERNAL = Segment(
+    description="staff accounts",
+    constraints=[
+        Constraint(context_name="email", operator="STR_ENDS_WITH", values=["@example.com"],
+                   case_insensitive=True),
+    ],
+)  # fmt: skip
+
+
 def provider(db: Database, fake: FakeUnleash, token: str = TOKEN) -> UnleashFlagProvider:
     return UnleashFlagProvider(
         db, ManualClock(), "http://unleash.test", token, "UNLEASH_TOKEN",
-        environment="development", transport=fake.transport(), sleep=lambda _s: None,
+        environment="development", segments={"internal": INTERNAL},
+        transport=fake.transport(), sleep=lambda _s: None,
     )  # fmt: skip
 
 
@@ -120,6 +132,88 @@ def test_user_segments_become_an_in_constraint_and_read_back(
     assert p.get("f1") == FlagDocument(enabled=True, rollout_percentage=5, user_segments=["beta"])
     p.apply("f1", change(user_segments=[]), ALICE)
     assert ours(fake, "f1")["constraints"] == []
+
+
+def strategies(fake: FakeUnleash, flag: str) -> dict[str, dict[str, object]]:
+    return {str(s["title"]): s for s in fake.env(flag)["strategies"]}
+
+
+def test_segment_rollouts_become_strategies_of_their_own_and_read_back(
+    db: Database, fake: FakeUnleash
+) -> None:
+    """The shipped plan's staff step: 0% for everyone, the internal segment at 100%."""
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=False, rollout_percentage=0), ALICE)
+    fake.calls.clear()
+    staff = change(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
+    assert p.apply("f1", staff, ALICE) == FlagDocument(
+        enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100}
+    )
+    by_title = strategies(fake, "f1")
+    # ours ("None": untitled), and the segment's pair
+    assert set(by_title) == {"None", "rollbot segment internal", "rollbot segment internal (named)"}
+    params = {"rollout": "100", "stickiness": "default", "groupId": "f1"}
+    defined = by_title["rollbot segment internal"]
+    assert defined["parameters"] == params
+    assert defined["constraints"] == [
+        {"contextName": "email", "operator": "STR_ENDS_WITH", "values": ["@example.com"],
+         "caseInsensitive": True, "inverted": False},
+    ]  # fmt: skip
+    named = by_title["rollbot segment internal (named)"]
+    assert named["parameters"] == params
+    assert named["constraints"] == [
+        {"contextName": "segment", "operator": "IN", "values": ["internal"],
+         "caseInsensitive": False, "inverted": False},
+    ]  # fmt: skip
+    assert by_title["None"]["parameters"]["rollout"] == "0"  # type: ignore[index]
+    # The strategies are in place before the environment is switched on.
+    writes = [c.rsplit("/", 1)[-1] for c in fake.calls if not c.startswith("GET")]
+    assert writes == ["strategies", "strategies", "on"]
+    assert p.get("f1") == FlagDocument(
+        enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100}
+    )
+
+    # 5% of everyone: staff stay, nothing is sent for them
+    fake.calls.clear()
+    p.apply("f1", change(rollout_percentage=5, segment_rollouts={"internal": 100}), ALICE)
+    assert len([c for c in fake.calls if not c.startswith("GET")]) == 1  # ours, to 5%
+    assert strategies(fake, "f1")["rollbot segment internal"]["parameters"] == params
+
+    # A rollback: off first, then the segment strategies go
+    fake.calls.clear()
+    p.apply("f1", change(enabled=False, rollout_percentage=0, segment_rollouts={}), ALICE)
+    writes = [c for c in fake.calls if not c.startswith("GET")]
+    assert writes[0].endswith("/off") and sum(c.startswith("DELETE") for c in writes) == 2
+    assert set(strategies(fake, "f1")) == {"None"}
+    assert p.get("f1") == FlagDocument(enabled=False, rollout_percentage=0)
+
+
+def test_a_segment_the_config_lacks_gets_only_the_named_strategy(
+    db: Database, fake: FakeUnleash
+) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=True, rollout_percentage=0, segment_rollouts={"beta": 25}),
+            ALICE)  # fmt: skip
+    by_title = strategies(fake, "f1")
+    assert set(by_title) == {"None", "rollbot segment beta (named)"}
+    assert by_title["rollbot segment beta (named)"]["parameters"]["rollout"] == "25"  # type: ignore[index]
+    assert p.get("f1") == FlagDocument(
+        enabled=True, rollout_percentage=0, segment_rollouts={"beta": 25}
+    )
+
+
+def test_a_failed_switch_on_removes_the_segment_strategies_again(
+    db: Database, fake: FakeUnleash
+) -> None:
+    p = provider(db, fake)
+    p.apply("f1", change(enabled=False, rollout_percentage=0), ALICE)
+    fake.fail["POST /environments/development/on"] = [400]
+    staff = change(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
+    with pytest.raises(FlagProviderError, match="were undone"):
+        p.apply("f1", staff, ALICE)
+    assert set(strategies(fake, "f1")) == {"None"}
+    assert fake.env("f1")["enabled"] is False
+    assert p.get("f1") == FlagDocument(enabled=False, rollout_percentage=0)
 
 
 @pytest.mark.parametrize("bad", [-1, 101, 150])

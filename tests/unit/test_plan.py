@@ -37,7 +37,7 @@ def by_path(problems: list[PlanProblem]) -> dict[str, PlanProblem]:
     return {p.path: p for p in problems}
 
 
-def test_shipped_plan_loads_with_four_phases_and_seven_steps() -> None:
+def test_shipped_plan_loads_with_four_phases_and_eight_steps() -> None:
     plan, problems = load_plan_file(SHIPPED)
     assert problems == []
     assert plan is not None
@@ -50,14 +50,28 @@ def test_shipped_plan_loads_with_four_phases_and_seven_steps() -> None:
         "full-production",
     ]
     steps = plan.steps()
-    assert [s.step.percentage for s in steps] == [0, 5, 25, 50, 75, 100, 100]
-    assert [s.step.bake for s in steps] == ["7d", "4d", "3d", "2d", "2d", "3d", None]
-    assert [s.index for s in steps] == list(range(7))
-    assert plan.last_index == 6
+    assert [s.step.percentage for s in steps] == [0, 0, 5, 25, 50, 75, 100, 100]
+    assert [s.step.bake for s in steps] == ["7d", "1d", "3d", "3d", "2d", "2d", "3d", None]
+    assert [s.index for s in steps] == list(range(8))
+    assert plan.last_index == 7
     assert steps[0].step.auto_advance is False  # staging waits for a person
-    assert all(s.step.auto_advance for s in steps[1:6])
+    assert all(s.step.auto_advance for s in steps[1:7])
     assert steps[-1].step.permanent is True
-    assert [s.first_in_phase for s in steps] == [True, True, False, True, False, False, True]
+    assert [s.first_in_phase for s in steps] == [True, True, False, False, True, False, False, True]
+
+
+def test_shipped_plan_puts_staff_at_100_percent_before_5_percent_of_everyone() -> None:
+    plan, _ = load_plan_file(SHIPPED)
+    assert plan is not None
+    staff, five = plan.step(1), plan.step(2)
+    assert staff.phase.id == five.phase.id == "limited-beta"
+    assert (staff.step.percentage, staff.step.segments) == (0, {"internal": 100})
+    assert five.step.name == "Enable for 5% of users" and five.step.percentage == 5
+    # staff stay at 100% from then on, until the flag is on for everyone
+    assert [plan.segments_at(i) for i in range(8)] == [{}] + [{"internal": 100}] * 7
+    assert plan.segment_names() == {"internal"}
+    # staff are the first users to see it: the data backup runs before their step
+    assert plan.first_exposed_index() == 1
 
 
 def test_shipped_plan_is_in_the_catalog() -> None:

@@ -39,27 +39,34 @@ def test_advance_through_every_step_to_completed(plan: Plan) -> None:
     snap = machine.start(plan, T0)
     now = T0
     seen = [(snap.step_index, snap.percentage)]
-    bakes = [timedelta(days=d) for d in (4, 3, 2, 2, 3)]
-    for i in range(1, 7):
+    bakes = [timedelta(days=d) for d in (1, 3, 3, 2, 2, 3)]
+    for i in range(1, 8):
         now += timedelta(days=1)
         assert machine.next_step(plan, snap) == plan.step(i)
         snap = machine.advance(plan, snap, now)
         seen.append((snap.step_index, snap.percentage))
         assert snap.step_started_at == now
-        if i < 6:
+        if i == 1:  # staff first: on for the internal segment only
+            assert machine.flag_fields(snap, plan) == {
+                "enabled": True,
+                "rollout_percentage": 0,
+                "segment_rollouts": {"internal": 100},
+            }
+        if i < 7:
             assert snap.state is RolloutState.RUNNING
             assert snap.step_due_at == now + bakes[i - 1]
-    assert seen == [(0, 0), (1, 5), (2, 25), (3, 50), (4, 75), (5, 100), (6, 100)]
+    assert seen == [(0, 0), (1, 0), (2, 5), (3, 25), (4, 50), (5, 75), (6, 100), (7, 100)]
     assert snap.state is RolloutState.COMPLETED
     assert snap.step_due_at is None
     assert not snap.is_active()
     assert machine.next_step(plan, snap) is None
     assert machine.flag_fields(snap) == {"enabled": True, "rollout_percentage": 100}
+    assert machine.flag_fields(snap, plan)["segment_rollouts"] == {"internal": 100}
 
 
 def test_advancing_a_completed_rollout_is_refused_with_a_hint(plan: Plan) -> None:
     snap = machine.start(plan, T0)
-    for _ in range(6):
+    for _ in range(7):
         snap = machine.advance(plan, snap, T0)
     with pytest.raises(InvalidTransition) as info:
         machine.advance(plan, snap, T0)
@@ -86,22 +93,23 @@ def test_rolled_back_rollout_refuses_changes(plan: Plan) -> None:
 
 
 def test_pause_keeps_remaining_bake_and_resume_restores_it(plan: Plan) -> None:
-    snap = machine.advance(plan, machine.start(plan, T0), T0)  # 5%, bakes 4d
-    assert snap.step_due_at == T0 + timedelta(days=4)
+    staff = machine.advance(plan, machine.start(plan, T0), T0)
+    snap = machine.advance(plan, staff, T0)  # 5%, bakes 3d
+    assert snap.step_due_at == T0 + timedelta(days=3)
 
     paused = machine.pause(snap, T0 + timedelta(days=1, hours=6))
     assert paused.state is RolloutState.PAUSED
     assert paused.step_due_at is None
-    assert paused.paused_remaining_s == int(timedelta(days=2, hours=18).total_seconds())
+    assert paused.paused_remaining_s == int(timedelta(days=1, hours=18).total_seconds())
     assert paused.percentage == 5
     assert paused.is_active()
 
     resume_at = T0 + timedelta(days=20)
     resumed = machine.resume(paused, resume_at)
     assert resumed.state is RolloutState.RUNNING
-    assert resumed.step_due_at == resume_at + timedelta(days=2, hours=18)
+    assert resumed.step_due_at == resume_at + timedelta(days=1, hours=18)
     assert resumed.paused_remaining_s is None
-    assert resumed.step_index == 1 and resumed.percentage == 5
+    assert resumed.step_index == 2 and resumed.percentage == 5
 
 
 def test_pause_after_the_bake_passed_keeps_zero(plan: Plan) -> None:
@@ -130,7 +138,9 @@ def test_double_pause_and_resume_of_running_are_refused(plan: Plan) -> None:
 
 
 def test_set_below_current_needs_force(plan: Plan) -> None:
-    snap = machine.advance(plan, machine.advance(plan, machine.start(plan, T0), T0), T0)
+    snap = machine.start(plan, T0)
+    for _ in range(3):  # staff, 5%, 25%
+        snap = machine.advance(plan, snap, T0)
     assert snap.percentage == 25
     with pytest.raises(InvalidTransition) as info:
         machine.set_percentage(snap, 10, force=False)
@@ -152,6 +162,8 @@ def test_set_out_of_range_is_refused(plan: Plan, pct: int) -> None:
 
 def test_advance_never_lowers_a_percentage_set_by_hand(plan: Plan) -> None:
     snap = machine.set_percentage(machine.start(plan, T0), 30, force=False)
+    snap = machine.advance(plan, snap, T0)  # plan says 0% (staff at 100%)
+    assert snap.percentage == 30
     snap = machine.advance(plan, snap, T0)  # plan says 5%
     assert snap.percentage == 30
     snap = machine.advance(plan, snap, T0)  # plan says 25%
@@ -167,11 +179,14 @@ def test_staging_step_is_never_due(plan: Plan) -> None:
 
 
 def test_auto_step_is_due_only_after_its_bake(plan: Plan) -> None:
-    snap = machine.advance(plan, machine.start(plan, T0), T0)  # 5%, 4d
+    snap = machine.advance(plan, machine.start(plan, T0), T0)  # staff at 100%, 1d
     assert not machine.is_due(plan, snap, T0)
-    assert not machine.is_due(plan, snap, T0 + timedelta(days=4) - timedelta(seconds=1))
-    assert machine.is_due(plan, snap, T0 + timedelta(days=4))
-    assert machine.is_due(plan, snap, T0 + timedelta(days=5))
+    assert not machine.is_due(plan, snap, T0 + timedelta(days=1) - timedelta(seconds=1))
+    assert machine.is_due(plan, snap, T0 + timedelta(days=1))
+    assert machine.is_due(plan, snap, T0 + timedelta(days=2))
+    five = machine.advance(plan, snap, T0 + timedelta(days=1))  # 5%, 3d
+    assert not machine.is_due(plan, five, T0 + timedelta(days=4) - timedelta(seconds=1))
+    assert machine.is_due(plan, five, T0 + timedelta(days=4))
 
 
 def test_paused_and_completed_are_never_due(plan: Plan) -> None:

@@ -46,3 +46,18 @@ class BatchFlagProvider(Protocol):
     ) -> list[FlagDocument]:
         """Apply every change in `within`, each audited; return the new documents in order."""
         ...
+
+
+@runtime_checkable
+class SegmentCheckingProvider(Protocol):
+    """A provider whose flag system may not hold segment percentages (`segment_rollouts`),
+    or may not know a segment: rollbot asks it before a rollout whose plan gives segments
+    percentages starts, so the plan is refused at `/rollout start`, not at its segment step
+    days later. The built-in store and Unleash always hold them, and do not implement it."""
+
+    def check_segments(
+        self, key: str, segments: set[str], actor: Actor, within: Transaction | None = None
+    ) -> None:
+        """Raise FlagProviderError, naming the segments, when the flag system cannot hold a
+        percentage for each of `segments` on flag `key`; change nothing a user can see."""
+        ...

@@ -55,6 +55,7 @@ def build_flag_provider(
             project=ucfg.project,
             environment=ucfg.environment,
             segment_context=ucfg.segment_context,
+            segments=flags.segments,
             timeout=ucfg.timeout_seconds,
             attempts=ucfg.attempts,
             transport=transport,

@@ -9,6 +9,13 @@ In the configured project and environment, rollbot owns one flexibleRollout stra
 - `enabled` -> the environment's on/off switch (`POST .../environments/{env}/on|off`);
 - `user_segments` -> an `IN` constraint on a context field (`segment` by default) of that
   strategy; no segments, no constraint.
+- `segment_rollouts` -> per segment, flexibleRollout strategies of its own (Unleash turns a
+  flag on for a user when any strategy does, as rollbot's evaluation takes the largest
+  percentage that applies): one titled `rollbot segment <name>` with the segment's
+  constraints from `flags.segments`, and one titled `rollbot segment <name> (named)` with an
+  `IN [name]` constraint on the segment context field, for applications that name their
+  segment outright (a segment the config lacks gets only that one). rollbot recognises its
+  segment strategies by those titles; read back, they give `segment_rollouts` again.
 - `fallback_enabled` and `monitoring_enabled` have no Unleash counterpart: they are
   accepted, recorded in rollbot's audit trail, and read back as their defaults.
 
@@ -17,7 +24,7 @@ Unleash stores any rollout number it is given, so the range is checked here, fir
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +32,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
+from bot.domain.constraints import Segment
 from bot.domain.flag import FlagChange, FlagDocument, apply_change
 from bot.providers.flags.base import FlagProviderError
 from bot.providers.flags.remote import RemoteClient, check_percentage, flush_pending, record_change
@@ -32,6 +40,10 @@ from bot.store.database import Database, Transaction
 
 Json = dict[str, Any]
 Undo = tuple[str, str, Json | None]  # method, path, body: how to take one remote step back
+
+# Titles of the strategies rollbot keeps for a segment's own percentage (`segment_rollouts`).
+SEGMENT_TITLE = "rollbot segment "
+NAMED_SUFFIX = " (named)"
 
 
 class UnleashFlagProvider:
@@ -49,6 +61,7 @@ class UnleashFlagProvider:
         project: str = "default",
         environment: str = "development",
         segment_context: str = "segment",
+        segments: Mapping[str, Segment] | None = None,
         timeout: float = 5.0,
         attempts: int = 3,
         backoff: float = 0.2,
@@ -60,6 +73,8 @@ class UnleashFlagProvider:
         self.project = project
         self.environment = environment
         self.segment_context = segment_context
+        # The config's segment definitions: their constraints go into segment strategies.
+        self.segments = dict(segments or {})
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.remote = RemoteClient(
             "Unleash",
@@ -111,8 +126,13 @@ class UnleashFlagProvider:
         )
 
     def _ours(self, key: str, env: Json) -> Json | None:
-        """The flexibleRollout strategy rollbot manages for this flag, if there is one."""
-        rollouts = [s for s in env.get("strategies") or [] if s.get("name") == "flexibleRollout"]
+        """The flexibleRollout strategy rollbot manages for this flag's percentage for
+        everyone, if there is one (never one of its segment strategies)."""
+        rollouts = [
+            s
+            for s in env.get("strategies") or []
+            if s.get("name") == "flexibleRollout" and _segment_of(s) is None
+        ]
         for strategy in rollouts:
             if (strategy.get("parameters") or {}).get("groupId") == key:
                 return dict(strategy)
@@ -122,16 +142,7 @@ class UnleashFlagProvider:
         ours = self._ours(key, env)
         strategies = env.get("strategies") or []
         if ours is not None:
-            raw = (ours.get("parameters") or {}).get("rollout", "0")
-            try:
-                percentage = int(str(raw))
-            except ValueError:
-                raise FlagProviderError(
-                    f"Unleash flag `{key}` has rollout {raw!r}, which is not a whole number.",
-                    "Fix the flexibleRollout strategy in Unleash, then try again.",
-                ) from None
-            # Someone may have typed 150 into Unleash; clamp what we report, never crash.
-            percentage = max(0, min(100, percentage))
+            percentage = _rollout(key, ours)
         elif env.get("enabled") and (
             not strategies or any(s.get("name") == "default" for s in strategies)
         ):
@@ -142,7 +153,20 @@ class UnleashFlagProvider:
             enabled=bool(env.get("enabled")),
             rollout_percentage=percentage,
             user_segments=self._segments(ours),
+            segment_rollouts=self._segment_rollouts(key, env),
         )
+
+    def _segment_rollouts(self, key: str, env: Json) -> dict[str, int]:
+        """The percentages rollbot's segment strategies give (the largest, should someone
+        have edited one of a pair in Unleash)."""
+        found: dict[str, int] = {}
+        for strategy in env.get("strategies") or []:
+            named = _segment_of(strategy)
+            if named is None or strategy.get("disabled"):
+                continue
+            pct = _rollout(key, strategy)
+            found[named] = max(pct, found.get(named, 0))
+        return found
 
     def _segments(self, strategy: Json | None) -> list[str]:
         for c in (strategy or {}).get("constraints") or []:
@@ -185,6 +209,7 @@ class UnleashFlagProvider:
                 self._switch(key, on=False, done=done)
             if created or self._ours(key, env) is None or _differs(current, after):
                 self._set_strategy(key, env, after, done)
+            self._set_segment_strategies(key, env, after, done)
             if after.enabled and not current.enabled:
                 self._switch(key, on=True, done=done)
         except FlagProviderError as exc:
@@ -267,6 +292,62 @@ class UnleashFlagProvider:
         )
         done.append(("DELETE", f"{path}/{_json(response)['id']}", None))
 
+    def _segment_bodies(self, key: str, doc: FlagDocument) -> dict[str, Json]:
+        """The segment strategies the document needs, by title."""
+        bodies: dict[str, Json] = {}
+        for name, pct in sorted(doc.segment_rollouts.items()):
+            named = {
+                "contextName": self.segment_context,
+                "operator": "IN",
+                "values": [name],
+                "caseInsensitive": False,
+                "inverted": False,
+            }
+            pairs: list[tuple[str, list[Json]]] = [
+                (f"{SEGMENT_TITLE}{name}{NAMED_SUFFIX}", [named])
+            ]
+            if name in self.segments:
+                defined = [c.unleash() for c in self.segments[name].constraints]
+                pairs.insert(0, (f"{SEGMENT_TITLE}{name}", defined))
+            for title, constraints in pairs:
+                bodies[title] = {
+                    "name": "flexibleRollout",
+                    "title": title,
+                    "disabled": False,
+                    "parameters": {"rollout": str(pct), "stickiness": "default", "groupId": key},
+                    "constraints": constraints,
+                }
+        return bodies
+
+    def _set_segment_strategies(
+        self, key: str, env: Json, doc: FlagDocument, done: list[Undo]
+    ) -> None:
+        """Make rollbot's segment strategies say `doc.segment_rollouts`: change those that
+        differ, add the missing, delete those of segments no longer given a percentage.
+        Nothing is sent when they already agree."""
+        path = f"{self._env(key)}/strategies"
+        wanted = self._segment_bodies(key, doc)
+        existing: dict[str, Json] = {}
+        for strategy in env.get("strategies") or []:
+            if _segment_of(strategy) is not None:
+                existing.setdefault(str(strategy.get("title")), dict(strategy))
+        for title, body in wanted.items():
+            have = existing.get(title)
+            if have is None:
+                response = self.remote.request(
+                    "POST", path, json=body, expect=(200, 201), safe_to_repeat=False
+                )
+                done.append(("DELETE", f"{path}/{_json(response)['id']}", None))
+            elif _shape(have) != _shape(body):
+                self.remote.request("PUT", f"{path}/{have['id']}", json=body)
+                previous = {k: v for k, v in have.items() if k in _STRATEGY_FIELDS}
+                done.append(("PUT", f"{path}/{have['id']}", previous))
+        for title, have in existing.items():
+            if title not in wanted:
+                self.remote.request("DELETE", f"{path}/{have['id']}", expect=(200, 204))
+                previous = {k: v for k, v in have.items() if k in _STRATEGY_FIELDS}
+                done.append(("POST", path, previous))
+
     def _switch(self, key: str, on: bool, done: list[Undo]) -> None:
         self.remote.request("POST", f"{self._env(key)}/{'on' if on else 'off'}")
         done.append(("POST", f"{self._env(key)}/{'off' if on else 'on'}", None))
@@ -277,7 +358,7 @@ class UnleashFlagProvider:
             return error
         try:
             for method, path, body in reversed(done):
-                self.remote.request(method, path, json=body)
+                self.remote.request(method, path, json=body, expect=(200, 201, 204))
         except FlagProviderError as undo_error:
             error.message += (
                 f" Undoing the earlier calls failed too ({undo_error.message}): Unleash may be "
@@ -293,6 +374,49 @@ class UnleashFlagProvider:
 _STRATEGY_FIELDS = (
     "name", "title", "disabled", "parameters", "constraints", "segments", "variants",
 )  # fmt: skip
+
+
+def _segment_of(strategy: Json) -> str | None:
+    """The segment one of rollbot's segment strategies is for (None for other strategies)."""
+    title = strategy.get("title")
+    if strategy.get("name") != "flexibleRollout" or not isinstance(title, str):
+        return None
+    if not title.startswith(SEGMENT_TITLE):
+        return None
+    return title.removeprefix(SEGMENT_TITLE).removesuffix(NAMED_SUFFIX)
+
+
+def _rollout(key: str, strategy: Json) -> int:
+    """A flexibleRollout's `rollout` parameter as a percentage from 0 to 100."""
+    raw = (strategy.get("parameters") or {}).get("rollout", "0")
+    try:
+        percentage = int(str(raw))
+    except ValueError:
+        raise FlagProviderError(
+            f"Unleash flag `{key}` has rollout {raw!r}, which is not a whole number.",
+            "Fix the flexibleRollout strategy in Unleash, then try again.",
+        ) from None
+    # Someone may have typed 150 into Unleash; clamp what we report, never crash.
+    return max(0, min(100, percentage))
+
+
+def _shape(strategy: Json) -> tuple[object, ...]:
+    """What matters of a segment strategy when comparing it with the one wanted (Unleash
+    adds ids, empty fields and defaults of its own)."""
+    params = strategy.get("parameters") or {}
+    constraints = tuple(
+        (
+            c.get("contextName"),
+            c.get("operator"),
+            tuple(c.get("values") or ()),
+            c.get("value") or None,
+            bool(c.get("caseInsensitive")),
+            bool(c.get("inverted")),
+        )
+        for c in strategy.get("constraints") or []
+    )
+    rollout = tuple(str(params.get(k)) for k in ("rollout", "stickiness", "groupId"))
+    return bool(strategy.get("disabled")), rollout, constraints
 
 
 def _differs(before: FlagDocument, after: FlagDocument) -> bool:

@@ -22,7 +22,7 @@ from bot.domain.flag import FLAG_KEY_HINT, FlagChange, is_valid_flag_key
 from bot.domain.message import Code, Message
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot
-from bot.providers.flags.base import BatchFlagProvider
+from bot.providers.flags.base import BatchFlagProvider, SegmentCheckingProvider
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.context import Outcome, RolloutContext
 from bot.services.rollouts.reading import RolloutReader, no_rollout
@@ -110,6 +110,11 @@ class RolloutChanges:
                     now=now,
                     channel_id=channel_id,
                 )
+                segments = plan.segment_names()
+                if segments and isinstance(self.ctx.flags, SegmentCheckingProvider):
+                    # Refuse now a plan whose segment step the flag system could not take
+                    # (after the row: it flushes first, so a start race is lost before).
+                    self.ctx.flags.check_segments(flag_key, segments, actor, Transaction(s))
                 self._set_flag(s, flag_key, snap, actor, initial=True, plan=plan)
                 s.flush()
                 audit.record(
@@ -283,9 +288,9 @@ class RolloutChanges:
                 continue  # waits; the hold's owner shows why on the card
             moves.append((row, plan, before, machine.advance(plan, before, now)))
         changes = [
-            (row.flag_key, FlagChange.model_validate(machine.flag_fields(after)))
-            for row, _plan, before, after in moves
-            if after.percentage != before.percentage or after.state != before.state
+            (row.flag_key, FlagChange.model_validate(machine.flag_fields(after, plan)))
+            for row, plan, before, after in moves
+            if _flag_moves(plan, before, after)
         ]
         if changes:
             assert isinstance(self.ctx.flags, BatchFlagProvider)
@@ -423,8 +428,7 @@ class RolloutChanges:
     ) -> Outcome:
         rollouts.apply_snapshot(row, after, now)
         s.add(row)
-        moved = after.step_index != before.step_index and bool(plan.segment_names())
-        if after.percentage != before.percentage or after.state != before.state or moved:
+        if _flag_moves(plan, before, after):
             self._set_flag(s, row.flag_key, after, actor, plan=plan)
         audit.record(
             s,
@@ -495,3 +499,10 @@ class RolloutChanges:
             Message("No plan is written for ", Code(flag_key), " and no default plan is set."),
             Message("Name one: ", Code(f"/rollout start {flag_key} <plan>"), f" (plans: {known})."),
         )
+
+
+def _flag_moves(plan: Plan, before: RolloutSnapshot, after: RolloutSnapshot) -> bool:
+    """Whether the flag must change: a new percentage or state, or a new step of a plan that
+    gives segments percentages (the staff step changes only theirs)."""
+    moved = after.step_index != before.step_index and bool(plan.segment_names())
+    return after.percentage != before.percentage or after.state != before.state or moved

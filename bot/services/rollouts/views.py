@@ -10,7 +10,7 @@ from bot.domain import rollout as machine
 from bot.domain.actions import Action, Emphasis
 from bot.domain.durations import format_duration
 from bot.domain.message import Message
-from bot.domain.plan import STORED_PLANS, Plan
+from bot.domain.plan import STORED_PLANS, Plan, Step
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.store.models import RolloutRow
 from bot.store.types import content_key
@@ -146,10 +146,23 @@ def build_view(row: RolloutRow, now: datetime, plan: Plan | None = None) -> Roll
     buttons: list[Button] = []
     value = view.button_value()
     if snap.state is RolloutState.RUNNING and nxt is not None:
-        buttons.append(
-            Button(f"Advance to {nxt.step.percentage}%", Action.ADVANCE, value, Emphasis.CONFIRM)
-        )
+        buttons.append(Button(advance_label(nxt.step), Action.ADVANCE, value, Emphasis.CONFIRM))
         buttons.append(Button("Pause", Action.PAUSE, value))
     elif snap.state is RolloutState.PAUSED:
         buttons.append(Button("Resume", Action.RESUME, value, Emphasis.CONFIRM))
     return RolloutView(**{**view.__dict__, "buttons": buttons})
+
+
+# Slack's limit on a button's text.
+BUTTON_LABEL_LIMIT = 75
+
+
+def advance_label(step: Step) -> str:
+    """The Advance button's text: the next percentage, and the segments that step sets (the
+    staff step would read "Advance to 0%" alone)."""
+    label = f"Advance to {step.percentage}%"
+    if not step.segments:
+        return label
+    shown = ", ".join(f"{name} {pct}%" for name, pct in sorted(step.segments.items()))
+    full = f"{label} ({shown})"
+    return full if len(full) <= BUTTON_LABEL_LIMIT else f"{label} (segments)"

@@ -51,10 +51,16 @@ def describe(
             if actor is SCHEDULER
             else Message(who, " advanced")
         )
+        # A step that changes segments' percentages says so: the staff step moves everyone
+        # "from 0% to 0%", which alone would read as nothing happening.
+        segments = plan.segments_at(after.step_index)
+        changed = segments != plan.segments_at(before.step_index) and segments
+        shown = ", ".join(f"{name} {pct}%" for name, pct in sorted(segments.items()))
         text = Message(
             how,
-            f" from {before.percentage}% to {after.percentage}%: "
-            f"{step.phase.name}, {step.step.name}.",
+            f" from {before.percentage}% to {after.percentage}%"
+            + (f" (segments: {shown})" if changed else "")
+            + f": {step.phase.name}, {step.step.name}.",
         )
         if after.state is machine.RolloutState.COMPLETED:
             text += " The rollout is complete."
