@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlmodel import col, func, select
 
 from bot.clock import ManualClock
-from bot.config.settings import load_settings
+from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.bucketing import evaluate
@@ -112,14 +112,19 @@ def postgres_reachable(admin_url: str) -> str | None:
     return None
 
 
-def bench_rollbot(url: str, workdir: Path, clock: ManualClock) -> Rollbot:
-    """A rollbot on `url` with the benchmark plan and no chat."""
+def bench_settings(url: str, workdir: Path) -> Settings:
+    """Settings for `url` with the benchmark plan (`PLAN`) as the default, files in `workdir`."""
     plans = workdir / "plans"
     plans.mkdir(exist_ok=True)
     (plans / "bench.yaml").write_text(PLAN, encoding="utf-8")
     config = workdir / "rollbot.yaml"
     config.write_text(f"rollouts:\n  plans_dir: {plans}\n  default_plan: bench\n")
-    return build(load_settings(env={"DATABASE_URL": url}, config_path=config), clock)
+    return load_settings(env={"DATABASE_URL": url}, config_path=config)
+
+
+def bench_rollbot(url: str, workdir: Path, clock: ManualClock) -> Rollbot:
+    """A rollbot on `url` with the benchmark plan and no chat."""
+    return build(bench_settings(url, workdir), clock)
 
 
 def start_rollouts(rollbot: Rollbot, count: int) -> None:

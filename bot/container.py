@@ -282,6 +282,7 @@ def build(
             db,
             clock,
             settings.config.role_directory(),
+            deadlines=settings.config.incidents.deadlines(),
             recent_rollouts=settings.config.dashboard.recent_rollouts,
             timeline_entries=settings.config.dashboard.timeline_entries,
             metrics_watched=watcher.enabled,

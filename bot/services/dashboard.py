@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
-from bot.domain.incident import TimelineEvent
+from bot.domain.incident import Deadlines, TimelineEvent
 from bot.domain.message import Message
 from bot.domain.roles import RoleDirectory
 from bot.domain.rollout import ACTIVE_STATES, RolloutState
 from bot.domain.triggers import Trigger
+from bot.services.incidents.views import IncidentView, build_incident_view
 from bot.services.rollouts.views import RolloutView, build_view, plan_of
 from bot.store import audit, incidents, rollbacks, rollouts, signoffs
 from bot.store.database import Database
@@ -142,19 +143,9 @@ class TimelineLine:
 
 @dataclass(frozen=True)
 class IncidentPanel:
-    """An open incident with its latest timeline entries and status-page state."""
+    """An open incident: its card's data, its latest timeline entries and status-page state."""
 
-    id: int
-    key: str
-    title: str
-    severity: str
-    status: str
-    impact: str
-    commander: str | None
-    declared_at: datetime
-    acknowledged_at: datetime | None
-    last_update_at: datetime | None
-    channel_name: str | None
+    view: IncidentView
     timeline: list[TimelineLine]
     status_page: StatusPageState | None
 
@@ -185,6 +176,7 @@ class Dashboard:
         clock: Clock,
         roles: RoleDirectory,
         *,
+        deadlines: Deadlines,
         recent_rollouts: int = 10,
         timeline_entries: int = 5,
         metrics_watched: bool = True,
@@ -193,6 +185,7 @@ class Dashboard:
         self.metrics_watched = metrics_watched
         self.clock = clock
         self.roles = roles
+        self.deadlines = deadlines
         self.recent_rollouts = recent_rollouts
         self.timeline_entries = timeline_entries
 
@@ -229,7 +222,9 @@ class Dashboard:
             active=[p for p in panels if p.active],
             recent=[p for p in panels if not p.active][: self.recent_rollouts],
             incidents=[
-                _incident(row, events.get(row.id or 0, []), updates.get(row.id or 0), now)
+                _incident(
+                    row, events.get(row.id or 0, []), updates.get(row.id or 0), self.deadlines, now
+                )
                 for row in open_rows
             ],
             metrics_watched=self.metrics_watched,
@@ -341,9 +336,9 @@ def _incident(
     row: IncidentRow,
     events: list[TimelineEvent],
     update: IncidentStatusUpdateRow | None,
+    deadlines: Deadlines,
     now: datetime,
 ) -> IncidentPanel:
-    assert row.id is not None
     page = None
     if update is not None:
         late = (
@@ -363,17 +358,8 @@ def _incident(
             late=late,
         )
     return IncidentPanel(
-        id=row.id,
-        key=row.key,
-        title=row.title,
-        severity=row.severity,
-        status=row.status,
-        impact=row.impact,
-        commander=row.commander,
-        declared_at=row.declared_at,
-        acknowledged_at=row.acknowledged_at,
-        last_update_at=row.last_update_at,
-        channel_name=row.channel_name,
+        # Open incidents have no post-mortem yet: it is written when they are resolved.
+        view=build_incident_view(row, None, deadlines, now),
         timeline=[TimelineLine(e.at, e.kind.value, e.message, e.actor) for e in events],
         status_page=page,
     )

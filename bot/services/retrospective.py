@@ -79,6 +79,16 @@ class RetrospectiveService:
             states = self.checklists.states(s, row, plan)
         end = row.finished_at or now
         tasks = [st for st in states if st.item.due is not None]
+
+        def entry(event: AuditRow) -> dict[str, Any]:
+            """A sign-off or rollback event: when, who, what ("approved", "started"), detail."""
+            return {
+                "at": document_date(event.at),
+                "who": name(event.actor),
+                "what": event.action.split(".", 1)[1].replace("_", " "),
+                "detail": event.detail or "",
+            }
+
         context: dict[str, Any] = {
             "title": plan.title,
             "flag": row.flag_key,
@@ -103,12 +113,7 @@ class RetrospectiveService:
                 if e.action in _CHANGES
             ],
             "signoffs": [
-                {
-                    "at": document_date(e.at),
-                    "who": name(e.actor),
-                    "what": e.action.split(".", 1)[1].replace("_", " "),
-                    "detail": e.detail or "",
-                }
+                entry(e)
                 for e in events
                 if e.action.startswith("signoff.")
                 and e.action.split(".", 1)[1] in ("approved", "rejected", "timed_out")
@@ -119,12 +124,7 @@ class RetrospectiveService:
                 if e.action in ("rollout.paused", "signoff.timed_out")
             ],
             "rollbacks": [
-                {
-                    "at": document_date(e.at),
-                    "who": name(e.actor),
-                    "what": e.action.split(".", 1)[1].replace("_", " "),
-                    "detail": e.detail or "",
-                }
+                entry(e)
                 for e in events
                 if e.action in ("rollback.started", "rollback.succeeded", "rollback.failed")
             ],

@@ -7,10 +7,13 @@ waits for Slack, and the next change brings the card up to date.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.domain.message import Message
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
@@ -26,6 +29,16 @@ MAX_MESSAGE_TEXT = 4000
 
 def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+def _unless(error: str, call: Callable[[], SlackResponse]) -> SlackResponse | None:
+    """The call's response; None when Slack answers `error` (nobody or nothing by that name)."""
+    try:
+        return call()
+    except SlackApiError as exc:
+        if _error(exc) == error:
+            return None
+        raise
 
 
 class SlackIncidentChat:
@@ -114,37 +127,25 @@ class SlackIncidentChat:
 
     def user_by_email(self, email: str) -> str | None:
         """users.lookupByEmail; None when nobody has it."""
-        try:
-            response = self.client.users_lookupByEmail(email=email)
-        except SlackApiError as exc:
-            if _error(exc) == "users_not_found":
-                return None
-            raise
-        return str(response["user"]["id"])
+        response = _unless("users_not_found", lambda: self.client.users_lookupByEmail(email=email))
+        return str(response["user"]["id"]) if response is not None else None
 
     def email_of(self, user_id: str) -> str | None:
         """users.info's profile email (the users:read.email scope); None when hidden."""
-        try:
-            response = self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            if _error(exc) == "user_not_found":
-                return None
-            raise
-        email = (response.get("user") or {}).get("profile", {}).get("email")
+        email = self._user(user_id).get("profile", {}).get("email")
         return str(email) if email else None
 
     def display_name(self, user_id: str) -> str | None:
         """users.info's real name (else display name); None when Slack does not know them."""
-        try:
-            response = self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            if _error(exc) == "user_not_found":
-                return None
-            raise
-        user = response.get("user") or {}
+        user = self._user(user_id)
         profile = user.get("profile") or {}
         name = user.get("real_name") or profile.get("real_name") or profile.get("display_name")
         return str(name) if name else None
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        """users.info's user; empty when Slack does not know them."""
+        response = _unless("user_not_found", lambda: self.client.users_info(user=user_id))
+        return (response.get("user") or {}) if response is not None else {}
 
     def message(self, channel_id: str, ts: str) -> ChatMessage | None:
         """The message at `ts` (conversations.history) and its permalink."""
@@ -155,12 +156,12 @@ class SlackIncidentChat:
         if not found:
             # A reply in a thread is not in the channel's history; conversations.replies
             # takes any message of a thread and answers the whole thread.
-            try:
-                thread = self.client.conversations_replies(channel=channel_id, ts=ts, limit=200)
-            except SlackApiError as exc:
-                if _error(exc) == "thread_not_found":
-                    return None
-                raise
+            thread = _unless(
+                "thread_not_found",
+                lambda: self.client.conversations_replies(channel=channel_id, ts=ts, limit=200),
+            )
+            if thread is None:
+                return None
             found = [m for m in thread.get("messages") or [] if str(m.get("ts")) == ts]
         if not found:
             return None

@@ -93,6 +93,32 @@ def open_incidents(session: Session, limit: int = 100) -> list[IncidentRow]:
     return list(session.exec(query))
 
 
+# The columns a TimelineEvent is read from, in `_event`'s order (sa_select: SQLModel's
+# select takes at most four columns).
+_EVENT_COLUMNS = (
+    col(IncidentEventRow.at),
+    col(IncidentEventRow.kind),
+    col(IncidentEventRow.text),
+    col(IncidentEventRow.actor),
+    col(IncidentEventRow.permalink),
+    col(IncidentEventRow.parts),
+)
+_KINDS = {k.value: k for k in EventKind}
+
+
+def _event(
+    at: datetime, kind: str, text: str, actor: str, permalink: str | None, parts: Any
+) -> TimelineEvent:
+    """A timeline entry from its `_EVENT_COLUMNS` (entries older than `parts` have text only)."""
+    return TimelineEvent(
+        at,
+        _KINDS[kind],
+        message_of(parts) if parts is not None else legacy_message(text),
+        actor,
+        permalink,
+    )
+
+
 def latest_events_of(
     session: Session, incident_ids: list[int], per_incident: int
 ) -> dict[int, list[TimelineEvent]]:
@@ -118,33 +144,16 @@ def latest_events_of(
         .subquery()
     )
     query = (
-        sa_select(
-            col(IncidentEventRow.incident_id),
-            col(IncidentEventRow.at),
-            col(IncidentEventRow.kind),
-            col(IncidentEventRow.text),
-            col(IncidentEventRow.actor),
-            col(IncidentEventRow.permalink),
-            col(IncidentEventRow.parts),
-        )
+        sa_select(col(IncidentEventRow.incident_id), *_EVENT_COLUMNS)
         .join(ranked, ranked.c.id == col(IncidentEventRow.id))
         .where(ranked.c.rank <= per_incident)
         .order_by(
             col(IncidentEventRow.incident_id), col(IncidentEventRow.at), col(IncidentEventRow.id)
         )
     )
-    kinds = {k.value: k for k in EventKind}
     found: dict[int, list[TimelineEvent]] = {i: [] for i in incident_ids}
-    for incident_id, at, kind, text, actor, permalink, parts in session.execute(query):
-        found[incident_id].append(
-            TimelineEvent(
-                at,
-                kinds[kind],
-                message_of(parts) if parts is not None else legacy_message(text),
-                actor,
-                permalink,
-            )
-        )
+    for incident_id, *event in session.execute(query):
+        found[incident_id].append(_event(*event))
     return found
 
 
@@ -209,28 +218,11 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
     several times faster without building and tracking an instance per row.
     """
     query = (
-        sa_select(  # SQLModel's select takes at most four columns
-            col(IncidentEventRow.at),
-            col(IncidentEventRow.kind),
-            col(IncidentEventRow.text),
-            col(IncidentEventRow.actor),
-            col(IncidentEventRow.permalink),
-            col(IncidentEventRow.parts),
-        )
+        sa_select(*_EVENT_COLUMNS)
         .where(col(IncidentEventRow.incident_id) == incident_id)
         .order_by(col(IncidentEventRow.at), col(IncidentEventRow.id))
     )
-    kinds = {k.value: k for k in EventKind}
-    return [
-        TimelineEvent(
-            at,
-            kinds[kind],
-            message_of(parts) if parts is not None else legacy_message(text),
-            actor,
-            permalink,
-        )
-        for at, kind, text, actor, permalink, parts in session.execute(query)
-    ]
+    return [_event(*event) for event in session.execute(query)]
 
 
 # -- status updates --------------------------------------------------------------------

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -223,11 +223,21 @@ def dashboard_routes(rollbot: Rollbot, host: str) -> list[Route]:
         html = env.get_template("dashboard/fragment.html.j2").render(view=view)
         return html, '"' + hashlib.sha256(html.encode()).hexdigest()[:32] + '"'
 
-    async def page(request: Request) -> Response:
-        refused = access.check(request)
-        if refused is not None:
-            return refused
-        view = await run_in_threadpool(rollbot.dashboard.view)
+    def showing(
+        render: Callable[[Request, DashboardView], Response],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint that refuses whom `access` refuses and renders the dashboard as of
+        now for everyone else."""
+
+        async def endpoint(request: Request) -> Response:
+            refused = access.check(request)
+            if refused is not None:
+                return refused
+            return render(request, await run_in_threadpool(rollbot.dashboard.view))
+
+        return endpoint
+
+    def page(request: Request, view: DashboardView) -> Response:
         live, etag = fragment(view)
         nonce = secrets.token_urlsafe(16)
         html = env.get_template("dashboard/page.html.j2").render(
@@ -235,11 +245,7 @@ def dashboard_routes(rollbot: Rollbot, host: str) -> list[Route]:
         )
         return HTMLResponse(html, headers=_headers(nonce))
 
-    async def live(request: Request) -> Response:
-        refused = access.check(request)
-        if refused is not None:
-            return refused
-        view = await run_in_threadpool(rollbot.dashboard.view)
+    def live(request: Request, view: DashboardView) -> Response:
         html, etag = fragment(view)
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if etag in request.headers.get("if-none-match", ""):
@@ -247,8 +253,8 @@ def dashboard_routes(rollbot: Rollbot, host: str) -> list[Route]:
         return HTMLResponse(html, headers=headers)
 
     return [
-        Route("/", page, methods=["GET"]),
-        Route("/dashboard/fragment", live, methods=["GET"]),
+        Route("/", showing(page), methods=["GET"]),
+        Route("/dashboard/fragment", showing(live), methods=["GET"]),
     ]
 
 

@@ -7,6 +7,7 @@ pool only when this process has none yet.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -78,25 +79,30 @@ def ofrep_routes(rollbot: Rollbot) -> list[Route]:
                 {"errorCode": "PARSE_ERROR", "errorDetails": "body: larger than 1 MB"}, 413
             )
 
-    async def evaluate(request: Request) -> Response:
-        body = await guard(request)
-        if isinstance(body, Response):
-            return body
-        state = await flag_state(rollbot)
-        if state is None:
-            return JSONResponse({"errorDetails": UNLOADED}, 503)
-        return _send(rollbot.ofrep.evaluate(request.path_params["key"], body, state))
+    def answering(
+        answer: Callable[[Request, bytes, FlagState], OfrepAnswer],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An OFREP endpoint: `guard`'s refusals, 503 while no flags are loaded, else
+        `answer` for the request's body and the flags as they are."""
 
-    async def bulk(request: Request) -> Response:
-        body = await guard(request)
-        if isinstance(body, Response):
-            return body
-        state = await flag_state(rollbot)
-        if state is None:
-            return JSONResponse({"errorDetails": UNLOADED}, 503)
-        return _send(rollbot.ofrep.bulk(body, state, request.headers.get("if-none-match")))
+        async def endpoint(request: Request) -> Response:
+            body = await guard(request)
+            if isinstance(body, Response):
+                return body
+            state = await flag_state(rollbot)
+            if state is None:
+                return JSONResponse({"errorDetails": UNLOADED}, 503)
+            return _send(answer(request, body, state))
+
+        return endpoint
+
+    def evaluate(request: Request, body: bytes, state: FlagState) -> OfrepAnswer:
+        return rollbot.ofrep.evaluate(request.path_params["key"], body, state)
+
+    def bulk(request: Request, body: bytes, state: FlagState) -> OfrepAnswer:
+        return rollbot.ofrep.bulk(body, state, request.headers.get("if-none-match"))
 
     return [
-        Route("/ofrep/v1/evaluate/flags/{key:path}", evaluate, methods=["POST"]),
-        Route("/ofrep/v1/evaluate/flags", bulk, methods=["POST"]),
+        Route("/ofrep/v1/evaluate/flags/{key:path}", answering(evaluate), methods=["POST"]),
+        Route("/ofrep/v1/evaluate/flags", answering(bulk), methods=["POST"]),
     ]

@@ -102,8 +102,8 @@ def test_rollouts_their_history_triggers_and_incidents(
     assert recent.rollback is not None and recent.rollback.reason == "search is slow"
     assert [p.change for p in recent.history][-1] == "rolled back"
     (incident,) = view.incidents
-    assert incident.id == declared.view.id
-    assert incident.title == "Checkout <b>down</b>" and incident.severity == "sev1"
+    assert incident.view.id == declared.view.id
+    assert incident.view.title == "Checkout <b>down</b>" and incident.view.severity == "sev1"
     assert incident.status_page is not None and incident.status_page.state == "draft"
     assert not incident.status_page.late
     assert incident.timeline[0].kind == "declared"

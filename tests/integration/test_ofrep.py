@@ -17,8 +17,14 @@ from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
 from bot.domain.flag import parse_flag_change
 from bot.web.app import create_app
-from tests.conftest import built
-from tests.flag_sdk_support import CLIENT_TOKEN, READ, WRITE, sdk_settings
+from tests.flag_sdk_support import (
+    CLIENT_TOKEN,
+    READ,
+    WRITE,
+    sdk_rollbot,
+    sdk_settings,
+    serving_flag,
+)
 from tests.ofrep_spec import check
 
 ONE = "/ofrep/v1/evaluate/flags/{}"
@@ -31,18 +37,12 @@ FLAG = {
 }
 
 
-@pytest.fixture
-def bot(
-    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
-) -> Iterator[Rollbot]:
-    with built(sdk_settings(settings_factory, database_url), clock) as rollbot:
-        yield rollbot
+bot = pytest.fixture(sdk_rollbot)
 
 
 @pytest.fixture
 def client(bot: Rollbot) -> Iterator[TestClient]:
-    with TestClient(create_app(bot)) as test_client:
-        assert test_client.post("/flags/rt", json=FLAG, headers=WRITE).status_code == 200
+    with serving_flag(bot, FLAG) as test_client:
         yield test_client
 
 

@@ -7,57 +7,31 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
+from bench.rollouts import bench_settings, counted
 from bot.clock import ManualClock
-from bot.config.settings import load_settings
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
 from bot.store import audit, flags
 from tests.conftest import built
 
-PLAN = """\
-name: ticking
-title: Ticking plan
-phases:
-  - id: ramp
-    name: Ramp
-    steps:
-      - {name: Five percent, percentage: 5, bake: 1h, auto_advance: true}
-      - {name: A quarter, percentage: 25, bake: 1h, auto_advance: true}
-      - {name: Everyone, percentage: 100}
-"""
 ACTOR = Actor("UALICE", Via.SLACK)
 
 
 @pytest.fixture
 def ticking(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Rollbot]:
-    plans = tmp_path / "plans"
-    plans.mkdir()
-    (plans / "ticking.yaml").write_text(PLAN, encoding="utf-8")
-    config = tmp_path / "rollbot.yaml"
-    config.write_text(f"rollouts:\n  plans_dir: {plans}\n  default_plan: ticking\n")
-    with built(load_settings(env={"DATABASE_URL": database_url}, config_path=config), clock) as bot:
+    """rollbot with the benchmark's plan: every rollout bakes an hour, then advances itself."""
+    with built(bench_settings(database_url, tmp_path), clock) as bot:
         yield bot
 
 
 def _tick(bot: Rollbot) -> tuple[int, int]:
     """One `advance_due`: (statements issued, rollouts advanced)."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(bot.db.engine, "before_cursor_execute", count)
-    try:
-        advanced = len(bot.rollouts.advance_due())
-    finally:
-        event.remove(bot.db.engine, "before_cursor_execute", count)
-    return len(statements), advanced
+    _, statements, advanced = counted(bot, bot.rollouts.advance_due)
+    return statements, advanced
 
 
 def test_a_tick_costs_the_same_statements_for_10_and_100_due_rollouts(

@@ -4,40 +4,30 @@ token sent bare as Unleash SDKs send it, registration and metrics (counted as ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from bot.clock import ManualClock
-from bot.config.settings import Settings
 from bot.container import Rollbot
-from bot.web.app import create_app
-from tests.conftest import built
-from tests.flag_sdk_support import CLIENT_TOKEN, WRITE, sdk_settings
+from tests.flag_sdk_support import CLIENT_TOKEN, WRITE, sdk_rollbot, serving_flag
 
 SDK = {"Authorization": CLIENT_TOKEN}
 
 
-@pytest.fixture
-def bot(
-    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
-) -> Iterator[Rollbot]:
-    with built(sdk_settings(settings_factory, database_url), clock) as rollbot:
-        yield rollbot
+bot = pytest.fixture(sdk_rollbot)
 
 
 @pytest.fixture
 def client(bot: Rollbot) -> Iterator[TestClient]:
-    with TestClient(create_app(bot)) as test_client:
-        flag = {
-            "enabled": True,
-            "rollout_percentage": 5,
-            "segment_rollouts": {"internal": 100},
-            "variants": [{"name": "control", "weight": 50}, {"name": "realtime", "weight": 50}],
-        }
-        assert test_client.post("/flags/rt", json=flag, headers=WRITE).status_code == 200
+    flag = {
+        "enabled": True,
+        "rollout_percentage": 5,
+        "segment_rollouts": {"internal": 100},
+        "variants": [{"name": "control", "weight": 50}, {"name": "realtime", "weight": 50}],
+    }
+    with serving_flag(bot, flag) as test_client:
         yield test_client
 
 

@@ -5,17 +5,20 @@ Unleash client API (in Unleash's shape)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from bot.clock import ManualClock
-from bot.config.settings import Settings
-from bot.container import Rollbot, build
-from bot.web.app import create_app
-from tests.flag_sdk_support import CLIENT_TOKEN, READ, WRITE, sdk_settings
+from bot.container import Rollbot
+from tests.flag_sdk_support import (
+    CLIENT_TOKEN,
+    READ,
+    WRITE,
+    sdk_rollbot,
+    serving_flag,
+)
 from tests.ofrep_spec import check
 
 CONTROL = {
@@ -34,21 +37,12 @@ FLAG = {"enabled": True, "rollout_percentage": 100, "variants": [CONTROL, REALTI
 PAYLOADS = {"control": CONTROL["payload"], "realtime": REALTIME["payload"]}
 
 
-@pytest.fixture
-def bot(
-    settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
-) -> Iterator[Rollbot]:
-    rollbot = build(sdk_settings(settings_factory, database_url), clock)
-    try:
-        yield rollbot
-    finally:
-        rollbot.db.dispose()
+bot = pytest.fixture(sdk_rollbot)
 
 
 @pytest.fixture
 def client(bot: Rollbot) -> Iterator[TestClient]:
-    with TestClient(create_app(bot)) as test_client:
-        assert test_client.post("/flags/rt", json=FLAG, headers=WRITE).status_code == 200
+    with serving_flag(bot, FLAG) as test_client:
         yield test_client
 
 

@@ -66,18 +66,13 @@ class MetricSources:
 
     def ask(self, source: MetricSource, expr: str) -> float | None:
         """`expr`'s value from `source`; raises MetricsProviderError when it is not there."""
-        provider = self.provider(source)
-        if provider is None:
-            raise MetricsProviderError(f"{source.describe()} is not configured")
-        return provider.query(expr)
+        return self._answering(source).query(expr)
 
     def ask_at(
         self, source: MetricSource, expr: str, at: datetime, window: timedelta
     ) -> float | None:
         """`expr`'s value from `source` as of `at` (a baseline window that ended then)."""
-        provider = self.provider(source)
-        if provider is None:
-            raise MetricsProviderError(f"{source.describe()} is not configured")
+        provider = self._answering(source)
         if not isinstance(provider, HistoricalMetrics):
             raise MetricsProviderError(
                 f"the {provider.name} provider answers only the value now; a baseline needs "
@@ -87,12 +82,17 @@ class MetricSources:
 
     def ask_labelled(self, source: MetricSource, expr: str, label: str) -> dict[str, float | None]:
         """A value per label from `source` (`per:` conditions)."""
-        provider = self.provider(source)
-        if provider is None:
-            raise MetricsProviderError(f"{source.describe()} is not configured")
+        provider = self._answering(source)
         if not isinstance(provider, LabelledMetrics):
             raise MetricsProviderError(
                 f"the {provider.name} provider answers one number per query; per: needs "
                 "prometheus or sql"
             )
         return provider.query_labelled(expr, label)
+
+    def _answering(self, source: MetricSource) -> MetricsProvider:
+        """The provider for `source`; raises MetricsProviderError when it is not configured."""
+        provider = self.provider(source)
+        if provider is None:
+            raise MetricsProviderError(f"{source.describe()} is not configured")
+        return provider
