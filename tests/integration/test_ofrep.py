@@ -215,9 +215,13 @@ def test_bulk_etag_gives_304_until_a_flag_or_the_context_changes(client: TestCli
 
 
 def test_a_change_on_another_replica_is_served_after_a_poll(
-    bot: Rollbot, client: TestClient, settings: Settings, clock: ManualClock
+    bot: Rollbot, settings: Settings, clock: ManualClock
 ) -> None:
     replica = build(bot.settings, clock)
+    # Without its lifespan the app runs no background poll (every 0.5 s of real time,
+    # which on a loaded machine could come before the "not yet" below): the test polls.
+    client = TestClient(create_app(bot))
+    assert client.post("/flags/rt", json=FLAG, headers=WRITE).status_code == 200
     try:
         ctx = {"context": {"targetingKey": "u1"}}
         before = evaluate(client, "rt", ctx).json()
@@ -233,6 +237,7 @@ def test_a_change_on_another_replica_is_served_after_a_poll(
         assert (after["value"], after["reason"]) == (True, "STATIC")
         assert bot.flag_api.snapshot.poll() is False  # nothing new: nothing reloaded
     finally:
+        client.close()
         replica.db.dispose()
 
 
