@@ -152,12 +152,33 @@ def _every(
     )
 
 
+class _SubmitAfterShutdown(logging.Filter):
+    """Drops APScheduler's "Error submitting job" when the executor was already shut down.
+
+    APScheduler's shutdown races its own thread: a round of due jobs that began just before
+    `shutdown` submits to the thread pool shutdown has closed, and logs the RuntimeError with
+    a traceback. Nothing is lost (the tick is simply not run; due work is claimed from
+    rollbot's tables by the next process), so a clean stop must not print a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (
+            str(record.msg).startswith("Error submitting job")
+            and isinstance(error, RuntimeError)
+            and "after shutdown" in str(error)
+        )
+
+
+_SUBMIT_AFTER_SHUTDOWN = _SubmitAfterShutdown()
+
+
 def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     """Start the background scheduler for this rollbot (jobs persisted in its database)."""
     # APScheduler logs every run of every job at INFO (a line every few seconds); what an
     # operator needs (a tick failed, a rollback started) rollbot logs itself.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_SUBMIT_AFTER_SHUTDOWN)  # idempotent
     global _running
     _running = rollbot
     store = SQLAlchemyJobStore(

@@ -7,6 +7,7 @@ backend. PostgreSQL tests are skipped, with the reason, when the server is not r
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +79,68 @@ def fresh_database(admin: psycopg.Connection[Any], prefix: str = "rollbot_test")
             yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under -p no:xdist
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """What `-n auto` (pyproject.toml's addopts) means: one worker more than the cores this
+    process may use. The tests spend much of their time waiting on subprocesses (`rollbot
+    serve`, the CLI, Prometheus, Unleash, PostgreSQL), so a third worker on 2 cores pays.
+    PYTEST_XDIST_AUTO_NUM_WORKERS, when set, wins (pytest-xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
+
+
+# Wider scopes first: a test that shares a session fixture and a module one is grouped by
+# the session one (xdist would otherwise make a third group of the pair).
+_SHARED_SCOPES = ("session", "package", "module", "class")
+
+
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that uses a fixture of this suite wider than one test (a
+    real Prometheus per module, the session's Unleash, a wheel built per module), or None."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    found: dict[str, str] = {}
+    for name in info.names_closure:
+        defs = info.name2fixturedefs.get(name)
+        if not defs:
+            continue
+        fixture = defs[-1]  # the definition this test gets (the closest override)
+        scope = fixture.scope if isinstance(fixture.scope, str) else fixture.scope.value
+        module = getattr(fixture.func, "__module__", "") or ""
+        if scope not in _SHARED_SCOPES or not module.startswith("tests."):
+            continue  # per-test fixtures, and pytest's own (tmp_path_factory, ...)
+        if scope == "session":
+            found.setdefault(scope, f"{module}.{name}")
+        else:  # built once per module: the module's tests stay together
+            found.setdefault(scope, item.nodeid.split("::")[0])
+    return next((found[s] for s in _SHARED_SCOPES if s in found), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marks into its groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group, for `--dist loadgroup` (pyproject.toml), the tests that share an expensive
+    fixture wider than one test, so one worker builds it once instead of every worker
+    building its own: a real Prometheus takes ~8 s to start, Unleash ~4 s plus its own
+    PostgreSQL database, the wheel install ~12 s. This is about cost, not correctness: such
+    fixtures are per process anyway, so a worker that built its own would still be right.
+
+    Everything else spreads test by test, and is safe side by side by construction: each
+    test gets its own database (SQLite under tmp_path, or a uniquely named PostgreSQL
+    database, see `database_url`), its own tmp_path, servers on ephemeral ports, and each
+    worker is its own process (module globals such as the scheduler's running Rollbot are
+    per worker). A test that truly cannot run beside another takes an explicit
+    `@pytest.mark.xdist_group("<name>")`, which this hook leaves as it is."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        group = _shared_fixture_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

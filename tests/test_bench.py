@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Each benchmark is a CPU-bound subprocess that runs for seconds on a quiet machine; several
+# at once on different xdist workers would fill every core together and stretch each other
+# (and the figures they print are meant to be read alone), so they share one worker. The
+# pytest timeout matches their subprocess timeout: a machine busy with other work makes
+# them slow, not wrong.
+pytestmark = [pytest.mark.xdist_group("bench"), pytest.mark.timeout(300)]
 
 
 def _quick(module: str, timeout: int = 300) -> str:

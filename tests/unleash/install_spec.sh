@@ -12,6 +12,17 @@ if [[ -f "$DIR/.installed" ]]; then
 fi
 command -v npm >/dev/null || { echo "npm is not installed: cannot install the specification" >&2; exit 3; }
 mkdir -p "$(dirname "$DIR")"
+# One install at a time: test workers (pytest-xdist) and other checkouts share this cache,
+# and a second install's `rm -rf "$DIR"` would pull the first one's files from under it.
+# Whoever waited finds the install done.
+if command -v flock >/dev/null; then
+  exec 9>"$(dirname "$DIR")/.unleash-spec-${VERSION}.lock"
+  flock 9
+  if [[ -f "$DIR/.installed" ]]; then
+    echo "$SUITES"
+    exit 0
+  fi
+fi
 TMP="$(mktemp -d "$(dirname "$DIR")/.unleash-spec-${VERSION}.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 echo "installing @unleash/client-specification@${VERSION} into $DIR ..." >&2
