@@ -329,9 +329,7 @@ def _signoffs(
         rollouts.annotators.add(service.reader.annotate)
         rollouts.preloads.add(service.preload)
         rollouts.after_changes.add(requests.on_changes)
-    return Signoffs(
-        service, requests, checklists, ReportService(service.context), follow_through
-    )
+    return Signoffs(service, requests, checklists, ReportService(service.context), follow_through)
 
 
 def new_telemetry() -> RollbotMetrics:

@@ -45,6 +45,4 @@ class Operations:
             percentages = rollouts.active_percentages(s)
         oldest = backlog.oldest
         age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
-        return OperationalState(
-            backlog.waiting, age, open_incidents, percentages, backlog.given_up
-        )
+        return OperationalState(backlog.waiting, age, open_incidents, percentages, backlog.given_up)

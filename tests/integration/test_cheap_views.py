@@ -134,9 +134,7 @@ def test_with_metrics_watched_the_cards_still_cost_the_same_statements(
 def test_rolled_back_cards_read_their_rollbacks_together(
     settings_factory: Callable[..., Settings], database_url: str, clock: ManualClock
 ) -> None:
-    bot = build(
-        settings_factory(database_url, ""), clock, ChatPorts.none(), sleep=lambda _s: None
-    )
+    bot = build(settings_factory(database_url, ""), clock, ChatPorts.none(), sleep=lambda _s: None)
 
     def roll_back(flags: range) -> None:
         for n in flags:

@@ -30,6 +30,8 @@ ERROR_RATE = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_re
 
 def no_sleep(_seconds: float) -> None:
     """Runbook retries do not wait in tests."""
+
+
 ROLES = """
 roles:
   eng_lead: {name: Engineering Lead, members: [U0ENG]}

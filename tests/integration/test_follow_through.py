@@ -33,9 +33,7 @@ ROLES = "\n" + SHIPPED_ROLES
 
 
 def ports(recorder: Recorder, chat: RecordingChat | None = None) -> ChatPorts:
-    return replace(
-        ChatPorts.none(), signoffs=recorder, incidents=chat or RecordingChat()
-    )
+    return replace(ChatPorts.none(), signoffs=recorder, incidents=chat or RecordingChat())
 
 
 def complete(bot: Rollbot, clock: ManualClock) -> None:
@@ -147,9 +145,7 @@ def test_remove_feature_flags_is_done_only_when_the_flag_is_gone(
         # Removed through the flag API: the next probe run checks the item.
         client = TestClient(create_app(bot))
         assert client.delete(f"/flags/{FLAG}").status_code == 401
-        answer = client.delete(
-            f"/flags/{FLAG}", headers={"Authorization": f"Bearer {API_TOKEN}"}
-        )
+        answer = client.delete(f"/flags/{FLAG}", headers={"Authorization": f"Bearer {API_TOKEN}"})
         assert answer.status_code == 200, answer.text
         assert client.get(f"/flags/{FLAG}").status_code == 404
         clock.advance(timedelta(hours=1, minutes=1))
