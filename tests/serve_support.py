@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# What `rollbot serve` prints once its socket listens (bot/cli.py).
+LISTENING = re.compile(r"rollbot listening on http://[^\s]+:(\d+) ")
 SIGNING_SECRET = "replica-signing-secret"
 BOT_TOKEN = "xoxb-replica-test"
 API_TOKEN = "replica-api-token"
@@ -51,9 +54,10 @@ class Served:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"{name}.log"
+        self._port: int | None = None
+        self._slack: SlackRequestSender | None = None
+        self._response_url = fake.response_url
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
         env.update(
             {
@@ -72,14 +76,39 @@ class Served:
         )
         self._out = self.log.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli_main", "serve", "--port", str(self.port)],
+            # Port 0: the process binds a free port itself and prints it, so no other test
+            # (another xdist worker) can take a port picked here before it listens.
+            [sys.executable, "-m", "bot.cli_main", "serve", "--port", "0"],
             cwd=workdir,
             env=env,
             stdout=self._out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        self.slack = SlackRequestSender(self.base_url, SIGNING_SECRET, fake.response_url)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on, as it printed it (waits for the line)."""
+        if self._port is None:
+            deadline = time.monotonic() + 40
+            while (found := LISTENING.search(self.output)) is None:
+                assert self.alive(), f"{self.name} exited:\n{self.output}"
+                assert time.monotonic() < deadline, f"{self.name} did not listen:\n{self.output}"
+                time.sleep(0.05)
+            self._port = int(found.group(1))
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """Its HTTP address."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def slack(self) -> SlackRequestSender:
+        """Signed Slack requests to it."""
+        if self._slack is None:
+            self._slack = SlackRequestSender(self.base_url, SIGNING_SECRET, self._response_url)
+        return self._slack
 
     @property
     def pid(self) -> int:
@@ -132,7 +161,8 @@ class Served:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         finally:
-            self.slack.close()
+            if self._slack is not None:
+                self._slack.close()
             self._out.close()
 
 
