@@ -40,11 +40,6 @@ class Extensions(Generic[T]):
         """Fix what is registered (the container's last step)."""
         self._sealed = True
 
-    @property
-    def items(self) -> tuple[T, ...]:
-        """What is registered, in order."""
-        return self._items
-
     def __iter__(self) -> Iterator[T]:
         return iter(self._items)
 

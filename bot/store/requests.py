@@ -15,24 +15,23 @@ from sqlmodel import Session, col, func, select
 from bot.store.models import ProcessedRequestRow
 
 
-def remember(session: Session, key: str, at: datetime) -> None:
-    """Record `key` as handled; a second time raises IntegrityError when the session flushes
-    (across replicas too: the key is the primary key)."""
-    session.add(ProcessedRequestRow(key=key[:255], at=at))
-
-
-def remember_once(session: Session, key: str, at: datetime) -> bool:
-    """Record `key` as handled; True the first time, False when it already was (across
-    replicas too: the key is the primary key). One statement, no error to recover from."""
+def _insert_once(session: Session, **values: Any) -> bool:
+    """Insert a row unless its key exists; True when it was inserted. One statement, no
+    error to recover from (across replicas too: the key is the primary key)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (
         insert(ProcessedRequestRow)
-        .values(key=key[:255], at=at)
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(ProcessedRequestRow.key))
     )
     return session.execute(statement).first() is not None
+
+
+def remember_once(session: Session, key: str, at: datetime) -> bool:
+    """Record `key` as handled; True the first time, False when it already was."""
+    return _insert_once(session, key=key[:255], at=at)
 
 
 def take(
@@ -48,22 +47,15 @@ def take(
     claimed until `claimed_until` by whoever took it; True the first time, False when the
     key was taken already (nothing is written then). One statement: the repeat check and
     the durable record are the same write."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedRequestRow)
-        .values(
-            key=key[:255],
-            at=at,
-            listener=listener[:100],
-            payload=payload,
-            claimed_until=claimed_until,
-            runs=runs,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(ProcessedRequestRow.key))
+    return _insert_once(
+        session,
+        key=key[:255],
+        at=at,
+        listener=listener[:100],
+        payload=payload,
+        claimed_until=claimed_until,
+        runs=runs,
     )
-    return session.execute(statement).first() is not None
 
 
 def finish(session: Session, keys: Collection[str]) -> None:
