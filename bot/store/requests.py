@@ -15,6 +15,12 @@ from sqlmodel import Session, col, func, select
 from bot.store.models import ProcessedRequestRow
 
 
+def remember(session: Session, key: str, at: datetime) -> None:
+    """Record `key` as handled; a second time raises IntegrityError when the session flushes
+    (across replicas too: the key is the primary key)."""
+    session.add(ProcessedRequestRow(key=key[:255], at=at))
+
+
 def _insert_once(session: Session, **values: Any) -> bool:
     """Insert a row unless its key exists; True when it was inserted. One statement, no
     error to recover from (across replicas too: the key is the primary key)."""
