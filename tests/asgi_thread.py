@@ -7,13 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 @contextmanager
-def serving(app: Any, name: str = "uvicorn", lifespan: str = "auto") -> Iterator[str]:
+def serving(app: Any, name: str = "uvicorn", lifespan: Literal["auto", "on", "off"] = "auto") -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`)."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)

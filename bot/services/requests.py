@@ -7,22 +7,24 @@ batches, keeps the table (and every insert into it) small however long rollbot r
 
 A request taken with `take` is recorded with its work (which listener, on what) in the same
 row and the same statement as the repeat check, claimed by the replica that took it for
-`LEASE`. That replica renews the claim while the work waits or runs there and `finish`es it
-when it is done; if it dies first, the claim runs out and `claim_waiting` gives the work to
+`LEASE`. That replica renews the claim while the work waits or runs there; the work's first
+transaction that writes marks it done (`running`), and one that never writes is `finish`ed
+when it ends. If the replica dies first, the claim runs out and `claim_waiting` gives the work to
 another replica (or to it, restarted), which runs it again. Work older than `MAX_AGE` (Slack's
 response_url lasts 30 minutes) or already run `MAX_RUNS` times is given up on, and said so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
 from bot.store import requests
-from bot.store.database import Database
+from bot.store.database import Database, FirstWrite
 
 # How long a handled request is remembered: far longer than Slack retries (minutes).
 KEEP = timedelta(days=1)
@@ -93,6 +95,15 @@ class RequestLedger:
             if not requests.take(s, key, now, listener, payload, until, runs):
                 return None
         return QueuedRequest(key, listener, payload, now, runs)
+
+    @contextmanager
+    def running(self, key: str) -> Iterator[FirstWrite]:
+        """Around running `key`'s work: its done mark is written in the first transaction
+        of the work that writes (the command's own change), so a replica that dies after
+        that commit leaves nothing to run again. `committed` on what it yields says whether
+        that happened; when it did not (the work only read, or failed), `finish` it."""
+        with self.db.first_write(lambda s: requests.finish(s, [key])) as rider:
+            yield rider
 
     def finish(self, keys: Collection[str]) -> None:
         """The work of `keys` is done: only the keys are kept (for repeats)."""

@@ -92,6 +92,10 @@ class SlackWork:
         self._runners[listener] = run
         self._labels[listener] = counted_as or listener
 
+    def runner_of(self, listener: str) -> Runner:
+        """What runs the work of `listener`'s requests (said with `runner`)."""
+        return self._runners[listener]
+
     def start(self) -> None:
         """Start the worker threads and the keeper."""
         if self._threads:
@@ -162,11 +166,15 @@ class SlackWork:
             queued = self._queue.get()
             if queued is None:
                 return
-            try:
-                self._runners[queued.listener](queued)
-            except Exception:  # a runner answers its own failures; this is a bug in one
-                log.exception("the work of %s failed", queued.listener)
-            self._finish(queued.key)
+            with self.ledger.running(queued.key) as run:
+                try:
+                    self._runners[queued.listener](queued)
+                except Exception:  # a runner answers its own failures; this is a bug in one
+                    log.exception("the work of %s failed", queued.listener)
+            if run.committed:
+                self._done([queued.key])  # marked done with the work's own change
+            else:
+                self._finish(queued.key)
 
     def _finish(self, key: str) -> None:
         try:
@@ -178,7 +186,10 @@ class SlackWork:
             with self._lock:
                 self._unfinished.add(key)
             return
-        self._let_go([key])
+        self._done([key])
+
+    def _done(self, keys: list[str]) -> None:
+        self._let_go(keys)
         if self._left_waiting:
             self._wake.set()  # room again: the work waiting in the database can come
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, create_engine
 
 from bot.domain.errors import DatabaseUnavailable
@@ -155,6 +157,39 @@ class Transaction:
         self.session.flush()
 
 
+class FirstWrite:
+    """A write to add to the first transaction that writes anything, in this thread, while
+    `Database.first_write` is open: a command's "done" mark in the request ledger commits
+    with the command's own change, so the change and the mark cannot come apart."""
+
+    def __init__(self, write: Callable[[Session], None]) -> None:
+        self.write = write
+        # True once a transaction carrying the write committed.
+        self.committed = False
+
+
+# The pending first write of this thread's (or task's) current unit of work, if any.
+_FIRST_WRITE: ContextVar[FirstWrite | None] = ContextVar("rollbot_first_write", default=None)
+# Set in a session's `info` once it sent an INSERT, UPDATE or DELETE.
+_WROTE = "rollbot_wrote"
+
+
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+def _watch_writes(session: Session) -> None:
+    """Note in the session whether it wrote: flushed rows, or an INSERT/UPDATE/DELETE
+    statement (a select, locking or not, is not a write)."""
+    event.listen(session, "after_flush", _note_flush)
+    event.listen(session, "do_orm_execute", _note_statement)
+
+
 class Database:
     """Owns the engine; `session()` gives a unit of work that commits on success."""
 
@@ -192,10 +227,23 @@ class Database:
         """A session that commits when the block ends and rolls back on error. A lost or
         refused connection is raised as `DatabaseUnavailable` (the pool pings before
         reuse, so once the server is back the next session gets a fresh connection)."""
+        rider = _FIRST_WRITE.get()
+        if rider is not None and rider.committed:
+            rider = None
         with Session(self.engine, expire_on_commit=False) as session:
+            if rider is not None:
+                _watch_writes(session)
             try:
                 yield session
+                if rider is not None:
+                    session.flush()
+                    if not session.info.get(_WROTE):
+                        rider = None
+                    else:
+                        rider.write(session)
                 session.commit()
+                if rider is not None:
+                    rider.committed = True
             except BaseException as exc:
                 try:
                     session.rollback()
@@ -205,6 +253,19 @@ class Database:
                 if unavailable(exc):
                     raise DatabaseUnavailable() from exc
                 raise
+
+    @contextmanager
+    def first_write(self, write: Callable[[Session], None]) -> Iterator[FirstWrite]:
+        """While the block runs, the first `session()` of this thread that writes anything
+        also runs `write` in its transaction, just before it commits (`committed` says
+        whether one did). Sessions that only read, and sessions that fail, leave it
+        pending."""
+        rider = FirstWrite(write)
+        token = _FIRST_WRITE.set(rider)
+        try:
+            yield rider
+        finally:
+            _FIRST_WRITE.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

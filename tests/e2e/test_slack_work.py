@@ -180,6 +180,37 @@ def test_work_a_dead_replica_left_is_run_again_once(harness: Harness) -> None:
     assert harness.rollbot.requests.take("slack:dead.1.abc", "/rollout", {}, hold=True) is None
 
 
+def test_a_command_cut_off_after_its_change_committed_is_not_run_again(
+    harness: Harness,
+) -> None:
+    harness.command(f"start {FLAG}")
+    harness.drain()
+    key, url = _left_by_a_dead_replica(harness, f"advance {FLAG}")
+    queued = QueuedRequest(key, "/rollout", _payload_of(harness, key), harness.clock.now(), 1)
+    # The dead replica's worker ran the advance, then died before it could say it was done.
+    with harness.rollbot.requests.running(key) as run:
+        harness.work.runner_of("/rollout")(queued)
+    assert run.committed  # the done mark went in with the advance's own transaction
+    harness.drain()
+    assert harness.flag()["segment_rollouts"] == {"internal": 100}
+    assert harness.rollbot.requests.waiting() == 0
+    # Past its lease, and past the guard between two typed advances: nothing is run again,
+    # so the rollout did not advance a second step behind anyone's back.
+    harness.clock.advance(harness.rollbot.requests.lease + timedelta(minutes=1))
+    assert harness.work.recover() == 0
+    harness.quiet()
+    assert harness.flag()["rollout_percentage"] == 0
+    assert harness.flag()["segment_rollouts"] == {"internal": 100}
+    assert len(_replies_to(harness, url)) == 1
+
+
+def _payload_of(harness: Harness, key: str) -> dict[str, Any]:
+    with harness.rollbot.db.read() as s:
+        row = s.get(ProcessedRequestRow, key)
+        assert row is not None and row.payload is not None
+        return dict(row.payload)
+
+
 def _wait_nothing_waiting(harness: Harness) -> None:
     deadline = time.monotonic() + 10
     while harness.rollbot.requests.waiting():

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot import scheduler
 from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.services.requests import KEEP
+from bot.store import requests
 
 
 def test_a_repeat_is_refused_for_a_day_and_forgotten_after(
@@ -118,3 +121,32 @@ def test_work_too_old_or_run_too_often_is_given_up_on(rollbot: Rollbot, clock: M
     assert claimed.runnable == [] and [q.key for q in claimed.expired] == ["slack:old"]
     assert ledger.waiting() == 0
     assert ledger.take("slack:old", "/rollout", WORK, hold=True) is None  # still a repeat
+
+
+def test_the_done_mark_commits_with_the_works_first_write(rollbot: Rollbot) -> None:
+    ledger = rollbot.requests
+    assert ledger.take("slack:A", "/rollout", WORK, hold=True) is not None
+    with ledger.running("slack:A") as run:
+        with rollbot.db.read() as s:  # reading is not the change: still pending
+            assert requests.count(s) == 1
+        assert not run.committed
+        assert ledger.first_time("slack:other")  # the work's own write
+        assert run.committed
+        assert ledger.waiting() == 0  # done, in that same transaction
+        assert ledger.first_time("slack:more")  # later writes carry nothing more
+    assert ledger.waiting() == 0
+
+
+def test_a_write_that_fails_takes_the_done_mark_down_with_it(rollbot: Rollbot) -> None:
+    ledger = rollbot.requests
+    assert ledger.take("slack:A", "/rollout", WORK, hold=True) is not None
+    with ledger.running("slack:A") as run:
+        with pytest.raises(RuntimeError), rollbot.db.session() as s:
+            requests.remember(s, "slack:half", rollbot.clock.now())
+            s.flush()
+            raise RuntimeError("the change failed halfway")
+        assert not run.committed
+        assert ledger.waiting() == 1  # still to do: the caller finishes it
+        assert ledger.first_time("slack:half")  # the half-done write was rolled back
+        assert run.committed
+    assert ledger.waiting() == 0
