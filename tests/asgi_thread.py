@@ -13,7 +13,9 @@ import uvicorn
 
 
 @contextmanager
-def serving(app: Any, name: str = "uvicorn", lifespan: Literal["auto", "on", "off"] = "auto") -> Iterator[str]:
+def serving(
+    app: Any, name: str = "uvicorn", lifespan: Literal["auto", "on", "off"] = "auto"
+) -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`)."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
