@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.container import Rollbot
 from bot.domain.errors import DatabaseUnavailable
 from bot.store.database import create_table_once, normalize_url
+from bot.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def rollout_tick() -> None:
     _running.health.heartbeat.beat()
     try:
         for outcome in _running.rollouts.advance_due():
-            log.info("advanced %s: %s", outcome.view.flag_key, outcome.event)
+            log.info("advanced %s: %s", outcome.view.flag_key, words(outcome.event))
         _running.rollouts.deliver_pending()
         # A rollback whose process died mid-runbook (its lease ran out) continues here.
         for report in _running.rollback.resume_interrupted():

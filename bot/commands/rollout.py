@@ -10,8 +10,10 @@ from bot.commands.reply import Reply, echo, refusal
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
 from bot.domain.message import Code, Message, Strong
+from bot.services.events import Said
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
+from bot.wording import words
 
 USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout start <flag> [plan] [--force]` — start a phased rollout of a flag
@@ -151,10 +153,9 @@ def _set(args: list[str], actor: Actor, service: RolloutService) -> Reply:
     return Reply.said(_said(outcome.event), [outcome.view])
 
 
-def _said(event: Message | str) -> Message:
-    """A rollout event for a reply (the rollout service writes its own events as messages)."""
-    assert isinstance(event, Message), "rollout changes describe themselves as messages"
-    return event
+def _said(event: Said) -> Message:
+    """A rollout event's words, for a reply."""
+    return words(event)
 
 
 def retro_subcommand(render: Callable[[str], str]) -> Callable[[list[str], Actor], Reply]:

@@ -6,10 +6,11 @@ import re
 from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView
 from bot.shell import text as terminal
 from bot.shell.text import text as message_text
+from bot.wording import words
 
 _EMOJI = {
     ":warning:": "!",
@@ -71,10 +72,10 @@ def plain_text(mrkdwn: str) -> str:
     return "`".join(part if i % 2 else _plain(part) for i, part in enumerate(parts))
 
 
-def terminal_text(message: str | Message) -> str:
-    """A reply's or event's text for the terminal: a `Message` as text, a str (mrkdwn)
-    without its markup."""
-    return plain_text(message) if isinstance(message, str) else terminal.text(message)
+def terminal_text(message: str | Said) -> str:
+    """A reply's or event's text for the terminal: an event in its words (bot/wording/) and
+    a `Message` as text, a str (mrkdwn) without its markup."""
+    return plain_text(message) if isinstance(message, str) else terminal.text(words(message))
 
 
 def render_reply(reply: Reply) -> str:

@@ -24,9 +24,11 @@ from slack_sdk.models.blocks import (
 
 from bot.commands.reply import Reply
 from bot.domain.message import Message, person
+from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView
 from bot.slack.actions import action_id, button_style
 from bot.slack.mrkdwn import mrkdwn
+from bot.wording import words
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -55,9 +57,10 @@ def slack_date(when: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def chat_text(text: str | Message) -> str:
-    """Slack text of a reply or event: a `Message` in mrkdwn; a str is mrkdwn already."""
-    return text if isinstance(text, str) else mrkdwn(text)
+def chat_text(text: str | Said) -> str:
+    """Slack text of a reply or event: an event in its words (bot/wording/) and a `Message`
+    in mrkdwn; a str is mrkdwn already."""
+    return text if isinstance(text, str) else mrkdwn(words(text))
 
 
 def card_text(view: RolloutView) -> str:

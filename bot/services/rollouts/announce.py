@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
+from bot.services.events import said_data, said_of
 from bot.services.rollouts.context import Outcome, RolloutContext
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.reading import RolloutReader
 from bot.services.rollouts.views import RolloutView
-from bot.store import messages, outbox, rollouts
+from bot.store import outbox, rollouts
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class RolloutAnnouncer:
             error: str | None = None
             try:
                 view = self._show(self.reader.view(int(item.payload["rollout_id"])))
-                self.ctx.notifier.post_event(view, messages.message_of(item.payload["text"]))
+                self.ctx.notifier.post_event(view, said_of(item.payload["text"]))
             except Exception as exc:
                 error = str(exc) or type(exc).__name__
                 stopped.add(item.thread)
@@ -138,7 +139,7 @@ class RolloutAnnouncer:
     def _keep(self, rollout_id: int, message: ThreadText, exc: Exception | None) -> None:
         payload: dict[str, object] = {
             "rollout_id": rollout_id,
-            "text": messages.message_data(message),
+            "text": said_data(message),
         }
         error = (str(exc) or type(exc).__name__) if exc is not None else None
         with self.ctx.db.session() as s:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -25,9 +26,9 @@ from bot.domain.rollout import RolloutSnapshot
 from bot.providers.flags.base import BatchFlagProvider, SegmentCheckingProvider
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.context import Outcome, RolloutContext
+from bot.services.rollouts.events import rollout_changed, rollout_started
 from bot.services.rollouts.reading import RolloutReader, no_rollout
 from bot.services.rollouts.views import plan_of, snapshot_of
-from bot.services.rollouts.wording import describe, snapshot_dict, started
 from bot.store import audit, rollbacks, rollouts
 from bot.store.database import Transaction
 from bot.store.models import RolloutRow
@@ -39,6 +40,16 @@ DUE_BATCH = 1000
 
 Transform = Callable[[Plan, RolloutSnapshot, datetime], RolloutSnapshot]
 """A change to a rollout: the plan, the snapshot before and the time give the one after."""
+
+
+def snapshot_dict(snap: RolloutSnapshot) -> dict[str, Any]:
+    """A snapshot as the audit log records it (before / after of a change)."""
+    return {
+        "state": snap.state.value,
+        "step": snap.step_index,
+        "percentage": snap.percentage,
+        "due_at": snap.step_due_at.isoformat() if snap.step_due_at else None,
+    }
 
 
 class RolloutChanges:
@@ -138,7 +149,7 @@ class RolloutChanges:
                 Message(Code(flag_key), " was just started by someone else."),
                 Message("See it with ", Code(f"/rollout status {flag_key}"), "."),
             ) from None
-        return self.announcer.announce(Outcome(view, started(flag_key, plan, snap, actor)))
+        return self.announcer.announce(Outcome(view, rollout_started(flag_key, plan, snap, actor)))
 
     def _unfinished_rollback(self, s: Session, flag_key: str) -> str | None:
         """The step the flag's last rollback failed at, when it failed (else None)."""
@@ -318,7 +329,7 @@ class RolloutChanges:
         return [
             Outcome(
                 self.reader.view_of(s, row, now),
-                describe("rollout.advanced", plan, before, after, SCHEDULER),
+                rollout_changed("rollout.advanced", plan, before, after, SCHEDULER),
             )
             for row, plan, before, after in moves
         ]
@@ -441,7 +452,7 @@ class RolloutChanges:
             after=snapshot_dict(after),
         )
         s.flush()
-        event = describe(action, plan, before, after, actor)
+        event = rollout_changed(action, plan, before, after, actor)
         return Outcome(self.reader.view_of(s, row, now), event)
 
     def change_locked(

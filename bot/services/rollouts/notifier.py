@@ -1,6 +1,7 @@
 """How the rollout service tells people what happened, without knowing which chat they use.
 
-A chat adapter implements `RolloutNotifier` and writes each `Message` in its own syntax.
+A chat adapter implements `RolloutNotifier`: it words each event (bot/wording/) and writes
+the words in its own syntax.
 Delivery failures never undo a state change: the notification goes to the outbox
 (bot/store/outbox.py) and is retried with backoff until it gets through.
 """
@@ -11,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView
 from bot.store.outbox import backoff as backoff
 
@@ -20,8 +21,8 @@ __all__ = ["CardLocation", "NullNotifier", "RolloutNotifier", "ThreadText", "bac
 
 log = logging.getLogger(__name__)
 
-ThreadText = Message
-"""A message in a rollout's thread (each chat writes it its own way)."""
+ThreadText = Said
+"""What a rollout's thread is told: an event (bot/wording/ words it) or a message."""
 
 
 @dataclass(frozen=True)
@@ -53,4 +54,4 @@ class NullNotifier:
 
     def post_event(self, view: RolloutView, message: ThreadText) -> None:
         """Log the event."""
-        log.info("rollout %s (%s): %s", view.id, view.flag_key, str(message))
+        log.info("rollout %s (%s): %s", view.id, view.flag_key, message)

@@ -41,7 +41,9 @@ class GateTimeouts:
                 continue
             self.context.rollouts.announce(outcome)
             try:
-                self.context.notifier.tell(requester, Message(Sign.TIMEOUT, outcome.event))
+                said = outcome.event
+                assert isinstance(said, Message), "a gate timeout is worded here"
+                self.context.notifier.tell(requester, Message(Sign.TIMEOUT, said))
             except Exception:
                 log.exception("could not tell %s about the gate timeout", requester)
             done += 1

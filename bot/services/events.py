@@ -1,0 +1,86 @@
+"""What happened, as data: the events services hand to the chat ports and keep in the outbox.
+
+A service says *what* happened: an event is a frozen dataclass of facts (flag keys, step
+numbers, percentages, times, who did it), registered with `@event` under its stable `kind`
+(a class variable: `kind: ClassVar[str] = "rollout.changed"`). The words are the adapters'
+(bot/wording/, shared by Slack and the shell), and each chat writes those words in its own
+syntax. An event that waits in the outbox is kept as data (`event_data`, `event_of`) and
+worded when it is delivered.
+
+`Said` is what a port is handed: an event, or a `Message` for what is not an event yet
+(refusals and records such as the incident timeline keep their words where they are made).
+"""
+
+from __future__ import annotations
+
+from dataclasses import is_dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import TypeAdapter
+
+from bot.domain.message import Message
+from bot.store import messages
+
+
+class Event(Protocol):
+    """A frozen dataclass registered with `@event`: one kind of thing that happened."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    kind: ClassVar[str]
+
+
+Said = Event | Message
+"""What a service hands a chat port: an event for the adapter to word, or a message."""
+
+E = TypeVar("E")
+
+# Event classes by kind, and how each is read back from its data.
+_KINDS: dict[str, type[Any]] = {}
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def event(cls: type[E]) -> type[E]:
+    """Register a frozen dataclass as an event, under its `kind` (stable: outbox rows name
+    it)."""
+    kind = getattr(cls, "kind", None)
+    if not is_dataclass(cls) or not isinstance(kind, str):
+        raise TypeError(f"{cls.__name__} is not a dataclass with a `kind`")
+    if kind in _KINDS and _KINDS[kind] is not cls:
+        raise ValueError(f"two events of kind {kind!r}")
+    _KINDS[kind] = cls
+    _ADAPTERS[cls] = TypeAdapter(cls)
+    return cls
+
+
+def is_event(said: object) -> bool:
+    """True for an instance of a registered event."""
+    return type(said) in _ADAPTERS
+
+
+def event_data(said: Event) -> dict[str, Any]:
+    """An event as JSON for a row: its kind and its fields."""
+    adapter = _ADAPTERS.get(type(said))
+    if adapter is None:
+        raise TypeError(f"not a registered event: {type(said).__name__}")
+    return {"event": said.kind, "data": adapter.dump_python(said, mode="json")}
+
+
+def event_of(data: dict[str, Any]) -> Event:
+    """The event `event_data` wrote (its kind must still be registered)."""
+    cls = _KINDS.get(str(data.get("event")))
+    if cls is None:
+        raise ValueError(f"no event of kind {data.get('event')!r}")
+    value: Event = _ADAPTERS[cls].validate_python(data.get("data") or {})
+    return value
+
+
+def said_data(said: Said) -> Any:
+    """What a service said, as JSON for a row: an event's data, or a message's parts."""
+    return messages.message_data(said) if isinstance(said, Message) else event_data(said)
+
+
+def said_of(data: Any) -> Said:
+    """What `said_data` wrote: an event, or a message (rows from before events, too)."""
+    if isinstance(data, dict) and "event" in data:
+        return event_of(data)
+    return messages.message_of(data)
