@@ -15,10 +15,10 @@ from bot.clock import ManualClock
 from bot.config.settings import Settings
 from bot.container import Rollbot, build
 from bot.domain.actor import Actor, Via
-from bot.domain.message import Message
 from bot.services.chat import ChatPorts
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
+from bot.wording import words
 
 FLAGS = ("realtime-features", "other-flag")
 
@@ -35,12 +35,12 @@ class Thread:
     def show_card(self, view: RolloutView) -> CardLocation | None:
         return None
 
-    def post_event(self, view: RolloutView, message: Message) -> None:
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
         if self.down:
             raise RuntimeError("chat is down")
         time.sleep(0.02)
         with self._lock:
-            self.posts.append((view.flag_key, message.plain()))
+            self.posts.append((view.flag_key, words(message).plain()))
 
 
 @pytest.fixture

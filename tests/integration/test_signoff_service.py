@@ -19,15 +19,15 @@ from bot.container import Rollbot, build
 from bot.domain.actions import Action
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
-from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.services.chat import ChatPorts
-from bot.services.rollouts.notifier import CardLocation
+from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
+from bot.wording import words
 from tests.conftest import slack_text
 
 FLAG = "realtime-features"
@@ -90,8 +90,8 @@ class Recorder:
     def show_card(self, view: RolloutView) -> CardLocation | None:
         return None
 
-    def post_event(self, view: RolloutView, message: Message) -> None:
-        self.posted.append(mrkdwn(message))
+    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+        self.posted.append(mrkdwn(words(message)))
 
 
 def slack(user: str) -> Actor:
