@@ -19,6 +19,7 @@ from bot.services.rollouts.views import Button
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import CheckButton
 from bot.services.signoff.tables import signatures_table, waiting_for
+from bot.wording import words
 
 USAGE = """*Usage:* `/approve [<subcommand>]`
 • `/approve` — the sign-offs waiting for you
@@ -158,7 +159,7 @@ def _check(args: list[str], actor: Actor, signoffs: Signoffs) -> Reply:
             "Checklists: " + ", ".join(f"`{i}`" for i in ids) + ".",
         )
     result = signoffs.checklists.check(CheckButton(view.id, checklist_id, number - 1), actor)
-    return Reply.said(result.text, [])
+    return Reply.said(words(result.text), [])
 
 
 def report_subcommand(signoffs: Signoffs) -> Callable[[list[str], Actor], Reply]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from bot.commands.approve import ApproveReply, run_approve
 from bot.domain.actions import Action
 from bot.domain.actor import Actor
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.rollouts.views import Button
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import (
@@ -18,9 +18,9 @@ from bot.services.signoff.ports import (
     MessageRef,
     SignButton,
 )
-from bot.shell.render import plain_text, render_reply
+from bot.shell.render import plain_text, render_reply, terminal_text
 from bot.shell.text import text
-from bot.shell.text import text as message_text
+from bot.wording import signoff
 
 SIGNOFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CHECK})
 
@@ -35,30 +35,33 @@ class ShellSignoffNotifier:
     def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
         """Print the ask with its buttons."""
         self._sent += 1
+        note = signoff.ask_note(ask)
+        metrics = signoff.metric_readings(ask.metrics)
         lines = [
-            f"[DM to {user_id}] {text(ask.headline)}.",
+            f"[DM to {user_id}] {text(signoff.ask_headline(ask))}.",
             f"   Rollout: {ask.flag_key} ({ask.plan_title}), {ask.phase_name}, "
             f"{ask.step_name} ({ask.percentage}%), requested by {ask.requester}",
         ]
-        if ask.note:
-            lines.append(f"   {plain_text(ask.note)}")
-        lines += [f"   {line}" for line in text(ask.chain).splitlines()]
-        lines += [f"   {line}" for line in plain_text(ask.checklists).splitlines()]
-        if ask.metrics:
+        if note:
+            lines.append(f"   {plain_text(note)}")
+        lines += [f"   {line}" for line in text(signoff.chain_lines(ask.chain)).splitlines()]
+        checklists = signoff.open_checklists(ask.checklists)
+        lines += [f"   {line}" for line in plain_text(checklists).splitlines()]
+        if metrics:
             lines.append("   Current metrics:")
-            lines += [f"   {line}" for line in plain_text(ask.metrics).splitlines()]
+            lines += [f"   {line}" for line in plain_text(metrics).splitlines()]
         lines.append(f"   [Approve as {ask.role_name}] [Reject as {ask.role_name}]")
         self.write("\n".join(lines))
         return {"channel": f"shell-dm:{user_id}", "ts": str(self._sent)}
 
-    def close(self, ref: MessageRef, message: Message) -> None:
+    def close(self, ref: MessageRef, message: Said) -> None:
         """Say that an earlier ask is closed."""
         user = ref.get("channel", "").removeprefix("shell-dm:")
-        self.write(f"[DM to {user}] (request closed) {text(message)}")
+        self.write(f"[DM to {user}] (request closed) {terminal_text(message)}")
 
-    def tell(self, user_id: str, message: Message) -> None:
+    def tell(self, user_id: str, message: Said) -> None:
         """Print a direct message."""
-        self.write(f"[DM to {user_id}] {text(message)}")
+        self.write(f"[DM to {user_id}] {terminal_text(message)}")
 
 
 class ShellSignoff:
@@ -88,18 +91,18 @@ class ShellSignoff:
         if button.action is Action.CHECK:
             check = CheckButton.loads(button.value)
             if check is not None:
-                self.write(text(self.signoffs.checklists.check(check, actor).text))
+                self.write(terminal_text(self.signoffs.checklists.check(check, actor).text))
             return
         sign = SignButton.loads(button.value)
         if sign is None:
             return
         if button.action is Action.APPROVE:
-            self.write(text(self.signoffs.service.approve(sign, actor).text))
+            self.write(terminal_text(self.signoffs.service.approve(sign, actor).text))
             return
         summary = self.signoffs.service.may_reject(sign, actor)
         self.pending_reject = sign
         self.write(
-            f"{text(summary)}\nWhy? Type the reason on the next line "
+            f"{terminal_text(summary)}\nWhy? Type the reason on the next line "
             "(required; `cancel` to keep the request open)."
         )
 
@@ -111,4 +114,4 @@ class ShellSignoff:
         if text.strip().lower() == "cancel":
             self.write("Not rejected; the request stays open.")
             return
-        self.write(message_text(self.signoffs.service.reject(sign, actor, text).text))
+        self.write(terminal_text(self.signoffs.service.reject(sign, actor, text).text))

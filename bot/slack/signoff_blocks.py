@@ -34,6 +34,7 @@ from bot.slack.blocks import (
     truncate,
 )
 from bot.slack.mrkdwn import mrkdwn
+from bot.wording import signoff
 
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
@@ -47,17 +48,22 @@ def _field(label: str, value: str) -> MarkdownTextObject:
 
 def ask_text(ask: Ask) -> str:
     """The notification text of an ask (shown where blocks are not)."""
-    return truncate(f"{mrkdwn(ask.headline)}. {mrkdwn(ask.note)}".strip(), MAX_SECTION_TEXT)
+    head, note = mrkdwn(signoff.ask_headline(ask)), mrkdwn(signoff.ask_note(ask))
+    return truncate(f"{head}. {note}".strip(), MAX_SECTION_TEXT)
 
 
 def ask_blocks(ask: Ask) -> Blocks:
     """A DM asking one person to sign: what, which phase, the chain, the checklists, and
     Approve / Reject."""
     value = ask.button.dumps()
+    note = signoff.ask_note(ask)
+    metrics = signoff.metric_readings(ask.metrics)
     blocks: list[Block] = [
         SectionBlock(
             block_id="signoff-ask-head",
-            text=MarkdownTextObject(text=truncate(mrkdwn(ask.headline + "."), MAX_SECTION_TEXT)),
+            text=MarkdownTextObject(
+                text=truncate(mrkdwn(signoff.ask_headline(ask) + "."), MAX_SECTION_TEXT)
+            ),
         ),
         SectionBlock(
             block_id="signoff-ask-fields",
@@ -71,30 +77,35 @@ def ask_blocks(ask: Ask) -> Blocks:
         SectionBlock(
             block_id="signoff-ask-chain",
             text=MarkdownTextObject(
-                text=truncate(f"*Chain*\n{mrkdwn(ask.chain)}", MAX_SECTION_TEXT)
+                text=truncate(
+                    f"*Chain*\n{mrkdwn(signoff.chain_lines(ask.chain))}", MAX_SECTION_TEXT
+                )
             ),
         ),
         SectionBlock(
             block_id="signoff-ask-checklists",
             text=MarkdownTextObject(
-                text=truncate(f"*Checklists*\n{mrkdwn(ask.checklists)}", MAX_SECTION_TEXT)
+                text=truncate(
+                    f"*Checklists*\n{mrkdwn(signoff.open_checklists(ask.checklists))}",
+                    MAX_SECTION_TEXT,
+                )
             ),
         ),
     ]
-    if ask.metrics:
+    if metrics:
         blocks.append(
             SectionBlock(
                 block_id="signoff-ask-metrics",
                 text=MarkdownTextObject(
-                    text=truncate(f"*Current metrics*\n{mrkdwn(ask.metrics)}", MAX_SECTION_TEXT)
+                    text=truncate(f"*Current metrics*\n{mrkdwn(metrics)}", MAX_SECTION_TEXT)
                 ),
             )
         )
-    if ask.note:
+    if note:
         blocks.append(
             ContextBlock(
                 block_id="signoff-ask-note",
-                elements=[MarkdownTextObject(text=truncate(mrkdwn(ask.note), 2000))],
+                elements=[MarkdownTextObject(text=truncate(mrkdwn(note), 2000))],
             )
         )
     blocks.append(

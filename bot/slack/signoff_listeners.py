@@ -18,6 +18,7 @@ from bot.slack.actions import REJECT_CALLBACK
 from bot.slack.blocks import reply_blocks
 from bot.slack.listener import Handler, Interaction, Listeners
 from bot.slack.signoff_blocks import REASON_ACTION, REASON_BLOCK, checklist_blocks, reject_modal
+from bot.wording import words
 
 
 def register_signoff(app: App, rollbot: Rollbot, listeners: Listeners) -> None:
@@ -58,7 +59,8 @@ def _approve_button(signoffs: Signoffs) -> Handler:
             i.reply(":warning: This button does not say what it signs.", refused=True)
             return
         result = signoffs.service.approve(button, i.actor)
-        i.reply(Message(Sign.OK, result.text) if result.changed else result.text)
+        said = words(result.text)
+        i.reply(Message(Sign.OK, said) if result.changed else said)
 
     return on_approve
 
@@ -69,7 +71,7 @@ def _reject_button(signoffs: Signoffs) -> Handler:
         if button is None:
             i.reply(":warning: This button does not say what it rejects.", refused=True)
             return
-        summary = signoffs.service.may_reject(button, i.actor)
+        summary = words(signoffs.service.may_reject(button, i.actor))
         i.client.views_open(trigger_id=i.body["trigger_id"], view=reject_modal(i.value, summary))
 
     return on_reject
@@ -94,7 +96,7 @@ def _reject_submission(signoffs: Signoffs) -> Handler:
             i.reply(":warning: That form does not say what it rejects.", refused=True)
             return
         result = signoffs.service.reject(button, i.actor, _reason(i.view))
-        i.reply(result.text)
+        i.reply(words(result.text))
 
     return on_submit
 
@@ -106,6 +108,7 @@ def _check_button(signoffs: Signoffs) -> Handler:
             i.reply(":warning: This button does not say which item it checks.", refused=True)
             return
         result = signoffs.checklists.check(button, i.actor)
-        i.reply(Message(Sign.CHECKED, result.text) if result.changed else result.text)
+        said = words(result.text)
+        i.reply(Message(Sign.CHECKED, said) if result.changed else said)
 
     return on_check

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.signoff.ports import Ask, MessageRef
-from bot.slack.blocks import truncate
-from bot.slack.mrkdwn import mrkdwn
+from bot.slack.blocks import chat_text, truncate
 from bot.slack.signoff_blocks import ask_blocks, ask_text, closed_blocks
 
 log = logging.getLogger(__name__)
@@ -40,9 +39,9 @@ class SlackSignoffNotifier:
         )
         return {"channel": str(response["channel"]), "ts": str(response["ts"])}
 
-    def close(self, ref: MessageRef, message: Message) -> None:
+    def close(self, ref: MessageRef, message: Said) -> None:
         """Replace the ask's buttons with what happened."""
-        text = mrkdwn(message)
+        text = chat_text(message)
         self.client.chat_update(
             channel=ref["channel"],
             ts=ref["ts"],
@@ -50,10 +49,10 @@ class SlackSignoffNotifier:
             blocks=closed_blocks(text),
         )
 
-    def tell(self, user_id: str, message: Message) -> None:
+    def tell(self, user_id: str, message: Said) -> None:
         """DM one person."""
         self.client.chat_postMessage(
-            channel=self._dm(user_id), text=truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
+            channel=self._dm(user_id), text=truncate(chat_text(message), MAX_MESSAGE_TEXT)
         )
 
 

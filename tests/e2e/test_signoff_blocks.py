@@ -4,13 +4,21 @@ stays within Slack's limits whatever the data."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from bot.commands.approve import ApproveReply, ItemLine
 from bot.domain.actions import Action, Emphasis
-from bot.domain.message import Mention, Message, Sign
 from bot.services.rollouts.views import Button
-from bot.services.signoff.ports import Ask, CheckButton, SignButton
+from bot.services.signoff.events import (
+    ChainLine,
+    ChainState,
+    MetricReading,
+    OpenChecklist,
+    OpenItem,
+    RoleStatus,
+)
+from bot.services.signoff.ports import Ask, AskStage, CheckButton, SignButton
 from bot.slack.blocks import rollout_card
 from bot.slack.signoff_blocks import ask_blocks, checklist_blocks, closed_blocks, reject_modal
 from tests.e2e.test_blocks import view
@@ -22,7 +30,7 @@ BUTTON = SignButton(1, 0, 1793696400000, "security_lead")
 
 def ask(**changes: Any) -> Ask:
     base = Ask(
-        kind="reminder",
+        stage=AskStage.REMINDER,
         flag_key="realtime-features",
         plan_title="Real-time Features migration",
         phase_name="Phase 1: Staging Deployment",
@@ -31,11 +39,16 @@ def ask(**changes: Any) -> Ask:
         gate_title="Approval Chain",
         role_name="Security Lead",
         requester="U_ALICE",
-        chain=Message(Sign.OK, "Engineering Lead: signed by ", Mention("U_ENG")),
-        checklists="• Code Readiness: 4/5 done. Open: Security audit passed (Security Lead)",
+        chain=ChainState((ChainLine("Engineering Lead", RoleStatus.SIGNED, "U_ENG"),)),
+        checklists=(
+            OpenChecklist(
+                "Code Readiness", 4, 5, (OpenItem("Security audit passed", "Security Lead"),)
+            ),
+        ),
         button=BUTTON,
-        note="Reminder 2: asked 1d 4h ago.",
-        metrics="• Error rate low: `error_rate` = 0.0004, within bounds",
+        reminders_sent=2,
+        waited=timedelta(days=1, hours=4),
+        metrics=(MetricReading("Error rate low", "`error_rate` = 0.0004, within bounds"),),
     )
     return replace(base, **changes)
 
@@ -43,12 +56,11 @@ def ask(**changes: Any) -> Ask:
 def test_ask_blocks_are_valid_even_with_very_long_texts() -> None:
     for a in (
         ask(),
-        ask(note="", metrics=""),
+        ask(stage=AskStage.ASK, metrics=()),
         ask(
-            chain=Message(LONG),
-            checklists=LONG,
-            note=LONG,
-            metrics=LONG,
+            chain=ChainState((ChainLine(LONG, RoleStatus.WAITING),)),
+            checklists=(OpenChecklist(LONG, 0, 1, (OpenItem(LONG, LONG, LONG),)),),
+            metrics=(MetricReading(LONG, LONG),),
             role_name=LONG,
             gate_title=LONG,
         ),

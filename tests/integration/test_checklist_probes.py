@@ -21,6 +21,7 @@ from bot.services.chat import ChatPorts
 from bot.services.signoff.ports import CheckButton, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
+from bot.wording.signoff import metric_readings, open_checklists
 from tests.fakes.metrics import FakeMetrics
 from tests.integration.test_signoff_service import Recorder
 
@@ -115,8 +116,8 @@ def test_probes_hold_the_gate_until_they_pass(
     owner = Actor("UOPS", Via.SLACK)
     start = bot.rollouts.start(FLAG, None, Actor("UREQ", Via.SLACK), "C1")
     ((user, ask),) = rec.asks
-    assert user == "UOPS" and ask.metrics == "• Error rate low: not measured yet"
-    assert "Flag file present (Operations Lead)" in ask.checklists
+    assert user == "UOPS" and metric_readings(ask.metrics) == "• Error rate low: not measured yet"
+    assert "Flag file present (Operations Lead)" in open_checklists(ask.checklists)
     button = next(b for b in start.view.buttons if b.action is Action.APPROVE)
     sign = SignButton.loads(button.value)
     assert sign is not None

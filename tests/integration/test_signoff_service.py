@@ -21,13 +21,15 @@ from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
 from bot.domain.roles import Forbidden
 from bot.services.chat import ChatPorts
-from bot.services.rollouts.notifier import CardLocation, ThreadText
+from bot.services.events import Said
+from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.wording import words
+from bot.wording.signoff import ask_note
 from tests.conftest import slack_text
 
 FLAG = "realtime-features"
@@ -66,8 +68,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.asks: list[tuple[str, Ask]] = []
-        self.closed: list[tuple[MessageRef, str]] = []
-        self.told: list[tuple[str, str]] = []
+        self.closed: list[tuple[MessageRef, Message]] = []
+        self.told: list[tuple[str, Message]] = []
         self.posted: list[str] = []
         self.fail = False
         self.fail_tell = False  # direct messages fail (the chat is down)
@@ -78,19 +80,19 @@ class Recorder:
         self.asks.append((user_id, ask))
         return {"channel": f"D{user_id}", "ts": str(len(self.asks))}
 
-    def close(self, ref: MessageRef, text: str) -> None:
-        self.closed.append((ref, text))
+    def close(self, ref: MessageRef, text: Said) -> None:
+        self.closed.append((ref, words(text)))
 
-    def tell(self, user_id: str, text: str) -> None:
+    def tell(self, user_id: str, text: Said) -> None:
         if self.fail_tell:
             raise RuntimeError("chat is down")
-        self.told.append((user_id, text))
+        self.told.append((user_id, words(text)))
 
     # The rollout's thread (escalations to the channel go there, through its outbox).
     def show_card(self, view: RolloutView) -> CardLocation | None:
         return None
 
-    def post_event(self, view: RolloutView, message: ThreadText) -> None:
+    def post_event(self, view: RolloutView, message: Said) -> None:
         self.posted.append(mrkdwn(words(message)))
 
 
@@ -226,7 +228,7 @@ def test_rules_a_signer_cannot_get_around(gated: tuple[Rollbot, Recorder]) -> No
     assert "`realtime-features` as *Product Manager*" in waiting.text
     assert [v.flag_key for v in waiting.views] == [FLAG]
     again = svc.approve(eng, slack("UENG2"))  # a double click
-    assert not again.changed and "already signed" in again.text
+    assert not again.changed and "already signed" in words(again.text)
     with pytest.raises(Conflict) as taken:
         svc.approve(eng, slack("UENG3"))  # the role is signed already
     assert "already signed this gate (<@UENG2>)" in mrkdwn(taken.value.message)
@@ -318,12 +320,12 @@ def test_reminders_escalation_and_timeout_survive_a_restart_once(
     clock.advance(timedelta(hours=2))
     so(bot2).requests.tick()
     so(bot2).requests.tick()  # a second tick (or replica) sends nothing more
-    assert [(u, a.kind) for u, a in rec2.asks] == [("UOPS", "reminder")]
-    assert "Reminder 1" in rec2.asks[0][1].note
+    assert [(u, a.stage) for u, a in rec2.asks] == [("UOPS", "reminder")]
+    assert "Reminder 1" in ask_note(rec2.asks[0][1])
 
     clock.advance(timedelta(days=2))  # escalation is due (2d after the ask)
     so(bot2).requests.tick()
-    assert [(u, a.kind) for u, a in rec2.asks[1:]] == [("UOPSBACKUP", "escalation")]
+    assert [(u, a.stage) for u, a in rec2.asks[1:]] == [("UOPSBACKUP", "escalation")]
     # The backup may sign for the role it was escalated to.
     assert so(bot2).service.approve(button(bot2, "ops_lead"), slack("UOPSBACKUP")).changed
 
@@ -440,7 +442,7 @@ def test_escalation_without_backups_goes_to_the_channel(
     so(bot).requests.tick()
     (posted,) = rec.posted
     assert "waiting for Engineering Lead" in posted and "/approve realtime-features" in posted
-    assert [a.kind for _, a in rec.asks] == ["ask"] * 3  # no backups: nobody else DMed
+    assert [a.stage for _, a in rec.asks] == ["ask"] * 3  # no backups: nobody else DMed
 
 
 def test_the_cards_reject_button_serves_any_signer_still_to_sign(
@@ -459,7 +461,7 @@ def test_the_cards_reject_button_serves_any_signer_still_to_sign(
     assert "Security Lead: <@USEC>" in mrkdwn(refused.value.hint)
 
     # The Security Lead sees a problem before it is his turn: he may reject now.
-    assert "as Security Lead" in so(bot).service.may_reject(any_role, slack("USEC")).plain()
+    assert "as Security Lead" in words(so(bot).service.may_reject(any_role, slack("USEC"))).plain()
     result = so(bot).service.reject(any_role, slack("USEC"), "Pen test findings open")
     assert result.changed
     (event,) = events(bot, "signoff.rejected")

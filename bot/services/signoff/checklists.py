@@ -19,15 +19,22 @@ from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.checklist import FOLLOW_UP_HORIZON, Checklist, ItemState, ItemStatus, Probe
 from bot.domain.errors import Conflict, NotFound
-from bot.domain.message import Code, Message, person
+from bot.domain.message import Code, Message
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden, RoleDirectory
 from bot.domain.rollout import RolloutState
 from bot.providers.probes import FlagExists, MetricQuery, run_probe
+from bot.services.events import Said
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome, current_row
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView, plan_of
+from bot.services.signoff.events import (
+    AlreadyCheckedReply,
+    CheckedReply,
+    ItemChecked,
+    ProbeChanged,
+)
 from bot.services.signoff.ports import CheckButton
 from bot.store import audit, rollouts, signoffs
 from bot.store.database import Database
@@ -43,7 +50,7 @@ ACTIVE = (RolloutState.RUNNING.value, RolloutState.PAUSED.value)
 class CheckResult:
     """What a Check press did."""
 
-    text: Message
+    text: Said
     changed: bool
 
 
@@ -72,18 +79,6 @@ def describe_open(
         )
         more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
         lines.append(f"• {checklist.title}: {done}/{len(mine)} done. Open: {items}{more}")
-    return "\n".join(lines)
-
-
-def describe_metrics(states: list[ItemState]) -> str:
-    """The latest value of every metric probe of the plan (empty when it has none), so a
-    signer sees the current metrics next to the request."""
-    lines = []
-    for s in states:
-        probe = s.item.probe
-        if probe is None or probe.metric is None:
-            continue
-        lines.append(f"• {s.item.text}: {s.detail or 'not measured yet'}")
     return "\n".join(lines)
 
 
@@ -186,8 +181,7 @@ class ChecklistService:
             key = signoffs.item_key(row.id, checklist.id, button.index)
             result = signoffs.result(s, key, for_update=True)
             if result is not None and result.manual and result.status == ItemStatus.DONE.value:
-                by = person(result.checked_by or "?")
-                already = Message(f"“{item.text}” was already checked by ", by, ".")
+                already = AlreadyCheckedReply(item.text, result.checked_by or "?")
                 return CheckResult(already, False)
             if result is None:
                 result = signoffs.add_result(
@@ -215,9 +209,9 @@ class ChecklistService:
                 detail=item.text,
             )
             rollout_id, flag = row.id, row.flag_key
-        event = Message(actor.named, f" checked “{item.text}” ({checklist.title}).")
+        event = ItemChecked(actor, item.text, checklist.title)
         self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
-        return CheckResult(Message(f"Checked “{item.text}” for ", Code(flag), "."), True)
+        return CheckResult(CheckedReply(item.text, flag), True)
 
     # -- probes --------------------------------------------------------------------------
 
@@ -329,7 +323,6 @@ class ChecklistService:
                     detail=detail,
                 )
         if changed:
-            word = "passes" if passed else "fails"
             self.rollouts.announce(
-                Outcome(self.rollouts.view(rollout_id), Message(f"Probe {word}: ", detail, "."))
+                Outcome(self.rollouts.view(rollout_id), ProbeChanged(passed, detail))
             )

@@ -17,9 +17,10 @@ from sqlmodel import Session
 
 from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemStatus, Task, open_tasks
 from bot.domain.durations import format_duration, parse_duration
-from bot.domain.message import Code, Message, Sign, Strong
+from bot.domain.message import Message, Sign, Strong
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.events import TaskReminder
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
 
@@ -159,20 +160,9 @@ class FollowThrough:
             due = item.due_at(row.finished_at)
         assert due is not None
         role = self.context.directory.role(item.owner)
-        when = (
-            f"was due {format_duration(now - due)} ago"
-            if stage == OVERDUE
-            else f"is due in {format_duration(due - now)}"
-        )
-        text = Message(
-            Sign.OVERDUE if stage == OVERDUE else Sign.PENDING,
-            "Post-migration task ",
-            Strong(item.text),
-            f" ({checklist.title}) of ",
-            Code(view.flag_key),
-            f" {when}. Check it with ",
-            Code(f"/approve checklist {view.flag_key}"),
-            " once it is done.",
+        overdue = stage == OVERDUE
+        text = TaskReminder(
+            item.text, checklist.title, view.flag_key, overdue, now - due if overdue else due - now
         )
         people = list(role.members) if role is not None else []
         told = 0

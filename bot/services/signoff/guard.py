@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, NotFound, RollbotError
-from bot.domain.message import Code, Message, Strong, person
+from bot.domain.message import Code, Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import Chain, Gate, check_signer
 from bot.services.signoff.chain import SignoffChain, visit_ms
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.events import RejectPreview
 from bot.services.signoff.ports import ANY_ROLE, SignButton
 from bot.store import rollouts
 from bot.store.models import RolloutRow
@@ -134,7 +135,7 @@ class SignoffGuard:
                 "Turn it on in the config once the roles name your team.",
             )
 
-    def may_reject(self, button: SignButton, actor: Actor) -> Message:
+    def may_reject(self, button: SignButton, actor: Actor) -> RejectPreview:
         """Raise unless `actor` could reject now (checked before asking for a reason);
         return what rejecting will do, for the reason form."""
         with self.context.db.session() as s:
@@ -142,12 +143,6 @@ class SignoffGuard:
             self.require_enforced()
             button = self.resolve(chain, button, actor)
             self.check(chain, row, button, actor, rejecting=True)
-            return Message(
-                "Rejecting ",
-                Strong(gate.title),
-                " for ",
-                Code(row.flag_key),
-                f" as {self.context.role_name(button.role)} pauses the rollout and tells ",
-                person(row.started_by),
-                " why.",
+            return RejectPreview(
+                gate.title, row.flag_key, self.context.role_name(button.role), row.started_by
             )

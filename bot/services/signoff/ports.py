@@ -10,14 +10,26 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import timedelta
+from enum import StrEnum
+from typing import ClassVar, Protocol
 
 from bot.domain.ids import record_id
-from bot.domain.message import Code, Message, Strong
+from bot.services.events import Said, event
+from bot.services.signoff.events import ChainState, MetricReading, OpenChecklist
 
 log = logging.getLogger(__name__)
 
 ANY_ROLE = "*"  # a card's Reject button: whichever role still to sign the clicker holds
+
+
+class AskStage(StrEnum):
+    """Which ask of a role this is: the first, a reminder, or an escalation."""
+
+    ASK = "ask"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
 
 MessageRef = dict[str, str]
 """Where a sent message is: {"channel": ..., "ts": ...}."""
@@ -80,11 +92,13 @@ class CheckButton:
             return None
 
 
+@event
 @dataclass(frozen=True)
 class Ask:
-    """A request to sign, as shown in a direct message."""
+    """A request to sign, as shown in a direct message (bot/wording/signoff.py words it)."""
 
-    kind: str  # ask | reminder | escalation
+    kind: ClassVar[str] = "signoff.ask"
+    stage: AskStage
     flag_key: str
     plan_title: str
     phase_name: str
@@ -93,25 +107,12 @@ class Ask:
     gate_title: str
     role_name: str
     requester: str
-    chain: Message  # one line per role: signed by whom, waiting, not yet asked
-    checklists: str  # text, a line per checklist: what the gate's checklists still need
+    chain: ChainState  # one line per role: signed by whom, waiting, not yet asked
+    checklists: tuple[OpenChecklist, ...]  # the gate's checklists with items still open
     button: SignButton
-    note: str = ""  # e.g. "Reminder 2" or "Escalated: nobody signed for 2d"
-    metrics: str = ""  # text: the latest value of each metric probe (empty without any)
-
-    @property
-    def headline(self) -> Message:
-        """The first line: what is asked of whom."""
-        prefix = {"reminder": "Reminder: ", "escalation": "Escalated: "}.get(self.kind, "")
-        return Message(
-            f"{prefix}your sign-off as ",
-            Strong(self.role_name),
-            " is needed for ",
-            Code(self.flag_key),
-            " (",
-            Strong(self.gate_title),
-            ")",
-        )
+    reminders_sent: int = 0  # a reminder: how many have been sent
+    waited: timedelta = timedelta(0)  # a reminder or escalation: since the first ask
+    metrics: tuple[MetricReading, ...] = ()  # the latest value of each metric probe
 
 
 class SignoffNotifier(Protocol):
@@ -121,11 +122,11 @@ class SignoffNotifier(Protocol):
         """Send `ask` with Approve / Reject buttons; return where it is (to edit it later)."""
         ...
 
-    def close(self, ref: MessageRef, text: Message) -> None:
+    def close(self, ref: MessageRef, text: Said) -> None:
         """Replace a sent ask with `text` (no buttons): signed, passed or out of date."""
         ...
 
-    def tell(self, user_id: str, text: Message) -> None:
+    def tell(self, user_id: str, text: Said) -> None:
         """Send `text` to one person."""
         ...
 
@@ -135,18 +136,25 @@ class NullSignoffNotifier:
 
     def ask(self, user_id: str, ask: Ask) -> MessageRef | None:
         """Log the ask."""
-        log.info("sign-off ask for %s: %s", user_id, ask.headline.plain())
+        log.info(
+            "sign-off %s for %s: %s of %s (%s)",
+            ask.stage.value,
+            user_id,
+            ask.role_name,
+            ask.flag_key,
+            ask.gate_title,
+        )
         return None
 
-    def close(self, ref: MessageRef, text: Message) -> None:
+    def close(self, ref: MessageRef, text: Said) -> None:
         """Nothing to edit."""
 
-    def tell(self, user_id: str, text: Message) -> None:
+    def tell(self, user_id: str, text: Said) -> None:
         """Log the message."""
-        log.info("to %s: %s", user_id, text.plain())
+        log.info("to %s: %s", user_id, text)
 
 
-def close_quietly(notifier: SignoffNotifier, ref: MessageRef, text: Message) -> None:
+def close_quietly(notifier: SignoffNotifier, ref: MessageRef, text: Said) -> None:
     """Edit a sent ask to say it closed; a failure is only logged, because the signature or
     the step change it reports is already committed and the message is only a courtesy."""
     try:

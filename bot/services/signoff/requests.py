@@ -17,15 +17,21 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER
-from bot.domain.durations import format_duration, parse_duration
-from bot.domain.message import Code, Message, Sign, Strong
+from bot.domain.durations import parse_duration
 from bot.domain.rollout import RolloutState
-from bot.domain.signoff import describe_chain
 from bot.services.rollouts.reading import Outcome
 from bot.services.signoff.chain import SignoffChain, gate_of, visit_ms
-from bot.services.signoff.checklists import describe_metrics, describe_open
 from bot.services.signoff.context import SignoffContext
-from bot.services.signoff.ports import Ask, MessageRef, SignButton, close_quietly
+from bot.services.signoff.events import (
+    AskClosed,
+    NoLongerNeeded,
+    RoleHolders,
+    SignoffEscalated,
+    chain_state,
+    metric_readings,
+    open_checklists,
+)
+from bot.services.signoff.ports import Ask, AskStage, MessageRef, SignButton, close_quietly
 from bot.services.signoff.timeouts import GateTimeouts
 from bot.store import audit, rollouts, signoffs
 from bot.store.models import RolloutRow
@@ -41,10 +47,10 @@ class _Send:
     """A message to send after the claim committed."""
 
     request_id: int
-    kind: str  # ask | reminder | escalation
+    kind: AskStage
     users: list[str]
     ask: Ask
-    channel_text: Message | None = None  # escalation to the rollout's channel
+    channel_text: SignoffEscalated | None = None  # escalation to the rollout's channel
     rollout_id: int = 0
 
 
@@ -93,7 +99,7 @@ class SignoffRequests:
     def sync(self, rollout_id: int) -> None:
         """Bring the rollout's gate visit and requests in line with its current step."""
         now = self.clock.now()
-        closing: list[tuple[MessageRef, str]] = []
+        closing: list[tuple[MessageRef, NoLongerNeeded]] = []
         with self.db.session() as s:
             row = rollouts.by_id(s, rollout_id, for_update=True)
             if row is None:
@@ -157,8 +163,8 @@ class SignoffRequests:
                 elif existing.closed_at is None and existing.next_at is None:
                     existing.next_at = self._next_due(existing, now)  # resumed
                     signoffs.save(s, existing)
-        for ref, text in closing:
-            close_quietly(self.context.notifier, ref, Message(text))
+        for ref, why in closing:
+            close_quietly(self.context.notifier, ref, AskClosed(why))
 
     def _next_due(self, request: SignoffRequestRow, now: datetime) -> datetime:
         if request.asked_at is None:
@@ -220,7 +226,7 @@ class SignoffRequests:
                 signoffs.save(s, request)
                 return None
             if request.asked_at is None:
-                kind = "ask"
+                kind = AskStage.ASK
                 request.asked_at = now
                 if self.config.escalate_after:
                     request.escalate_at = now + parse_duration(self.config.escalate_after)
@@ -229,10 +235,10 @@ class SignoffRequests:
                 and request.escalated_at is None
                 and request.escalate_at <= now
             ):
-                kind = "escalation"
+                kind = AskStage.ESCALATION
                 request.escalated_at = now
             else:
-                kind = "reminder"
+                kind = AskStage.REMINDER
                 # After downtime, one reminder catches up; the next is counted from now on.
                 every = parse_duration(self.config.remind_every)
                 first = request.asked_at + parse_duration(self.config.remind_after)
@@ -246,7 +252,7 @@ class SignoffRequests:
                     s,
                     actor=SCHEDULER,
                     at=now,
-                    action=f"signoff.{'asked' if kind == 'ask' else kind + '_sent'}",
+                    action=_audit_action(kind),
                     subject_type="rollout",
                     subject_id=row.flag_key,
                     after={"gate": request.gate_id, "role": request.role_id, "to": send.users},
@@ -259,15 +265,20 @@ class SignoffRequests:
             request = signoffs.request_by_id(s, send.request_id, for_update=True)
             if request is None:
                 return
-            if send.kind == "ask":
+            if send.kind is AskStage.ASK:
                 request.asked_at, request.escalate_at = None, None
-            elif send.kind == "escalation":
+            elif send.kind is AskStage.ESCALATION:
                 request.escalated_at = None
             request.next_at = now + RETRY_AFTER_FAILURE
             signoffs.save(s, request)
 
     def _compose(
-        self, s: Session, request: SignoffRequestRow, row: RolloutRow, kind: str, now: datetime
+        self,
+        s: Session,
+        request: SignoffRequestRow,
+        row: RolloutRow,
+        kind: AskStage,
+        now: datetime,
     ) -> _Send | None:
         assert row.id is not None
         current = self.chain.current(s, row)
@@ -288,14 +299,9 @@ class SignoffRequests:
         all_states = self.context.checklists.states(s, row, plan)
         required_ids = {c.id for c in required}
         states = [st for st in all_states if st.checklist.id in required_ids]
-        waited = format_duration(now - (request.asked_at or now))
-        note = ""
-        if kind == "reminder":
-            note = f"Reminder {request.reminders_sent}: asked {waited} ago."
-        elif kind == "escalation":
-            note = f"Escalated: {role_name} has not signed in {waited}."
+        waited = now - (request.asked_at or now)
         ask = Ask(
-            kind=kind,
+            stage=kind,
             flag_key=row.flag_key,
             plan_title=plan.title,
             phase_name=planned.phase.name,
@@ -304,37 +310,32 @@ class SignoffRequests:
             gate_title=gate.title,
             role_name=role_name,
             requester=row.started_by,
-            chain=describe_chain(chain, directory),
-            checklists=describe_open(required, states, directory) or "All required items done.",
+            chain=chain_state(chain, directory),
+            checklists=open_checklists(required, states, directory),
             button=SignButton(
                 row.id, row.step_index, visit_ms(row.step_started_at), request.role_id
             ),
-            note=note,
-            metrics=describe_metrics(all_states),
+            reminders_sent=request.reminders_sent if kind is AskStage.REMINDER else 0,
+            waited=waited if kind is not AskStage.ASK else timedelta(0),
+            metrics=metric_readings(all_states),
         )
         # Not the requester, nor (one person, one role) someone who signed another role.
         signed = {sig.user for sig in chain.signatures.values()}
         skip = {row.started_by} | (set() if self.config.allow_multiple_roles else signed)
         users = [m for m in members if m not in skip]
         channel_text = None
-        if kind == "escalation":
+        if kind is AskStage.ESCALATION:
             backups = list(role.backups) if role else []
             if self.config.escalate_to == "backups" and backups:
                 users = [b for b in backups if b != row.started_by]
             else:
                 users = []
-                who = role.who() if role else Message(role_name)
-                channel_text = Message(
-                    Sign.INCIDENT,
-                    "Sign-off ",
-                    Strong(gate.title),
-                    " for ",
-                    Code(row.flag_key),
-                    f" is waiting for {role_name} (",
-                    who,
-                    f") since {waited}. Anyone holding the role: ",
-                    Code(f"/approve {row.flag_key}"),
-                    ".",
+                channel_text = SignoffEscalated(
+                    gate.title,
+                    row.flag_key,
+                    role_name,
+                    RoleHolders.of(role) if role else None,
+                    waited,
                 )
         return _Send(request.id or 0, kind, users, ask, channel_text, row.id)
 
@@ -362,9 +363,13 @@ class SignoffRequests:
         return refs
 
 
-def _closed_reason(state: str) -> str:
+def _audit_action(kind: AskStage) -> str:
+    return "signoff.asked" if kind is AskStage.ASK else f"signoff.{kind.value}_sent"
+
+
+def _closed_reason(state: str) -> NoLongerNeeded:
     if state == RolloutState.ROLLED_BACK.value:
-        return "No longer needed: the rollout was rolled back; the chain starts again."
+        return NoLongerNeeded.ROLLED_BACK
     if state == RolloutState.COMPLETED.value:
-        return "No longer needed: the rollout is complete."
-    return "No longer needed: this gate has passed or the step changed."
+        return NoLongerNeeded.COMPLETED
+    return NoLongerNeeded.MOVED

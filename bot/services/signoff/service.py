@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -26,9 +26,9 @@ from bot.config.signoff import SignoffConfig
 from bot.domain import rollout as machine
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, RollbotError
-from bot.domain.message import Code, Message, Sign, Strong, person
 from bot.domain.rollout import RolloutState
 from bot.domain.signoff import AlreadySigned, Gate
+from bot.services.events import Said
 from bot.services.permissions import Permissions
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.service import RolloutService
@@ -36,6 +36,15 @@ from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.chain import SignoffChain
 from bot.services.signoff.checklists import ChecklistService
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.events import (
+    AlreadySignedReply,
+    AskSigned,
+    GateRejected,
+    GateSigned,
+    RejectedReply,
+    RejectionTold,
+    SignedReply,
+)
 from bot.services.signoff.guard import SignoffGuard
 from bot.services.signoff.ports import (
     MessageRef,
@@ -55,7 +64,7 @@ log = logging.getLogger(__name__)
 class SignResult:
     """What a click did: a sentence for the person who clicked, and whether it changed."""
 
-    text: Message
+    text: Said
     changed: bool
     view: RolloutView | None = None
 
@@ -115,13 +124,7 @@ class SignoffService:
                     self.guard.check(chain, row, button, actor, rejecting=False)
                 except AlreadySigned as done:
                     return SignResult(
-                        Message(
-                            "You already signed ",
-                            Strong(gate.title),
-                            f" as {self._role(button)} "
-                            f"({done.signature.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC); "
-                            "nothing more to do.",
-                        ),
+                        AlreadySignedReply(gate.title, self._role(button), done.signature.at),
                         changed=False,
                     )
                 assert row.id is not None
@@ -136,21 +139,17 @@ class SignoffService:
                 "Nothing was changed; see the card for who signed.",
             ) from None
         for ref in closing:
-            closed = Message("Signed by ", actor.named, f" as {self._role(button)}.")
-            close_quietly(self.notifier, ref, closed)
-        event = Message(actor.named, " signed ", Strong(gate.title), f" as {self._role(button)}.")
-        if after.complete:
-            event += " All signatures are in."
-        else:
-            nxt = ", ".join(self.context.role_name(r) for r in after.next_roles())
-            event += f" Next: {nxt}."
+            close_quietly(self.notifier, ref, AskSigned(actor, self._role(button)))
+        event = GateSigned(
+            actor,
+            gate.title,
+            self._role(button),
+            complete=after.complete,
+            next_roles=tuple(self.context.role_name(r) for r in after.next_roles()),
+        )
         outcome = self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
         return SignResult(
-            Message(
-                "Signed: ", Strong(gate.title), " for ", Code(flag), f" as {self._role(button)}."
-            ),
-            changed=True,
-            view=outcome.view,
+            SignedReply(gate.title, flag, self._role(button)), changed=True, view=outcome.view
         )
 
     def reject(self, button: SignButton, actor: Actor, reason: str) -> SignResult:
@@ -176,43 +175,14 @@ class SignoffService:
                     now,
                 )
             flag, rollout_id, requester = row.flag_key, row.id, row.started_by
-        event = Message(
-            actor.named,
-            " rejected ",
-            Strong(gate.title),
-            f" as {self._role(button)}: ",
-            reason,
-            ". The rollout is paused.",
-        )
+        event = GateRejected(actor, gate.title, self._role(button), reason)
         outcome = self.rollouts.announce(Outcome(self.rollouts.view(rollout_id), event))
         try:
-            self.notifier.tell(
-                requester,
-                Message(
-                    Sign.STOPPED,
-                    "Your rollout of ",
-                    Code(flag),
-                    " is paused: ",
-                    event,
-                    " Fix what is asked, then ",
-                    Code(f"/rollout resume {flag}"),
-                    f"; {self._role(button)} can then approve.",
-                ),
-            )
+            self.notifier.tell(requester, RejectionTold(flag, event))
         except Exception:
             log.exception("could not tell %s about the rejection", requester)
         return SignResult(
-            Message(
-                "Rejected ",
-                Strong(gate.title),
-                " for ",
-                Code(flag),
-                "; the rollout is paused and the requester (",
-                person(requester),
-                ") has been told why.",
-            ),
-            changed=True,
-            view=outcome.view,
+            RejectedReply(gate.title, flag, requester), changed=True, view=outcome.view
         )
 
     # -- helpers -------------------------------------------------------------------------

@@ -5,17 +5,17 @@ lock, so it pauses once however many replicas run the tick."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER
-from bot.domain.durations import format_duration
-from bot.domain.message import Message, Sign, Strong, person
 from bot.domain.rollout import RolloutState
 from bot.services.rollouts.reading import Outcome
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.chain import gate_of
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.events import GateTimedOut, TimeoutTold
 from bot.store import audit, rollouts, signoffs
 
 log = logging.getLogger(__name__)
@@ -36,37 +36,38 @@ class GateTimeouts:
             candidates = signoffs.timed_out_candidates(s, now)
         done = 0
         for visit_id in candidates:
-            outcome, requester = self._time_out_one(visit_id, now)
-            if outcome is None:
+            found = self._time_out_one(visit_id, now)
+            if found is None:
                 continue
+            outcome, requester, timed_out = found
             self.context.rollouts.announce(outcome)
             try:
-                said = outcome.event
-                assert isinstance(said, Message), "a gate timeout is worded here"
-                self.context.notifier.tell(requester, Message(Sign.TIMEOUT, said))
+                self.context.notifier.tell(requester, TimeoutTold(timed_out))
             except Exception:
                 log.exception("could not tell %s about the gate timeout", requester)
             done += 1
         return done
 
-    def _time_out_one(self, visit_id: int, now: datetime) -> tuple[Outcome | None, str]:
+    def _time_out_one(
+        self, visit_id: int, now: datetime
+    ) -> tuple[Outcome, str, GateTimedOut] | None:
         with self.db.session() as s:
             probe = signoffs.gate_visit_by_id(s, visit_id)
             if probe is None:
-                return None, ""
+                return None
             # The rollout row first, as every other change does, so locks never cross.
             row = rollouts.claim(s, probe.rollout_id, skip_locked=self.db.is_postgres)
             if row is None:
-                return None, ""
+                return None
             visit = signoffs.gate_visit(s, probe.visit_key, for_update=True)
             if visit is None or visit.timed_out_at or visit.passed_at or visit.closed_at:
-                return None, ""
+                return None
             visit.timed_out_at = now
             signoffs.save(s, visit)
             plan = plan_of(row)
             gate = gate_of(plan, visit.step_index)
             title = gate.title if gate else visit.gate_id
-            waited = format_duration(now - visit.opened_at)
+            waited = now - visit.opened_at
             audit.record(
                 s,
                 actor=SCHEDULER,
@@ -76,12 +77,7 @@ class GateTimeouts:
                 subject_id=row.flag_key,
                 after={"gate": visit.gate_id, "step": visit.step_index},
             )
-            event = Message(
-                "Sign-off ",
-                Strong(title),
-                f" timed out after {waited} without every signature; "
-                "the rollout is paused (it never advances without them).",
-            )
+            event = GateTimedOut(title, waited)
             if row.state == RolloutState.RUNNING.value:
                 changed = self.context.rollouts.change_locked(
                     s,
@@ -91,7 +87,7 @@ class GateTimeouts:
                     SCHEDULER,
                     now,
                 )
-                owned = Message(event, " Owner: ", person(row.started_by), ".")
-                return Outcome(changed.view, owned), row.started_by
+                owned = replace(event, owner=row.started_by)
+                return Outcome(changed.view, owned), row.started_by, owned
             view = self.context.rollouts.view_of(s, row, now)
-            return Outcome(view, event), row.started_by
+            return Outcome(view, event), row.started_by, event
