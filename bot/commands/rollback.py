@@ -12,6 +12,7 @@ from bot.domain.message import Code, Message
 from bot.domain.runbook import FULL
 from bot.services.rollback.report import RollbackPreview, RollbackReport
 from bot.services.rollback.service import RollbackService
+from bot.wording.rollback import step_lines
 
 USAGE = """*Usage:* `/rollback <flag> [runbook] [reason]`
 Rolls the flag's rollout back: turns the flag off first, then runs the plan's rollback
@@ -66,14 +67,14 @@ def confirmation_text(preview: RollbackPreview) -> Message:
             Code(preview.flag_key),
             f" (now {state}, {preview.percentage}%)? It is partial: the flag stays on and the "
             "rollout is paused, not rolled back. These steps will run, in order:\n",
-            Message.join("\n", preview.steps),
+            Message.join("\n", step_lines(preview.steps)),
             retry,
         )
     return Message(
         "Roll back ",
         Code(preview.flag_key),
         f" (now {state}, {preview.percentage}%)? These steps will run, in order:\n",
-        Message.join("\n", preview.steps),
+        Message.join("\n", step_lines(preview.steps)),
         retry,
     )
 

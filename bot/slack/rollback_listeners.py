@@ -56,6 +56,7 @@ from bot.slack.listener import (
     refusal_text,
 )
 from bot.slack.mrkdwn import mrkdwn
+from bot.wording.rollback import step_lines
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _runbook_blocks(preview: RollbackPreview) -> list[Block]:
         )
     ]
     for name, steps in preview.other_steps[:10]:
-        text = mrkdwn(Message("*", name, "* runs:\n", Message.join("\n", steps)))
+        text = mrkdwn(Message("*", name, "* runs:\n", Message.join("\n", step_lines(steps))))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(text, 3000))]))
     return blocks
 

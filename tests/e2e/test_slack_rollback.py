@@ -17,7 +17,7 @@ from bot.clock import ManualClock
 from bot.container import Rollbot, slack_chat
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.rollback.report import RollbackReport
 from bot.slack.app import build_slack_app
 from bot.slack.blocks import rollout_card
@@ -30,6 +30,7 @@ from bot.slack.rollback_listeners import (
     RUNBOOK_BLOCK,
 )
 from bot.web.app import create_app
+from bot.wording import words
 from tests.asgi_thread import serving
 from tests.e2e.conftest import SIGNING_SECRET, button_styles
 from tests.fakes.slack_api import Call, FakeSlack
@@ -210,8 +211,8 @@ def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
         runs = bot.rollbot.rollback.runs
         post = runs._post
 
-        def dying(report: RollbackReport, message: Message) -> None:
-            if "Step 3/3 started" in message.plain():
+        def dying(report: RollbackReport, message: Said) -> None:
+            if "Step 3/3 started" in words(message).plain():
                 raise Died
             post(report, message)
 

@@ -16,11 +16,12 @@ from bot.commands.rollback import run_rollback_direct
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import NotFound
-from bot.domain.message import Message
 from bot.domain.rollout import RolloutState
+from bot.services.events import Said
 from bot.services.rollback.report import RollbackReport
 from bot.shell.render import render_reply
 from bot.shell.text import text as plain
+from bot.wording import words
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import RUNBOOKS_PLAN as PLAN
 from tests.rollback_support import ThreadRecorder, hearing, rollbot_for, tick
@@ -139,8 +140,8 @@ def test_an_interrupted_partial_runbook_resumes_as_itself(
     runs = bot.rollback.runs
     post = runs._post
 
-    def dying(report: RollbackReport, message: Message) -> None:
-        if "Step 2/2 started" in message.plain():
+    def dying(report: RollbackReport, message: Said) -> None:
+        if "Step 2/2 started" in words(message).plain():
             raise Died
         post(report, message)
 

@@ -22,12 +22,12 @@ from bot.container import Rollbot
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
-from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.domain.rollout import RolloutState
 from bot.domain.secrets import Redactor
 from bot.logs import RedactingFilter
 from bot.providers.metrics.base import MetricsProviderError
+from bot.services.events import Said
 from bot.services.rollback.context import Listener
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.holds import AdvanceHold
@@ -38,6 +38,8 @@ from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
+from bot.wording import words
+from bot.wording.rollback import step_lines
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import (
     ERRORS,
@@ -262,7 +264,7 @@ def test_manual_rollback_needs_a_reason_and_an_allowed_role(
         with pytest.raises(RollbotError, match="needs a reason"):
             rb.rollback.roll_back(FLAG, ops, "   ")
         preview = rb.rollback.preview(FLAG, ops)
-        assert preview.steps[0].plain().startswith("1. Disable the flag")
+        assert step_lines(preview.steps)[0].plain().startswith("1. Disable the flag")
         assert len(preview.steps) == 3
         report = rb.rollback.roll_back(FLAG, ops, "users report errors")
         assert not report.automatic and not report.failed
@@ -521,8 +523,8 @@ def _die_before_step_3(bot: Rollbot, monkeypatch: pytest.MonkeyPatch) -> int:
     running with two step results and a lease that will run out."""
     post = bot.rollback.runs._post
 
-    def dying(report: RollbackReport, message: Message) -> None:
-        if "Step 3/3 started" in message.plain():
+    def dying(report: RollbackReport, message: Said) -> None:
+        if "Step 3/3 started" in words(message).plain():
             raise Crash
         post(report, message)
 

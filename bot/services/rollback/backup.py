@@ -22,14 +22,15 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER
-from bot.domain.message import Message, Preformatted, Sign, Strong
+from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot
 from bot.domain.secrets import OWN_SECRETS
 from bot.providers.databases import Databases
 from bot.providers.metrics.base import NoMetrics
-from bot.providers.runbook.base import RunContext, StepResult
+from bot.providers.runbook.base import RunContext
 from bot.providers.runbook.engine import run_one
+from bot.services.rollback.events import BackupNotTaken, BackupTaken
 from bot.services.rollouts.context import Outcome
 from bot.services.rollouts.service import RolloutService
 from bot.store import audit
@@ -50,13 +51,6 @@ def backup_due(plan: Plan, snapshot: RolloutSnapshot) -> bool:
     )
 
 
-def backup_text(result: StepResult) -> Message:
-    """The thread's account of a backup that ran (or was skipped, already done): what each
-    statement did and the row counts before and after."""
-    head = Message(Sign.OK, "Data backup ", Strong(result.name), " before the first users:")
-    return Message(head, "\n", Preformatted(result.output)) if result.output else head
-
-
 class DataBackup:
     """Runs the plan's `backup:` before the first user sees the feature (an AdvanceHold)."""
 
@@ -75,7 +69,7 @@ class DataBackup:
         self.sleep = sleep
         # Reports waiting for their change to be announced, by rollout id (only between
         # the hold and the announcement of the same change; the audit table keeps them).
-        self._pending: dict[int, Message] = {}
+        self._pending: dict[int, BackupTaken | BackupNotTaken] = {}
 
     def hold(
         self,
@@ -103,14 +97,7 @@ class DataBackup:
         if plan.backup.database not in self.databases.available:
             # Configured, but its URL variable is unset here (`config check` warns): said
             # loudly in the thread, and it does not stop the rollout.
-            self._pending[row.id] = Message(
-                Sign.WARNING,
-                "Data backup ",
-                Strong(plan.backup.name),
-                f" was NOT taken: database {plan.backup.database!r} has no URL here (the "
-                "variable its url_env names is unset). The data-migration rollback has "
-                "nothing to restore from.",
-            )
+            self._pending[row.id] = BackupNotTaken(plan.backup.name, plan.backup.database)
             return None
         ctx = RunContext(
             flag_key=row.flag_key,
@@ -135,7 +122,7 @@ class DataBackup:
             after=result.as_dict(),
         )
         if result.ok:
-            self._pending[row.id] = backup_text(result)
+            self._pending[row.id] = BackupTaken(result.name, result.output)
             return None
         return Message(
             "the data backup ",

@@ -24,7 +24,8 @@ from bot.domain.rollout import RolloutState
 from bot.domain.runbook import FULL, RunbookStep, total_budget
 from bot.providers.runbook.base import StepResult
 from bot.services.rollback.context import RollbackContext
-from bot.services.rollback.report import RollbackReport, decided_text, started_text
+from bot.services.rollback.events import RollbackDecided, RollbackStarted, steps_shown
+from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.store import audit, rollbacks, rollouts, run_locks
 from bot.store.models import RolloutRow
@@ -53,7 +54,7 @@ class Claim:
 
     report: RollbackReport
     steps: list[RunbookStep]
-    text: Message
+    text: RollbackStarted | RollbackDecided
     actor: Actor
     done: tuple[StepResult, ...] = ()
     """Results recorded before the process running it died (a resumed rollback)."""
@@ -223,14 +224,14 @@ class RollbackClaims:
             runbook=runbook,
             partial=partial,
         )
-        text = started_text(
+        text = RollbackStarted(
             row.flag_key,
             automatic,
-            actor.named,
+            actor,
             reason,
-            fired,
             now,
-            steps,
+            steps_shown(steps),
+            tuple(fired),
             runbook,
             partial,
             before.percentage,
@@ -289,14 +290,14 @@ class RollbackClaims:
                 detail="resumed after a restart",
             )
             report = _report_so_far(row, rollout, done)
-            text = started_text(
+            text = RollbackStarted(
                 row.flag_key,
                 row.automatic,
-                actor.named,
+                actor,
                 row.reason,
-                [],
                 row.started_at,
-                steps,
+                steps_shown(steps),
+                (),
                 report.runbook,
                 report.partial,
                 rollout.percentage,
@@ -378,7 +379,7 @@ class RollbackClaims:
                 after={"rollback_id": row.id, "step": step.name, "choice": choice},
             )
             report = _report_so_far(row, rollout, done)
-        text = decided_text(choice, actor.named, step.name)
+        text = RollbackDecided(choice, actor, step.name)
         return Claim(report, steps, text, actor, tuple(done), lock=lock)
 
 

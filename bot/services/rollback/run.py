@@ -13,22 +13,24 @@ import time
 from dataclasses import replace
 
 from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.message import Message, Part, person
+from bot.domain.roles import Role
 from bot.domain.runbook import RunbookStep
 from bot.providers.runbook.base import RunContext, StepResult
 from bot.providers.runbook.children import StepInterrupted
 from bot.providers.runbook.engine import run_runbook
 from bot.providers.runbook.leftovers import run_marker
+from bot.services.events import Said
 from bot.services.rollback.claim import FAILED, LEASE_GRACE, SUCCEEDED, Claim, step_lease
 from bot.services.rollback.context import RollbackContext
-from bot.services.rollback.report import (
-    RollbackReport,
-    finished_text,
-    resumed_text,
-    step_result_text,
-    step_started_text,
-    waiting_text,
+from bot.services.rollback.events import (
+    RollbackFinished,
+    RollbackResumed,
+    RollbackStepStarted,
+    RollbackWaiting,
+    step_finished,
+    step_shown,
 )
+from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.context import Outcome
 from bot.store import audit, rollbacks, rollouts, run_locks
 
@@ -95,23 +97,23 @@ class RunbookRun:
             self.ctx.rollouts.announce(Outcome(view, claim.text))
             self._tell(report)
             if claim.resumed:
-                self._post(report, resumed_text(0, total))
-            self._post(report, step_started_text(0, total, steps[0]))
-            self._post(report, step_result_text(0, total, head.results[0]))
+                self._post(report, RollbackResumed(0, total))
+            self._post(report, RollbackStepStarted(0, total, step_shown(steps[0])))
+            self._post(report, step_finished(0, total, head.results[0]))
             failed_step = head.failed_step
             first = 1
         elif claim.resumed and failed_step is None and first < total:
-            self._post(report, resumed_text(first, total))
+            self._post(report, RollbackResumed(first, total))
         if failed_step is None and first < total:
             offset = first
 
             def on_start(index: int, step: RunbookStep) -> None:
                 record_start(index + offset, step)
-                self._post(report, step_started_text(index + offset, total, step))
+                self._post(report, RollbackStepStarted(index + offset, total, step_shown(step)))
 
             def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
                 record_result(index + offset, step, result)
-                self._post(report, step_result_text(index + offset, total, result))
+                self._post(report, step_finished(index + offset, total, result))
 
             failed_step = run_runbook(steps[first:], ctx, on_start, on_result).failed_step
         finished = replace(
@@ -123,7 +125,7 @@ class RunbookRun:
             finished_at=self.ctx.clock.now(),
         )
         self._finish(finished, actor)
-        text = finished_text(finished, total, self._loud(report), time.monotonic() - started)
+        text = self._finished(finished, total, time.monotonic() - started)
         self.ctx.rollouts.announce(Outcome(self.ctx.rollouts.view(report.rollout_id), text))
         self._tell(finished)
         return finished
@@ -131,7 +133,7 @@ class RunbookRun:
     def wait_for_decision(self, claim: Claim) -> None:
         """Say in the thread (and on the card) that the rollback waits for a person."""
         index = len(claim.done)
-        self._post(claim.report, waiting_text(index, len(claim.steps), claim.steps[index]))
+        self._post(claim.report, RollbackWaiting(index, len(claim.steps), claim.steps[index].name))
         self.ctx.rollouts.announce(
             Outcome(self.ctx.rollouts.view(claim.report.rollout_id), claim.text)
         )
@@ -148,7 +150,7 @@ class RunbookRun:
             finished_at=self.ctx.clock.now(),
         )
         self._post(claim.report, claim.text)
-        text = finished_text(finished, len(claim.steps), self._loud(claim.report), 0.0)
+        text = self._finished(finished, len(claim.steps), 0.0)
         self.ctx.rollouts.announce(Outcome(self.ctx.rollouts.view(claim.report.rollout_id), text))
         self._tell(finished)
         return finished
@@ -216,26 +218,42 @@ class RunbookRun:
                 after={"rollback_id": report.rollback_id, **after},
             )
 
-    def post(self, report: RollbackReport, message: Message) -> None:
+    def post(self, report: RollbackReport, message: Said) -> None:
         """One message in the rollout's thread."""
         self._post(report, message)
 
-    def _post(self, report: RollbackReport, message: Message) -> None:
+    def _post(self, report: RollbackReport, message: Said) -> None:
         """One thread message; a failure goes to the outbox, never stops the runbook."""
         self.ctx.rollouts.post(report.rollout_id, message)
 
-    def _loud(self, report: RollbackReport) -> list[Part | Message]:
+    def _finished(self, report: RollbackReport, total: int, took_s: float) -> RollbackFinished:
+        """The last thread message's event: done, or failed with who must take over."""
+        people: tuple[str, ...] = ()
+        roles: tuple[Role, ...] = ()
+        if report.failed:
+            people, roles = self._loud(report)
+        return RollbackFinished(
+            flag_key=report.flag_key,
+            total=total,
+            ran=len(report.steps),
+            succeeded=sum(1 for s in report.steps if s.ok),
+            took_s=took_s,
+            failed=report.failed,
+            failed_step=report.failed_step,
+            runbook=report.runbook,
+            partial=report.partial,
+            people=people,
+            roles=roles,
+        )
+
+    def _loud(self, report: RollbackReport) -> tuple[tuple[str, ...], tuple[Role, ...]]:
         """Who must hear about a failed rollback: owner, the person who ran it, ops roles."""
         with self.ctx.db.session() as s:
             row = rollouts.by_id(s, report.rollout_id)
             owner = row.started_by if row else None
-        people = [p for p in (owner, report.actor_id) if p and p != SCHEDULER.id]
-        loud: list[Part | Message] = [person(p) for p in people]
-        for role_id in self.ctx.notify_roles:
-            role = self.ctx.roles.role(role_id)
-            if role is not None:
-                loud.append(Message(role.name, " (", role.who(), ")"))
-        return loud
+        people = tuple(p for p in (owner, report.actor_id) if p and p != SCHEDULER.id)
+        roles = (self.ctx.roles.role(role_id) for role_id in self.ctx.notify_roles)
+        return people, tuple(role for role in roles if role is not None)
 
     def _tell(self, report: RollbackReport) -> None:
         for listener in self.ctx.listeners:

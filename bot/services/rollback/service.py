@@ -28,12 +28,8 @@ from bot.providers.metrics.base import MetricsProvider
 from bot.providers.runbook.leftovers import run_marker, stop_leftovers
 from bot.services.rollback.claim import Claim, RollbackClaims
 from bot.services.rollback.context import RollbackContext
-from bot.services.rollback.report import (
-    RollbackPreview,
-    RollbackReport,
-    leftovers_text,
-    preview_lines,
-)
+from bot.services.rollback.events import LeftoversStopped, steps_shown
+from bot.services.rollback.report import RollbackPreview, RollbackReport
 from bot.services.rollback.run import RunbookRun
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import plan_of
@@ -123,14 +119,14 @@ class RollbackService:
                 row.id,
                 row.state,
                 row.percentage,
-                preview_lines(steps),
+                steps_shown(steps),
                 retry,
                 runbook=runbook,
                 partial=plan.runbook_partial(runbook),
                 description=plan.runbook_description(runbook),
                 runbooks=[(n, plan.runbook_description(n)) for n in plan.runbook_names()],
                 other_steps=[
-                    (n, preview_lines(plan.runbook_steps(n)))
+                    (n, steps_shown(plan.runbook_steps(n)))
                     for n in plan.runbook_names()
                     if n != runbook
                 ],
@@ -217,7 +213,7 @@ class RollbackService:
                 log.warning(
                     "stopped %d leftover process(es) of rollback %s", len(stopped), rollback_id
                 )
-                self.runs.post(claimed.report, leftovers_text(len(stopped)))
+                self.runs.post(claimed.report, LeftoversStopped(len(stopped)))
             index = len(claimed.done)
             if index < len(claimed.steps) and not claimed.steps[index].idempotent:
                 # It may have done its work or not: running it blindly could do it twice.

@@ -1,0 +1,237 @@
+"""What happens during a rollback, as events for the rollout's thread (bot/wording/rollback.py
+words them): it started, each step started and ended, it finished or failed, it waits for a
+person, a person decided; and the plan's data backup before the first users.
+
+Events carry facts only; `StepShown` is a runbook step as far as the thread and the
+confirmation show it (its name and what it does), without its secrets' sources or bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from bot.domain.actor import Actor
+from bot.domain.roles import Role
+from bot.domain.rollback import FiredTrigger
+from bot.domain.runbook import (
+    CommandStep,
+    FlagStep,
+    HttpStep,
+    RunbookStep,
+    SqlStep,
+    WaitForHealthStep,
+)
+from bot.providers.runbook.base import StepResult
+from bot.services.events import event
+
+
+@dataclass(frozen=True)
+class StepShown:
+    """A runbook step as people are shown it: its name, kind, and what says what it does."""
+
+    name: str
+    kind: str
+    # flag: the flag it sets (None: the rollout's own) and the fields it sets.
+    flag: str | None = None
+    sets: dict[str, Any] = field(default_factory=dict)
+    # sql: the database, how many statements, the guard query.
+    database: str = ""
+    statements: int = 0
+    skip_if: str | None = None
+    # command: what it runs.
+    run: str = ""
+    # http: method, url, the statuses it expects.
+    method: str = ""
+    url: str | None = None
+    expect_status: tuple[int, ...] = ()
+    # wait_for_health: a url (above) or a metric query, its comparison and threshold; timeout.
+    query: str | None = None
+    comparison: str | None = None
+    threshold: float | None = None
+    timeout: str = ""
+
+
+def step_shown(step: RunbookStep) -> StepShown:
+    """What a runbook step shows of itself."""
+    if isinstance(step, FlagStep):
+        return StepShown(step.name, step.kind, flag=step.flag, sets=dict(step.set))
+    if isinstance(step, SqlStep):
+        return StepShown(
+            step.name,
+            step.kind,
+            database=step.database,
+            statements=len(step.statements),
+            skip_if=step.skip_if,
+        )
+    if isinstance(step, CommandStep):
+        return StepShown(step.name, step.kind, run=step.run)
+    if isinstance(step, HttpStep):
+        return StepShown(
+            step.name,
+            step.kind,
+            method=step.method,
+            url=step.url,
+            expect_status=tuple(step.expect_status),
+        )
+    assert isinstance(step, WaitForHealthStep)
+    return StepShown(
+        step.name,
+        step.kind,
+        url=step.url,
+        query=step.query,
+        comparison=step.comparison,
+        threshold=step.threshold,
+        timeout=step.timeout,
+    )
+
+
+def steps_shown(steps: list[RunbookStep]) -> tuple[StepShown, ...]:
+    """What a runbook's steps show, in order."""
+    return tuple(step_shown(s) for s in steps)
+
+
+@event
+@dataclass(frozen=True)
+class RollbackStarted:
+    """A rollback (or a partial runbook) began: why, and the steps that will run."""
+
+    kind: ClassVar[str] = "rollback.started"
+    flag_key: str
+    automatic: bool
+    actor: Actor
+    reason: str
+    at: datetime
+    steps: tuple[StepShown, ...]
+    triggers: tuple[FiredTrigger, ...] = ()
+    runbook: str = "full"
+    partial: bool = False
+    # The rollout's percentage when it started (a partial runbook leaves it there).
+    percentage: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class RollbackResumed:
+    """A rollback interrupted by a process death was picked up again at step `index`."""
+
+    kind: ClassVar[str] = "rollback.resumed"
+    index: int
+    total: int
+
+
+@event
+@dataclass(frozen=True)
+class RollbackStepStarted:
+    """Step `index` (from 0) of `total` began."""
+
+    kind: ClassVar[str] = "rollback.step_started"
+    index: int
+    total: int
+    step: StepShown
+
+
+@event
+@dataclass(frozen=True)
+class RollbackStepFinished:
+    """Step `index` (from 0) of `total` ended: how, after how long, and its output's tail."""
+
+    kind: ClassVar[str] = "rollback.step_finished"
+    index: int
+    total: int
+    name: str
+    ok: bool
+    attempts: int
+    duration_s: float
+    output: str = ""
+    error: str | None = None
+    continued: bool = False  # failed, but marked continue_on_error
+
+
+def step_finished(index: int, total: int, result: StepResult) -> RollbackStepFinished:
+    """The event of a step's result."""
+    return RollbackStepFinished(
+        index,
+        total,
+        result.name,
+        result.ok,
+        result.attempts,
+        result.duration_s,
+        result.output,
+        result.error,
+        result.continued,
+    )
+
+
+@event
+@dataclass(frozen=True)
+class RollbackFinished:
+    """A rollback ended: done, or failed with who must take over."""
+
+    kind: ClassVar[str] = "rollback.finished"
+    flag_key: str
+    total: int
+    # Steps with a result (run or skipped), and those of them that succeeded.
+    ran: int
+    succeeded: int
+    took_s: float
+    failed: bool = False
+    failed_step: str | None = None
+    runbook: str = "full"
+    partial: bool = False
+    # Who must hear about a failure: people by user id (owner, who ran it), then the roles
+    # to notify.
+    people: tuple[str, ...] = ()
+    roles: tuple[Role, ...] = ()
+
+
+@event
+@dataclass(frozen=True)
+class RollbackWaiting:
+    """A resumed rollback stopped at a step not safe to run twice: a person decides."""
+
+    kind: ClassVar[str] = "rollback.waiting"
+    index: int
+    total: int
+    step: str
+
+
+@event
+@dataclass(frozen=True)
+class RollbackDecided:
+    """A person chose for the step a rollback waited at: `rerun`, `skip` or `abort`."""
+
+    kind: ClassVar[str] = "rollback.decided"
+    choice: str
+    actor: Actor
+    step: str
+
+
+@event
+@dataclass(frozen=True)
+class LeftoversStopped:
+    """Processes an interrupted run left running were stopped before it went on."""
+
+    kind: ClassVar[str] = "rollback.leftovers_stopped"
+    count: int
+
+
+@event
+@dataclass(frozen=True)
+class BackupTaken:
+    """The plan's data backup ran (or was skipped, already done) before the first users."""
+
+    kind: ClassVar[str] = "rollback.backup_taken"
+    name: str
+    output: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class BackupNotTaken:
+    """The plan's data backup could not run: its database has no URL here."""
+
+    kind: ClassVar[str] = "rollback.backup_not_taken"
+    name: str
+    database: str
