@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from bot import wording
 from bot.commands.reply import refusal_message
 from bot.domain.actor import Actor
 from bot.domain.errors import RollbotError
@@ -24,6 +25,7 @@ from bot.domain.incident import (
     parse_status,
 )
 from bot.domain.message import Channel, Code, Link, Mention, Message, Sign, Strong, person
+from bot.services.events import Said
 from bot.services.incidents.service import IncidentService
 from bot.services.incidents.views import IncidentView
 
@@ -73,12 +75,14 @@ class IncidentReply:
 
 
 def said(
-    message: Message,
+    message: Said,
     incident: IncidentView | None = None,
     timeline: list[TimelineEvent] | None = None,
 ) -> IncidentReply:
-    """A reply that is a message (each chat writes it its own way)."""
-    return IncidentReply(message.plain(), False, incident, timeline or [], message)
+    """A reply that is a message, or an event in its words (each chat writes it its own
+    way)."""
+    text = wording.words(message)
+    return IncidentReply(text.plain(), False, incident, timeline or [], text)
 
 
 def refuse(message: str | Message, hint: str | Message = "", usage: str = "") -> IncidentReply:

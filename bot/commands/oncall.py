@@ -8,6 +8,7 @@ from bot.domain.errors import RollbotError
 from bot.domain.message import Code, Mention, Message, Part, Sign, Strong
 from bot.services.incidents.contacts import ContactNow, reach
 from bot.services.incidents.service import IncidentService
+from bot.wording import words
 
 USAGE = """*Usage:* `/oncall`
 Who is on call now (asked from PagerDuty when it is configured) and how to reach each
@@ -41,7 +42,7 @@ def run_oncall(text: str, service: IncidentService) -> IncidentReply:
 
 def contact_line(now: ContactNow) -> Message:
     """A contact, how to reach it, and who is on call for it now."""
-    line = reach(now.contact, now.holders, now.group, details=True)
+    line = words(reach(now.contact, now.holders, now.group, details=True))
     if now.on_call is not None:
         who: Part = Mention(now.on_call_user) if now.on_call_user else now.on_call.name
         email = f" ({now.on_call.email})" if now.on_call.email else ""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.shell.notifier import ShellNotifier
 from bot.shell.render import utc
 from bot.shell.text import text
+from bot.wording import words
 
 
 def render_incident(view: IncidentView) -> str:
@@ -32,7 +33,7 @@ def render_incident(view: IncidentView) -> str:
         ),
     ]
     if view.active and view.contacts:
-        lines.append("| contacts: " + "; ".join(text(c) for c in view.contacts))
+        lines.append("| contacts: " + "; ".join(text(words(c)) for c in view.contacts))
     if not view.active and view.postmortem_due:
         state = "done" if view.postmortem_done else f"due {utc(view.postmortem_due)}"
         lines.append(f"| post-mortem: {'OVERDUE, ' if view.postmortem_overdue else ''}{state}")
@@ -72,14 +73,14 @@ class ShellIncidentChat:
             return None
         return CardLocation(view.channel_id, view.card_ts or f"card-{view.id}")
 
-    def post(self, channel_id: str | None, message: Message) -> None:
+    def post(self, channel_id: str | None, message: Said) -> None:
         """Print a channel message."""
         where = f"#{channel_id}" if channel_id else "rollbot"
-        self.notifier.write(f"[{where}] {text(message)}")
+        self.notifier.write(f"[{where}] {text(words(message))}")
 
-    def direct(self, user_id: str, message: Message) -> None:
+    def direct(self, user_id: str, message: Said) -> None:
         """Print a direct message."""
-        self.notifier.write(f"[DM to {user_id}] {text(message)}")
+        self.notifier.write(f"[DM to {user_id}] {text(words(message))}")
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
         """Print the draft and how to publish it."""

@@ -44,6 +44,7 @@ from bot.slack.blocks import (
     truncate,
 )
 from bot.slack.mrkdwn import escape, mrkdwn
+from bot.wording import words
 
 DECLARE_MODAL = "incident_declare_modal"
 EDIT_MODAL = "incident_edit_modal"
@@ -131,7 +132,7 @@ def incident_card(view: IncidentView) -> Blocks:
             )
         )
     if view.active and view.contacts:
-        lines = "\n".join(mrkdwn(line) for line in view.contacts)
+        lines = "\n".join(mrkdwn(words(line)) for line in view.contacts)
         blocks.append(
             SectionBlock(
                 block_id=f"incident-{view.id}-contacts",

@@ -15,12 +15,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.slack.blocks import truncate
 from bot.slack.incident_blocks import card_text, draft_blocks, incident_card
 from bot.slack.mrkdwn import escape, mrkdwn
+from bot.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +85,20 @@ class SlackIncidentChat:
                 log.warning("could not pin the incident card: %s", _error(exc))
         return CardLocation(view.channel_id, ts)
 
-    def post(self, channel_id: str | None, message: Message) -> None:
-        """A message in the incident channel."""
+    def post(self, channel_id: str | None, message: Said) -> None:
+        """A message in the incident channel, in its words."""
         if channel_id:
-            text = truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
+            text = truncate(mrkdwn(words(message)), MAX_MESSAGE_TEXT)
             self.client.chat_postMessage(channel=channel_id, text=text)
 
     def _dm(self, user_id: str) -> str:
         response = self.client.conversations_open(users=user_id)
         return str(response["channel"]["id"])
 
-    def direct(self, user_id: str, message: Message) -> None:
-        """A direct message from rollbot."""
+    def direct(self, user_id: str, message: Said) -> None:
+        """A direct message from rollbot, in its words."""
         self.client.chat_postMessage(
-            channel=self._dm(user_id), text=truncate(mrkdwn(message), MAX_MESSAGE_TEXT)
+            channel=self._dm(user_id), text=truncate(mrkdwn(words(message)), MAX_MESSAGE_TEXT)
         )
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:

@@ -168,7 +168,7 @@ def _declare_submitted(rollbot: Rollbot) -> Handler:
             components=[c.strip() for c in raw.split(",") if c.strip()],
             origin_channel=str(view.get("private_metadata") or "") or None,
         )
-        i.reply(outcome.text)
+        i.reply(chat_text(outcome.text))
 
     return on_submit
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from bot.domain.message import Message
 from bot.services.events import Said
-from bot.wording import rollback, rollouts, signoff
+from bot.wording import incidents, rollback, rollouts, signoff
 
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
+    **incidents.WORDS,
     **rollback.WORDS,
     **rollouts.WORDS,
     **signoff.WORDS,

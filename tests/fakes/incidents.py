@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.message import Message
+from bot.services.events import Said
 from bot.services.incidents.ports import (
     OnCall,
     PagedPerson,
@@ -23,6 +23,7 @@ from bot.services.incidents.ports import (
 from bot.services.incidents.views import ChannelNameTaken, ChatMessage, DraftView, IncidentView
 from bot.services.rollouts.notifier import CardLocation
 from bot.slack.mrkdwn import mrkdwn
+from bot.wording import words
 
 ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
 
@@ -193,11 +194,11 @@ class RecordingChat:
             return None
         return CardLocation(view.channel_id, view.card_ts or f"{len(self.cards)}.000100")
 
-    def post(self, channel_id: str | None, message: Message) -> None:
-        self.posts.append((channel_id, mrkdwn(message)))
+    def post(self, channel_id: str | None, message: Said) -> None:
+        self.posts.append((channel_id, mrkdwn(words(message))))
 
-    def direct(self, user_id: str, message: Message) -> None:
-        self.directs.append((user_id, mrkdwn(message)))
+    def direct(self, user_id: str, message: Said) -> None:
+        self.directs.append((user_id, mrkdwn(words(message))))
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
         self.drafts.append((user_id, draft))

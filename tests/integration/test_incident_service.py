@@ -23,6 +23,7 @@ from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as store
+from bot.wording import words
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat, message
 
 ALICE = Actor("U0ALICE", Via.SLACK)
@@ -382,11 +383,11 @@ def test_escalation_to_a_role_or_a_person(make_kit: Callable[..., Kit]) -> None:
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
     outcome = kit.bot.incidents.escalate(channel, "ops_lead", ALICE)
-    assert outcome.text.plain() == "Paged Operations Lead."
+    assert words(outcome.text).plain() == "Paged Operations Lead."
     assert (channel, ["U0OPS1", "U0OPS2"]) in kit.chat.invites
     assert {u for u, t in kit.chat.directs if "needs you in incident" in t} == {"U0OPS1", "U0OPS2"}
     outcome = kit.bot.incidents.escalate(channel, page_target("<@U0CAROL|carol>"), ALICE)
-    assert "Paged <@U0CAROL>" in mrkdwn(outcome.text)
+    assert "Paged <@U0CAROL>" in mrkdwn(words(outcome.text))
     assert (channel, ["U0CAROL"]) in kit.chat.invites
     with pytest.raises(RollbotError, match="neither a role, a contact nor a person"):
         kit.bot.incidents.escalate(channel, "nobody-here", ALICE)
@@ -550,7 +551,9 @@ def test_escalation_to_a_role_held_by_a_user_group(make_kit: Callable[..., Kit])
     kit = make_kit("roles:\n  sre: {name: SRE on call, usergroup: S0SRE}\n")
     incident_id = declare(kit)
     channel = kit.bot.incidents.view(incident_id).channel_id
-    assert kit.bot.incidents.escalate(channel, "sre", ALICE).text.plain() == "Paged SRE on call."
+    assert words(kit.bot.incidents.escalate(channel, "sre", ALICE).text).plain() == (
+        "Paged SRE on call."
+    )
     assert all(users for _, users in kit.chat.invites)  # nobody to invite by id
     assert (channel, ":rotating_light: <!subteam^S0SRE> SRE on call is needed here.") in (
         kit.chat.posts

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from bot.domain.errors import NotFound, RollbotError
 from bot.domain.incident import EventKind, TimelineEvent
 from bot.domain.message import Code, Message
+from bot.services.events import Said
 from bot.services.incidents.contacts import contact_lines
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.views import IncidentView, build_incident_view
@@ -116,7 +117,7 @@ class IncidentCard:
             view = self.view(incident_id)
         return view
 
-    def tell(self, view: IncidentView, text: Message) -> None:
+    def tell(self, view: IncidentView, text: Said) -> None:
         """Post in the incident channel."""
         channel = view.channel_id
         if channel:
@@ -124,7 +125,7 @@ class IncidentCard:
                 "post in the incident channel", lambda: self.ctx.chat.post(channel, text)
             )
 
-    def tell_commander(self, view: IncidentView, text: Message) -> None:
+    def tell_commander(self, view: IncidentView, text: Said) -> None:
         """DM the commander (when the incident has one)."""
         commander = view.commander
         if commander:

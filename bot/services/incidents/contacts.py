@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.domain.contacts import Contact
-from bot.domain.message import Code, GroupMention, Mention, Message, Part, Strong
+from bot.domain.message import Code, Message
 from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.events import ContactReach
 from bot.services.incidents.ports import OnCall, PagedPerson, PagingError
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,13 @@ class PagerDutyPage:
     paged: PagedPerson | None
     why_not: str | None = None
 
+    @property
+    def incident_id(self) -> str | None:
+        """The PagerDuty incident opened, if one was."""
+        return self.paged.incident_id if self.paged is not None else None
+
     def said(self) -> Message:
-        """A few words for the timeline and the reply."""
+        """A few words for the timeline entry (the reply is an event, worded apart)."""
         if self.paged is not None:
             return Message(" through PagerDuty (incident ", Code(self.paged.incident_id), ")")
         return Message(f" (not through PagerDuty: {self.why_not})") if self.why_not else Message()
@@ -156,7 +162,7 @@ def holders(ctx: IncidentContext, contact: Contact) -> tuple[tuple[str, ...], st
     return tuple(users), group
 
 
-def contact_lines(ctx: IncidentContext) -> list[Message]:
+def contact_lines(ctx: IncidentContext) -> list[ContactReach]:
     """One line per contact for the incident card: title, holders, group; phone and email
     only where the channel may show them (private channels, or when configured)."""
     show = ctx.config.private_channels or ctx.config.contact_details_in_public_channels
@@ -167,14 +173,14 @@ def contact_lines(ctx: IncidentContext) -> list[Message]:
     return lines
 
 
-def reach(contact: Contact, users: tuple[str, ...], group: str | None, *, details: bool) -> Message:
+def reach(
+    contact: Contact, users: tuple[str, ...], group: str | None, *, details: bool
+) -> ContactReach:
     """How to reach a contact: who holds it, its group and, when allowed, phone and email."""
-    parts: list[Part | Message] = [Strong(contact.title), " (", Code(contact.name), ")"]
-    people: list[Part] = [Mention(u) for u in users]
-    if group:
-        people.append(GroupMention(group))
-    if people:
-        parts += [": ", Message.join(", ", people)]
-    if details and contact.details:
-        parts += [" · ", " · ".join(contact.details)]
-    return Message(*parts)
+    return ContactReach(
+        contact.title,
+        contact.name,
+        tuple(users),
+        group or None,
+        tuple(contact.details) if details else (),
+    )

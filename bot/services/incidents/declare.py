@@ -27,10 +27,11 @@ from bot.domain.incident import (
     channel_name,
     incident_key,
 )
-from bot.domain.message import Channel, Code, Message, Sign, Strong, person
+from bot.domain.message import Code, Message, person
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import PAGE, STATUS_DEADLINE, DueWork
+from bot.services.incidents.events import IncidentAnnounced, IncidentDeclared
 from bot.services.incidents.ports import PagingError
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import ChannelNameTaken, IncidentOutcome, IncidentView
@@ -139,23 +140,13 @@ class Declaring:
         self.status_updates.show_draft(draft_id)
         view = self.card.refresh(incident_id)
         self._announce(view, origin_channel)
-        where = Message(" in ", Channel(view.channel_id)) if view.channel_id else ""
-        return IncidentOutcome(
-            view, Message(f"Declared {view.severity.upper()} ", Strong(view.title), where, ".")
-        )
+        return IncidentOutcome(view, IncidentDeclared(view.severity, view.title, view.channel_id))
 
     def _announce(self, view: IncidentView, origin_channel: str | None) -> None:
         """Tell the channel it was declared in, and the announce channel, where it is."""
         if not view.channel_id:
             return
-        text = Message(
-            Sign.INCIDENT,
-            f"{view.severity.upper()} incident declared: ",
-            Strong(view.title),
-            " — follow it in ",
-            Channel(view.channel_id),
-            ".",
-        )
+        text = IncidentAnnounced(view.severity, view.title, view.channel_id)
         targets = [origin_channel, self.ctx.config.announce_channel]
         for target in dict.fromkeys(t for t in targets if t and t[:1] in ("C", "G")):
             if target != view.channel_id:

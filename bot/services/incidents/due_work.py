@@ -15,9 +15,15 @@ from datetime import timedelta
 from bot.domain.durations import format_duration
 from bot.domain.errors import DatabaseUnavailable, RollbotError
 from bot.domain.incident import PAGER_SEVERITY, EventKind, Severity
-from bot.domain.message import Code, Message, Sign, Strong
+from bot.domain.message import Code, Message, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.events import (
+    PostmortemOverdue,
+    PostmortemReminder,
+    StatusDeadlineMissed,
+    UpdateNudge,
+)
 from bot.services.incidents.ports import PagingError
 from bot.services.incidents.status_updates import LEASE, StatusUpdates
 from bot.services.incidents.views import IncidentView
@@ -208,12 +214,18 @@ class DueWork:
         if any(u.state == "published" for u in updates):
             return
         errors = [u.last_error for u in updates if u.last_error]
-        why = f" Last error: {errors[-1]}" if errors else ""
-        limit = format_duration(self.ctx.deadlines.status_update)
-        text = f"The first status update was not published within {limit} of declaration.{why}"
+        last_error = errors[-1] if errors else None
+        why = f" Last error: {last_error}" if last_error else ""
+        limit = self.ctx.deadlines.status_update
+        text = (
+            f"The first status update was not published within {format_duration(limit)} "
+            f"of declaration.{why}"
+        )
         self.card.record(view.id, EventKind.DEADLINE_MISSED, text)
-        self.card.tell(view, Message(Sign.INCIDENT, text, " rollbot keeps trying."))
-        self.card.tell_commander(view, Message(Sign.INCIDENT, f"{view.title}: {text}"))
+        self.card.tell(view, StatusDeadlineMissed(view.title, limit, last_error))
+        self.card.tell_commander(
+            view, StatusDeadlineMissed(view.title, limit, last_error, to_commander=True)
+        )
         self.card.refresh(view.id)
 
     def _nudge(self, view: IncidentView) -> None:
@@ -222,16 +234,17 @@ class DueWork:
             return
         if now < self.ctx.deadlines.next_nudge(view.last_update_at):
             return  # an update went out since this nudge was planned
-        quiet = format_duration(now - view.last_update_at)
+        quiet = now - view.last_update_at
+        # The timeline's record keeps its words (the post-mortem quotes it).
         text = Message(
-            f"No status update for {quiet}. Post one with ",
+            "Nudged the commander: ",
+            f"No status update for {format_duration(quiet)}. Post one with ",
             Code("/incident update <investigating|identified|monitoring|resolved> <message>"),
             ".",
         )
-        self.card.record(view.id, EventKind.NUDGE, Message("Nudged the commander: ", text))
-        # No sign for a nudge yet: the emoji code is plain text to the shell too.
-        self.card.tell_commander(view, Message(Sign.REMINDER, f"{view.title}: ", text))
-        self.card.tell(view, Message(Sign.REMINDER, text))
+        self.card.record(view.id, EventKind.NUDGE, text)
+        self.card.tell_commander(view, UpdateNudge(view.title, quiet, to_commander=True))
+        self.card.tell(view, UpdateNudge(view.title, quiet))
         with self.ctx.db.session() as s:
             store.schedule(s, view.id, NUDGE, now + self.ctx.deadlines.update_interval)
         self.card.refresh(view.id)
@@ -242,27 +255,14 @@ class DueWork:
         if view.postmortem_done or view.postmortem_due is None:
             return
         left = max(timedelta(0), view.postmortem_due - self.ctx.clock.now())
-        text = Message(
-            "The post-mortem of ",
-            Strong(view.title),
-            f" is due in {format_duration(left)}. Fill in the draft, then mark it done with ",
-            Code("/incident postmortem done"),
-            ".",
-        )
-        # No sign for a reminder yet: the emoji code is plain text to the shell too.
-        self.card.tell_commander(view, Message(Sign.POSTMORTEM, text))
-        self.card.tell(view, Message(Sign.POSTMORTEM, text))
+        self.card.tell_commander(view, PostmortemReminder(view.title, left))
+        self.card.tell(view, PostmortemReminder(view.title, left))
 
     def _postmortem_overdue(self, view: IncidentView) -> None:
         if view.postmortem_done:
             return
         text = Message("The post-mortem of ", Strong(view.title), " is overdue.")
         self.card.record(view.id, EventKind.POSTMORTEM, text)
-        self.card.tell_commander(view, Message(Sign.WARNING, text))
-        self.card.tell(
-            view,
-            Message(
-                Sign.WARNING, text, " Mark it done with ", Code("/incident postmortem done"), "."
-            ),
-        )
+        self.card.tell_commander(view, PostmortemOverdue(view.title, to_commander=True))
+        self.card.tell(view, PostmortemOverdue(view.title))
         self.card.refresh(view.id)

@@ -13,6 +13,7 @@ from bot.domain.message import Code, Message, Strong
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_RESOLVE, PM_OVERDUE, PM_REMINDER, DueWork
+from bot.services.incidents.events import IncidentResolved, PostmortemDone, PostmortemRendered
 from bot.services.incidents.postmortem import PostmortemFacts, render_postmortem
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.templates import DEFAULT_POSTMORTEM
@@ -112,11 +113,7 @@ class Resolution:
             self.status_updates.show_draft(stale)
         self.write_postmortem(incident_id, actor)
         view = self.card.refresh(incident_id)
-        due = view.postmortem_due
-        when = f" (due {due:%Y-%m-%d %H:%M} UTC)" if due else ""
-        return IncidentOutcome(
-            view, Message("Resolved ", Strong(view.title), f". Post-mortem draft uploaded{when}.")
-        )
+        return IncidentOutcome(view, IncidentResolved(view.title, view.postmortem_due))
 
     def render_postmortem_of(self, incident_id: int) -> str:
         """The post-mortem draft rendered from the current timeline."""
@@ -210,10 +207,7 @@ class Resolution:
             )
         if not done:
             self.write_postmortem(row.id, actor)
-            return IncidentOutcome(
-                self.card.refresh(row.id),
-                Message("Post-mortem re-rendered from the timeline and uploaded."),
-            )
+            return IncidentOutcome(self.card.refresh(row.id), PostmortemRendered())
         now = self.ctx.clock.now()
         with self.ctx.db.session() as s:
             pm = store.postmortem(s, row.id)
@@ -233,6 +227,4 @@ class Resolution:
                 actor.id,
                 session=s,
             )
-        return IncidentOutcome(
-            self.card.refresh(row.id), Message("Post-mortem marked done; reminders stopped.")
-        )
+        return IncidentOutcome(self.card.refresh(row.id), PostmortemDone())

@@ -10,21 +10,19 @@ from functools import partial
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidTransition, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import (
-    Channel,
-    Code,
-    GroupMention,
-    Mention,
-    Message,
-    Part,
-    Sign,
-    Strong,
-    person,
-)
+from bot.domain.message import Code, Mention, Message, Part, Strong, person
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.contacts import Contacts, PagerDutyPage, holders
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.due_work import NUDGE, PAGE_ACK, DueWork
+from bot.services.incidents.events import (
+    GroupNeeded,
+    IncidentAcknowledged,
+    IncidentPaged,
+    NeededInIncident,
+    NoteAdded,
+    StatusChanged,
+)
 from bot.services.incidents.status_updates import StatusUpdates
 from bot.services.incidents.views import IncidentOutcome
 from bot.store import incidents as store
@@ -87,8 +85,7 @@ class Response:
                 store.schedule(s, incident_id, PAGE_ACK, now)
         self.due_work.run_due_for(incident_id)
         view = self.card.refresh(incident_id)
-        said = Message(actor.named, " acknowledged ", Strong(view.title), ".")
-        return IncidentOutcome(view, said)
+        return IncidentOutcome(view, IncidentAcknowledged(actor, view.title))
 
     def note(self, channel_id: str | None, text: str, actor: Actor) -> IncidentOutcome:
         """Add a note to the timeline."""
@@ -102,7 +99,7 @@ class Response:
             row = self.card.in_channel(s, channel_id, "note")
             assert row.id is not None
             self.card.record(row.id, EventKind.NOTE, text[:MAX_NOTE], actor.id, session=s)
-        return IncidentOutcome(self.card.view(row.id), Message("Added to the timeline."))
+        return IncidentOutcome(self.card.view(row.id), NoteAdded())
 
     def pinned(self, channel_id: str, ts: str, actor: Actor) -> bool:
         """A message in an incident channel got :pushpin:: put it on the timeline (once)."""
@@ -143,7 +140,7 @@ class Response:
         role = self.ctx.roles.role(target.lower())
         contact = None if role is not None else self.ctx.contacts.find(target)
         users: list[str]
-        who: Part
+        who: str
         group: str | None = None
         if role is not None:
             users, who, group = list(role.members), role.name, role.usergroup
@@ -158,7 +155,9 @@ class Response:
             if _USER.match(target) is None:
                 raise self._unknown_target(target)
             users = [target]
-            who = Mention(target)
+            who = target
+        is_person = role is None and contact is None
+        named: Part = Mention(who) if is_person else who
         view = self.card.view(row.id)
         channel = view.channel_id
         page = (
@@ -175,28 +174,22 @@ class Response:
         )
         if channel and users:
             self.ctx.safely("invite the paged people", lambda: self.ctx.chat.invite(channel, users))
-        text = Message(
-            Sign.INCIDENT,
-            actor.named,
-            " needs you in incident ",
-            Strong(view.title),
-            f" ({view.severity.upper()})",
-            Message(": ", Channel(channel)) if channel else ".",
-        )
+        text = NeededInIncident(actor, view.title, view.severity, channel)
         for user in users:
             self.ctx.safely("page a person", partial(self.ctx.chat.direct, user, text))
         if group and channel:
             # A role held through a Slack user group: mention the group in the channel.
-            self.card.tell(
-                view, Message(Sign.INCIDENT, GroupMention(group), " ", who, " is needed here.")
-            )
+            self.card.tell(view, GroupNeeded(group, who, is_person))
         self.card.record(
             row.id,
             EventKind.PAGED,
-            Message(actor.named, " paged ", who, page.said(), "."),
+            Message(actor.named, " paged ", named, page.said(), "."),
             actor.id,
         )
-        return IncidentOutcome(self.card.refresh(row.id), Message("Paged ", who, page.said(), "."))
+        return IncidentOutcome(
+            self.card.refresh(row.id),
+            IncidentPaged(who, is_person, page.incident_id, page.why_not),
+        )
 
     def _unknown_target(self, target: str) -> RollbotError:
         roles = sorted(self.ctx.roles.roles)
@@ -267,7 +260,4 @@ class Response:
         for stale in stale_dms:
             self.status_updates.show_draft(stale)
         view = self.card.refresh(row.id)
-        tail = "published" if published else "queued (the status page did not answer; retrying)"
-        return IncidentOutcome(
-            view, Message("Status is now ", Strong(status.value), f"; update {tail}.")
-        )
+        return IncidentOutcome(view, StatusChanged(status.value, published))

@@ -18,9 +18,10 @@ from bot.domain.actor import Actor
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import InvalidTransition, NotFound, RollbotError
 from bot.domain.incident import EventKind, Status
-from bot.domain.message import Code, Message, Sign
+from bot.domain.message import Code, Message
 from bot.services.incidents.card import IncidentCard
 from bot.services.incidents.context import IncidentContext
+from bot.services.incidents.events import DraftPublished, StatusUpdatePublished
 from bot.services.incidents.ports import StatusPageError, StatusUpdate
 from bot.services.incidents.templates import load_template
 from bot.services.incidents.views import DraftView, IncidentOutcome, draft_view
@@ -150,12 +151,7 @@ class StatusUpdates:
             incident_id = row.incident_id
         published = self.publish_one(update_id)
         view = self.card.view(incident_id)
-        if published:
-            return IncidentOutcome(view, Message("Status update published by ", actor.named, "."))
-        return IncidentOutcome(
-            view,
-            Message("The status page did not take it yet; rollbot keeps retrying (see the card)."),
-        )
+        return IncidentOutcome(view, DraftPublished(actor, published))
 
     def publish_pending(self, channel_id: str | None, actor: Actor) -> IncidentOutcome:
         """`/incident publish`: the channel's pending draft, published now."""
@@ -328,6 +324,15 @@ class StatusUpdates:
             how = " automatically (nobody had published the draft)" if auto else ""
             where = f"{provider} ({reference})" if reference else provider
             trouble = self._trouble(row, provider)
+            pages = self.ctx.status_pages
+            said = StatusUpdatePublished(
+                row.status,
+                row.message,
+                provider,
+                primary=pages[0].name if pages else provider,
+                failed_attempts=row.attempts,
+                last_error=row.last_error,
+            )
             self.card.record(
                 incident.id,
                 EventKind.STATUS_PUBLISHED,
@@ -338,15 +343,13 @@ class StatusUpdates:
             store.cancel(s, incident.id, "nudge", now)
             if incident.state == store.ACTIVE:
                 store.schedule(s, incident.id, "nudge", self.ctx.deadlines.next_nudge(now))
-            incident_id, status, message = incident.id, row.status, row.message
+            incident_id = incident.id
             had_dm = row.dm_ts is not None
             declared_at = incident.declared_at
         if first:  # counted once it is committed: the incident's first update is out
             self.ctx.telemetry.first_status_update((now - declared_at).total_seconds())
         view = self.card.refresh(incident_id)
         # Which page took it is news only when it was not the first try on the primary.
-        via = f" to {provider}{trouble}" if trouble else ""
-        published = Message(Sign.ANNOUNCE, f"Status update published{via} ({status}): ", message)
-        self.card.tell(view, published)
+        self.card.tell(view, said)
         if had_dm:  # the commander's draft DM now says it is out, without buttons
             self.show_draft(update_id)

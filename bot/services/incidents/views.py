@@ -13,7 +13,8 @@ from typing import Protocol
 
 from bot.domain.actions import Action, Emphasis
 from bot.domain.incident import Deadlines, postmortem_overdue
-from bot.domain.message import Message
+from bot.services.events import Said
+from bot.services.incidents.events import ContactReach
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button
 from bot.store.incident_models import IncidentRow, IncidentStatusUpdateRow, PostmortemRow
@@ -75,7 +76,7 @@ class IncidentView:
     version: int
     buttons: list[Button] = field(default_factory=list)
     # How to reach each emergency contact (phones and emails only where allowed).
-    contacts: list[Message] = field(default_factory=list)
+    contacts: list[ContactReach] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -85,10 +86,11 @@ class IncidentView:
 
 @dataclass(frozen=True)
 class IncidentOutcome:
-    """What a change did: the incident as it is now, and a sentence about it."""
+    """What a change did: the incident as it is now, and what happened (an event the chat
+    words for the reply)."""
 
     view: IncidentView
-    text: Message
+    text: Said
 
 
 def draft_view(row: IncidentStatusUpdateRow, incident: IncidentRow) -> DraftView:
@@ -192,11 +194,11 @@ class IncidentChat(Protocol):
         """Post and pin the card the first time, edit it in place after."""
         ...
 
-    def post(self, channel_id: str | None, message: Message) -> None:
+    def post(self, channel_id: str | None, message: Said) -> None:
         """Post a message in the incident channel."""
         ...
 
-    def direct(self, user_id: str, message: Message) -> None:
+    def direct(self, user_id: str, message: Said) -> None:
         """Send someone a direct message."""
         ...
 
@@ -239,10 +241,10 @@ class NullIncidentChat:
         """Nothing to show."""
         return None
 
-    def post(self, channel_id: str | None, message: Message) -> None:
+    def post(self, channel_id: str | None, message: Said) -> None:
         """Nowhere to post."""
 
-    def direct(self, user_id: str, message: Message) -> None:
+    def direct(self, user_id: str, message: Said) -> None:
         """Nobody to tell."""
 
     def show_draft(self, user_id: str, draft: DraftView) -> CardLocation | None:
