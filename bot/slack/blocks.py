@@ -134,7 +134,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
             SectionBlock(
                 block_id=f"rollout-{view.id}-note-{index}",
                 text=MarkdownTextObject(
-                    text=truncate(note if isinstance(note, str) else mrkdwn(note), MAX_SECTION_TEXT)
+                    text=truncate(chat_text(note), MAX_SECTION_TEXT)
                 ),
             )
         )

@@ -14,10 +14,11 @@ from typing import Any
 
 from bot.domain.message import Message
 from bot.services.events import Said
-from bot.wording import rollouts
+from bot.wording import flags, rollouts
 
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
     **rollouts.WORDS,
+    **flags.WORDS,
 }
 
 

@@ -19,13 +19,14 @@ from bot.container import Rollbot, build
 from bot.domain.actions import Action
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
-from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.services.chat import ChatPorts
+from bot.services.events import Said
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
+from bot.slack.blocks import chat_text
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from tests.conftest import slack_text
@@ -90,8 +91,8 @@ class Recorder:
     def show_card(self, view: RolloutView) -> CardLocation | None:
         return None
 
-    def post_event(self, view: RolloutView, message: Message) -> None:
-        self.posted.append(mrkdwn(message))
+    def post_event(self, view: RolloutView, message: Said) -> None:
+        self.posted.append(chat_text(message))
 
 
 def slack(user: str) -> Actor:
