@@ -111,7 +111,7 @@ def render_card(view: RolloutView) -> str:
     head = f"== {view.flag_key}: {plain_text(view.plan_title)} (plan {view.plan_name}) =="
     lines = [head] + [f"   {label + ':':<{width}} {value}" for label, value in rows]
     for note in view.notes:
-        shown = plain_text(note) if isinstance(note, str) else message_text(note)
+        shown = terminal_text(note)
         lines.extend(f"   {line}" for line in shown.splitlines())
     buttons = render_buttons(view)
     lines.append(f"   {buttons}" if buttons else "   (no buttons)")

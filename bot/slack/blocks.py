@@ -133,9 +133,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
         blocks.append(
             SectionBlock(
                 block_id=f"rollout-{view.id}-note-{index}",
-                text=MarkdownTextObject(
-                    text=truncate(note if isinstance(note, str) else mrkdwn(note), MAX_SECTION_TEXT)
-                ),
+                text=MarkdownTextObject(text=truncate(chat_text(note), MAX_SECTION_TEXT)),
             )
         )
     if view.buttons:

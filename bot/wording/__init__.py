@@ -14,9 +14,10 @@ from typing import Any
 
 from bot.domain.message import Message
 from bot.services.events import Said
-from bot.wording import incidents, rollback, rollouts, signoff
+from bot.wording import flags, incidents, rollback, rollouts, signoff
 
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
+    **flags.WORDS,
     **incidents.WORDS,
     **rollback.WORDS,
     **rollouts.WORDS,

@@ -19,6 +19,7 @@ from bot.services.chat import ChatPorts
 from bot.services.digests.digest import QUIET, ScoreVerdict
 from bot.shell.digest import DigestText
 from bot.store import digests as digest_store
+from bot.wording import words
 from tests.conftest import built
 from tests.digest_support import ALICE, RecordingDigestChat, seed
 
@@ -416,5 +417,5 @@ def test_the_digest_lists_the_overdue_tasks_the_card_counts(
         assert "Team retrospective" in {o.text for o in overdue}
         assert [o.due_at for o in overdue] == sorted(o.due_at for o in overdue)
         notes = bot.rollouts.status("realtime-features").notes
-        card = "\n".join(n if isinstance(n, str) else n.plain() for n in notes)
+        card = "\n".join(n if isinstance(n, str) else words(n).plain() for n in notes)
         assert f"{len(overdue)} post-migration task(s) overdue" in card

@@ -10,9 +10,9 @@ from pathlib import Path
 from bot.clock import ManualClock
 from bot.domain.actor import Actor, Via
 from bot.domain.flag import FlagChange
-from bot.domain.message import Message
 from bot.domain.rollout import RolloutState
 from bot.shell.text import text
+from bot.wording import words
 from tests.fakes.metrics import FakeMetrics
 from tests.flag_sdk_support import SEGMENTS_YAML
 from tests.rollback_support import ERRORS, FLAG, PLAN, build_rollbot
@@ -35,7 +35,7 @@ STAFF_FIRST = PLAN.replace(
 
 def notes(view: object) -> str:
     return "\n".join(
-        text(n) if isinstance(n, Message) else str(n) for n in getattr(view, "notes", ())
+        n if isinstance(n, str) else text(words(n)) for n in getattr(view, "notes", ())
     )
 
 

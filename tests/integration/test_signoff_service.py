@@ -26,6 +26,7 @@ from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
+from bot.slack.blocks import chat_text
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.wording import words

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.domain.message import Message, Strong
+from bot.services.events import Said
+from bot.services.flags.events import FlagMonitoringOff, FlagSegmentsNote
 from bot.services.rollouts.views import RolloutView
 from bot.store import flags
 from bot.store.models import RolloutRow
@@ -33,19 +34,11 @@ class FlagNotes:
         if stored is None:
             return view
         doc = flags.to_document(stored)
-        notes: list[str | Message] = []
+        notes: list[str | Said] = []
         if doc.segment_rollouts:
-            parts = ", ".join(
-                f"{name} {pct}%" for name, pct in sorted(doc.segment_rollouts.items())
-            )
             notes.append(
-                Message(Strong("Segments:"), f" {parts}; everyone else {doc.rollout_percentage}%")
+                FlagSegmentsNote(dict(sorted(doc.segment_rollouts.items())), doc.rollout_percentage)
             )
         if not doc.monitoring_enabled:
-            notes.append(
-                Message(
-                    Strong("Monitoring off"),
-                    " for this flag (monitoring_enabled: false): triggers are not evaluated",
-                )
-            )
+            notes.append(FlagMonitoringOff(view.flag_key))
         return replace(view, notes=(*view.notes, *notes)) if notes else view

@@ -29,6 +29,9 @@ class AdvanceHold(Protocol):
     ) -> Message | None:
         """The reason (one sentence) the step is held, or None.
 
+        The reason is refusal text, kept as a `Message`: an advance it holds is refused with
+        `InvalidTransition` quoting it (the scheduler only asks whether there is one).
+
         `automatic` is True when the scheduler advances after a bake time, False when a
         person asks; a hold may apply to both (a gate) or only to automatic advances.
         """

@@ -12,6 +12,7 @@ from bot.domain.durations import format_duration
 from bot.domain.message import Message
 from bot.domain.plan import STORED_PLANS, Plan, Step
 from bot.domain.rollout import RolloutSnapshot, RolloutState
+from bot.services.events import Said
 from bot.store.models import RolloutRow
 from bot.store.types import content_key
 
@@ -54,9 +55,10 @@ class RolloutView:
     message_ts: str | None
     version: int
     buttons: list[Button] = field(default_factory=list)
-    # Extra sections (mrkdwn) added by features through RolloutService.annotators,
-    # e.g. the sign-off chain and the checklist items holding a gate.
-    notes: tuple[str | Message, ...] = ()
+    # Extra sections added by features through RolloutService.annotators, e.g. the sign-off
+    # chain, the checklist items holding a gate, the flag's segments: an event the adapters
+    # word (bot/wording/), a `Message` (features not converted yet), or mrkdwn text.
+    notes: tuple[str | Said, ...] = ()
     # The plan the rollout runs (validated once per content and shared: read, never change).
     plan: Plan | None = field(default=None, compare=False, repr=False)
 
