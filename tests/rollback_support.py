@@ -22,6 +22,17 @@ from bot.services.rollouts.holds import AdvanceHold
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
+from tests.plan_support import (
+    DISABLE_THE_FLAG,
+    beta_and_ga,
+    command_step,
+    criterion,
+    error_rate,
+    named_runbook,
+    plan_yaml,
+    runbook_step,
+    trigger,
+)
 
 # The evaluation interval `build_rollbot` configures (metrics.evaluation_seconds).
 TICK = timedelta(seconds=15)
@@ -62,123 +73,62 @@ ERRORS = "errors_ratio"
 LATENCY = "latency_p95"
 SUCCESS = "conn_success"
 
-PLAN = f"""
-name: chat-v2
-title: Chat v2
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    criteria:
-      - name: success
-        query: {SUCCESS}
-        comparison: ">"
-        threshold: 0.99
-        consecutive: 2
-    steps:
-      - name: five
-        percentage: 5
-        bake: 1h
-      - name: twentyfive
-        percentage: 25
-        bake: 1h
-  - id: ga
-    name: GA
-    steps:
-      - name: all
-        percentage: 100
-triggers:
-  - name: error-rate
-    description: error rate > 1%
-    query: {ERRORS}
-    comparison: ">"
-    threshold: 0.01
-    consecutive: 2
-    missing_data: ignore
-  - name: latency
-    query: {LATENCY}
-    comparison: ">"
-    threshold: 0.5
-    unit: s
-    consecutive: 3
-    missing_data: hold
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Drain
-    kind: command
-    run: echo draining "$ROLLBOT_FLAG" because "$ROLLBOT_REASON"
-    timeout: 5s
-  - name: Deploy previous
-    kind: command
-    run: echo deployed
-    timeout: 5s
-"""
+PLAN = plan_yaml(
+    beta_and_ga(criteria=[criterion("success", SUCCESS, ">", 0.99, consecutive=2)]),
+    triggers=[
+        error_rate(ERRORS, description="error rate > 1%"),
+        trigger("latency", LATENCY, ">", 0.5, unit="s", consecutive=3, missing_data="hold"),
+    ],
+    runbook=[
+        DISABLE_THE_FLAG,
+        command_step("Drain", 'echo draining "$ROLLBOT_FLAG" because "$ROLLBOT_REASON"'),
+        command_step("Deploy previous", "echo deployed"),
+    ],
+)
+"""The plan most rollback tests run (tests `.replace` parts of its text: keep it as it is)."""
 
 
 # A plan with risk-specific runbooks: memory runs the partial `restart`; `collab-off` turns
 # another flag off.
-RUNBOOKS_PLAN = f"""
-name: chat-v2
-title: Chat v2
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - {{name: five, percentage: 5, bake: 1h}}
-      - {{name: twentyfive, percentage: 25, bake: 1h}}
-  - id: ga
-    name: GA
-    steps:
-      - {{name: all, percentage: 100}}
-triggers:
-  - name: error-rate
-    query: errors
-    comparison: ">"
-    threshold: 0.01
-    consecutive: 2
-    missing_data: ignore
-  - name: memory
-    description: memory usage > 80%
-    query: memory
-    comparison: ">"
-    threshold: 0.8
-    consecutive: 2
-    missing_data: ignore
-    runbook: restart
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Drain
-    kind: command
-    run: echo drained
-    timeout: 5s
-runbooks:
-  restart:
-    description: "memory leaks: restart the servers"
-    partial: true
-    steps:
-      - name: Restart the servers
-        kind: command
-        run: echo restarted "$ROLLBOT_FLAG"
-        timeout: 5s
-      - name: Scale down
-        kind: command
-        run: echo scaled down
-        timeout: 5s
-  collab-off:
-    description: "state synchronisation: disable collaborative features"
-    partial: true
-    steps:
-      - name: Disable collaborative features
-        kind: flag
-        flag: chat-v2-collab
-        set: {{enabled: false}}
-        timeout: 5s
-"""
+RUNBOOKS_PLAN = plan_yaml(
+    triggers=[
+        error_rate("errors"),
+        trigger(
+            "memory",
+            "memory",
+            ">",
+            0.8,
+            description="memory usage > 80%",
+            consecutive=2,
+            missing_data="ignore",
+            runbook="restart",
+        ),
+    ],
+    runbook=[DISABLE_THE_FLAG, command_step("Drain", "echo drained")],
+    runbooks=[
+        named_runbook(
+            "restart",
+            '"memory leaks: restart the servers"',
+            [
+                command_step("Restart the servers", 'echo restarted "$ROLLBOT_FLAG"'),
+                command_step("Scale down", "echo scaled down"),
+            ],
+        ),
+        named_runbook(
+            "collab-off",
+            '"state synchronisation: disable collaborative features"',
+            [
+                runbook_step(
+                    "Disable collaborative features",
+                    "flag",
+                    flag="chat-v2-collab",
+                    set="{enabled: false}",
+                    timeout="5s",
+                )
+            ],
+        ),
+    ],
+)
 
 
 def write_plan(directory: Path, text: str = PLAN, name: str = "chat-v2.yaml") -> Path:

@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bot.domain.durations import parse_duration
 from bot.domain.message import Message, Strong
-from bot.domain.triggers import MetricProviderName, MetricSource, source_problem
+from bot.domain.triggers import (
+    MetricDatabaseName,
+    MetricProviderName,
+    MetricSource,
+    source_fits,
+    source_of,
+)
 
 KINDS = ("http", "tls", "command", "metric", "flag_removed")
 
@@ -50,7 +56,7 @@ class Probe(BaseModel):
     every: str = "5m"
     # A metric probe's provider (default: `metrics.provider`) and, for sql, its database.
     provider: MetricProviderName | None = None
-    database: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    database: MetricDatabaseName | None = None
 
     @field_validator("timeout", "every")
     @classmethod
@@ -72,15 +78,14 @@ class Probe(BaseModel):
             raise ValueError("a metric probe needs min and/or max")
         if (self.provider or self.database) and not self.metric:
             raise ValueError("provider and database belong to a metric probe")
-        problem = source_problem(self.provider, self.database)
-        if problem:
-            raise ValueError(problem)
         return self
+
+    _source = model_validator(mode="after")(source_fits)  # after the checks above
 
     @property
     def source(self) -> MetricSource:
         """Where a metric probe's query is answered."""
-        return MetricSource(self.provider, self.database)
+        return source_of(self)
 
     @property
     def kind(self) -> str:

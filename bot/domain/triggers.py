@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,6 +60,10 @@ MetricProviderName = Literal["prometheus", "http_json", "sql"]
 """The metrics providers a condition or probe may name with `provider:` (default: the one
 `metrics.provider` configures)."""
 
+MetricDatabaseName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+"""A database of the config a `provider: sql` condition or probe may name with `database:`
+(default: `metrics.sql.database`)."""
+
 
 @dataclass(frozen=True)
 class MetricSource:
@@ -78,11 +82,32 @@ class MetricSource:
         return self.provider
 
 
-def source_problem(provider: str | None, database: str | None) -> str | None:
-    """Why `provider`/`database` cannot go together, or None."""
-    if database is not None and provider != "sql":
-        return "database: only an sql query runs against a database; add provider: sql"
-    return None
+class SourceFields(Protocol):
+    """What names a metric source: the `provider` and `database` fields of a condition or a
+    metric probe (each declares them as `MetricProviderName | None` and
+    `MetricDatabaseName | None`)."""
+
+    @property
+    def provider(self) -> str | None: ...
+
+    @property
+    def database(self) -> str | None: ...
+
+
+Sourced = TypeVar("Sourced", bound=SourceFields)
+
+
+def source_fits(model: Sourced) -> Sourced:
+    """A model's after-validator: its `provider` and `database` can go together (a database
+    only for sql), or ValueError saying why not."""
+    if model.database is not None and model.provider != "sql":
+        raise ValueError("database: only an sql query runs against a database; add provider: sql")
+    return model
+
+
+def source_of(model: SourceFields) -> MetricSource:
+    """Where the query of a condition or a metric probe is answered."""
+    return MetricSource(model.provider, model.database)
 
 
 class Condition(BaseModel):
@@ -100,22 +125,17 @@ class Condition(BaseModel):
     unit: str = ""
     # Which provider answers the query (default: `metrics.provider`), and for sql the database.
     provider: MetricProviderName | None = None
-    database: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    database: MetricDatabaseName | None = None
     # The query answers one value per label (a row per variant or segment, a series per
     # label value): each is judged, and the worst decides (see `decisive`).
     per: str | None = Field(default=None, min_length=1)
 
-    @model_validator(mode="after")
-    def _source(self) -> Condition:
-        problem = source_problem(self.provider, self.database)
-        if problem:
-            raise ValueError(problem)
-        return self
+    _source = model_validator(mode="after")(source_fits)
 
     @property
     def source(self) -> MetricSource:
         """Where this condition's query is answered."""
-        return MetricSource(self.provider, self.database)
+        return source_of(self)
 
     # A/B: measure `variant` against `baseline` instead of one value (e.g. realtime's error
     # rate no worse than control's + 0.1 points: comparison "<=", threshold 0.001).

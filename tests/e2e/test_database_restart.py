@@ -15,25 +15,12 @@ import pytest
 
 from tests.fakes.slack_api import FakeSlack
 from tests.own_postgres import OwnPostgres
+from tests.plan_support import phase, plan_yaml, step
 from tests.serve_support import Served, wait_until
 
-PLAN = """
-name: chat-v2
-title: Chat v2
-flag: chat-v2
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - name: five
-        percentage: 5
-        bake: 3s
-      - name: ten
-        percentage: 10
-        bake: 1h
-      - name: all
-        percentage: 100
-"""
+PLAN = plan_yaml(
+    [phase("beta", "Beta", [step("five", 5, "3s"), step("ten", 10, "1h"), step("all", 100)])]
+)
 
 
 @pytest.fixture

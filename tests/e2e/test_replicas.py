@@ -19,6 +19,7 @@ import pytest
 
 from bot.store.database import Database as StoreDatabase
 from tests.fakes.slack_api import FakeSlack
+from tests.plan_support import DISABLE_THE_FLAG, command_step, error_rate, phase, plan_yaml, step
 from tests.serve_support import (
     Metrics,
     Served,
@@ -29,50 +30,29 @@ from tests.serve_support import (
 
 FLAG = "chat-v2"
 CHANNEL = "C_RELEASES"
-PLAN = """
-name: chat-v2
-title: Chat v2
-flag: chat-v2
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - name: five
-        percentage: 5
-        bake: 1s
-      - name: ten
-        percentage: 10
-        bake: 1s
-      - name: twenty
-        percentage: 20
-        bake: 1s
-        gate: hold
-      - name: all
-        percentage: 100
-gates:
-  - id: hold
-    name: Hold at twenty
-    roles: [eng_lead]
-triggers:
-  - name: error-rate
-    query: errors_ratio
-    comparison: ">"
-    threshold: 0.01
-    consecutive: 2
-    missing_data: ignore
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Drain
-    kind: command
-    run: 'echo $$ >> "$RUNS_FILE"; sleep 3; echo drained'
-    timeout: 30s
-  - name: Deploy previous
-    kind: command
-    run: echo deployed
-    timeout: 5s
-"""
+PLAN = plan_yaml(
+    [
+        phase(
+            "beta",
+            "Beta",
+            [
+                step("five", 5, "1s"),
+                step("ten", 10, "1s"),
+                step("twenty", 20, "1s", gate="hold"),
+                step("all", 100),
+            ],
+        )
+    ],
+    triggers=[error_rate()],
+    runbook=[
+        DISABLE_THE_FLAG,
+        command_step(
+            "Drain", """'echo $$ >> "$RUNS_FILE"; sleep 3; echo drained'""", timeout="30s"
+        ),
+        command_step("Deploy previous", "echo deployed"),
+    ],
+    rest="gates:\n  - id: hold\n    name: Hold at twenty\n    roles: [eng_lead]\n",
+)
 
 
 def config(plans: Path, metrics_port: int) -> str:

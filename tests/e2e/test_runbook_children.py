@@ -9,37 +9,21 @@ import time
 from pathlib import Path
 
 from tests.fakes.slack_api import FakeSlack
+from tests.plan_support import DISABLE_THE_FLAG, command_step, error_rate, phase, plan_yaml, step
 from tests.serve_support import Metrics, Served, parent_of, process_gone, wait_until
 
-PLAN = """
-name: chat-v2
-title: Chat v2
-flag: chat-v2
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - name: five
-        percentage: 5
-        bake: 1h
-      - name: all
-        percentage: 100
-triggers:
-  - name: error-rate
-    query: errors_ratio
-    comparison: ">"
-    threshold: 0.01
-    consecutive: 1
-    missing_data: ignore
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Drain
-    kind: command
-    run: 'echo $$ >> "$RUNS_FILE"; sleep 300 & echo $! >> "$RUNS_FILE"; wait'
-    timeout: 10m
-"""
+PLAN = plan_yaml(
+    [phase("beta", "Beta", [step("five", 5, "1h"), step("all", 100)])],
+    triggers=[error_rate(consecutive=1)],
+    runbook=[
+        DISABLE_THE_FLAG,
+        command_step(
+            "Drain",
+            """'echo $$ >> "$RUNS_FILE"; sleep 300 & echo $! >> "$RUNS_FILE"; wait'""",
+            timeout="10m",
+        ),
+    ],
+)
 
 
 def test_sigterm_mid_step_kills_the_command_group_and_stops_at_once(

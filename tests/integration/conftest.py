@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from bot.clock import ManualClock
+from bot.container import Rollbot
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import ThreadRecorder
+from tests.rollback_support import ThreadRecorder, rollbot_for
 
 
 @pytest.fixture
@@ -18,3 +23,13 @@ def metrics() -> FakeMetrics:
 def seen() -> ThreadRecorder:
     """What the rollout's card and thread hear."""
     return ThreadRecorder()
+
+
+@pytest.fixture
+def bot(
+    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
+) -> Iterator[Rollbot]:
+    """A Rollbot on rollback_support's PLAN measuring `metrics`, no chat (a module that needs
+    another defines its own `bot`)."""
+    with rollbot_for(tmp_path, database_url, clock, metrics) as rollbot:
+        yield rollbot

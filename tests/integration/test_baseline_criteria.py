@@ -21,7 +21,7 @@ from bot.shell.render import render_card
 from bot.shell.text import text
 from bot.slack.blocks import rollout_card
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import FLAG, PLAN, build_rollbot
+from tests.rollback_support import FLAG, PLAN, rollbot_for, tick
 
 ALICE = Actor("U0ALICE", Via.SLACK)
 ENGAGEMENT, ENGAGEMENT_BEFORE = "engagement", "avg_over_time(engagement[7d])"
@@ -61,12 +61,6 @@ def _healthy(metrics: FakeMetrics) -> None:
     metrics.set("latency_p95", 0.1)
 
 
-def _evaluate(rb: Rollbot, clock: ManualClock, times: int) -> None:
-    for _ in range(times):
-        clock.advance(timedelta(seconds=15))
-        rb.watcher.evaluate()
-
-
 def _card(rb: Rollbot) -> str:
     view = rb.rollouts.status(FLAG)
     waiting = view.waiting_for
@@ -81,8 +75,7 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
 ) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, database_url, clock, metrics, BASELINE_PLAN)
-    try:
+    with rollbot_for(tmp_path, database_url, clock, metrics, BASELINE_PLAN) as rb:
         started = _start(rb)
         metrics.set_at(ENGAGEMENT_BEFORE, started, 1204.0)
         metrics.set_at(TICKETS_BEFORE, started, 40.0)
@@ -90,7 +83,7 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
         metrics.set(ENGAGEMENT, 1400.0)
         metrics.set(TICKETS, 38.0)
         clock.advance(timedelta(hours=1))  # baked: only the criteria hold it now
-        _evaluate(rb, clock, 3)
+        tick(rb, clock, 3)
         # Asked once each, as of the rollout's start, for the 7-day window.
         assert sorted(metrics.asked_at) == [
             (ENGAGEMENT_BEFORE, started, timedelta(days=7)),
@@ -102,7 +95,7 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
         rb.rollouts.advance_due()
         assert rb.rollouts.status(FLAG).step_number == 1  # held by the engagement criterion
         metrics.set(ENGAGEMENT, 1512.0)
-        _evaluate(rb, clock, 2)
+        tick(rb, clock, 2)
         assert "engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)" in _card(rb)
         assert "held" not in _card(rb)
         # The shell's card and Slack's show the note as it is.
@@ -113,8 +106,6 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
         )
         assert note in render_card(view)
         assert note in json.dumps(rollout_card(view))
-    finally:
-        rb.db.dispose()
 
     # A restart on the same database: the baseline is not measured again (the metrics now
     # would say something else for the start), and the comparison goes on from it.
@@ -122,9 +113,8 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
     again.set_at(ENGAGEMENT_BEFORE, started, 5000.0)
     _healthy(again)
     again.set(ENGAGEMENT, 1512.0)
-    rb = build_rollbot(tmp_path, database_url, clock, again, BASELINE_PLAN)
-    try:
-        _evaluate(rb, clock, 2)
+    with rollbot_for(tmp_path, database_url, clock, again, BASELINE_PLAN) as rb:
+        tick(rb, clock, 2)
         assert again.asked_at == []
         assert "baseline 1,204, now 1,512 (+25.6%" in _card(rb)
         rb.rollouts.advance_due()
@@ -133,47 +123,39 @@ def test_the_baseline_is_measured_once_at_the_start_and_survives_a_rebuild(
         assert "## Against the baseline" in report
         assert "- engagement: baseline 1,204, now 1,512 (+25.6%, needs +20%)" in report
         assert "- tickets: baseline 40, now no data (needs -10%)" in report  # not measured now
-    finally:
-        rb.db.dispose()
 
 
 def test_no_baseline_holds_the_step_and_says_so(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN) as rb:
         rb.rollouts.start(FLAG, None, ALICE)  # no data for the window before the start
         _healthy(metrics)
         metrics.set(ENGAGEMENT, 1512.0)
         clock.advance(timedelta(hours=1))
-        _evaluate(rb, clock, 3)
+        tick(rb, clock, 3)
         card = _card(rb)
         assert "engagement: no baseline, now 1,512 (needs +20%)" in card
         rb.rollouts.advance_due()
         assert rb.rollouts.status(FLAG).step_number == 1
         assert len(metrics.asked_at) == 2  # no data is an answer: not asked again
-    finally:
-        rb.db.dispose()
 
 
 def test_a_failed_baseline_measurement_is_tried_again(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN) as rb:
         started = _start(rb)
         metrics.set_at(ENGAGEMENT_BEFORE, started, MetricsProviderError("Prometheus is down"))
         _healthy(metrics)
         metrics.set(ENGAGEMENT, 1512.0)
-        _evaluate(rb, clock, 1)
+        tick(rb, clock, 1)
         assert "engagement: no baseline (Prometheus is down), now 1,512 (needs +20%)" in _card(rb)
         metrics.set_at(ENGAGEMENT_BEFORE, started, 1204.0)
-        _evaluate(rb, clock, 2)
+        tick(rb, clock, 2)
         assert "engagement: baseline 1,204, now 1,512" in _card(rb)
         asked = [q for q, _, _ in metrics.asked_at if q == ENGAGEMENT_BEFORE]
         assert len(asked) == 2  # the failure, then the answer; never again after
-    finally:
-        rb.db.dispose()
 
 
 def test_the_digest_scorecard_compares_a_relative_metric_with_its_baseline(
@@ -182,10 +164,9 @@ def test_the_digest_scorecard_compares_a_relative_metric_with_its_baseline(
     metrics = FakeMetrics()
     clock = ManualClock()
     digests = "digests:\n  - {name: daily, channel: C_DIGEST, cron: '0 9 * * *'}\n"
-    rb = build_rollbot(
+    with rollbot_for(
         tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, BASELINE_PLAN, digests
-    )
-    try:
+    ) as rb:
         started = _start(rb)
         assert rb.digests is not None
         metrics.set(TICKETS, 34.0)
@@ -193,12 +174,10 @@ def test_the_digest_scorecard_compares_a_relative_metric_with_its_baseline(
         assert before.verdict is ScoreVerdict.NO_DATA  # its baseline is not measured yet
         assert before.why == "no baseline measured before the start"
         metrics.set_at(TICKETS_BEFORE, started, 40.0)
-        _evaluate(rb, clock, 1)
+        tick(rb, clock, 1)
         (score,) = rb.digests.show("daily").rollouts[0].scorecard
         assert score.verdict is ScoreVerdict.MET
         assert score.value == "baseline 40, now 34 (-15.0%, needs -10%)"
         metrics.set(TICKETS, 39.0)
         (score,) = rb.digests.show("daily").rollouts[0].scorecard
         assert score.verdict is ScoreVerdict.MISSED and "(-2.5%, needs -10%)" in score.value
-    finally:
-        rb.db.dispose()

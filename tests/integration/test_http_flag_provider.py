@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,11 @@ class Remote:
 
     def flag(self, key: str = FLAG) -> FlagDocument | None:
         return self.bot.flags.get(key)
+
+    def revoke_token(self) -> None:
+        """Revoke the token rollbot was given (REMOTE_TOKEN): from now on the remote takes
+        writes with another token only, and answers 401 to rollbot's."""
+        self.bot.settings.api_token = "a-token-rollbot-was-not-given"
 
 
 def serve_remote(tmp_path: Path, segments: bool) -> Iterator[Remote]:
@@ -145,12 +151,12 @@ def test_a_wrong_token_is_a_clear_error_and_the_rollout_does_not_move(
 ) -> None:
     local = local_factory(remote.base_url)
     local.rollouts.start(FLAG, None, ALICE)
-    local.flags.remote.client.headers["Authorization"] = "Bearer stolen-wrong-token"  # type: ignore[attr-defined]
+    remote.revoke_token()
     with pytest.raises(RollbotError) as caught:
         local.rollouts.advance(FLAG, ALICE, expected_step=0)
     text = str(caught.value)
     assert "401" in text and "FLAGS_API_TOKEN" in text
-    assert "stolen-wrong-token" not in text and REMOTE_TOKEN not in text
+    assert REMOTE_TOKEN not in text and "a-token-rollbot-was-not-given" not in text
     assert local.rollouts.status(FLAG).percentage == 0
     assert remote.flag() == FlagDocument(enabled=False, rollout_percentage=0)
     with local.db.session() as s:
@@ -367,6 +373,21 @@ class SeedShapedApi:
         return httpx.Response(200, json=self.doc)
 
 
+@contextmanager
+def provider_of(api: SeedShapedApi, tmp_path: Path) -> Iterator[HttpFlagProvider]:
+    """An http flag provider talking to `api` (its audit in a database under `tmp_path`)."""
+    from bot.store.database import Database
+
+    db = Database(f"sqlite:///{tmp_path}/audit.db")
+    try:
+        yield HttpFlagProvider(
+            db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
+            transport=httpx.MockTransport(api.handle),
+        )  # fmt: skip
+    finally:
+        db.dispose()
+
+
 def test_a_remote_without_segment_percentages_refuses_the_plan_before_anything_changes(
     local_factory: Callable[..., Rollbot],
 ) -> None:
@@ -395,15 +416,8 @@ def test_a_remote_without_segment_percentages_refuses_the_plan_before_anything_c
 def test_a_remote_without_segment_percentages_still_takes_changes_that_give_none(
     tmp_path: Path,
 ) -> None:
-    from bot.store.database import Database
-
     api = SeedShapedApi(exists=True)
-    db = Database(f"sqlite:///{tmp_path}/audit.db")
-    provider = HttpFlagProvider(
-        db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
-        transport=httpx.MockTransport(api.handle),
-    )  # fmt: skip
-    try:
+    with provider_of(api, tmp_path) as provider:
         # A rollback of a plan with segments clears them: there, nothing to clear
         off = provider.apply(FLAG, FlagChange(enabled=False, segment_rollouts={}), ALICE)
         assert off.enabled is False
@@ -411,26 +425,17 @@ def test_a_remote_without_segment_percentages_still_takes_changes_that_give_none
         with pytest.raises(FlagProviderError, match="nothing was sent to it"):
             provider.apply(FLAG, FlagChange(segment_rollouts={"internal": 100}), ALICE)
         assert api.posts == [{"enabled": False}]
-    finally:
-        db.dispose()
 
 
 def test_a_new_flag_whose_remote_drops_the_segments_is_turned_off_and_refused(
     tmp_path: Path,
 ) -> None:
-    from bot.store.database import Database
-
     api = SeedShapedApi(exists=False)
-    db = Database(f"sqlite:///{tmp_path}/audit.db")
-    provider = HttpFlagProvider(
-        db, ManualClock(), "http://flags.test", REMOTE_TOKEN, "FLAGS_API_TOKEN",
-        transport=httpx.MockTransport(api.handle),
-    )  # fmt: skip
     staff = FlagChange(enabled=True, rollout_percentage=0, segment_rollouts={"internal": 100})
-    try:
-        with pytest.raises(FlagProviderError, match="the flag it created was turned off"):
-            provider.apply(FLAG, staff, ALICE)
-    finally:
-        db.dispose()
+    with (
+        provider_of(api, tmp_path) as provider,
+        pytest.raises(FlagProviderError, match="the flag it created was turned off"),
+    ):
+        provider.apply(FLAG, staff, ALICE)
     assert api.posts[-1] == {"enabled": False}
     assert api.doc is not None and api.doc["enabled"] is False

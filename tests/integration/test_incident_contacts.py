@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
-from bot.commands.incident import run_incident
+from bot.commands.incident import IncidentReply, run_incident
 from bot.commands.oncall import run_oncall
 from bot.config.settings import ConfigError, Settings
 from bot.container import Rollbot, build
@@ -19,6 +19,7 @@ from bot.domain.errors import RollbotError
 from bot.domain.incident import Severity
 from bot.services.chat import ChatPorts
 from bot.services.incidents.ports import OnCall
+from bot.services.incidents.views import IncidentView
 from bot.slack.incident_blocks import incident_card
 from tests.conftest import slack_text
 from tests.fakes.incidents import FakePager, FakeStatusPage, RecordingChat
@@ -82,6 +83,14 @@ def paged(
         bot.db.dispose()
 
 
+def declared(
+    bot: Rollbot, severity: Severity = Severity.SEV2, title: str = "Checkout errors"
+) -> tuple[IncidentView, Callable[[str], IncidentReply]]:
+    """An incident Alice declares, and `/incident <text>` typed by her in its channel."""
+    view = bot.incidents.declare(severity, title, ALICE).view
+    return view, lambda text: run_incident(text, ALICE, bot.incidents, view.channel_id)
+
+
 @pytest.fixture
 def pager() -> FakePager:
     fake = FakePager(OnCall("Olga On-Call", "olga@example.com", "POLGA"))
@@ -137,14 +146,14 @@ def test_paging_a_contact_with_a_schedule_opens_an_incident_assigned_to_who_is_o
     pager: FakePager,
 ) -> None:
     bot, _ = paged
-    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
-    reply = run_incident("page on-call-engineer", ALICE, bot.incidents, view.channel_id)
+    view, say = declared(bot)
+    reply = say("page on-call-engineer")
     assert not reply.error
     key, title, target = pager.opened[-1]
     assert target == "POLGA" and title == "[SEV2] Checkout errors"
     assert key.startswith(f"rollbot-{view.key}")
     assert "Paged On-call Engineer through PagerDuty (incident `Q0001`)" in slack_text(reply)
-    timeline = run_incident("timeline", ALICE, bot.incidents, view.channel_id).timeline
+    timeline = say("timeline").timeline
     assert any("paged On-call Engineer through PagerDuty" in e.message for e in timeline)
 
 
@@ -153,8 +162,8 @@ def test_paging_a_contact_with_an_escalation_policy_pages_the_policy_and_mention
     pager: FakePager,
 ) -> None:
     bot, chat = paged
-    view = bot.incidents.declare(Severity.SEV1, "Data exposure", ALICE).view
-    run_incident("page security", ALICE, bot.incidents, view.channel_id)
+    _, say = declared(bot, Severity.SEV1, "Data exposure")
+    say("page security")
     assert pager.opened[-1][2] == "PSECPOL"
     assert any("<!subteam^S0SECURITY>" in text for _, text in chat.posts)
 
@@ -164,17 +173,17 @@ def test_paging_a_person_finds_them_in_pagerduty_by_their_email(
     pager: FakePager,
 ) -> None:
     bot, chat = paged
-    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
-    reply = run_incident("page <@U0PLATFORM|pat>", ALICE, bot.incidents, view.channel_id)
+    view, say = declared(bot)
+    reply = say("page <@U0PLATFORM|pat>")
     assert pager.opened[-1][2] == "PPLATFORM"
     assert "through PagerDuty" in slack_text(reply)
     assert (view.channel_id, ["U0PLATFORM"]) in chat.invites
     assert any(user == "U0PLATFORM" for user, _ in chat.directs)
     # Someone PagerDuty does not know is still brought in, and the reply says why not paged.
-    reply = run_incident("page @U0STRANGER", ALICE, bot.incidents, view.channel_id)
+    reply = say("page @U0STRANGER")
     assert "not through PagerDuty: their email is not visible to rollbot" in slack_text(reply)
     assert any(user == "U0STRANGER" for user, _ in chat.directs)
-    reply = run_incident("page @U0OLGA", ALICE, bot.incidents, view.channel_id)
+    reply = say("page @U0OLGA")
     assert "not through PagerDuty: no PagerDuty user has their email" in slack_text(reply)
 
 
@@ -183,9 +192,9 @@ def test_a_failing_pagerduty_still_brings_the_person_in_and_says_why(
     pager: FakePager,
 ) -> None:
     bot, chat = paged
-    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
+    _, say = declared(bot)
     pager.fail_times = 3
-    reply = run_incident("page platform-lead", ALICE, bot.incidents, view.channel_id)
+    reply = say("page platform-lead")
     assert not reply.error
     assert "not through PagerDuty: PagerDuty: opening an incident failed: HTTP 503" in slack_text(
         reply
@@ -197,8 +206,8 @@ def test_an_unknown_target_lists_roles_and_contacts(
     settings_factory: Callable[..., Settings], tmp_path: Path, clock: ManualClock
 ) -> None:
     bot, _ = kit(settings_factory, tmp_path, clock)
-    view = bot.incidents.declare(Severity.SEV3, "Slow pages", ALICE).view
-    reply = run_incident("page nobody-here", ALICE, bot.incidents, view.channel_id)
+    _, say = declared(bot, Severity.SEV3, "Slow pages")
+    reply = say("page nobody-here")
     said = slack_text(reply)
     assert reply.error
     assert "neither a role, a contact nor a person" in said
@@ -209,7 +218,7 @@ def test_contact_details_stay_out_of_public_incident_channels(
     settings_factory: Callable[..., Settings], tmp_path: Path, clock: ManualClock
 ) -> None:
     bot, chat = kit(settings_factory, tmp_path, clock)
-    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
+    view, _ = declared(bot)
     card = str(incident_card(view))
     assert "On-call Engineer" in card and "Platform Lead" in card and "<@U0PLATFORM>" in card
     assert "+1-555-0100" not in card and "security@example.com" not in card
@@ -271,7 +280,7 @@ def test_the_post_mortem_names_people_instead_of_their_ids(
 ) -> None:
     bot, chat = paged
     chat.names.update({"U0ALICE": "Alice Adams", "U0OLGA": "Olga On-Call"})
-    view = bot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE).view
+    view, _ = declared(bot)
     bot.incidents.note(view.channel_id, "asked the NOC", ALICE)
     bot.incidents.escalate(view.channel_id, "U0STRANGER", ALICE)
     bot.incidents.resolve_in(view.channel_id, "fixed", ALICE)

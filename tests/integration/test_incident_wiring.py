@@ -4,11 +4,8 @@ configured (builtin) status page by its deadline without anyone pressing Publish
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
 from bot.clock import ManualClock
@@ -19,18 +16,10 @@ from bot.slack.mrkdwn import mrkdwn
 from bot.store import incidents as incidents_store
 from bot.web.app import create_app
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import ERRORS, FLAG, LATENCY, SUCCESS, rollbot_for
+from tests.rollback_support import ERRORS, FLAG, LATENCY, SUCCESS
 
 ALICE = Actor("U_ALICE", Via.SLACK)
 TICK = timedelta(seconds=15)
-
-
-@pytest.fixture
-def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
-) -> Iterator[Rollbot]:
-    with rollbot_for(tmp_path, database_url, clock, metrics) as rb:
-        yield rb
 
 
 def timeline_texts(bot: Rollbot, incident_id: int) -> list[str]:

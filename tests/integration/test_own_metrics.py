@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -29,18 +28,10 @@ from bot.web.app import create_app
 from tests.conftest import NO_GATES, PLANS_DIR
 from tests.fakes.metrics import FakeMetrics
 from tests.own_metrics import value
-from tests.rollback_support import ERRORS, FLAG, build_rollbot, rollbot_for
+from tests.rollback_support import ERRORS, FLAG, build_rollbot
 
 ALICE = Actor("U_ALICE", Via.SLACK)
 TICK = timedelta(seconds=15)
-
-
-@pytest.fixture
-def bot(
-    tmp_path: Path, database_url: str, clock: ManualClock, metrics: FakeMetrics
-) -> Iterator[Rollbot]:
-    with rollbot_for(tmp_path, database_url, clock, metrics) as rollbot:
-        yield rollbot
 
 
 def scrape(rollbot: Rollbot) -> str:

@@ -15,6 +15,7 @@ from bot.shell.text import text
 from bot.wording import words
 from tests.fakes.metrics import FakeMetrics
 from tests.flag_sdk_support import SEGMENTS_YAML
+from tests.plan_support import GA, phase, plan_yaml, step
 from tests.rollback_support import ERRORS, FLAG, PLAN, build_rollbot
 from tests.test_cli import run
 
@@ -78,27 +79,22 @@ def test_staff_first_then_five_percent_of_everyone(tmp_path: Path) -> None:
         rb.db.dispose()
 
 
-STAFF_LATER = f"""
-name: staff-later
-title: Staff later
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    steps:
-      - name: five
-        percentage: 5
-        bake: 1h
-      - name: five and staff
-        percentage: 5
-        segments: {{internal: 100}}
-        bake: 1h
-  - id: ga
-    name: GA
-    steps:
-      - name: all
-        percentage: 100
-"""
+STAFF_LATER = plan_yaml(
+    [
+        phase(
+            "beta",
+            "Beta",
+            [
+                step("five", 5, "1h"),
+                step("five and staff", 5, segments="{internal: 100}", bake="1h"),
+            ],
+        ),
+        GA,
+    ],
+    name="staff-later",
+    title="Staff later",
+    flag=FLAG,
+)
 
 
 def test_a_scheduled_advance_to_a_step_that_changes_only_segments_sets_them(

@@ -26,6 +26,7 @@ from bot.providers.metrics.prometheus import PrometheusProvider
 from bot.services.chat import ChatPorts
 from bot.slack.mrkdwn import mrkdwn
 from bot.slack.notifier import SlackNotifier, build_client
+from tests import plan_support as plans
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 from tests.prometheus_support import (
     ERROR_RATIO,
@@ -42,59 +43,49 @@ SHIPPED = Path(__file__).resolve().parents[2] / "config" / "plans" / "realtime-f
 CHANNEL = "C_RELEASES"
 FLAG = "live-chat"
 
-PLAN = f"""
-name: live-chat
-title: Live chat
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    criteria:
-      - name: error-rate-low
-        query: {ERROR_RATIO}
-        comparison: "<"
-        threshold: 0.01
-        consecutive: 2
-        missing_data: hold
-    steps:
-      - name: five
-        percentage: 5
-        bake: 1h
-      - name: twentyfive
-        percentage: 25
-        bake: 1h
-  - id: ga
-    name: GA
-    steps:
-      - name: all
-        percentage: 100
-triggers:
-  - name: error-rate
-    description: error rate > 5%
-    query: {ERROR_RATIO}
-    comparison: ">"
-    threshold: 0.05
-    consecutive: 2
-    missing_data: ignore
-  - name: absent-metric
-    query: sum(rate(app_never_exported_total[5s]))
-    comparison: ">"
-    threshold: 1
-    missing_data: ignore
-runbook:
-  - name: Turn the flag off
-    kind: flag
-  - name: Drain connections
-    kind: command
-    run: echo "drained $ROLLBOT_FLAG"
-  - name: Verify health
-    kind: wait_for_health
-    query: {ERROR_RATIO}
-    comparison: "<"
-    threshold: 1.01
-    interval: 1s
-    timeout: 30s
-"""
+PLAN = plans.plan_yaml(
+    plans.beta_and_ga(
+        criteria=[
+            plans.criterion(
+                "error-rate-low", ERROR_RATIO, "<", 0.01, consecutive=2, missing_data="hold"
+            )
+        ]
+    ),
+    name="live-chat",
+    title="Live chat",
+    flag=FLAG,
+    triggers=[
+        plans.trigger(
+            "error-rate",
+            ERROR_RATIO,
+            ">",
+            0.05,
+            description="error rate > 5%",
+            consecutive=2,
+            missing_data="ignore",
+        ),
+        plans.trigger(
+            "absent-metric",
+            "sum(rate(app_never_exported_total[5s]))",
+            ">",
+            1,
+            missing_data="ignore",
+        ),
+    ],
+    runbook=[
+        plans.runbook_step("Turn the flag off", "flag"),
+        plans.command_step("Drain connections", 'echo "drained $ROLLBOT_FLAG"', timeout=None),
+        plans.runbook_step(
+            "Verify health",
+            "wait_for_health",
+            query=ERROR_RATIO,
+            comparison=plans.quoted("<"),
+            threshold=1.01,
+            interval="1s",
+            timeout="30s",
+        ),
+    ],
+)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,17 @@ from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.factory import build_databases, build_metric_sources
 from bot.providers.metrics.sql import SqlMetricsProvider
 from bot.slack.blocks import chat_text
+from tests.plan_support import (
+    GA,
+    criterion,
+    named_runbook,
+    phase,
+    plan_yaml,
+    quoted,
+    runbook_step,
+    step,
+    trigger,
+)
 from tests.rollback_support import ThreadRecorder, build_rollbot, hearing, tick
 from tests.sql_support import connections, messages, realtime_db, scalar
 
@@ -143,59 +154,51 @@ def test_any_sqlalchemy_url_sqlite_with_its_own_time_limit(tmp_path: Path) -> No
     assert sql.query("SELECT COUNT(*) FROM websocket_messages") == 2
 
 
+THROUGHPUT = (
+    "SELECT COUNT(*) / 60.0 FROM websocket_messages WHERE timestamp > NOW() - INTERVAL '1 minute'"
+)
+CONNECTION_ERRORS = (
+    "SELECT COUNT(CASE WHEN status = 'error' THEN 1 END)::float / NULLIF(COUNT(*), 0) "
+    "FROM websocket_connections WHERE timestamp > NOW() - INTERVAL '1 hour'"
+)
+
+
 def plan_text(slow_query: str = "SELECT 1") -> str:
-    return f"""
-name: chat-v2
-title: Chat v2
-flag: {FLAG}
-phases:
-  - id: beta
-    name: Beta
-    criteria:
-      - name: throughput
-        provider: sql
-        query: >-
-          SELECT COUNT(*) / 60.0 FROM websocket_messages
-          WHERE timestamp > NOW() - INTERVAL '1 minute'
-        comparison: ">"
-        threshold: 1
-        consecutive: 1
-    steps:
-      - {{name: five, percentage: 5, bake: 1m}}
-      - {{name: twenty, percentage: 20, bake: 1h}}
-  - id: ga
-    name: GA
-    steps:
-      - {{name: all, percentage: 100}}
-triggers:
-  - name: connection-errors
-    description: connection errors > 5% over the last hour
-    provider: sql
-    database: realtime
-    query: >-
-      SELECT COUNT(CASE WHEN status = 'error' THEN 1 END)::float / NULLIF(COUNT(*), 0)
-      FROM websocket_connections WHERE timestamp > NOW() - INTERVAL '1 hour'
-    comparison: ">"
-    threshold: 0.05
-    consecutive: 2
-    missing_data: hold
-    runbook: websocket-off
-  - name: slow
-    provider: sql
-    query: "{slow_query}"
-    comparison: ">"
-    threshold: 100
-    missing_data: hold
-runbooks:
-  websocket-off:
-    description: disable WebSocket, fall back to polling
-    partial: true
-    steps:
-      - name: Disable WebSocket
-        kind: flag
-        flag: chat-v2-websocket
-        set: {{enabled: false}}
-"""
+    throughput = criterion("throughput", quoted(THROUGHPUT), ">", 1, provider="sql", consecutive=1)
+    beta = phase("beta", "Beta", [step("five", 5, "1m"), step("twenty", 20, "1h")], [throughput])
+    return plan_yaml(
+        [beta, GA],
+        flag=FLAG,
+        triggers=[
+            trigger(
+                "connection-errors",
+                quoted(CONNECTION_ERRORS),
+                ">",
+                0.05,
+                description="connection errors > 5% over the last hour",
+                provider="sql",
+                database="realtime",
+                consecutive=2,
+                missing_data="hold",
+                runbook="websocket-off",
+            ),
+            trigger("slow", quoted(slow_query), ">", 100, provider="sql", missing_data="hold"),
+        ],
+        runbooks=[
+            named_runbook(
+                "websocket-off",
+                "disable WebSocket, fall back to polling",
+                [
+                    runbook_step(
+                        "Disable WebSocket",
+                        "flag",
+                        flag="chat-v2-websocket",
+                        set="{enabled: false}",
+                    )
+                ],
+            )
+        ],
+    )
 
 
 def sql_config(realtime_db: str) -> tuple[str, dict[str, str]]:

@@ -34,6 +34,7 @@ from bot.providers.runbook.base import RunContext
 from bot.providers.runbook.engine import run_one
 from bot.slack.blocks import chat_text
 from bot.store.models import AuditRow
+from tests.plan_support import DISABLE_THE_FLAG, phase, plan_yaml, runbook_step, step
 from tests.rollback_support import ThreadRecorder, build_rollbot, hearing, rollbot_for
 from tests.sql_support import documents, realtime_db, scalar
 
@@ -45,41 +46,35 @@ FLAG = "chat-v2"
 OPS = Actor("U_OPS", Via.SHELL)
 EXISTS = "SELECT to_regclass('{}') IS NOT NULL"
 
-PLAN = f"""
-name: chat-v2
-title: Chat v2
-flag: {FLAG}
-phases:
-  - id: staging
-    name: Staging
-    steps:
-      - {{name: staging, percentage: 0, bake: 1h, auto_advance: false}}
-  - id: beta
-    name: Beta
-    steps:
-      - {{name: five, percentage: 5, bake: 1h}}
-      - {{name: all, percentage: 100}}
-backup:
+PLAN = plan_yaml(
+    [
+        phase("staging", "Staging", [step("staging", 0, "1h", auto_advance="false")]),
+        phase("beta", "Beta", [step("five", 5, "1h"), step("all", 100)]),
+    ],
+    flag=FLAG,
+    runbook=[
+        DISABLE_THE_FLAG,
+        runbook_step(
+            "Restore realtime_data from the backup",
+            "sql",
+            database="realtime",
+            skip_if="SELECT to_regclass('realtime_backup') IS NULL",
+            statements=(
+                "[DROP TABLE realtime_data, ALTER TABLE realtime_backup RENAME TO realtime_data]"
+            ),
+            count_rows="[realtime_data, realtime_backup]",
+            timeout="30s",
+        ),
+    ],
+    rest="""backup:
   name: Back up realtime_data
   kind: sql
   database: realtime
   skip_if: SELECT to_regclass('realtime_backup') IS NOT NULL
   statements: [CREATE TABLE realtime_backup AS SELECT * FROM realtime_data]
   count_rows: [realtime_data, realtime_backup]
-runbook:
-  - name: Disable the flag
-    kind: flag
-    timeout: 5s
-  - name: Restore realtime_data from the backup
-    kind: sql
-    database: realtime
-    skip_if: SELECT to_regclass('realtime_backup') IS NULL
-    statements:
-      - DROP TABLE realtime_data
-      - ALTER TABLE realtime_backup RENAME TO realtime_data
-    count_rows: [realtime_data, realtime_backup]
-    timeout: 30s
-"""
+""",
+)
 
 CONFIG = "databases:\n  realtime:\n    url_env: REALTIME_DATABASE_URL\n"
 

@@ -21,7 +21,7 @@ from bot.shell.text import text
 from bot.slack.blocks import reply_blocks
 from bot.slack.mrkdwn import escape
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import FLAG, PLAN, build_rollbot
+from tests.rollback_support import FLAG, PLAN, rollbot_for, tick
 
 ALICE = Actor("U0ALICE", Via.SLACK)
 ERR = 'errors{{variant="{variant}"}}'
@@ -62,35 +62,27 @@ def waiting(rb: object) -> str:
 def test_a_variant_criterion_holds_until_realtime_is_no_worse(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN) as rb:
         rb.rollouts.start(FLAG, None, ALICE)
         metrics.set("conn_success", 0.999)
         metrics.set("latency_p95", 0.1)
         metrics.set(REALTIME, 0.004)
         metrics.set(CONTROL, 0.001)
         clock.advance(timedelta(hours=1))  # baked: only the criteria hold it now
-        for _ in range(3):
-            clock.advance(timedelta(seconds=15))
-            rb.watcher.evaluate()
+        tick(rb, clock, 3)
         said = waiting(rb)
         assert "no-worse" in said and "realtime - control <= 0.001" in said
         assert "measured 0.003" in said
         metrics.set(REALTIME, 0.0015)
-        for _ in range(2):
-            clock.advance(timedelta(seconds=15))
-            rb.watcher.evaluate()
+        tick(rb, clock, 2)
         assert "no-worse" not in waiting(rb)
         assert rb.rollouts.status(FLAG).state is RolloutState.RUNNING
-    finally:
-        rb.db.dispose()
 
 
 def test_the_report_shows_each_variant_comparison_as_last_measured(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN) as rb:
         rb.rollouts.start(FLAG, None, ALICE)
         reports = rb.signoffs.reports  # type: ignore[union-attr]
         before = reports.markdown(FLAG)
@@ -101,8 +93,7 @@ def test_the_report_shows_each_variant_comparison_as_last_measured(tmp_path: Pat
         ) in before
         metrics.set(REALTIME, 0.004)
         metrics.set(CONTROL, 0.001)
-        clock.advance(timedelta(seconds=15))
-        rb.watcher.evaluate()
+        tick(rb, clock)
         criterion = "- no-worse (criterion): realtime - control = 0.003 (needs <= 0.001: not met)"
         trigger = (
             "- realtime-much-worse (trigger): realtime - control = 0.003 "
@@ -116,37 +107,26 @@ def test_the_report_shows_each_variant_comparison_as_last_measured(tmp_path: Pat
         # Slack's blocks: the same lines, `<` and `>` escaped as Slack wants them
         assert escape(criterion) in slack and escape(trigger) in slack
         metrics.set(REALTIME, 0.0015)
-        clock.advance(timedelta(seconds=15))
-        rb.watcher.evaluate()
+        tick(rb, clock)
         assert "realtime - control = 0.0005 (needs <= 0.001: met)" in reports.markdown(FLAG)
-    finally:
-        rb.db.dispose()
 
 
 def test_a_report_without_variant_comparisons_has_no_such_section(tmp_path: Path) -> None:
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, FakeMetrics(), PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, FakeMetrics(), PLAN) as rb:
         rb.rollouts.start(FLAG, None, ALICE)
         assert "Variant comparisons" not in rb.signoffs.reports.markdown(FLAG)  # type: ignore[union-attr]
-    finally:
-        rb.db.dispose()
 
 
 def test_a_variant_trigger_rolls_back_when_realtime_is_much_worse(tmp_path: Path) -> None:
     metrics = FakeMetrics()
     clock = ManualClock()
-    rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN)
-    try:
+    with rollbot_for(tmp_path, f"sqlite:///{tmp_path}/r.db", clock, metrics, AB_PLAN) as rb:
         rb.rollouts.start(FLAG, None, ALICE)
         metrics.set(REALTIME, 0.05)
         metrics.set(CONTROL, 0.001)
-        for _ in range(2):
-            clock.advance(timedelta(seconds=15))
-            rb.watcher.evaluate()
+        tick(rb, clock, 2)
         assert rb.rollouts.status(FLAG).state is RolloutState.ROLLED_BACK
-    finally:
-        rb.db.dispose()
 
 
 @pytest.mark.parametrize(
