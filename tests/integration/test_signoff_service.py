@@ -19,6 +19,7 @@ from bot.container import Rollbot, build
 from bot.domain.actions import Action
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.errors import Conflict, InvalidTransition, RollbotError
+from bot.domain.message import Message
 from bot.domain.roles import Forbidden
 from bot.services.chat import ChatPorts
 from bot.services.events import Said
@@ -26,7 +27,6 @@ from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import RolloutView
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
-from bot.slack.blocks import chat_text
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.wording import words
