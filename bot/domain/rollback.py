@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain.errors import InvalidTransition
-from bot.domain.message import Code, Message, Strong
+from bot.domain.message import Code, Message
 from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.domain.triggers import Trigger, format_value
+from bot.domain.triggers import Trigger
 
 
 def roll_back(snap: RolloutSnapshot, now: datetime) -> RolloutSnapshot:
@@ -62,19 +62,6 @@ class FiredTrigger:
             list(values),
             at,
             trigger.runbook,
-        )
-
-    def sentence(self) -> Message:
-        """Why this trigger fired, for the thread."""
-        measured = ", ".join(format_value(v, self.unit) for v in self.values) or "no data"
-        label = f"{self.name} ({self.description})" if self.description else self.name
-        return Message(
-            "trigger ",
-            Strong(label),
-            ": ",
-            Code(self.query),
-            f" {self.comparison} {format_value(self.threshold, self.unit)} for "
-            f"{self.consecutive} evaluations in a row (measured {measured})",
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.durations import parse_duration
-from bot.domain.message import Code, Message
 from bot.domain.triggers import COMPARISONS
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -238,25 +237,6 @@ def effective_steps(steps: list[RunbookStep], partial: bool = False) -> list[Run
     if steps and isinstance(steps[0], FlagStep) and steps[0].flag is None:
         return list(steps)
     return [DEFAULT_FLAG_STEP, *steps]
-
-
-def describe_step(step: RunbookStep) -> Message:
-    """One line saying what a step does (for the confirmation modal and the shell)."""
-    if isinstance(step, FlagStep):
-        fields = ", ".join(f"{k}={v}" for k, v in step.set.items())
-        if step.flag:
-            return Message(f"{step.name}: set the flag ", Code(step.flag), f" ({fields})")
-        return Message(f"{step.name}: set the flag ({fields})")
-    if isinstance(step, SqlStep):
-        what = f"{len(step.statements)} SQL statement(s) in one transaction on database "
-        guard = Message(", skipped when ", Code(step.skip_if)) if step.skip_if else ""
-        return Message(f"{step.name}: {what}", Code(step.database), guard)
-    if isinstance(step, CommandStep):
-        return Message(f"{step.name}: run ", Code(step.run))
-    if isinstance(step, HttpStep):
-        return Message(f"{step.name}: {step.method} {step.url} (expects {step.expect_status})")
-    target = step.url or Message(Code(str(step.query)), f" {step.comparison} {step.threshold}")
-    return Message(f"{step.name}: wait until healthy: ", target, f" (up to {step.timeout})")
 
 
 def total_budget(steps: list[RunbookStep]) -> timedelta:

@@ -13,10 +13,11 @@ from bot.domain.runbook import (
     CommandStep,
     FlagStep,
     WaitForHealthStep,
-    describe_step,
     effective_steps,
     total_budget,
 )
+from bot.services.rollback.events import step_shown
+from bot.wording.rollback import step_line
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "plans" / "realtime-features.yaml"
 
@@ -119,7 +120,7 @@ def test_a_missing_flag_step_is_added_first() -> None:
         "rollout_percentage": 0,
     }
     assert [s.name for s in steps] == ["Turn the flag off", "drain"]
-    assert describe_step(steps[1]) == Message("drain: run ", Code("true"))
+    assert step_line(step_shown(steps[1])) == Message("drain: run ", Code("true"))
     assert total_budget(steps).total_seconds() > 60
 
 
