@@ -38,7 +38,7 @@ FLAG = "realtime-features"
 
 def card_notes(view: RolloutView) -> str:
     """The card's notes as Slack shows them."""
-    return "\n".join(n if isinstance(n, str) else mrkdwn(n) for n in view.notes)
+    return "\n".join(n if isinstance(n, str) else mrkdwn(words(n)) for n in view.notes)
 
 
 ROLES = """
