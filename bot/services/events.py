@@ -52,11 +52,6 @@ def event(cls: type[E]) -> type[E]:
     return cls
 
 
-def is_event(said: object) -> bool:
-    """True for an instance of a registered event."""
-    return type(said) in _ADAPTERS
-
-
 def event_data(said: Event) -> dict[str, Any]:
     """An event as JSON for a row: its kind and its fields."""
     adapter = _ADAPTERS.get(type(said))
