@@ -327,9 +327,9 @@ def config_check(
     """Validate the config and every plan it points at; print every problem."""
     from bot.config.settings import ConfigError, load_settings
     from bot.domain.plan import database_problems
+    from bot.services.flags.segment_check import provider_segment_notes, segment_problems
     from bot.services.live_check import missing_database_env, missing_runbook_env
     from bot.services.plans import PlanCatalog
-    from bot.services.segment_check import provider_segment_notes, segment_problems
     from bot.services.signoff.config_check import signoff_problems
 
     try:

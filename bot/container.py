@@ -47,12 +47,12 @@ from bot.services.people import People
 from bot.services.permissions import Permissions
 from bot.services.plans import PlanCatalog
 from bot.services.requests import RequestLedger
-from bot.services.retrospective import RetrospectiveService
 from bot.services.rollback.backup import DataBackup
 from bot.services.rollback.context import Listener
 from bot.services.rollback.service import RollbackService, start_thread
 from bot.services.rollback.watch import CriteriaHold, MetricsWatcher, RolloutNotes
 from bot.services.rollouts.holds import AdvanceHold
+from bot.services.rollouts.retrospective import RetrospectiveService
 from bot.services.rollouts.service import RolloutService
 from bot.services.signoff import Signoffs, SignoffService
 from bot.services.signoff.checklists import ChecklistService
