@@ -146,8 +146,8 @@ def flag_routes(rollbot: Rollbot) -> list[Route]:
                 "enabled": result.enabled,
                 "variant": result.variant,
                 "payload": None if result.payload is None else result.payload.model_dump(),
-                "reason": result.reason,
-                "kind": str(result.kind),
+                "reason": result.detail,
+                "kind": str(result.reason),
             }
         )
 

@@ -2,11 +2,10 @@
 Unleash client API, and the exposures they count."""
 
 from bot.services.flags.exposures import FlagExposures
-from bot.services.flags.service import Evaluation, FlagService, UnknownSegmentError
+from bot.services.flags.service import FlagService, UnknownSegmentError
 from bot.services.flags.snapshot import FlagSnapshot, FlagState
 
 __all__ = [
-    "Evaluation",
     "FlagExposures",
     "FlagService",
     "FlagSnapshot",

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.domain.constraints import Context, Segment
 from bot.domain.errors import InvalidTransition, RollbotError
-from bot.domain.evaluation import FlagResult, Reason, evaluate_flag
+from bot.domain.evaluation import FlagResult, evaluate_flag
 from bot.domain.flag import FlagChange, FlagDocument
-from bot.domain.variants import Payload
 from bot.providers.flags.base import FlagProvider
 from bot.providers.flags.builtin import BuiltinFlagProvider
 from bot.services.flags.snapshot import FlagSnapshot
@@ -28,20 +26,6 @@ log = logging.getLogger(__name__)
 
 class UnknownSegmentError(ValueError):
     """A change names a segment the config does not define."""
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Whether one user sees a flag, which variant, and why."""
-
-    flag_key: str
-    user_id: str
-    enabled: bool
-    reason: str
-    variant: str
-    kind: Reason
-    segment: str | None = None
-    payload: Payload | None = None
 
 
 class FlagService:
@@ -138,13 +122,10 @@ class FlagService:
         user_id: str,
         segments: list[str],
         fields: Mapping[str, str] | None = None,
-    ) -> Evaluation | None:
-        """Whether the user sees the flag (None when the flag does not exist); `fields` are
-        the other context fields segments' constraints look at."""
+    ) -> FlagResult | None:
+        """Whether the user sees the flag, which variant, and why (None when the flag does
+        not exist); `fields` are the other context fields segments' constraints look at."""
         doc = self.held(key)
         if doc is None:
             return None
-        r = self.result(doc, key, Context(user_id, dict(fields or {}), tuple(segments)))
-        return Evaluation(
-            key, user_id, r.enabled, r.detail, r.variant, r.reason, r.segment, r.payload
-        )
+        return self.result(doc, key, Context(user_id, dict(fields or {}), tuple(segments)))
