@@ -52,7 +52,9 @@ EVENTS: list[Event] = [
     ),
     events.RollbackResumed(1, 3),
     events.RollbackStepStarted(0, 5, events.step_shown(STEPS[1])),
-    events.step_finished(2, 5, StepResult("Drain", "command", False, 2, 1.25, "<out>", "exit 1")),
+    events.RollbackStepFinished(
+        2, 5, StepResult("Drain", "command", False, 2, 1.25, "<out>", "exit 1")
+    ),
     events.RollbackFinished(
         "chat-v2", 5, 3, 2, 75.0, True, "Drain", "restart", True, ("U_ALICE",), (OPS,)
     ),
