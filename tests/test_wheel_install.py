@@ -30,6 +30,7 @@ import pytest
 
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
+from tests.process_support import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "wheel-test-secret"
@@ -234,12 +235,7 @@ def served(installed: Installed, tmp_path: Path) -> Iterator[tuple[Served, FakeS
         try:
             yield run, fake
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop_process(proc)
 
 
 def wait_healthy(run: Served, timeout: float = 30.0) -> httpx.Response:

@@ -20,6 +20,7 @@ from bot.config.settings import load_settings
 from bot.container import build
 from bot.domain.actor import Actor, Via
 from tests.conftest import NO_GATES, PLANS_DIR, REPO_ROOT
+from tests.process_support import stop_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAG = "realtime-features"
@@ -75,11 +76,7 @@ def served(tmp_path: Path, config: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_the_page_follows_an_advance_without_a_reload_and_fits_a_phone(
