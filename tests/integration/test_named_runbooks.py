@@ -5,9 +5,8 @@ as itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,22 +23,15 @@ from bot.shell.text import text as plain
 from bot.wording import words
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import RUNBOOKS_PLAN as PLAN
-from tests.rollback_support import ThreadRecorder, hearing, rollbot_for, tick
+from tests.rollback_support import ThreadRecorder, tick
 
 FLAG = "chat-v2"
 OPS = Actor("U_OPS", Via.SHELL)
 
 
 @pytest.fixture
-def bot(
-    tmp_path: Path,
-    database_url: str,
-    clock: ManualClock,
-    metrics: FakeMetrics,
-    seen: ThreadRecorder,
-) -> Iterator[Rollbot]:
-    with rollbot_for(tmp_path, database_url, clock, metrics, plan=PLAN, chat=hearing(seen)) as rb:
-        yield rb
+def bot(rollbot_hearing: Callable[..., Rollbot]) -> Rollbot:
+    return rollbot_hearing(plan=PLAN)
 
 
 def flag(bot: Rollbot, key: str = FLAG) -> tuple[bool, int] | None:
