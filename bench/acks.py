@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from tests.fakes.slack_requests import SentRequest, SlackRequestSender, signed_headers
+from tests.process_support import stop_process
 from tests.serve_support import SIGNING_SECRET, Served, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -187,12 +188,7 @@ class BareBolt:
 
     def close(self) -> None:
         """Stop it."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc, 10)
         self._out.close()
 
 

@@ -49,6 +49,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.process_support import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 UNLEASH_DIR = REPO / "tests" / "unleash"
 PLANS = REPO / "config" / "plans"
@@ -119,8 +121,7 @@ def rollbot_server(tmp: Path) -> Iterator[str]:
         wait_for(f"{url}/healthz", 60, lambda r: r.status_code == 200)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_process(proc, 15)
 
 
 @contextmanager
@@ -165,11 +166,7 @@ def unleash_server(tmp: Path) -> Iterator[str]:
         wait_for(f"{url}/health", 60, lambda r: r.json().get("health") == "GOOD")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 15)
         log.close()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

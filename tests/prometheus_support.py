@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.prometheus import PrometheusProvider
+from tests.process_support import stop_process
 
 REQUESTS_PER_SECOND = 200.0
 ERROR_RATIO = "sum(rate(app_errors_total[5s])) / sum(rate(app_requests_total[5s]))"
@@ -164,11 +165,7 @@ def running_prometheus(home: Path, exporter: Exporter) -> Iterator[str]:
         yield url
     finally:
         provider.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 10)
         log.close()
 
 

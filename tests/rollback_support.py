@@ -11,17 +11,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
 from bot.container import Rollbot, build
 from bot.providers.metrics.base import MetricsProvider
 from bot.services.chat import ChatPorts
+from bot.services.events import Said
 from bot.services.rollback.context import Listener
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollouts.holds import AdvanceHold
 from bot.services.rollouts.notifier import CardLocation, ThreadText
 from bot.services.rollouts.views import RolloutView
 from bot.slack.blocks import chat_text
+from bot.wording import words
 from tests.plan_support import (
     DISABLE_THE_FLAG,
     beta_and_ga,
@@ -183,3 +187,26 @@ def build_rollbot(
         holds=holds,
         rollback_listeners=rollback_listeners,
     )
+
+
+class Died(BaseException):
+    """Stands in for the process dying mid-step: nothing in rollbot catches it."""
+
+
+@contextmanager
+def dying_at(monkeypatch: pytest.MonkeyPatch, bot: Rollbot, said: str) -> Iterator[None]:
+    """The rollback the block runs dies (`Died`) as it posts the thread message that
+    says `said` (`"Step 2/2 started"`); the block must end in that death. Afterwards the
+    thread hears again, for the run that resumes."""
+    runs = bot.rollback.runs
+    post = runs._post
+
+    def dying(report: RollbackReport, message: Said) -> None:
+        if said in words(message).plain():
+            raise Died
+        post(report, message)
+
+    monkeypatch.setattr(runs, "_post", dying)
+    with pytest.raises(Died):
+        yield
+    monkeypatch.setattr(runs, "_post", post)

@@ -8,11 +8,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.process_support import serving_checkout
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "config" / "plans"
@@ -45,12 +46,6 @@ def write_config(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "rollbot.yaml"
     path.write_text(body)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_config_check_accepts_the_shipped_config(tmp_path: Path) -> None:
@@ -100,28 +95,9 @@ def test_plan_check_accepts_the_shipped_plan(tmp_path: Path) -> None:
 
 
 def test_serve_without_slack_serves_flags_and_says_how_to_connect(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "ROLLBOT_API_TOKEN": "t0k"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli_main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "rollbot serve did not come up"
-            time.sleep(0.2)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "ROLLBOT_API_TOKEN": "t0k"}
+    with serving_checkout(tmp_path, env) as server:
+        base = server.url
         # The seed's curl, as written: form content type, JSON body.
         r = httpx.post(
             f"{base}/flags/realtime-features",
@@ -133,9 +109,7 @@ def test_serve_without_slack_serves_flags_and_says_how_to_connect(tmp_path: Path
         )
         assert r.status_code == 200 and r.json()["enabled"] is False
         assert httpx.post(f"{base}/slack/events").status_code == 503
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+    out = server.output
     assert "Slack is not connected" in out and "SLACK_BOT_TOKEN" in out
     assert "t0k" not in out
 

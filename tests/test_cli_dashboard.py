@@ -5,55 +5,27 @@ the dashboard answers 403 while health and metrics answer as ever."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import REPO_ROOT
+from tests.process_support import serving_checkout
 
 
 def test_serve_elsewhere_than_loopback_says_once_that_the_dashboard_is_shut(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
-    env |= {"DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli_main", "serve", "--port", "0", "--host", "0.0.0.0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        port = None
-        deadline = time.monotonic() + 60
-        while port is None:
-            assert time.monotonic() < deadline, "".join(lines)
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, "".join(lines)
-            lines.append(line)
-            match = re.search(r"rollbot listening on http://0\.0\.0\.0:(\d+)", line)
-            port = match.group(1) if match else None
-        base = f"http://127.0.0.1:{port}"
-        while httpx.get(f"{base}/healthz", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        shut = httpx.get(f"{base}/", timeout=5)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/serve.db"}
+    with serving_checkout(tmp_path, env, host="0.0.0.0") as server:
+        assert "rollbot listening on http://0.0.0.0:" in server.output
+        shut = httpx.get(f"{server.url}/", timeout=5)
         assert shut.status_code == 403
         assert "dashboard.auth" in shut.text
-        assert httpx.get(f"{base}/metrics", timeout=5).status_code == 200
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-        lines.append(out)
-    said = "".join(lines)
+        assert httpx.get(f"{server.url}/metrics", timeout=5).status_code == 200
+    said = server.output
     assert said.count("The dashboard is shut") == 1, said
     assert "ROLLBOT_DASHBOARD_TOKEN" in said and "Traceback" not in said
 

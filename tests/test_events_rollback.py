@@ -14,20 +14,7 @@ from bot.domain.rollback import FiredTrigger
 from bot.domain.runbook import CommandStep, FlagStep, SqlStep, WaitForHealthStep
 from bot.providers.runbook.base import StepResult
 from bot.services.events import Event, said_data, said_of
-from bot.services.rollback.events import (
-    BackupNotTaken,
-    BackupTaken,
-    LeftoversStopped,
-    RollbackDecided,
-    RollbackFinished,
-    RollbackResumed,
-    RollbackStarted,
-    RollbackStepStarted,
-    RollbackWaiting,
-    step_finished,
-    step_shown,
-    steps_shown,
-)
+from bot.services.rollback import events
 from bot.wording import words
 from bot.wording.rollback import step_lines
 
@@ -51,23 +38,31 @@ FIRED = FiredTrigger("errors", "5xx ratio", "errors_ratio", ">", 0.05, "ratio", 
 OPS = Role("ops", "Operations", ("U_OPS",), "S_OPS")
 
 EVENTS: list[Event] = [
-    RollbackStarted(
-        "chat-v2", False, ALICE, "users report <!channel> errors", AT, steps_shown(STEPS)
+    events.RollbackStarted(
+        "chat-v2", False, ALICE, "users report <!channel> errors", AT, events.steps_shown(STEPS)
     ),
-    RollbackStarted(
-        "chat-v2", True, SCHEDULER, "trigger errors fired", AT, steps_shown(STEPS[:1]), (FIRED,)
+    events.RollbackStarted(
+        "chat-v2",
+        True,
+        SCHEDULER,
+        "trigger errors fired",
+        AT,
+        events.steps_shown(STEPS[:1]),
+        (FIRED,),
     ),
-    RollbackResumed(1, 3),
-    RollbackStepStarted(0, 5, step_shown(STEPS[1])),
-    step_finished(2, 5, StepResult("Drain", "command", False, 2, 1.25, "<out>", "exit 1")),
-    RollbackFinished(
+    events.RollbackResumed(1, 3),
+    events.RollbackStepStarted(0, 5, events.step_shown(STEPS[1])),
+    events.RollbackStepFinished(
+        2, 5, StepResult("Drain", "command", False, 2, 1.25, "<out>", "exit 1")
+    ),
+    events.RollbackFinished(
         "chat-v2", 5, 3, 2, 75.0, True, "Drain", "restart", True, ("U_ALICE",), (OPS,)
     ),
-    RollbackWaiting(2, 5, "Drain"),
-    RollbackDecided("skip", ALICE, "Drain"),
-    LeftoversStopped(2),
-    BackupTaken("realtime_backup", "CREATE TABLE: 10 rows"),
-    BackupNotTaken("realtime_backup", "app"),
+    events.RollbackWaiting(2, 5, "Drain"),
+    events.RollbackDecided("skip", ALICE, "Drain"),
+    events.LeftoversStopped(2),
+    events.BackupTaken("realtime_backup", "CREATE TABLE: 10 rows"),
+    events.BackupNotTaken("realtime_backup", "app"),
 ]
 
 
@@ -118,7 +113,7 @@ def test_the_words_of_each_step_and_the_end() -> None:
         "is only half done and needs a person now. @U_ALICE Operations (@U_OPS, @S_OPS) please "
         "take over (/rollback chat-v2 restart runs the runbook again)."
     )
-    done = RollbackFinished("chat-v2", 3, 3, 3, 12.0)
+    done = events.RollbackFinished("chat-v2", 3, 3, 3, 12.0)
     assert words(done).plain() == (
         "Rollback of chat-v2 complete in 12.0 s: 3/3 steps done. The rollout is rolled back."
     )
@@ -141,5 +136,5 @@ def test_the_words_of_waiting_deciding_and_the_backup() -> None:
 
 
 def test_a_preview_shows_numbered_steps() -> None:
-    lines = step_lines(steps_shown(STEPS[2:3]))
+    lines = step_lines(events.steps_shown(STEPS[2:3]))
     assert [line.plain() for line in lines] == ["1. Drain: run kubectl drain <pod>"]

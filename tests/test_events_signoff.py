@@ -11,34 +11,7 @@ import pytest
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.message import Sign
 from bot.services.events import Event, said_data, said_of
-from bot.services.signoff.events import (
-    AlreadyCheckedReply,
-    AlreadySignedReply,
-    AskClosed,
-    AskSigned,
-    ChainLine,
-    ChainRejection,
-    ChainState,
-    CheckedReply,
-    GateRejected,
-    GateSigned,
-    GateTimedOut,
-    ItemChecked,
-    MetricReading,
-    NoLongerNeeded,
-    OpenChecklist,
-    OpenItem,
-    ProbeChanged,
-    RejectedReply,
-    RejectionTold,
-    RejectPreview,
-    RoleHolders,
-    RoleStatus,
-    SignedReply,
-    SignoffEscalated,
-    TaskReminder,
-    TimeoutTold,
-)
+from bot.services.signoff import events
 from bot.services.signoff.ports import Ask, AskStage, SignButton
 from bot.wording import WORDS, words
 from bot.wording.signoff import (
@@ -51,8 +24,8 @@ from bot.wording.signoff import (
 
 ENG = Actor("UENG", Via.SLACK)
 FLAG = "realtime-features"
-REJECTED = GateRejected(ENG, "Approval Chain", "Engineering Lead", "Load *tests* <red>")
-TIMED_OUT = GateTimedOut("Approval Chain", timedelta(days=2, hours=3), owner="UALICE")
+REJECTED = events.GateRejected(ENG, "Approval Chain", "Engineering Lead", "Load *tests* <red>")
+TIMED_OUT = events.GateTimedOut("Approval Chain", timedelta(days=2, hours=3), owner="UALICE")
 ASK = Ask(
     stage=AskStage.REMINDER,
     flag_key=FLAG,
@@ -63,22 +36,22 @@ ASK = Ask(
     gate_title="Approval Chain",
     role_name="Security Lead",
     requester="UALICE",
-    chain=ChainState(
+    chain=events.ChainState(
         (
-            ChainLine("Engineering Lead", RoleStatus.SIGNED, "UENG"),
-            ChainLine("Security Lead", RoleStatus.WAITING),
-            ChainLine("CTO", RoleStatus.NOT_ASKED),
+            events.ChainLine("Engineering Lead", events.RoleStatus.SIGNED, "UENG"),
+            events.ChainLine("Security Lead", events.RoleStatus.WAITING),
+            events.ChainLine("CTO", events.RoleStatus.NOT_ASKED),
         ),
-        ChainRejection("UPM", "Product Manager", "no docs"),
+        events.ChainRejection("UPM", "Product Manager", "no docs"),
     ),
     checklists=(
-        OpenChecklist(
+        events.OpenChecklist(
             "Code Readiness",
             4,
             11,
             (
-                OpenItem("Security audit passed", "Security Lead"),
-                OpenItem("Flag file present", "Operations Lead", "no such file"),
+                events.OpenItem("Security audit passed", "Security Lead"),
+                events.OpenItem("Flag file present", "Operations Lead", "no such file"),
             ),
             more=5,
         ),
@@ -86,69 +59,75 @@ ASK = Ask(
     button=SignButton(1, 0, 1793696400000, "security_lead"),
     reminders_sent=2,
     waited=timedelta(days=1, hours=4),
-    metrics=(MetricReading("Error rate low", "0.0004"), MetricReading("Latency")),
+    metrics=(events.MetricReading("Error rate low", "0.0004"), events.MetricReading("Latency")),
 )
 
 # Every sign-off event, with its words as the service wrote them before they were events.
 WORDED: list[tuple[Any, str]] = [
-    (GateSigned(ENG, "Approval Chain", "Engineering Lead", False, ("Product Manager", "CTO")),
+    (events.GateSigned(ENG, "Approval Chain", "Engineering Lead", False,
+                       ("Product Manager", "CTO")),
      "@UENG signed Approval Chain as Engineering Lead. Next: Product Manager, CTO."),
-    (GateSigned(SCHEDULER, "Approval Chain", "CTO", True),
+    (events.GateSigned(SCHEDULER, "Approval Chain", "CTO", True),
      "rollbot signed Approval Chain as CTO. All signatures are in."),
-    (SignedReply("Approval Chain", FLAG, "CTO"),
+    (events.SignedReply("Approval Chain", FLAG, "CTO"),
      "Signed: Approval Chain for realtime-features as CTO."),
-    (AlreadySignedReply("Approval Chain", "CTO", datetime(2026, 11, 3, 9, 5, tzinfo=UTC)),
+    (events.AlreadySignedReply("Approval Chain", "CTO", datetime(2026, 11, 3, 9, 5, tzinfo=UTC)),
      "You already signed Approval Chain as CTO (2026-11-03 09:05 UTC); nothing more to do."),
-    (AskSigned(ENG, "Engineering Lead"), "Signed by @UENG as Engineering Lead."),
-    (AskClosed(NoLongerNeeded.ROLLED_BACK),
+    (events.AskSigned(ENG, "Engineering Lead"), "Signed by @UENG as Engineering Lead."),
+    (events.AskClosed(events.NoLongerNeeded.ROLLED_BACK),
      "No longer needed: the rollout was rolled back; the chain starts again."),
-    (AskClosed(NoLongerNeeded.COMPLETED), "No longer needed: the rollout is complete."),
-    (AskClosed(NoLongerNeeded.MOVED),
+    (events.AskClosed(events.NoLongerNeeded.COMPLETED),
+     "No longer needed: the rollout is complete."),
+    (events.AskClosed(events.NoLongerNeeded.MOVED),
      "No longer needed: this gate has passed or the step changed."),
     (REJECTED,
      "@UENG rejected Approval Chain as Engineering Lead: Load *tests* <red>. "
      "The rollout is paused."),
-    (RejectionTold(FLAG, REJECTED),
+    (events.RejectionTold(FLAG, REJECTED),
      "Your rollout of realtime-features is paused: @UENG rejected Approval Chain as "
      "Engineering Lead: Load *tests* <red>. The rollout is paused. Fix what is asked, then "
      "/rollout resume realtime-features; Engineering Lead can then approve."),
-    (RejectedReply("Approval Chain", FLAG, "UALICE"),
+    (events.RejectedReply("Approval Chain", FLAG, "UALICE"),
      "Rejected Approval Chain for realtime-features; the rollout is paused and the "
      "requester (@UALICE) has been told why."),
-    (RejectPreview("Approval Chain", FLAG, "Security Lead", "alice"),
+    (events.RejectPreview("Approval Chain", FLAG, "Security Lead", "alice"),
      "Rejecting Approval Chain for realtime-features as Security Lead pauses the rollout "
      "and tells alice why."),
-    (SignoffEscalated("Approval Chain", FLAG, "Operations Lead",
-                      RoleHolders(("UOPS",), "S123"), timedelta(days=2)),
+    (events.SignoffEscalated("Approval Chain", FLAG, "Operations Lead",
+                             events.RoleHolders(("UOPS",), "S123"), timedelta(days=2)),
      "Sign-off Approval Chain for realtime-features is waiting for Operations Lead "
      "(@UOPS, @S123) since 2d. Anyone holding the role: /approve realtime-features."),
-    (SignoffEscalated("Approval Chain", FLAG, "Ops", RoleHolders(), timedelta(hours=5)),
+    (events.SignoffEscalated("Approval Chain", FLAG, "Ops", events.RoleHolders(),
+                             timedelta(hours=5)),
      "Sign-off Approval Chain for realtime-features is waiting for Ops "
      "(nobody yet (add members in the config)) since 5h. Anyone holding the role: "
      "/approve realtime-features."),
-    (SignoffEscalated("Approval Chain", FLAG, "ops_lead", None, timedelta(hours=5)),
+    (events.SignoffEscalated("Approval Chain", FLAG, "ops_lead", None, timedelta(hours=5)),
      "Sign-off Approval Chain for realtime-features is waiting for ops_lead (ops_lead) "
      "since 5h. Anyone holding the role: /approve realtime-features."),
-    (GateTimedOut("Approval Chain", timedelta(days=2)),
+    (events.GateTimedOut("Approval Chain", timedelta(days=2)),
      "Sign-off Approval Chain timed out after 2d without every signature; the rollout is "
      "paused (it never advances without them)."),
     (TIMED_OUT,
      "Sign-off Approval Chain timed out after 2d 3h without every signature; the rollout "
      "is paused (it never advances without them). Owner: @UALICE."),
-    (TimeoutTold(TIMED_OUT),
+    (events.TimeoutTold(TIMED_OUT),
      "Sign-off Approval Chain timed out after 2d 3h without every signature; the rollout "
      "is paused (it never advances without them). Owner: @UALICE."),
-    (ItemChecked(ENG, "Load test passed", "Code Readiness"),
+    (events.ItemChecked(ENG, "Load test passed", "Code Readiness"),
      "@UENG checked “Load test passed” (Code Readiness)."),
-    (CheckedReply("Load test passed", FLAG), "Checked “Load test passed” for realtime-features."),
-    (AlreadyCheckedReply("Load test passed", "UENG"),
+    (events.CheckedReply("Load test passed", FLAG),
+     "Checked “Load test passed” for realtime-features."),
+    (events.AlreadyCheckedReply("Load test passed", "UENG"),
      "“Load test passed” was already checked by @UENG."),
-    (ProbeChanged(False, "error_rate = 0.2 > 0.01"), "Probe fails: error_rate = 0.2 > 0.01."),
-    (ProbeChanged(True, "the flag is gone"), "Probe passes: the flag is gone."),
-    (TaskReminder("Document lessons learned", "Retrospective", FLAG, False, timedelta(days=1)),
+    (events.ProbeChanged(False, "error_rate = 0.2 > 0.01"),
+     "Probe fails: error_rate = 0.2 > 0.01."),
+    (events.ProbeChanged(True, "the flag is gone"), "Probe passes: the flag is gone."),
+    (events.TaskReminder("Document lessons learned", "Retrospective", FLAG, False,
+                         timedelta(days=1)),
      "Post-migration task Document lessons learned (Retrospective) of realtime-features is "
      "due in 1d. Check it with /approve checklist realtime-features once it is done."),
-    (TaskReminder("Remove the flag", "Cleanup", FLAG, True, timedelta(hours=2)),
+    (events.TaskReminder("Remove the flag", "Cleanup", FLAG, True, timedelta(hours=2)),
      "Post-migration task Remove the flag (Cleanup) of realtime-features was due 2h ago. "
      "Check it with /approve checklist realtime-features once it is done."),
 ]  # fmt: skip
@@ -200,5 +179,5 @@ def test_the_ask_is_worded_line_by_line_as_before() -> None:
 
 def test_user_text_stays_a_plain_part_for_the_adapters_to_escape() -> None:
     assert "Load *tests* <red>" in words(REJECTED).parts
-    assert "Load *tests* <red>" in words(RejectionTold(FLAG, REJECTED)).parts
-    assert "<b>bad</b>" in words(ProbeChanged(False, "<b>bad</b>")).parts
+    assert "Load *tests* <red>" in words(events.RejectionTold(FLAG, REJECTED)).parts
+    assert "<b>bad</b>" in words(events.ProbeChanged(False, "<b>bad</b>")).parts

@@ -30,6 +30,7 @@ import pytest
 
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
+from tests.process_support import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "wheel-test-secret"
@@ -78,6 +79,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+def run_ok(
+    args: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` in `cwd` with `env` (default: `clean_env()`); it must succeed."""
+    done = subprocess.run(
+        args, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """Build the wheel as the Dockerfile does and install it into a fresh venv."""
@@ -94,15 +106,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         else:
             shutil.copy2(source, context / name)
     dist = root / "dist"
-    build = subprocess.run(
+    run_ok(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dist), "."],
-        cwd=context,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
+        context,
+        180,
     )
-    assert build.returncode == 0, build.stdout + build.stderr
     [wheel] = dist.glob("rollbot-*.whl")
     venv = root / "venv"
     subprocess.run(
@@ -110,25 +118,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     )
     # --force-reinstall: an editable rollbot among the machine's packages must not count as
     # already installed.
-    install = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            "--force-reinstall",
-            str(wheel),
-        ],
-        cwd=root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert install.returncode == 0, install.stdout + install.stderr
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps"]
+    run_ok([*pip, "--no-index", "--force-reinstall", str(wheel)], root, 120)
     return Installed(wheel, venv)
 
 
@@ -152,31 +143,25 @@ def test_the_wheel_carries_every_template_the_example_config_and_the_plan(
 def test_an_installed_rollbot_finds_its_own_config_and_plan(
     installed: Installed, tmp_path: Path
 ) -> None:
-    probe = subprocess.run(
+    probe = run_ok(
         [
             str(installed.python),
             "-c",
             "import bot, bot.config.shipped as s; print(bot.__file__); print(s.templates_dir())",
         ],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        tmp_path,
+        60,
     )
     module, templates = probe.stdout.split()
     # The installed copy, not this checkout.
     assert Path(module).is_relative_to(installed.venv), module
     assert Path(templates).is_relative_to(installed.venv) and Path(templates).is_dir()
-    check = subprocess.run(
+    check = run_ok(
         [str(installed.rollbot), "config", "check"],
-        cwd=tmp_path,
-        env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/check.db"),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        tmp_path,
+        60,
+        clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/check.db"),
     )
-    assert check.returncode == 0, check.stdout + check.stderr
     example = installed.venv.glob("lib/python*/site-packages/bot/_shipped/config")
     assert f"{next(example)}/rollbot.example.yaml: OK (1 plan(s): realtime-features" in (
         check.stdout
@@ -234,12 +219,7 @@ def served(installed: Installed, tmp_path: Path) -> Iterator[tuple[Served, FakeS
         try:
             yield run, fake
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop_process(proc)
 
 
 def wait_healthy(run: Served, timeout: float = 30.0) -> httpx.Response:

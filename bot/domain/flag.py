@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.constraints import SEGMENT_NAME, SEGMENT_NAME_HINT
 from bot.domain.variants import Variant, check_variants
@@ -18,6 +26,17 @@ FLAG_KEY_HINT = "use 1-100 letters, digits, '.', '_', '-' or '~' (as Unleash doe
 def is_valid_flag_key(key: str) -> bool:
     """True when `key` is a name Unleash would accept for a feature flag."""
     return bool(FLAG_KEY_PATTERN.match(key)) and key not in {".", ".."}
+
+
+def checked_flag_key(key: str) -> str:
+    """`key` itself when it is a valid flag key, else a ValueError that gives the hint."""
+    if not is_valid_flag_key(key):
+        raise ValueError(f"{key!r} is not a valid flag key: {FLAG_KEY_HINT}")
+    return key
+
+
+# A flag key a plan or a runbook step names, checked when the file is read.
+FlagKey = Annotated[str, AfterValidator(checked_flag_key)]
 
 
 def check_segment_rollouts(rollouts: dict[str, int]) -> dict[str, int]:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from bot.domain.checklist import Checklist
 from bot.domain.durations import parse_duration
-from bot.domain.flag import FLAG_KEY_HINT, check_segment_rollouts, is_valid_flag_key
+from bot.domain.flag import FlagKey, check_segment_rollouts
 from bot.domain.problems import describe
 from bot.domain.runbook import (
     FULL,
@@ -93,7 +93,7 @@ class Plan(BaseModel):
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str = Field(min_length=1)
-    flag: str | None = None
+    flag: FlagKey | None = None
     description: str | None = None
     phases: list[Phase] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list)
@@ -111,13 +111,6 @@ class Plan(BaseModel):
     # hold nothing.
     success_metrics: list[Criterion] = Field(default_factory=list)
     _steps: tuple[PlannedStep, ...] | None = PrivateAttr(default=None)
-
-    @field_validator("flag")
-    @classmethod
-    def _flag_key(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_flag_key(value):
-            raise ValueError(f"{value!r} is not a valid flag key: {FLAG_KEY_HINT}")
-        return value
 
     def steps(self) -> list[PlannedStep]:
         """All steps in order, each with its phase and position."""

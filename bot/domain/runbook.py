@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain.durations import parse_duration
+from bot.domain.flag import FlagKey
 from bot.domain.triggers import COMPARISONS
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -59,17 +60,8 @@ class FlagStep(_StepBase):
     kind: Literal["flag"]
     # Another flag to set (e.g. `realtime-collab` in a partial runbook); default: the
     # rollout's own flag.
-    flag: str | None = None
+    flag: FlagKey | None = None
     set: dict[str, Any] = Field(default_factory=lambda: {"enabled": False, "rollout_percentage": 0})
-
-    @field_validator("flag")
-    @classmethod
-    def _flag_key(cls, value: str | None) -> str | None:
-        from bot.domain.flag import FLAG_KEY_HINT, is_valid_flag_key
-
-        if value is not None and not is_valid_flag_key(value):
-            raise ValueError(f"{value!r} is not a valid flag key: {FLAG_KEY_HINT}")
-        return value
 
     @field_validator("set")
     @classmethod

@@ -12,15 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
+from slack_sdk.models import blocks as block_kit
 
 from bot.commands.digest import summary
 from bot.commands.digest_render import DigestTemplate, Writer
@@ -48,39 +40,36 @@ WRITER = Writer(
 )
 
 
+def _section(text: str) -> block_kit.SectionBlock:
+    return block_kit.SectionBlock(
+        text=block_kit.MarkdownTextObject(text=truncate(text, MAX_SECTION_TEXT))
+    )
+
+
+def _context(text: str) -> block_kit.ContextBlock:
+    return block_kit.ContextBlock(elements=[block_kit.MarkdownTextObject(text=text)])
+
+
 class DigestRenderer:
     """Turns a digest into Slack messages (each a list of blocks)."""
 
     def __init__(self, templates_dir: Path) -> None:
         self.template = DigestTemplate(templates_dir, WRITER)
 
-    def blocks(self, digest: Digest) -> list[Block]:
+    def blocks(self, digest: Digest) -> list[block_kit.Block]:
         """Every block of the digest, in order (more than fit one message, perhaps)."""
-        out: list[Block] = []
+        out: list[block_kit.Block] = []
         for part in self.template.parts(digest):
             if part.kind == "header":
-                out.append(
-                    HeaderBlock(text=PlainTextObject(text=truncate(part.text, MAX_HEADER_TEXT)))
-                )
+                text = block_kit.PlainTextObject(text=truncate(part.text, MAX_HEADER_TEXT))
+                out.append(block_kit.HeaderBlock(text=text))
             elif part.kind == "section":
-                out.append(DividerBlock())
-                out.append(
-                    SectionBlock(
-                        text=MarkdownTextObject(text=truncate(part.text, MAX_SECTION_TEXT))
-                    )
-                )
+                out.append(block_kit.DividerBlock())
+                out.append(_section(part.text))
             elif part.kind == "more":
-                out.append(
-                    ContextBlock(
-                        elements=[MarkdownTextObject(text=truncate(part.text, MAX_CONTEXT_TEXT))]
-                    )
-                )
+                out.append(_context(truncate(part.text, MAX_CONTEXT_TEXT)))
             elif part.text.strip():
-                out.append(
-                    SectionBlock(
-                        text=MarkdownTextObject(text=truncate(part.text, MAX_SECTION_TEXT))
-                    )
-                )
+                out.append(_section(part.text))
         return out
 
     def messages(self, digest: Digest) -> list[Blocks]:
@@ -89,7 +78,7 @@ class DigestRenderer:
         blocks = self.blocks(digest)
         room = MAX_BLOCKS - 1  # a continued message starts with one context block
         first, rest = blocks[:MAX_BLOCKS], blocks[MAX_BLOCKS:]
-        pages: list[list[Block]] = [first]
+        pages: list[list[block_kit.Block]] = [first]
         while rest:
             pages.append(rest[:room])
             rest = rest[room:]
@@ -97,7 +86,7 @@ class DigestRenderer:
         for index, page in enumerate(pages):
             if index:
                 note = f"Status digest {escape(digest.name)}, continued ({index + 1}/{len(pages)})"
-                page = [ContextBlock(elements=[MarkdownTextObject(text=note)]), *page]
+                page = [_context(note), *page]
             out.append([b.to_dict() for b in page])
         return out
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,9 +215,7 @@ class Listeners:
             client: WebClient,
             context: BoltContext,
         ) -> None:
-            with self.work.handing_off():
-                ack()
-                _acked(self.rollbot, context)
+            with self._acking(ack, context):
                 trigger_id = body.get("trigger_id")
                 # Slack sends a trigger id with every command; without one (not from Slack)
                 # there is nothing to tell a repeat by.
@@ -243,9 +242,7 @@ class Listeners:
             client: WebClient,
             context: BoltContext,
         ) -> None:
-            with self.work.handing_off():
-                ack()
-                _acked(self.rollbot, context)
+            with self._acking(ack, context):
                 key = f"slack:{body.get('trigger_id')}:{action.get('action_ts')}"
                 interaction = Interaction(body, client, respond, action)
                 payload = {"body": body, "action": action, "response_url": context.response_url}
@@ -298,9 +295,7 @@ class Listeners:
                 _acked(rollbot, context)
                 rollbot.telemetry.command(label, INVALID)
                 return
-            with self.work.handing_off():
-                ack()
-                _acked(rollbot, context)
+            with self._acking(ack, context):
                 view = interaction.view
                 key = f"slack:view:{view.get('id')}:{view.get('hash')}:{body.get('trigger_id')}"
                 payload = {"body": body}
@@ -309,6 +304,15 @@ class Listeners:
         return on_submit
 
     # -- after the ack --------------------------------------------------------------------
+
+    @contextmanager
+    def _acking(self, ack: Ack, context: BoltContext) -> Iterator[None]:
+        """Ack and time the ack, handing off (for `wait_idle`) until the block has passed
+        the work on."""
+        with self.work.handing_off():
+            ack()
+            _acked(self.rollbot, context)
+            yield
 
     def _after_ack(
         self,

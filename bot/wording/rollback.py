@@ -124,21 +124,22 @@ def step_started(e: RollbackStepStarted) -> Message:
 
 def step_finished(e: RollbackStepFinished) -> Message:
     """A step ended: result, attempts, duration and the tail of its output."""
-    took = f"{e.duration_s:.1f} s"
-    tries = f", {e.attempts} attempts" if e.attempts > 1 else ""
-    step = Message(f"Step {e.index + 1}/{e.total} ", Strong(e.name))
-    if e.ok:
+    r = e.result
+    took = f"{r.duration_s:.1f} s"
+    tries = f", {r.attempts} attempts" if r.attempts > 1 else ""
+    step = Message(f"Step {e.index + 1}/{e.total} ", Strong(r.name))
+    if r.ok:
         head = Message(Sign.OK, step, f" done in {took}{tries}.")
-    elif e.continued:
+    elif r.continued:
         head = Message(
             Sign.WARNING,
             step,
-            f" failed after {took}{tries}: {e.error} (continue_on_error: going on).",
+            f" failed after {took}{tries}: {r.error} (continue_on_error: going on).",
         )
     else:
-        head = Message(Sign.FAILED, step, f" failed after {took}{tries}: {e.error}")
-    if e.output:
-        return Message(head, "\n", Preformatted(e.output))
+        head = Message(Sign.FAILED, step, f" failed after {took}{tries}: {r.error}")
+    if r.output:
+        return Message(head, "\n", Preformatted(r.output))
     return head
 
 

@@ -5,21 +5,16 @@ without a reload; the page fits a 390 px wide phone screen."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.config.settings import load_settings
 from bot.container import build
 from bot.domain.actor import Actor, Via
-from tests.conftest import NO_GATES, PLANS_DIR, REPO_ROOT
+from tests.conftest import NO_GATES, PLANS_DIR
+from tests.process_support import serving_checkout
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAG = "realtime-features"
@@ -46,40 +41,9 @@ def config(tmp_path: Path) -> Path:
 @pytest.fixture
 def served(tmp_path: Path, config: Path) -> Iterator[str]:
     """`rollbot serve` on an ephemeral port of 127.0.0.1; yields its base URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
-    env |= {
-        "DATABASE_URL": f"sqlite:///{tmp_path}/rollbot.db",
-        "ROLLBOT_CONFIG": str(config),
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli_main", "serve", "--port", "0", "--host", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None:
-            assert time.monotonic() < deadline, "rollbot serve did not say where it listens"
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, "rollbot serve stopped"
-            match = re.search(r"rollbot listening on (http://\S+)", line)
-            url = match.group(1) if match else None
-        while httpx.get(f"{url}/healthz", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/rollbot.db", "ROLLBOT_CONFIG": str(config)}
+    with serving_checkout(tmp_path, env) as server:
+        yield server.url
 
 
 def test_the_page_follows_an_advance_without_a_reload_and_fits_a_phone(

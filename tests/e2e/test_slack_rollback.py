@@ -17,8 +17,6 @@ from bot.clock import ManualClock
 from bot.container import Rollbot, slack_chat
 from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
-from bot.services.events import Said
-from bot.services.rollback.report import RollbackReport
 from bot.slack.app import build_slack_app
 from bot.slack.blocks import rollout_card
 from bot.slack.notifier import build_client
@@ -30,12 +28,11 @@ from bot.slack.rollback_listeners import (
     RUNBOOK_BLOCK,
 )
 from bot.web.app import create_app
-from bot.wording import words
 from tests.asgi_thread import serving
 from tests.e2e.conftest import SIGNING_SECRET, button_styles
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_requests import SlackRequestSender
-from tests.rollback_support import FLAG, PLAN, RUNBOOKS_PLAN, build_rollbot
+from tests.rollback_support import FLAG, PLAN, RUNBOOKS_PLAN, build_rollbot, dying_at
 
 CHANNEL = "C_RELEASES"
 ROLES = (
@@ -122,12 +119,18 @@ def start(bot: Bot) -> None:
     assert "Started" in reply.params["text"], reply.params["text"]
 
 
-def submit(bot: Bot, view: dict[str, Any], reason: str, user: str = "U_OPS") -> httpx.Response:
+def submit(
+    bot: Bot, view: dict[str, Any], reason: str, user: str = "U_OPS", runbook: str | None = None
+) -> httpx.Response:
+    """Submit the rollback modal `view` with `reason`, and `runbook` chosen in its menu."""
+    values: dict[str, Any] = {REASON_BLOCK: {REASON_ACTION: reason}}
+    if runbook is not None:
+        option = {"value": runbook, "text": {"type": "plain_text", "text": runbook}}
+        values[RUNBOOK_BLOCK] = {
+            RUNBOOK_ACTION: {"type": "static_select", "selected_option": option}
+        }
     return bot.slack.view_submission(
-        CALLBACK_ID,
-        {REASON_BLOCK: {REASON_ACTION: reason}},
-        private_metadata=view["private_metadata"],
-        user_id=user,
+        CALLBACK_ID, values, private_metadata=view["private_metadata"], user_id=user
     )
 
 
@@ -208,18 +211,8 @@ def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
     bot = next(served)
     try:
         start(bot)
-        runs = bot.rollbot.rollback.runs
-        post = runs._post
-
-        def dying(report: RollbackReport, message: Said) -> None:
-            if "Step 3/3 started" in words(message).plain():
-                raise Died
-            post(report, message)
-
-        monkeypatch.setattr(runs, "_post", dying)
-        with pytest.raises(Died):
+        with dying_at(monkeypatch, bot.rollbot, "Step 3/3 started"):
             bot.rollbot.rollback.roll_back(FLAG, Actor("U_OPS", Via.SLACK), "errors")
-        monkeypatch.setattr(runs, "_post", post)
         clock = bot.rollbot.clock
         assert isinstance(clock, ManualClock)
         clock.advance(timedelta(minutes=10))
@@ -243,10 +236,6 @@ def test_a_rollback_waiting_at_an_unsafe_step_is_decided_with_the_cards_button(
         assert any("Step 3/3 *Deploy previous* done" in t for t in threads)
     finally:
         served.close()
-
-
-class Died(BaseException):
-    """Stands in for the process dying mid-step: nothing in rollbot catches it."""
 
 
 @pytest.fixture
@@ -278,23 +267,7 @@ def test_the_modal_offers_the_plans_runbooks_in_a_select_menu(runbooks_bot: Bot)
     reason = next(b for b in typed["blocks"] if b.get("block_id") == REASON_BLOCK)
     assert reason["element"]["initial_value"] == "memory keeps growing"
     # Submitted with the restart runbook chosen: the flag stays on, the rollout pauses.
-    response = bot.slack.view_submission(
-        CALLBACK_ID,
-        {
-            REASON_BLOCK: {REASON_ACTION: "memory keeps growing"},
-            RUNBOOK_BLOCK: {
-                RUNBOOK_ACTION: {
-                    "type": "static_select",
-                    "selected_option": {
-                        "value": "restart",
-                        "text": {"type": "plain_text", "text": "restart"},
-                    },
-                }
-            },
-        },
-        private_metadata=typed["private_metadata"],
-        user_id="U_OPS",
-    )
+    response = submit(bot, typed, "memory keeps growing", runbook="restart")
     assert response.status_code == 200 and response.text == ""
     texts = bot.wait_thread(lambda t: any("complete" in x for x in t))
     assert any("*Runbook `restart` for `chat-v2`* at" in t for t in texts)
@@ -311,20 +284,7 @@ def test_a_runbook_that_cannot_run_is_refused_in_the_menu(runbooks_bot: Bot) -> 
     start(bot)
     view = bot.open_modal(FLAG)
     bot.rollbot.rollback.roll_back(FLAG, Actor("U_OPS", Via.SLACK), "errors")  # meanwhile
-    body = bot.slack.view_submission(
-        CALLBACK_ID,
-        {
-            REASON_BLOCK: {REASON_ACTION: "conflicts between editors"},
-            RUNBOOK_BLOCK: {
-                RUNBOOK_ACTION: {
-                    "type": "static_select",
-                    "selected_option": {"value": "collab-off"},
-                }
-            },
-        },
-        private_metadata=view["private_metadata"],
-        user_id="U_OPS",
-    ).json()
+    body = submit(bot, view, "conflicts between editors", runbook="collab-off").json()
     assert body["response_action"] == "errors"
     assert "partial runbook collab-off was not run" in body["errors"][RUNBOOK_BLOCK]
     assert bot.rollbot.flags.get("chat-v2-collab") is None

@@ -218,18 +218,28 @@ def _wait_nothing_waiting(harness: Harness) -> None:
         time.sleep(0.05)
 
 
+def _assert_given_up(
+    harness: Harness, url: str, caplog: pytest.LogCaptureFixture, said: str, outcome: str
+) -> None:
+    """The request left waiting at `url` is given up: never replied to, its log line says
+    `said`, and `/rollout` counts one request with that outcome."""
+    _wait_nothing_waiting(harness)
+    harness.quiet()
+    assert _replies_to(harness, url) == []
+    assert said in caplog.text
+    metrics = harness.web.get("/metrics").text
+    assert f'rollbot_commands_total{{command="/rollout",outcome="{outcome}"}} 1.0' in metrics
+
+
 def test_work_too_old_for_its_reply_is_dropped_and_counted(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bot.slack.work")
     _key, url = _left_by_a_dead_replica(harness, "list")
     harness.clock.advance(timedelta(minutes=31))  # Slack's response_url lasts 30 minutes
-    _wait_nothing_waiting(harness)
-    harness.quiet()
-    assert _replies_to(harness, url) == []
-    assert "dropped 1 Slack request(s) older than 0:30:00" in caplog.text
-    metrics = harness.web.get("/metrics").text
-    assert 'rollbot_commands_total{command="/rollout",outcome="expired"} 1.0' in metrics
+    _assert_given_up(
+        harness, url, caplog, "dropped 1 Slack request(s) older than 0:30:00", "expired"
+    )
 
 
 def test_work_interrupted_twice_is_given_up_and_said_so(
@@ -244,12 +254,8 @@ def test_work_interrupted_twice_is_given_up_and_said_so(
     claimed = RequestLedger(harness.rollbot.db, later).claim_waiting(10)
     assert [(q.key, q.runs) for q in claimed.runnable] == [(key, 2)]
     harness.clock.advance(2 * lease)
-    _wait_nothing_waiting(harness)
-    harness.quiet()
-    assert _replies_to(harness, url) == []
-    assert "gave up on 1 Slack request(s) whose work was interrupted twice" in caplog.text
-    metrics = harness.web.get("/metrics").text
-    assert 'rollbot_commands_total{command="/rollout",outcome="exhausted"} 1.0' in metrics
+    said = "gave up on 1 Slack request(s) whose work was interrupted twice"
+    _assert_given_up(harness, url, caplog, said, "exhausted")
 
 
 def test_queued_request_payload_is_dropped_once_done(harness: Harness) -> None:

@@ -17,6 +17,7 @@ from bot.services.incidents.ports import (
     OnCall,
     PagedPerson,
     PagingError,
+    PersonPage,
     StatusPageError,
     StatusUpdate,
 )
@@ -110,21 +111,13 @@ class FakePager:
         """The PagerDuty user with that email."""
         return self.users.get(email)
 
-    def page_person(
-        self,
-        incident_key: str,
-        title: str,
-        details: str,
-        *,
-        user_id: str | None = None,
-        escalation_policy_id: str | None = None,
-    ) -> PagedPerson:
+    def page_person(self, page: PersonPage) -> PagedPerson:
         """Open an incident assigned to the user or policy."""
         if self.fail_times:
             self.fail_times -= 1
             raise PagingError("PagerDuty: opening an incident failed: HTTP 503")
-        target = user_id or escalation_policy_id or ""
-        self.opened.append((incident_key, title, target))
+        target = page.user_id or page.escalation_policy_id or ""
+        self.opened.append((page.incident_key, page.title, target))
         return PagedPerson(f"Q{len(self.opened):04d}", None)
 
     def _send(self, body: dict[str, Any]) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.container import Rollbot
 from tests.fakes.metrics import FakeMetrics
-from tests.rollback_support import ThreadRecorder, rollbot_for
+from tests.rollback_support import ThreadRecorder, build_rollbot, hearing, rollbot_for
 
 
 @pytest.fixture
@@ -33,3 +34,28 @@ def bot(
     another defines its own `bot`)."""
     with rollbot_for(tmp_path, database_url, clock, metrics) as rollbot:
         yield rollbot
+
+
+@pytest.fixture
+def rollbot_hearing(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    metrics: FakeMetrics,
+    seen: ThreadRecorder,
+) -> Iterator[Callable[..., Rollbot]]:
+    """Builds a Rollbot measuring `metrics` whose card and thread `seen` hears, with
+    `build_rollbot`'s other keyword arguments; its database is disposed after the test."""
+    built: list[Rollbot] = []
+
+    def build(**kwargs: Any) -> Rollbot:
+        built.append(
+            build_rollbot(tmp_path, database_url, clock, metrics, chat=hearing(seen), **kwargs)
+        )
+        return built[-1]
+
+    try:
+        yield build
+    finally:
+        for rollbot in built:
+            rollbot.db.dispose()

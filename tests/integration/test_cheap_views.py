@@ -93,14 +93,20 @@ def _statements(bot: Rollbot, read: Callable[[], object]) -> tuple[int, object]:
     return len(seen), result
 
 
+def _cards_of_3_then_12(bot: Rollbot, prefix: str) -> tuple[tuple[int, object], tuple[int, object]]:
+    """The statements and the cards of every active rollout with 3 rollouts started, then
+    with 12."""
+    for i in range(3):
+        bot.rollouts.start(f"{prefix}-{i}", "realtime-features", ALICE)
+    few = _statements(bot, bot.rollouts.active)
+    for i in range(3, 12):
+        bot.rollouts.start(f"{prefix}-{i}", "realtime-features", ALICE)
+    return few, _statements(bot, bot.rollouts.active)
+
+
 def test_the_list_of_cards_reads_every_chain_at_once(make_bot: Rollbot) -> None:
     bot = make_bot
-    for i in range(3):
-        bot.rollouts.start(f"feature-{i}", "realtime-features", ALICE)
-    few, views = _statements(bot, bot.rollouts.active)
-    for i in range(3, 12):
-        bot.rollouts.start(f"feature-{i}", "realtime-features", ALICE)
-    many, more = _statements(bot, bot.rollouts.active)
+    (few, views), (many, more) = _cards_of_3_then_12(bot, "feature")
     assert isinstance(views, list) and isinstance(more, list)
     assert len(views) == 3 and len(more) == 12
     # Every card still shows its chain and its first signer's button...
@@ -119,12 +125,7 @@ def test_with_metrics_watched_the_cards_still_cost_the_same_statements(
     bot = build(settings_factory(database_url, GATED + metrics), clock, ChatPorts.none())
     try:
         assert bot.watcher.enabled
-        for i in range(3):
-            bot.rollouts.start(f"watched-{i}", "realtime-features", ALICE)
-        few, _views = _statements(bot, bot.rollouts.active)
-        for i in range(3, 12):
-            bot.rollouts.start(f"watched-{i}", "realtime-features", ALICE)
-        many, more = _statements(bot, bot.rollouts.active)
+        (few, _views), (many, more) = _cards_of_3_then_12(bot, "watched")
         assert isinstance(more, list) and len(more) == 12
         assert many == few, f"{few} statements for 3 rollouts, {many} for 12"
     finally:

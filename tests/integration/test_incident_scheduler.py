@@ -20,6 +20,7 @@ from bot.services.incidents.status_updates import LEASE
 from bot.store import incidents as store
 from tests.conftest import Providers
 from tests.fakes.incidents import FakeStatusPage, RecordingChat
+from tests.scheduler_support import running_scheduler
 
 ALICE = Actor("U0ALICE", Via.SLACK)
 
@@ -41,16 +42,13 @@ def test_the_incident_job_is_scheduled_and_publishes_what_is_due(
 ) -> None:
     page = status_page
     rollbot.incidents.declare(Severity.SEV2, "Checkout errors", ALICE)
-    running = scheduler.start_scheduler(rollbot)
-    try:
+    with running_scheduler(rollbot) as running:
         job = running.get_job(scheduler.INCIDENT_TICK)
         assert job is not None
         assert job.trigger.interval == timedelta(seconds=5)
         clock.advance(timedelta(minutes=4))
         scheduler.incident_tick()  # what the job runs, without waiting for it
         assert len(page.published) == 1
-    finally:
-        scheduler.stop_scheduler(running)
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_over_after_its_lease(
@@ -78,13 +76,10 @@ def test_job_runs_are_not_logged_at_info(
 ) -> None:
     """An operator's log shows what happened, not a line per job run every few seconds."""
     caplog.set_level(logging.INFO)
-    running = scheduler.start_scheduler(rollbot)
-    try:
+    with running_scheduler(rollbot) as running:
         job = running.get_job(scheduler.INCIDENT_TICK)
         assert job is not None
         job.modify(next_run_time=datetime.now(UTC))  # run it now
         time.sleep(1.0)
-    finally:
-        scheduler.stop_scheduler(running)
     noisy = [r for r in caplog.records if r.name.startswith("apscheduler") and r.levelno < 30]
     assert noisy == []

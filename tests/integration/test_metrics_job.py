@@ -16,6 +16,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import ERRORS, FLAG, build_rollbot
+from tests.scheduler_support import running_scheduler
 
 HTTP_JSON = "metrics:\n  provider: http_json\n  url: http://127.0.0.1:9/\n  evaluation_seconds: 7\n"
 
@@ -24,24 +25,22 @@ def test_the_job_is_registered_at_the_configured_interval(tmp_path: Path) -> Non
     rb = build_rollbot(
         tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None, metrics_yaml=HTTP_JSON
     )
-    sched = scheduler.start_scheduler(rb)
     try:
-        job = sched.get_job(scheduler.METRICS_TICK)
-        assert job is not None and job.trigger.interval == timedelta(seconds=7)
-        assert job.func_ref == "bot.scheduler:metrics_tick"  # persisted by reference
+        with running_scheduler(rb) as sched:
+            job = sched.get_job(scheduler.METRICS_TICK)
+            assert job is not None and job.trigger.interval == timedelta(seconds=7)
+            assert job.func_ref == "bot.scheduler:metrics_tick"  # persisted by reference
     finally:
-        scheduler.stop_scheduler(sched)
         rb.db.dispose()
 
 
 def test_no_job_without_a_metrics_provider(tmp_path: Path) -> None:
     rb = build_rollbot(tmp_path, f"sqlite:///{tmp_path}/r.db", ManualClock(), None)
-    sched = scheduler.start_scheduler(rb)
     try:
-        assert sched.get_job(scheduler.METRICS_TICK) is None
-        assert sched.get_job(scheduler.ROLLOUT_TICK) is not None
+        with running_scheduler(rb) as sched:
+            assert sched.get_job(scheduler.METRICS_TICK) is None
+            assert sched.get_job(scheduler.ROLLOUT_TICK) is not None
     finally:
-        scheduler.stop_scheduler(sched)
         rb.db.dispose()
 
 

@@ -5,9 +5,8 @@ as itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,29 +16,19 @@ from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
 from bot.domain.errors import NotFound
 from bot.domain.rollout import RolloutState
-from bot.services.events import Said
-from bot.services.rollback.report import RollbackReport
 from bot.shell.render import render_reply
 from bot.shell.text import text as plain
-from bot.wording import words
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import RUNBOOKS_PLAN as PLAN
-from tests.rollback_support import ThreadRecorder, hearing, rollbot_for, tick
+from tests.rollback_support import ThreadRecorder, dying_at, tick
 
 FLAG = "chat-v2"
 OPS = Actor("U_OPS", Via.SHELL)
 
 
 @pytest.fixture
-def bot(
-    tmp_path: Path,
-    database_url: str,
-    clock: ManualClock,
-    metrics: FakeMetrics,
-    seen: ThreadRecorder,
-) -> Iterator[Rollbot]:
-    with rollbot_for(tmp_path, database_url, clock, metrics, plan=PLAN, chat=hearing(seen)) as rb:
-        yield rb
+def bot(rollbot_hearing: Callable[..., Rollbot]) -> Rollbot:
+    return rollbot_hearing(plan=PLAN)
 
 
 def flag(bot: Rollbot, key: str = FLAG) -> tuple[bool, int] | None:
@@ -129,26 +118,12 @@ def test_an_unknown_runbook_is_refused(bot: Rollbot) -> None:
     assert bot.rollouts.status(FLAG).state == RolloutState.RUNNING.value
 
 
-class Died(BaseException):
-    """Stands in for the process dying mid-step."""
-
-
 def test_an_interrupted_partial_runbook_resumes_as_itself(
     bot: Rollbot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, seen: ThreadRecorder
 ) -> None:
     bot.rollouts.start(FLAG, None, OPS)
-    runs = bot.rollback.runs
-    post = runs._post
-
-    def dying(report: RollbackReport, message: Said) -> None:
-        if "Step 2/2 started" in words(message).plain():
-            raise Died
-        post(report, message)
-
-    monkeypatch.setattr(runs, "_post", dying)
-    with pytest.raises(Died):
+    with dying_at(monkeypatch, bot, "Step 2/2 started"):
         bot.rollback.roll_back(FLAG, OPS, "memory leak", "restart")
-    monkeypatch.setattr(runs, "_post", post)
     assert "being rolled back right now" in shell(bot, f"{FLAG} collab-off conflicts")
     clock.advance(timedelta(minutes=10))
     (resumed,) = bot.rollback.resume_interrupted()

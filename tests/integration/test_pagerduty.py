@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import httpx2
 import pytest
 
-from bot.providers.paging.base import OnCall, PagingError
+from bot.providers.paging.base import OnCall, PagingError, PersonPage
 from bot.providers.paging.pagerduty import PagerDutyPager
 
 API = "https://api.pagerduty.test"
@@ -288,7 +288,9 @@ def test_paging_a_person_opens_an_incident_assigned_to_them(
     pager: PagerDutyPager, fake: FakePagerDuty
 ) -> None:
     paged = pager.page_person(
-        "rollbot-inc-1-PDEV", "[SEV2] Checkout errors", "U0ALICE needs you", user_id="PDEV"
+        PersonPage(
+            "rollbot-inc-1-PDEV", "[SEV2] Checkout errors", "U0ALICE needs you", user_id="PDEV"
+        )
     )
     request = fake.requests[-1]
     assert (request.method, request.url.path) == ("POST", "/incidents")
@@ -301,7 +303,7 @@ def test_paging_a_person_opens_an_incident_assigned_to_them(
     assert incident["body"] == {"type": "incident_body", "details": "U0ALICE needs you"}
     assert paged.incident_id.startswith("Q") and paged.url is not None
 
-    pager.page_person("k2", "t", "d", escalation_policy_id="PSECPOL")
+    pager.page_person(PersonPage("k2", "t", "d", escalation_policy_id="PSECPOL"))
     incident = json.loads(fake.requests[-1].content)["incident"]
     assert incident["escalation_policy"] == {
         "id": "PSECPOL",
@@ -321,7 +323,7 @@ def test_paging_a_person_needs_a_service_and_says_which_keys(fake: FakePagerDuty
         sleep_timer=0.0,
     )
     with pytest.raises(PagingError, match=r"paging\.pagerduty\.service_id"):
-        pager.page_person("k", "t", "d", user_id="PDEV")
+        pager.page_person(PersonPage("k", "t", "d", user_id="PDEV"))
     assert fake.requests == []
 
 
@@ -341,6 +343,6 @@ def test_a_refused_incident_says_why_without_the_token(
         )
     ]
     with pytest.raises(PagingError) as caught:
-        pager.page_person("k", "t", "d", user_id="PDEV")
+        pager.page_person(PersonPage("k", "t", "d", user_id="PDEV"))
     assert "matching dedup key already exists" in str(caught.value)
     assert TOKEN not in str(caught.value)

@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.services.requests import KEEP
 from bot.store import requests
+from tests.scheduler_support import running_scheduler
 
 
 def test_a_repeat_is_refused_for_a_day_and_forgotten_after(
@@ -54,13 +55,10 @@ def test_pruning_goes_in_batches_and_the_scheduler_job_runs_it(
 
 
 def test_the_pruning_job_is_registered_hourly(rollbot: Rollbot) -> None:
-    sched = scheduler.start_scheduler(rollbot)
-    try:
+    with running_scheduler(rollbot) as sched:
         job = sched.get_job(scheduler.REQUESTS_PRUNE)
         assert job is not None and job.trigger.interval == timedelta(hours=1)
         assert job.func_ref == "bot.scheduler:prune_requests"  # persisted by reference
-    finally:
-        scheduler.stop_scheduler(sched)
 
 
 WORK = {"body": {"command": "/rollout", "text": "status x"}, "response_url": "https://r/1"}

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -77,23 +77,12 @@ def listeners() -> Sequence[Listener]:
 
 @pytest.fixture
 def bot(
-    tmp_path: Path,
-    database_url: str,
-    clock: ManualClock,
-    metrics: FakeMetrics,
-    seen: ThreadRecorder,
+    rollbot_hearing: Callable[..., Rollbot],
     heard: list[RollbackReport],
     holds: Sequence[AdvanceHold],
     listeners: Sequence[Listener],
-) -> Iterator[Rollbot]:
-    rb = build_rollbot(
-        tmp_path, database_url, clock, metrics, chat=hearing(seen), holds=holds,
-        rollback_listeners=[*listeners, heard.append],
-    )  # fmt: skip
-    try:
-        yield rb
-    finally:
-        rb.db.dispose()
+) -> Rollbot:
+    return rollbot_hearing(holds=holds, rollback_listeners=[*listeners, heard.append])
 
 
 def flag(bot: Rollbot) -> tuple[bool, int]:

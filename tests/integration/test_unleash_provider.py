@@ -35,6 +35,7 @@ from bot.providers.flags.base import FlagProviderError
 from bot.store import audit
 from tests.conftest import NO_GATES, PLANS_DIR, POSTGRES_ADMIN_URL
 from tests.flag_sdk_support import SEGMENTS_YAML
+from tests.process_support import stop_process
 
 HERE = Path(__file__).resolve().parent.parent / "unleash"
 ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
@@ -151,12 +152,7 @@ def unleash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnleashServer]
     finally:
         if client is not None:
             client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, 15)
         admin_db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_db.close()
 

@@ -18,6 +18,18 @@ class OnCall:
 
 
 @dataclass(frozen=True)
+class PersonPage:
+    """What paging one person asks for: an incident assigned to one paging-system user or
+    one escalation policy, opened once per `incident_key`."""
+
+    incident_key: str
+    title: str
+    details: str
+    user_id: str | None = None
+    escalation_policy_id: str | None = None
+
+
+@dataclass(frozen=True)
 class PagedPerson:
     """A PagerDuty incident opened for one person or one escalation policy."""
 
@@ -46,17 +58,9 @@ class Pager(Protocol):
         """The paging system's user id for this email address, or None."""
         ...
 
-    def page_person(
-        self,
-        incident_key: str,
-        title: str,
-        details: str,
-        *,
-        user_id: str | None = None,
-        escalation_policy_id: str | None = None,
-    ) -> PagedPerson:
-        """Open an incident assigned to one user (or one escalation policy), paging them;
-        the same `incident_key` again does not open a second one."""
+    def page_person(self, page: PersonPage) -> PagedPerson:
+        """Open an incident assigned to the page's user (or escalation policy), paging
+        them; the same `incident_key` again does not open a second one."""
         ...
 
     def trigger(

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx2
 import pagerduty
 
-from bot.providers.paging.base import SEVERITIES, OnCall, PagedPerson, PagingError
+from bot.providers.paging.base import SEVERITIES, OnCall, PagedPerson, PagingError, PersonPage
 
 log = logging.getLogger(__name__)
 
@@ -124,15 +124,7 @@ class PagerDutyPager:
                     return found
         return None
 
-    def page_person(
-        self,
-        incident_key: str,
-        title: str,
-        details: str,
-        *,
-        user_id: str | None = None,
-        escalation_policy_id: str | None = None,
-    ) -> PagedPerson:
+    def page_person(self, page: PersonPage) -> PagedPerson:
         """`POST /incidents` on the configured service, assigned to the user (or to the
         escalation policy); PagerDuty refuses a second open incident with the same key."""
         if not self.service_id or not self.from_email:
@@ -140,22 +132,23 @@ class PagerDutyPager:
                 "PagerDuty: paging one person opens an incident on a service: set "
                 "paging.pagerduty.service_id and paging.pagerduty.from_email"
             )
-        if (user_id is None) == (escalation_policy_id is None):
+        if (page.user_id is None) == (page.escalation_policy_id is None):
             raise PagingError("PagerDuty: page one user or one escalation policy")
-        self._check_key(incident_key)
+        self._check_key(page.incident_key)
         incident: dict[str, Any] = {
             "type": "incident",
-            "title": title[:SUMMARY_LIMIT],
+            "title": page.title[:SUMMARY_LIMIT],
             "service": {"id": self.service_id, "type": "service_reference"},
             "urgency": "high",
-            "incident_key": incident_key,
-            "body": {"type": "incident_body", "details": details[:10_000]},
+            "incident_key": page.incident_key,
+            "body": {"type": "incident_body", "details": page.details[:10_000]},
         }
-        if user_id is not None:
-            incident["assignments"] = [{"assignee": {"id": user_id, "type": "user_reference"}}]
+        if page.user_id is not None:
+            assignee = {"id": page.user_id, "type": "user_reference"}
+            incident["assignments"] = [{"assignee": assignee}]
         else:
             incident["escalation_policy"] = {
-                "id": escalation_policy_id,
+                "id": page.escalation_policy_id,
                 "type": "escalation_policy_reference",
             }
         opened = self._guard(

@@ -15,7 +15,7 @@ from bot.domain.contacts import Contact
 from bot.domain.message import Code, Message
 from bot.services.incidents.context import IncidentContext
 from bot.services.incidents.events import ContactReach
-from bot.services.incidents.ports import OnCall, PagedPerson, PagingError
+from bot.services.incidents.ports import OnCall, PagedPerson, PagingError, PersonPage
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class Contacts:
                 return PagerDutyPage(None, why)
             key = f"{incident_key}-{pd_user or policy}"
             return PagerDutyPage(
-                pager.page_person(key, title, details, user_id=pd_user, escalation_policy_id=policy)
+                pager.page_person(PersonPage(key, title, details, pd_user, policy))
             )
         except PagingError as exc:
             log.warning("paging through PagerDuty failed: %s", exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.providers.paging.base import OnCall, PagedPerson, Pager, PagingError
+from bot.providers.paging.base import OnCall, PagedPerson, Pager, PagingError, PersonPage
 from bot.providers.statuspage.base import StatusPageError, StatusPageProvider, StatusUpdate
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "PagedPerson",
     "Pager",
     "PagingError",
+    "PersonPage",
     "StatusPageError",
     "StatusPageProvider",
     "StatusUpdate",

@@ -12,17 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from bot.domain import runbook
 from bot.domain.actor import Actor
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
-from bot.domain.runbook import (
-    CommandStep,
-    FlagStep,
-    HttpStep,
-    RunbookStep,
-    SqlStep,
-    WaitForHealthStep,
-)
 from bot.providers.runbook.base import StepResult
 from bot.services.events import event
 
@@ -53,11 +46,11 @@ class StepShown:
     timeout: str = ""
 
 
-def step_shown(step: RunbookStep) -> StepShown:
+def step_shown(step: runbook.RunbookStep) -> StepShown:
     """What a runbook step shows of itself."""
-    if isinstance(step, FlagStep):
+    if isinstance(step, runbook.FlagStep):
         return StepShown(step.name, step.kind, flag=step.flag, sets=dict(step.set))
-    if isinstance(step, SqlStep):
+    if isinstance(step, runbook.SqlStep):
         return StepShown(
             step.name,
             step.kind,
@@ -65,9 +58,9 @@ def step_shown(step: RunbookStep) -> StepShown:
             statements=len(step.statements),
             skip_if=step.skip_if,
         )
-    if isinstance(step, CommandStep):
+    if isinstance(step, runbook.CommandStep):
         return StepShown(step.name, step.kind, run=step.run)
-    if isinstance(step, HttpStep):
+    if isinstance(step, runbook.HttpStep):
         return StepShown(
             step.name,
             step.kind,
@@ -75,7 +68,7 @@ def step_shown(step: RunbookStep) -> StepShown:
             url=step.url,
             expect_status=tuple(step.expect_status),
         )
-    assert isinstance(step, WaitForHealthStep)
+    assert isinstance(step, runbook.WaitForHealthStep)
     return StepShown(
         step.name,
         step.kind,
@@ -87,7 +80,7 @@ def step_shown(step: RunbookStep) -> StepShown:
     )
 
 
-def steps_shown(steps: list[RunbookStep]) -> tuple[StepShown, ...]:
+def steps_shown(steps: list[runbook.RunbookStep]) -> tuple[StepShown, ...]:
     """What a runbook's steps show, in order."""
     return tuple(step_shown(s) for s in steps)
 
@@ -140,28 +133,7 @@ class RollbackStepFinished:
     kind: ClassVar[str] = "rollback.step_finished"
     index: int
     total: int
-    name: str
-    ok: bool
-    attempts: int
-    duration_s: float
-    output: str = ""
-    error: str | None = None
-    continued: bool = False  # failed, but marked continue_on_error
-
-
-def step_finished(index: int, total: int, result: StepResult) -> RollbackStepFinished:
-    """The event of a step's result."""
-    return RollbackStepFinished(
-        index,
-        total,
-        result.name,
-        result.ok,
-        result.attempts,
-        result.duration_s,
-        result.output,
-        result.error,
-        result.continued,
-    )
+    result: StepResult
 
 
 @event

@@ -25,9 +25,9 @@ from bot.services.rollback.context import RollbackContext
 from bot.services.rollback.events import (
     RollbackFinished,
     RollbackResumed,
+    RollbackStepFinished,
     RollbackStepStarted,
     RollbackWaiting,
-    step_finished,
     step_shown,
 )
 from bot.services.rollback.report import RollbackReport
@@ -99,7 +99,7 @@ class RunbookRun:
             if claim.resumed:
                 self._post(report, RollbackResumed(0, total))
             self._post(report, RollbackStepStarted(0, total, step_shown(steps[0])))
-            self._post(report, step_finished(0, total, head.results[0]))
+            self._post(report, RollbackStepFinished(0, total, head.results[0]))
             failed_step = head.failed_step
             first = 1
         elif claim.resumed and failed_step is None and first < total:
@@ -113,7 +113,7 @@ class RunbookRun:
 
             def on_result(index: int, step: RunbookStep, result: StepResult) -> None:
                 record_result(index + offset, step, result)
-                self._post(report, step_finished(index + offset, total, result))
+                self._post(report, RollbackStepFinished(index + offset, total, result))
 
             failed_step = run_runbook(steps[first:], ctx, on_start, on_result).failed_step
         finished = replace(
