@@ -138,3 +138,26 @@ def test_the_words_of_waiting_deciding_and_the_backup() -> None:
 def test_a_preview_shows_numbered_steps() -> None:
     lines = step_lines(events.steps_shown(STEPS[2:3]))
     assert [line.plain() for line in lines] == ["1. Drain: run kubectl drain <pod>"]
+
+
+def test_a_finished_step_kept_before_it_carried_its_result_reads_back() -> None:
+    """An outbox row written by the release whose event copied the step's fields still
+    reads back and says the same words after an upgrade."""
+    older = {
+        "event": "rollback.step_finished",
+        "data": {
+            "index": 2,
+            "total": 5,
+            "name": "Drain",
+            "ok": False,
+            "attempts": 2,
+            "duration_s": 1.2,
+            "output": "<out>",
+            "error": "exit 1",
+            "continued": False,
+        },
+    }
+    said = said_of(older)
+    assert isinstance(said, events.RollbackStepFinished)
+    assert said.result.error == "exit 1"
+    assert words(said).plain() == "Step 3/5 Drain failed after 1.2 s, 2 attempts: exit 1\n<out>"

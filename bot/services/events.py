@@ -13,6 +13,7 @@ worded when it is delivered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import is_dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -37,6 +38,9 @@ E = TypeVar("E")
 # Event classes by kind, and how each is read back from its data.
 _KINDS: dict[str, type[Any]] = {}
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+# How rows written before a kind's fields changed read back, by kind.
+_OLDER: dict[str, Upgrade] = {}
 
 
 def event(cls: type[E]) -> type[E]:
@@ -52,6 +56,18 @@ def event(cls: type[E]) -> type[E]:
     return cls
 
 
+def reads_older(kind: str) -> Callable[[Upgrade], Upgrade]:
+    """Register how an older row of `kind` reads back: the decorated function turns the data
+    an earlier release wrote into the current fields, and leaves current data as it is (an
+    event may wait in the outbox across an upgrade)."""
+
+    def register(upgrade: Upgrade) -> Upgrade:
+        _OLDER[kind] = upgrade
+        return upgrade
+
+    return register
+
+
 def event_data(said: Event) -> dict[str, Any]:
     """An event as JSON for a row: its kind and its fields."""
     adapter = _ADAPTERS.get(type(said))
@@ -65,7 +81,9 @@ def event_of(data: dict[str, Any]) -> Event:
     cls = _KINDS.get(str(data.get("event")))
     if cls is None:
         raise ValueError(f"no event of kind {data.get('event')!r}")
-    value: Event = _ADAPTERS[cls].validate_python(data.get("data") or {})
+    fields = data.get("data") or {}
+    upgrade = _OLDER.get(cls.kind)
+    value: Event = _ADAPTERS[cls].validate_python(upgrade(fields) if upgrade else fields)
     return value
 
 

@@ -17,7 +17,7 @@ from bot.domain.actor import Actor
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
 from bot.providers.runbook.base import StepResult
-from bot.services.events import event
+from bot.services.events import event, reads_older
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,19 @@ class RollbackStepFinished:
     index: int
     total: int
     result: StepResult
+
+
+@reads_older(RollbackStepFinished.kind)
+def _flat_step_result(data: dict[str, Any]) -> dict[str, Any]:
+    """Before the event carried the `StepResult`, it copied its fields (and not its kind)."""
+    if "result" in data:
+        return data
+    fields = {k: v for k, v in data.items() if k not in ("index", "total")}
+    return {
+        "index": data.get("index"),
+        "total": data.get("total"),
+        "result": {"kind": "", **fields},
+    }
 
 
 @event
