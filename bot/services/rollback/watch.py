@@ -43,6 +43,7 @@ from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.sources import MetricSources
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import rollbacks, rollouts
@@ -333,18 +334,12 @@ class CriteriaHold:
     def __init__(self, watcher: MetricsWatcher) -> None:
         self.watcher = watcher
 
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def hold(self, query: HoldQuery) -> Message | None:
         """Why the step may not advance by itself yet, or None."""
-        if not automatic or not self.watcher.enabled:
+        if not query.automatic or not self.watcher.enabled:
             return None
+        session, row, plan, snapshot = query.session, query.row, query.plan, query.snapshot
+        at = query.at
         assert row.id is not None
         stale = at - 3 * self.watcher.interval
         for trigger in self.watcher.armed(plan.triggers_for(snapshot.step_index)):
@@ -466,7 +461,7 @@ class RolloutNotes:
                 row.step_started_at,
                 row.step_due_at,
             )
-            reason = self.hold.hold(s, row, plan, snap, now, automatic=True)
+            reason = self.hold.hold(HoldQuery(s, row, plan, snap, now, automatic=True))
             if reason is not None:
                 return Message("Bake time passed; held: ", reason, ".")
         return None

@@ -16,8 +16,9 @@ from bot.domain.actions import Action, Emphasis
 from bot.domain.checklist import Checklist, ItemState, checklist_hold
 from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
-from bot.domain.rollout import RolloutSnapshot, RolloutState
+from bot.domain.rollout import RolloutState
 from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold, describe_chain
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.services.signoff.checklists import describe_open
 from bot.services.signoff.context import SignoffContext
@@ -78,23 +79,15 @@ class SignoffChain:
         """The checklists a gate needs complete."""
         return [c for c in plan.checklists if c.id in gate.checklists]
 
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def hold(self, query: HoldQuery) -> Message | None:
         """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
-        gate = gate_of(plan, snapshot.step_index)
+        gate = gate_of(query.plan, query.snapshot.step_index)
         if gate is None:
             return None
-        reasons = [chain_hold(self.chain(session, row, gate), self.context.directory)]
-        required = self.required_checklists(plan, gate)
+        reasons = [chain_hold(self.chain(query.session, query.row, gate), self.context.directory)]
+        required = self.required_checklists(query.plan, gate)
         if required:
-            states = self.context.checklists.states(session, row, plan)
+            states = self.context.checklists.states(query.session, query.row, query.plan)
             reasons.append(checklist_hold(required, states))
         found = [r for r in reasons if r]
         return (Message.join("; ", found) + ".") if found else None
