@@ -20,6 +20,7 @@ from bot.services.rollouts.views import plan_of
 from bot.services.signoff.ports import SignButton
 from bot.store import rollouts
 from bot.store.types import content_key
+from bot.wording import waiting_line
 from tests.conftest import GATES, SHIPPED_ROLES, built
 
 GATED = "\n" + SHIPPED_ROLES + GATES
@@ -152,7 +153,7 @@ def test_rolled_back_cards_read_their_rollbacks_together(
     # Every card still says how its rollback went...
     for view in more:
         assert view.state == "rolled_back"
-        note = str(view.waiting_for)
+        note = waiting_line(view).plain()
         assert "rolled back" in note.lower() and "by @UALICE" in note, note
     # ...and six more rolled-back rollouts cost no more statements.
     assert many == few, f"{few} statements for 2 rolled-back rollouts, {many} for 8"

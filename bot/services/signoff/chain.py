@@ -121,15 +121,12 @@ class SignoffChain:
             # One Reject for every signer still to sign, in or out of turn.
             value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
             buttons.append(Button("Reject", Action.REJECT, value, Emphasis.DESTRUCTIVE))
-        waiting = view.waiting_for
+        held: list[Message] = []
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
-            held: list[Message | None] = [chain_hold(chain, self.context.directory)]
-            held.append(_open_items(required, states))
-            found_held = [h for h in held if h]
-            if found_held:
-                waiting = Message(waiting, " Held: ", Message.join("; ", found_held), ".")
-        return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
+            found_held = [chain_hold(chain, self.context.directory), _open_items(required, states)]
+            held = [h for h in found_held if h]
+        return replace(view, notes=(*view.notes, *notes), buttons=buttons, held=(*view.held, *held))
 
 
 # Up to this many open items are named on the card's waiting line; more are counted.
