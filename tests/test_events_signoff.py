@@ -10,6 +10,8 @@ import pytest
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.message import Sign
+from bot.domain.roles import Role, RoleDirectory
+from bot.domain.signoff import Chain, Gate, Rejection
 from bot.services.events import Event, said_data, said_of
 from bot.services.signoff.events import (
     AlreadyCheckedReply,
@@ -20,6 +22,7 @@ from bot.services.signoff.events import (
     ChainRejection,
     ChainState,
     CheckedReply,
+    ChecklistsHolding,
     GateRejected,
     GateSigned,
     GateTimedOut,
@@ -28,6 +31,7 @@ from bot.services.signoff.events import (
     NoLongerNeeded,
     OpenChecklist,
     OpenItem,
+    OpenItemsHold,
     ProbeChanged,
     RejectedReply,
     RejectionTold,
@@ -35,11 +39,14 @@ from bot.services.signoff.events import (
     RoleHolders,
     RoleStatus,
     SignedReply,
+    SignoffChainNote,
     SignoffEscalated,
     TaskReminder,
     TimeoutTold,
+    chain_state,
 )
 from bot.services.signoff.ports import Ask, AskStage, SignButton
+from bot.slack.mrkdwn import mrkdwn
 from bot.wording import WORDS, words
 from bot.wording.signoff import (
     ask_headline,
@@ -151,6 +158,21 @@ WORDED: list[tuple[Any, str]] = [
     (TaskReminder("Remove the flag", "Cleanup", FLAG, True, timedelta(hours=2)),
      "Post-migration task Remove the flag (Cleanup) of realtime-features was due 2h ago. "
      "Check it with /approve checklist realtime-features once it is done."),
+    (SignoffChainNote("Approval Chain", True, ASK.chain),
+     "Sign-off: Approval Chain (in order)\n"
+     "Engineering Lead: signed by @UENG\n"
+     "Security Lead: waiting for signature\n"
+     "CTO: not yet asked\n"
+     "Rejected by @UPM (Product Manager): no docs"),
+    (SignoffChainNote("Go", False, ChainState((ChainLine("CTO", RoleStatus.WAITING),))),
+     "Sign-off: Go (in any order)\nCTO: waiting for signature"),
+    (ChecklistsHolding(ASK.checklists),
+     "Checklists holding this gate:\n"
+     "• Code Readiness: 4/11 done. Open: Security audit passed (Security Lead); "
+     "Flag file present (Operations Lead, probe: no such file); and 5 more"),
+    (OpenItemsHold(("Load test passed", "Runbook reviewed")),
+     "open: “Load test passed”, “Runbook reviewed”"),
+    (OpenItemsHold(("a", "b", "c", "d")), "4 checklist item(s) of this gate open"),
 ]  # fmt: skip
 
 
@@ -202,3 +224,16 @@ def test_user_text_stays_a_plain_part_for_the_adapters_to_escape() -> None:
     assert "Load *tests* <red>" in words(REJECTED).parts
     assert "Load *tests* <red>" in words(RejectionTold(FLAG, REJECTED)).parts
     assert "<b>bad</b>" in words(ProbeChanged(False, "<b>bad</b>")).parts
+
+
+def test_a_chain_is_worded_from_its_state_with_its_open_rejection() -> None:
+    directory = RoleDirectory(roles={"eng": Role("eng", "Engineering Lead", ("UENG",))})
+    rejection = Rejection("eng", "UENG", datetime(2026, 11, 2, 9, 0, tzinfo=UTC), "tests red")
+    chain = Chain(Gate(id="launch", name="Launch", roles=["eng"]), {}, (rejection,))
+    worded = mrkdwn(chain_lines(chain_state(chain, directory)))
+    assert "Rejected by <@UENG> (Engineering Lead): tests red" in worded
+
+
+def test_the_card_notes_keep_plan_text_plain_for_the_adapters_to_escape() -> None:
+    assert "open: “<b>x</b>”" in words(OpenItemsHold(("<b>x</b>",))).parts
+    assert "&lt;!here&gt;" in mrkdwn(words(SignoffChainNote("<!here>", True, ChainState(()))))

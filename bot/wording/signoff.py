@@ -1,6 +1,7 @@
 """The words of the sign-off chain: asks and what closes them, signatures and rejections in
 a rollout's thread, the replies to whoever clicked, escalations, timeouts, checklist checks,
-probes and post-migration task reminders."""
+probes, post-migration task reminders, and the gate's notes and holds on the rollout's
+card."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.services.signoff.events import (
     AskSigned,
     ChainState,
     CheckedReply,
+    ChecklistsHolding,
     GateRejected,
     GateSigned,
     GateTimedOut,
@@ -24,6 +26,7 @@ from bot.services.signoff.events import (
     MetricReading,
     NoLongerNeeded,
     OpenChecklist,
+    OpenItemsHold,
     ProbeChanged,
     RejectedReply,
     RejectionTold,
@@ -31,6 +34,7 @@ from bot.services.signoff.events import (
     RoleHolders,
     RoleStatus,
     SignedReply,
+    SignoffChainNote,
     SignoffEscalated,
     TaskReminder,
     TimeoutTold,
@@ -135,6 +139,32 @@ def ask_closed(e: AskClosed) -> Message:
     if e.why is NoLongerNeeded.COMPLETED:
         return Message("No longer needed: the rollout is complete.")
     return Message("No longer needed: this gate has passed or the step changed.")
+
+
+# -- the rollout's card ------------------------------------------------------------------
+
+
+def chain_note(e: SignoffChainNote) -> Message:
+    """The gate's chain on the card: its title, its order, a line per role."""
+    order = "in order" if e.in_order else "in any order"
+    return Message(Strong(f"Sign-off: {e.gate_title}"), f" ({order})\n", chain_lines(e.chain))
+
+
+def checklists_holding(e: ChecklistsHolding) -> Message:
+    """The gate's checklists with open items, on the card."""
+    return Message(Strong("Checklists holding this gate:"), "\n", open_checklists(e.checklists))
+
+
+# Up to this many open items are named on the card's waiting line; more are counted.
+NAMED_ITEMS = 3
+
+
+def open_items_hold(e: OpenItemsHold) -> Message:
+    """The open items of the gate's own checklists, on the waiting line: named when few,
+    else counted."""
+    if len(e.items) <= NAMED_ITEMS:
+        return Message("open: " + ", ".join(f"“{text}”" for text in e.items))
+    return Message(f"{len(e.items)} checklist item(s) of this gate open")
 
 
 # -- signing and rejecting ---------------------------------------------------------------
@@ -325,4 +355,7 @@ WORDS: dict[type[Any], Callable[[Any], Message]] = {
     AlreadyCheckedReply: already_checked,
     ProbeChanged: probe_changed,
     TaskReminder: task_reminder,
+    SignoffChainNote: chain_note,
+    ChecklistsHolding: checklists_holding,
+    OpenItemsHold: open_items_hold,
 }

@@ -167,6 +167,39 @@ class RoleHolders:
         return RoleHolders(tuple(role.members), role.usergroup)
 
 
+# -- the rollout's card ------------------------------------------------------------------
+
+
+@event
+@dataclass(frozen=True)
+class SignoffChainNote:
+    """The card's note on the gate of the rollout's step: its chain, role by role."""
+
+    kind: ClassVar[str] = "signoff.chain_note"
+    gate_title: str
+    in_order: bool  # the roles sign in order (else in any order)
+    chain: ChainState
+
+
+@event
+@dataclass(frozen=True)
+class ChecklistsHolding:
+    """The card's note on the gate's checklists with open items."""
+
+    kind: ClassVar[str] = "signoff.checklists_holding"
+    checklists: tuple[OpenChecklist, ...]
+
+
+@event
+@dataclass(frozen=True)
+class OpenItemsHold:
+    """What the gate's own checklists hold the rollout with, on the card's waiting line:
+    the text of every item still open."""
+
+    kind: ClassVar[str] = "signoff.open_items_hold"
+    items: tuple[str, ...]
+
+
 # -- signing -----------------------------------------------------------------------------
 
 
