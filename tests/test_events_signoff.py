@@ -41,7 +41,11 @@ from bot.services.signoff.events import (
     SignedReply,
     SignoffChainNote,
     SignoffEscalated,
+    TaskDue,
     TaskReminder,
+    TasksDueSoon,
+    TasksOpen,
+    TasksOverdue,
     TimeoutTold,
     chain_state,
 )
@@ -173,6 +177,15 @@ WORDED: list[tuple[Any, str]] = [
     (OpenItemsHold(("Load test passed", "Runbook reviewed")),
      "open: “Load test passed”, “Runbook reviewed”"),
     (OpenItemsHold(("a", "b", "c", "d")), "4 checklist item(s) of this gate open"),
+    (TasksOverdue((TaskDue("Remove the flag", "Engineering Lead", True, timedelta(days=2)),),
+                  more=2),
+     "3 post-migration task(s) overdue: “Remove the flag” (Engineering Lead, 2d overdue) "
+     "and 2 more"),
+    (TasksDueSoon((TaskDue("Retro", "CTO", False, timedelta(hours=5)),
+                   TaskDue("Docs", "Product Manager", False, timedelta(days=1)))),
+     "Due soon: “Retro” (CTO, due in 5h); “Docs” (Product Manager, due in 1d)"),
+    (TasksOpen(2, "Team retrospective", timedelta(days=6)),
+     "2 post-migration task(s) open; next due Team retrospective in 6d."),
 ]  # fmt: skip
 
 

@@ -36,7 +36,11 @@ from bot.services.signoff.events import (
     SignedReply,
     SignoffChainNote,
     SignoffEscalated,
+    TaskDue,
     TaskReminder,
+    TasksDueSoon,
+    TasksOpen,
+    TasksOverdue,
     TimeoutTold,
 )
 from bot.services.signoff.ports import Ask, AskStage
@@ -165,6 +169,36 @@ def open_items_hold(e: OpenItemsHold) -> Message:
     if len(e.items) <= NAMED_ITEMS:
         return Message("open: " + ", ".join(f"“{text}”" for text in e.items))
     return Message(f"{len(e.items)} checklist item(s) of this gate open")
+
+
+def _task_line(t: TaskDue) -> Message:
+    when = f"{format_duration(t.by)} overdue" if t.overdue else f"due in {format_duration(t.by)}"
+    return Message(f"“{t.text}” ({t.owner_name}, {when})")
+
+
+def tasks_overdue(e: TasksOverdue) -> Message:
+    """The overdue post-migration tasks, on a completed rollout's card."""
+    return Message(
+        Sign.OVERDUE,
+        Strong(f"{len(e.tasks) + e.more} post-migration task(s) overdue"),
+        ": ",
+        Message.join("; ", (_task_line(t) for t in e.tasks)),
+        f" and {e.more} more" if e.more else "",
+    )
+
+
+def tasks_due_soon(e: TasksDueSoon) -> Message:
+    """The post-migration tasks due soon, on a completed rollout's card."""
+    return Message(Sign.PENDING, "Due soon: ", Message.join("; ", (_task_line(t) for t in e.tasks)))
+
+
+def tasks_open(e: TasksOpen) -> Message:
+    """Open post-migration tasks, none due soon, on a completed rollout's card."""
+    return Message(
+        f"{e.count} post-migration task(s) open; next due ",
+        Strong(e.next_text),
+        f" in {format_duration(e.next_in)}.",
+    )
 
 
 # -- signing and rejecting ---------------------------------------------------------------
@@ -358,4 +392,7 @@ WORDS: dict[type[Any], Callable[[Any], Message]] = {
     SignoffChainNote: chain_note,
     ChecklistsHolding: checklists_holding,
     OpenItemsHold: open_items_hold,
+    TasksOverdue: tasks_overdue,
+    TasksDueSoon: tasks_due_soon,
+    TasksOpen: tasks_open,
 }

@@ -200,6 +200,47 @@ class OpenItemsHold:
     items: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TaskDue:
+    """A post-migration task on a completed rollout's card: its owner's role, and how long
+    it is overdue or until it is due."""
+
+    text: str
+    owner_name: str
+    overdue: bool
+    by: timedelta
+
+
+@event
+@dataclass(frozen=True)
+class TasksOverdue:
+    """The card's note on the post-migration tasks past their due date (the first few)."""
+
+    kind: ClassVar[str] = "signoff.tasks_overdue"
+    tasks: tuple[TaskDue, ...]
+    more: int = 0  # overdue tasks not listed
+
+
+@event
+@dataclass(frozen=True)
+class TasksDueSoon:
+    """The card's note on the post-migration tasks due soon (the first few)."""
+
+    kind: ClassVar[str] = "signoff.tasks_due_soon"
+    tasks: tuple[TaskDue, ...]
+
+
+@event
+@dataclass(frozen=True)
+class TasksOpen:
+    """The card's note when post-migration tasks are open and none is due soon."""
+
+    kind: ClassVar[str] = "signoff.tasks_open"
+    count: int
+    next_text: str  # the task due first
+    next_in: timedelta
+
+
 # -- signing -----------------------------------------------------------------------------
 
 
