@@ -38,9 +38,8 @@ from bot.services.signoff.events import (
     SignoffEscalated,
     TaskDue,
     TaskReminder,
-    TasksDueSoon,
+    TasksDue,
     TasksOpen,
-    TasksOverdue,
     TimeoutTold,
 )
 from bot.services.signoff.ports import Ask, AskStage
@@ -171,25 +170,23 @@ def open_items_hold(e: OpenItemsHold) -> Message:
     return Message(f"{len(e.items)} checklist item(s) of this gate open")
 
 
-def _task_line(t: TaskDue) -> Message:
-    when = f"{format_duration(t.by)} overdue" if t.overdue else f"due in {format_duration(t.by)}"
+def _task_line(t: TaskDue, overdue: bool) -> Message:
+    when = f"{format_duration(t.by)} overdue" if overdue else f"due in {format_duration(t.by)}"
     return Message(f"“{t.text}” ({t.owner_name}, {when})")
 
 
-def tasks_overdue(e: TasksOverdue) -> Message:
-    """The overdue post-migration tasks, on a completed rollout's card."""
+def tasks_due(e: TasksDue) -> Message:
+    """The overdue post-migration tasks, or those due soon, on a completed rollout's card."""
+    lines = Message.join("; ", (_task_line(t, e.overdue) for t in e.tasks))
+    if not e.overdue:
+        return Message(Sign.PENDING, "Due soon: ", lines)
     return Message(
         Sign.OVERDUE,
         Strong(f"{len(e.tasks) + e.more} post-migration task(s) overdue"),
         ": ",
-        Message.join("; ", (_task_line(t) for t in e.tasks)),
+        lines,
         f" and {e.more} more" if e.more else "",
     )
-
-
-def tasks_due_soon(e: TasksDueSoon) -> Message:
-    """The post-migration tasks due soon, on a completed rollout's card."""
-    return Message(Sign.PENDING, "Due soon: ", Message.join("; ", (_task_line(t) for t in e.tasks)))
 
 
 def tasks_open(e: TasksOpen) -> Message:
@@ -392,7 +389,6 @@ WORDS: dict[type[Any], Callable[[Any], Message]] = {
     SignoffChainNote: chain_note,
     ChecklistsHolding: checklists_holding,
     OpenItemsHold: open_items_hold,
-    TasksOverdue: tasks_overdue,
-    TasksDueSoon: tasks_due_soon,
+    TasksDue: tasks_due,
     TasksOpen: tasks_open,
 }

@@ -207,37 +207,30 @@ class TaskDue:
 
     text: str
     owner_name: str
-    overdue: bool
     by: timedelta
 
 
 @event
 @dataclass(frozen=True)
-class TasksOverdue:
-    """The card's note on the post-migration tasks past their due date (the first few)."""
+class TasksDue:
+    """The card's note on the post-migration tasks past their due date (`overdue`) or due
+    soon: the first few, and how many more are overdue."""
 
-    kind: ClassVar[str] = "signoff.tasks_overdue"
+    kind: ClassVar[str] = "signoff.tasks_due"
+    overdue: bool
     tasks: tuple[TaskDue, ...]
-    more: int = 0  # overdue tasks not listed
-
-
-@event
-@dataclass(frozen=True)
-class TasksDueSoon:
-    """The card's note on the post-migration tasks due soon (the first few)."""
-
-    kind: ClassVar[str] = "signoff.tasks_due_soon"
-    tasks: tuple[TaskDue, ...]
+    more: int = 0
 
 
 @event
 @dataclass(frozen=True)
 class TasksOpen:
-    """The card's note when post-migration tasks are open and none is due soon."""
+    """The card's note when post-migration tasks are open and none is due soon: how many,
+    and the one due first."""
 
     kind: ClassVar[str] = "signoff.tasks_open"
     count: int
-    next_text: str  # the task due first
+    next_text: str
     next_in: timedelta
 
 

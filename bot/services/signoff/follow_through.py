@@ -23,9 +23,8 @@ from bot.services.signoff.context import SignoffContext
 from bot.services.signoff.events import (
     TaskDue,
     TaskReminder,
-    TasksDueSoon,
+    TasksDue,
     TasksOpen,
-    TasksOverdue,
 )
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
@@ -60,9 +59,9 @@ class FollowThrough:
         notes: list[Said] = []
         if overdue:
             listed = tuple(self._due(t, now) for t in overdue[:LISTED_TASKS])
-            notes.append(TasksOverdue(listed, len(overdue) - len(listed)))
+            notes.append(TasksDue(True, listed, len(overdue) - len(listed)))
         if soon:
-            notes.append(TasksDueSoon(tuple(self._due(t, now) for t in soon[:LISTED_TASKS])))
+            notes.append(TasksDue(False, tuple(self._due(t, now) for t in soon[:LISTED_TASKS])))
         if tasks and not overdue and not soon:
             first = tasks[0]
             notes.append(TasksOpen(len(tasks), first.state.item.text, first.due_at - now))
@@ -70,10 +69,8 @@ class FollowThrough:
 
     def _due(self, task: Task, now: datetime) -> TaskDue:
         owner = self.context.role_name(task.state.item.owner)
-        late = task.overdue(now)
-        return TaskDue(
-            task.state.item.text, owner, late, now - task.due_at if late else task.due_at - now
-        )
+        by = now - task.due_at if task.overdue(now) else task.due_at - now
+        return TaskDue(task.state.item.text, owner, by)
 
     def remind_due(self) -> int:
         """Remind owners of tasks due soon and tell them of tasks overdue, each once; return
