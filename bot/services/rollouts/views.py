@@ -58,7 +58,7 @@ class RolloutView:
     buttons: list[Button] = field(default_factory=list)
     # Extra sections added by features through RolloutService.annotators, e.g. the sign-off
     # chain, the checklist items holding a gate, the flag's segments: an event the adapters
-    # word (bot/wording/), a `Message` (features not converted yet), or mrkdwn text.
+    # word (bot/wording/), a `Message`, or mrkdwn text.
     notes: tuple[str | Said, ...] = ()
     # What holds the rollout at its step, short (the notes say it in full), e.g. the
     # signatures a gate still needs: the card's waiting line ends " Held: a; b."
