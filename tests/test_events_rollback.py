@@ -4,18 +4,19 @@ it was written, and the adapters' words for each (user text kept as plain text).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from bot.domain.actor import SCHEDULER, Actor, Via
-from bot.domain.message import Preformatted
+from bot.domain.message import Message, Preformatted, Strong
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
 from bot.domain.runbook import CommandStep, FlagStep, SqlStep, WaitForHealthStep
 from bot.providers.runbook.base import StepResult
 from bot.services.events import Event, said_data, said_of
 from bot.services.rollback import events
-from bot.wording import words
+from bot.wording import WORDS, words
 from bot.wording.rollback import step_lines
 
 AT = datetime(2024, 5, 1, 12, 30, 0)
@@ -65,8 +66,33 @@ EVENTS: list[Event] = [
     events.BackupNotTaken("realtime_backup", "app"),
 ]
 
+# The card's waiting lines and notes, with their words as the watcher wrote them before.
+CARD: list[tuple[Any, str]] = [
+    (events.MetricsUnreachableWait("Prometheus did not answer"),
+     "Metrics unreachable (Prometheus did not answer): automatic steps wait until they "
+     "answer; advance by hand if you must."),
+    (events.RollbackWait("running", True, "rollbot", "trigger errors fired", 2),
+     "Rolling back automatically: 2 step(s) done so far. Reason: trigger errors fired"),
+    (events.RollbackWait("waiting", False, "U_ALICE", "users report errors", 1, "Drain"),
+     "Rollback waits for a person at step Drain: it was running when rollbot stopped and is "
+     "not safe to run twice. Re-run it, skip it or abort the rollback."),
+    (events.RollbackWait("failed", False, "U_ALICE", "users report errors", 1, "Drain"),
+     "ROLLBACK FAILED at step 'Drain' (rolled back by @U_ALICE): the rollback is half done. "
+     "Run /rollback again or finish it by hand."),
+    (events.RollbackWait("succeeded", False, "ann", "users report <!channel> errors", 3),
+     "Rolled back by ann: users report <!channel> errors"),
+    (events.CriterionHolds(Message("success criterion ", Strong("error-rate-low"), " is not met")),
+     "Bake time passed; held: success criterion error-rate-low is not met."),
+    (events.BaselineNote((
+        events.BaselineReading("engagement", 1204.0, 1512.0, "", "+20%"),
+        events.BaselineReading("signups", None, 12.5, "per s", "+5%", "timed out"),
+    )),
+     "Against the baseline before the start: engagement: baseline 1,204, now 1,512 "
+     "(+25.6%, needs +20%); signups: no baseline (timed out), now 12.5 per s (needs +5%)."),
+]  # fmt: skip
 
-@pytest.mark.parametrize("said", EVENTS, ids=lambda e: e.kind)
+
+@pytest.mark.parametrize("said", [*EVENTS, *(e for e, _ in CARD)], ids=lambda e: e.kind)
 def test_every_rollback_event_reads_back_from_the_outbox_as_it_was(said: Event) -> None:
     data = said_data(said)
     assert data["event"] == said.kind
@@ -161,3 +187,19 @@ def test_a_finished_step_kept_before_it_carried_its_result_reads_back() -> None:
     assert isinstance(said, events.RollbackStepFinished)
     assert said.result.error == "exit 1"
     assert words(said).plain() == "Step 3/5 Drain failed after 1.2 s, 2 attempts: exit 1\n<out>"
+
+
+@pytest.mark.parametrize(("said", "plain"), CARD, ids=lambda x: type(x).__name__)
+def test_the_cards_lines_are_worded_as_the_watcher_worded_them(said: Event, plain: str) -> None:
+    assert words(said).plain() == plain
+
+
+def test_every_rollback_event_has_a_sample() -> None:
+    kinds = {type(e) for e in EVENTS} | {type(e) for e, _ in CARD}
+    mine = {cls for cls in WORDS if cls.__module__.startswith("bot.services.rollback")}
+    assert mine == kinds
+
+
+def test_the_rollbacks_reason_and_the_metrics_error_stay_plain_parts() -> None:
+    assert "users report <!channel> errors" in words(CARD[4][0]).parts
+    assert "Prometheus did not answer" in words(CARD[0][0]).parts

@@ -10,9 +10,12 @@ import pytest
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.message import Sign
+from bot.domain.roles import Role, RoleDirectory
+from bot.domain.signoff import Chain, Gate, Rejection
 from bot.services.events import Event, said_data, said_of
 from bot.services.signoff import events
 from bot.services.signoff.ports import Ask, AskStage, SignButton
+from bot.slack.mrkdwn import mrkdwn
 from bot.wording import WORDS, words
 from bot.wording.signoff import (
     ask_headline,
@@ -130,6 +133,33 @@ WORDED: list[tuple[Any, str]] = [
     (events.TaskReminder("Remove the flag", "Cleanup", FLAG, True, timedelta(hours=2)),
      "Post-migration task Remove the flag (Cleanup) of realtime-features was due 2h ago. "
      "Check it with /approve checklist realtime-features once it is done."),
+    (events.SignoffChainNote("Approval Chain", True, ASK.chain),
+     "Sign-off: Approval Chain (in order)\n"
+     "Engineering Lead: signed by @UENG\n"
+     "Security Lead: waiting for signature\n"
+     "CTO: not yet asked\n"
+     "Rejected by @UPM (Product Manager): no docs"),
+    (events.SignoffChainNote(
+        "Go", False, events.ChainState((events.ChainLine("CTO", events.RoleStatus.WAITING),))
+    ),
+     "Sign-off: Go (in any order)\nCTO: waiting for signature"),
+    (events.ChecklistsHolding(ASK.checklists),
+     "Checklists holding this gate:\n"
+     "• Code Readiness: 4/11 done. Open: Security audit passed (Security Lead); "
+     "Flag file present (Operations Lead, probe: no such file); and 5 more"),
+    (events.OpenItemsHold(("Load test passed", "Runbook reviewed")),
+     "open: “Load test passed”, “Runbook reviewed”"),
+    (events.OpenItemsHold(("a", "b", "c", "d")), "4 checklist item(s) of this gate open"),
+    (events.TasksDue(
+        True, (events.TaskDue("Remove the flag", "Engineering Lead", timedelta(days=2)),), 2
+    ),
+     "3 post-migration task(s) overdue: “Remove the flag” (Engineering Lead, 2d overdue) "
+     "and 2 more"),
+    (events.TasksDue(False, (events.TaskDue("Retro", "CTO", timedelta(hours=5)),
+                             events.TaskDue("Docs", "Product Manager", timedelta(days=1)))),
+     "Due soon: “Retro” (CTO, due in 5h); “Docs” (Product Manager, due in 1d)"),
+    (events.TasksOpen(2, "Team retrospective", timedelta(days=6)),
+     "2 post-migration task(s) open; next due Team retrospective in 6d."),
 ]  # fmt: skip
 
 
@@ -181,3 +211,18 @@ def test_user_text_stays_a_plain_part_for_the_adapters_to_escape() -> None:
     assert "Load *tests* <red>" in words(REJECTED).parts
     assert "Load *tests* <red>" in words(events.RejectionTold(FLAG, REJECTED)).parts
     assert "<b>bad</b>" in words(events.ProbeChanged(False, "<b>bad</b>")).parts
+
+
+def test_a_chain_is_worded_from_its_state_with_its_open_rejection() -> None:
+    directory = RoleDirectory(roles={"eng": Role("eng", "Engineering Lead", ("UENG",))})
+    rejection = Rejection("eng", "UENG", datetime(2026, 11, 2, 9, 0, tzinfo=UTC), "tests red")
+    chain = Chain(Gate(id="launch", name="Launch", roles=["eng"]), {}, (rejection,))
+    worded = mrkdwn(chain_lines(events.chain_state(chain, directory)))
+    assert "Rejected by <@UENG> (Engineering Lead): tests red" in worded
+
+
+def test_the_card_notes_keep_plan_text_plain_for_the_adapters_to_escape() -> None:
+    assert "open: “<b>x</b>”" in words(events.OpenItemsHold(("<b>x</b>",))).parts
+    assert "&lt;!here&gt;" in mrkdwn(
+        words(events.SignoffChainNote("<!here>", True, events.ChainState(())))
+    )

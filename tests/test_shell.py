@@ -18,6 +18,7 @@ from bot.domain.actions import Action
 from bot.domain.actor import Actor, Via
 from bot.domain.message import Mention, Message, Strong
 from bot.domain.rollout import RolloutState
+from bot.services.rollouts.events import RolloutWait
 from bot.services.rollouts.notifier import CardLocation
 from bot.services.rollouts.views import Button, RolloutView
 from bot.shell.chat import ShellChat
@@ -333,7 +334,7 @@ def _view(**changes: object) -> RolloutView:
         "next_percentage": 25,
         "due_at": datetime(2026, 1, 2, 8, 30, tzinfo=UTC),
         "auto_advance": True,
-        "waiting_for": "Baking.",
+        "waiting_for": RolloutWait(RolloutState.RUNNING, True, True, timedelta(minutes=30)),
         "channel_id": None,
         "message_ts": None,
         "version": 3,
@@ -355,13 +356,15 @@ def test_render_card_shows_every_field() -> None:
         "Step:        2/5 Ten percent",
         "Percentage:  10%",
         "Quarter (25%), advances by itself at 2026-01-02 08:30 UTC",
-        "Waiting for: Baking.",
+        "Waiting for: Baking: advances by itself in 30m.",
         "Started by:  ann at 2026-01-01 08:00 UTC",
         "[Advance to 25%] [Pause]",
     ):
         assert part in card, part
     done = render_card(_view(state=RolloutState.COMPLETED, next_step=None, buttons=[]))
     assert "(no buttons)" in done
+    held = render_card(_view(held=(Message("sign-off ", Strong("Go")), Message("open: “a”"))))
+    assert "Waiting for: Baking: advances by itself in 30m. Held: sign-off Go; open: “a”." in held
 
 
 def test_notifier_places_cards_in_the_shell_but_leaves_slack_cards_alone() -> None:

@@ -21,6 +21,7 @@ from bot.domain.durations import format_duration
 from bot.domain.message import GroupMention, Mention, Message, Sign, person
 from bot.domain.message import Part as Part_
 from bot.services.digests.digest import QUIET, Digest, SignoffWaiting
+from bot.wording import words
 
 TEMPLATE = "digest.md.j2"
 # Items each section shows; the rest are counted ("… and 37 more rollouts"), so a digest
@@ -91,7 +92,7 @@ class DigestTemplate:
         w = writer
         env.filters.update(
             strong=lambda text: Written(w.strong(str(text))),
-            msg=lambda message: Written(w.message(message)),
+            msg=lambda said: Written(w.message(words(said))),
             when=lambda value, tz="UTC": Written(w.date(value, tz)),
             ago=lambda delta: Written(format_duration(delta) if delta > timedelta(0) else "0s"),
             sign=lambda name: Written(w.sign(SIGNS[str(name)])),

@@ -13,7 +13,7 @@ from bot.domain.message import Code, Message, Strong
 from bot.services.events import Said
 from bot.services.rollouts.service import RolloutService
 from bot.services.rollouts.views import RolloutView
-from bot.wording import words
+from bot.wording import waiting_line, words
 
 USAGE = """*Usage:* `/rollout <subcommand>`
 • `/rollout start <flag> [plan] [--force]` — start a phased rollout of a flag
@@ -38,7 +38,7 @@ def summary_line(v: RolloutView) -> Message:
         Code(v.flag_key),
         f" — {v.state.value.replace('_', ' ')}, {v.percentage}%, "
         f"{v.phase_name} (step {v.step_number}/{v.step_count}) — ",
-        v.waiting_for,
+        waiting_line(v),
     )
 
 

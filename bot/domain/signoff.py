@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.durations import parse_duration
 from bot.domain.errors import Conflict, InvalidTransition
-from bot.domain.message import Mention, Message, Sign, Strong
+from bot.domain.message import Mention, Message, Strong
 from bot.domain.roles import Forbidden, RoleDirectory
 
 
@@ -196,33 +196,6 @@ def check_signer(
             ),
             "You will get a message when it is your turn.",
         )
-
-
-def describe_chain(chain: Chain, directory: RoleDirectory) -> Message:
-    """One line per role: signed (who), waiting for a signature, or not yet asked; then the
-    open rejection, if any."""
-    lines: list[Message] = []
-    nxt = set(chain.next_roles())
-    for role_id in chain.gate.roles:
-        name = _name(directory, role_id)
-        signed = chain.signatures.get(role_id)
-        if signed is not None:
-            lines.append(Message(Sign.OK, f"{name}: signed by ", Mention(signed.user)))
-        elif role_id in nxt:
-            lines.append(Message(Sign.WAITING, f"{name}: waiting for signature"))
-        else:
-            lines.append(Message(Sign.PENDING, f"{name}: not yet asked"))
-    rejection = chain.open_rejection()
-    if rejection is not None:
-        lines.append(
-            Message(
-                Sign.STOPPED,
-                "Rejected by ",
-                Mention(rejection.user),
-                f" ({_name(directory, rejection.role)}): {rejection.reason}",
-            )
-        )
-    return Message.join("\n", lines)
 
 
 def chain_hold(chain: Chain, directory: RoleDirectory) -> Message | None:

@@ -332,13 +332,21 @@ class Criterion(Condition):
     def compared(self, now: float | None, baseline: float | None, why: str | None = None) -> str:
         """`baseline 1,204, now 1,512 (+25.6%, needs +20%)` for people (`why`: why there is
         no baseline yet, e.g. its measurement failed)."""
-        change = relative_change(now, baseline)
-        how = "no baseline" if baseline is None else f"baseline {_number(baseline, self.unit)}"
-        if baseline is None and why:
-            how = f"no baseline ({why})"
-        now_text = "no data" if now is None else _number(now, self.unit)
-        moved = f"{change:+.1%}, " if change is not None else ""
-        return f"{how}, now {now_text} ({moved}needs {self.change})"
+        return compared_text(now, baseline, self.unit, self.change or "", why)
+
+
+def compared_text(
+    now: float | None, baseline: float | None, unit: str, needs: str, why: str | None = None
+) -> str:
+    """`baseline 1,204, now 1,512 (+25.6%, needs +20%)`: a value now against its baseline
+    and the change it needs (`why`: why there is no baseline yet)."""
+    change = relative_change(now, baseline)
+    how = "no baseline" if baseline is None else f"baseline {_number(baseline, unit)}"
+    if baseline is None and why:
+        how = f"no baseline ({why})"
+    now_text = "no data" if now is None else _number(now, unit)
+    moved = f"{change:+.1%}, " if change is not None else ""
+    return f"{how}, now {now_text} ({moved}needs {needs})"
 
 
 def baseline_lines(

@@ -10,7 +10,7 @@ from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView
 from bot.shell import text as terminal
 from bot.shell.text import text as message_text
-from bot.wording import words
+from bot.wording import waiting_line, words
 
 _EMOJI = {
     ":warning:": "!",
@@ -105,7 +105,7 @@ def render_card(view: RolloutView) -> str:
         rows.append(("Next", nxt))
     elif view.due_at is not None:
         rows.append(("Due", utc(view.due_at)))
-    rows.append(("Waiting for", message_text(view.waiting_for)))
+    rows.append(("Waiting for", message_text(waiting_line(view))))
     rows.append(("Started by", f"{view.started_by} at {utc(view.started_at)}"))
     width = max(len(label) for label, _ in rows) + 1
     head = f"== {view.flag_key}: {plain_text(view.plan_title)} (plan {view.plan_name}) =="

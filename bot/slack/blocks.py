@@ -28,7 +28,7 @@ from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView
 from bot.slack.actions import action_id, button_style
 from bot.slack.mrkdwn import mrkdwn
-from bot.wording import words
+from bot.wording import waiting_line, words
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -69,7 +69,7 @@ def card_text(view: RolloutView) -> str:
     return truncate(
         f"Rollout of {view.flag_key}: {view.percentage}% ({state}), "
         f"{view.phase_name}, step {view.step_number}/{view.step_count}. "
-        f"{mrkdwn(view.waiting_for)}",
+        f"{mrkdwn(waiting_line(view))}",
         MAX_FALLBACK_TEXT,
     )
 
@@ -112,7 +112,7 @@ def rollout_blocks(view: RolloutView) -> list[Block]:
         SectionBlock(
             block_id=f"rollout-{view.id}-waiting",
             text=MarkdownTextObject(
-                text=truncate(f"*Waiting for:* {mrkdwn(view.waiting_for)}", MAX_SECTION_TEXT)
+                text=truncate(f"*Waiting for:* {mrkdwn(waiting_line(view))}", MAX_SECTION_TEXT)
             ),
         ),
         ContextBlock(

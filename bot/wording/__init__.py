@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain.message import Message
 from bot.services.events import Said
+from bot.services.rollouts.views import RolloutView
 from bot.wording import flags, incidents, rollback, rollouts, signoff
 
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
@@ -34,3 +35,11 @@ def words(said: Said) -> Message:
     if word is None:
         raise TypeError(f"no words for the event {type(said).__name__}")
     return word(said)
+
+
+def waiting_line(view: RolloutView) -> Message:
+    """The card's "waiting for" line: what the rollout waits for, then what holds it."""
+    line = words(view.waiting_for)
+    if not view.held:
+        return line
+    return Message(line, " Held: ", Message.join("; ", (words(h) for h in view.held)), ".")

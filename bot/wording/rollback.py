@@ -12,17 +12,21 @@ from bot.domain.durations import format_duration
 from bot.domain.message import Code, Message, Part, Preformatted, Sign, Strong, person
 from bot.domain.rollback import FiredTrigger
 from bot.domain.runbook import FULL
-from bot.domain.triggers import format_value
+from bot.domain.triggers import compared_text, format_value
 from bot.services.rollback.events import (
     BackupNotTaken,
     BackupTaken,
+    BaselineNote,
+    CriterionHolds,
     LeftoversStopped,
+    MetricsUnreachableWait,
     RollbackDecided,
     RollbackFinished,
     RollbackResumed,
     RollbackStarted,
     RollbackStepFinished,
     RollbackStepStarted,
+    RollbackWait,
     RollbackWaiting,
     StepShown,
 )
@@ -238,6 +242,57 @@ def backup_not_taken(e: BackupNotTaken) -> Message:
     )
 
 
+# -- the rollout's card ------------------------------------------------------------------
+
+
+def metrics_unreachable(e: MetricsUnreachableWait) -> Message:
+    """The waiting line while no metric query answers."""
+    return Message(
+        "Metrics unreachable (",
+        e.error,
+        "): automatic steps wait until they answer; advance by hand if you must.",
+    )
+
+
+def rollback_wait(e: RollbackWait) -> Message:
+    """The waiting line of a rolled-back rollout: its latest rollback's state."""
+    how = Message("automatically") if e.automatic else Message("by ", person(e.actor))
+    if e.state == "running":
+        return Message(
+            "Rolling back ", how, f": {e.steps_done} step(s) done so far. Reason: ", e.reason
+        )
+    if e.state == "waiting":
+        return Message(
+            "Rollback waits for a person at step ",
+            Strong(e.failed_step or "?"),
+            ": it was running when rollbot stopped and is not safe to run twice. "
+            "Re-run it, skip it or abort the rollback.",
+        )
+    if e.state == "failed":
+        return Message(
+            f"ROLLBACK FAILED at step {e.failed_step!r} (rolled back ",
+            how,
+            "): the rollback is half done. Run ",
+            Code("/rollback"),
+            " again or finish it by hand.",
+        )
+    return Message("Rolled back ", how, ": ", e.reason)
+
+
+def criterion_holds(e: CriterionHolds) -> Message:
+    """The waiting line of a due step held by its criteria."""
+    return Message("Bake time passed; held: ", e.reason, ".")
+
+
+def baseline_note(e: BaselineNote) -> Message:
+    """Each relative criterion against its baseline, on the card."""
+    lines = (
+        f"{r.criterion}: {compared_text(r.now, r.baseline, r.unit, r.needs, r.why)}"
+        for r in e.readings
+    )
+    return Message("Against the baseline before the start: ", "; ".join(lines), ".")
+
+
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
     RollbackStarted: started,
     RollbackResumed: resumed,
@@ -249,4 +304,8 @@ WORDS: dict[type[Any], Callable[[Any], Message]] = {
     LeftoversStopped: leftovers_stopped,
     BackupTaken: backup_taken,
     BackupNotTaken: backup_not_taken,
+    MetricsUnreachableWait: metrics_unreachable,
+    RollbackWait: rollback_wait,
+    CriterionHolds: criterion_holds,
+    BaselineNote: baseline_note,
 }

@@ -1,12 +1,15 @@
-"""The words of a rollout's thread: a rollout started, advanced, paused, resumed or set."""
+"""The words of a rollout's thread (a rollout started, advanced, paused, resumed or set) and
+of its card's waiting line."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from bot.domain.durations import format_duration
 from bot.domain.message import Code, Message, Strong
-from bot.services.rollouts.events import RolloutChanged, RolloutStarted
+from bot.domain.rollout import RolloutState
+from bot.services.rollouts.events import RolloutChanged, RolloutStarted, RolloutWait
 
 
 def started(e: RolloutStarted) -> Message:
@@ -45,7 +48,27 @@ def changed(e: RolloutChanged) -> Message:
     return Message(who, f": {e.action}")
 
 
+def waiting(e: RolloutWait) -> Message:
+    """What the rollout waits for, on its card."""
+    if e.state is RolloutState.COMPLETED:
+        return Message("Complete: the feature is fully on.")
+    if e.state is RolloutState.ROLLED_BACK:
+        return Message("Rolled back.")
+    if e.state is RolloutState.PAUSED:
+        rest = f" ({format_duration(e.left)} of bake time left)" if e.left else ""
+        return Message(f"Paused{rest}. Resume to continue.")
+    if not e.timed:
+        return Message("Waiting for someone to advance it.")
+    if e.left:
+        how = "advances by itself" if e.auto_advance else "ready to advance by hand"
+        return Message(f"Baking: {how} in {format_duration(e.left)}.")
+    if e.auto_advance:
+        return Message("Bake time passed: advancing now.")
+    return Message("Bake time passed: waiting for someone to advance it.")
+
+
 WORDS: dict[type[Any], Callable[[Any], Message]] = {
     RolloutStarted: started,
     RolloutChanged: changed,
+    RolloutWait: waiting,
 }

@@ -1,6 +1,7 @@
 """The words of the sign-off chain: asks and what closes them, signatures and rejections in
 a rollout's thread, the replies to whoever clicked, escalations, timeouts, checklist checks,
-probes and post-migration task reminders."""
+probes, post-migration task reminders, and the gate's notes and holds on the rollout's
+card."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.services.signoff.events import (
     AskSigned,
     ChainState,
     CheckedReply,
+    ChecklistsHolding,
     GateRejected,
     GateSigned,
     GateTimedOut,
@@ -24,6 +26,7 @@ from bot.services.signoff.events import (
     MetricReading,
     NoLongerNeeded,
     OpenChecklist,
+    OpenItemsHold,
     ProbeChanged,
     RejectedReply,
     RejectionTold,
@@ -31,8 +34,12 @@ from bot.services.signoff.events import (
     RoleHolders,
     RoleStatus,
     SignedReply,
+    SignoffChainNote,
     SignoffEscalated,
+    TaskDue,
     TaskReminder,
+    TasksDue,
+    TasksOpen,
     TimeoutTold,
 )
 from bot.services.signoff.ports import Ask, AskStage
@@ -135,6 +142,60 @@ def ask_closed(e: AskClosed) -> Message:
     if e.why is NoLongerNeeded.COMPLETED:
         return Message("No longer needed: the rollout is complete.")
     return Message("No longer needed: this gate has passed or the step changed.")
+
+
+# -- the rollout's card ------------------------------------------------------------------
+
+
+def chain_note(e: SignoffChainNote) -> Message:
+    """The gate's chain on the card: its title, its order, a line per role."""
+    order = "in order" if e.in_order else "in any order"
+    return Message(Strong(f"Sign-off: {e.gate_title}"), f" ({order})\n", chain_lines(e.chain))
+
+
+def checklists_holding(e: ChecklistsHolding) -> Message:
+    """The gate's checklists with open items, on the card."""
+    return Message(Strong("Checklists holding this gate:"), "\n", open_checklists(e.checklists))
+
+
+# Up to this many open items are named on the card's waiting line; more are counted.
+NAMED_ITEMS = 3
+
+
+def open_items_hold(e: OpenItemsHold) -> Message:
+    """The open items of the gate's own checklists, on the waiting line: named when few,
+    else counted."""
+    if len(e.items) <= NAMED_ITEMS:
+        return Message("open: " + ", ".join(f"“{text}”" for text in e.items))
+    return Message(f"{len(e.items)} checklist item(s) of this gate open")
+
+
+def _task_line(t: TaskDue, overdue: bool) -> Message:
+    when = f"{format_duration(t.by)} overdue" if overdue else f"due in {format_duration(t.by)}"
+    return Message(f"“{t.text}” ({t.owner_name}, {when})")
+
+
+def tasks_due(e: TasksDue) -> Message:
+    """The overdue post-migration tasks, or those due soon, on a completed rollout's card."""
+    lines = Message.join("; ", (_task_line(t, e.overdue) for t in e.tasks))
+    if not e.overdue:
+        return Message(Sign.PENDING, "Due soon: ", lines)
+    return Message(
+        Sign.OVERDUE,
+        Strong(f"{len(e.tasks) + e.more} post-migration task(s) overdue"),
+        ": ",
+        lines,
+        f" and {e.more} more" if e.more else "",
+    )
+
+
+def tasks_open(e: TasksOpen) -> Message:
+    """Open post-migration tasks, none due soon, on a completed rollout's card."""
+    return Message(
+        f"{e.count} post-migration task(s) open; next due ",
+        Strong(e.next_text),
+        f" in {format_duration(e.next_in)}.",
+    )
 
 
 # -- signing and rejecting ---------------------------------------------------------------
@@ -325,4 +386,9 @@ WORDS: dict[type[Any], Callable[[Any], Message]] = {
     AlreadyCheckedReply: already_checked,
     ProbeChanged: probe_changed,
     TaskReminder: task_reminder,
+    SignoffChainNote: chain_note,
+    ChecklistsHolding: checklists_holding,
+    OpenItemsHold: open_items_hold,
+    TasksDue: tasks_due,
+    TasksOpen: tasks_open,
 }

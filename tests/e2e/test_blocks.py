@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 from bot.commands.reply import Reply
 from bot.domain.actions import Action, Emphasis
+from bot.domain.message import Message, Strong
 from bot.domain.rollout import RolloutState
 from bot.services.rollouts.views import Button, RolloutView
-from bot.slack.blocks import reply_blocks, rollout_card
+from bot.slack.blocks import card_text, reply_blocks, rollout_card
 from tests.fakes.slack_api import validate_blocks
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -35,7 +36,7 @@ def view(rollout_id: int = 1, **changes: object) -> RolloutView:
         next_percentage=25,
         due_at=NOW,
         auto_advance=True,
-        waiting_for="Baking.",
+        waiting_for=Message("Baking."),
         channel_id="C1",
         message_ts="1.1",
         version=1,
@@ -52,6 +53,13 @@ def test_card_is_valid_and_shows_the_due_date() -> None:
     assert "<!date^1793610000^{date_short_pretty} {time}|2026-11-02 09:00 UTC>" in str(blocks)
 
 
+def test_the_waiting_line_ends_with_what_holds_the_rollout() -> None:
+    held = view(held=(Message("sign-off ", Strong("Go"), " needs 1 more signature(s)"),))
+    card = str(rollout_card(held))
+    assert "*Waiting for:* Baking. Held: sign-off *Go* needs 1 more signature(s)." in card
+    assert card_text(held).endswith("Baking. Held: sign-off *Go* needs 1 more signature(s).")
+
+
 def test_long_texts_are_cut_to_slack_limits() -> None:
     long = "x" * 5000
     card = rollout_card(
@@ -59,7 +67,7 @@ def test_long_texts_are_cut_to_slack_limits() -> None:
             flag_key="f" * 200,
             plan_title=long,
             step_name=long,
-            waiting_for=long,
+            waiting_for=Message(long),
             buttons=[Button("y" * 200, Action.ADVANCE, "{}")],
         )
     )

@@ -14,12 +14,12 @@ import pytest
 from bot.clock import ManualClock
 from bot.container import Rollbot
 from bot.domain.actor import Actor, Via
-from bot.domain.message import Message
 from bot.providers.metrics.base import MetricsProviderError
 from bot.services.digests.digest import ScoreVerdict
-from bot.shell.render import render_card
+from bot.shell.render import render_card, terminal_text
 from bot.shell.text import text
 from bot.slack.blocks import rollout_card
+from bot.wording import waiting_line
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import FLAG, PLAN, rollbot_for, tick
 
@@ -63,9 +63,8 @@ def _healthy(metrics: FakeMetrics) -> None:
 
 def _card(rb: Rollbot) -> str:
     view = rb.rollouts.status(FLAG)
-    waiting = view.waiting_for
-    said = text(waiting) if isinstance(waiting, Message) else str(waiting)
-    notes = " | ".join(text(n) if isinstance(n, Message) else n for n in view.notes)
+    said = text(waiting_line(view))
+    notes = " | ".join(terminal_text(n) for n in view.notes)
     return f"{said} || {notes}"
 
 

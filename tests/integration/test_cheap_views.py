@@ -18,8 +18,10 @@ from bot.domain.plan import Plan, StoredPlans
 from bot.services.chat import ChatPorts
 from bot.services.rollouts.views import plan_of
 from bot.services.signoff.ports import SignButton
+from bot.shell.render import terminal_text
 from bot.store import rollouts
 from bot.store.types import content_key
+from bot.wording import waiting_line
 from tests.conftest import GATES, SHIPPED_ROLES, built
 
 GATED = "\n" + SHIPPED_ROLES + GATES
@@ -113,7 +115,7 @@ def test_the_list_of_cards_reads_every_chain_at_once(make_bot: Rollbot) -> None:
     for view in more:
         approve = [b for b in view.buttons if b.label.startswith("Approve as")]
         assert [SignButton.loads(b.value).role for b in approve] == ["eng_lead"]  # type: ignore[union-attr]
-        assert any("Sign-off" in str(note) for note in view.notes)
+        assert any("Sign-off" in terminal_text(note) for note in view.notes)
     # ...and nine more rollouts cost no more statements.
     assert many == few, f"{few} statements for 3 rollouts, {many} for 12"
 
@@ -153,7 +155,7 @@ def test_rolled_back_cards_read_their_rollbacks_together(
     # Every card still says how its rollback went...
     for view in more:
         assert view.state == "rolled_back"
-        note = str(view.waiting_for)
+        note = waiting_line(view).plain()
         assert "rolled back" in note.lower() and "by @UALICE" in note, note
     # ...and six more rolled-back rollouts cost no more statements.
     assert many == few, f"{few} statements for 2 rolled-back rollouts, {many} for 8"

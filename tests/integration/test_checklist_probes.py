@@ -19,7 +19,7 @@ from bot.domain.actor import Actor, Via
 from bot.domain.errors import InvalidTransition
 from bot.services.chat import ChatPorts
 from bot.services.signoff.ports import CheckButton, SignButton
-from bot.slack.mrkdwn import mrkdwn
+from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.wording.signoff import metric_readings, open_checklists
 from tests.fakes.metrics import FakeMetrics
@@ -96,7 +96,7 @@ def bot(
 def notes(bot: Rollbot) -> str:
     """The notes of the rollout's card, as Slack shows them."""
     status = bot.rollouts.status(FLAG)
-    return "\n".join(n if isinstance(n, str) else mrkdwn(n) for n in status.notes)
+    return "\n".join(chat_text(n) for n in status.notes)
 
 
 def probed(bot: Rollbot) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from bot import scheduler
 from bot.clock import ManualClock
 from bot.domain.actor import Actor, Via
 from bot.domain.rollout import RolloutState
+from bot.wording import waiting_line
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import ERRORS, FLAG, build_rollbot
 from tests.scheduler_support import running_scheduler
@@ -80,8 +81,8 @@ def test_under_the_scheduler_a_runbook_runs_on_its_own_thread(tmp_path: Path) ->
         (started,) = rb.watcher.evaluate()
         assert started.automatic and not started.finished
         deadline = time.monotonic() + 10
-        while "Rolled back automatically" not in rb.rollouts.status(FLAG).waiting_for:
-            assert time.monotonic() < deadline, rb.rollouts.status(FLAG).waiting_for
+        while "Rolled back automatically" not in waiting_line(rb.rollouts.status(FLAG)):
+            assert time.monotonic() < deadline, waiting_line(rb.rollouts.status(FLAG))
             time.sleep(0.05)
         doc = rb.flags.get(FLAG)
         assert doc is not None and not doc.enabled

@@ -26,6 +26,7 @@ from bot.providers.metrics.prometheus import PrometheusProvider
 from bot.services.chat import ChatPorts
 from bot.slack.mrkdwn import mrkdwn
 from bot.slack.notifier import SlackNotifier, build_client
+from bot.wording import waiting_line
 from tests import plan_support as plans
 from tests.fakes.slack_api import FakeSlack, fake_slack_fixture
 from tests.prometheus_support import (
@@ -191,7 +192,7 @@ def test_a_healthy_rollout_advances_once_bake_time_and_criteria_hold(
     assert rb.rollouts.advance_due() == []  # criteria fine, bake time not passed
     clock.advance(timedelta(hours=1))
     assert rb.rollouts.advance_due() == []  # bake passed; the window needs 2 fresh evaluations
-    waiting = mrkdwn(rb.rollouts.status(FLAG).waiting_for)
+    waiting = mrkdwn(waiting_line(rb.rollouts.status(FLAG)))
     assert "held: success criterion *error-rate-low*" in waiting
     time.sleep(1.1)
     clock.advance(TICK)

@@ -38,7 +38,7 @@ from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
 from bot.store import rollouts as rollouts_repo
 from bot.store.rollback_models import RollbackRow
-from bot.wording import words
+from bot.wording import waiting_line, words
 from bot.wording.rollback import step_lines
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import (
@@ -122,7 +122,7 @@ def test_a_trigger_fires_after_its_consecutive_breaches_and_the_runbook_runs(
     assert flag(bot) == (False, 0)
     view = bot.rollouts.status(FLAG)
     assert view.state is RolloutState.ROLLED_BACK
-    assert view.waiting_for.plain().startswith("Rolled back automatically")
+    assert waiting_line(view).plain().startswith("Rolled back automatically")
     # Why, with the trigger, threshold and measured values, first; then every step.
     why = seen.events[1]  # after the rollout's start
     assert "Automatic rollback of `chat-v2`" in why
@@ -177,8 +177,8 @@ def test_missing_data_policies(bot: Rollbot, clock: ManualClock, metrics: FakeMe
     clock.advance(timedelta(hours=1))
     tick(bot, clock)
     assert bot.rollouts.advance_due() == []  # held: latency has no data
-    assert "trigger *latency* has no data" in mrkdwn(bot.rollouts.status(FLAG).waiting_for)
-    assert "Prometheus did not answer" in bot.rollouts.status(FLAG).waiting_for
+    assert "trigger *latency* has no data" in mrkdwn(waiting_line(bot.rollouts.status(FLAG)))
+    assert "Prometheus did not answer" in waiting_line(bot.rollouts.status(FLAG))
     metrics.set(LATENCY, 0.1)
     tick(bot, clock)
     (outcome,) = bot.rollouts.advance_due()
@@ -194,13 +194,13 @@ def test_criteria_hold_a_due_step_until_they_held_over_their_window(
     clock.advance(timedelta(hours=1))
     tick(bot, clock)
     assert bot.rollouts.advance_due() == []
-    waiting = bot.rollouts.status(FLAG).waiting_for
+    waiting = waiting_line(bot.rollouts.status(FLAG))
     assert "Bake time passed; held: success criterion *success* is not met" in mrkdwn(waiting)
     assert "measured 0.9" in waiting and "needs > 0.99" in waiting
     metrics.set(SUCCESS, 0.995)
     tick(bot, clock)  # one good evaluation: window of 2 not yet full
     assert bot.rollouts.advance_due() == []
-    assert "(1 so far)" in bot.rollouts.status(FLAG).waiting_for
+    assert "(1 so far)" in waiting_line(bot.rollouts.status(FLAG))
     tick(bot, clock)
     (outcome,) = bot.rollouts.advance_due()
     assert outcome.view.percentage == 25
@@ -219,7 +219,7 @@ def test_stale_measurements_do_not_let_a_step_advance(
     tick(bot, clock, 2)
     clock.advance(timedelta(hours=1))  # no evaluation for an hour
     assert bot.rollouts.advance_due() == []
-    assert "waiting for a fresh measurement" in bot.rollouts.status(FLAG).waiting_for
+    assert "waiting for a fresh measurement" in waiting_line(bot.rollouts.status(FLAG))
 
 
 def test_two_evaluations_in_the_same_moment_count_once(
@@ -321,7 +321,7 @@ def test_a_failed_step_stops_the_runbook_loudly_and_can_be_run_again(
         assert "<@U_OWNER>" in loud and "<@U_ALICE>" in loud and "<@U_OPS>" in loud
         assert "1 not run" in loud
         assert not any("Never runs* done" in e for e in seen.events)
-        assert "ROLLBACK FAILED at step 'Deploy previous'" in rb.rollouts.status(FLAG).waiting_for
+        assert "ROLLBACK FAILED at step 'Deploy previous'" in waiting_line(rb.rollouts.status(FLAG))
         assert heard[-1].failed and heard[-1].failed_step == "Deploy previous"
         # A half-done rollback can be run again: a second attempt, not "already rolled back".
         assert rb.rollback.preview(FLAG, ALICE).retry_of_failed
@@ -434,7 +434,7 @@ def test_a_flag_provider_that_fails_is_retried_then_reported(
     assert "flag API answered 500" in str(report.steps[0].error)
     assert len(report.steps) == 1
     assert flag(bot) == (True, 5)  # still on, and the card says the rollback failed
-    assert "ROLLBACK FAILED at step 'Disable the flag'" in bot.rollouts.status(FLAG).waiting_for
+    assert "ROLLBACK FAILED at step 'Disable the flag'" in waiting_line(bot.rollouts.status(FLAG))
     assert "FAILED" in seen.events[-1]
     # Run again: the provider answers now.
     again = bot.rollback.roll_back(FLAG, ALICE, "errors, again")
@@ -730,16 +730,16 @@ def test_the_card_says_metrics_are_unreachable_instead_of_a_countdown(
     bot: Rollbot, clock: ManualClock, metrics: FakeMetrics
 ) -> None:
     bot.rollouts.start(FLAG, None, ALICE)
-    assert "advances by itself" in bot.rollouts.status(FLAG).waiting_for
+    assert "advances by itself" in waiting_line(bot.rollouts.status(FLAG))
     for query in (ERRORS, LATENCY, SUCCESS):
         metrics.set(query, MetricsProviderError("Prometheus did not answer"))
     tick(bot, clock)
-    waiting = bot.rollouts.status(FLAG).waiting_for
+    waiting = waiting_line(bot.rollouts.status(FLAG))
     assert "Metrics unreachable (Prometheus did not answer)" in waiting
     assert "advances by itself" not in waiting
     healthy(metrics)
     tick(bot, clock)
-    assert "Metrics unreachable" not in bot.rollouts.status(FLAG).waiting_for
+    assert "Metrics unreachable" not in waiting_line(bot.rollouts.status(FLAG))
 
 
 UNSAFE = PLAN.replace(
@@ -769,7 +769,7 @@ def test_a_step_not_safe_to_run_twice_waits_for_a_person_after_a_crash(
         assert any("not safe to run twice" in e for e in seen.events)
         assert not any("Step 3/3 started" in e for e in seen.events)
         card = bot.rollouts.status(FLAG)
-        assert "waits for a person at step" in card.waiting_for
+        assert "waits for a person at step" in waiting_line(card)
         assert [b.action for b in card.buttons] == [
             Action.RERUN_STEP,
             Action.SKIP_STEP,

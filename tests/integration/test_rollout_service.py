@@ -22,6 +22,7 @@ from bot.domain.errors import Conflict, InvalidTransition, NotFound, RollbotErro
 from bot.domain.flag import FlagDocument
 from bot.domain.rollout import RolloutState
 from bot.services.extensions import SealedError
+from bot.services.rollouts.holds import HoldQuery
 from bot.slack.blocks import chat_text
 from bot.store import audit
 from bot.store.models import AuditRow
@@ -480,8 +481,8 @@ class _HoldEverything:
     def __init__(self, automatic_only: bool) -> None:
         self.automatic_only = automatic_only
 
-    def hold(self, session, row, plan, snapshot, at, automatic):  # type: ignore[no-untyped-def]
-        if self.automatic_only and not automatic:
+    def hold(self, query: HoldQuery) -> str | None:
+        if self.automatic_only and not query.automatic:
             return None
         return "the test holds it"
 

@@ -19,6 +19,7 @@ from bot.domain.actor import Actor, Via
 from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import CheckButton, SignButton
 from bot.slack.mrkdwn import mrkdwn
+from bot.wording import waiting_line
 from tests.conftest import GATES, PLANS_DIR, SHIPPED_ROLES, built
 from tests.sql_support import connections, documents, messages, realtime_db, scalar
 
@@ -133,7 +134,7 @@ def test_the_shipped_plan_from_start_to_phase_4_with_sql_criteria_from_real_tabl
             messages(realtime_db, 300, ago="5 seconds")
             evaluate(bot, clock)
             assert bot.rollouts.advance_due() == []
-            held = mrkdwn(bot.rollouts.status(FLAG).waiting_for)
+            held = mrkdwn(waiting_line(bot.rollouts.status(FLAG)))
             assert "connection-latency-last-hour" in held and "needs &lt; 100 ms" in held, held
     assert percentages == [0, 5, 25, 50, 75, 100]
     view = bot.rollouts.status(FLAG)

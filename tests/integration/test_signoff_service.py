@@ -29,7 +29,7 @@ from bot.services.signoff.feature import Signoffs
 from bot.services.signoff.ports import Ask, CheckButton, MessageRef, SignButton
 from bot.slack.mrkdwn import mrkdwn
 from bot.store import audit
-from bot.wording import words
+from bot.wording import waiting_line, words
 from bot.wording.signoff import ask_note
 from tests.conftest import slack_text
 
@@ -369,7 +369,7 @@ def test_automatic_advance_waits_at_the_cto_gate(
     assert view.step_name.startswith("Day 5-7") and view.percentage == 100
     clock.advance(timedelta(days=5))
     assert bot.rollouts.advance_due() == []
-    assert "CTO" in view.waiting_for
+    assert "CTO" in waiting_line(view)
     so(bot).service.approve(button(bot, "cto"), slack("UCTO"))
     check_all(bot, ("internal-communication", "external-communication"))
     assert len(bot.rollouts.advance_due()) == 1
@@ -476,12 +476,12 @@ def test_the_card_holds_on_the_gates_own_items_only(gated: tuple[Rollbot, Record
     """The launch gate needs Code and Infrastructure Readiness (10 items); the plan's other
     checklists (communication, post-migration) do not hold it."""
     bot, _ = gated
-    waiting = bot.rollouts.start(FLAG, None, ALICE, "C1").view.waiting_for
+    waiting = waiting_line(bot.rollouts.start(FLAG, None, ALICE, "C1").view)
     assert "10 checklist item(s) of this gate open" in waiting
     check_all(bot, ("code-readiness",))
-    waiting = bot.rollouts.status(FLAG).waiting_for
+    waiting = waiting_line(bot.rollouts.status(FLAG))
     assert "5 checklist item(s) of this gate open" in waiting
     check_all(bot, ("infrastructure-readiness",))
-    waiting = bot.rollouts.status(FLAG).waiting_for
+    waiting = waiting_line(bot.rollouts.status(FLAG))
     assert "checklist item" not in waiting and "open:" not in waiting
     assert "sign-off" in waiting  # the chain still holds it

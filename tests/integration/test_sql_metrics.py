@@ -23,6 +23,7 @@ from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.factory import build_databases, build_metric_sources
 from bot.providers.metrics.sql import SqlMetricsProvider
 from bot.slack.blocks import chat_text
+from bot.wording import waiting_line
 from tests.plan_support import (
     GA,
     criterion,
@@ -250,7 +251,7 @@ def test_a_sql_trigger_with_no_rows_holds_and_a_breach_runs_its_partial_runbook(
     clock.advance(timedelta(minutes=2))
     # No connections in the last hour: no data, and the trigger's policy is hold.
     assert bot.rollouts.advance_due() == []
-    status = chat_text(bot.rollouts.status(FLAG).waiting_for or "")
+    status = chat_text(waiting_line(bot.rollouts.status(FLAG)))
     assert "trigger *connection-errors* has no data" in status, status
     connections(realtime_db, ok=90, errors=10, latency_ms=30)  # 10% errors
     tick(bot, clock)
@@ -294,7 +295,7 @@ def test_a_sql_query_that_times_out_is_missing_data_for_the_policy(
         tick(bot, clock)
         clock.advance(timedelta(minutes=2))
         assert bot.rollouts.advance_due() == []  # held, not rolled back
-        status = chat_text(bot.rollouts.status(FLAG).waiting_for or "")
+        status = chat_text(waiting_line(bot.rollouts.status(FLAG)))
         assert "trigger *slow* has no data (database 'realtime': timed out after 1 s)" in status
         assert bot.rollouts.status(FLAG).state == RolloutState.RUNNING.value
     finally:

@@ -14,12 +14,12 @@ import pytest
 from bot.clock import ManualClock
 from bot.commands.reply import Reply
 from bot.domain.actor import Actor, Via
-from bot.domain.message import Message
 from bot.domain.plan import validate_plan
 from bot.domain.rollout import RolloutState
 from bot.shell.text import text
 from bot.slack.blocks import reply_blocks
 from bot.slack.mrkdwn import escape
+from bot.wording import waiting_line
 from tests.fakes.metrics import FakeMetrics
 from tests.rollback_support import FLAG, PLAN, rollbot_for, tick
 
@@ -55,8 +55,7 @@ AB_PLAN = PLAN.replace(
 
 def waiting(rb: object) -> str:
     view = rb.rollouts.status(FLAG)  # type: ignore[attr-defined]
-    w = view.waiting_for
-    return text(w) if isinstance(w, Message) else str(w)
+    return text(waiting_line(view))
 
 
 def test_a_variant_criterion_holds_until_realtime_is_no_worse(tmp_path: Path) -> None:

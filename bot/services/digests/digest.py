@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.message import Message
+from bot.services.events import Said
 
 
 class ScoreVerdict(StrEnum):
@@ -62,7 +63,7 @@ class RolloutEntry:
     next_percentage: int | None
     due_at: datetime | None
     auto_advance: bool
-    waiting_for: Message
+    waiting_for: Said  # what the card's waiting line says, without its holds
     holds: tuple[Message, ...] = ()
     triggers: tuple[TriggerValue, ...] = ()
     scorecard: tuple[Score, ...] = ()

@@ -17,9 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
-
-from sqlmodel import Session
 
 from bot.domain.actor import SCHEDULER
 from bot.domain.message import Message, Strong
@@ -32,9 +29,9 @@ from bot.providers.runbook.base import RunContext
 from bot.providers.runbook.engine import run_one
 from bot.services.rollback.events import BackupNotTaken, BackupTaken
 from bot.services.rollouts.context import Outcome
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.service import RolloutService
 from bot.store import audit
-from bot.store.models import RolloutRow
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +68,10 @@ class DataBackup:
         # the hold and the announcement of the same change; the audit table keeps them).
         self._pending: dict[int, BackupTaken | BackupNotTaken] = {}
 
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def hold(self, query: HoldQuery) -> Message | None:
         """Run the backup when it is due; its failure is the reason the step is held."""
+        session, row, plan, at = query.session, query.row, query.plan, query.at
+        snapshot = query.snapshot
         if plan.backup is None or not backup_due(plan, snapshot):
             return None
         assert row.id is not None

@@ -1,6 +1,9 @@
 """What happens during a rollback, as events for the rollout's thread (bot/wording/rollback.py
 words them): it started, each step started and ended, it finished or failed, it waits for a
-person, a person decided; and the plan's data backup before the first users.
+person, a person decided; and the plan's data backup before the first users. And what the
+rollout's card says when metrics or a rollback explain its waiting line better than its plan
+(`MetricsUnreachableWait`, `RollbackWait`, `CriterionHolds`), with the relative criteria
+against their baselines (`BaselineNote`).
 
 Events carry facts only; `StepShown` is a runbook step as far as the thread and the
 confirmation show it (its name and what it does), without its secrets' sources or bodies.
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 
 from bot.domain import runbook
 from bot.domain.actor import Actor
+from bot.domain.message import Message
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
 from bot.providers.runbook.base import StepResult
@@ -220,3 +224,63 @@ class BackupNotTaken:
     kind: ClassVar[str] = "rollback.backup_not_taken"
     name: str
     database: str
+
+
+# -- the rollout's card ------------------------------------------------------------------
+
+
+@event
+@dataclass(frozen=True)
+class MetricsUnreachableWait:
+    """Every query of the latest evaluation failed: automatic steps wait (the card's
+    waiting line, in place of a countdown to an advance that cannot happen)."""
+
+    kind: ClassVar[str] = "rollback.metrics_unreachable"
+    error: str  # the latest query's error
+
+
+@event
+@dataclass(frozen=True)
+class RollbackWait:
+    """The card's waiting line of a rolled-back rollout: where its latest rollback is."""
+
+    kind: ClassVar[str] = "rollback.wait"
+    # The rollback row's state: running, waiting (for a person), failed, or succeeded.
+    state: str
+    automatic: bool
+    actor: str  # who ran it by hand (a user id)
+    reason: str  # the rollback's reason (a person's words, or the trigger's)
+    steps_done: int = 0
+    failed_step: str | None = None  # where it failed or waits
+
+
+@event
+@dataclass(frozen=True)
+class CriterionHolds:
+    """A due step that may not advance by itself yet (the card's waiting line): the
+    reason is `CriteriaHold`'s refusal text."""
+
+    kind: ClassVar[str] = "rollback.criterion_holds"
+    reason: Message
+
+
+@dataclass(frozen=True)
+class BaselineReading:
+    """A relative criterion of the step: its baseline before the start, its value now (None:
+    not measured) and the change it needs."""
+
+    criterion: str
+    baseline: float | None
+    now: float | None
+    unit: str = ""
+    needs: str = ""  # the change, e.g. +20%
+    why: str | None = None  # why there is no baseline (its measurement failed)
+
+
+@event
+@dataclass(frozen=True)
+class BaselineNote:
+    """The card's note on the step's relative criteria and success metrics."""
+
+    kind: ClassVar[str] = "rollback.baseline_note"
+    readings: tuple[BaselineReading, ...]

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.domain.actions import Action, Emphasis
 from bot.domain.errors import DatabaseUnavailable
-from bot.domain.message import Code, Message, Strong, person
+from bot.domain.message import Message, Strong
 from bot.domain.plan import Plan
 from bot.domain.rollback import FiredTrigger
 from bot.domain.rollout import ACTIVE_STATES, RolloutSnapshot, RolloutState
@@ -31,7 +31,6 @@ from bot.domain.triggers import (
     Streak,
     Trigger,
     Verdict,
-    baseline_lines,
     criterion_hold_reason,
     decisive,
     fires,
@@ -41,8 +40,17 @@ from bot.domain.triggers import (
 )
 from bot.providers.metrics.base import MetricsProviderError
 from bot.providers.metrics.sources import MetricSources
+from bot.services.events import Said
+from bot.services.rollback.events import (
+    BaselineNote,
+    BaselineReading,
+    CriterionHolds,
+    MetricsUnreachableWait,
+    RollbackWait,
+)
 from bot.services.rollback.report import RollbackReport
 from bot.services.rollback.service import RollbackService
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.views import Button, RolloutView, plan_of
 from bot.services.telemetry import NullTelemetry, Telemetry
 from bot.store import rollbacks, rollouts
@@ -333,18 +341,12 @@ class CriteriaHold:
     def __init__(self, watcher: MetricsWatcher) -> None:
         self.watcher = watcher
 
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def hold(self, query: HoldQuery) -> Message | None:
         """Why the step may not advance by itself yet, or None."""
-        if not automatic or not self.watcher.enabled:
+        if not query.automatic or not self.watcher.enabled:
             return None
+        session, row, plan, snapshot = query.session, query.row, query.plan, query.snapshot
+        at = query.at
         assert row.id is not None
         stale = at - 3 * self.watcher.interval
         for trigger in self.watcher.armed(plan.triggers_for(snapshot.step_index)):
@@ -417,7 +419,7 @@ class RolloutNotes:
                 )
         return view
 
-    def baseline_note(self, s: Session, row: RolloutRow, view: RolloutView) -> Message | None:
+    def baseline_note(self, s: Session, row: RolloutRow, view: RolloutView) -> BaselineNote | None:
         """Baseline, now and the change of each relative criterion and success metric of
         the rollout's step, while it is active."""
         if not self.hold.watcher.enabled or RolloutState(row.state) not in ACTIVE_STATES:
@@ -426,20 +428,30 @@ class RolloutNotes:
         relative = self.hold.watcher.relative(view.plan or plan_of(row), row.step_index)
         if not relative:
             return None
-        lines = baseline_lines(
-            relative,
-            rollbacks.baselines(s, row.id),
-            rollbacks.latest_values(s, row.id),
-            rollbacks.baseline_errors(s, row.id),
+        baselines = rollbacks.baselines(s, row.id)
+        nows = rollbacks.latest_values(s, row.id)
+        errors = rollbacks.baseline_errors(s, row.id)
+        return BaselineNote(
+            tuple(
+                BaselineReading(
+                    c.name,
+                    baselines.get(c.name),
+                    nows.get(c.name),
+                    c.unit,
+                    c.change or "",
+                    errors.get(c.name),
+                )
+                for c in relative
+                if c.relative
+            )
         )
-        return Message("Against the baseline before the start: ", "; ".join(lines), ".")
 
     def _unreachable(self, s: Session, row: RolloutRow) -> str | None:
         if not self.hold.watcher.enabled:
             return None
         return _unreachable_error(s, row)
 
-    def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> Message | None:
+    def note(self, s: Session, row: RolloutRow, view: RolloutView, now: datetime) -> Said | None:
         """A criterion holding a due step, or the state of the rollback."""
         assert row.id is not None
         if row.state == RolloutState.ROLLED_BACK.value:
@@ -447,11 +459,7 @@ class RolloutNotes:
         unreachable = self._unreachable(s, row)
         if unreachable is not None and row.state == RolloutState.RUNNING.value:
             # A countdown to an advance that cannot happen would mislead: say why it waits.
-            return Message(
-                "Metrics unreachable (",
-                unreachable,
-                "): automatic steps wait until they answer; advance by hand if you must.",
-            )
+            return MetricsUnreachableWait(unreachable)
         if (
             row.state == RolloutState.RUNNING.value
             and row.step_due_at is not None
@@ -466,9 +474,9 @@ class RolloutNotes:
                 row.step_started_at,
                 row.step_due_at,
             )
-            reason = self.hold.hold(s, row, plan, snap, now, automatic=True)
+            reason = self.hold.hold(HoldQuery(s, row, plan, snap, now, automatic=True))
             if reason is not None:
-                return Message("Bake time passed; held: ", reason, ".")
+                return CriterionHolds(reason)
         return None
 
 
@@ -481,27 +489,10 @@ def _unreachable_error(s: Session, row: RolloutRow) -> str | None:
     return latest[-1].error
 
 
-def _rollback_note(s: Session, rollout_id: int) -> Message | None:
+def _rollback_note(s: Session, rollout_id: int) -> RollbackWait | None:
     last = rollbacks.latest_rollback(s, rollout_id)
     if last is None:
         return None
-    how = Message("automatically") if last.automatic else Message("by ", person(last.actor))
-    if last.state == "running":
-        done = len(last.steps)
-        return Message("Rolling back ", how, f": {done} step(s) done so far. Reason: ", last.reason)
-    if last.state == "waiting":
-        return Message(
-            "Rollback waits for a person at step ",
-            Strong(last.failed_step or "?"),
-            ": it was running when rollbot stopped and is not safe to run twice. "
-            "Re-run it, skip it or abort the rollback.",
-        )
-    if last.state == "failed":
-        return Message(
-            f"ROLLBACK FAILED at step {last.failed_step!r} (rolled back ",
-            how,
-            "): the rollback is half done. Run ",
-            Code("/rollback"),
-            " again or finish it by hand.",
-        )
-    return Message("Rolled back ", how, ": ", last.reason)
+    return RollbackWait(
+        last.state, last.automatic, last.actor, last.reason, len(last.steps), last.failed_step
+    )

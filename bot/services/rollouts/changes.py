@@ -27,6 +27,7 @@ from bot.providers.flags.base import BatchFlagProvider, SegmentCheckingProvider
 from bot.services.rollouts.announce import RolloutAnnouncer
 from bot.services.rollouts.context import Outcome, RolloutContext
 from bot.services.rollouts.events import rollout_changed, rollout_started
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.reading import RolloutReader, no_rollout
 from bot.services.rollouts.views import plan_of, snapshot_of
 from bot.store import audit, rollbacks, rollouts
@@ -295,7 +296,7 @@ class RolloutChanges:
             plan, before = plan_of(row), snapshot_of(row)
             if not machine.is_due(plan, before, now):
                 continue  # already advanced (by a person or another replica)
-            if self.held(s, row, plan, before, now, automatic=True) is not None:
+            if self.held(HoldQuery(s, row, plan, before, now, automatic=True)) is not None:
                 continue  # waits; the hold's owner shows why on the card
             moves.append((row, plan, before, machine.advance(plan, before, now)))
         changes = [
@@ -342,7 +343,7 @@ class RolloutChanges:
             plan, before = plan_of(row), snapshot_of(row)
             if not machine.is_due(plan, before, now):
                 return None  # already advanced (by a person or another replica)
-            if self.held(s, row, plan, before, now, automatic=True) is not None:
+            if self.held(HoldQuery(s, row, plan, before, now, automatic=True)) is not None:
                 return None  # waits; the hold's owner shows why on the card
             after = machine.advance(plan, before, now)
             return self._commit(s, row, plan, before, after, SCHEDULER, "rollout.advanced", now)
@@ -382,7 +383,7 @@ class RolloutChanges:
             plan, before = plan_of(row), snapshot_of(row)
             after = transform(plan, before, now)
             if action == "rollout.advanced":
-                reason = self.held(s, row, plan, before, now, automatic=False)
+                reason = self.held(HoldQuery(s, row, plan, before, now, automatic=False))
                 if reason is not None:
                     raise InvalidTransition(
                         Message(
@@ -397,7 +398,7 @@ class RolloutChanges:
                 planned, before.percentage
             ):
                 # Going past the step's percentage by hand is leaving it: same holds apply.
-                reason = self.held(s, row, plan, before, now, automatic=False)
+                reason = self.held(HoldQuery(s, row, plan, before, now, automatic=False))
                 if reason is not None:
                     raise InvalidTransition(
                         Message(
@@ -410,18 +411,10 @@ class RolloutChanges:
             outcome = self._commit(s, row, plan, before, after, actor, action, now)
         return self.announcer.announce(outcome)
 
-    def held(
-        self,
-        s: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snap: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def held(self, query: HoldQuery) -> Message | None:
         """The first reason any registered hold gives for keeping the current step."""
         for hold in self.ctx.holds:
-            reason = hold.hold(s, row, plan, snap, at, automatic)
+            reason = hold.hold(query)
             if reason is not None:
                 return reason
         return None

@@ -1,14 +1,16 @@
-"""What happens to a rollout, as events for its thread (bot/wording/rollouts.py words them)."""
+"""What happens to a rollout, as events for its thread, and what its card says it waits for
+(bot/wording/rollouts.py words them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.plan import Plan
-from bot.domain.rollout import RolloutSnapshot
+from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.services.events import event
 
 
@@ -81,3 +83,32 @@ def rollout_changed(
         segments=dict(sorted(segments.items())) if changed else {},
         completed=action == "rollout.advanced" and after.state is machine.RolloutState.COMPLETED,
     )
+
+
+@event
+@dataclass(frozen=True)
+class RolloutWait:
+    """What a rollout waits for, on its card: its state, whether its step has a bake time
+    running, and how much of it is left."""
+
+    kind: ClassVar[str] = "rollout.wait"
+    state: RolloutState
+    # The step advances by itself once its bake time passes (else someone advances it).
+    auto_advance: bool = False
+    # A running step with a due time (without one, it waits for someone to advance it).
+    timed: bool = False
+    # Bake time still to go: until the step is due (running), or kept while paused; None
+    # when none is left.
+    left: timedelta | None = None
+
+
+def rollout_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> RolloutWait:
+    """What the rollout waits for at time `now`."""
+    auto_advance = plan.step(snap.step_index).step.auto_advance
+    if snap.state is RolloutState.PAUSED:
+        kept = snap.paused_remaining_s
+        return RolloutWait(snap.state, auto_advance, left=timedelta(seconds=kept) if kept else None)
+    due = snap.step_due_at
+    if snap.state is not RolloutState.RUNNING or due is None:
+        return RolloutWait(snap.state, auto_advance)
+    return RolloutWait(snap.state, auto_advance, True, due - now if due > now else None)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain import rollout as machine
 from bot.domain.actions import Action, Emphasis
-from bot.domain.durations import format_duration
-from bot.domain.message import Message
 from bot.domain.plan import STORED_PLANS, Plan, Step
 from bot.domain.rollout import RolloutSnapshot, RolloutState
 from bot.services.events import Said
+from bot.services.rollouts.events import rollout_wait
 from bot.store.models import RolloutRow
 from bot.store.types import content_key
 
@@ -50,15 +49,20 @@ class RolloutView:
     next_percentage: int | None
     due_at: datetime | None
     auto_advance: bool
-    waiting_for: Message
+    # What it waits for (`RolloutWait`, or an annotator's event when it explains it better,
+    # e.g. a rollback under way); adapters word it with `held` (bot/wording: waiting_line).
+    waiting_for: Said
     channel_id: str | None
     message_ts: str | None
     version: int
     buttons: list[Button] = field(default_factory=list)
     # Extra sections added by features through RolloutService.annotators, e.g. the sign-off
     # chain, the checklist items holding a gate, the flag's segments: an event the adapters
-    # word (bot/wording/), a `Message` (features not converted yet), or mrkdwn text.
+    # word (bot/wording/), a `Message`, or mrkdwn text.
     notes: tuple[str | Said, ...] = ()
+    # What holds the rollout at its step, short (the notes say it in full), e.g. the
+    # signatures a gate still needs: the card's waiting line ends " Held: a; b."
+    held: tuple[Said, ...] = ()
     # The plan the rollout runs (validated once per content and shared: read, never change).
     plan: Plan | None = field(default=None, compare=False, repr=False)
 
@@ -83,33 +87,6 @@ def plan_of(row: RolloutRow) -> Plan:
     """The plan as it was when the rollout started (kept with the rollout), validated once
     per distinct content (`StoredPlans`)."""
     return STORED_PLANS.get(row.plan, content_key(row.plan))
-
-
-def describe_wait(plan: Plan, snap: RolloutSnapshot, now: datetime) -> str:
-    """One line saying what the rollout is waiting for."""
-    if snap.state is RolloutState.COMPLETED:
-        return "Complete: the feature is fully on."
-    if snap.state is RolloutState.ROLLED_BACK:
-        return "Rolled back."
-    if snap.state is RolloutState.PAUSED:
-        left = snap.paused_remaining_s
-        rest = f" ({format_duration_s(left)} of bake time left)" if left else ""
-        return f"Paused{rest}. Resume to continue."
-    step = plan.step(snap.step_index).step
-    if snap.step_due_at is None:
-        return "Waiting for someone to advance it."
-    if snap.step_due_at > now:
-        remaining = format_duration(snap.step_due_at - now)
-        how = "advances by itself" if step.auto_advance else "ready to advance by hand"
-        return f"Baking: {how} in {remaining}."
-    if step.auto_advance:
-        return "Bake time passed: advancing now."
-    return "Bake time passed: waiting for someone to advance it."
-
-
-def format_duration_s(seconds: int) -> str:
-    """A number of seconds as a short duration."""
-    return format_duration(timedelta(seconds=seconds))
 
 
 def build_view(row: RolloutRow, now: datetime, plan: Plan | None = None) -> RolloutView:
@@ -139,7 +116,7 @@ def build_view(row: RolloutRow, now: datetime, plan: Plan | None = None) -> Roll
         next_percentage=nxt.step.percentage if nxt else None,
         due_at=snap.step_due_at,
         auto_advance=planned.step.auto_advance,
-        waiting_for=Message(describe_wait(plan, snap, now)),
+        waiting_for=rollout_wait(plan, snap, now),
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         version=row.version,

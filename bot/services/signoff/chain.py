@@ -13,14 +13,22 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.actions import Action, Emphasis
-from bot.domain.checklist import Checklist, ItemState, checklist_hold
-from bot.domain.message import Message, Strong
+from bot.domain.checklist import Checklist, checklist_hold
+from bot.domain.message import Message
 from bot.domain.plan import Plan
-from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold, describe_chain
+from bot.domain.rollout import RolloutState
+from bot.domain.signoff import Chain, Gate, Rejection, Signature, chain_hold
+from bot.services.events import Said
+from bot.services.rollouts.holds import HoldQuery
 from bot.services.rollouts.views import Button, RolloutView, plan_of
-from bot.services.signoff.checklists import describe_open
 from bot.services.signoff.context import SignoffContext
+from bot.services.signoff.events import (
+    ChecklistsHolding,
+    OpenItemsHold,
+    SignoffChainNote,
+    chain_state,
+    open_checklists,
+)
 from bot.services.signoff.ports import (
     ANY_ROLE,
     SignButton,
@@ -78,23 +86,15 @@ class SignoffChain:
         """The checklists a gate needs complete."""
         return [c for c in plan.checklists if c.id in gate.checklists]
 
-    def hold(
-        self,
-        session: Session,
-        row: RolloutRow,
-        plan: Plan,
-        snapshot: RolloutSnapshot,
-        at: datetime,
-        automatic: bool,
-    ) -> Message | None:
+    def hold(self, query: HoldQuery) -> Message | None:
         """`AdvanceHold`: missing signatures, or open items of the gate's checklists."""
-        gate = gate_of(plan, snapshot.step_index)
+        gate = gate_of(query.plan, query.snapshot.step_index)
         if gate is None:
             return None
-        reasons = [chain_hold(self.chain(session, row, gate), self.context.directory)]
-        required = self.required_checklists(plan, gate)
+        reasons = [chain_hold(self.chain(query.session, query.row, gate), self.context.directory)]
+        required = self.required_checklists(query.plan, gate)
         if required:
-            states = self.context.checklists.states(session, row, plan)
+            states = self.context.checklists.states(query.session, query.row, query.plan)
             reasons.append(checklist_hold(required, states))
         found = [r for r in reasons if r]
         return (Message.join("; ", found) + ".") if found else None
@@ -108,16 +108,18 @@ class SignoffChain:
         if found is None:
             return view
         plan, gate, chain = found
-        order = "in order" if gate.order.value == "sequential" else "in any order"
-        described = describe_chain(chain, self.context.directory)
-        notes: list[str | Message] = [
-            Message(Strong(f"Sign-off: {gate.title}"), f" ({order})\n", described)
+        notes: list[Said] = [
+            SignoffChainNote(
+                gate.title,
+                gate.order.value == "sequential",
+                chain_state(chain, self.context.directory),
+            )
         ]
         required = self.required_checklists(plan, gate)
         states = self.context.checklists.states(s, row, plan) if required else []
-        open_text = describe_open(required, states, self.context.directory)
-        if open_text:
-            notes.append(Message(Strong("Checklists holding this gate:"), "\n", open_text))
+        holding = open_checklists(required, states, self.context.directory)
+        if holding:
+            notes.append(ChecklistsHolding(holding))
         buttons = list(view.buttons)
         visit = visit_ms(row.step_started_at)
         if not chain.complete and row.state == RolloutState.RUNNING.value:
@@ -128,28 +130,12 @@ class SignoffChain:
             # One Reject for every signer still to sign, in or out of turn.
             value = SignButton(view.id, row.step_index, visit, ANY_ROLE).dumps()
             buttons.append(Button("Reject", Action.REJECT, value, Emphasis.DESTRUCTIVE))
-        waiting = view.waiting_for
+        held: list[Said] = []
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
-            held: list[Message | None] = [chain_hold(chain, self.context.directory)]
-            held.append(_open_items(required, states))
-            found_held = [h for h in held if h]
-            if found_held:
-                waiting = Message(waiting, " Held: ", Message.join("; ", found_held), ".")
-        return replace(view, notes=(*view.notes, *notes), buttons=buttons, waiting_for=waiting)
-
-
-# Up to this many open items are named on the card's waiting line; more are counted.
-NAMED_ITEMS = 3
-
-
-def _open_items(required: list[Checklist], states: list[ItemState]) -> Message | None:
-    """The items of the gate's own checklists still open: named when few, else counted."""
-    ids = {c.id for c in required}
-    missing = [st for st in states if st.checklist.id in ids and not st.done]
-    if not missing:
-        return None
-    if len(missing) <= NAMED_ITEMS:
-        names = ", ".join(f"“{st.item.text}”" for st in missing)
-        return Message(f"open: {names}")
-    return Message(f"{len(missing)} checklist item(s) of this gate open")
+            signatures = chain_hold(chain, self.context.directory)
+            held += [signatures] if signatures else []
+            ids = {c.id for c in required}
+            items = tuple(st.item.text for st in states if st.checklist.id in ids and not st.done)
+            held += [OpenItemsHold(items)] if items else []
+        return replace(view, notes=(*view.notes, *notes), buttons=buttons, held=(*view.held, *held))

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.actor import SCHEDULER, Actor
-from bot.domain.checklist import FOLLOW_UP_HORIZON, Checklist, ItemState, ItemStatus, Probe
+from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemState, ItemStatus, Probe
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.message import Code, Message
 from bot.domain.plan import Plan
@@ -57,29 +57,6 @@ class CheckResult:
 def _role_name(directory: RoleDirectory, role_id: str) -> str:
     role = directory.role(role_id)
     return role.name if role else role_id
-
-
-def describe_open(
-    required: list[Checklist], states: list[ItemState], directory: RoleDirectory
-) -> str:
-    """For each required checklist with open items: done count and the open items (owner,
-    and a failing probe's detail)."""
-    lines: list[str] = []
-    for checklist in required:
-        mine = [s for s in states if s.checklist.id == checklist.id]
-        missing = [s for s in mine if not s.done]
-        if not missing:
-            continue
-        done = len(mine) - len(missing)
-        items = "; ".join(
-            f"{s.item.text} ({_role_name(directory, s.item.owner)}"
-            + (f", probe: {s.detail}" if s.status is ItemStatus.FAILING and s.detail else "")
-            + ")"
-            for s in missing[:5]
-        )
-        more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
-        lines.append(f"• {checklist.title}: {done}/{len(mine)} done. Open: {items}{more}")
-    return "\n".join(lines)
 
 
 def item_states(plan: Plan, found: Mapping[tuple[str, int], ChecklistResultRow]) -> list[ItemState]:

@@ -167,6 +167,73 @@ class RoleHolders:
         return RoleHolders(tuple(role.members), role.usergroup)
 
 
+# -- the rollout's card ------------------------------------------------------------------
+
+
+@event
+@dataclass(frozen=True)
+class SignoffChainNote:
+    """The card's note on the gate of the rollout's step: its chain, role by role."""
+
+    kind: ClassVar[str] = "signoff.chain_note"
+    gate_title: str
+    in_order: bool  # the roles sign in order (else in any order)
+    chain: ChainState
+
+
+@event
+@dataclass(frozen=True)
+class ChecklistsHolding:
+    """The card's note on the gate's checklists with open items."""
+
+    kind: ClassVar[str] = "signoff.checklists_holding"
+    checklists: tuple[OpenChecklist, ...]
+
+
+@event
+@dataclass(frozen=True)
+class OpenItemsHold:
+    """What the gate's own checklists hold the rollout with, on the card's waiting line:
+    the text of every item still open."""
+
+    kind: ClassVar[str] = "signoff.open_items_hold"
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskDue:
+    """A post-migration task on a completed rollout's card: its owner's role, and how long
+    it is overdue or until it is due."""
+
+    text: str
+    owner_name: str
+    by: timedelta
+
+
+@event
+@dataclass(frozen=True)
+class TasksDue:
+    """The card's note on the post-migration tasks past their due date (`overdue`) or due
+    soon: the first few, and how many more are overdue."""
+
+    kind: ClassVar[str] = "signoff.tasks_due"
+    overdue: bool
+    tasks: tuple[TaskDue, ...]
+    more: int = 0
+
+
+@event
+@dataclass(frozen=True)
+class TasksOpen:
+    """The card's note when post-migration tasks are open and none is due soon: how many,
+    and the one due first."""
+
+    kind: ClassVar[str] = "signoff.tasks_open"
+    count: int
+    next_text: str
+    next_in: timedelta
+
+
 # -- signing -----------------------------------------------------------------------------
 
 

@@ -16,17 +16,24 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.domain.checklist import FOLLOW_UP_HORIZON, ItemStatus, Task, open_tasks
-from bot.domain.durations import format_duration, parse_duration
-from bot.domain.message import Message, Sign, Strong
+from bot.domain.durations import parse_duration
+from bot.services.events import Said
 from bot.services.rollouts.views import RolloutView, plan_of
 from bot.services.signoff.context import SignoffContext
-from bot.services.signoff.events import TaskReminder
+from bot.services.signoff.events import (
+    TaskDue,
+    TaskReminder,
+    TasksDue,
+    TasksOpen,
+)
 from bot.store import rollouts, signoffs
 from bot.store.models import RolloutRow
 
 log = logging.getLogger(__name__)
 
 BEFORE_DUE, OVERDUE = 1, 2
+# Up to this many overdue (or due soon) tasks are listed on the card; more are counted.
+LISTED_TASKS = 5
 
 
 class FollowThrough:
@@ -49,43 +56,21 @@ class FollowThrough:
         tasks = open_tasks(self.context.checklists.states(s, row), row.finished_at)
         overdue = [t for t in tasks if t.overdue(now)]
         soon = [t for t in tasks if not t.overdue(now) and t.due_at - now <= self.remind_before]
-        notes: list[Message] = []
+        notes: list[Said] = []
         if overdue:
-            notes.append(
-                Message(
-                    Sign.OVERDUE,
-                    Strong(f"{len(overdue)} post-migration task(s) overdue"),
-                    ": ",
-                    Message.join("; ", (self._line(t, now) for t in overdue[:5])),
-                    f" and {len(overdue) - 5} more" if len(overdue) > 5 else "",
-                )
-            )
+            listed = tuple(self._due(t, now) for t in overdue[:LISTED_TASKS])
+            notes.append(TasksDue(True, listed, len(overdue) - len(listed)))
         if soon:
-            notes.append(
-                Message(
-                    Sign.PENDING,
-                    "Due soon: ",
-                    Message.join("; ", (self._line(t, now) for t in soon[:5])),
-                )
-            )
+            notes.append(TasksDue(False, tuple(self._due(t, now) for t in soon[:LISTED_TASKS])))
         if tasks and not overdue and not soon:
-            notes.append(
-                Message(
-                    f"{len(tasks)} post-migration task(s) open; next due ",
-                    Strong(tasks[0].state.item.text),
-                    f" in {format_duration(tasks[0].due_at - now)}.",
-                )
-            )
+            first = tasks[0]
+            notes.append(TasksOpen(len(tasks), first.state.item.text, first.due_at - now))
         return replace(view, notes=(*view.notes, *notes)) if notes else view
 
-    def _line(self, task: Task, now: datetime) -> Message:
+    def _due(self, task: Task, now: datetime) -> TaskDue:
         owner = self.context.role_name(task.state.item.owner)
-        when = (
-            f"{format_duration(now - task.due_at)} overdue"
-            if task.overdue(now)
-            else f"due in {format_duration(task.due_at - now)}"
-        )
-        return Message(f"“{task.state.item.text}” ({owner}, {when})")
+        by = now - task.due_at if task.overdue(now) else task.due_at - now
+        return TaskDue(task.state.item.text, owner, by)
 
     def remind_due(self) -> int:
         """Remind owners of tasks due soon and tell them of tasks overdue, each once; return
