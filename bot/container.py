@@ -31,8 +31,8 @@ from bot.providers.metrics.sources import MetricSources
 from bot.providers.paging.factory import build_pager
 from bot.providers.statuspage.factory import build_status_providers
 from bot.services.chat import ChatPorts
-from bot.services.dashboard import Dashboard
 from bot.services.digests import DigestService
+from bot.services.digests.dashboard import Dashboard
 from bot.services.flags import FlagExposures, FlagService, FlagSnapshot
 from bot.services.flags.notes import FlagNotes
 from bot.services.flags.ofrep import Ofrep

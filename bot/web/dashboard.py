@@ -34,7 +34,7 @@ from starlette.routing import Route
 from bot.container import Rollbot
 from bot.domain.message import Message
 from bot.domain.triggers import format_value
-from bot.services.dashboard import DashboardView
+from bot.services.digests.dashboard import DashboardView
 
 COOKIE = "rollbot_dashboard"
 COOKIE_DAYS = 7
