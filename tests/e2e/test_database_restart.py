@@ -18,8 +18,17 @@ from tests.own_postgres import OwnPostgres
 from tests.plan_support import phase, plan_yaml, step
 from tests.serve_support import Served, wait_until
 
+# The first step's bake: long enough that the database is down before it passes, however
+# slowly the start's answer and pg_ctl's stop come under load.
+BAKE = 5.0
 PLAN = plan_yaml(
-    [phase("beta", "Beta", [step("five", 5, "3s"), step("ten", 10, "1h"), step("all", 100)])]
+    [
+        phase(
+            "beta",
+            "Beta",
+            [step("five", 5, f"{BAKE:.0f}s"), step("ten", 10, "1h"), step("all", 100)],
+        )
+    ]
 )
 
 
@@ -40,6 +49,16 @@ def advanced(url: str) -> int:
             "SELECT count(*) FROM audit_event WHERE action = 'rollout.advanced'"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def started_at(url: str) -> float:
+    """When the rollout began its first step (epoch seconds)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM min(step_started_at)) FROM rollout"
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
 
 
 def reply(fake: FakeSlack, served: Served, text: str) -> str:
@@ -69,8 +88,12 @@ def test_rollbot_rides_out_a_database_restart(
     try:
         served.wait_ready()
         assert "Started" in reply(fake_slack, served, "start chat-v2")
+        due = started_at(postgres.url) + BAKE
 
         postgres.stop()
+        # The step must come due while the database is down: one that came due as it went
+        # down would be advanced, and said, half by a dying connection.
+        assert time.time() < due, f"the database went down {time.time() - due:.1f}s late"
         health = httpx.get(f"{served.base_url}/healthz", timeout=10)
         assert health.status_code == 503
         body = health.json()
@@ -79,7 +102,7 @@ def test_rollbot_rides_out_a_database_restart(
         assert "database is unavailable" in answer and "Try again" in answer, answer
         answer = reply(fake_slack, served, "pause chat-v2")
         assert "database is unavailable" in answer and "nothing was changed" in answer, answer
-        time.sleep(4)  # the 3 s bake passes while the database is down
+        time.sleep(max(0.0, due + 1.0 - time.time()))  # the bake passes, and a 1 s tick
         assert served.alive()
 
         postgres.start()

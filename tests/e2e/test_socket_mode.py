@@ -38,8 +38,13 @@ class Serve:
 
     def __init__(self, tmp_path: Path, fake: FakeSlack, app_token: str = APP_TOKEN) -> None:
         config = tmp_path / "rollbot.yaml"
+        # No scheduled work while a test runs: the sign-off tick (every 15 s by default) runs
+        # the shipped plan's checklist probes, whose first failure edits the card once more,
+        # after the press or before it, as the load decides.
         config.write_text(
-            NO_GATES + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n",
+            NO_GATES
+            + f"rollouts:\n  plans_dir: {PLANS_DIR}\n  default_plan: realtime-features\n"
+            + "scheduler:\n  tick_seconds: 3600\n",
             encoding="utf-8",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBOT_"))}
