@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
 
 from bot.domain.actor import Actor
 from bot.domain.checklist import Checklist, ItemState, ItemStatus
@@ -170,33 +169,27 @@ class RoleHolders:
 # -- the rollout's card ------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.chain_note")
 class SignoffChainNote:
     """The card's note on the gate of the rollout's step: its chain, role by role."""
 
-    kind: ClassVar[str] = "signoff.chain_note"
     gate_title: str
     in_order: bool  # the roles sign in order (else in any order)
     chain: ChainState
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.checklists_holding")
 class ChecklistsHolding:
     """The card's note on the gate's checklists with open items."""
 
-    kind: ClassVar[str] = "signoff.checklists_holding"
     checklists: tuple[OpenChecklist, ...]
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.open_items_hold")
 class OpenItemsHold:
     """What the gate's own checklists hold the rollout with, on the card's waiting line:
     the text of every item still open."""
 
-    kind: ClassVar[str] = "signoff.open_items_hold"
     items: tuple[str, ...]
 
 
@@ -210,25 +203,21 @@ class TaskDue:
     by: timedelta
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.tasks_due")
 class TasksDue:
     """The card's note on the post-migration tasks past their due date (`overdue`) or due
     soon: the first few, and how many more are overdue."""
 
-    kind: ClassVar[str] = "signoff.tasks_due"
     overdue: bool
     tasks: tuple[TaskDue, ...]
     more: int = 0
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.tasks_open")
 class TasksOpen:
     """The card's note when post-migration tasks are open and none is due soon: how many,
     and the one due first."""
 
-    kind: ClassVar[str] = "signoff.tasks_open"
     count: int
     next_text: str
     next_in: timedelta
@@ -237,12 +226,10 @@ class TasksOpen:
 # -- signing -----------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.signed")
 class GateSigned:
     """Someone signed a gate as a role (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.signed"
     actor: Actor
     gate_title: str
     role_name: str
@@ -250,34 +237,28 @@ class GateSigned:
     next_roles: tuple[str, ...] = ()  # the names of the roles to sign next
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.signed_reply")
 class SignedReply:
     """The reply to the person who signed."""
 
-    kind: ClassVar[str] = "signoff.signed_reply"
     gate_title: str
     flag_key: str
     role_name: str
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.already_signed")
 class AlreadySignedReply:
     """The reply to a repeat of a signature: nothing changed."""
 
-    kind: ClassVar[str] = "signoff.already_signed"
     gate_title: str
     role_name: str
     at: datetime
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.ask_signed")
 class AskSigned:
     """A sent ask closes because its role signed."""
 
-    kind: ClassVar[str] = "signoff.ask_signed"
     actor: Actor
     role_name: str
 
@@ -290,57 +271,47 @@ class NoLongerNeeded(StrEnum):
     MOVED = "moved"  # the gate passed or the step changed
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.ask_closed")
 class AskClosed:
     """A sent ask closes: nobody needs to sign it any more."""
 
-    kind: ClassVar[str] = "signoff.ask_closed"
     why: NoLongerNeeded
 
 
 # -- rejecting ---------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.rejected")
 class GateRejected:
     """Someone rejected a gate as a role, with a reason (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.rejected"
     actor: Actor
     gate_title: str
     role_name: str
     reason: str  # the rejecter's words
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.rejection_told")
 class RejectionTold:
     """The requester is told their rollout is paused by a rejection."""
 
-    kind: ClassVar[str] = "signoff.rejection_told"
     flag_key: str
     rejected: GateRejected
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.rejected_reply")
 class RejectedReply:
     """The reply to the person who rejected."""
 
-    kind: ClassVar[str] = "signoff.rejected_reply"
     gate_title: str
     flag_key: str
     requester: str
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.reject_preview")
 class RejectPreview:
     """What rejecting will do, shown with the reason form."""
 
-    kind: ClassVar[str] = "signoff.reject_preview"
     gate_title: str
     flag_key: str
     role_name: str
@@ -350,13 +321,11 @@ class RejectPreview:
 # -- asking ------------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.escalated")
 class SignoffEscalated:
     """Nobody holding a role signed in time and it has no backups: the rollout's channel
     is told."""
 
-    kind: ClassVar[str] = "signoff.escalated"
     gate_title: str
     flag_key: str
     role_name: str
@@ -364,77 +333,63 @@ class SignoffEscalated:
     waited: timedelta
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.timed_out")
 class GateTimedOut:
     """A gate waited past its timeout: the rollout is paused (in its thread)."""
 
-    kind: ClassVar[str] = "signoff.timed_out"
     gate_title: str
     waited: timedelta
     owner: str | None = None  # the rollout's owner, named when this timeout paused it
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.timeout_told")
 class TimeoutTold:
     """The rollout's owner is told its gate timed out."""
 
-    kind: ClassVar[str] = "signoff.timeout_told"
     timed_out: GateTimedOut
 
 
 # -- checklists --------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.item_checked")
 class ItemChecked:
     """An owner checked a checklist item (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.item_checked"
     actor: Actor
     item_text: str
     checklist_title: str
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.checked_reply")
 class CheckedReply:
     """The reply to the person who checked an item."""
 
-    kind: ClassVar[str] = "signoff.checked_reply"
     item_text: str
     flag_key: str
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.already_checked")
 class AlreadyCheckedReply:
     """The reply to a check of an item already checked by hand."""
 
-    kind: ClassVar[str] = "signoff.already_checked"
     item_text: str
     checked_by: str  # a user id, or "?"
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.probe_changed")
 class ProbeChanged:
     """A checklist probe started passing or failing (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.probe_changed"
     passed: bool
     detail: str  # what the probe found
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.task_reminder")
 class TaskReminder:
     """A post-migration task is due soon, or overdue: its owners are told (else the
     rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.task_reminder"
     item_text: str
     checklist_title: str
     flag_key: str

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from bot.domain.ids import record_id
 from bot.services.events import Said, event
@@ -92,12 +92,10 @@ class CheckButton:
             return None
 
 
-@event
-@dataclass(frozen=True)
+@event("signoff.ask")
 class Ask:
     """A request to sign, as shown in a direct message (bot/wording/signoff.py words it)."""
 
-    kind: ClassVar[str] = "signoff.ask"
     stage: AskStage
     flag_key: str
     plan_title: str
