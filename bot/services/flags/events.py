@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.services.events import event
+from bot.services.events import Event
 
 
-@event("flags.segments")
-class FlagSegmentsNote:
+class FlagSegmentsNote(Event, kind="flags.segments"):
     """The flag serves some segments their own percentage."""
 
     # Each segment's percentage, by segment name.
@@ -15,8 +14,7 @@ class FlagSegmentsNote:
     everyone_else: int
 
 
-@event("flags.monitoring_off")
-class FlagMonitoringOff:
+class FlagMonitoringOff(Event, kind="flags.monitoring_off"):
     """The flag's metrics are not watched (`monitoring_enabled: false`): its triggers are
     not evaluated."""
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.actor import Actor
-from bot.services.events import event
+from bot.services.events import Event
 
 # -- command replies -------------------------------------------------------------------------
 
 
-@event("incident.declared")
-class IncidentDeclared:
+class IncidentDeclared(Event, kind="incident.declared"):
     """An incident was declared (the declarer's reply)."""
 
     severity: str
@@ -25,21 +24,18 @@ class IncidentDeclared:
     channel_id: str | None = None
 
 
-@event("incident.acknowledged")
-class IncidentAcknowledged:
+class IncidentAcknowledged(Event, kind="incident.acknowledged"):
     """Someone took the incident (the reply)."""
 
     actor: Actor
     title: str
 
 
-@event("incident.note_added")
-class NoteAdded:
+class NoteAdded(Event, kind="incident.note_added"):
     """A note went on the timeline (the reply)."""
 
 
-@event("incident.paged")
-class IncidentPaged:
+class IncidentPaged(Event, kind="incident.paged"):
     """`/incident page`: someone (a role, a contact, a person) was brought in (the reply)."""
 
     # A role's or contact's name, or a chat user id when `person`.
@@ -50,45 +46,39 @@ class IncidentPaged:
     not_paged_because: str | None = None
 
 
-@event("incident.status_changed")
-class StatusChanged:
+class StatusChanged(Event, kind="incident.status_changed"):
     """`/incident update`: the status changed and its update went out or waits (the reply)."""
 
     status: str
     published: bool
 
 
-@event("incident.draft_published")
-class DraftPublished:
+class DraftPublished(Event, kind="incident.draft_published"):
     """Publish was pressed: the update is out, or the status page did not take it yet."""
 
     actor: Actor
     published: bool
 
 
-@event("incident.resolved")
-class IncidentResolved:
+class IncidentResolved(Event, kind="incident.resolved"):
     """The incident was resolved and its post-mortem drafted (the reply)."""
 
     title: str
     postmortem_due: datetime | None = None
 
 
-@event("incident.postmortem_rendered")
-class PostmortemRendered:
+class PostmortemRendered(Event, kind="incident.postmortem_rendered"):
     """`/incident postmortem`: the draft was rendered again and uploaded."""
 
 
-@event("incident.postmortem_done")
-class PostmortemDone:
+class PostmortemDone(Event, kind="incident.postmortem_done"):
     """`/incident postmortem done`: marked done, reminders stopped."""
 
 
 # -- the channel, announcements and direct messages ------------------------------------------
 
 
-@event("incident.announced")
-class IncidentAnnounced:
+class IncidentAnnounced(Event, kind="incident.announced"):
     """Where an incident is followed, told to the channel it was declared in and the
     announce channel."""
 
@@ -97,8 +87,7 @@ class IncidentAnnounced:
     channel_id: str
 
 
-@event("incident.needed")
-class NeededInIncident:
+class NeededInIncident(Event, kind="incident.needed"):
     """A direct message to someone paged into an incident."""
 
     actor: Actor
@@ -107,8 +96,7 @@ class NeededInIncident:
     channel_id: str | None = None
 
 
-@event("incident.group_needed")
-class GroupNeeded:
+class GroupNeeded(Event, kind="incident.group_needed"):
     """In the incident channel: a role held through a user group is needed."""
 
     group_id: str
@@ -117,8 +105,7 @@ class GroupNeeded:
     person: bool = False
 
 
-@event("incident.status_published")
-class StatusUpdatePublished:
+class StatusUpdatePublished(Event, kind="incident.status_published"):
     """In the incident channel: a status update is out (where, and after what trouble)."""
 
     status: str
@@ -130,8 +117,7 @@ class StatusUpdatePublished:
     last_error: str | None = None
 
 
-@event("incident.status_deadline_missed")
-class StatusDeadlineMissed:
+class StatusDeadlineMissed(Event, kind="incident.status_deadline_missed"):
     """The first status update was not out in time (the channel, or the commander)."""
 
     title: str
@@ -140,8 +126,7 @@ class StatusDeadlineMissed:
     to_commander: bool = False
 
 
-@event("incident.update_nudge")
-class UpdateNudge:
+class UpdateNudge(Event, kind="incident.update_nudge"):
     """No status update for a while (the channel, or the commander)."""
 
     title: str
@@ -149,16 +134,14 @@ class UpdateNudge:
     to_commander: bool = False
 
 
-@event("incident.postmortem_reminder")
-class PostmortemReminder:
+class PostmortemReminder(Event, kind="incident.postmortem_reminder"):
     """The post-mortem is due soon (the channel and the commander)."""
 
     title: str
     left: timedelta
 
 
-@event("incident.postmortem_overdue")
-class PostmortemOverdue:
+class PostmortemOverdue(Event, kind="incident.postmortem_overdue"):
     """The post-mortem is overdue (the channel, or the commander)."""
 
     title: str
@@ -168,8 +151,7 @@ class PostmortemOverdue:
 # -- the card --------------------------------------------------------------------------------
 
 
-@event("incident.contact")
-class ContactReach:
+class ContactReach(Event, kind="incident.contact"):
     """How to reach an emergency contact: who holds it, its group and, where allowed, phone
     and email (a card line, an `/oncall` line)."""
 

@@ -21,7 +21,7 @@ from bot.domain.message import Message
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
 from bot.providers.runbook.base import StepResult
-from bot.services.events import event, kind_of, reads_older
+from bot.services.events import Event, reads_older
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ def steps_shown(steps: list[runbook.RunbookStep]) -> tuple[StepShown, ...]:
     return tuple(step_shown(s) for s in steps)
 
 
-@event("rollback.started")
-class RollbackStarted:
+class RollbackStarted(Event, kind="rollback.started"):
     """A rollback (or a partial runbook) began: why, and the steps that will run."""
 
     flag_key: str
@@ -106,16 +105,14 @@ class RollbackStarted:
     percentage: int | None = None
 
 
-@event("rollback.resumed")
-class RollbackResumed:
+class RollbackResumed(Event, kind="rollback.resumed"):
     """A rollback interrupted by a process death was picked up again at step `index`."""
 
     index: int
     total: int
 
 
-@event("rollback.step_started")
-class RollbackStepStarted:
+class RollbackStepStarted(Event, kind="rollback.step_started"):
     """Step `index` (from 0) of `total` began."""
 
     index: int
@@ -123,8 +120,7 @@ class RollbackStepStarted:
     step: StepShown
 
 
-@event("rollback.step_finished")
-class RollbackStepFinished:
+class RollbackStepFinished(Event, kind="rollback.step_finished"):
     """Step `index` (from 0) of `total` ended: how, after how long, and its output's tail."""
 
     index: int
@@ -132,7 +128,7 @@ class RollbackStepFinished:
     result: StepResult
 
 
-@reads_older(kind_of(RollbackStepFinished))
+@reads_older(RollbackStepFinished.kind)
 def _flat_step_result(data: dict[str, Any]) -> dict[str, Any]:
     """Before the event carried the `StepResult`, it copied its fields (and not its kind)."""
     if "result" in data:
@@ -145,8 +141,7 @@ def _flat_step_result(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@event("rollback.finished")
-class RollbackFinished:
+class RollbackFinished(Event, kind="rollback.finished"):
     """A rollback ended: done, or failed with who must take over."""
 
     flag_key: str
@@ -165,8 +160,7 @@ class RollbackFinished:
     roles: tuple[Role, ...] = ()
 
 
-@event("rollback.waiting")
-class RollbackWaiting:
+class RollbackWaiting(Event, kind="rollback.waiting"):
     """A resumed rollback stopped at a step not safe to run twice: a person decides."""
 
     index: int
@@ -174,8 +168,7 @@ class RollbackWaiting:
     step: str
 
 
-@event("rollback.decided")
-class RollbackDecided:
+class RollbackDecided(Event, kind="rollback.decided"):
     """A person chose for the step a rollback waited at: `rerun`, `skip` or `abort`."""
 
     choice: str
@@ -183,23 +176,20 @@ class RollbackDecided:
     step: str
 
 
-@event("rollback.leftovers_stopped")
-class LeftoversStopped:
+class LeftoversStopped(Event, kind="rollback.leftovers_stopped"):
     """Processes an interrupted run left running were stopped before it went on."""
 
     count: int
 
 
-@event("rollback.backup_taken")
-class BackupTaken:
+class BackupTaken(Event, kind="rollback.backup_taken"):
     """The plan's data backup ran (or was skipped, already done) before the first users."""
 
     name: str
     output: str = ""
 
 
-@event("rollback.backup_not_taken")
-class BackupNotTaken:
+class BackupNotTaken(Event, kind="rollback.backup_not_taken"):
     """The plan's data backup could not run: its database has no URL here."""
 
     name: str
@@ -209,16 +199,14 @@ class BackupNotTaken:
 # -- the rollout's card ------------------------------------------------------------------
 
 
-@event("rollback.metrics_unreachable")
-class MetricsUnreachableWait:
+class MetricsUnreachableWait(Event, kind="rollback.metrics_unreachable"):
     """Every query of the latest evaluation failed: automatic steps wait (the card's
     waiting line, in place of a countdown to an advance that cannot happen)."""
 
     error: str  # the latest query's error
 
 
-@event("rollback.wait")
-class RollbackWait:
+class RollbackWait(Event, kind="rollback.wait"):
     """The card's waiting line of a rolled-back rollout: where its latest rollback is."""
 
     # The rollback row's state: running, waiting (for a person), failed, or succeeded.
@@ -230,8 +218,7 @@ class RollbackWait:
     failed_step: str | None = None  # where it failed or waits
 
 
-@event("rollback.criterion_holds")
-class CriterionHolds:
+class CriterionHolds(Event, kind="rollback.criterion_holds"):
     """A due step that may not advance by itself yet (the card's waiting line): the
     reason is `CriteriaHold`'s refusal text."""
 
@@ -251,8 +238,7 @@ class BaselineReading:
     why: str | None = None  # why there is no baseline (its measurement failed)
 
 
-@event("rollback.baseline_note")
-class BaselineNote:
+class BaselineNote(Event, kind="rollback.baseline_note"):
     """The card's note on the step's relative criteria and success metrics."""
 
     readings: tuple[BaselineReading, ...]

@@ -10,11 +10,10 @@ from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.services.events import event
+from bot.services.events import Event
 
 
-@event("rollout.started")
-class RolloutStarted:
+class RolloutStarted(Event, kind="rollout.started"):
     """A rollout began, at its plan's first step."""
 
     flag_key: str
@@ -25,8 +24,7 @@ class RolloutStarted:
     actor: Actor
 
 
-@event("rollout.changed")
-class RolloutChanged:
+class RolloutChanged(Event, kind="rollout.changed"):
     """A rollout moved: advanced (by someone or by its bake time), paused, resumed, or set to
     a percentage by hand."""
 
@@ -80,8 +78,7 @@ def rollout_changed(
     )
 
 
-@event("rollout.wait")
-class RolloutWait:
+class RolloutWait(Event, kind="rollout.wait"):
     """What a rollout waits for, on its card: its state, whether its step has a bake time
     running, and how much of it is left."""
 

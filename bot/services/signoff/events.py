@@ -16,7 +16,7 @@ from bot.domain.actor import Actor
 from bot.domain.checklist import Checklist, ItemState, ItemStatus
 from bot.domain.roles import Role, RoleDirectory
 from bot.domain.signoff import Chain
-from bot.services.events import event
+from bot.services.events import Event
 
 # -- the parts of an ask: the chain, the open checklists, the metrics ---------------------
 
@@ -169,8 +169,7 @@ class RoleHolders:
 # -- the rollout's card ------------------------------------------------------------------
 
 
-@event("signoff.chain_note")
-class SignoffChainNote:
+class SignoffChainNote(Event, kind="signoff.chain_note"):
     """The card's note on the gate of the rollout's step: its chain, role by role."""
 
     gate_title: str
@@ -178,15 +177,13 @@ class SignoffChainNote:
     chain: ChainState
 
 
-@event("signoff.checklists_holding")
-class ChecklistsHolding:
+class ChecklistsHolding(Event, kind="signoff.checklists_holding"):
     """The card's note on the gate's checklists with open items."""
 
     checklists: tuple[OpenChecklist, ...]
 
 
-@event("signoff.open_items_hold")
-class OpenItemsHold:
+class OpenItemsHold(Event, kind="signoff.open_items_hold"):
     """What the gate's own checklists hold the rollout with, on the card's waiting line:
     the text of every item still open."""
 
@@ -203,8 +200,7 @@ class TaskDue:
     by: timedelta
 
 
-@event("signoff.tasks_due")
-class TasksDue:
+class TasksDue(Event, kind="signoff.tasks_due"):
     """The card's note on the post-migration tasks past their due date (`overdue`) or due
     soon: the first few, and how many more are overdue."""
 
@@ -213,8 +209,7 @@ class TasksDue:
     more: int = 0
 
 
-@event("signoff.tasks_open")
-class TasksOpen:
+class TasksOpen(Event, kind="signoff.tasks_open"):
     """The card's note when post-migration tasks are open and none is due soon: how many,
     and the one due first."""
 
@@ -226,8 +221,7 @@ class TasksOpen:
 # -- signing -----------------------------------------------------------------------------
 
 
-@event("signoff.signed")
-class GateSigned:
+class GateSigned(Event, kind="signoff.signed"):
     """Someone signed a gate as a role (in the rollout's thread)."""
 
     actor: Actor
@@ -237,8 +231,7 @@ class GateSigned:
     next_roles: tuple[str, ...] = ()  # the names of the roles to sign next
 
 
-@event("signoff.signed_reply")
-class SignedReply:
+class SignedReply(Event, kind="signoff.signed_reply"):
     """The reply to the person who signed."""
 
     gate_title: str
@@ -246,8 +239,7 @@ class SignedReply:
     role_name: str
 
 
-@event("signoff.already_signed")
-class AlreadySignedReply:
+class AlreadySignedReply(Event, kind="signoff.already_signed"):
     """The reply to a repeat of a signature: nothing changed."""
 
     gate_title: str
@@ -255,8 +247,7 @@ class AlreadySignedReply:
     at: datetime
 
 
-@event("signoff.ask_signed")
-class AskSigned:
+class AskSigned(Event, kind="signoff.ask_signed"):
     """A sent ask closes because its role signed."""
 
     actor: Actor
@@ -271,8 +262,7 @@ class NoLongerNeeded(StrEnum):
     MOVED = "moved"  # the gate passed or the step changed
 
 
-@event("signoff.ask_closed")
-class AskClosed:
+class AskClosed(Event, kind="signoff.ask_closed"):
     """A sent ask closes: nobody needs to sign it any more."""
 
     why: NoLongerNeeded
@@ -281,8 +271,7 @@ class AskClosed:
 # -- rejecting ---------------------------------------------------------------------------
 
 
-@event("signoff.rejected")
-class GateRejected:
+class GateRejected(Event, kind="signoff.rejected"):
     """Someone rejected a gate as a role, with a reason (in the rollout's thread)."""
 
     actor: Actor
@@ -291,16 +280,14 @@ class GateRejected:
     reason: str  # the rejecter's words
 
 
-@event("signoff.rejection_told")
-class RejectionTold:
+class RejectionTold(Event, kind="signoff.rejection_told"):
     """The requester is told their rollout is paused by a rejection."""
 
     flag_key: str
     rejected: GateRejected
 
 
-@event("signoff.rejected_reply")
-class RejectedReply:
+class RejectedReply(Event, kind="signoff.rejected_reply"):
     """The reply to the person who rejected."""
 
     gate_title: str
@@ -308,8 +295,7 @@ class RejectedReply:
     requester: str
 
 
-@event("signoff.reject_preview")
-class RejectPreview:
+class RejectPreview(Event, kind="signoff.reject_preview"):
     """What rejecting will do, shown with the reason form."""
 
     gate_title: str
@@ -321,8 +307,7 @@ class RejectPreview:
 # -- asking ------------------------------------------------------------------------------
 
 
-@event("signoff.escalated")
-class SignoffEscalated:
+class SignoffEscalated(Event, kind="signoff.escalated"):
     """Nobody holding a role signed in time and it has no backups: the rollout's channel
     is told."""
 
@@ -333,8 +318,7 @@ class SignoffEscalated:
     waited: timedelta
 
 
-@event("signoff.timed_out")
-class GateTimedOut:
+class GateTimedOut(Event, kind="signoff.timed_out"):
     """A gate waited past its timeout: the rollout is paused (in its thread)."""
 
     gate_title: str
@@ -342,8 +326,7 @@ class GateTimedOut:
     owner: str | None = None  # the rollout's owner, named when this timeout paused it
 
 
-@event("signoff.timeout_told")
-class TimeoutTold:
+class TimeoutTold(Event, kind="signoff.timeout_told"):
     """The rollout's owner is told its gate timed out."""
 
     timed_out: GateTimedOut
@@ -352,8 +335,7 @@ class TimeoutTold:
 # -- checklists --------------------------------------------------------------------------
 
 
-@event("signoff.item_checked")
-class ItemChecked:
+class ItemChecked(Event, kind="signoff.item_checked"):
     """An owner checked a checklist item (in the rollout's thread)."""
 
     actor: Actor
@@ -361,32 +343,28 @@ class ItemChecked:
     checklist_title: str
 
 
-@event("signoff.checked_reply")
-class CheckedReply:
+class CheckedReply(Event, kind="signoff.checked_reply"):
     """The reply to the person who checked an item."""
 
     item_text: str
     flag_key: str
 
 
-@event("signoff.already_checked")
-class AlreadyCheckedReply:
+class AlreadyCheckedReply(Event, kind="signoff.already_checked"):
     """The reply to a check of an item already checked by hand."""
 
     item_text: str
     checked_by: str  # a user id, or "?"
 
 
-@event("signoff.probe_changed")
-class ProbeChanged:
+class ProbeChanged(Event, kind="signoff.probe_changed"):
     """A checklist probe started passing or failing (in the rollout's thread)."""
 
     passed: bool
     detail: str  # what the probe found
 
 
-@event("signoff.task_reminder")
-class TaskReminder:
+class TaskReminder(Event, kind="signoff.task_reminder"):
     """A post-migration task is due soon, or overdue: its owners are told (else the
     rollout's thread)."""
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.domain.ids import record_id
-from bot.services.events import Said, event
+from bot.services.events import Event, Said
 from bot.services.signoff.events import ChainState, MetricReading, OpenChecklist
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,7 @@ class CheckButton:
             return None
 
 
-@event("signoff.ask")
-class Ask:
+class Ask(Event, kind="signoff.ask"):
     """A request to sign, as shown in a direct message (bot/wording/signoff.py words it)."""
 
     stage: AskStage
