@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import pytest
 
 from bot.domain.actor import SCHEDULER, Actor, Via
 from bot.domain.message import Code, Message
-from bot.services.events import event, event_data, event_of, said_data, said_of
+from bot.services.events import Event, event_data, event_of, said_data, said_of
 from bot.services.rollouts.events import RolloutChanged, RolloutStarted
 from bot.wording import words
 
@@ -46,19 +43,30 @@ def test_the_adapters_word_events_and_pass_messages_through() -> None:
 
 
 def test_an_event_nobody_words_or_registered_twice_is_refused() -> None:
-    @event
-    @dataclass(frozen=True)
-    class Unworded:
-        kind: ClassVar[str] = "test.unworded"
+    class Unworded(Event, kind="test.unworded"):
+        pass
 
+    assert Unworded.kind == Unworded().kind == "test.unworded"
+    assert event_of(event_data(Unworded())) == Unworded()
     with pytest.raises(TypeError, match="no words for the event Unworded"):
         words(Unworded())
-
-    @dataclass(frozen=True)
-    class Clash:
-        kind: ClassVar[str] = "test.unworded"
-
     with pytest.raises(ValueError, match=r"two events of kind 'test\.unworded'"):
-        event(Clash)
+
+        class Clash(Event, kind="test.unworded"):
+            pass
+
     with pytest.raises(ValueError, match=r"no event of kind 'test\.gone'"):
         event_of({"event": "test.gone", "data": {}})
+
+
+def test_an_event_is_frozen_and_its_kind_is_not_a_field() -> None:
+    class Noted(Event, kind="test.noted"):
+        text: str
+
+    noted = Noted("a")
+    with pytest.raises(AttributeError):
+        noted.text = "b"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="Shadowed: an event's kind is its class keyword"):
+
+        class Shadowed(Event, kind="test.shadowed"):
+            kind: str  # type: ignore[misc]

@@ -1,11 +1,11 @@
 """What happened, as data: the events services hand to the chat ports and keep in the outbox.
 
 A service says *what* happened: an event is a frozen dataclass of facts (flag keys, step
-numbers, percentages, times, who did it), registered with `@event` under its stable `kind`
-(a class variable: `kind: ClassVar[str] = "rollout.changed"`). The words are the adapters'
-(bot/wording/, shared by Slack and the shell), and each chat writes those words in its own
-syntax. An event that waits in the outbox is kept as data (`event_data`, `event_of`) and
-worded when it is delivered.
+numbers, percentages, times, who did it), declared in one line with its stable kind
+(`class Changed(Event, kind="rollout.changed"):` over its fields). The words are the adapters'
+(bot/wording/, shared by Slack and the shell), and each chat writes those words
+in its own syntax. An event that waits in the outbox is kept as data (`event_data`,
+`event_of`) and worded when it is delivered.
 
 `Said` is what a port is handed: an event, or a `Message` for what is not an event yet
 (refusals and records such as the incident timeline keep their words where they are made).
@@ -14,8 +14,8 @@ worded when it is delivered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import is_dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, dataclass_transform
 
 from pydantic import TypeAdapter
 
@@ -23,37 +23,36 @@ from bot.domain.message import Message
 from bot.store import messages
 
 
-class Event(Protocol):
-    """A frozen dataclass registered with `@event`: one kind of thing that happened."""
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Event:
+    """One kind of thing that happened, declared as `class X(Event, kind="x.y"):` over its
+    fields: the class becomes a frozen dataclass registered under `kind` (stable: outbox rows
+    name it), which it keeps as its `kind` class attribute."""
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
     kind: ClassVar[str]
+
+    def __init_subclass__(cls, *, kind: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in vars(cls).get("__annotations__", {}):
+            # A field named `kind` would hide the event's kind.
+            raise TypeError(f"{cls.__name__}: an event's kind is its class keyword, not a field")
+        if kind in _KINDS:
+            raise ValueError(f"two events of kind {kind!r}")
+        cls.kind = kind
+        dataclass(frozen=True)(cls)
+        _KINDS[kind] = cls
+        _ADAPTERS[cls] = TypeAdapter(cls)
 
 
 Said = Event | Message
 """What a service hands a chat port: an event for the adapter to word, or a message."""
 
-E = TypeVar("E")
-
-# Event classes by kind, and how each is read back from its data.
-_KINDS: dict[str, type[Any]] = {}
-_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
-# How rows written before a kind's fields changed read back, by kind.
+# Event classes by kind, how each is read back from its data, and how rows written before a
+# kind's fields changed read back.
+_KINDS: dict[str, type[Event]] = {}
+_ADAPTERS: dict[type[Event], TypeAdapter[Any]] = {}
 _OLDER: dict[str, Upgrade] = {}
-
-
-def event(cls: type[E]) -> type[E]:
-    """Register a frozen dataclass as an event, under its `kind` (stable: outbox rows name
-    it)."""
-    kind = getattr(cls, "kind", None)
-    if not is_dataclass(cls) or not isinstance(kind, str):
-        raise TypeError(f"{cls.__name__} is not a dataclass with a `kind`")
-    if kind in _KINDS and _KINDS[kind] is not cls:
-        raise ValueError(f"two events of kind {kind!r}")
-    _KINDS[kind] = cls
-    _ADAPTERS[cls] = TypeAdapter(cls)
-    return cls
 
 
 def reads_older(kind: str) -> Callable[[Upgrade], Upgrade]:

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
-from bot.services.events import event
+from bot.services.events import Event
 
 
-@event
-@dataclass(frozen=True)
-class FlagSegmentsNote:
+class FlagSegmentsNote(Event, kind="flags.segments"):
     """The flag serves some segments their own percentage."""
 
-    kind: ClassVar[str] = "flags.segments"
     # Each segment's percentage, by segment name.
     segments: dict[str, int]
     # The percentage of everyone in no segment.
     everyone_else: int
 
 
-@event
-@dataclass(frozen=True)
-class FlagMonitoringOff:
+class FlagMonitoringOff(Event, kind="flags.monitoring_off"):
     """The flag's metrics are not watched (`monitoring_enabled: false`): its triggers are
     not evaluated."""
 
-    kind: ClassVar[str] = "flags.monitoring_off"
     flag_key: str

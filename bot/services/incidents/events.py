@@ -7,52 +7,37 @@ where they are written: they are a record, not a chat message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
 
 from bot.domain.actor import Actor
-from bot.services.events import event
+from bot.services.events import Event
 
 # -- command replies -------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class IncidentDeclared:
+class IncidentDeclared(Event, kind="incident.declared"):
     """An incident was declared (the declarer's reply)."""
 
-    kind: ClassVar[str] = "incident.declared"
     severity: str
     title: str
     # Its channel, when the chat has channels.
     channel_id: str | None = None
 
 
-@event
-@dataclass(frozen=True)
-class IncidentAcknowledged:
+class IncidentAcknowledged(Event, kind="incident.acknowledged"):
     """Someone took the incident (the reply)."""
 
-    kind: ClassVar[str] = "incident.acknowledged"
     actor: Actor
     title: str
 
 
-@event
-@dataclass(frozen=True)
-class NoteAdded:
+class NoteAdded(Event, kind="incident.note_added"):
     """A note went on the timeline (the reply)."""
 
-    kind: ClassVar[str] = "incident.note_added"
 
-
-@event
-@dataclass(frozen=True)
-class IncidentPaged:
+class IncidentPaged(Event, kind="incident.paged"):
     """`/incident page`: someone (a role, a contact, a person) was brought in (the reply)."""
 
-    kind: ClassVar[str] = "incident.paged"
     # A role's or contact's name, or a chat user id when `person`.
     who: str
     person: bool = False
@@ -61,97 +46,68 @@ class IncidentPaged:
     not_paged_because: str | None = None
 
 
-@event
-@dataclass(frozen=True)
-class StatusChanged:
+class StatusChanged(Event, kind="incident.status_changed"):
     """`/incident update`: the status changed and its update went out or waits (the reply)."""
 
-    kind: ClassVar[str] = "incident.status_changed"
     status: str
     published: bool
 
 
-@event
-@dataclass(frozen=True)
-class DraftPublished:
+class DraftPublished(Event, kind="incident.draft_published"):
     """Publish was pressed: the update is out, or the status page did not take it yet."""
 
-    kind: ClassVar[str] = "incident.draft_published"
     actor: Actor
     published: bool
 
 
-@event
-@dataclass(frozen=True)
-class IncidentResolved:
+class IncidentResolved(Event, kind="incident.resolved"):
     """The incident was resolved and its post-mortem drafted (the reply)."""
 
-    kind: ClassVar[str] = "incident.resolved"
     title: str
     postmortem_due: datetime | None = None
 
 
-@event
-@dataclass(frozen=True)
-class PostmortemRendered:
+class PostmortemRendered(Event, kind="incident.postmortem_rendered"):
     """`/incident postmortem`: the draft was rendered again and uploaded."""
 
-    kind: ClassVar[str] = "incident.postmortem_rendered"
 
-
-@event
-@dataclass(frozen=True)
-class PostmortemDone:
+class PostmortemDone(Event, kind="incident.postmortem_done"):
     """`/incident postmortem done`: marked done, reminders stopped."""
-
-    kind: ClassVar[str] = "incident.postmortem_done"
 
 
 # -- the channel, announcements and direct messages ------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class IncidentAnnounced:
+class IncidentAnnounced(Event, kind="incident.announced"):
     """Where an incident is followed, told to the channel it was declared in and the
     announce channel."""
 
-    kind: ClassVar[str] = "incident.announced"
     severity: str
     title: str
     channel_id: str
 
 
-@event
-@dataclass(frozen=True)
-class NeededInIncident:
+class NeededInIncident(Event, kind="incident.needed"):
     """A direct message to someone paged into an incident."""
 
-    kind: ClassVar[str] = "incident.needed"
     actor: Actor
     title: str
     severity: str
     channel_id: str | None = None
 
 
-@event
-@dataclass(frozen=True)
-class GroupNeeded:
+class GroupNeeded(Event, kind="incident.group_needed"):
     """In the incident channel: a role held through a user group is needed."""
 
-    kind: ClassVar[str] = "incident.group_needed"
     group_id: str
     # The role's or contact's name, or a chat user id when `person`.
     who: str
     person: bool = False
 
 
-@event
-@dataclass(frozen=True)
-class StatusUpdatePublished:
+class StatusUpdatePublished(Event, kind="incident.status_published"):
     """In the incident channel: a status update is out (where, and after what trouble)."""
 
-    kind: ClassVar[str] = "incident.status_published"
     status: str
     message: str
     provider: str
@@ -161,45 +117,33 @@ class StatusUpdatePublished:
     last_error: str | None = None
 
 
-@event
-@dataclass(frozen=True)
-class StatusDeadlineMissed:
+class StatusDeadlineMissed(Event, kind="incident.status_deadline_missed"):
     """The first status update was not out in time (the channel, or the commander)."""
 
-    kind: ClassVar[str] = "incident.status_deadline_missed"
     title: str
     limit: timedelta
     last_error: str | None = None
     to_commander: bool = False
 
 
-@event
-@dataclass(frozen=True)
-class UpdateNudge:
+class UpdateNudge(Event, kind="incident.update_nudge"):
     """No status update for a while (the channel, or the commander)."""
 
-    kind: ClassVar[str] = "incident.update_nudge"
     title: str
     quiet: timedelta
     to_commander: bool = False
 
 
-@event
-@dataclass(frozen=True)
-class PostmortemReminder:
+class PostmortemReminder(Event, kind="incident.postmortem_reminder"):
     """The post-mortem is due soon (the channel and the commander)."""
 
-    kind: ClassVar[str] = "incident.postmortem_reminder"
     title: str
     left: timedelta
 
 
-@event
-@dataclass(frozen=True)
-class PostmortemOverdue:
+class PostmortemOverdue(Event, kind="incident.postmortem_overdue"):
     """The post-mortem is overdue (the channel, or the commander)."""
 
-    kind: ClassVar[str] = "incident.postmortem_overdue"
     title: str
     to_commander: bool = False
 
@@ -207,13 +151,10 @@ class PostmortemOverdue:
 # -- the card --------------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class ContactReach:
+class ContactReach(Event, kind="incident.contact"):
     """How to reach an emergency contact: who holds it, its group and, where allowed, phone
     and email (a card line, an `/oncall` line)."""
 
-    kind: ClassVar[str] = "incident.contact"
     title: str
     name: str
     users: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from bot.domain import runbook
 from bot.domain.actor import Actor
@@ -21,7 +21,7 @@ from bot.domain.message import Message
 from bot.domain.roles import Role
 from bot.domain.rollback import FiredTrigger
 from bot.providers.runbook.base import StepResult
-from bot.services.events import event, reads_older
+from bot.services.events import Event, reads_older
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,9 @@ def steps_shown(steps: list[runbook.RunbookStep]) -> tuple[StepShown, ...]:
     return tuple(step_shown(s) for s in steps)
 
 
-@event
-@dataclass(frozen=True)
-class RollbackStarted:
+class RollbackStarted(Event, kind="rollback.started"):
     """A rollback (or a partial runbook) began: why, and the steps that will run."""
 
-    kind: ClassVar[str] = "rollback.started"
     flag_key: str
     automatic: bool
     actor: Actor
@@ -108,33 +105,24 @@ class RollbackStarted:
     percentage: int | None = None
 
 
-@event
-@dataclass(frozen=True)
-class RollbackResumed:
+class RollbackResumed(Event, kind="rollback.resumed"):
     """A rollback interrupted by a process death was picked up again at step `index`."""
 
-    kind: ClassVar[str] = "rollback.resumed"
     index: int
     total: int
 
 
-@event
-@dataclass(frozen=True)
-class RollbackStepStarted:
+class RollbackStepStarted(Event, kind="rollback.step_started"):
     """Step `index` (from 0) of `total` began."""
 
-    kind: ClassVar[str] = "rollback.step_started"
     index: int
     total: int
     step: StepShown
 
 
-@event
-@dataclass(frozen=True)
-class RollbackStepFinished:
+class RollbackStepFinished(Event, kind="rollback.step_finished"):
     """Step `index` (from 0) of `total` ended: how, after how long, and its output's tail."""
 
-    kind: ClassVar[str] = "rollback.step_finished"
     index: int
     total: int
     result: StepResult
@@ -153,12 +141,9 @@ def _flat_step_result(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@event
-@dataclass(frozen=True)
-class RollbackFinished:
+class RollbackFinished(Event, kind="rollback.finished"):
     """A rollback ended: done, or failed with who must take over."""
 
-    kind: ClassVar[str] = "rollback.finished"
     flag_key: str
     total: int
     # Steps with a result (run or skipped), and those of them that succeeded.
@@ -175,53 +160,38 @@ class RollbackFinished:
     roles: tuple[Role, ...] = ()
 
 
-@event
-@dataclass(frozen=True)
-class RollbackWaiting:
+class RollbackWaiting(Event, kind="rollback.waiting"):
     """A resumed rollback stopped at a step not safe to run twice: a person decides."""
 
-    kind: ClassVar[str] = "rollback.waiting"
     index: int
     total: int
     step: str
 
 
-@event
-@dataclass(frozen=True)
-class RollbackDecided:
+class RollbackDecided(Event, kind="rollback.decided"):
     """A person chose for the step a rollback waited at: `rerun`, `skip` or `abort`."""
 
-    kind: ClassVar[str] = "rollback.decided"
     choice: str
     actor: Actor
     step: str
 
 
-@event
-@dataclass(frozen=True)
-class LeftoversStopped:
+class LeftoversStopped(Event, kind="rollback.leftovers_stopped"):
     """Processes an interrupted run left running were stopped before it went on."""
 
-    kind: ClassVar[str] = "rollback.leftovers_stopped"
     count: int
 
 
-@event
-@dataclass(frozen=True)
-class BackupTaken:
+class BackupTaken(Event, kind="rollback.backup_taken"):
     """The plan's data backup ran (or was skipped, already done) before the first users."""
 
-    kind: ClassVar[str] = "rollback.backup_taken"
     name: str
     output: str = ""
 
 
-@event
-@dataclass(frozen=True)
-class BackupNotTaken:
+class BackupNotTaken(Event, kind="rollback.backup_not_taken"):
     """The plan's data backup could not run: its database has no URL here."""
 
-    kind: ClassVar[str] = "rollback.backup_not_taken"
     name: str
     database: str
 
@@ -229,22 +199,16 @@ class BackupNotTaken:
 # -- the rollout's card ------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class MetricsUnreachableWait:
+class MetricsUnreachableWait(Event, kind="rollback.metrics_unreachable"):
     """Every query of the latest evaluation failed: automatic steps wait (the card's
     waiting line, in place of a countdown to an advance that cannot happen)."""
 
-    kind: ClassVar[str] = "rollback.metrics_unreachable"
     error: str  # the latest query's error
 
 
-@event
-@dataclass(frozen=True)
-class RollbackWait:
+class RollbackWait(Event, kind="rollback.wait"):
     """The card's waiting line of a rolled-back rollout: where its latest rollback is."""
 
-    kind: ClassVar[str] = "rollback.wait"
     # The rollback row's state: running, waiting (for a person), failed, or succeeded.
     state: str
     automatic: bool
@@ -254,13 +218,10 @@ class RollbackWait:
     failed_step: str | None = None  # where it failed or waits
 
 
-@event
-@dataclass(frozen=True)
-class CriterionHolds:
+class CriterionHolds(Event, kind="rollback.criterion_holds"):
     """A due step that may not advance by itself yet (the card's waiting line): the
     reason is `CriteriaHold`'s refusal text."""
 
-    kind: ClassVar[str] = "rollback.criterion_holds"
     reason: Message
 
 
@@ -277,10 +238,7 @@ class BaselineReading:
     why: str | None = None  # why there is no baseline (its measurement failed)
 
 
-@event
-@dataclass(frozen=True)
-class BaselineNote:
+class BaselineNote(Event, kind="rollback.baseline_note"):
     """The card's note on the step's relative criteria and success metrics."""
 
-    kind: ClassVar[str] = "rollback.baseline_note"
     readings: tuple[BaselineReading, ...]

@@ -3,23 +3,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
-from typing import ClassVar
 
 from bot.domain import rollout as machine
 from bot.domain.actor import SCHEDULER, Actor
 from bot.domain.plan import Plan
 from bot.domain.rollout import RolloutSnapshot, RolloutState
-from bot.services.events import event
+from bot.services.events import Event
 
 
-@event
-@dataclass(frozen=True)
-class RolloutStarted:
+class RolloutStarted(Event, kind="rollout.started"):
     """A rollout began, at its plan's first step."""
 
-    kind: ClassVar[str] = "rollout.started"
     flag_key: str
     plan_title: str
     phase: str
@@ -28,13 +24,10 @@ class RolloutStarted:
     actor: Actor
 
 
-@event
-@dataclass(frozen=True)
-class RolloutChanged:
+class RolloutChanged(Event, kind="rollout.changed"):
     """A rollout moved: advanced (by someone or by its bake time), paused, resumed, or set to
     a percentage by hand."""
 
-    kind: ClassVar[str] = "rollout.changed"
     # The audit action: rollout.advanced, .paused, .resumed or .percentage_set.
     action: str
     actor: Actor
@@ -85,13 +78,10 @@ def rollout_changed(
     )
 
 
-@event
-@dataclass(frozen=True)
-class RolloutWait:
+class RolloutWait(Event, kind="rollout.wait"):
     """What a rollout waits for, on its card: its state, whether its step has a bake time
     running, and how much of it is left."""
 
-    kind: ClassVar[str] = "rollout.wait"
     state: RolloutState
     # The step advances by itself once its bake time passes (else someone advances it).
     auto_advance: bool = False

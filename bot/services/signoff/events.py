@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
 
 from bot.domain.actor import Actor
 from bot.domain.checklist import Checklist, ItemState, ItemStatus
 from bot.domain.roles import Role, RoleDirectory
 from bot.domain.signoff import Chain
-from bot.services.events import event
+from bot.services.events import Event
 
 # -- the parts of an ask: the chain, the open checklists, the metrics ---------------------
 
@@ -170,33 +169,24 @@ class RoleHolders:
 # -- the rollout's card ------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class SignoffChainNote:
+class SignoffChainNote(Event, kind="signoff.chain_note"):
     """The card's note on the gate of the rollout's step: its chain, role by role."""
 
-    kind: ClassVar[str] = "signoff.chain_note"
     gate_title: str
     in_order: bool  # the roles sign in order (else in any order)
     chain: ChainState
 
 
-@event
-@dataclass(frozen=True)
-class ChecklistsHolding:
+class ChecklistsHolding(Event, kind="signoff.checklists_holding"):
     """The card's note on the gate's checklists with open items."""
 
-    kind: ClassVar[str] = "signoff.checklists_holding"
     checklists: tuple[OpenChecklist, ...]
 
 
-@event
-@dataclass(frozen=True)
-class OpenItemsHold:
+class OpenItemsHold(Event, kind="signoff.open_items_hold"):
     """What the gate's own checklists hold the rollout with, on the card's waiting line:
     the text of every item still open."""
 
-    kind: ClassVar[str] = "signoff.open_items_hold"
     items: tuple[str, ...]
 
 
@@ -210,25 +200,19 @@ class TaskDue:
     by: timedelta
 
 
-@event
-@dataclass(frozen=True)
-class TasksDue:
+class TasksDue(Event, kind="signoff.tasks_due"):
     """The card's note on the post-migration tasks past their due date (`overdue`) or due
     soon: the first few, and how many more are overdue."""
 
-    kind: ClassVar[str] = "signoff.tasks_due"
     overdue: bool
     tasks: tuple[TaskDue, ...]
     more: int = 0
 
 
-@event
-@dataclass(frozen=True)
-class TasksOpen:
+class TasksOpen(Event, kind="signoff.tasks_open"):
     """The card's note when post-migration tasks are open and none is due soon: how many,
     and the one due first."""
 
-    kind: ClassVar[str] = "signoff.tasks_open"
     count: int
     next_text: str
     next_in: timedelta
@@ -237,12 +221,9 @@ class TasksOpen:
 # -- signing -----------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class GateSigned:
+class GateSigned(Event, kind="signoff.signed"):
     """Someone signed a gate as a role (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.signed"
     actor: Actor
     gate_title: str
     role_name: str
@@ -250,34 +231,25 @@ class GateSigned:
     next_roles: tuple[str, ...] = ()  # the names of the roles to sign next
 
 
-@event
-@dataclass(frozen=True)
-class SignedReply:
+class SignedReply(Event, kind="signoff.signed_reply"):
     """The reply to the person who signed."""
 
-    kind: ClassVar[str] = "signoff.signed_reply"
     gate_title: str
     flag_key: str
     role_name: str
 
 
-@event
-@dataclass(frozen=True)
-class AlreadySignedReply:
+class AlreadySignedReply(Event, kind="signoff.already_signed"):
     """The reply to a repeat of a signature: nothing changed."""
 
-    kind: ClassVar[str] = "signoff.already_signed"
     gate_title: str
     role_name: str
     at: datetime
 
 
-@event
-@dataclass(frozen=True)
-class AskSigned:
+class AskSigned(Event, kind="signoff.ask_signed"):
     """A sent ask closes because its role signed."""
 
-    kind: ClassVar[str] = "signoff.ask_signed"
     actor: Actor
     role_name: str
 
@@ -290,57 +262,42 @@ class NoLongerNeeded(StrEnum):
     MOVED = "moved"  # the gate passed or the step changed
 
 
-@event
-@dataclass(frozen=True)
-class AskClosed:
+class AskClosed(Event, kind="signoff.ask_closed"):
     """A sent ask closes: nobody needs to sign it any more."""
 
-    kind: ClassVar[str] = "signoff.ask_closed"
     why: NoLongerNeeded
 
 
 # -- rejecting ---------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class GateRejected:
+class GateRejected(Event, kind="signoff.rejected"):
     """Someone rejected a gate as a role, with a reason (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.rejected"
     actor: Actor
     gate_title: str
     role_name: str
     reason: str  # the rejecter's words
 
 
-@event
-@dataclass(frozen=True)
-class RejectionTold:
+class RejectionTold(Event, kind="signoff.rejection_told"):
     """The requester is told their rollout is paused by a rejection."""
 
-    kind: ClassVar[str] = "signoff.rejection_told"
     flag_key: str
     rejected: GateRejected
 
 
-@event
-@dataclass(frozen=True)
-class RejectedReply:
+class RejectedReply(Event, kind="signoff.rejected_reply"):
     """The reply to the person who rejected."""
 
-    kind: ClassVar[str] = "signoff.rejected_reply"
     gate_title: str
     flag_key: str
     requester: str
 
 
-@event
-@dataclass(frozen=True)
-class RejectPreview:
+class RejectPreview(Event, kind="signoff.reject_preview"):
     """What rejecting will do, shown with the reason form."""
 
-    kind: ClassVar[str] = "signoff.reject_preview"
     gate_title: str
     flag_key: str
     role_name: str
@@ -350,13 +307,10 @@ class RejectPreview:
 # -- asking ------------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class SignoffEscalated:
+class SignoffEscalated(Event, kind="signoff.escalated"):
     """Nobody holding a role signed in time and it has no backups: the rollout's channel
     is told."""
 
-    kind: ClassVar[str] = "signoff.escalated"
     gate_title: str
     flag_key: str
     role_name: str
@@ -364,77 +318,56 @@ class SignoffEscalated:
     waited: timedelta
 
 
-@event
-@dataclass(frozen=True)
-class GateTimedOut:
+class GateTimedOut(Event, kind="signoff.timed_out"):
     """A gate waited past its timeout: the rollout is paused (in its thread)."""
 
-    kind: ClassVar[str] = "signoff.timed_out"
     gate_title: str
     waited: timedelta
     owner: str | None = None  # the rollout's owner, named when this timeout paused it
 
 
-@event
-@dataclass(frozen=True)
-class TimeoutTold:
+class TimeoutTold(Event, kind="signoff.timeout_told"):
     """The rollout's owner is told its gate timed out."""
 
-    kind: ClassVar[str] = "signoff.timeout_told"
     timed_out: GateTimedOut
 
 
 # -- checklists --------------------------------------------------------------------------
 
 
-@event
-@dataclass(frozen=True)
-class ItemChecked:
+class ItemChecked(Event, kind="signoff.item_checked"):
     """An owner checked a checklist item (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.item_checked"
     actor: Actor
     item_text: str
     checklist_title: str
 
 
-@event
-@dataclass(frozen=True)
-class CheckedReply:
+class CheckedReply(Event, kind="signoff.checked_reply"):
     """The reply to the person who checked an item."""
 
-    kind: ClassVar[str] = "signoff.checked_reply"
     item_text: str
     flag_key: str
 
 
-@event
-@dataclass(frozen=True)
-class AlreadyCheckedReply:
+class AlreadyCheckedReply(Event, kind="signoff.already_checked"):
     """The reply to a check of an item already checked by hand."""
 
-    kind: ClassVar[str] = "signoff.already_checked"
     item_text: str
     checked_by: str  # a user id, or "?"
 
 
-@event
-@dataclass(frozen=True)
-class ProbeChanged:
+class ProbeChanged(Event, kind="signoff.probe_changed"):
     """A checklist probe started passing or failing (in the rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.probe_changed"
     passed: bool
     detail: str  # what the probe found
 
 
-@event
-@dataclass(frozen=True)
-class TaskReminder:
+class TaskReminder(Event, kind="signoff.task_reminder"):
     """A post-migration task is due soon, or overdue: its owners are told (else the
     rollout's thread)."""
 
-    kind: ClassVar[str] = "signoff.task_reminder"
     item_text: str
     checklist_title: str
     flag_key: str

@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from bot.domain.ids import record_id
-from bot.services.events import Said, event
+from bot.services.events import Event, Said
 from bot.services.signoff.events import ChainState, MetricReading, OpenChecklist
 
 log = logging.getLogger(__name__)
@@ -92,12 +92,9 @@ class CheckButton:
             return None
 
 
-@event
-@dataclass(frozen=True)
-class Ask:
+class Ask(Event, kind="signoff.ask"):
     """A request to sign, as shown in a direct message (bot/wording/signoff.py words it)."""
 
-    kind: ClassVar[str] = "signoff.ask"
     stage: AskStage
     flag_key: str
     plan_title: str
