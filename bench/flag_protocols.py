@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -50,11 +49,10 @@ from pathlib import Path
 import httpx
 
 from tests.process_support import stop_process
+from tests.unleash_support import unleash_server
 
 REPO = Path(__file__).resolve().parent.parent
-UNLEASH_DIR = REPO / "tests" / "unleash"
 PLANS = REPO / "config" / "plans"
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CONCURRENCY = 50
 EVALUATE_CONNECTIONS = 20  # issue 9 measured /flags/{key}/evaluate at 20
 CLIENT_TOKEN = "bench-client-token"
@@ -122,54 +120,6 @@ def rollbot_server(tmp: Path) -> Iterator[str]:
         yield url
     finally:
         stop_process(proc, 15)
-
-
-@contextmanager
-def unleash_server(tmp: Path) -> Iterator[str]:
-    """A real Unleash (npm) on a free port with its own PostgreSQL database."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise RuntimeError("node and npm are not installed")
-    install = subprocess.run(
-        ["bash", str(UNLEASH_DIR / "install.sh")], capture_output=True, text=True, timeout=900
-    )
-    if install.returncode != 0:
-        raise RuntimeError(f"installing unleash-server failed: {install.stderr[-500:]}")
-    import psycopg
-
-    name = f"unleash_bench_{uuid.uuid4().hex}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        raise RuntimeError(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}") from None
-    admin.execute(f'CREATE DATABASE "{name}"')
-    log = (tmp / "unleash.log").open("w")
-    proc = subprocess.Popen(
-        ["node", str(UNLEASH_DIR / "launch.mjs"), install.stdout.strip().splitlines()[-1]],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={
-            **os.environ,
-            "UNLEASH_TEST_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
-            "INIT_ADMIN_API_TOKENS": UNLEASH_ADMIN,
-            "INIT_CLIENT_API_TOKENS": UNLEASH_CLIENT,
-            "INIT_FRONTEND_API_TOKENS": UNLEASH_FRONTEND,
-        },
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"Unleash did not start: {(tmp / 'unleash.log').read_text()[-500:]}")
-        address = httpx.Response(200, content=line).json()
-        url = f"http://{address['host']}:{address['port']}"
-        wait_for(f"{url}/health", 60, lambda r: r.json().get("health") == "GOOD")
-        yield url
-    finally:
-        stop_process(proc, 15)
-        log.close()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def make_flags(rollbot: str, unleash: str | None, keys: list[str]) -> None:
@@ -404,7 +354,12 @@ def main() -> int:
         rollbot = stack.enter_context(rollbot_server(here))
         unleash: str | None = None
         try:
-            unleash = stack.enter_context(unleash_server(here))
+            tokens = {
+                "INIT_ADMIN_API_TOKENS": UNLEASH_ADMIN,
+                "INIT_CLIENT_API_TOKENS": UNLEASH_CLIENT,
+                "INIT_FRONTEND_API_TOKENS": UNLEASH_FRONTEND,
+            }
+            unleash = stack.enter_context(unleash_server(here, tokens))
         except Exception as exc:  # the baseline is missing: say why, still measure rollbot
             why = str(exc)
         make_flags(rollbot, unleash, keys)

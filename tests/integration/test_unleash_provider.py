@@ -10,13 +10,9 @@ clone by tests/unleash/install.sh (which .ci/run also calls).
 
 from __future__ import annotations
 
-import os
-import selectors
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +29,10 @@ from bot.domain.errors import RollbotError
 from bot.domain.flag import FlagChange, FlagDocument
 from bot.providers.flags.base import FlagProviderError
 from bot.store import audit
-from tests.conftest import NO_GATES, PLANS_DIR, POSTGRES_ADMIN_URL
+from tests.conftest import NO_GATES, PLANS_DIR
 from tests.flag_sdk_support import SEGMENTS_YAML
-from tests.process_support import stop_process
+from tests.unleash_support import UnleashMissing, unleash_server
 
-HERE = Path(__file__).resolve().parent.parent / "unleash"
 ADMIN_TOKEN = "*:*.rollbot-test-admin-token"
 ENV = "development"
 ALICE = Actor("U0ALICE", Via.SLACK)
@@ -91,70 +86,22 @@ class UnleashServer:
         return bool(result["isEnabled"])
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The launcher's first stdout line (its address), or "" if it died or took too long."""
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if selector.select(timeout):
-            return proc.stdout.readline()
-        return ""
-    finally:
-        selector.close()
-
-
 @pytest.fixture(scope="session")
 def unleash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnleashServer]:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: the real-Unleash tests need them")
-    install = subprocess.run(
-        ["bash", str(HERE / "install.sh")], capture_output=True, text=True, timeout=900
-    )
-    assert install.returncode == 0, f"installing unleash-server failed:\n{install.stderr[-3000:]}"
-    install_dir = install.stdout.strip().splitlines()[-1]
-
-    import psycopg
-
-    name = f"unleash_test_{uuid.uuid4().hex}"
-    admin_db = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    admin_db.execute(f'CREATE DATABASE "{name}"')
-    log_path = tmp_path_factory.mktemp("unleash") / "unleash.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            ["node", str(HERE / "launch.mjs"), install_dir],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={
-                **os.environ,
-                "UNLEASH_TEST_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
-                "INIT_ADMIN_API_TOKENS": ADMIN_TOKEN,
-            },
+    with ExitStack() as stack:
+        tokens = {"INIT_ADMIN_API_TOKENS": ADMIN_TOKEN}
+        try:
+            base_url = stack.enter_context(
+                unleash_server(tmp_path_factory.mktemp("unleash"), tokens)
+            )
+        except UnleashMissing as exc:
+            pytest.skip(f"{exc} (the real-Unleash tests)")
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        client = stack.enter_context(
+            httpx.Client(base_url=base_url, headers={"Authorization": ADMIN_TOKEN}, timeout=10)
         )
-    client: httpx.Client | None = None
-    try:
-        line = _read_line(proc, timeout=120)
-        assert line, f"Unleash did not start:\n{log_path.read_text()[-3000:]}"
-        address = httpx.Response(200, content=line).json()
-        base_url = f"http://{address['host']}:{address['port']}"
-        client = httpx.Client(base_url=base_url, headers={"Authorization": ADMIN_TOKEN}, timeout=10)
-        deadline = time.monotonic() + 60
-        while True:  # listening is not the same as ready: wait for /health
-            try:
-                if client.get("/health").json().get("health") == "GOOD":
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "Unleash /health never said GOOD"
-            time.sleep(0.2)
         yield UnleashServer(base_url, client)
-    finally:
-        if client is not None:
-            client.close()
-        stop_process(proc, 15)
-        admin_db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin_db.close()
 
 
 @pytest.fixture
