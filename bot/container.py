@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from bot.clock import Clock, SystemClock
 from bot.commands.approve import report_subcommand
@@ -62,6 +63,7 @@ from bot.services.signoff.requests import SignoffRequests
 from bot.services.status_page import PublicStatusPage
 from bot.services.telemetry import RollbackCounter
 from bot.store.database import Database
+from bot.store.jobs import job_store
 from bot.web.metrics import RollbotMetrics
 
 if TYPE_CHECKING:
@@ -109,6 +111,10 @@ class Rollbot:
     digests: DigestService | None = None
     # Extra `/rollout` subcommands from features (e.g. `report`): name -> handler(args, actor).
     rollout_subcommands: dict[str, Callable[..., Reply]] = field(default_factory=dict)
+
+    def job_store(self) -> SQLAlchemyJobStore:
+        """APScheduler's job store in this rollbot's database (the scheduler's jobs)."""
+        return job_store(self.settings.database_url)
 
 
 def build(

@@ -12,12 +12,10 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.container import Rollbot
 from bot.domain.errors import DatabaseUnavailable
-from bot.store.database import create_table_once, normalize_url
 from bot.wording import words
 
 log = logging.getLogger(__name__)
@@ -182,12 +180,7 @@ def start_scheduler(rollbot: Rollbot) -> BackgroundScheduler:
     logging.getLogger("apscheduler.scheduler").addFilter(_SUBMIT_AFTER_SHUTDOWN)  # idempotent
     global _running
     _running = rollbot
-    store = SQLAlchemyJobStore(
-        url=normalize_url(rollbot.settings.database_url), tablename="apscheduler_jobs"
-    )
-    # The store would create its table itself at start, racing a replica starting with it.
-    create_table_once(store.engine, store.jobs_t)
-    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+    scheduler = BackgroundScheduler(jobstores={"default": rollbot.job_store()}, timezone="UTC")
     config = rollbot.settings.config
     _every(scheduler, "rollout_tick", ROLLOUT_TICK, config.scheduler.tick_seconds, grace=60)
     _every(scheduler, "signoff_tick", SIGNOFF_TICK, config.scheduler.tick_seconds, grace=60)
