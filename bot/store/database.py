@@ -271,10 +271,17 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only session: on SQLite a deferred transaction (WAL snapshot, no write
         lock), on PostgreSQL a plain transaction; it never waits behind a writer. Anything
-        added or changed in it raises `WriteInReadSession` instead of being written."""
+        added or changed in it raises `WriteInReadSession` instead of being written. A lost
+        or refused connection is raised as `DatabaseUnavailable`."""
         # Closing (not rolling back) ends the transaction and keeps what was read loaded.
         with Session(self.reader, expire_on_commit=False, autoflush=False) as session:
-            yield session
+            try:
+                yield session
+            except BaseException as exc:
+                # As in `session()`: a lost or refused connection is the database being away.
+                if unavailable(exc):
+                    raise DatabaseUnavailable() from exc
+                raise
             if session.new or session.dirty or session.deleted:
                 raise WriteInReadSession("a read-only session was given rows to write")
 
