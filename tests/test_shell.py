@@ -216,7 +216,9 @@ def test_bad_inputs_print_clear_messages_and_change_nothing(rb: Rollbot, sh: Ses
     for line, expected in cases.items():
         out = sh.feed(line + "\n")
         assert expected in out, (line, out)
+        assert "*Usage:*" not in out, (line, out)  # Slack's bold stays out of the terminal
         assert sh.code == 0
+    assert "Usage: `/rollout <subcommand>`" in sh.feed("/rollout bogus\n")
     assert state(rb) == before
     assert audit_count(rb) == events
     assert "You are you" in sh.feed("whoami\n")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from bot.domain.message import Message, Sign
+from bot.domain.message import Message, Sign, Strong
 from bot.services.digests.digest import Digest
 from bot.services.rollouts.views import RolloutView
 
@@ -41,8 +42,24 @@ def refusal_message(message: str | Message, hint: str | Message = "", usage: str
     if hint:
         parts.append(hint)
     if usage:
-        parts.append(usage)
+        parts.append(usage_message(usage))
     return Message.join("\n", parts)
+
+
+# The emphasis a command's usage text is written with (`*Usage:*`).
+_STRONG = re.compile(r"\*([^*\n]+)\*")
+
+
+def usage_message(usage: str) -> Message:
+    """A command's own usage text (written as mrkdwn: `*bold*`, and code in backticks, which
+    both chats show as they are) as a message, so that each chat writes its emphasis its own
+    way: bold in Slack, plain in the terminal."""
+    parts: list[str | Strong] = []
+    at = 0
+    for found in _STRONG.finditer(usage):
+        parts += [usage[at : found.start()], Strong(found.group(1))]
+        at = found.end()
+    return Message(*parts, usage[at:])
 
 
 def refusal(message: str | Message, hint: str | Message = "", usage: str = "") -> Reply:
