@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.message import Message
-from bot.services.events import Said
+from bot.services.events import Event, Said
 from bot.services.rollouts.views import RolloutView
 from bot.wording import flags, incidents, rollback, rollouts, signoff
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     **flags.WORDS,
     **incidents.WORDS,
     **rollback.WORDS,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.message import Message, Strong
+from bot.services.events import Event
 from bot.services.flags.events import FlagMonitoringOff, FlagSegmentsNote
 
 
@@ -23,7 +24,7 @@ def monitoring_off(e: FlagMonitoringOff) -> Message:
     )
 
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     FlagSegmentsNote: segments_note,
     FlagMonitoringOff: monitoring_off,
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.domain.durations import format_duration
 from bot.domain.message import Channel, Code, GroupMention, Mention, Message, Part, Sign, Strong
+from bot.services.events import Event
 from bot.services.incidents.events import (
     ContactReach,
     DraftPublished,
@@ -206,7 +207,7 @@ def contact(e: ContactReach) -> Message:
     return Message(*parts)
 
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     IncidentDeclared: declared,
     IncidentAcknowledged: acknowledged,
     NoteAdded: note_added,

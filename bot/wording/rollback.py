@@ -13,6 +13,7 @@ from bot.domain.message import Code, Message, Part, Preformatted, Sign, Strong, 
 from bot.domain.rollback import FiredTrigger
 from bot.domain.runbook import FULL
 from bot.domain.triggers import compared_text, format_value
+from bot.services.events import Event
 from bot.services.rollback.events import (
     BackupNotTaken,
     BackupTaken,
@@ -293,7 +294,7 @@ def baseline_note(e: BaselineNote) -> Message:
     return Message("Against the baseline before the start: ", "; ".join(lines), ".")
 
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     RollbackStarted: started,
     RollbackResumed: resumed,
     RollbackStepStarted: step_started,

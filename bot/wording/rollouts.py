@@ -9,6 +9,7 @@ from typing import Any
 from bot.domain.durations import format_duration
 from bot.domain.message import Code, Message, Strong
 from bot.domain.rollout import RolloutState
+from bot.services.events import Event
 from bot.services.rollouts.events import RolloutChanged, RolloutStarted, RolloutWait
 
 
@@ -67,7 +68,7 @@ def waiting(e: RolloutWait) -> Message:
     return Message("Bake time passed: waiting for someone to advance it.")
 
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     RolloutStarted: started,
     RolloutChanged: changed,
     RolloutWait: waiting,

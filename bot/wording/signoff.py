@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.domain.durations import format_duration
 from bot.domain.message import Code, GroupMention, Mention, Message, Sign, Strong, person
+from bot.services.events import Event
 from bot.services.signoff.events import (
     AlreadyCheckedReply,
     AlreadySignedReply,
@@ -367,7 +368,7 @@ def task_reminder(e: TaskReminder) -> Message:
     )
 
 
-WORDS: dict[type[Any], Callable[[Any], Message]] = {
+WORDS: dict[type[Event], Callable[[Any], Message]] = {
     Ask: asked,
     AskSigned: ask_signed,
     AskClosed: ask_closed,
