@@ -117,9 +117,8 @@ class Contacts:
             if pd_user is None and policy is None:
                 return PagerDutyPage(None, why)
             key = f"{incident_key}-{pd_user or policy}"
-            return PagerDutyPage(
-                pager.page_person(PersonPage(key, title, details, pd_user, policy))
-            )
+            page = PersonPage(key, title, details, user_id=pd_user, escalation_policy_id=policy)
+            return PagerDutyPage(pager.page_person(page))
         except PagingError as exc:
             log.warning("paging through PagerDuty failed: %s", exc)
             return PagerDutyPage(None, str(exc))

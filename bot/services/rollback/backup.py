@@ -71,8 +71,7 @@ class DataBackup:
     def hold(self, query: HoldQuery) -> Message | None:
         """Run the backup when it is due; its failure is the reason the step is held."""
         session, row, plan, at = query.session, query.row, query.plan, query.at
-        snapshot = query.snapshot
-        if plan.backup is None or not backup_due(plan, snapshot):
+        if plan.backup is None or not backup_due(plan, query.snapshot):
             return None
         assert row.id is not None
         if plan.backup.database not in self.databases:

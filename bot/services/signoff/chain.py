@@ -134,8 +134,10 @@ class SignoffChain:
         if row.state == RolloutState.RUNNING.value:
             # Short here: the notes above list the chain and the open items in full.
             signatures = chain_hold(chain, self.context.directory)
-            held += [signatures] if signatures else []
+            if signatures:
+                held.append(signatures)
             ids = {c.id for c in required}
             items = tuple(st.item.text for st in states if st.checklist.id in ids and not st.done)
-            held += [OpenItemsHold(items)] if items else []
+            if items:
+                held.append(OpenItemsHold(items))
         return replace(view, notes=(*view.notes, *notes), buttons=buttons, held=(*view.held, *held))
